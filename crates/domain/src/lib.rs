@@ -1,0 +1,15 @@
+//! The domain core of tambah: money, identifiers, products and pricing, the order
+//! state machine and its status codes. Pure rules: no IO, no clock, no serde.
+
+pub mod catalog;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod status;
+pub mod time;
+
+pub use catalog::{AccountFormat, Catalog, Denomination, Family, Product};
+pub use ids::{Environment, RefId};
+pub use money::Amount;
+pub use order::OrderState;
+pub use status::StatusCode;

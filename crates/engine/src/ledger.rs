@@ -1,0 +1,133 @@
+//! Money movements inside one writer batch. Balances of the accounts a batch
+//! touches are read (and locked) once at its start, kept here, checked by every
+//! command, and written back once at the end: a hot wallet is updated once per
+//! batch, not once per order. A command's movements are staged and merged only
+//! when the command succeeds, so a failing command leaves no trace.
+
+use std::collections::HashMap;
+
+use tambah_domain::Environment;
+use tambah_store::{NewTransfer, StoreError, SystemAccounts, Writer};
+
+#[derive(Debug)]
+pub(crate) enum LedgerError {
+    /// The debit would take a non-funding account below zero.
+    Insufficient,
+    Store(StoreError),
+}
+
+impl LedgerError {
+    /// For callers that have checked the balance first: running short here
+    /// is a broken invariant, reported as a constraint failure.
+    pub(crate) fn into_store(self, what: &str) -> StoreError {
+        match self {
+            LedgerError::Store(e) => e,
+            LedgerError::Insufficient => {
+                StoreError::Constraint(format!("{what}: an account would go below zero"))
+            }
+        }
+    }
+}
+
+impl From<StoreError> for LedgerError {
+    fn from(e: StoreError) -> Self {
+        LedgerError::Store(e)
+    }
+}
+
+pub(crate) struct BatchLedger {
+    balances: HashMap<i64, i64>,
+    /// Accounts that may go below zero (the funding accounts).
+    overdraft: Vec<i64>,
+    staged: Vec<(i64, i64)>,
+    dirty: Vec<i64>,
+    systems: HashMap<Environment, SystemAccounts>,
+}
+
+impl BatchLedger {
+    /// Locks `accounts` (plus every system account) and loads their balances.
+    pub(crate) fn open(
+        w: &mut dyn Writer,
+        systems: &HashMap<Environment, SystemAccounts>,
+        accounts: impl IntoIterator<Item = i64>,
+    ) -> Result<BatchLedger, StoreError> {
+        let mut ids: Vec<i64> = accounts.into_iter().collect();
+        for s in systems.values() {
+            ids.extend([s.funding, s.holds, s.revenue]);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let balances = w.lock_balances(&ids)?.into_iter().collect();
+        Ok(BatchLedger {
+            balances,
+            overdraft: systems.values().map(|s| s.funding).collect(),
+            staged: Vec::new(),
+            dirty: Vec::new(),
+            systems: systems.clone(),
+        })
+    }
+
+    pub(crate) fn system(&self, environment: Environment) -> SystemAccounts {
+        self.systems[&environment]
+    }
+
+    /// The balance as this command sees it: batch state plus its own staged moves.
+    pub(crate) fn balance(&self, account: i64) -> i64 {
+        let base = *self
+            .balances
+            .get(&account)
+            .expect("account was locked at batch start");
+        base + self
+            .staged
+            .iter()
+            .filter(|(a, _)| *a == account)
+            .map(|(_, d)| d)
+            .sum::<i64>()
+    }
+
+    /// Records one transfer and stages its effect on both balances.
+    pub(crate) fn transfer(
+        &mut self,
+        w: &mut dyn Writer,
+        t: &NewTransfer,
+    ) -> Result<i64, LedgerError> {
+        assert!(t.amount_minor > 0, "transfers move a positive amount");
+        assert_ne!(t.debit_account, t.credit_account);
+        let after = self
+            .balance(t.debit_account)
+            .checked_sub(t.amount_minor)
+            .expect("balances stay far inside i64");
+        if after < 0 && !self.overdraft.contains(&t.debit_account) {
+            return Err(LedgerError::Insufficient);
+        }
+        let id = w.insert_transfer(t)?;
+        self.staged.push((t.debit_account, -t.amount_minor));
+        self.staged.push((t.credit_account, t.amount_minor));
+        Ok(id)
+    }
+
+    /// The command succeeded: its movements become part of the batch.
+    pub(crate) fn keep_command(&mut self) {
+        for (account, delta) in self.staged.drain(..) {
+            *self.balances.get_mut(&account).expect("locked") += delta;
+            if !self.dirty.contains(&account) {
+                self.dirty.push(account);
+            }
+        }
+    }
+
+    /// The command failed: forget its movements.
+    pub(crate) fn drop_command(&mut self) {
+        self.staged.clear();
+    }
+
+    /// Writes every changed balance once.
+    pub(crate) fn flush(&mut self, w: &mut dyn Writer) -> Result<(), StoreError> {
+        debug_assert!(self.staged.is_empty());
+        self.dirty.sort_unstable();
+        for account in self.dirty.drain(..) {
+            w.set_balance(account, self.balances[&account])?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! The engine: tambah's use cases (authenticate, price, place and resolve
+//! orders, onboard merchants), the group-commit writer and the background
+//! workers. It sees the database only through the `tambah_store` traits.
+
+pub mod auth;
+pub mod catalog;
+pub mod credentials;
+mod ledger;
+pub mod merchants;
+pub mod orders;
+pub mod providers;
+pub mod signing;
+mod waiters;
+pub mod workers;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+
+use tambah_domain::{Catalog, Environment};
+use tambah_store::{Store, StoreError, SystemAccounts};
+
+pub use auth::{AuthError, AuthMethod, Caller, SignedRequest};
+pub use credentials::MasterKey;
+pub use orders::{OrderView, Rejection, TopupError, TopupInput};
+pub use writer::WriteError;
+
+/// Time, passed in so that tests can control it.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// Every limit and timing of the engine, each from configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How long a topup response waits for the final status.
+    pub topup_wait_ms: u64,
+    pub token_ttl_s: i64,
+    pub refresh_ttl_s: i64,
+    /// Allowed distance between `X-Timestamp` and the server clock.
+    pub signature_window_s: i64,
+    /// Nonces remembered at most (oldest forgotten first).
+    pub nonce_cache_max: usize,
+    /// Commands applied in one transaction at most.
+    pub writer_batch_max: usize,
+    /// Commands waiting for the writer at most (callers wait beyond that).
+    pub writer_queue_max: usize,
+    /// Accepted orders older than this that were never sent are sent by the
+    /// reconciler (after a crash between commit and dispatch).
+    pub dispatch_grace_ms: i64,
+    /// When set, only credentials of this environment are accepted.
+    pub environment: Option<Environment>,
+    /// Seed of the staging simulator's serials and PINs.
+    pub simulator_seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            topup_wait_ms: 2_000,
+            token_ttl_s: 3_600,
+            refresh_ttl_s: 365 * 86_400,
+            signature_window_s: 300,
+            nonce_cache_max: 2_000_000,
+            writer_batch_max: 1_024,
+            writer_queue_max: 16_384,
+            dispatch_grace_ms: 5_000,
+            environment: None,
+            simulator_seed: 0,
+        }
+    }
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    catalog: RwLock<Arc<Catalog>>,
+    router: providers::Router,
+    writer: writer::WriterHandle,
+    waiters: Arc<waiters::Waiters>,
+    master_key: MasterKey,
+    nonces: auth::NonceCache,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    me: Weak<Engine>,
+}
+
+/// Owns the writer thread; `shutdown` drains and stops it.
+pub struct EngineRunner {
+    thread: writer::WriterThread,
+}
+
+impl Engine {
+    /// Starts the engine and its writer thread on `store`.
+    pub fn start(
+        store: Arc<dyn Store>,
+        catalog: Catalog,
+        master_key: MasterKey,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Arc<Engine>, EngineRunner), StoreError> {
+        let mut systems: HashMap<Environment, SystemAccounts> = HashMap::new();
+        for env in [Environment::Staging, Environment::Live] {
+            systems.insert(env, store.system_accounts(env)?);
+        }
+        let waiters = Arc::new(waiters::Waiters::default());
+        let (writer, thread) = writer::spawn(
+            store.writer()?,
+            systems,
+            waiters.clone(),
+            config.writer_queue_max,
+            config.writer_batch_max,
+        );
+        let engine = Arc::new_cyclic(|me| Engine {
+            store,
+            catalog: RwLock::new(Arc::new(catalog)),
+            router: providers::Router::new(providers::simulator::Simulator::new(
+                config.simulator_seed,
+            )),
+            writer,
+            waiters,
+            master_key,
+            nonces: auth::NonceCache::new(config.nonce_cache_max),
+            config,
+            clock,
+            me: me.clone(),
+        });
+        Ok((engine, EngineRunner { thread }))
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().expect("catalog lock poisoned").clone()
+    }
+
+    /// Swaps the whole catalogue (in-flight requests keep the one they read).
+    pub fn set_catalog(&self, catalog: Catalog) {
+        *self.catalog.write().expect("catalog lock poisoned") = Arc::new(catalog);
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub(crate) fn router(&self) -> &providers::Router {
+        &self.router
+    }
+
+    pub(crate) fn writer(&self) -> &writer::WriterHandle {
+        &self.writer
+    }
+
+    pub(crate) fn waiters(&self) -> &waiters::Waiters {
+        &self.waiters
+    }
+
+    pub(crate) fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
+    pub(crate) fn nonces(&self) -> &auth::NonceCache {
+        &self.nonces
+    }
+
+    pub(crate) fn arc(&self) -> Arc<Engine> {
+        self.me
+            .upgrade()
+            .expect("engine is alive while its methods run")
+    }
+}
+
+impl EngineRunner {
+    /// Lets the writer commit everything queued so far, then stops it.
+    pub async fn shutdown(self, engine: &Engine) {
+        engine.writer().stop().await;
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}

@@ -1,0 +1,200 @@
+//! Merchants and their credentials: onboarding (wallet, dashboard user, first
+//! API key), keys, deposits and balances.
+
+use tambah_domain::{Amount, Environment};
+use tambah_store::{ApiKeyRow, MerchantRow, NewMerchant, StoreError};
+
+use crate::auth::check_password_rules;
+use crate::credentials::{hash_password, new_api_secret, random_alnum};
+use crate::writer::WriteError;
+use crate::Engine;
+
+/// The response formats a merchant can be pinned to.
+pub const API_VERSIONS: [&str; 2] = ["2023-10-01", "2025-05-20"];
+pub const DEFAULT_API_VERSION: &str = API_VERSIONS[0];
+/// The pricing level new merchants get when none is given.
+pub const DEFAULT_LEVEL: &str = "1";
+
+#[derive(Clone, Debug)]
+pub struct MerchantSpec {
+    pub name: String,
+    pub environment: Environment,
+    pub level: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub api_version: Option<String>,
+}
+
+/// A new merchant and the credentials shown exactly once.
+#[derive(Clone, Debug)]
+pub struct CreatedMerchant {
+    pub merchant: MerchantRow,
+    pub username: String,
+    pub password: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+#[derive(Debug)]
+pub enum AdminError {
+    Invalid(String),
+    NotFound(String),
+    Store(String),
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::Invalid(m) | AdminError::NotFound(m) | AdminError::Store(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Store(e.to_string())
+    }
+}
+
+impl From<WriteError> for AdminError {
+    fn from(e: WriteError) -> Self {
+        AdminError::Store(e.to_string())
+    }
+}
+
+fn check_username(u: &str) -> Result<(), AdminError> {
+    let ok = (3..=64).contains(&u.len())
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!(
+            "username {u:?} must be 3-64 letters, digits or . _ - @"
+        )))
+    }
+}
+
+impl Engine {
+    pub fn create_merchant(&self, spec: &MerchantSpec) -> Result<CreatedMerchant, AdminError> {
+        let name = spec.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AdminError::Invalid("name must be 1-100 characters".into()));
+        }
+        let level = spec
+            .level
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LEVEL.to_owned());
+        if level.is_empty() || level.len() > 16 || !level.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(AdminError::Invalid(format!(
+                "level {level:?} must be 1-16 letters or digits"
+            )));
+        }
+        let api_version = spec
+            .api_version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
+        if !API_VERSIONS.contains(&api_version.as_str()) {
+            return Err(AdminError::Invalid(format!(
+                "api version {api_version:?} is not one of {API_VERSIONS:?}"
+            )));
+        }
+        let username = spec
+            .username
+            .clone()
+            .unwrap_or_else(|| format!("merchant-{}", random_alnum(8).to_lowercase()));
+        check_username(&username)?;
+        let password = spec.password.clone().unwrap_or_else(|| random_alnum(20));
+        check_password_rules(&password).map_err(AdminError::Invalid)?;
+        let merchant = self
+            .store()
+            .create_merchant(&NewMerchant {
+                name: name.to_owned(),
+                environment: spec.environment,
+                level,
+                api_version,
+                username: username.clone(),
+                password_hash: hash_password(&password),
+                created_at_ms: self.now_ms(),
+            })
+            .map_err(|e| match e {
+                StoreError::Unique(_) => {
+                    AdminError::Invalid(format!("username {username:?} is taken"))
+                }
+                e => e.into(),
+            })?;
+        let (api_key, api_secret) = self.create_api_key(&merchant)?;
+        Ok(CreatedMerchant {
+            merchant,
+            username,
+            password,
+            api_key,
+            api_secret,
+        })
+    }
+
+    /// A new API key for the merchant; returns the key id and the secret
+    /// (base64), which is shown only now.
+    pub fn create_api_key(&self, merchant: &MerchantRow) -> Result<(String, String), AdminError> {
+        let key_id = format!("{}{}", merchant.environment.key_prefix(), random_alnum(24));
+        let (secret_b64, secret) = new_api_secret();
+        let row = ApiKeyRow {
+            key_id: key_id.clone(),
+            merchant_id: merchant.id,
+            secret_sealed: self.master_key().seal(&secret),
+            revoked: false,
+        };
+        self.store().insert_api_key(&row, self.now_ms())?;
+        Ok((key_id, secret_b64))
+    }
+
+    pub fn revoke_api_key(&self, key_id: &str) -> Result<(), AdminError> {
+        if self.store().revoke_api_key(key_id)? {
+            Ok(())
+        } else {
+            Err(AdminError::NotFound(format!("no API key {key_id:?}")))
+        }
+    }
+
+    pub fn merchant_by_account(&self, account: &str) -> Result<MerchantRow, AdminError> {
+        self.store()
+            .merchant_by_account(account)?
+            .ok_or_else(|| AdminError::NotFound(format!("no merchant account {account:?}")))
+    }
+
+    /// Credits a wallet through the ledger (a DEPOSIT entry); returns the new balance.
+    pub async fn deposit(
+        &self,
+        account: &str,
+        amount: Amount,
+        remarks: &str,
+    ) -> Result<Amount, AdminError> {
+        if amount <= Amount::ZERO {
+            return Err(AdminError::Invalid(
+                "deposit amount must be greater than 0".into(),
+            ));
+        }
+        let merchant = self.merchant_by_account(account)?;
+        let balance = self
+            .writer()
+            .deposit(
+                merchant.wallet_id,
+                merchant.environment,
+                amount.minor(),
+                remarks.to_owned(),
+                self.now_ms(),
+            )
+            .await?;
+        Ok(Amount::from_minor(balance))
+    }
+
+    /// The wallet balance, pending holds already taken off.
+    pub fn balance(&self, merchant: &MerchantRow) -> Result<Amount, StoreError> {
+        self.store()
+            .balance(merchant.wallet_id)
+            .map(Amount::from_minor)
+    }
+}

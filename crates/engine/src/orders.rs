@@ -1,0 +1,748 @@
+//! Orders: the topup use case (validate, place with a hold, hand to a provider,
+//! wait for the final status) and the order transitions the writer applies.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tambah_domain::order::LedgerEffect;
+use tambah_domain::{Amount, Environment, OrderState, Product, RefId, StatusCode};
+use tambah_store::{
+    MerchantRow, NewTransfer, OrderRow, OrderUpdate, StoreError, TransferKind, Writer,
+};
+
+use crate::ledger::BatchLedger;
+use crate::providers::simulator::{Precheck, Simulator};
+use crate::providers::{Outcome, ProviderOrder};
+use crate::writer::WriteError;
+use crate::{Caller, Engine};
+
+/// Longest `remarks` accepted, in characters.
+pub const REMARKS_MAX_CHARS: usize = 100;
+
+/// A topup request as it arrived: every field optional and unparsed.
+#[derive(Clone, Debug, Default)]
+pub struct TopupInput {
+    pub refid: Option<String>,
+    pub product: Option<String>,
+    pub account: Option<String>,
+    pub amount: Option<String>,
+    pub remarks: Option<String>,
+    pub extras: BTreeMap<String, String>,
+}
+
+/// A request refused before anything was stored: the refid stays free.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// 400 invalid, 403 forbidden, 409 refid reused with other parameters.
+    pub http_status: u16,
+    pub code: StatusCode,
+    pub reason: String,
+    pub balance_minor: i64,
+}
+
+/// An order as the merchant sees it.
+#[derive(Clone, Debug)]
+pub struct OrderView {
+    pub order: OrderRow,
+    pub product_name: String,
+    pub balance_minor: i64,
+}
+
+#[derive(Debug)]
+pub enum TopupError {
+    Rejected(Rejection),
+    /// The node cannot take writes now (shutting down, overloaded): 503.
+    Unavailable(String),
+    Internal(String),
+}
+
+impl From<WriteError> for TopupError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Stopped => TopupError::Unavailable("the server is shutting down".into()),
+            WriteError::Store(e) => TopupError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for TopupError {
+    fn from(e: StoreError) -> Self {
+        TopupError::Internal(e.to_string())
+    }
+}
+
+/// A valid request, ready to place.
+struct ValidTopup {
+    refid: RefId,
+    product: Arc<Product>,
+    account: String,
+    amount: Amount,
+    remarks: String,
+    extras_json: String,
+}
+
+/// What to do once the order row and hold exist.
+#[derive(Clone, Debug)]
+pub(crate) enum Verdict {
+    /// Fail with 43 before holding anything (a simulation number).
+    InsufficientCredit,
+    /// The outcome is already known (decided without side effects).
+    Decided {
+        provider: &'static str,
+        outcome: Outcome,
+    },
+    /// Hand the order to `provider` after the commit.
+    Dispatch { provider: &'static str },
+}
+
+pub(crate) struct NewOrder {
+    pub merchant_id: i64,
+    pub wallet_id: i64,
+    pub environment: Environment,
+    pub refid: String,
+    pub product: String,
+    pub account: String,
+    pub amount_minor: i64,
+    pub cost_minor: i64,
+    pub remarks: String,
+    pub extras_json: String,
+    pub verdict: Verdict,
+    pub now_ms: i64,
+}
+
+#[derive(Debug)]
+pub(crate) enum Placed {
+    New {
+        order: OrderRow,
+        balance_minor: i64,
+        dispatch_to: Option<&'static str>,
+    },
+    /// The refid exists with the same parameters: this is a status check.
+    Existing(OrderRow),
+    /// The refid exists with other parameters: 409.
+    Conflict(OrderRow),
+}
+
+fn same_request(existing: &OrderRow, product: &str, account: &str, amount_minor: i64) -> bool {
+    existing.product == product
+        && existing.account == account
+        && existing.amount_minor == amount_minor
+}
+
+fn reject(http_status: u16, code: StatusCode, reason: impl Into<String>) -> Rejection {
+    Rejection {
+        http_status,
+        code,
+        reason: reason.into(),
+        balance_minor: 0,
+    }
+}
+
+impl Engine {
+    fn validate(&self, input: &TopupInput) -> Result<ValidTopup, Rejection> {
+        let required = |field: &Option<String>, name: &str| -> Result<String, Rejection> {
+            match field.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => Err(reject(
+                    400,
+                    StatusCode::INVALID_FORMAT,
+                    format!("{name} is required"),
+                )),
+            }
+        };
+        let refid = RefId::parse(&required(&input.refid, "refid")?)
+            .map_err(|e| reject(400, StatusCode::INVALID_FORMAT, e))?;
+        let product_code = required(&input.product, "product")?;
+        let account = required(&input.account, "account")?;
+        let amount_text = required(&input.amount, "amount")?;
+        let product = self.catalog().get(&product_code).cloned().ok_or_else(|| {
+            reject(
+                400,
+                StatusCode::INVALID_FORMAT,
+                format!("unknown product {product_code:?}"),
+            )
+        })?;
+        if !product.active {
+            return Err(reject(
+                400,
+                StatusCode::UNAVAILABLE,
+                format!("product {product_code} is not available"),
+            ));
+        }
+        product
+            .account_format
+            .check(&account)
+            .map_err(|e| reject(400, StatusCode::INVALID_ACCOUNT, e))?;
+        let amount = Amount::parse_rm(&amount_text, 2).map_err(|e| {
+            reject(
+                400,
+                StatusCode::INVALID_AMOUNT,
+                format!("amount {amount_text:?}: {e}"),
+            )
+        })?;
+        if amount == Amount::ZERO {
+            return Err(reject(
+                400,
+                StatusCode::INVALID_AMOUNT,
+                "amount must be greater than 0",
+            ));
+        }
+        product
+            .check_amount(amount)
+            .map_err(|e| reject(400, StatusCode::INVALID_DENOMINATION, e.0))?;
+        let remarks = input.remarks.clone().unwrap_or_default();
+        if remarks.chars().count() > REMARKS_MAX_CHARS {
+            return Err(reject(
+                400,
+                StatusCode::INVALID_FORMAT,
+                format!("remarks is longer than {REMARKS_MAX_CHARS} characters"),
+            ));
+        }
+        let extras_json = serde_json::to_string(&input.extras).expect("a string map serializes");
+        Ok(ValidTopup {
+            refid,
+            product,
+            account,
+            amount,
+            remarks,
+            extras_json,
+        })
+    }
+
+    /// Buys (or, for a refid already used, reports) one topup.
+    pub async fn topup(
+        &self,
+        caller: &Caller,
+        input: &TopupInput,
+    ) -> Result<OrderView, TopupError> {
+        let merchant = &caller.merchant;
+        let with_balance = |mut r: Rejection| {
+            r.balance_minor = self.store().balance(merchant.wallet_id).unwrap_or(0);
+            TopupError::Rejected(r)
+        };
+        let valid = self.validate(input).map_err(with_balance)?;
+        if merchant.suspended {
+            return Err(with_balance(reject(
+                403,
+                StatusCode::SUSPENDED,
+                "merchant account is suspended",
+            )));
+        }
+        if merchant.access != 0 {
+            return Err(with_balance(reject(
+                403,
+                StatusCode::SUSPENDED,
+                "merchant account is read-only",
+            )));
+        }
+        let staging = merchant.environment == Environment::Staging;
+        if staging && Simulator::precheck(&valid.account) == Some(Precheck::Suspended) {
+            return Err(with_balance(reject(
+                403,
+                StatusCode::SUSPENDED,
+                "simulation number 60123450041: merchant account suspended",
+            )));
+        }
+
+        // A refid already used is a status check; it never reaches the writer.
+        if let Some(existing) = self
+            .store()
+            .order_by_refid(merchant.id, valid.refid.as_str())?
+        {
+            return self.existing_view(merchant, existing, &valid);
+        }
+
+        let now_ms = self.now_ms();
+        let cost = valid.product.cost(valid.amount, &merchant.level);
+        let provider_order = ProviderOrder {
+            order_id: 0,
+            merchant_id: merchant.id,
+            refid: valid.refid.as_str().to_owned(),
+            product: valid.product.code.clone(),
+            account: valid.account.clone(),
+            amount_minor: valid.amount.minor(),
+            status: StatusCode::ACCEPTED,
+            created_at_ms: now_ms,
+        };
+        let verdict = if staging
+            && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit)
+        {
+            Verdict::InsufficientCredit
+        } else {
+            match self.router().route(merchant.environment, &valid.product) {
+                None => Verdict::Decided {
+                    provider: "",
+                    outcome: Outcome::Unavailable {
+                        reason: "no provider is configured for this product".into(),
+                    },
+                },
+                Some(p) => match p.decide_inline(&provider_order, &valid.product) {
+                    Some(outcome) => Verdict::Decided {
+                        provider: p.name(),
+                        outcome,
+                    },
+                    None => Verdict::Dispatch { provider: p.name() },
+                },
+            }
+        };
+        let placed = self
+            .writer()
+            .place(NewOrder {
+                merchant_id: merchant.id,
+                wallet_id: merchant.wallet_id,
+                environment: merchant.environment,
+                refid: provider_order.refid,
+                product: valid.product.code.clone(),
+                account: valid.account.clone(),
+                amount_minor: valid.amount.minor(),
+                cost_minor: cost.minor(),
+                remarks: valid.remarks.clone(),
+                extras_json: valid.extras_json.clone(),
+                verdict,
+                now_ms,
+            })
+            .await;
+        let placed = match placed {
+            // Another node placed the same refid first (PostgreSQL): report it.
+            Err(WriteError::Store(StoreError::Unique(_))) => {
+                let existing = self
+                    .store()
+                    .order_by_refid(merchant.id, valid.refid.as_str())?;
+                let existing = existing
+                    .ok_or_else(|| TopupError::Internal("refid raced but is not stored".into()))?;
+                Placed::Existing(existing)
+            }
+            other => other?,
+        };
+        match placed {
+            Placed::Existing(order) | Placed::Conflict(order) => {
+                self.existing_view(merchant, order, &valid)
+            }
+            Placed::New {
+                order,
+                balance_minor,
+                dispatch_to,
+            } => {
+                if order.status >= 20 {
+                    return Ok(OrderView {
+                        order,
+                        product_name: valid.product.name.clone(),
+                        balance_minor,
+                    });
+                }
+                let wait = self.config().topup_wait_ms;
+                let woken = (wait > 0).then(|| self.waiters().register(order.id));
+                if let Some(provider) = dispatch_to {
+                    let engine = self.arc();
+                    let order = order.clone();
+                    tokio::spawn(async move { engine.dispatch(order, provider).await });
+                }
+                let Some(woken) = woken else {
+                    return Ok(OrderView {
+                        order,
+                        product_name: valid.product.name.clone(),
+                        balance_minor,
+                    });
+                };
+                let order_id = order.id;
+                let order = match tokio::time::timeout(Duration::from_millis(wait), woken).await {
+                    Ok(Ok(final_order)) => final_order,
+                    _ => {
+                        self.waiters().forget(order_id);
+                        self.store()
+                            .order_by_refid(merchant.id, &order.refid)?
+                            .unwrap_or(order)
+                    }
+                };
+                let balance_minor = self.store().balance(merchant.wallet_id)?;
+                Ok(OrderView {
+                    order,
+                    product_name: valid.product.name.clone(),
+                    balance_minor,
+                })
+            }
+        }
+    }
+
+    fn existing_view(
+        &self,
+        merchant: &MerchantRow,
+        existing: OrderRow,
+        valid: &ValidTopup,
+    ) -> Result<OrderView, TopupError> {
+        let balance_minor = self.store().balance(merchant.wallet_id)?;
+        if !same_request(
+            &existing,
+            &valid.product.code,
+            &valid.account,
+            valid.amount.minor(),
+        ) {
+            return Err(TopupError::Rejected(Rejection {
+                http_status: 409,
+                code: StatusCode::DUPLICATE,
+                reason: format!(
+                    "refid {} was already used with a different product, account or amount",
+                    existing.refid
+                ),
+                balance_minor,
+            }));
+        }
+        let product_name = self
+            .catalog()
+            .get(&existing.product)
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        Ok(OrderView {
+            order: existing,
+            product_name,
+            balance_minor,
+        })
+    }
+
+    /// Sends an accepted order to its provider and records the answer.
+    /// Safe to call more than once: only the call that moves the order from
+    /// Accepted to Processing sends it.
+    pub(crate) async fn dispatch(&self, order: OrderRow, provider_name: &'static str) {
+        let Some(merchant) = self.store().merchant(order.merchant_id).ok().flatten() else {
+            tracing::error!(order = order.id, "dispatch: merchant not found");
+            return;
+        };
+        let (order, sent_by_us) = match self
+            .writer()
+            .mark_processing(order.id, merchant.wallet_id, provider_name, self.now_ms())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(order = order.id, error = %e, "dispatch: could not mark processing");
+                return;
+            }
+        };
+        if !sent_by_us {
+            return;
+        }
+        let Some(product) = self.catalog().get(&order.product).cloned() else {
+            tracing::error!(order = order.id, product = %order.product, "dispatch: product left the catalogue");
+            return;
+        };
+        let Some(provider) = self.router().by_name(provider_name) else {
+            tracing::error!(
+                order = order.id,
+                provider_name,
+                "dispatch: provider not configured"
+            );
+            return;
+        };
+        let outcome = provider
+            .submit(&provider_order(&order), &product, self.now_ms())
+            .await;
+        if let Err(e) = self
+            .writer()
+            .resolve(
+                order.id,
+                merchant.wallet_id,
+                merchant.environment,
+                outcome,
+                self.now_ms(),
+            )
+            .await
+        {
+            tracing::warn!(order = order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
+        }
+    }
+
+    /// Asks the provider about an order whose re-check is due and records it.
+    pub(crate) async fn recheck(&self, order: OrderRow) -> Result<(), String> {
+        let merchant = self
+            .store()
+            .merchant(order.merchant_id)
+            .map_err(|e| e.to_string())?
+            .ok_or("merchant not found")?;
+        let product = self
+            .catalog()
+            .get(&order.product)
+            .cloned()
+            .ok_or("product left the catalogue")?;
+        let provider = self
+            .router()
+            .by_name(&order.provider)
+            .ok_or("provider not configured")?;
+        let outcome = provider
+            .query(&provider_order(&order), &product, self.now_ms())
+            .await;
+        self.writer()
+            .resolve(
+                order.id,
+                merchant.wallet_id,
+                merchant.environment,
+                outcome,
+                self.now_ms(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn provider_order(order: &OrderRow) -> ProviderOrder {
+    ProviderOrder {
+        order_id: order.id,
+        merchant_id: order.merchant_id,
+        refid: order.refid.clone(),
+        product: order.product.clone(),
+        account: order.account.clone(),
+        amount_minor: order.amount_minor,
+        status: StatusCode::from_u8(order.status).unwrap_or(StatusCode::PROCESSING),
+        created_at_ms: order.created_at_ms,
+    }
+}
+
+// ---- applied by the writer, inside the batch transaction ----
+
+pub(crate) fn apply_place(
+    w: &mut dyn Writer,
+    ledger: &mut BatchLedger,
+    o: &NewOrder,
+) -> Result<Placed, StoreError> {
+    if let Some(existing) = w.find_order(o.merchant_id, &o.refid)? {
+        return Ok(
+            if same_request(&existing, &o.product, &o.account, o.amount_minor) {
+                Placed::Existing(existing)
+            } else {
+                Placed::Conflict(existing)
+            },
+        );
+    }
+    let mut row = OrderRow {
+        id: 0,
+        merchant_id: o.merchant_id,
+        refid: o.refid.clone(),
+        product: o.product.clone(),
+        account: o.account.clone(),
+        amount_minor: o.amount_minor,
+        cost_minor: o.cost_minor,
+        status: StatusCode::ACCEPTED.code(),
+        sn: String::new(),
+        pin: String::new(),
+        expiry: String::new(),
+        note: String::new(),
+        voucherlink: String::new(),
+        remarks: o.remarks.clone(),
+        extras_json: o.extras_json.clone(),
+        provider: String::new(),
+        recheck_at_ms: None,
+        created_at_ms: o.now_ms,
+        updated_at_ms: o.now_ms,
+    };
+    let insufficient = matches!(o.verdict, Verdict::InsufficientCredit)
+        || ledger.balance(o.wallet_id) < o.cost_minor;
+    if insufficient {
+        row.status = StatusCode::INSUFFICIENT_CREDIT.code();
+        row.id = w.insert_order(&row)?;
+        return Ok(Placed::New {
+            order: row,
+            balance_minor: ledger.balance(o.wallet_id),
+            dispatch_to: None,
+        });
+    }
+    row.id = w.insert_order(&row)?;
+    let holds = ledger.system(o.environment).holds;
+    ledger
+        .transfer(
+            w,
+            &NewTransfer {
+                kind: TransferKind::Hold,
+                debit_account: o.wallet_id,
+                credit_account: holds,
+                amount_minor: o.cost_minor,
+                order_id: Some(row.id),
+                pending_id: None,
+                remarks: String::new(),
+                created_at_ms: o.now_ms,
+            },
+        )
+        .map_err(|e| e.into_store("hold"))?;
+    let dispatch_to = match &o.verdict {
+        Verdict::InsufficientCredit => unreachable!("handled above"),
+        Verdict::Decided { provider, outcome } => {
+            row.provider = (*provider).to_owned();
+            row = apply_outcome(
+                w,
+                ledger,
+                row,
+                o.wallet_id,
+                o.environment,
+                outcome,
+                o.now_ms,
+            )?;
+            None
+        }
+        Verdict::Dispatch { provider } => Some(*provider),
+    };
+    Ok(Placed::New {
+        order: row,
+        balance_minor: ledger.balance(o.wallet_id),
+        dispatch_to,
+    })
+}
+
+pub(crate) fn apply_mark_processing(
+    w: &mut dyn Writer,
+    order_id: i64,
+    provider: &str,
+    now_ms: i64,
+) -> Result<(OrderRow, bool), StoreError> {
+    let mut order = w
+        .get_order(order_id)?
+        .ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
+    if order.status != StatusCode::ACCEPTED.code() {
+        return Ok((order, false));
+    }
+    order.status = StatusCode::PROCESSING.code();
+    order.provider = provider.to_owned();
+    order.updated_at_ms = now_ms;
+    w.update_order(&update_of(&order))?;
+    Ok((order, true))
+}
+
+pub(crate) fn apply_outcome_by_id(
+    w: &mut dyn Writer,
+    ledger: &mut BatchLedger,
+    order_id: i64,
+    wallet_id: i64,
+    environment: Environment,
+    outcome: &Outcome,
+    now_ms: i64,
+) -> Result<OrderRow, StoreError> {
+    let order = w
+        .get_order(order_id)?
+        .ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
+    apply_outcome(w, ledger, order, wallet_id, environment, outcome, now_ms)
+}
+
+fn update_of(o: &OrderRow) -> OrderUpdate {
+    OrderUpdate {
+        id: o.id,
+        status: o.status,
+        sn: o.sn.clone(),
+        pin: o.pin.clone(),
+        expiry: o.expiry.clone(),
+        note: o.note.clone(),
+        voucherlink: o.voucherlink.clone(),
+        provider: o.provider.clone(),
+        recheck_at_ms: o.recheck_at_ms,
+        updated_at_ms: o.updated_at_ms,
+    }
+}
+
+/// Moves an order by a provider outcome, with its ledger effect. An outcome
+/// that does not apply to the order's state (a late or repeated answer) changes
+/// nothing: resolution is idempotent.
+fn apply_outcome(
+    w: &mut dyn Writer,
+    ledger: &mut BatchLedger,
+    mut order: OrderRow,
+    wallet_id: i64,
+    environment: Environment,
+    outcome: &Outcome,
+    now_ms: i64,
+) -> Result<OrderRow, StoreError> {
+    let current = OrderState::from_code(
+        StatusCode::from_u8(order.status).expect("stored codes are contract codes"),
+    );
+    let next = match outcome {
+        Outcome::Delivered(_) => OrderState::Successful,
+        Outcome::Declined { code, .. } => OrderState::Failed(*code),
+        Outcome::Unavailable { .. } => OrderState::Failed(StatusCode::UNAVAILABLE),
+        Outcome::Reversed { .. } => OrderState::Refunded,
+        Outcome::Pending { recheck_at_ms } => {
+            if current.is_final() {
+                return Ok(order);
+            }
+            order.status = StatusCode::PROCESSING.code();
+            order.recheck_at_ms = Some(*recheck_at_ms);
+            order.updated_at_ms = now_ms;
+            w.update_order(&update_of(&order))?;
+            return Ok(order);
+        }
+    };
+    let effect = match current.transition(next) {
+        Ok(effect) => effect,
+        Err(why) => {
+            tracing::info!(order = order.id, %why, "outcome ignored");
+            return Ok(order);
+        }
+    };
+    let systems = ledger.system(environment);
+    let movement = match effect {
+        LedgerEffect::None => None,
+        LedgerEffect::PostHold | LedgerEffect::VoidHold => {
+            let (hold_id, amount, resolved) = w.order_hold(order.id)?.ok_or_else(|| {
+                StoreError::Constraint(format!("order {} has no hold to resolve", order.id))
+            })?;
+            if resolved {
+                return Err(StoreError::Constraint(format!(
+                    "hold of order {} is already resolved",
+                    order.id
+                )));
+            }
+            Some(if effect == LedgerEffect::PostHold {
+                (
+                    TransferKind::Post,
+                    systems.holds,
+                    systems.revenue,
+                    amount,
+                    Some(hold_id),
+                )
+            } else {
+                (
+                    TransferKind::Void,
+                    systems.holds,
+                    wallet_id,
+                    amount,
+                    Some(hold_id),
+                )
+            })
+        }
+        LedgerEffect::RefundPosted => Some((
+            TransferKind::Refund,
+            systems.revenue,
+            wallet_id,
+            order.cost_minor,
+            None,
+        )),
+    };
+    if let Some((kind, debit, credit, amount, pending_id)) = movement {
+        if amount > 0 {
+            ledger
+                .transfer(
+                    w,
+                    &NewTransfer {
+                        kind,
+                        debit_account: debit,
+                        credit_account: credit,
+                        amount_minor: amount,
+                        order_id: Some(order.id),
+                        pending_id,
+                        remarks: String::new(),
+                        created_at_ms: now_ms,
+                    },
+                )
+                .map_err(|e| e.into_store(kind.as_str()))?;
+        }
+    }
+    order.status = next.code().code();
+    order.updated_at_ms = now_ms;
+    order.recheck_at_ms = None;
+    if let Outcome::Delivered(d) = outcome {
+        order.sn = d.sn.clone();
+        order.pin = d.pin.clone();
+        order.expiry = d.expiry.clone();
+        order.note = d.note.clone();
+        order.voucherlink = d.voucherlink.clone();
+        order.recheck_at_ms = d.recheck_at_ms;
+    }
+    w.update_order(&update_of(&order))?;
+    Ok(order)
+}

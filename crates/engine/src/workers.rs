@@ -1,0 +1,109 @@
+//! Background work as idempotent reconcilers with a `run_once` that tests can
+//! step: the order reconciler sends accepted orders that were never sent (a
+//! crash between commit and dispatch) and asks providers about orders whose
+//! re-check is due.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tambah_domain::StatusCode;
+
+use crate::Engine;
+
+/// Orders handled per pass at most.
+pub const RECONCILE_BATCH: u32 = 256;
+
+pub struct OrderReconciler {
+    engine: Arc<Engine>,
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub dispatched: usize,
+    pub rechecked: usize,
+    pub failed: usize,
+}
+
+impl OrderReconciler {
+    pub fn new(engine: Arc<Engine>) -> OrderReconciler {
+        OrderReconciler { engine }
+    }
+
+    pub async fn run_once(&self) -> Pass {
+        let now = self.engine.now_ms();
+        let grace = self.engine.config().dispatch_grace_ms;
+        let due = match self
+            .engine
+            .store()
+            .orders_due(now - grace, now, RECONCILE_BATCH)
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "reconciler: cannot list due orders");
+                return Pass {
+                    failed: 1,
+                    ..Pass::default()
+                };
+            }
+        };
+        let mut pass = Pass::default();
+        for order in due {
+            if order.status == StatusCode::ACCEPTED.code() {
+                let provider = self
+                    .engine
+                    .store()
+                    .merchant(order.merchant_id)
+                    .ok()
+                    .flatten()
+                    .and_then(|m| {
+                        self.engine
+                            .catalog()
+                            .get(&order.product)
+                            .cloned()
+                            .map(|p| (m, p))
+                    })
+                    .and_then(|(m, p)| {
+                        self.engine
+                            .router()
+                            .route(m.environment, &p)
+                            .map(|r| r.name())
+                    });
+                match provider {
+                    Some(name) => {
+                        self.engine.dispatch(order, name).await;
+                        pass.dispatched += 1;
+                    }
+                    None => {
+                        tracing::warn!(
+                            order = order.id,
+                            "reconciler: no provider for an accepted order"
+                        );
+                        pass.failed += 1;
+                    }
+                }
+            } else {
+                match self.engine.recheck(order).await {
+                    Ok(()) => pass.rechecked += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconciler: re-check failed");
+                        pass.failed += 1;
+                    }
+                }
+            }
+        }
+        pass
+    }
+
+    /// Runs a pass every `interval` until `stop` resolves.
+    pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            self.run_once().await;
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The HTTP edge: the IIMMPACT-compatible JSON API (v1 and v2) on axum. Wire
+//! shapes live here and nowhere else; handlers parse, authenticate, call the
+//! engine and render.
+
+mod balance;
+mod error;
+mod params;
+mod products;
+mod tokens;
+mod topup;
+pub mod wire;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tambah_engine::{Caller, Engine, SignedRequest};
+
+pub use error::ApiError;
+
+/// Limits and settings of the HTTP edge.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Largest request body accepted (413 beyond).
+    pub body_limit_bytes: usize,
+    /// Base URL for links in responses (product images).
+    pub public_url: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit_bytes: 64 * 1024,
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+pub(crate) struct AppState {
+    pub engine: Arc<Engine>,
+    pub config: HttpConfig,
+}
+
+pub(crate) type Shared = State<Arc<AppState>>;
+
+/// Builds the whole API.
+pub fn router(engine: Arc<Engine>, config: HttpConfig) -> Router {
+    let body_limit = config.body_limit_bytes;
+    let state = Arc::new(AppState { engine, config });
+    Router::new()
+        .route("/health", get(health))
+        .route("/v2/token", post(tokens::token))
+        .route("/v1/token", post(tokens::token))
+        .route("/v2/token/refresh", post(tokens::refresh))
+        .route("/v1/token/refresh", post(tokens::refresh))
+        .route("/v1/auth/change-password", post(tokens::change_password))
+        .route("/v2/balance", get(balance::v2))
+        .route("/v1/balance", get(balance::v1))
+        .route("/v2/product-list", get(products::v2))
+        .route("/v2/products", get(products::v2))
+        .route("/v1/products", get(products::v1))
+        .route("/v2/topup", post(topup::v2))
+        .route("/v1/topup", post(topup::v1))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn health(State(state): Shared) -> Response {
+    match state.engine.store().merchant_count() {
+        Ok(_) => axum::Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
+        Err(e) => ApiError::Unavailable(format!("database: {e}")).into_response(),
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Every response carries `X-Request-Id`: the caller's (if sane) or a new one.
+async fn request_id(req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+        })
+        .cloned();
+    let id = given.unwrap_or_else(|| {
+        let n = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{n:012x}", std::process::id()))
+            .expect("hex is a valid header")
+    });
+    let mut res = next.run(req).await;
+    res.headers_mut().insert("x-request-id", id);
+    res
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Authenticates a request by API key signature or bearer token.
+pub(crate) fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    if let Some(api_key) = header(headers, "x-api-key") {
+        let req = SignedRequest {
+            api_key,
+            timestamp: header(headers, "x-timestamp"),
+            nonce: header(headers, "x-nonce"),
+            signature: header(headers, "x-signature"),
+            method: method.as_str(),
+            raw_query: uri.query().unwrap_or(""),
+            body,
+        };
+        return Ok(state.engine.authenticate_signed(&req)?);
+    }
+    if let Some(authorization) = header(headers, "authorization") {
+        return Ok(state.engine.authenticate_token(authorization)?);
+    }
+    Err(ApiError::Auth(tambah_engine::AuthError::Missing))
+}

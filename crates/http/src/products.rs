@@ -1,0 +1,118 @@
+//! `GET /v2/product-list` (alias `/v2/products`) and `GET /v1/products`: the
+//! catalogue priced for the caller's level, in the caller's version.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+use tambah_domain::Product;
+
+use crate::wire::{self, ApiVersion};
+use crate::{authenticate, ApiError, Shared};
+
+fn status(p: &Product) -> &'static str {
+    if p.active {
+        "Active"
+    } else {
+        "Inactive"
+    }
+}
+
+/// The seed's item (`2023-10-01`).
+fn seed_item(p: &Product, level: &str, public_url: &str) -> Value {
+    json!({
+        "status": status(p),
+        "category": p.category,
+        "product_code": p.code,
+        "operator_code": p.operator_code,
+        "product_name": p.name,
+        "denomination": p.denomination.text(),
+        "unit_price": wire::unit_price_text(p.unit_price_bp),
+        "discount": p.discount_text(level),
+        "api_parameter": p.api_parameter,
+        "update_time": p.update_time,
+        "note": p.note,
+        "datatype": p.datatype(),
+        "display_name": p.display_name,
+        "group_type": p.group_type,
+        "category_code": p.category_code,
+        "has_subproduct": p.has_subproduct.to_string(),
+        "should_sync": "true",
+        "product_img": format!("{public_url}/img/{}.png", p.code),
+    })
+}
+
+/// The live API's item (`2025-05-20`), plus the caller's price (additive).
+fn current_item(p: &Product, level: &str, public_url: &str) -> Value {
+    json!({
+        "status": status(p),
+        "has_subproduct": p.has_subproduct,
+        "product_code": p.code,
+        "product_name": p.name,
+        "product_remarks": p.note,
+        "account_label": p.account_label,
+        "keyboard_type": p.keyboard_type,
+        "denomination": p.denomination.text(),
+        "common_denominations": p.common_denominations,
+        "denomination_data_type": p.datatype(),
+        "denomination_currency": "MYR",
+        "product_group": p.product_group,
+        "category": p.category,
+        "image_url": format!("{public_url}/img/{}.png", p.code),
+        "account_type": p.account_type,
+        "is_refundable": p.is_refundable,
+        "unit_price": wire::unit_price_text(p.unit_price_bp),
+        "discount": p.discount_text(level),
+    })
+}
+
+pub(crate) async fn v2(
+    state: Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let version = ApiVersion::for_request(&headers, &caller.merchant.api_version)?;
+    let level = &caller.merchant.level;
+    let url = &state.config.public_url;
+    let catalog = state.engine.catalog();
+    let items: Vec<Value> = catalog
+        .products()
+        .iter()
+        .map(|p| match version {
+            ApiVersion::Seed => seed_item(p, level, url),
+            ApiVersion::Current => current_item(p, level, url),
+        })
+        .collect();
+    Ok(Json(json!({ "data": items })))
+}
+
+/// v1: the seed's items, optionally one `category` (case-insensitive).
+pub(crate) async fn v1(
+    state: Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let category = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "category")
+        .map(|(_, v)| v.into_owned())
+        .filter(|c| !c.is_empty());
+    let level = &caller.merchant.level;
+    let catalog = state.engine.catalog();
+    let items: Vec<Value> = catalog
+        .products()
+        .iter()
+        .filter(|p| {
+            category
+                .as_ref()
+                .is_none_or(|c| p.category.eq_ignore_ascii_case(c))
+        })
+        .map(|p| seed_item(p, level, &state.config.public_url))
+        .collect();
+    Ok(Json(json!({ "data": items })))
+}

@@ -1,0 +1,97 @@
+//! `POST /v2/token` (and v1), `/v2/token/refresh` (and v1) in the
+//! `AuthenticationResult` shape, and `POST /v1/auth/change-password`.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+use tambah_engine::auth::{ChangePasswordError, IssuedTokens};
+
+use crate::{authenticate, params, ApiError, Shared};
+
+fn result(t: IssuedTokens) -> Json<Value> {
+    let mut r = json!({
+        "AccessToken": t.access_token,
+        "ExpiresIn": t.expires_in_s,
+        "TokenType": "Bearer",
+        "IdToken": t.id_token,
+    });
+    if let Some(refresh) = t.refresh_token {
+        r["RefreshToken"] = json!(refresh);
+    }
+    Json(json!({ "AuthenticationResult": r }))
+}
+
+fn required(p: &params::Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
+    names
+        .iter()
+        .map(|n| {
+            p.get(n)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ApiError::BadRequest {
+                    code: "invalid_request",
+                    message: format!(
+                        "{} required",
+                        names.join(" and ") + if names.len() > 1 { " are" } else { " is" }
+                    ),
+                })
+        })
+        .collect()
+}
+
+pub(crate) async fn token(
+    state: Shared,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
+    let v = required(&p, &["username", "password"])?;
+    let engine = state.engine.clone();
+    let (username, password) = (v[0].clone(), v[1].clone());
+    let issued = tokio::task::spawn_blocking(move || engine.login(&username, &password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(result(issued))
+}
+
+pub(crate) async fn refresh(
+    state: Shared,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
+    let v = required(&p, &["refresh_token"])?;
+    Ok(result(state.engine.refresh(&v[0])?))
+}
+
+pub(crate) async fn change_password(
+    state: Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
+    let v = required(&p, &["old_password", "new_password"])?;
+    let engine = state.engine.clone();
+    let (old, new) = (v[0].clone(), v[1].clone());
+    let outcome = tokio::task::spawn_blocking(move || engine.change_password(&caller, &old, &new))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match outcome {
+        Ok(()) => Ok(Json(
+            json!({"message": "Password changed; sign in again with the new password"}),
+        )),
+        Err(ChangePasswordError::NeedsToken) => Err(ApiError::Forbidden(
+            "change the password with a token from /v1/token, not an API key".into(),
+        )),
+        Err(ChangePasswordError::Weak(m)) => Err(ApiError::BadRequest {
+            code: "weak_password",
+            message: m,
+        }),
+        Err(ChangePasswordError::Auth(e)) => Err(e.into()),
+    }
+}

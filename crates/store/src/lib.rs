@@ -1,0 +1,278 @@
+//! The store seam: the traits the engine sees and the rows that cross it.
+//! Backends (SQLite now, PostgreSQL next) implement these; only the binary picks
+//! one. The write side is a `Writer` session used by exactly one thread (the
+//! group-commit writer); reads go through `Store` from any thread.
+
+use std::fmt;
+
+use tambah_domain::Environment;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write (e.g. a refid raced in).
+    Unique(String),
+    /// Another constraint refused the write (a bug upstream of the store).
+    Constraint(String),
+    /// Anything else: IO, corruption, lock time-out.
+    Other(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unique(m) => write!(f, "unique constraint: {m}"),
+            StoreError::Constraint(m) => write!(f, "constraint: {m}"),
+            StoreError::Other(m) => write!(f, "store: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MerchantRow {
+    pub id: i64,
+    /// The public account number, e.g. `10023`.
+    pub account: String,
+    pub name: String,
+    pub environment: Environment,
+    pub level: String,
+    /// 0 full, 50 read-only.
+    pub access: u8,
+    pub suspended: bool,
+    pub api_version: String,
+    pub wallet_id: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewMerchant {
+    pub name: String,
+    pub environment: Environment,
+    pub level: String,
+    pub api_version: String,
+    pub username: String,
+    pub password_hash: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub key_id: String,
+    pub merchant_id: i64,
+    /// The signing secret, sealed with the node's master key.
+    pub secret_sealed: Vec<u8>,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub username: String,
+    pub password_hash: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Id,
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Id => "id",
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenKind> {
+        match text {
+            "id" => Some(TokenKind::Id),
+            "access" => Some(TokenKind::Access),
+            "refresh" => Some(TokenKind::Refresh),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    /// SHA-256 of the token, hex. The token itself is never stored.
+    pub token_hash: String,
+    pub kind: TokenKind,
+    pub merchant_id: i64,
+    pub user_id: i64,
+    pub expires_at_ms: i64,
+    pub revoked: bool,
+}
+
+/// An order as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub refid: String,
+    pub product: String,
+    pub account: String,
+    pub amount_minor: i64,
+    pub cost_minor: i64,
+    pub status: u8,
+    pub sn: String,
+    pub pin: String,
+    pub expiry: String,
+    pub note: String,
+    pub voucherlink: String,
+    pub remarks: String,
+    pub extras_json: String,
+    pub provider: String,
+    /// When the provider should be asked again (pending orders, scheduled
+    /// re-checks such as a staging refund scenario); `None` when nothing is due.
+    pub recheck_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// A change to an order's provider-facing fields and status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderUpdate {
+    pub id: i64,
+    pub status: u8,
+    pub sn: String,
+    pub pin: String,
+    pub expiry: String,
+    pub note: String,
+    pub voucherlink: String,
+    pub provider: String,
+    pub recheck_at_ms: Option<i64>,
+    pub updated_at_ms: i64,
+}
+
+/// The kinds of ledger transfer. Each moves `amount` from `debit` to `credit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferKind {
+    /// funding → wallet
+    Deposit,
+    /// wallet → holds (pending)
+    Hold,
+    /// holds → revenue (resolves a hold)
+    Post,
+    /// holds → wallet (resolves a hold)
+    Void,
+    /// revenue → wallet (reverses a posted order)
+    Refund,
+}
+
+impl TransferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Deposit => "DEPOSIT",
+            TransferKind::Hold => "HOLD",
+            TransferKind::Post => "POST",
+            TransferKind::Void => "VOID",
+            TransferKind::Refund => "REFUND",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTransfer {
+    pub kind: TransferKind,
+    pub debit_account: i64,
+    pub credit_account: i64,
+    pub amount_minor: i64,
+    pub order_id: Option<i64>,
+    /// For POST and VOID: the HOLD transfer being resolved.
+    pub pending_id: Option<i64>,
+    pub remarks: String,
+    pub created_at_ms: i64,
+}
+
+/// The ledger accounts of one environment that are not merchant wallets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SystemAccounts {
+    /// Where deposits come from; the only account allowed below zero.
+    pub funding: i64,
+    /// Money held for accepted orders.
+    pub holds: i64,
+    /// Money of delivered orders.
+    pub revenue: i64,
+}
+
+/// One check made by `verify`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    /// Rows examined.
+    pub examined: u64,
+    /// Human-readable violations (empty when the check holds).
+    pub violations: Vec<String>,
+}
+
+/// One open write session (a connection owned by one thread). All primitives
+/// act inside the transaction opened by `begin`.
+pub trait Writer: Send {
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+    /// Marks the start of one command inside the batch.
+    fn savepoint(&mut self) -> Result<()>;
+    fn release_savepoint(&mut self) -> Result<()>;
+    fn rollback_to_savepoint(&mut self) -> Result<()>;
+
+    /// Reads (and on backends that need it, locks) accounts; callers pass ids
+    /// sorted ascending so that concurrent writers never deadlock.
+    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
+    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()>;
+
+    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>>;
+    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>>;
+    /// Inserts `order` (its `id` ignored) and returns the new id;
+    /// `StoreError::Unique` when the merchant already has the refid.
+    fn insert_order(&mut self, order: &OrderRow) -> Result<i64>;
+    fn update_order(&mut self, update: &OrderUpdate) -> Result<()>;
+    /// The HOLD transfer of an order and whether it has been resolved.
+    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>>;
+    fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<i64>;
+}
+
+/// The database.
+pub trait Store: Send + Sync + 'static {
+    /// Opens a write session for a writer thread (or a one-off CLI command).
+    fn writer(&self) -> Result<Box<dyn Writer>>;
+
+    fn system_accounts(&self, environment: Environment) -> Result<SystemAccounts>;
+
+    fn create_merchant(&self, merchant: &NewMerchant) -> Result<MerchantRow>;
+    fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRow>>;
+    fn merchant_by_account(&self, account: &str) -> Result<Option<MerchantRow>>;
+    fn merchant_count(&self) -> Result<u64>;
+    fn balance(&self, account_id: i64) -> Result<i64>;
+
+    fn insert_api_key(&self, key: &ApiKeyRow, created_at_ms: i64) -> Result<()>;
+    fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRow>>;
+    /// Returns false when no such key exists.
+    fn revoke_api_key(&self, key_id: &str) -> Result<bool>;
+
+    fn user_by_username(&self, username: &str) -> Result<Option<UserRow>>;
+    fn user(&self, user_id: i64) -> Result<Option<UserRow>>;
+    fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<()>;
+    fn insert_token(&self, token: &TokenRow, created_at_ms: i64) -> Result<()>;
+    fn token(&self, token_hash: &str) -> Result<Option<TokenRow>>;
+    /// Revokes every token of a user (after a password change).
+    fn revoke_user_tokens(&self, user_id: i64) -> Result<()>;
+
+    fn order_by_refid(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>>;
+    /// Orders whose provider work is due: status 0 created before
+    /// `accepted_before_ms`, or a re-check due at or before `now_ms`.
+    fn orders_due(&self, accepted_before_ms: i64, now_ms: i64, limit: u32)
+        -> Result<Vec<OrderRow>>;
+
+    /// Checks every ledger invariant; see ARCHITECTURE.md.
+    fn verify(&self) -> Result<Vec<Check>>;
+}

@@ -1,0 +1,419 @@
+//! The command line: `serve` and the operator commands, each in the exact form
+//! scripts depend on (see README.md).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use serde_json::json;
+use tambah_domain::{Amount, Environment};
+use tambah_engine::merchants::MerchantSpec;
+use tambah_engine::{catalog, signing, Config, Engine, EngineRunner, MasterKey, SystemClock};
+use tambah_store::Store;
+use tambah_store_sqlite::SqliteStore;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tambah",
+    version,
+    about = "Reload and bill-payment platform (IIMMPACT-compatible API)"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct DbArgs {
+    /// Database: a SQLite file path (or sqlite://PATH).
+    #[arg(
+        long,
+        env = "TAMBAH_DATABASE",
+        default_value = "./tambah.db",
+        global = true
+    )]
+    pub database: String,
+    /// Master key sealing API secrets, 32 bytes in base64. Default: read from
+    /// (or created at) the file DATABASE.key.
+    #[arg(long, env = "TAMBAH_MASTER_KEY", global = true, hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Product catalogue file (JSON). Default: the built-in catalogue.
+    #[arg(long, env = "TAMBAH_CATALOG", global = true)]
+    pub catalog: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the API server and workers (the default).
+    Serve,
+    /// Create the database or bring its schema up to date.
+    Migrate,
+    /// Merchant accounts.
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+    /// Credit a merchant's wallet (a DEPOSIT ledger entry).
+    Deposit {
+        #[arg(long)]
+        account: String,
+        /// Amount in RM, e.g. 1000 or 250.50.
+        #[arg(long)]
+        amount: String,
+        #[arg(long, default_value = "")]
+        remarks: String,
+    },
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Check every ledger invariant; exits non-zero on any violation.
+    Verify,
+    /// Print a signed curl command (HMAC v1) for trying the API by hand.
+    Sign(SignArgs),
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: String,
+    /// Accept credentials of this environment only (staging or live).
+    #[arg(long, global = true, env = "TAMBAH_ENVIRONMENT")]
+    pub environment: Option<String>,
+    /// How long a topup response waits for the final status, in ms.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_TOPUP_WAIT_MS",
+        default_value_t = 2000
+    )]
+    pub topup_wait_ms: u64,
+    /// Lifetime of IdTokens and AccessTokens, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_TOKEN_TTL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub token_ttl_seconds: i64,
+    /// Base URL used in links (product images); default http://LISTEN.
+    #[arg(long, global = true, env = "TAMBAH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_BODY_LIMIT_BYTES",
+        default_value_t = 65536
+    )]
+    pub body_limit_bytes: usize,
+    /// Commands per group-commit batch at most.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_WRITER_BATCH_MAX",
+        default_value_t = 1024
+    )]
+    pub writer_batch_max: usize,
+    /// Interval of the order reconciler, in ms.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_RECONCILE_INTERVAL_MS",
+        default_value_t = 500
+    )]
+    pub reconcile_interval_ms: u64,
+    /// Seed of the staging simulator.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_SIMULATOR_SEED",
+        default_value_t = 0
+    )]
+    pub simulator_seed: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MerchantCommand {
+    /// Create a merchant with a wallet, a dashboard user and a first API key.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "staging")]
+        environment: String,
+        /// Pricing level (discounts per level are in the catalogue).
+        #[arg(long)]
+        level: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+        /// Response format: 2023-10-01 (default) or 2025-05-20.
+        #[arg(long)]
+        api_version: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create another API key for a merchant.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API key at once.
+    Revoke { key: String },
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct SignArgs {
+    #[arg(long, env = "TAMBAH_API_KEY")]
+    pub key: String,
+    /// The API secret (base64), as shown at creation.
+    #[arg(long, env = "TAMBAH_API_SECRET", hide_env_values = true)]
+    pub secret: String,
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    #[arg(long, default_value = "http://127.0.0.1:8080/v2/balance")]
+    pub url: String,
+    /// Request body (sent as JSON).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Print only the headers, one per line.
+    #[arg(long)]
+    pub headers_only: bool,
+}
+
+pub fn sqlite_path(database: &str) -> Result<PathBuf, String> {
+    if let Some(rest) = database.strip_prefix("sqlite://") {
+        return Ok(PathBuf::from(rest));
+    }
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return Err("PostgreSQL is not supported by this build yet; use a SQLite path".into());
+    }
+    if database.contains("://") {
+        return Err(format!("unsupported database URL {database:?}"));
+    }
+    Ok(PathBuf::from(database))
+}
+
+pub struct Opened {
+    pub engine: Arc<Engine>,
+    pub runner: EngineRunner,
+}
+
+/// Opens the database (creating and migrating it) and starts an engine on it.
+pub fn open(db: &DbArgs, config: Config) -> Result<Opened, String> {
+    let path = sqlite_path(&db.database)?;
+    let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let master_key = match &db.master_key {
+        Some(k) => MasterKey::from_base64(k)?,
+        None => {
+            let mut key_path = path.clone().into_os_string();
+            key_path.push(".key");
+            MasterKey::load_or_create(&PathBuf::from(key_path))?
+        }
+    };
+    let catalog_json = match &db.catalog {
+        Some(file) => {
+            std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?
+        }
+        None => catalog::BUILT_IN.to_owned(),
+    };
+    let catalog = catalog::parse(&catalog_json)?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (engine, runner) = Engine::start(store, catalog, master_key, config, Arc::new(SystemClock))
+        .map_err(|e| e.to_string())?;
+    Ok(Opened { engine, runner })
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::serve::run(&args.db, args.serve).await,
+        Command::Migrate => {
+            let o = open(&args.db, Config::default())?;
+            o.runner.shutdown(&o.engine).await;
+            println!("database {} is up to date", args.db.database);
+            Ok(())
+        }
+        Command::Merchant(MerchantCommand::Create {
+            name,
+            environment,
+            level,
+            username,
+            password,
+            api_version,
+            json,
+        }) => {
+            let o = open(&args.db, Config::default())?;
+            let spec = MerchantSpec {
+                name,
+                environment: Environment::parse(&environment)?,
+                level,
+                username,
+                password,
+                api_version,
+            };
+            let created = o.engine.create_merchant(&spec).map_err(|e| e.to_string());
+            o.runner.shutdown(&o.engine).await;
+            let c = created?;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "account": c.merchant.account,
+                        "name": c.merchant.name,
+                        "environment": c.merchant.environment.as_str(),
+                        "level": c.merchant.level,
+                        "api_version": c.merchant.api_version,
+                        "api_key": c.api_key,
+                        "api_secret": c.api_secret,
+                        "username": c.username,
+                        "password": c.password,
+                    })
+                );
+            } else {
+                println!(
+                    "merchant {} created ({}): account {}",
+                    c.merchant.name,
+                    c.merchant.environment.as_str(),
+                    c.merchant.account
+                );
+                println!("  username:   {}", c.username);
+                println!("  password:   {}", c.password);
+                println!("  API key:    {}", c.api_key);
+                println!(
+                    "  API secret: {}   (shown once: store it now)",
+                    c.api_secret
+                );
+            }
+            Ok(())
+        }
+        Command::Deposit {
+            account,
+            amount,
+            remarks,
+        } => {
+            let amount =
+                Amount::parse_rm(&amount, 4).map_err(|e| format!("--amount {amount:?}: {e}"))?;
+            let o = open(&args.db, Config::default())?;
+            let balance = o
+                .engine
+                .deposit(&account, amount, &remarks)
+                .await
+                .map_err(|e| e.to_string());
+            o.runner.shutdown(&o.engine).await;
+            println!(
+                "deposited RM {} to {account}; balance RM {}",
+                amount.to_cents(),
+                balance?.to_cents()
+            );
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { account, json }) => {
+            let o = open(&args.db, Config::default())?;
+            let created = o
+                .engine
+                .merchant_by_account(&account)
+                .and_then(|m| o.engine.create_api_key(&m))
+                .map_err(|e| e.to_string());
+            o.runner.shutdown(&o.engine).await;
+            let (key, secret) = created?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"account": account, "api_key": key, "api_secret": secret})
+                );
+            } else {
+                println!("API key:    {key}\nAPI secret: {secret}   (shown once: store it now)");
+            }
+            Ok(())
+        }
+        Command::Key(KeyCommand::Revoke { key }) => {
+            let o = open(&args.db, Config::default())?;
+            let revoked = o.engine.revoke_api_key(&key).map_err(|e| e.to_string());
+            o.runner.shutdown(&o.engine).await;
+            revoked?;
+            println!("API key {key} revoked");
+            Ok(())
+        }
+        Command::Verify => {
+            let o = open(&args.db, Config::default())?;
+            let checks = o.engine.store().verify().map_err(|e| e.to_string());
+            o.runner.shutdown(&o.engine).await;
+            let checks = checks?;
+            let mut violations = 0;
+            for c in &checks {
+                let mark = if c.violations.is_empty() {
+                    "ok  "
+                } else {
+                    "FAIL"
+                };
+                println!("{mark} {} ({} examined)", c.name, c.examined);
+                for v in &c.violations {
+                    println!("       {v}");
+                }
+                violations += c.violations.len();
+            }
+            if violations > 0 {
+                return Err(format!(
+                    "{violations} violation(s) of the ledger invariants"
+                ));
+            }
+            println!("ledger verified: {} checks, no violations", checks.len());
+            Ok(())
+        }
+        Command::Sign(s) => sign(s),
+    }
+}
+
+fn sign(s: SignArgs) -> Result<(), String> {
+    let secret = tambah_engine::auth::decode_secret(&s.secret)?;
+    let method = s.method.to_ascii_uppercase();
+    let query = s.url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let body = s.data.clone().unwrap_or_default();
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs()
+        .to_string();
+    let nonce = tambah_engine::credentials::random_alnum(24);
+    let canonical = signing::canonical(&timestamp, &nonce, &method, query, body.as_bytes());
+    let signature = signing::sign(&secret, &canonical);
+    let headers = [
+        format!("X-Api-Key: {}", s.key),
+        format!("X-Timestamp: {timestamp}"),
+        format!("X-Nonce: {nonce}"),
+        format!("X-Signature: {signature}"),
+    ];
+    if s.headers_only {
+        for h in &headers {
+            println!("{h}");
+        }
+        return Ok(());
+    }
+    let mut line = format!("curl -sS -X {method} '{}'", s.url);
+    for h in &headers {
+        line.push_str(&format!(" -H '{h}'"));
+    }
+    if s.data.is_some() {
+        line.push_str(&format!(
+            " -H 'Content-Type: application/json' --data-raw '{}'",
+            body.replace('\'', "'\\''")
+        ));
+    }
+    println!("{line}");
+    Ok(())
+}

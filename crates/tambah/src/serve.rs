@@ -1,0 +1,143 @@
+//! `tambah serve`: API, dashboard-less for now, and workers in one process;
+//! graceful shutdown on SIGTERM/SIGINT (finish in-flight requests, commit, exit).
+
+use std::io::Write;
+use std::time::Duration;
+
+use tambah_domain::{Amount, Environment};
+use tambah_engine::merchants::MerchantSpec;
+use tambah_engine::workers::OrderReconciler;
+use tambah_engine::Config;
+use tambah_http::HttpConfig;
+use tokio::sync::watch;
+
+use crate::cli::{open, DbArgs, ServeArgs};
+
+/// The demo merchant's starting balance on an empty database.
+const DEMO_DEPOSIT_RM: i64 = 1_000;
+
+pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
+    let environment = args
+        .environment
+        .as_deref()
+        .map(Environment::parse)
+        .transpose()?;
+    let config = Config {
+        topup_wait_ms: args.topup_wait_ms,
+        token_ttl_s: args.token_ttl_seconds,
+        writer_batch_max: args.writer_batch_max.max(1),
+        environment,
+        simulator_seed: args.simulator_seed,
+        ..Config::default()
+    };
+    let opened = open(db, config)?;
+    let engine = opened.engine.clone();
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{addr}");
+
+    if engine.store().merchant_count().map_err(|e| e.to_string())? == 0 {
+        create_demo(&engine, &base).await?;
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let reconciler = OrderReconciler::new(engine.clone());
+    let mut stop_workers = stop_rx.clone();
+    let interval = Duration::from_millis(args.reconcile_interval_ms.max(10));
+    let workers = tokio::spawn(async move {
+        reconciler
+            .run(interval, async move {
+                let _ = stop_workers.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let http = HttpConfig {
+        body_limit_bytes: args.body_limit_bytes,
+        public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
+    };
+    let app = tambah_http::router(engine.clone(), http);
+    println!("tambah listening on {base} (database {})", db.database);
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+
+    tracing::info!("shutting down: in-flight requests done; stopping workers and writer");
+    let _ = stop_tx.send(true);
+    let _ = workers.await;
+    opened.runner.shutdown(&engine).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// On an empty database: a staging merchant with RM 1,000 and its credentials.
+async fn create_demo(engine: &tambah_engine::Engine, base: &str) -> Result<(), String> {
+    let spec = MerchantSpec {
+        name: "Demo Sdn Bhd".into(),
+        environment: Environment::Staging,
+        level: None,
+        username: Some("demo".into()),
+        password: None,
+        api_version: None,
+    };
+    let c = engine.create_merchant(&spec).map_err(|e| e.to_string())?;
+    engine
+        .deposit(
+            &c.merchant.account,
+            Amount::from_rm(DEMO_DEPOSIT_RM),
+            "demo opening balance",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "\nEmpty database: created a staging demo merchant with RM {DEMO_DEPOSIT_RM}.00.
+  account:    {account}
+  username:   {user}
+  password:   {pass}
+  API key:    {key}
+  API secret: {secret}
+  (the secret and password are shown once: store them now)
+
+Try it (token):
+  TOKEN=$(curl -s -X POST {base}/v2/token -d username={user} -d password={pass} | sed -E 's/.*\"IdToken\":\"([^\"]+)\".*/\\1/')
+  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v2/balance
+  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v2/topup -d refid=DEMO-1 -d product=D -d account=0123456789 -d amount=10
+
+Try it (signed with the API key):
+  tambah sign --key {key} --secret '{secret}' --method POST --url {base}/v2/topup \\
+    --data '{{\"refid\":\"DEMO-2\",\"product\":\"D\",\"account\":\"0123456789\",\"amount\":\"10\"}}' | sh
+",
+        account = c.merchant.account,
+        user = c.username,
+        pass = c.password,
+        key = c.api_key,
+        secret = c.api_secret,
+    );
+    Ok(())
+}
