@@ -10,15 +10,14 @@ use tambah_engine::auth::{ChangePasswordError, IssuedTokens};
 use crate::{authenticate, params, ApiError, Shared};
 
 fn result(t: IssuedTokens) -> Json<Value> {
-    let mut r = json!({
-        "AccessToken": t.access_token,
-        "ExpiresIn": t.expires_in_s,
-        "TokenType": "Bearer",
-        "IdToken": t.id_token,
-    });
+    let mut r = serde_json::Map::new();
+    r.insert("AccessToken".into(), json!(t.access_token));
+    r.insert("ExpiresIn".into(), json!(t.expires_in_s));
+    r.insert("TokenType".into(), json!("Bearer"));
     if let Some(refresh) = t.refresh_token {
-        r["RefreshToken"] = json!(refresh);
+        r.insert("RefreshToken".into(), json!(refresh));
     }
+    r.insert("IdToken".into(), json!(t.id_token));
     Json(json!({ "AuthenticationResult": r }))
 }
 

@@ -1,0 +1,270 @@
+//! The operator CLI in the exact forms scripts depend on, on a database with
+//! and without a running server.
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+#[test]
+fn merchant_create_json_deposit_and_verify_without_a_server() {
+    let dir = TempDir::new("cli");
+    // The database does not exist yet: every command creates it as needed.
+    let db = dir.path().join("fresh.db");
+    let out = cli(
+        &db,
+        &[
+            "merchant",
+            "create",
+            "--name",
+            "Kedai Runcit Ali",
+            "--environment",
+            "live",
+            "--level",
+            "12",
+            "--username",
+            "ali",
+            "--password",
+            "s3cret-pass",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    for field in [
+        "account",
+        "environment",
+        "api_key",
+        "api_secret",
+        "username",
+        "password",
+    ] {
+        assert!(v[field].is_string(), "{field} in {v}");
+    }
+    assert_eq!(v["environment"], "live");
+    assert_eq!(v["username"], "ali");
+    assert_eq!(v["password"], "s3cret-pass");
+    assert!(v["api_key"].as_str().unwrap().starts_with("tbh_live_"));
+    let account = v["account"].as_str().unwrap();
+
+    let out = cli(
+        &db,
+        &[
+            "deposit",
+            "--account",
+            account,
+            "--amount",
+            "250.50",
+            "--remarks",
+            "bank transfer 8812",
+        ],
+    );
+    assert!(out.contains("balance RM 250.50"), "{out}");
+    let out = cli(
+        &db,
+        &["deposit", "--account", account, "--amount", "0.0001"],
+    );
+    assert!(out.contains("balance RM 250.5001"), "{out}");
+
+    // Bad input: a clear error and no change.
+    let (ok, _, err) = cli_status(&db, &["deposit", "--account", account, "--amount=-5"]);
+    assert!(!ok && err.contains("negative"), "{err}");
+    let (ok, _, err) = cli_status(&db, &["deposit", "--account", "99999", "--amount", "5"]);
+    assert!(!ok && err.contains("no merchant account"), "{err}");
+    let (ok, _, err) = cli_status(
+        &db,
+        &["merchant", "create", "--name", "Dup", "--username", "ali"],
+    );
+    assert!(!ok && err.contains("taken"), "{err}");
+    let (ok, _, err) = cli_status(
+        &db,
+        &["merchant", "create", "--name", "X", "--environment", "prod"],
+    );
+    assert!(!ok && err.contains("staging or live"), "{err}");
+
+    let out = cli(&db, &["verify"]);
+    assert!(out.contains("no violations"), "{out}");
+    assert!(
+        out.contains("each account's balance equals the sum of its entries"),
+        "{out}"
+    );
+
+    // Without --json: readable lines with the generated credentials.
+    let out = cli(&db, &["merchant", "create", "--name", "Plain"]);
+    assert!(
+        out.contains("API secret:") && out.contains("username:"),
+        "{out}"
+    );
+
+    let (ok, _, err) = cli_status(&db, &["key", "revoke", "tbh_test_nope"]);
+    assert!(!ok && err.contains("no API key"), "{err}");
+}
+
+#[test]
+fn verify_fails_on_a_tampered_ledger() {
+    let dir = TempDir::new("tamper");
+    let db = dir.path().join("t.db");
+    let m = create_merchant(&db, &[], "100");
+    assert_verified(&db);
+    // Someone edits a wallet balance behind the ledger's back.
+    let status = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(format!(
+            "UPDATE ledger_accounts SET balance_minor = balance_minor + 10000 WHERE merchant_id = (SELECT id FROM merchants WHERE account = '{}')",
+            m.account
+        ))
+        .status();
+    let Ok(status) = status else {
+        // Fall back to the CLI-free path: nothing else can edit the file here.
+        panic!("sqlite3 is needed for this test (apt-get install sqlite3)");
+    };
+    assert!(status.success());
+    let (ok, out, err) = cli_status(&db, &["verify"]);
+    assert!(!ok, "verify must fail:\n{out}");
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(err.contains("violation"), "{err}");
+}
+
+#[tokio::test]
+async fn sign_prints_headers_that_the_server_accepts() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let body =
+        json!({"refid": "SIGNED-1", "product": "D", "account": "0123456789", "amount": "10"})
+            .to_string();
+    let out = s.cli(&[
+        "sign",
+        "--key",
+        &m.api_key,
+        "--secret",
+        &m.api_secret,
+        "--method",
+        "POST",
+        "--url",
+        &s.url("/v2/topup"),
+        "--data",
+        &body,
+        "--headers-only",
+    ]);
+    let mut req = reqwest::Client::new()
+        .post(s.url("/v2/topup"))
+        .header("Content-Type", "application/json")
+        .body(body.clone());
+    for line in out.lines() {
+        let (k, v) = line.split_once(": ").unwrap();
+        req = req.header(k, v);
+    }
+    let r = read(req.send().await.unwrap()).await;
+    assert_eq!(
+        (r.status, r.json["statuscode"].as_str()),
+        (200, Some("20")),
+        "{:?}",
+        r.json
+    );
+    // The default output is a curl command line.
+    let line = s.cli(&[
+        "sign",
+        "--key",
+        &m.api_key,
+        "--secret",
+        &m.api_secret,
+        "--url",
+        &s.url("/v2/balance"),
+    ]);
+    assert!(
+        line.starts_with("curl ") && line.contains("X-Signature: v1="),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn cli_works_while_the_server_runs() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "10");
+    let c = Client::new(&s, &m);
+    assert_eq!(c.balance().await, "10");
+    s.cli(&["deposit", "--account", &m.account, "--amount", "5"]);
+    assert_eq!(c.balance().await, "15");
+    assert_verified(&s.db);
+}
+
+#[tokio::test]
+async fn first_run_creates_a_demo_merchant_whose_credentials_work() {
+    let dir = TempDir::new("demo");
+    let db = dir.path().join("demo.db");
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TAMBAH_DATABASE", &db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("tambah listening on");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    let text = lines.join("\n");
+    let field = |name: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.split_whitespace().next().unwrap().to_owned())
+            .unwrap()
+    };
+    assert!(text.contains("RM 1000.00"), "{text}");
+    let base = field("tambah listening on");
+    let (user, pass) = (field("username:"), field("password:"));
+    let r = read(
+        reqwest::Client::new()
+            .post(format!("{base}/v2/token"))
+            .form(&[("username", &user), ("password", &pass)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = r.json["AuthenticationResult"]["IdToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = read(
+        reqwest::Client::new()
+            .get(format!("{base}/v2/balance"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.json["data"]["balance"], json!(1000));
+    // The example topup from the banner works as printed.
+    let r = read(
+        reqwest::Client::new()
+            .post(format!("{base}/v2/topup"))
+            .bearer_auth(&token)
+            .form(&[
+                ("refid", "DEMO-1"),
+                ("product", "D"),
+                ("account", "0123456789"),
+                ("amount", "10"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.json["statuscode"], "20", "{:?}", r.json);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: a real `tambah` process on a random port with a fresh
+//! SQLite file, driven over real HTTP. One test binary (faster to link);
+//! each module covers one part of the contract.
+
+mod auth;
+mod cli;
+mod crash;
+mod harness;
+mod snapshots;
+mod topup;
