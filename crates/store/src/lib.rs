@@ -7,6 +7,11 @@ use std::fmt;
 
 use tambah_domain::Environment;
 
+/// The backend-neutral contract suite every backend's tests run (not part of
+/// the API the engine uses).
+#[doc(hidden)]
+pub mod contract;
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
