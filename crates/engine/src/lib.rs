@@ -59,6 +59,9 @@ pub struct Config {
     /// Accepted orders older than this that were never sent are sent by the
     /// reconciler (after a crash between commit and dispatch).
     pub dispatch_grace_ms: i64,
+    /// After sending an order, ask the provider about it this long later if
+    /// no outcome has been recorded by then.
+    pub query_after_ms: i64,
     /// When set, only credentials of this environment are accepted.
     pub environment: Option<Environment>,
     /// Seed of the staging simulator's serials and PINs.
@@ -76,6 +79,7 @@ impl Default for Config {
             writer_batch_max: 1_024,
             writer_queue_max: 16_384,
             dispatch_grace_ms: 5_000,
+            query_after_ms: 10_000,
             environment: None,
             simulator_seed: 0,
         }

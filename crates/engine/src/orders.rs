@@ -410,7 +410,13 @@ impl Engine {
         };
         let (order, sent_by_us) = match self
             .writer()
-            .mark_processing(order.id, merchant.wallet_id, provider_name, self.now_ms())
+            .mark_processing(
+                order.id,
+                merchant.wallet_id,
+                provider_name,
+                self.now_ms(),
+                self.config().query_after_ms,
+            )
             .await
         {
             Ok(r) => r,
@@ -592,6 +598,7 @@ pub(crate) fn apply_mark_processing(
     order_id: i64,
     provider: &str,
     now_ms: i64,
+    query_after_ms: i64,
 ) -> Result<(OrderRow, bool), StoreError> {
     let mut order = w
         .get_order(order_id)?
@@ -602,6 +609,9 @@ pub(crate) fn apply_mark_processing(
     order.status = StatusCode::PROCESSING.code();
     order.provider = provider.to_owned();
     order.updated_at_ms = now_ms;
+    // If no outcome is ever recorded (the node dies mid-call), the reconciler
+    // asks the provider at this time instead of leaving the order stranded.
+    order.recheck_at_ms = Some(now_ms + query_after_ms);
     w.update_order(&update_of(&order))?;
     Ok((order, true))
 }

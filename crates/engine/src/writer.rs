@@ -28,6 +28,7 @@ pub(crate) enum Command {
         wallet_id: i64,
         provider: &'static str,
         now_ms: i64,
+        query_after_ms: i64,
         reply: oneshot::Sender<Result<(OrderRow, bool), StoreError>>,
     },
     Resolve {
@@ -123,10 +124,12 @@ fn apply(w: &mut dyn Writer, ledger: &mut BatchLedger, cmd: Command) -> Done {
             order_id,
             provider,
             now_ms,
+            query_after_ms,
             reply,
             ..
         } => {
-            let result = orders::apply_mark_processing(w, order_id, provider, now_ms);
+            let result =
+                orders::apply_mark_processing(w, order_id, provider, now_ms, query_after_ms);
             Done::Mark(reply, result)
         }
         Command::Resolve {
@@ -234,6 +237,16 @@ pub(crate) fn run_batch(
     }
 }
 
+struct AbortOnPanic;
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        // Only reached by unwinding: the normal exit forgets the guard.
+        eprintln!("tambah: the writer thread panicked; aborting");
+        std::process::abort();
+    }
+}
+
 /// The handle through which the engine queues commands.
 #[derive(Clone)]
 pub(crate) struct WriterHandle {
@@ -265,6 +278,9 @@ pub(crate) fn spawn(
     let handle = std::thread::Builder::new()
         .name("tambah-writer".into())
         .spawn(move || {
+            // A panic here means a broken invariant in the money path: stop the
+            // process (a supervisor restarts it) rather than serve without a writer.
+            let guard = AbortOnPanic;
             let mut stopping = false;
             while let Some(first) = rx.blocking_recv() {
                 let mut batch = Vec::with_capacity(batch_max.min(64));
@@ -289,6 +305,7 @@ pub(crate) fn spawn(
             // Commands queued after Stop are dropped: their callers see
             // `WriteError::Stopped` and nothing of theirs was written.
             tracing::debug!("writer stopped");
+            std::mem::forget(guard);
         })
         .expect("spawning the writer thread");
     (
@@ -350,12 +367,14 @@ impl WriterHandle {
         wallet_id: i64,
         provider: &'static str,
         now_ms: i64,
+        query_after_ms: i64,
     ) -> Result<(OrderRow, bool), WriteError> {
         self.call(|reply| Command::MarkProcessing {
             order_id,
             wallet_id,
             provider,
             now_ms,
+            query_after_ms,
             reply,
         })
         .await
