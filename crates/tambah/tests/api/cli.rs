@@ -105,18 +105,16 @@ fn verify_fails_on_a_tampered_ledger() {
     let m = create_merchant(&db, &[], "100");
     assert_verified(&db);
     // Someone edits a wallet balance behind the ledger's back.
-    let status = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg(format!(
-            "UPDATE ledger_accounts SET balance_minor = balance_minor + 10000 WHERE merchant_id = (SELECT id FROM merchants WHERE account = '{}')",
-            m.account
-        ))
-        .status();
-    let Ok(status) = status else {
-        // Fall back to the CLI-free path: nothing else can edit the file here.
-        panic!("sqlite3 is needed for this test (apt-get install sqlite3)");
-    };
-    assert!(status.success());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE ledger_accounts SET balance_minor = balance_minor + 10000
+             WHERE merchant_id = (SELECT id FROM merchants WHERE account = ?1)",
+            [&m.account],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
     let (ok, out, err) = cli_status(&db, &["verify"]);
     assert!(!ok, "verify must fail:\n{out}");
     assert!(out.contains("FAIL"), "{out}");

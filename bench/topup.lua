@@ -1,0 +1,39 @@
+-- wrk script: signed-in (Bearer) topups, each with a fresh refid.
+-- TAMBAH_TOKEN, TAMBAH_RUN (refid prefix) and TAMBAH_MODE (new|status) come from the environment.
+local token = os.getenv("TAMBAH_TOKEN")
+local run = os.getenv("TAMBAH_RUN") or "R"
+local mode = os.getenv("TAMBAH_MODE") or "new"
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = 0
+end
+
+function request()
+  counter = counter + 1
+  local refid
+  if mode == "status" then
+    -- Resubmit one of 1000 refids created beforehand: a status check.
+    refid = string.format("%s-seed-%d", run, counter % 1000)
+  else
+    refid = string.format("%s-%d-%d", run, tid, counter)
+  end
+  local body = string.format('{"refid":"%s","product":"D","account":"0123456789","amount":"10"}', refid)
+  return wrk.format("POST", "/v2/topup",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end
+
+local bad = 0
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, '"statuscode":"20"', 1, true) then
+    bad = bad + 1
+    if bad <= 3 then print("unexpected: " .. status .. " " .. body) end
+  end
+end
