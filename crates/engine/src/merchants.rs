@@ -2,7 +2,7 @@
 //! API key), keys, deposits and balances.
 
 use tambah_domain::{Amount, Environment};
-use tambah_store::{ApiKeyRow, MerchantRow, NewMerchant, StoreError};
+use tambah_store::{ApiKeyRow, MerchantRow, MerchantSettings, NewMerchant, StoreError};
 
 use crate::auth::check_password_rules;
 use crate::credentials::{hash_password, new_api_secret, random_alnum};
@@ -23,6 +23,17 @@ pub struct MerchantSpec {
     pub username: Option<String>,
     pub password: Option<String>,
     pub api_version: Option<String>,
+}
+
+/// Changes to a merchant's settings; `None` leaves a setting as it is.
+#[derive(Clone, Debug, Default)]
+pub struct MerchantChanges {
+    pub name: Option<String>,
+    pub level: Option<String>,
+    pub access: Option<u8>,
+    pub suspended: Option<bool>,
+    pub api_version: Option<String>,
+    pub require_api_key_for_topup: Option<bool>,
 }
 
 /// A new merchant and the credentials shown exactly once.
@@ -77,7 +88,71 @@ fn check_username(u: &str) -> Result<(), AdminError> {
     }
 }
 
+fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(AdminError::Invalid("name must be 1-100 characters".into()));
+    }
+    Ok(())
+}
+
+fn check_level(level: &str) -> Result<(), AdminError> {
+    if level.is_empty() || level.len() > 16 || !level.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AdminError::Invalid(format!(
+            "level {level:?} must be 1-16 letters or digits"
+        )));
+    }
+    Ok(())
+}
+
+fn check_api_version(version: &str) -> Result<(), AdminError> {
+    if !API_VERSIONS.contains(&version) {
+        return Err(AdminError::Invalid(format!(
+            "api version {version:?} is not one of {API_VERSIONS:?}"
+        )));
+    }
+    Ok(())
+}
+
 impl Engine {
+    /// Applies `changes` to the merchant with public account number `account`.
+    pub fn update_merchant(
+        &self,
+        account: &str,
+        changes: &MerchantChanges,
+    ) -> Result<MerchantRow, AdminError> {
+        let m = self.merchant_by_account(account)?;
+        let settings = MerchantSettings {
+            name: changes
+                .name
+                .clone()
+                .unwrap_or(m.name.clone())
+                .trim()
+                .to_owned(),
+            level: changes.level.clone().unwrap_or(m.level.clone()),
+            access: changes.access.unwrap_or(m.access),
+            suspended: changes.suspended.unwrap_or(m.suspended),
+            api_version: changes.api_version.clone().unwrap_or(m.api_version.clone()),
+            require_api_key_for_topup: changes
+                .require_api_key_for_topup
+                .unwrap_or(m.require_api_key_for_topup),
+        };
+        check_name(&settings.name)?;
+        check_level(&settings.level)?;
+        check_api_version(&settings.api_version)?;
+        if !matches!(settings.access, 0 | 50) {
+            return Err(AdminError::Invalid(format!(
+                "access {} must be 0 (full) or 50 (read-only)",
+                settings.access
+            )));
+        }
+        if !self.store().update_merchant(m.id, &settings)? {
+            return Err(AdminError::NotFound(format!(
+                "no merchant account {account:?}"
+            )));
+        }
+        self.merchant_by_account(account)
+    }
+
     pub fn create_merchant(&self, spec: &MerchantSpec) -> Result<CreatedMerchant, AdminError> {
         let name = spec.name.trim();
         if name.is_empty() || name.chars().count() > 100 {

@@ -15,7 +15,7 @@ use crate::ledger::BatchLedger;
 use crate::providers::simulator::{Precheck, Simulator};
 use crate::providers::{Outcome, ProviderOrder};
 use crate::writer::WriteError;
-use crate::{Caller, Engine};
+use crate::{AuthMethod, Caller, Engine};
 
 /// Longest `remarks` accepted, in characters.
 pub const REMARKS_MAX_CHARS: usize = 100;
@@ -234,6 +234,13 @@ impl Engine {
                 403,
                 StatusCode::SUSPENDED,
                 "merchant account is read-only",
+            )));
+        }
+        if merchant.require_api_key_for_topup && matches!(caller.via, AuthMethod::Token { .. }) {
+            return Err(with_balance(reject(
+                403,
+                StatusCode::SUSPENDED,
+                "this account requires an API key signature for topups; tokens are refused",
             )));
         }
         let staging = merchant.environment == Environment::Staging;

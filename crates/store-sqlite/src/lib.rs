@@ -8,13 +8,16 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 use tambah_domain::Environment;
 use tambah_store::{
-    ApiKeyRow, Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store,
-    StoreError, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
+    ApiKeyRow, Check, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
+    OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
 };
 
 mod verify;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_merchant_settings.sql")),
+];
 /// Read connections kept open for reuse; more may be opened under load.
 const READ_POOL_MAX: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -136,7 +139,7 @@ fn env_of(text: &str) -> Environment {
 
 const MERCHANT_COLUMNS: &str =
     "m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended, \
-     m.api_version, a.id, m.created_at_ms";
+     m.api_version, m.require_api_key_for_topup, a.id, m.created_at_ms";
 
 fn merchant_row(r: &Row) -> rusqlite::Result<MerchantRow> {
     Ok(MerchantRow {
@@ -148,8 +151,9 @@ fn merchant_row(r: &Row) -> rusqlite::Result<MerchantRow> {
         access: r.get(5)?,
         suspended: r.get(6)?,
         api_version: r.get(7)?,
-        wallet_id: r.get(8)?,
-        created_at_ms: r.get(9)?,
+        require_api_key_for_topup: r.get(8)?,
+        wallet_id: r.get(9)?,
+        created_at_ms: r.get(10)?,
     })
 }
 
@@ -270,6 +274,17 @@ impl Store for SqliteStore {
 
     fn merchant_count(&self) -> Result<u64> {
         self.read(|c| c.query_row("SELECT COUNT(*) FROM merchants", [], |r| r.get(0)))
+    }
+
+    fn update_merchant(&self, merchant_id: i64, m: &MerchantSettings) -> Result<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
+                   require_api_key_for_topup = ?7 WHERE id = ?1",
+                params![merchant_id, m.name, m.level, m.access, m.suspended, m.api_version, m.require_api_key_for_topup],
+            )
+            .map(|n| n == 1)
+        })
     }
 
     fn balance(&self, account_id: i64) -> Result<i64> {

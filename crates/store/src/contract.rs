@@ -16,8 +16,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use tambah_domain::Environment;
 
 use crate::{
-    ApiKeyRow, Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store,
-    StoreError, SystemAccounts, TokenKind, TokenRow, TransferKind, UserRow, Writer,
+    ApiKeyRow, Check, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
+    OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, TransferKind,
+    UserRow, Writer,
 };
 
 /// One contract check, run against a fresh store.
@@ -26,6 +27,7 @@ pub type ContractCheck = fn(&dyn Store);
 /// Every check, by name, in the order [`run_all`] runs them.
 pub const CHECKS: &[(&str, ContractCheck)] = &[
     ("merchants", merchants),
+    ("merchant_settings", merchant_settings),
     ("system_accounts", system_accounts),
     ("api_keys", api_keys),
     ("users_and_tokens", users_and_tokens),
@@ -1314,5 +1316,56 @@ pub fn verify_detects_drift(store: &dyn Store) {
     assert!(
         checks.iter().any(|c| !c.violations.is_empty()),
         "verify must report a wallet balance of 5 that no transfer explains; got {checks:#?}"
+    );
+}
+
+/// Operator settings replace the old ones and read back exactly; an unknown
+/// merchant is reported, not created.
+pub fn merchant_settings(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "settings-user");
+    assert!(
+        !m.require_api_key_for_topup,
+        "new merchants accept tokens for topups"
+    );
+    let settings = MerchantSettings {
+        name: "Kedai Baru".into(),
+        level: "15".into(),
+        access: 50,
+        suspended: true,
+        api_version: "2025-05-20".into(),
+        require_api_key_for_topup: true,
+    };
+    assert!(
+        store
+            .update_merchant(m.id, &settings)
+            .expect("update_merchant"),
+        "existing merchant updated"
+    );
+    let after = store
+        .merchant(m.id)
+        .expect("merchant")
+        .expect("still there");
+    assert_eq!(
+        (
+            after.name.as_str(),
+            after.level.as_str(),
+            after.access,
+            after.suspended,
+            after.api_version.as_str(),
+            after.require_api_key_for_topup
+        ),
+        ("Kedai Baru", "15", 50, true, "2025-05-20", true),
+        "settings read back"
+    );
+    assert_eq!(
+        (after.account, after.wallet_id, after.environment),
+        (m.account, m.wallet_id, m.environment),
+        "identity unchanged"
+    );
+    assert!(
+        !store
+            .update_merchant(m.id + 1000, &settings)
+            .expect("update_merchant"),
+        "unknown merchant reported"
     );
 }

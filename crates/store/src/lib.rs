@@ -48,8 +48,21 @@ pub struct MerchantRow {
     pub access: u8,
     pub suspended: bool,
     pub api_version: String,
+    /// Token-authenticated topups are refused (403); API keys only.
+    pub require_api_key_for_topup: bool,
     pub wallet_id: i64,
     pub created_at_ms: i64,
+}
+
+/// The operator-editable settings of a merchant (`tambah merchant update`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MerchantSettings {
+    pub name: String,
+    pub level: String,
+    pub access: u8,
+    pub suspended: bool,
+    pub api_version: String,
+    pub require_api_key_for_topup: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -257,6 +270,8 @@ pub trait Store: Send + Sync + 'static {
     fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRow>>;
     fn merchant_by_account(&self, account: &str) -> Result<Option<MerchantRow>>;
     fn merchant_count(&self) -> Result<u64>;
+    /// Replaces the operator-editable settings; false when no such merchant.
+    fn update_merchant(&self, merchant_id: i64, settings: &MerchantSettings) -> Result<bool>;
     fn balance(&self, account_id: i64) -> Result<i64>;
 
     fn insert_api_key(&self, key: &ApiKeyRow, created_at_ms: i64) -> Result<()>;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use serde_json::json;
 use tambah_domain::{Amount, Environment};
-use tambah_engine::merchants::MerchantSpec;
+use tambah_engine::merchants::{MerchantChanges, MerchantSpec};
 use tambah_engine::{catalog, signing, Config, Engine, EngineRunner, MasterKey, SystemClock};
 use tambah_store::Store;
 use tambah_store_sqlite::SqliteStore;
@@ -162,6 +162,31 @@ pub enum MerchantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a merchant's settings (only the flags given).
+    Update {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        level: Option<String>,
+        /// 0 (full) or 50 (read-only: may not top up).
+        #[arg(long)]
+        access: Option<u8>,
+        /// Suspended merchants get 403 / code 41 on topup.
+        #[arg(long)]
+        suspended: Option<bool>,
+        #[arg(long)]
+        api_version: Option<String>,
+        /// Refuse token-authenticated topups (403): API key signatures only.
+        #[arg(long)]
+        require_api_key_for_topup: Option<bool>,
+    },
+    /// Print a merchant's settings and balance as JSON.
+    Show {
+        #[arg(long)]
+        account: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -301,6 +326,44 @@ pub async fn run(args: Args) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Merchant(MerchantCommand::Update {
+            account,
+            name,
+            level,
+            access,
+            suspended,
+            api_version,
+            require_api_key_for_topup,
+        }) => {
+            let o = open(&args.db, Config::default())?;
+            let changes = MerchantChanges {
+                name,
+                level,
+                access,
+                suspended,
+                api_version,
+                require_api_key_for_topup,
+            };
+            let updated = o
+                .engine
+                .update_merchant(&account, &changes)
+                .map_err(|e| e.to_string());
+            let shown = updated.and_then(|m| merchant_json(&o.engine, &m));
+            o.runner.shutdown(&o.engine).await;
+            println!("{}", shown?);
+            Ok(())
+        }
+        Command::Merchant(MerchantCommand::Show { account }) => {
+            let o = open(&args.db, Config::default())?;
+            let shown = o
+                .engine
+                .merchant_by_account(&account)
+                .map_err(|e| e.to_string())
+                .and_then(|m| merchant_json(&o.engine, &m));
+            o.runner.shutdown(&o.engine).await;
+            println!("{}", shown?);
+            Ok(())
+        }
         Command::Deposit {
             account,
             amount,
@@ -377,6 +440,24 @@ pub async fn run(args: Args) -> Result<(), String> {
         }
         Command::Sign(s) => sign(s),
     }
+}
+
+fn merchant_json(
+    engine: &Engine,
+    m: &tambah_store::MerchantRow,
+) -> Result<serde_json::Value, String> {
+    let balance = engine.balance(m).map_err(|e| e.to_string())?;
+    Ok(json!({
+        "account": m.account,
+        "name": m.name,
+        "environment": m.environment.as_str(),
+        "level": m.level,
+        "access": m.access,
+        "suspended": m.suspended,
+        "api_version": m.api_version,
+        "require_api_key_for_topup": m.require_api_key_for_topup,
+        "balance": balance.to_cents(),
+    }))
 }
 
 fn sign(s: SignArgs) -> Result<(), String> {

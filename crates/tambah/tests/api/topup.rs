@@ -507,3 +507,114 @@ async fn http_edges_413_404_and_request_ids() {
     assert_eq!(r.headers["x-request-id"], "trace-abc");
     assert_eq!(r.json["status"], "ok");
 }
+
+#[tokio::test]
+async fn operator_settings_take_effect_at_once() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+
+    // Suspended: 403 with code 41, nothing stored; resumed: the same refid works.
+    let shown = s.cli(&[
+        "merchant",
+        "update",
+        "--account",
+        &m.account,
+        "--suspended",
+        "true",
+    ]);
+    let v: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(v["suspended"], true);
+    let r = c.topup(buy("OP-1", "D", "0123456789", "10")).await;
+    assert_eq!(
+        (r.status, r.json["statuscode"].as_str()),
+        (403, Some("41")),
+        "{:?}",
+        r.json
+    );
+    s.cli(&[
+        "merchant",
+        "update",
+        "--account",
+        &m.account,
+        "--suspended",
+        "false",
+    ]);
+    assert_eq!(
+        c.topup(buy("OP-1", "D", "0123456789", "10")).await.code(),
+        "20"
+    );
+
+    // Read-only (access 50): balance readable, topups refused.
+    s.cli(&[
+        "merchant",
+        "update",
+        "--account",
+        &m.account,
+        "--access",
+        "50",
+    ]);
+    let r = c.signed("GET", "/v2/balance", None).await;
+    assert_eq!(r.json["data"]["access"], 50);
+    let r = c.topup(buy("OP-2", "D", "0123456789", "10")).await;
+    assert_eq!((r.status, r.json["statuscode"].as_str()), (403, Some("41")));
+    s.cli(&[
+        "merchant",
+        "update",
+        "--account",
+        &m.account,
+        "--access",
+        "0",
+    ]);
+
+    // API key required for topups: tokens get 403, signatures still work.
+    s.cli(&[
+        "merchant",
+        "update",
+        "--account",
+        &m.account,
+        "--require-api-key-for-topup",
+        "true",
+    ]);
+    let token = c.login().await;
+    let r = read(
+        c.http
+            .post(s.url("/v2/topup"))
+            .bearer_auth(&token)
+            .json(&buy("OP-3", "D", "0123456789", "10"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["statuscode"].as_str()),
+        (403, Some("41")),
+        "{:?}",
+        r.json
+    );
+    assert!(r.json["remarks"].as_str().unwrap().contains("API key"));
+    assert_eq!(
+        c.topup(buy("OP-3", "D", "0123456789", "10")).await.code(),
+        "20"
+    );
+
+    // Bad settings are refused and change nothing.
+    let (ok, _, err) = cli_status(
+        &s.db,
+        &[
+            "merchant",
+            "update",
+            "--account",
+            &m.account,
+            "--access",
+            "7",
+        ],
+    );
+    assert!(!ok && err.contains("access"), "{err}");
+    let shown: Value =
+        serde_json::from_str(&s.cli(&["merchant", "show", "--account", &m.account])).unwrap();
+    assert_eq!(shown["access"], 0);
+    assert_eq!(shown["balance"], "80.60");
+    assert_eq!(shown["require_api_key_for_topup"], true);
+}
