@@ -1,11 +1,6 @@
 //! Authentication: API key + HMAC v1 signatures (with timestamp window and
 //! nonce replay protection), and bearer tokens issued for username/password.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashSet, VecDeque};
-use std::hash::BuildHasher;
-use std::sync::Mutex;
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use tambah_domain::Environment;
@@ -124,58 +119,6 @@ pub struct IssuedTokens {
     pub expires_in_s: i64,
 }
 
-/// Nonces seen within the signature window, per key. Remembered as 64-bit
-/// keyed hashes (8 bytes each) until their timestamp leaves the window.
-/// In memory: a restarted node forgets them (see ARCHITECTURE.md).
-pub(crate) struct NonceCache {
-    hasher: RandomState,
-    inner: Mutex<NonceInner>,
-    max_entries: usize,
-}
-
-struct NonceInner {
-    seen: HashSet<u64>,
-    /// (expires_at_s, hash) in arrival order.
-    expiry: VecDeque<(i64, u64)>,
-}
-
-impl NonceCache {
-    pub(crate) fn new(max_entries: usize) -> NonceCache {
-        NonceCache {
-            hasher: RandomState::new(),
-            inner: Mutex::new(NonceInner {
-                seen: HashSet::new(),
-                expiry: VecDeque::new(),
-            }),
-            max_entries,
-        }
-    }
-
-    /// Records a nonce; false when it was already seen.
-    pub(crate) fn first_use(
-        &self,
-        key_id: &str,
-        nonce: &str,
-        expires_at_s: i64,
-        now_s: i64,
-    ) -> bool {
-        let h = self.hasher.hash_one((key_id, nonce));
-        let mut inner = self.inner.lock().expect("nonce cache poisoned");
-        while let Some(&(exp, old)) = inner.expiry.front() {
-            if exp >= now_s && inner.expiry.len() < self.max_entries {
-                break;
-            }
-            inner.expiry.pop_front();
-            inner.seen.remove(&old);
-        }
-        if !inner.seen.insert(h) {
-            return false;
-        }
-        inner.expiry.push_back((expires_at_s, h));
-        true
-    }
-}
-
 impl Engine {
     fn env_allowed(&self, environment: Environment) -> bool {
         self.config()
@@ -184,20 +127,21 @@ impl Engine {
     }
 
     /// Checks an API key and HMAC v1 signature.
-    pub fn authenticate_signed(&self, req: &SignedRequest) -> Result<Caller, AuthError> {
-        let key = self
-            .store()
+    pub async fn authenticate_signed(&self, req: &SignedRequest<'_>) -> Result<Caller, AuthError> {
+        let store = self.store();
+        let key = store
             .api_key(req.api_key)
+            .await
             .map_err(|_| AuthError::Internal)?;
         let key = match key {
             Some(k) if !k.revoked => k,
             _ => return Err(AuthError::KeyNotFound),
         };
-        let merchant = self
-            .store()
+        let merchant = store
             .merchant(key.merchant_id)
-            .map_err(|_| AuthError::Internal)?
-            .ok_or(AuthError::KeyNotFound)?;
+            .await
+            .map_err(|_| AuthError::Internal)?;
+        let merchant = merchant.ok_or(AuthError::KeyNotFound)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::KeyNotFound);
         }
@@ -226,10 +170,11 @@ impl Engine {
         if !signing::verify(&secret, &canonical, signature) {
             return Err(AuthError::SignatureMismatch);
         }
-        if !self
-            .nonces()
-            .first_use(&key.key_id, nonce, ts + window_s, now_s)
-        {
+        // Only a correctly signed request may spend a nonce.
+        let first = store
+            .remember_nonce(&key.key_id, nonce, ts + window_s, now_s)
+            .await;
+        if !first.map_err(|_| AuthError::Internal)? {
             return Err(AuthError::NonceReused);
         }
         Ok(Caller {
@@ -239,7 +184,7 @@ impl Engine {
     }
 
     /// Checks an `Authorization` header value: `Bearer <token>` or the raw token.
-    pub fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
+    pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
         let token = authorization
             .strip_prefix("Bearer ")
             .unwrap_or(authorization)
@@ -247,6 +192,7 @@ impl Engine {
         let row = self
             .store()
             .token(&token_hash(token))
+            .await
             .map_err(|_| AuthError::Internal)?;
         let row = match row {
             Some(r) if !r.revoked && r.kind != TokenKind::Refresh => r,
@@ -258,8 +204,9 @@ impl Engine {
         let merchant = self
             .store()
             .merchant(row.merchant_id)
-            .map_err(|_| AuthError::Internal)?
-            .ok_or(AuthError::InvalidToken)?;
+            .await
+            .map_err(|_| AuthError::Internal)?;
+        let merchant = merchant.ok_or(AuthError::InvalidToken)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
         }
@@ -271,37 +218,50 @@ impl Engine {
         })
     }
 
-    fn issue_tokens(
+    async fn new_stored_token(
+        &self,
+        kind: TokenKind,
+        prefix: &str,
+        ttl_s: i64,
+        merchant_id: i64,
+        user_id: i64,
+    ) -> Result<String, AuthError> {
+        let now = self.now_ms();
+        let (token, hash) = new_token(prefix);
+        let row = TokenRow {
+            token_hash: hash,
+            kind,
+            merchant_id,
+            user_id,
+            expires_at_ms: now + ttl_s * 1000,
+            revoked: false,
+        };
+        self.store()
+            .insert_token(&row, now)
+            .await
+            .map_err(|_| AuthError::Internal)?;
+        Ok(token)
+    }
+
+    async fn issue_tokens(
         &self,
         merchant_id: i64,
         user_id: i64,
         with_refresh: bool,
     ) -> Result<IssuedTokens, AuthError> {
-        let now = self.now_ms();
         let ttl_s = self.config().token_ttl_s;
-        let make = |kind: TokenKind, prefix: &str, ttl_s: i64| -> Result<String, AuthError> {
-            let (token, hash) = new_token(prefix);
-            let row = TokenRow {
-                token_hash: hash,
-                kind,
-                merchant_id,
-                user_id,
-                expires_at_ms: now + ttl_s * 1000,
-                revoked: false,
-            };
-            self.store()
-                .insert_token(&row, now)
-                .map_err(|_| AuthError::Internal)?;
-            Ok(token)
-        };
-        let id_token = make(TokenKind::Id, "tbh_id_", ttl_s)?;
-        let access_token = make(TokenKind::Access, "tbh_at_", ttl_s)?;
+        let id_token = self
+            .new_stored_token(TokenKind::Id, "tbh_id_", ttl_s, merchant_id, user_id)
+            .await?;
+        let access_token = self
+            .new_stored_token(TokenKind::Access, "tbh_at_", ttl_s, merchant_id, user_id)
+            .await?;
         let refresh_token = if with_refresh {
-            Some(make(
-                TokenKind::Refresh,
-                "tbh_rt_",
-                self.config().refresh_ttl_s,
-            )?)
+            let ttl = self.config().refresh_ttl_s;
+            Some(
+                self.new_stored_token(TokenKind::Refresh, "tbh_rt_", ttl, merchant_id, user_id)
+                    .await?,
+            )
         } else {
             None
         };
@@ -314,36 +274,43 @@ impl Engine {
     }
 
     /// `/v2/token`: username and password for an IdToken, AccessToken and
-    /// RefreshToken. Runs the memory-hard hash: call from a blocking thread.
-    pub fn login(&self, username: &str, password: &str) -> Result<IssuedTokens, AuthError> {
+    /// RefreshToken. The memory-hard hash runs on the blocking pool.
+    pub async fn login(&self, username: &str, password: &str) -> Result<IssuedTokens, AuthError> {
         let user = self
             .store()
             .user_by_username(username)
+            .await
             .map_err(|_| AuthError::Internal)?;
-        let Some(user) = user else {
+        let (hash, user) = match user {
+            Some(u) => (u.password_hash.clone(), Some(u)),
             // Same work as a real check, so timing does not reveal usernames.
-            verify_password(password, DUMMY_HASH);
+            None => (DUMMY_HASH.to_owned(), None),
+        };
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .map_err(|_| AuthError::Internal)?;
+        let Some(user) = user.filter(|_| matches) else {
             return Err(AuthError::WrongCredentials);
         };
-        if !verify_password(password, &user.password_hash) {
-            return Err(AuthError::WrongCredentials);
-        }
         let merchant = self
             .store()
             .merchant(user.merchant_id)
-            .map_err(|_| AuthError::Internal)?
-            .ok_or(AuthError::WrongCredentials)?;
+            .await
+            .map_err(|_| AuthError::Internal)?;
+        let merchant = merchant.ok_or(AuthError::WrongCredentials)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::WrongCredentials);
         }
-        self.issue_tokens(user.merchant_id, user.id, true)
+        self.issue_tokens(user.merchant_id, user.id, true).await
     }
 
     /// `/v2/token/refresh`: a RefreshToken for new Id and Access tokens.
-    pub fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, AuthError> {
+    pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, AuthError> {
         let row = self
             .store()
             .token(&token_hash(refresh_token.trim()))
+            .await
             .map_err(|_| AuthError::Internal)?;
         let row = match row {
             Some(r) if !r.revoked && r.kind == TokenKind::Refresh => r,
@@ -355,22 +322,24 @@ impl Engine {
         let merchant = self
             .store()
             .merchant(row.merchant_id)
-            .map_err(|_| AuthError::Internal)?
-            .ok_or(AuthError::InvalidToken)?;
+            .await
+            .map_err(|_| AuthError::Internal)?;
+        let merchant = merchant.ok_or(AuthError::InvalidToken)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
         }
-        self.issue_tokens(row.merchant_id, row.user_id, false)
+        self.issue_tokens(row.merchant_id, row.user_id, false).await
     }
 
     /// `/v1/auth/change-password`: needs the old password; revokes every
-    /// token of the user. Runs the memory-hard hash: call from a blocking thread.
-    pub fn change_password(
+    /// token of the user. The memory-hard hashes run on the blocking pool.
+    pub async fn change_password(
         &self,
         caller: &Caller,
         old: &str,
         new: &str,
     ) -> Result<(), ChangePasswordError> {
+        let internal = |_| ChangePasswordError::Auth(AuthError::Internal);
         let AuthMethod::Token { user_id } = caller.via else {
             return Err(ChangePasswordError::NeedsToken);
         };
@@ -378,18 +347,24 @@ impl Engine {
         let user = self
             .store()
             .user(user_id)
-            .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?
-            .ok_or(ChangePasswordError::Auth(AuthError::InvalidToken))?;
-        if !verify_password(old, &user.password_hash) {
-            return Err(ChangePasswordError::Auth(AuthError::WrongCredentials));
-        }
-        let store = self.store();
-        store
-            .set_password_hash(user_id, &hash_password(new))
+            .await
             .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?;
-        store
+        let user = user.ok_or(ChangePasswordError::Auth(AuthError::InvalidToken))?;
+        let (old, new, stored) = (old.to_owned(), new.to_owned(), user.password_hash.clone());
+        let new_hash = tokio::task::spawn_blocking(move || {
+            verify_password(&old, &stored).then(|| hash_password(&new))
+        })
+        .await
+        .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?
+        .ok_or(ChangePasswordError::Auth(AuthError::WrongCredentials))?;
+        self.store()
+            .set_password_hash(user_id, &new_hash)
+            .await
+            .map_err(internal)?;
+        self.store()
             .revoke_user_tokens(user_id)
-            .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?;
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 }

@@ -50,8 +50,6 @@ pub struct Config {
     pub refresh_ttl_s: i64,
     /// Allowed distance between `X-Timestamp` and the server clock.
     pub signature_window_s: i64,
-    /// Nonces remembered at most (oldest forgotten first).
-    pub nonce_cache_max: usize,
     /// Commands applied in one transaction at most.
     pub writer_batch_max: usize,
     /// Commands waiting for the writer at most (callers wait beyond that).
@@ -66,6 +64,10 @@ pub struct Config {
     pub environment: Option<Environment>,
     /// Seed of the staging simulator's serials and PINs.
     pub simulator_seed: u64,
+    /// This node's name in worker leases (unique per running node).
+    pub node_id: String,
+    /// How long a node holds due order work before another may take it.
+    pub lease_ms: i64,
 }
 
 impl Default for Config {
@@ -75,13 +77,14 @@ impl Default for Config {
             token_ttl_s: 3_600,
             refresh_ttl_s: 365 * 86_400,
             signature_window_s: 300,
-            nonce_cache_max: 2_000_000,
             writer_batch_max: 1_024,
             writer_queue_max: 16_384,
             dispatch_grace_ms: 5_000,
             query_after_ms: 10_000,
             environment: None,
             simulator_seed: 0,
+            node_id: format!("node-{}", std::process::id()),
+            lease_ms: 30_000,
         }
     }
 }
@@ -93,7 +96,6 @@ pub struct Engine {
     writer: writer::WriterHandle,
     waiters: Arc<waiters::Waiters>,
     master_key: MasterKey,
-    nonces: auth::NonceCache,
     config: Config,
     clock: Arc<dyn Clock>,
     me: Weak<Engine>,
@@ -106,7 +108,7 @@ pub struct EngineRunner {
 
 impl Engine {
     /// Starts the engine and its writer thread on `store`.
-    pub fn start(
+    pub async fn start(
         store: Arc<dyn Store>,
         catalog: Catalog,
         master_key: MasterKey,
@@ -115,7 +117,7 @@ impl Engine {
     ) -> Result<(Arc<Engine>, EngineRunner), StoreError> {
         let mut systems: HashMap<Environment, SystemAccounts> = HashMap::new();
         for env in [Environment::Staging, Environment::Live] {
-            systems.insert(env, store.system_accounts(env)?);
+            systems.insert(env, store.system_accounts(env).await?);
         }
         let waiters = Arc::new(waiters::Waiters::default());
         let (writer, thread) = writer::spawn(
@@ -134,7 +136,6 @@ impl Engine {
             writer,
             waiters,
             master_key,
-            nonces: auth::NonceCache::new(config.nonce_cache_max),
             config,
             clock,
             me: me.clone(),
@@ -177,10 +178,6 @@ impl Engine {
 
     pub(crate) fn master_key(&self) -> &MasterKey {
         &self.master_key
-    }
-
-    pub(crate) fn nonces(&self) -> &auth::NonceCache {
-        &self.nonces
     }
 
     pub(crate) fn arc(&self) -> Arc<Engine> {

@@ -115,12 +115,12 @@ fn check_api_version(version: &str) -> Result<(), AdminError> {
 
 impl Engine {
     /// Applies `changes` to the merchant with public account number `account`.
-    pub fn update_merchant(
+    pub async fn update_merchant(
         &self,
         account: &str,
         changes: &MerchantChanges,
     ) -> Result<MerchantRow, AdminError> {
-        let m = self.merchant_by_account(account)?;
+        let m = self.merchant_by_account(account).await?;
         let settings = MerchantSettings {
             name: changes
                 .name
@@ -145,15 +145,18 @@ impl Engine {
                 settings.access
             )));
         }
-        if !self.store().update_merchant(m.id, &settings)? {
+        if !self.store().update_merchant(m.id, &settings).await? {
             return Err(AdminError::NotFound(format!(
                 "no merchant account {account:?}"
             )));
         }
-        self.merchant_by_account(account)
+        self.merchant_by_account(account).await
     }
 
-    pub fn create_merchant(&self, spec: &MerchantSpec) -> Result<CreatedMerchant, AdminError> {
+    pub async fn create_merchant(
+        &self,
+        spec: &MerchantSpec,
+    ) -> Result<CreatedMerchant, AdminError> {
         let name = spec.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AdminError::Invalid("name must be 1-100 characters".into()));
@@ -195,13 +198,14 @@ impl Engine {
                 password_hash: hash_password(&password),
                 created_at_ms: self.now_ms(),
             })
+            .await
             .map_err(|e| match e {
                 StoreError::Unique(_) => {
                     AdminError::Invalid(format!("username {username:?} is taken"))
                 }
                 e => e.into(),
             })?;
-        let (api_key, api_secret) = self.create_api_key(&merchant)?;
+        let (api_key, api_secret) = self.create_api_key(&merchant).await?;
         Ok(CreatedMerchant {
             merchant,
             username,
@@ -213,7 +217,10 @@ impl Engine {
 
     /// A new API key for the merchant; returns the key id and the secret
     /// (base64), which is shown only now.
-    pub fn create_api_key(&self, merchant: &MerchantRow) -> Result<(String, String), AdminError> {
+    pub async fn create_api_key(
+        &self,
+        merchant: &MerchantRow,
+    ) -> Result<(String, String), AdminError> {
         let key_id = format!("{}{}", merchant.environment.key_prefix(), random_alnum(24));
         let (secret_b64, secret) = new_api_secret();
         let row = ApiKeyRow {
@@ -222,21 +229,22 @@ impl Engine {
             secret_sealed: self.master_key().seal(&secret),
             revoked: false,
         };
-        self.store().insert_api_key(&row, self.now_ms())?;
+        self.store().insert_api_key(&row, self.now_ms()).await?;
         Ok((key_id, secret_b64))
     }
 
-    pub fn revoke_api_key(&self, key_id: &str) -> Result<(), AdminError> {
-        if self.store().revoke_api_key(key_id)? {
+    pub async fn revoke_api_key(&self, key_id: &str) -> Result<(), AdminError> {
+        if self.store().revoke_api_key(key_id).await? {
             Ok(())
         } else {
             Err(AdminError::NotFound(format!("no API key {key_id:?}")))
         }
     }
 
-    pub fn merchant_by_account(&self, account: &str) -> Result<MerchantRow, AdminError> {
+    pub async fn merchant_by_account(&self, account: &str) -> Result<MerchantRow, AdminError> {
         self.store()
-            .merchant_by_account(account)?
+            .merchant_by_account(account)
+            .await?
             .ok_or_else(|| AdminError::NotFound(format!("no merchant account {account:?}")))
     }
 
@@ -252,7 +260,7 @@ impl Engine {
                 "deposit amount must be greater than 0".into(),
             ));
         }
-        let merchant = self.merchant_by_account(account)?;
+        let merchant = self.merchant_by_account(account).await?;
         let balance = self
             .writer()
             .deposit(
@@ -267,9 +275,10 @@ impl Engine {
     }
 
     /// The wallet balance, pending holds already taken off.
-    pub fn balance(&self, merchant: &MerchantRow) -> Result<Amount, StoreError> {
+    pub async fn balance(&self, merchant: &MerchantRow) -> Result<Amount, StoreError> {
         self.store()
             .balance(merchant.wallet_id)
+            .await
             .map(Amount::from_minor)
     }
 }

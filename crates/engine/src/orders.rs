@@ -216,11 +216,24 @@ impl Engine {
         caller: &Caller,
         input: &TopupInput,
     ) -> Result<OrderView, TopupError> {
+        match self.topup_or_reject(caller, input).await {
+            // A rejection still tells the merchant their balance.
+            Err(TopupError::Rejected(mut r)) => {
+                let balance = self.store().balance(caller.merchant.wallet_id).await;
+                r.balance_minor = balance.unwrap_or(r.balance_minor);
+                Err(TopupError::Rejected(r))
+            }
+            other => other,
+        }
+    }
+
+    async fn topup_or_reject(
+        &self,
+        caller: &Caller,
+        input: &TopupInput,
+    ) -> Result<OrderView, TopupError> {
         let merchant = &caller.merchant;
-        let with_balance = |mut r: Rejection| {
-            r.balance_minor = self.store().balance(merchant.wallet_id).unwrap_or(0);
-            TopupError::Rejected(r)
-        };
+        let with_balance = TopupError::Rejected;
         let valid = self.validate(input).map_err(with_balance)?;
         if merchant.suspended {
             return Err(with_balance(reject(
@@ -255,9 +268,10 @@ impl Engine {
         // A refid already used is a status check; it never reaches the writer.
         if let Some(existing) = self
             .store()
-            .order_by_refid(merchant.id, valid.refid.as_str())?
+            .order_by_refid(merchant.id, valid.refid.as_str())
+            .await?
         {
-            return self.existing_view(merchant, existing, &valid);
+            return self.existing_view(merchant, existing, &valid).await;
         }
 
         let now_ms = self.now_ms();
@@ -315,7 +329,8 @@ impl Engine {
             Err(WriteError::Store(StoreError::Unique(_))) => {
                 let existing = self
                     .store()
-                    .order_by_refid(merchant.id, valid.refid.as_str())?;
+                    .order_by_refid(merchant.id, valid.refid.as_str())
+                    .await?;
                 let existing = existing
                     .ok_or_else(|| TopupError::Internal("refid raced but is not stored".into()))?;
                 Placed::Existing(existing)
@@ -324,7 +339,7 @@ impl Engine {
         };
         match placed {
             Placed::Existing(order) | Placed::Conflict(order) => {
-                self.existing_view(merchant, order, &valid)
+                self.existing_view(merchant, order, &valid).await
             }
             Placed::New {
                 order,
@@ -358,11 +373,12 @@ impl Engine {
                     _ => {
                         self.waiters().forget(order_id);
                         self.store()
-                            .order_by_refid(merchant.id, &order.refid)?
+                            .order_by_refid(merchant.id, &order.refid)
+                            .await?
                             .unwrap_or(order)
                     }
                 };
-                let balance_minor = self.store().balance(merchant.wallet_id)?;
+                let balance_minor = self.store().balance(merchant.wallet_id).await?;
                 Ok(OrderView {
                     order,
                     product_name: valid.product.name.clone(),
@@ -372,13 +388,13 @@ impl Engine {
         }
     }
 
-    fn existing_view(
+    async fn existing_view(
         &self,
         merchant: &MerchantRow,
         existing: OrderRow,
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
-        let balance_minor = self.store().balance(merchant.wallet_id)?;
+        let balance_minor = self.store().balance(merchant.wallet_id).await?;
         if !same_request(
             &existing,
             &valid.product.code,
@@ -411,7 +427,13 @@ impl Engine {
     /// Safe to call more than once: only the call that moves the order from
     /// Accepted to Processing sends it.
     pub(crate) async fn dispatch(&self, order: OrderRow, provider_name: &'static str) {
-        let Some(merchant) = self.store().merchant(order.merchant_id).ok().flatten() else {
+        let Some(merchant) = self
+            .store()
+            .merchant(order.merchant_id)
+            .await
+            .ok()
+            .flatten()
+        else {
             tracing::error!(order = order.id, "dispatch: merchant not found");
             return;
         };
@@ -470,6 +492,7 @@ impl Engine {
         let merchant = self
             .store()
             .merchant(order.merchant_id)
+            .await
             .map_err(|e| e.to_string())?
             .ok_or("merchant not found")?;
         let product = self

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tambah_domain::StatusCode;
+use tambah_store::Claim;
 
 use crate::Engine;
 
@@ -32,15 +33,18 @@ impl OrderReconciler {
 
     pub async fn run_once(&self) -> Pass {
         let now = self.engine.now_ms();
-        let grace = self.engine.config().dispatch_grace_ms;
-        let due = match self
-            .engine
-            .store()
-            .orders_due(now - grace, now, RECONCILE_BATCH)
-        {
+        let config = self.engine.config();
+        let claim = Claim {
+            node: config.node_id.clone(),
+            accepted_before_ms: now - config.dispatch_grace_ms,
+            now_ms: now,
+            lease_ms: config.lease_ms,
+            limit: RECONCILE_BATCH,
+        };
+        let due = match self.engine.store().claim_due_orders(&claim).await {
             Ok(due) => due,
             Err(e) => {
-                tracing::warn!(error = %e, "reconciler: cannot list due orders");
+                tracing::warn!(error = %e, "reconciler: cannot claim due orders");
                 return Pass {
                     failed: 1,
                     ..Pass::default()
@@ -54,6 +58,7 @@ impl OrderReconciler {
                     .engine
                     .store()
                     .merchant(order.merchant_id)
+                    .await
                     .ok()
                     .flatten()
                     .and_then(|m| {

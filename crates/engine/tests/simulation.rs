@@ -97,6 +97,7 @@ async fn random_orders_keep_the_ledger_exact() {
         config,
         clock.clone(),
     )
+    .await
     .unwrap();
 
     // Merchants with small wallets, so that some run dry (43 for real).
@@ -112,6 +113,7 @@ async fn random_orders_keep_the_ledger_exact() {
                 password: Some("simulation-password".into()),
                 api_version: None,
             })
+            .await
             .unwrap();
         let rm = 300 + rng.below(900) as i64;
         engine
@@ -195,6 +197,7 @@ async fn random_orders_keep_the_ledger_exact() {
         }
         let Some(order) = store
             .order_by_refid(m.id, input.refid.as_deref().unwrap())
+            .await
             .unwrap()
         else {
             continue; // lost a refid collision with other parameters
@@ -214,13 +217,13 @@ async fn random_orders_keep_the_ledger_exact() {
         let m = &c.merchant;
         let expected = deposits[&m.account] - spent.get(&m.id).copied().unwrap_or(0);
         assert_eq!(
-            store.balance(m.wallet_id).unwrap(),
+            store.balance(m.wallet_id).await.unwrap(),
             expected,
             "wallet of {}",
             m.account
         );
     }
-    let checks = store.verify().unwrap();
+    let checks = store.verify().await.unwrap();
     for c in &checks {
         assert!(c.violations.is_empty(), "{}: {:?}", c.name, c.violations);
     }

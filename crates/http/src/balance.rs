@@ -15,11 +15,12 @@ async fn balance(
     body: Bytes,
     with_access: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
     let m = &caller.merchant;
     let balance = state
         .engine
         .balance(m)
+        .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut data = json!({"account": m.account, "name": m.name, "balance": wire::money(balance), "level": m.level});
     if with_access {

@@ -73,7 +73,7 @@ pub fn router(engine: Arc<Engine>, config: HttpConfig) -> Router {
 }
 
 async fn health(State(state): Shared) -> Response {
-    match state.engine.store().merchant_count() {
+    match state.engine.store().ping().await {
         Ok(_) => axum::Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
         Err(e) => ApiError::Unavailable(format!("database: {e}")).into_response(),
     }
@@ -109,7 +109,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Authenticates a request by API key signature or bearer token.
-pub(crate) fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
@@ -126,10 +126,10 @@ pub(crate) fn authenticate(
             raw_query: uri.query().unwrap_or(""),
             body,
         };
-        return Ok(state.engine.authenticate_signed(&req)?);
+        return Ok(state.engine.authenticate_signed(&req).await?);
     }
     if let Some(authorization) = header(headers, "authorization") {
-        return Ok(state.engine.authenticate_token(authorization)?);
+        return Ok(state.engine.authenticate_token(authorization).await?);
     }
     Err(ApiError::Auth(tambah_engine::AuthError::Missing))
 }

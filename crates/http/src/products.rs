@@ -73,7 +73,7 @@ pub(crate) async fn v2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
     let version = ApiVersion::for_request(&headers, &caller.merchant.api_version)?;
     let level = &caller.merchant.level;
     let url = &state.config.public_url;
@@ -97,7 +97,7 @@ pub(crate) async fn v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
     let category = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "category")
         .map(|(_, v)| v.into_owned())

@@ -46,11 +46,7 @@ pub(crate) async fn token(
 ) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["username", "password"])?;
-    let engine = state.engine.clone();
-    let (username, password) = (v[0].clone(), v[1].clone());
-    let issued = tokio::task::spawn_blocking(move || engine.login(&username, &password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let issued = state.engine.login(&v[0], &v[1]).await?;
     Ok(result(issued))
 }
 
@@ -62,7 +58,7 @@ pub(crate) async fn refresh(
 ) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["refresh_token"])?;
-    Ok(result(state.engine.refresh(&v[0])?))
+    Ok(result(state.engine.refresh(&v[0]).await?))
 }
 
 pub(crate) async fn change_password(
@@ -72,14 +68,10 @@ pub(crate) async fn change_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["old_password", "new_password"])?;
-    let engine = state.engine.clone();
-    let (old, new) = (v[0].clone(), v[1].clone());
-    let outcome = tokio::task::spawn_blocking(move || engine.change_password(&caller, &old, &new))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let outcome = state.engine.change_password(&caller, &v[0], &v[1]).await;
     match outcome {
         Ok(()) => Ok(Json(
             json!({"message": "Password changed; sign in again with the new password"}),

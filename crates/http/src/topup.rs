@@ -131,7 +131,7 @@ async fn topup(
     body: Bytes,
     v1: bool,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body)?;
+    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
     let shape = if v1 {
         Shape::V1
     } else {
@@ -154,6 +154,7 @@ async fn topup(
             let balance = state
                 .engine
                 .balance(&caller.merchant)
+                .await
                 .unwrap_or(Amount::ZERO);
             return Ok(rejection(
                 shape,

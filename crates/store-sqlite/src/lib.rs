@@ -8,15 +8,22 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 use tambah_domain::Environment;
 use tambah_store::{
-    ApiKeyRow, Check, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
-    OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
+    ready, ApiKeyRow, BoxFuture, Check, Claim, MerchantRow, MerchantSettings, NewMerchant,
+    NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind,
+    TokenRow, UserRow, Writer,
 };
 
+mod nonces;
 mod verify;
+
+/// Nonces remembered at most; beyond it the oldest are forgotten first.
+const NONCES_MAX: usize = 2_000_000;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_merchant_settings.sql")),
+    (3, include_str!("../migrations/0003_order_leases.sql")),
+    (4, include_str!("../migrations/0004_nonces.sql")),
 ];
 /// Read connections kept open for reuse; more may be opened under load.
 const READ_POOL_MAX: usize = 8;
@@ -25,6 +32,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SqliteStore {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
+    /// One SQLite file is served by one node, so nonces live in its memory.
+    nonces: nonces::NonceCache,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -73,6 +82,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             readers: Mutex::new(vec![conn]),
+            nonces: nonces::NonceCache::new(NONCES_MAX),
         })
     }
 
@@ -205,14 +215,10 @@ fn find_order(
     .optional()
 }
 
-impl Store for SqliteStore {
-    fn writer(&self) -> Result<Box<dyn Writer>> {
-        Ok(Box::new(SqliteWriter {
-            conn: open(&self.path)?,
-        }))
-    }
-
-    fn system_accounts(&self, environment: Environment) -> Result<SystemAccounts> {
+/// The synchronous work behind each `Store` method (SQLite answers in
+/// microseconds, so the futures are ready at once).
+impl SqliteStore {
+    fn system_accounts_now(&self, environment: Environment) -> Result<SystemAccounts> {
         self.read(|c| {
             let id = |kind: &str| -> rusqlite::Result<i64> {
                 c.query_row(
@@ -229,7 +235,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_merchant(&self, m: &NewMerchant) -> Result<MerchantRow> {
+    fn create_merchant_now(&self, m: &NewMerchant) -> Result<MerchantRow> {
         let id = self.write(|tx| {
             tx.execute(
                 "INSERT INTO merchants (account, name, environment, level, api_version, created_at_ms)
@@ -248,11 +254,11 @@ impl Store for SqliteStore {
             )?;
             Ok(id)
         })?;
-        self.merchant(id)?
+        self.merchant_now(id)?
             .ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
     }
 
-    fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRow>> {
+    fn merchant_now(&self, merchant_id: i64) -> Result<Option<MerchantRow>> {
         self.read(|c| {
             c.prepare_cached(&format!(
                 "SELECT {MERCHANT_COLUMNS} FROM merchants m JOIN ledger_accounts a ON a.merchant_id = m.id WHERE m.id = ?1"
@@ -262,7 +268,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn merchant_by_account(&self, account: &str) -> Result<Option<MerchantRow>> {
+    fn merchant_by_account_now(&self, account: &str) -> Result<Option<MerchantRow>> {
         self.read(|c| {
             c.prepare_cached(&format!(
                 "SELECT {MERCHANT_COLUMNS} FROM merchants m JOIN ledger_accounts a ON a.merchant_id = m.id WHERE m.account = ?1"
@@ -272,11 +278,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn merchant_count(&self) -> Result<u64> {
+    fn merchant_count_now(&self) -> Result<u64> {
         self.read(|c| c.query_row("SELECT COUNT(*) FROM merchants", [], |r| r.get(0)))
     }
 
-    fn update_merchant(&self, merchant_id: i64, m: &MerchantSettings) -> Result<bool> {
+    fn update_merchant_now(&self, merchant_id: i64, m: &MerchantSettings) -> Result<bool> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
@@ -287,14 +293,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn balance(&self, account_id: i64) -> Result<i64> {
+    fn balance_now(&self, account_id: i64) -> Result<i64> {
         self.read(|c| {
             c.prepare_cached("SELECT balance_minor FROM ledger_accounts WHERE id = ?1")?
                 .query_row([account_id], |r| r.get(0))
         })
     }
 
-    fn insert_api_key(&self, key: &ApiKeyRow, created_at_ms: i64) -> Result<()> {
+    fn insert_api_key_now(&self, key: &ApiKeyRow, created_at_ms: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO api_keys (key_id, merchant_id, secret_sealed, revoked, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -304,7 +310,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRow>> {
+    fn api_key_now(&self, key_id: &str) -> Result<Option<ApiKeyRow>> {
         self.read(|c| {
             c.prepare_cached("SELECT key_id, merchant_id, secret_sealed, revoked FROM api_keys WHERE key_id = ?1")?
                 .query_row([key_id], |r| {
@@ -319,7 +325,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn revoke_api_key(&self, key_id: &str) -> Result<bool> {
+    fn revoke_api_key_now(&self, key_id: &str) -> Result<bool> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE api_keys SET revoked = 1 WHERE key_id = ?1",
@@ -329,7 +335,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+    fn user_by_username_now(&self, username: &str) -> Result<Option<UserRow>> {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT id, merchant_id, username, password_hash FROM users WHERE username = ?1",
@@ -339,7 +345,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn user(&self, user_id: i64) -> Result<Option<UserRow>> {
+    fn user_now(&self, user_id: i64) -> Result<Option<UserRow>> {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT id, merchant_id, username, password_hash FROM users WHERE id = ?1",
@@ -349,7 +355,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<()> {
+    fn set_password_hash_now(&self, user_id: i64, password_hash: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE users SET password_hash = ?1 WHERE id = ?2",
@@ -359,7 +365,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn insert_token(&self, t: &TokenRow, created_at_ms: i64) -> Result<()> {
+    fn insert_token_now(&self, t: &TokenRow, created_at_ms: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO tokens (token_hash, kind, merchant_id, user_id, expires_at_ms, revoked, created_at_ms)
@@ -370,7 +376,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
+    fn token_now(&self, token_hash: &str) -> Result<Option<TokenRow>> {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT token_hash, kind, merchant_id, user_id, expires_at_ms, revoked FROM tokens WHERE token_hash = ?1",
@@ -389,7 +395,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn revoke_user_tokens(&self, user_id: i64) -> Result<()> {
+    fn revoke_user_tokens_now(&self, user_id: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE tokens SET revoked = 1 WHERE user_id = ?1",
@@ -399,30 +405,174 @@ impl Store for SqliteStore {
         })
     }
 
-    fn order_by_refid(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
+    fn order_by_refid_now(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
         self.read(|c| find_order(c, merchant_id, refid))
     }
 
-    fn orders_due(
-        &self,
-        accepted_before_ms: i64,
-        now_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<OrderRow>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 0 AND created_at_ms < ?1
+    fn claim_due_orders_now(&self, c: &Claim) -> Result<Vec<OrderRow>> {
+        let due_sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM (
+                 SELECT * FROM orders WHERE status = 0 AND created_at_ms < ?1
                  UNION
-                 SELECT {ORDER_COLUMNS} FROM orders WHERE recheck_at_ms IS NOT NULL AND recheck_at_ms <= ?2
-                 ORDER BY id LIMIT ?3"
-            ))?;
-            let rows = stmt.query_map(params![accepted_before_ms, now_ms, limit], order_row)?;
+                 SELECT * FROM orders WHERE recheck_at_ms IS NOT NULL AND recheck_at_ms <= ?2)
+             WHERE lease_until_ms IS NULL OR lease_until_ms < ?2 OR lease_owner = ?3
+             ORDER BY id LIMIT ?4"
+        );
+        let query = |conn: &Connection| -> rusqlite::Result<Vec<OrderRow>> {
+            let mut stmt = conn.prepare_cached(&due_sql)?;
+            let rows = stmt.query_map(
+                params![c.accepted_before_ms, c.now_ms, c.node, c.limit],
+                order_row,
+            )?;
             rows.collect()
+        };
+        // Most passes find nothing: look on a read connection first.
+        if self.read(query)?.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| {
+            let due = query(tx)?;
+            let mut lease = tx.prepare_cached(
+                "UPDATE orders SET lease_owner = ?1, lease_until_ms = ?2 WHERE id = ?3",
+            )?;
+            for o in &due {
+                lease.execute(params![c.node, c.now_ms + c.lease_ms, o.id])?;
+            }
+            Ok(due)
         })
     }
 
-    fn verify(&self) -> Result<Vec<Check>> {
+    fn verify_now(&self) -> Result<Vec<Check>> {
         self.read(verify::run)
+    }
+}
+
+impl Store for SqliteStore {
+    fn writer(&self) -> Result<Box<dyn Writer>> {
+        Ok(Box::new(SqliteWriter {
+            conn: open(&self.path)?,
+        }))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<()>> {
+        ready(self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))))
+    }
+
+    fn system_accounts(&self, environment: Environment) -> BoxFuture<'_, Result<SystemAccounts>> {
+        ready(self.system_accounts_now(environment))
+    }
+
+    fn create_merchant<'a>(
+        &'a self,
+        merchant: &'a NewMerchant,
+    ) -> BoxFuture<'a, Result<MerchantRow>> {
+        ready(self.create_merchant_now(merchant))
+    }
+
+    fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
+        ready(self.merchant_now(merchant_id))
+    }
+
+    fn merchant_by_account<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
+        ready(self.merchant_by_account_now(account))
+    }
+
+    fn merchant_count(&self) -> BoxFuture<'_, Result<u64>> {
+        ready(self.merchant_count_now())
+    }
+
+    fn update_merchant<'a>(
+        &'a self,
+        merchant_id: i64,
+        settings: &'a MerchantSettings,
+    ) -> BoxFuture<'a, Result<bool>> {
+        ready(self.update_merchant_now(merchant_id, settings))
+    }
+
+    fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>> {
+        ready(self.balance_now(account_id))
+    }
+
+    fn insert_api_key<'a>(
+        &'a self,
+        key: &'a ApiKeyRow,
+        created_at_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        ready(self.insert_api_key_now(key, created_at_ms))
+    }
+
+    fn api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<ApiKeyRow>>> {
+        ready(self.api_key_now(key_id))
+    }
+
+    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<bool>> {
+        ready(self.revoke_api_key_now(key_id))
+    }
+
+    fn user_by_username<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<UserRow>>> {
+        ready(self.user_by_username_now(username))
+    }
+
+    fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>> {
+        ready(self.user_now(user_id))
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: i64,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        ready(self.set_password_hash_now(user_id, password_hash))
+    }
+
+    fn insert_token<'a>(
+        &'a self,
+        token: &'a TokenRow,
+        created_at_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        ready(self.insert_token_now(token, created_at_ms))
+    }
+
+    fn token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<TokenRow>>> {
+        ready(self.token_now(token_hash))
+    }
+
+    fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>> {
+        ready(self.revoke_user_tokens_now(user_id))
+    }
+
+    fn remember_nonce<'a>(
+        &'a self,
+        key_id: &'a str,
+        nonce: &'a str,
+        expires_at_s: i64,
+        now_s: i64,
+    ) -> BoxFuture<'a, Result<bool>> {
+        ready(Ok(self.nonces.first_use(
+            key_id,
+            nonce,
+            expires_at_s,
+            now_s,
+        )))
+    }
+
+    fn order_by_refid<'a>(
+        &'a self,
+        merchant_id: i64,
+        refid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderRow>>> {
+        ready(self.order_by_refid_now(merchant_id, refid))
+    }
+
+    fn claim_due_orders<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OrderRow>>> {
+        ready(self.claim_due_orders_now(claim))
+    }
+
+    fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>> {
+        ready(self.verify_now())
     }
 }
 

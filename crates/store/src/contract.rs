@@ -11,15 +11,39 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use tambah_domain::Environment;
 
 use crate::{
-    ApiKeyRow, Check, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
+    ApiKeyRow, Check, Claim, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
     OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, TransferKind,
     UserRow, Writer,
 };
+
+/// Waits for a store future on this thread (the contract is written as
+/// plain sequential code; a backend's futures must not need the caller's
+/// runtime to make progress).
+pub fn block<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
 
 /// One contract check, run against a fresh store.
 pub type ContractCheck = fn(&dyn Store);
@@ -37,7 +61,9 @@ pub const CHECKS: &[(&str, ContractCheck)] = &[
     ("ledger_hold_post", ledger_hold_post),
     ("ledger_constraints", ledger_constraints),
     ("lock_balances_order", lock_balances_order),
-    ("orders_due", orders_due),
+    ("claim_due_orders", claim_due_orders),
+    ("nonces", nonces),
+    ("ping", ping),
     ("verify_fresh", verify_fresh),
     ("verify_consistent_sequence", verify_consistent_sequence),
     ("verify_detects_drift", verify_detects_drift),
@@ -101,7 +127,7 @@ fn new_merchant(environment: Environment, username: &str) -> NewMerchant {
 fn create(store: &dyn Store, environment: Environment, username: &str) -> MerchantRow {
     must(
         &format!("create_merchant({username})"),
-        store.create_merchant(&new_merchant(environment, username)),
+        block(store.create_merchant(&new_merchant(environment, username))),
     )
 }
 
@@ -110,7 +136,7 @@ fn writer(store: &dyn Store) -> Box<dyn Writer> {
 }
 
 fn systems(store: &dyn Store, environment: Environment) -> SystemAccounts {
-    must("system_accounts", store.system_accounts(environment))
+    must("system_accounts", block(store.system_accounts(environment)))
 }
 
 /// A plain order row: the fields the engine fills at acceptance.
@@ -259,11 +285,14 @@ fn deposit(store: &dyn Store, environment: Environment, wallet: i64, amount: i64
 }
 
 fn balance(store: &dyn Store, account: i64) -> i64 {
-    must(&format!("balance({account})"), store.balance(account))
+    must(
+        &format!("balance({account})"),
+        block(store.balance(account)),
+    )
 }
 
 fn assert_verified(store: &dyn Store, when: &str) {
-    let checks: Vec<Check> = must("verify", store.verify());
+    let checks: Vec<Check> = must("verify", block(store.verify()));
     assert!(
         !checks.is_empty(),
         "verify ({when}): returned no checks at all"
@@ -302,7 +331,7 @@ fn set_order_status(w: &mut dyn Writer, order: &OrderRow, status: u8) {
 /// create_merchant, the merchant and user look-ups, and username uniqueness.
 pub fn merchants(store: &dyn Store) {
     assert_eq!(
-        must("merchant_count", store.merchant_count()),
+        must("merchant_count", block(store.merchant_count())),
         0,
         "a fresh store has no merchants"
     );
@@ -337,16 +366,20 @@ pub fn merchants(store: &dyn Store) {
             "a new merchant's wallet starts at 0"
         );
         assert_eq!(
-            must("merchant", store.merchant(m.id)).as_ref(),
+            must("merchant", block(store.merchant(m.id))).as_ref(),
             Some(m),
             "merchant(id) returns the row create_merchant returned"
         );
         assert_eq!(
-            must("merchant_by_account", store.merchant_by_account(&m.account)).as_ref(),
+            must(
+                "merchant_by_account",
+                block(store.merchant_by_account(&m.account))
+            )
+            .as_ref(),
             Some(m),
             "merchant_by_account returns the row create_merchant returned"
         );
-        let user = must("user_by_username", store.user_by_username(username))
+        let user = must("user_by_username", block(store.user_by_username(username)))
             .unwrap_or_else(|| panic!("create_merchant creates user {username}"));
         assert_eq!(
             user,
@@ -359,7 +392,7 @@ pub fn merchants(store: &dyn Store) {
             "the merchant's user keeps its merchant, username and password hash"
         );
         assert_eq!(
-            must("user", store.user(user.id)),
+            must("user", block(store.user(user.id))),
             Some(user),
             "user(id) returns the same row as user_by_username"
         );
@@ -378,27 +411,27 @@ pub fn merchants(store: &dyn Store) {
         }
     }
     assert_eq!(
-        must("merchant_count", store.merchant_count()),
+        must("merchant_count", block(store.merchant_count())),
         2,
         "merchant_count counts created merchants"
     );
 
     let unknown = alice.id.max(bob.id) + 1000;
     assert_eq!(
-        must("merchant", store.merchant(unknown)),
+        must("merchant", block(store.merchant(unknown))),
         None,
         "merchant of an unknown id is None"
     );
     assert_eq!(
         must(
             "merchant_by_account",
-            store.merchant_by_account("no-such-account")
+            block(store.merchant_by_account("no-such-account"))
         ),
         None,
         "merchant_by_account of an unknown account is None"
     );
     assert_eq!(
-        must("user_by_username", store.user_by_username("nobody")),
+        must("user_by_username", block(store.user_by_username("nobody"))),
         None,
         "user_by_username of an unknown username is None"
     );
@@ -407,14 +440,14 @@ pub fn merchants(store: &dyn Store) {
     again.name = "Another alice".to_owned();
     expect_unique(
         "create_merchant with a username already taken",
-        store.create_merchant(&again),
+        block(store.create_merchant(&again)),
     );
     assert_eq!(
-        must("merchant_count", store.merchant_count()),
+        must("merchant_count", block(store.merchant_count())),
         2,
         "a refused create_merchant leaves no merchant behind"
     );
-    let user = must("user_by_username", store.user_by_username("alice")).expect("alice");
+    let user = must("user_by_username", block(store.user_by_username("alice"))).expect("alice");
     assert_eq!(
         user.merchant_id, alice.id,
         "a refused create_merchant leaves the existing user alone"
@@ -422,14 +455,14 @@ pub fn merchants(store: &dyn Store) {
 
     must(
         "set_password_hash",
-        store.set_password_hash(user.id, "$argon2id$new"),
+        block(store.set_password_hash(user.id, "$argon2id$new")),
     );
     assert_eq!(
-        must("user", store.user(user.id)).map(|u| u.password_hash),
+        must("user", block(store.user(user.id))).map(|u| u.password_hash),
         Some("$argon2id$new".to_owned()),
         "set_password_hash changes the hash"
     );
-    let bob_user = must("user_by_username", store.user_by_username("bob")).expect("bob");
+    let bob_user = must("user_by_username", block(store.user_by_username("bob"))).expect("bob");
     assert_eq!(
         bob_user.password_hash,
         new_merchant(Environment::Live, "bob").password_hash,
@@ -487,29 +520,29 @@ pub fn api_keys(store: &dyn Store) {
         secret_sealed: vec![0; 48],
         revoked: false,
     };
-    must("insert_api_key", store.insert_api_key(&key, T0));
-    must("insert_api_key", store.insert_api_key(&other, T0));
+    must("insert_api_key", block(store.insert_api_key(&key, T0)));
+    must("insert_api_key", block(store.insert_api_key(&other, T0)));
     assert_eq!(
-        must("api_key", store.api_key(&key.key_id)),
+        must("api_key", block(store.api_key(&key.key_id))),
         Some(key.clone()),
         "api_key returns the inserted row, sealed bytes exactly preserved"
     );
     assert_eq!(
-        must("api_key", store.api_key("tbh_test_unknown")),
+        must("api_key", block(store.api_key("tbh_test_unknown"))),
         None,
         "api_key of an unknown id is None"
     );
     expect_unique(
         "insert_api_key with an existing key id",
-        store.insert_api_key(&other, T0),
+        block(store.insert_api_key(&other, T0)),
     );
 
     assert!(
-        must("revoke_api_key", store.revoke_api_key(&key.key_id)),
+        must("revoke_api_key", block(store.revoke_api_key(&key.key_id))),
         "revoke_api_key of an existing key returns true"
     );
     assert_eq!(
-        must("api_key", store.api_key(&key.key_id)),
+        must("api_key", block(store.api_key(&key.key_id))),
         Some(ApiKeyRow {
             revoked: true,
             ..key.clone()
@@ -517,12 +550,15 @@ pub fn api_keys(store: &dyn Store) {
         "a revoked key reads back revoked, otherwise unchanged"
     );
     assert_eq!(
-        must("api_key", store.api_key(&other.key_id)),
+        must("api_key", block(store.api_key(&other.key_id))),
         Some(other),
         "revoking one key leaves the others alone"
     );
     assert!(
-        !must("revoke_api_key", store.revoke_api_key("tbh_test_unknown")),
+        !must(
+            "revoke_api_key",
+            block(store.revoke_api_key("tbh_test_unknown"))
+        ),
         "revoke_api_key of an unknown key returns false"
     );
 }
@@ -531,8 +567,8 @@ pub fn api_keys(store: &dyn Store) {
 pub fn users_and_tokens(store: &dyn Store) {
     let a = create(store, Environment::Staging, "tok-a");
     let b = create(store, Environment::Staging, "tok-b");
-    let ua = must("user_by_username", store.user_by_username("tok-a")).expect("user a");
-    let ub = must("user_by_username", store.user_by_username("tok-b")).expect("user b");
+    let ua = must("user_by_username", block(store.user_by_username("tok-a"))).expect("user a");
+    let ub = must("user_by_username", block(store.user_by_username("tok-b"))).expect("user b");
     let token = |hash: &str, kind: TokenKind, m: &MerchantRow, u: &UserRow| TokenRow {
         token_hash: hash.to_owned(),
         kind,
@@ -548,28 +584,28 @@ pub fn users_and_tokens(store: &dyn Store) {
     ];
     let b_token = token("bb01", TokenKind::Access, &b, &ub);
     for t in a_tokens.iter().chain([&b_token]) {
-        must("insert_token", store.insert_token(t, T0));
+        must("insert_token", block(store.insert_token(t, T0)));
         assert_eq!(
-            must("token", store.token(&t.token_hash)).as_ref(),
+            must("token", block(store.token(&t.token_hash))).as_ref(),
             Some(t),
             "token returns the inserted row ({:?})",
             t.kind
         );
     }
     assert_eq!(
-        must("token", store.token("ffff")),
+        must("token", block(store.token("ffff"))),
         None,
         "token of an unknown hash is None"
     );
     expect_unique(
         "insert_token with an existing hash",
-        store.insert_token(&b_token, T0),
+        block(store.insert_token(&b_token, T0)),
     );
 
-    must("revoke_user_tokens", store.revoke_user_tokens(ua.id));
+    must("revoke_user_tokens", block(store.revoke_user_tokens(ua.id)));
     for t in &a_tokens {
         assert_eq!(
-            must("token", store.token(&t.token_hash)),
+            must("token", block(store.token(&t.token_hash))),
             Some(TokenRow {
                 revoked: true,
                 ..t.clone()
@@ -578,7 +614,7 @@ pub fn users_and_tokens(store: &dyn Store) {
         );
     }
     assert_eq!(
-        must("token", store.token(&b_token.token_hash)),
+        must("token", block(store.token(&b_token.token_hash))),
         Some(b_token),
         "revoke_user_tokens leaves other users' tokens alone"
     );
@@ -624,7 +660,7 @@ pub fn writer_orders(store: &dyn Store) {
         "get_order of an unknown id is None"
     );
     assert_eq!(
-        must("order_by_refid", store.order_by_refid(m1.id, "R1")),
+        must("order_by_refid", block(store.order_by_refid(m1.id, "R1"))),
         None,
         "readers do not see an order before its transaction commits"
     );
@@ -646,7 +682,7 @@ pub fn writer_orders(store: &dyn Store) {
         assert_eq!(
             must(
                 "order_by_refid",
-                store.order_by_refid(row.merchant_id, &row.refid)
+                block(store.order_by_refid(row.merchant_id, &row.refid))
             )
             .as_ref(),
             Some(row),
@@ -716,12 +752,12 @@ pub fn writer_orders(store: &dyn Store) {
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     must("commit", w.commit());
     assert_eq!(
-        must("order_by_refid", store.order_by_refid(m1.id, "R1")),
+        must("order_by_refid", block(store.order_by_refid(m1.id, "R1"))),
         Some(updated),
         "a committed update_order is visible to readers"
     );
     assert_eq!(
-        must("order_by_refid", store.order_by_refid(m1.id, "R2")),
+        must("order_by_refid", block(store.order_by_refid(m1.id, "R2"))),
         Some(r2_after),
         "update_order can set recheck_at_ms from None to Some"
     );
@@ -731,7 +767,7 @@ pub fn writer_orders(store: &dyn Store) {
     insert(w.as_mut(), &order(m1.id, "R3", 43, 0, T0));
     must("rollback", w.rollback());
     assert_eq!(
-        must("order_by_refid", store.order_by_refid(m1.id, "R3")),
+        must("order_by_refid", block(store.order_by_refid(m1.id, "R3"))),
         None,
         "an order of a rolled-back transaction is not visible"
     );
@@ -744,7 +780,7 @@ pub fn writer_orders(store: &dyn Store) {
     let r3 = insert(w.as_mut(), &order(m1.id, "R3", 43, 0, T0));
     must("commit", w.commit());
     assert_eq!(
-        must("order_by_refid", store.order_by_refid(m1.id, "R3")),
+        must("order_by_refid", block(store.order_by_refid(m1.id, "R3"))),
         Some(r3),
         "the refid of a rolled-back order is free, and the writer is usable after a rollback"
     );
@@ -808,7 +844,7 @@ pub fn savepoints(store: &dyn Store) {
 
     for (refid, expected) in [("A", Some(a)), ("B", None), ("C", Some(c)), ("D", Some(d))] {
         assert_eq!(
-            must("order_by_refid", store.order_by_refid(m.id, refid)),
+            must("order_by_refid", block(store.order_by_refid(m.id, refid))),
             expected,
             "after commit, order {refid} is visible exactly when its savepoint was kept"
         );
@@ -1033,7 +1069,7 @@ pub fn ledger_constraints(store: &dyn Store) {
             "a refused negative balance of account {account} is not committed"
         );
         assert_eq!(
-            must("order_by_refid", store.order_by_refid(m.id, &marker)),
+            must("order_by_refid", block(store.order_by_refid(m.id, &marker))),
             None,
             "nothing of a transaction refused for a negative balance is committed"
         );
@@ -1102,9 +1138,9 @@ pub fn lock_balances_order(store: &dyn Store) {
     must("commit", w.commit());
 }
 
-/// orders_due: accepted orders created before the cutoff, plus re-checks due
+/// claim_due_orders: accepted orders created before the cutoff, plus re-checks due
 /// by now, each once, ordered by id, at most `limit`.
-pub fn orders_due(store: &dyn Store) {
+pub fn claim_due_orders(store: &dyn Store) {
     let m = create(store, Environment::Staging, "due");
     let cutoff = 1_000;
     let now = 5_000;
@@ -1139,27 +1175,119 @@ pub fn orders_due(store: &dyn Store) {
         .collect();
     let names = |v: &[OrderRow]| v.iter().map(|r| r.refid.clone()).collect::<Vec<_>>();
 
-    let got = must("orders_due", store.orders_due(cutoff, now, 100));
-    assert_eq!(
-        names(&got),
-        names(&expected),
-        "orders_due returns status-0 orders created before the cutoff and orders with recheck_at_ms <= now, each once, ordered by id"
+    let claim = |node: &str, accepted_before_ms: i64, now_ms: i64, limit: u32| Claim {
+        node: node.to_owned(),
+        accepted_before_ms,
+        now_ms,
+        lease_ms: 1_000,
+        limit,
+    };
+    let got = must(
+        "claim_due_orders",
+        block(store.claim_due_orders(&claim("a", cutoff, now, 2))),
     );
-    assert_eq!(got, expected, "orders_due returns full rows");
-    let got = must("orders_due", store.orders_due(cutoff, now, 2));
     assert_eq!(
         names(&got),
         names(&expected[..2]),
-        "orders_due respects the limit, keeping the lowest ids"
+        "claim_due_orders respects the limit, keeping the lowest ids"
+    );
+    let got = must(
+        "claim_due_orders",
+        block(store.claim_due_orders(&claim("a", cutoff, now, 100))),
+    );
+    assert_eq!(
+        names(&got),
+        names(&expected),
+        "claim_due_orders returns status-0 orders created before the cutoff and orders with recheck_at_ms <= now, each once, ordered by id (a node may re-claim its own leases)"
+    );
+    assert_eq!(got, expected, "claim_due_orders returns full rows");
+    assert!(
+        must(
+            "claim_due_orders",
+            block(store.claim_due_orders(&claim("a", cutoff, now, 0)))
+        )
+        .is_empty(),
+        "claim_due_orders with limit 0 is empty"
     );
     assert!(
-        must("orders_due", store.orders_due(cutoff, now, 0)).is_empty(),
-        "orders_due with limit 0 is empty"
+        must(
+            "claim_due_orders",
+            block(store.claim_due_orders(&claim("b", cutoff, now, 100)))
+        )
+        .is_empty(),
+        "orders leased to node a are not given to node b while the lease lives"
+    );
+    let later = now + 1_001;
+    // By then the re-check scheduled just after `now` is due as well.
+    let due_later: Vec<OrderRow> = rows
+        .iter()
+        .filter(|(r, due)| *due || r.recheck_at_ms.is_some_and(|t| t <= later))
+        .map(|(r, _)| r.clone())
+        .collect();
+    let got = must(
+        "claim_due_orders",
+        block(store.claim_due_orders(&claim("b", cutoff, later, 100))),
+    );
+    assert_eq!(
+        names(&got),
+        names(&due_later),
+        "after the lease ends another node takes the orders (the holder died)"
     );
     assert!(
-        must("orders_due", store.orders_due(0, 0, 100)).is_empty(),
+        must(
+            "claim_due_orders",
+            block(store.claim_due_orders(&claim("a", cutoff, later, 100)))
+        )
+        .is_empty(),
+        "and the first node no longer gets them"
+    );
+    assert!(
+        must(
+            "claim_due_orders",
+            block(store.claim_due_orders(&claim("c", 0, 0, 100)))
+        )
+        .is_empty(),
         "nothing is due before anything was created or scheduled"
     );
+}
+
+/// Nonces: the first use is accepted, a repeat by the same key refused, the
+/// same nonce under another key accepted.
+pub fn nonces(store: &dyn Store) {
+    let now = 1_700_000_000;
+    assert!(
+        must(
+            "remember_nonce",
+            block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))
+        ),
+        "first use"
+    );
+    assert!(
+        !must(
+            "remember_nonce",
+            block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))
+        ),
+        "replay refused"
+    );
+    assert!(
+        must(
+            "remember_nonce",
+            block(store.remember_nonce("key-b", "nonce-0123456789", now + 300, now))
+        ),
+        "other key"
+    );
+    assert!(
+        must(
+            "remember_nonce",
+            block(store.remember_nonce("key-a", "nonce-9876543210", now + 300, now))
+        ),
+        "other nonce"
+    );
+}
+
+/// ping answers on a healthy store.
+pub fn ping(store: &dyn Store) {
+    must("ping", block(store.ping()));
 }
 
 /// verify on a fresh store: checks exist and none is violated.
@@ -1294,7 +1422,10 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
         "revenue: only the posted order"
     );
     assert_eq!(
-        must("order_by_refid", store.order_by_refid(m.id, "refused")),
+        must(
+            "order_by_refid",
+            block(store.order_by_refid(m.id, "refused"))
+        ),
         Some(refused),
         "the refused order is unchanged"
     );
@@ -1312,7 +1443,7 @@ pub fn verify_detects_drift(store: &dyn Store) {
     let _ = Books::open(w.as_mut(), &[m.wallet_id]);
     must("set_balance", w.set_balance(m.wallet_id, 5));
     must("commit", w.commit());
-    let checks = must("verify", store.verify());
+    let checks = must("verify", block(store.verify()));
     assert!(
         checks.iter().any(|c| !c.violations.is_empty()),
         "verify must report a wallet balance of 5 that no transfer explains; got {checks:#?}"
@@ -1336,13 +1467,10 @@ pub fn merchant_settings(store: &dyn Store) {
         require_api_key_for_topup: true,
     };
     assert!(
-        store
-            .update_merchant(m.id, &settings)
-            .expect("update_merchant"),
+        block(store.update_merchant(m.id, &settings)).expect("update_merchant"),
         "existing merchant updated"
     );
-    let after = store
-        .merchant(m.id)
+    let after = block(store.merchant(m.id))
         .expect("merchant")
         .expect("still there");
     assert_eq!(
@@ -1363,9 +1491,7 @@ pub fn merchant_settings(store: &dyn Store) {
         "identity unchanged"
     );
     assert!(
-        !store
-            .update_merchant(m.id + 1000, &settings)
-            .expect("update_merchant"),
+        !block(store.update_merchant(m.id + 1000, &settings)).expect("update_merchant"),
         "unknown merchant reported"
     );
 }

@@ -4,6 +4,8 @@
 //! group-commit writer); reads go through `Store` from any thread.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use tambah_domain::Environment;
 
@@ -259,40 +261,104 @@ pub trait Writer: Send {
     fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<i64>;
 }
 
-/// The database.
+/// A boxed future, so that `Store` stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A value already computed, as a `BoxFuture` (for synchronous backends).
+pub fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+/// A request to lease due orders to one node (see `Store::claim_due_orders`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// Who takes the lease (a node id).
+    pub node: String,
+    /// Accepted (status 0) orders created before this were never sent.
+    pub accepted_before_ms: i64,
+    /// Re-checks due at or before this are due.
+    pub now_ms: i64,
+    /// How long the lease lasts; another node may take the order after it.
+    pub lease_ms: i64,
+    pub limit: u32,
+}
+
+/// The database. Reads and administrative writes are async (network backends
+/// must not block the caller's runtime); order and ledger writes go through a
+/// `Writer` on the writer thread.
 pub trait Store: Send + Sync + 'static {
-    /// Opens a write session for a writer thread (or a one-off CLI command).
+    /// A write session for a writer thread. Must not block: network backends
+    /// connect on first use, on the writer's own thread.
     fn writer(&self) -> Result<Box<dyn Writer>>;
 
-    fn system_accounts(&self, environment: Environment) -> Result<SystemAccounts>;
+    /// Checks that the database answers (health endpoint).
+    fn ping(&self) -> BoxFuture<'_, Result<()>>;
 
-    fn create_merchant(&self, merchant: &NewMerchant) -> Result<MerchantRow>;
-    fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRow>>;
-    fn merchant_by_account(&self, account: &str) -> Result<Option<MerchantRow>>;
-    fn merchant_count(&self) -> Result<u64>;
+    fn system_accounts(&self, environment: Environment) -> BoxFuture<'_, Result<SystemAccounts>>;
+
+    fn create_merchant<'a>(
+        &'a self,
+        merchant: &'a NewMerchant,
+    ) -> BoxFuture<'a, Result<MerchantRow>>;
+    fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>>;
+    fn merchant_by_account<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<Option<MerchantRow>>>;
+    fn merchant_count(&self) -> BoxFuture<'_, Result<u64>>;
     /// Replaces the operator-editable settings; false when no such merchant.
-    fn update_merchant(&self, merchant_id: i64, settings: &MerchantSettings) -> Result<bool>;
-    fn balance(&self, account_id: i64) -> Result<i64>;
+    fn update_merchant<'a>(
+        &'a self,
+        merchant_id: i64,
+        settings: &'a MerchantSettings,
+    ) -> BoxFuture<'a, Result<bool>>;
+    fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>>;
 
-    fn insert_api_key(&self, key: &ApiKeyRow, created_at_ms: i64) -> Result<()>;
-    fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRow>>;
+    fn insert_api_key<'a>(
+        &'a self,
+        key: &'a ApiKeyRow,
+        created_at_ms: i64,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<ApiKeyRow>>>;
     /// Returns false when no such key exists.
-    fn revoke_api_key(&self, key_id: &str) -> Result<bool>;
+    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<bool>>;
 
-    fn user_by_username(&self, username: &str) -> Result<Option<UserRow>>;
-    fn user(&self, user_id: i64) -> Result<Option<UserRow>>;
-    fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<()>;
-    fn insert_token(&self, token: &TokenRow, created_at_ms: i64) -> Result<()>;
-    fn token(&self, token_hash: &str) -> Result<Option<TokenRow>>;
+    fn user_by_username<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<UserRow>>>;
+    fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>>;
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: i64,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn insert_token<'a>(
+        &'a self,
+        token: &'a TokenRow,
+        created_at_ms: i64,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<TokenRow>>>;
     /// Revokes every token of a user (after a password change).
-    fn revoke_user_tokens(&self, user_id: i64) -> Result<()>;
+    fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>>;
 
-    fn order_by_refid(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>>;
-    /// Orders whose provider work is due: status 0 created before
-    /// `accepted_before_ms`, or a re-check due at or before `now_ms`.
-    fn orders_due(&self, accepted_before_ms: i64, now_ms: i64, limit: u32)
-        -> Result<Vec<OrderRow>>;
+    /// Records a signature nonce; false when this key already used it within
+    /// its window. Shared by every node of the database.
+    fn remember_nonce<'a>(
+        &'a self,
+        key_id: &'a str,
+        nonce: &'a str,
+        expires_at_s: i64,
+        now_s: i64,
+    ) -> BoxFuture<'a, Result<bool>>;
+
+    fn order_by_refid<'a>(
+        &'a self,
+        merchant_id: i64,
+        refid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderRow>>>;
+    /// Leases to `claim.node` the orders whose provider work is due (status 0
+    /// created before `accepted_before_ms`, or a re-check due at or before
+    /// `now_ms`) that no other node holds a live lease on; ordered by id.
+    fn claim_due_orders<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OrderRow>>>;
 
     /// Checks every ledger invariant; see ARCHITECTURE.md.
-    fn verify(&self) -> Result<Vec<Check>>;
+    fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>>;
 }

@@ -10,6 +10,7 @@ use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::{MerchantChanges, MerchantSpec};
 use tambah_engine::{catalog, signing, Config, Engine, EngineRunner, MasterKey, SystemClock};
 use tambah_store::Store;
+use tambah_store_postgres::PgStore;
 use tambah_store_sqlite::SqliteStore;
 
 #[derive(Parser, Debug)]
@@ -29,7 +30,7 @@ pub struct Args {
 
 #[derive(ClapArgs, Debug, Clone)]
 pub struct DbArgs {
-    /// Database: a SQLite file path (or sqlite://PATH).
+    /// Database: a SQLite file path (or sqlite://PATH), or postgres://USER@HOST/DB.
     #[arg(
         long,
         env = "TAMBAH_DATABASE",
@@ -41,6 +42,10 @@ pub struct DbArgs {
     /// (or created at) the file DATABASE.key.
     #[arg(long, env = "TAMBAH_MASTER_KEY", global = true, hide_env_values = true)]
     pub master_key: Option<String>,
+    /// File holding the master key (created if absent). Default for SQLite:
+    /// DATABASE.key. PostgreSQL nodes need TAMBAH_MASTER_KEY or this.
+    #[arg(long, env = "TAMBAH_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
     /// Product catalogue file (JSON). Default: the built-in catalogue.
     #[arg(long, env = "TAMBAH_CATALOG", global = true)]
     pub catalog: Option<PathBuf>,
@@ -221,17 +226,25 @@ pub struct SignArgs {
     pub headers_only: bool,
 }
 
-pub fn sqlite_path(database: &str) -> Result<PathBuf, String> {
-    if let Some(rest) = database.strip_prefix("sqlite://") {
-        return Ok(PathBuf::from(rest));
+/// Which database a `--database` value names.
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+pub fn database(url: &str) -> Result<Database, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Database::Postgres(url.to_owned()));
     }
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Err("PostgreSQL is not supported by this build yet; use a SQLite path".into());
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        return Ok(Database::Sqlite(PathBuf::from(rest)));
     }
-    if database.contains("://") {
-        return Err(format!("unsupported database URL {database:?}"));
+    if url.contains("://") {
+        return Err(format!(
+            "unsupported database URL {url:?}: use a SQLite path or postgres://…"
+        ));
     }
-    Ok(PathBuf::from(database))
+    Ok(Database::Sqlite(PathBuf::from(url)))
 }
 
 pub struct Opened {
@@ -240,16 +253,32 @@ pub struct Opened {
 }
 
 /// Opens the database (creating and migrating it) and starts an engine on it.
-pub fn open(db: &DbArgs, config: Config) -> Result<Opened, String> {
-    let path = sqlite_path(&db.database)?;
-    let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let master_key = match &db.master_key {
-        Some(k) => MasterKey::from_base64(k)?,
-        None => {
-            let mut key_path = path.clone().into_os_string();
+pub async fn open(db: &DbArgs, config: Config) -> Result<Opened, String> {
+    let (store, default_key_file): (Arc<dyn Store>, Option<PathBuf>) = match database(&db.database)?
+    {
+        Database::Sqlite(path) => {
+            let store =
+                SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+            let mut key_path = path.into_os_string();
             key_path.push(".key");
-            MasterKey::load_or_create(&PathBuf::from(key_path))?
+            (Arc::new(store), Some(PathBuf::from(key_path)))
         }
+        Database::Postgres(url) => {
+            let store = PgStore::open(&url).map_err(|e| format!("opening PostgreSQL: {e}"))?;
+            (Arc::new(store), None)
+        }
+    };
+    let master_key = match (
+        &db.master_key,
+        db.master_key_file.as_ref().or(default_key_file.as_ref()),
+    ) {
+        (Some(k), _) => MasterKey::from_base64(k)?,
+        (None, Some(file)) => MasterKey::load_or_create(file)?,
+        (None, None) => return Err(
+            "PostgreSQL nodes must share one master key: set TAMBAH_MASTER_KEY (32 bytes, base64) \
+                        or TAMBAH_MASTER_KEY_FILE"
+                .into(),
+        ),
     };
     let catalog_json = match &db.catalog {
         Some(file) => {
@@ -258,19 +287,32 @@ pub fn open(db: &DbArgs, config: Config) -> Result<Opened, String> {
         None => catalog::BUILT_IN.to_owned(),
     };
     let catalog = catalog::parse(&catalog_json)?;
-    let store: Arc<dyn Store> = Arc::new(store);
     let (engine, runner) = Engine::start(store, catalog, master_key, config, Arc::new(SystemClock))
+        .await
         .map_err(|e| e.to_string())?;
     Ok(Opened { engine, runner })
 }
 
+/// Runs `work` on an engine over the configured database, then stops the
+/// engine (its writer commits what was queued) whatever `work` returned.
+async fn with_engine<T, F, Fut>(db: &DbArgs, work: F) -> Result<T, String>
+where
+    F: FnOnce(Arc<Engine>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let o = open(db, Config::default()).await?;
+    let result = work(o.engine.clone()).await;
+    o.runner.shutdown(&o.engine).await;
+    result
+}
+
 pub async fn run(args: Args) -> Result<(), String> {
+    let db = &args.db;
     match args.command.unwrap_or(Command::Serve) {
-        Command::Serve => crate::serve::run(&args.db, args.serve).await,
+        Command::Serve => crate::serve::run(db, args.serve).await,
         Command::Migrate => {
-            let o = open(&args.db, Config::default())?;
-            o.runner.shutdown(&o.engine).await;
-            println!("database {} is up to date", args.db.database);
+            with_engine(db, |_| async { Ok(()) }).await?;
+            println!("database {} is up to date", redact(&db.database));
             Ok(())
         }
         Command::Merchant(MerchantCommand::Create {
@@ -282,7 +324,6 @@ pub async fn run(args: Args) -> Result<(), String> {
             api_version,
             json,
         }) => {
-            let o = open(&args.db, Config::default())?;
             let spec = MerchantSpec {
                 name,
                 environment: Environment::parse(&environment)?,
@@ -291,9 +332,10 @@ pub async fn run(args: Args) -> Result<(), String> {
                 password,
                 api_version,
             };
-            let created = o.engine.create_merchant(&spec).map_err(|e| e.to_string());
-            o.runner.shutdown(&o.engine).await;
-            let c = created?;
+            let c = with_engine(db, |e| async move {
+                e.create_merchant(&spec).await.map_err(|e| e.to_string())
+            })
+            .await?;
             if json {
                 println!(
                     "{}",
@@ -335,7 +377,6 @@ pub async fn run(args: Args) -> Result<(), String> {
             api_version,
             require_api_key_for_topup,
         }) => {
-            let o = open(&args.db, Config::default())?;
             let changes = MerchantChanges {
                 name,
                 level,
@@ -344,24 +385,27 @@ pub async fn run(args: Args) -> Result<(), String> {
                 api_version,
                 require_api_key_for_topup,
             };
-            let updated = o
-                .engine
-                .update_merchant(&account, &changes)
-                .map_err(|e| e.to_string());
-            let shown = updated.and_then(|m| merchant_json(&o.engine, &m));
-            o.runner.shutdown(&o.engine).await;
-            println!("{}", shown?);
+            let shown = with_engine(db, |e| async move {
+                let m = e
+                    .update_merchant(&account, &changes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                merchant_json(&e, &m).await
+            })
+            .await?;
+            println!("{shown}");
             Ok(())
         }
         Command::Merchant(MerchantCommand::Show { account }) => {
-            let o = open(&args.db, Config::default())?;
-            let shown = o
-                .engine
-                .merchant_by_account(&account)
-                .map_err(|e| e.to_string())
-                .and_then(|m| merchant_json(&o.engine, &m));
-            o.runner.shutdown(&o.engine).await;
-            println!("{}", shown?);
+            let shown = with_engine(db, |e| async move {
+                let m = e
+                    .merchant_by_account(&account)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                merchant_json(&e, &m).await
+            })
+            .await?;
+            println!("{shown}");
             Ok(())
         }
         Command::Deposit {
@@ -371,29 +415,30 @@ pub async fn run(args: Args) -> Result<(), String> {
         } => {
             let amount =
                 Amount::parse_rm(&amount, 4).map_err(|e| format!("--amount {amount:?}: {e}"))?;
-            let o = open(&args.db, Config::default())?;
-            let balance = o
-                .engine
-                .deposit(&account, amount, &remarks)
-                .await
-                .map_err(|e| e.to_string());
-            o.runner.shutdown(&o.engine).await;
+            let acct = account.clone();
+            let balance = with_engine(db, |e| async move {
+                e.deposit(&acct, amount, &remarks)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await?;
             println!(
                 "deposited RM {} to {account}; balance RM {}",
                 amount.to_cents(),
-                balance?.to_cents()
+                balance.to_cents()
             );
             Ok(())
         }
         Command::Key(KeyCommand::Create { account, json }) => {
-            let o = open(&args.db, Config::default())?;
-            let created = o
-                .engine
-                .merchant_by_account(&account)
-                .and_then(|m| o.engine.create_api_key(&m))
-                .map_err(|e| e.to_string());
-            o.runner.shutdown(&o.engine).await;
-            let (key, secret) = created?;
+            let acct = account.clone();
+            let (key, secret) = with_engine(db, |e| async move {
+                let m = e
+                    .merchant_by_account(&acct)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                e.create_api_key(&m).await.map_err(|e| e.to_string())
+            })
+            .await?;
             if json {
                 println!(
                     "{}",
@@ -405,18 +450,19 @@ pub async fn run(args: Args) -> Result<(), String> {
             Ok(())
         }
         Command::Key(KeyCommand::Revoke { key }) => {
-            let o = open(&args.db, Config::default())?;
-            let revoked = o.engine.revoke_api_key(&key).map_err(|e| e.to_string());
-            o.runner.shutdown(&o.engine).await;
-            revoked?;
+            let k = key.clone();
+            with_engine(db, |e| async move {
+                e.revoke_api_key(&k).await.map_err(|e| e.to_string())
+            })
+            .await?;
             println!("API key {key} revoked");
             Ok(())
         }
         Command::Verify => {
-            let o = open(&args.db, Config::default())?;
-            let checks = o.engine.store().verify().map_err(|e| e.to_string());
-            o.runner.shutdown(&o.engine).await;
-            let checks = checks?;
+            let checks = with_engine(db, |e| async move {
+                e.store().verify().await.map_err(|e| e.to_string())
+            })
+            .await?;
             let mut violations = 0;
             for c in &checks {
                 let mark = if c.violations.is_empty() {
@@ -442,11 +488,25 @@ pub async fn run(args: Args) -> Result<(), String> {
     }
 }
 
-fn merchant_json(
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn merchant_json(
     engine: &Engine,
     m: &tambah_store::MerchantRow,
 ) -> Result<serde_json::Value, String> {
-    let balance = engine.balance(m).map_err(|e| e.to_string())?;
+    let balance = engine.balance(m).await.map_err(|e| e.to_string())?;
     Ok(json!({
         "account": m.account,
         "name": m.name,

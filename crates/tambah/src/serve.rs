@@ -30,7 +30,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
         simulator_seed: args.simulator_seed,
         ..Config::default()
     };
-    let opened = open(db, config)?;
+    let opened = open(db, config).await?;
     let engine = opened.engine.clone();
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -39,7 +39,13 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{addr}");
 
-    if engine.store().merchant_count().map_err(|e| e.to_string())? == 0 {
+    if engine
+        .store()
+        .merchant_count()
+        .await
+        .map_err(|e| e.to_string())?
+        == 0
+    {
         create_demo(&engine, &base).await?;
     }
 
@@ -60,7 +66,10 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
         public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
     };
     let app = tambah_http::router(engine.clone(), http);
-    println!("tambah listening on {base} (database {})", db.database);
+    println!(
+        "tambah listening on {base} (database {})",
+        crate::cli::redact(&db.database)
+    );
     let _ = std::io::stdout().flush();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -106,7 +115,10 @@ async fn create_demo(engine: &tambah_engine::Engine, base: &str) -> Result<(), S
         password: None,
         api_version: None,
     };
-    let c = engine.create_merchant(&spec).map_err(|e| e.to_string())?;
+    let c = engine
+        .create_merchant(&spec)
+        .await
+        .map_err(|e| e.to_string())?;
     engine
         .deposit(
             &c.merchant.account,

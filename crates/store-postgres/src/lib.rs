@@ -1,0 +1,867 @@
+//! The PostgreSQL backend, for many nodes on one database. Reads and
+//! administrative writes are async on a few shared connections (pipelined by
+//! tokio-postgres); each `Writer` owns one connection and blocks its own
+//! (writer) thread on it. Connections are driven by a small runtime that the
+//! store owns, so the store works from any caller: async handlers, the writer
+//! thread, tests.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tambah_domain::Environment;
+use tambah_store::{
+    ApiKeyRow, BoxFuture, Check, Claim, MerchantRow, MerchantSettings, NewMerchant, NewTransfer,
+    OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow,
+    Writer,
+};
+use tokio::runtime::{Handle, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+mod verify;
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_merchant_settings.sql")),
+    (3, include_str!("../migrations/0003_order_leases.sql")),
+    (4, include_str!("../migrations/0004_nonces.sql")),
+];
+/// Shared connections for reads; each pipelines many concurrent queries.
+const READ_CONNECTIONS: usize = 4;
+/// Expired nonces are deleted once every this many new ones.
+const NONCE_SWEEP_EVERY: u64 = 4_096;
+/// Serializes migrations of nodes starting together.
+const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+pub(crate) fn err(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let text = db.message().to_owned();
+        let code = db.code();
+        return if *code == SqlState::UNIQUE_VIOLATION {
+            StoreError::Unique(text)
+        } else if [
+            SqlState::CHECK_VIOLATION,
+            SqlState::FOREIGN_KEY_VIOLATION,
+            SqlState::NOT_NULL_VIOLATION,
+            SqlState::RAISE_EXCEPTION,
+        ]
+        .contains(code)
+        {
+            StoreError::Constraint(text)
+        } else {
+            StoreError::Other(format!("{text} ({})", code.code()))
+        };
+    }
+    StoreError::Other(e.to_string())
+}
+
+/// One connection and its prepared statements.
+struct Conn {
+    client: Client,
+    statements: Mutex<HashMap<&'static str, Statement>>,
+}
+
+impl Conn {
+    async fn statement(&self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self
+            .statements
+            .lock()
+            .expect("statement cache poisoned")
+            .get(sql)
+        {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).await.map_err(err)?;
+        self.statements
+            .lock()
+            .expect("statement cache poisoned")
+            .insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+async fn connect(config: &tokio_postgres::Config, handle: &Handle) -> Result<Conn> {
+    let (client, connection) = config.connect(NoTls).await.map_err(err)?;
+    handle.spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!("tambah: PostgreSQL connection ended: {e}");
+        }
+    });
+    Ok(Conn {
+        client,
+        statements: Mutex::new(HashMap::new()),
+    })
+}
+
+pub struct PgStore {
+    runtime: Option<Runtime>,
+    handle: Handle,
+    config: tokio_postgres::Config,
+    conns: Vec<Mutex<Arc<Conn>>>,
+    next: AtomicUsize,
+    nonces_added: AtomicU64,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (creating the database if it does not exist yet)
+    /// and brings the schema up to date. Safe to call from async code.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            StoreError::Other(format!("bad PostgreSQL URL: {e}"))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tambah-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let handle = runtime.handle().clone();
+        // A runtime cannot be blocked on from inside another: do the setup
+        // on a plain thread.
+        let conns = std::thread::scope(|s| {
+            s.spawn(|| runtime.block_on(setup(&config, &handle)))
+                .join()
+                .expect("PostgreSQL setup thread panicked")
+        })?;
+        Ok(PgStore {
+            runtime: Some(runtime),
+            handle,
+            config,
+            conns: conns.into_iter().map(|c| Mutex::new(Arc::new(c))).collect(),
+            next: AtomicUsize::new(0),
+            nonces_added: AtomicU64::new(0),
+        })
+    }
+
+    async fn conn(&self) -> Result<Arc<Conn>> {
+        let slot = &self.conns[self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len()];
+        let current = slot.lock().expect("connection slot poisoned").clone();
+        if !current.client.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(connect(&self.config, &self.handle).await?);
+        *slot.lock().expect("connection slot poisoned") = fresh.clone();
+        Ok(fresh)
+    }
+
+    async fn query(&self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
+        let conn = self.conn().await?;
+        let statement = conn.statement(sql).await?;
+        conn.client.query(&statement, params).await.map_err(err)
+    }
+
+    async fn query_opt(&self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
+        let conn = self.conn().await?;
+        let statement = conn.statement(sql).await?;
+        conn.client.query_opt(&statement, params).await.map_err(err)
+    }
+
+    async fn execute(&self, sql: &'static str, params: Params<'_>) -> Result<u64> {
+        let conn = self.conn().await?;
+        let statement = conn.statement(sql).await?;
+        conn.client.execute(&statement, params).await.map_err(err)
+    }
+}
+
+async fn setup(config: &tokio_postgres::Config, handle: &Handle) -> Result<Vec<Conn>> {
+    let first = match connect(config, handle).await {
+        Ok(c) => c,
+        Err(StoreError::Other(m)) if m.contains(SqlState::INVALID_CATALOG_NAME.code()) => {
+            create_database(config, handle).await?;
+            connect(config, handle).await?
+        }
+        Err(e) => return Err(e),
+    };
+    migrate(&first).await?;
+    let mut conns = vec![first];
+    for _ in 1..READ_CONNECTIONS {
+        conns.push(connect(config, handle).await?);
+    }
+    Ok(conns)
+}
+
+/// `CREATE DATABASE` for a database that does not exist yet (another node may
+/// be doing the same: that is fine).
+async fn create_database(config: &tokio_postgres::Config, handle: &Handle) -> Result<()> {
+    let name = config
+        .get_dbname()
+        .ok_or_else(|| StoreError::Other("the URL names no database".into()))?
+        .to_owned();
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    let conn = connect(&admin, handle).await?;
+    let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match conn.client.batch_execute(&sql).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) => Err(err(e)),
+    }
+}
+
+async fn migrate(conn: &Conn) -> Result<()> {
+    let c = &conn.client;
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+    )
+    .await
+    .or_else(|e| if e.code() == Some(&SqlState::UNIQUE_VIOLATION) { Ok(()) } else { Err(e) })
+    .map_err(err)?;
+    c.batch_execute("BEGIN").await.map_err(err)?;
+    let result = async {
+        c.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(err)?;
+        let current: i64 =
+            c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(err)?.get(0);
+        for (version, sql) in MIGRATIONS {
+            if *version > current {
+                c.batch_execute(sql).await.map_err(err)?;
+                c.execute(
+                    "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, (extract(epoch from now()) * 1000)::bigint)",
+                    &[version],
+                )
+                .await
+                .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => c.batch_execute("COMMIT").await.map_err(err),
+        Err(e) => {
+            let _ = c.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+fn env_of(text: &str) -> Environment {
+    Environment::parse(text).expect("environment constrained by CHECK")
+}
+
+macro_rules! merchant_select {
+    () => {
+        "SELECT m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended,
+         m.api_version, m.require_api_key_for_topup, a.id, m.created_at_ms
+         FROM merchants m JOIN ledger_accounts a ON a.merchant_id = m.id"
+    };
+}
+
+fn merchant_row(r: &Row) -> MerchantRow {
+    MerchantRow {
+        id: r.get(0),
+        account: r.get(1),
+        name: r.get(2),
+        environment: env_of(r.get(3)),
+        level: r.get(4),
+        access: r.get::<_, i16>(5) as u8,
+        suspended: r.get(6),
+        api_version: r.get(7),
+        require_api_key_for_topup: r.get(8),
+        wallet_id: r.get(9),
+        created_at_ms: r.get(10),
+    }
+}
+
+macro_rules! order_columns {
+    () => {
+        "id, merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin, expiry, note,
+         voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms"
+    };
+}
+
+fn order_row(r: &Row) -> OrderRow {
+    OrderRow {
+        id: r.get(0),
+        merchant_id: r.get(1),
+        refid: r.get(2),
+        product: r.get(3),
+        account: r.get(4),
+        amount_minor: r.get(5),
+        cost_minor: r.get(6),
+        status: r.get::<_, i16>(7) as u8,
+        sn: r.get(8),
+        pin: r.get(9),
+        expiry: r.get(10),
+        note: r.get(11),
+        voucherlink: r.get(12),
+        remarks: r.get(13),
+        extras_json: r.get(14),
+        provider: r.get(15),
+        recheck_at_ms: r.get(16),
+        created_at_ms: r.get(17),
+        updated_at_ms: r.get(18),
+    }
+}
+
+fn user_row(r: &Row) -> UserRow {
+    UserRow {
+        id: r.get(0),
+        merchant_id: r.get(1),
+        username: r.get(2),
+        password_hash: r.get(3),
+    }
+}
+
+fn token_row(r: &Row) -> TokenRow {
+    TokenRow {
+        token_hash: r.get(0),
+        kind: TokenKind::parse(r.get(1)).expect("kind constrained by CHECK"),
+        merchant_id: r.get(2),
+        user_id: r.get(3),
+        expires_at_ms: r.get(4),
+        revoked: r.get(5),
+    }
+}
+
+impl Store for PgStore {
+    fn writer(&self) -> Result<Box<dyn Writer>> {
+        Ok(Box::new(PgWriter {
+            handle: self.handle.clone(),
+            config: self.config.clone(),
+            conn: None,
+        }))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { self.query("SELECT 1", &[]).await.map(|_| ()) })
+    }
+
+    fn system_accounts(&self, environment: Environment) -> BoxFuture<'_, Result<SystemAccounts>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT kind, id FROM ledger_accounts WHERE environment = $1 AND kind <> 'wallet'",
+                    &[&environment.as_str()],
+                )
+                .await?;
+            let id = |kind: &str| {
+                rows.iter()
+                    .find(|r| r.get::<_, &str>(0) == kind)
+                    .map(|r| r.get::<_, i64>(1))
+                    .ok_or_else(|| StoreError::Other(format!("system account {kind} missing")))
+            };
+            Ok(SystemAccounts {
+                funding: id("funding")?,
+                holds: id("holds")?,
+                revenue: id("revenue")?,
+            })
+        })
+    }
+
+    fn create_merchant<'a>(&'a self, m: &'a NewMerchant) -> BoxFuture<'a, Result<MerchantRow>> {
+        Box::pin(async move {
+            // One statement, so it is atomic without a transaction on a
+            // shared connection.
+            let row = self
+                .query_opt(
+                    "WITH n AS (SELECT nextval('merchants_id_seq') AS id),
+                          m AS (INSERT INTO merchants (id, account, name, environment, level, api_version, created_at_ms)
+                                SELECT id, (10000 + id)::text, $1, $2, $3, $4, $5 FROM n RETURNING id),
+                          w AS (INSERT INTO ledger_accounts (kind, environment, merchant_id)
+                                SELECT 'wallet', $2, id FROM m),
+                          u AS (INSERT INTO users (merchant_id, username, password_hash)
+                                SELECT id, $6, $7 FROM m)
+                     SELECT id FROM m",
+                    &[&m.name, &m.environment.as_str(), &m.level, &m.api_version, &m.created_at_ms, &m.username, &m.password_hash],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Other("merchant insert returned nothing".into()))?;
+            let id: i64 = row.get(0);
+            self.merchant(id)
+                .await?
+                .ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
+        })
+    }
+
+    fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(merchant_select!(), " WHERE m.id = $1");
+            Ok(self
+                .query_opt(SQL, &[&merchant_id])
+                .await?
+                .as_ref()
+                .map(merchant_row))
+        })
+    }
+
+    fn merchant_by_account<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(merchant_select!(), " WHERE m.account = $1");
+            Ok(self
+                .query_opt(SQL, &[&account])
+                .await?
+                .as_ref()
+                .map(merchant_row))
+        })
+    }
+
+    fn merchant_count(&self) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt("SELECT COUNT(*) FROM merchants", &[])
+                .await?;
+            Ok(row.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0))
+        })
+    }
+
+    fn update_merchant<'a>(
+        &'a self,
+        merchant_id: i64,
+        m: &'a MerchantSettings,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let access = i16::from(m.access);
+            let n = self
+                .execute(
+                    "UPDATE merchants SET name = $2, level = $3, access = $4, suspended = $5, api_version = $6,
+                       require_api_key_for_topup = $7 WHERE id = $1",
+                    &[&merchant_id, &m.name, &m.level, &access, &m.suspended, &m.api_version, &m.require_api_key_for_topup],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT balance_minor FROM ledger_accounts WHERE id = $1",
+                    &[&account_id],
+                )
+                .await?;
+            row.map(|r| r.get(0))
+                .ok_or_else(|| StoreError::Other(format!("no ledger account {account_id}")))
+        })
+    }
+
+    fn insert_api_key<'a>(
+        &'a self,
+        key: &'a ApiKeyRow,
+        created_at_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "INSERT INTO api_keys (key_id, merchant_id, secret_sealed, revoked, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
+                &[&key.key_id, &key.merchant_id, &key.secret_sealed, &key.revoked, &created_at_ms],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<ApiKeyRow>>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt("SELECT key_id, merchant_id, secret_sealed, revoked FROM api_keys WHERE key_id = $1", &[&key_id])
+                .await?;
+            Ok(row.map(|r| ApiKeyRow {
+                key_id: r.get(0),
+                merchant_id: r.get(1),
+                secret_sealed: r.get(2),
+                revoked: r.get(3),
+            }))
+        })
+    }
+
+    fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            Ok(self
+                .execute(
+                    "UPDATE api_keys SET revoked = true WHERE key_id = $1",
+                    &[&key_id],
+                )
+                .await?
+                > 0)
+        })
+    }
+
+    fn user_by_username<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<UserRow>>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt("SELECT id, merchant_id, username, password_hash FROM users WHERE username = $1", &[&username])
+                .await?;
+            Ok(row.as_ref().map(user_row))
+        })
+    }
+
+    fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT id, merchant_id, username, password_hash FROM users WHERE id = $1",
+                    &[&user_id],
+                )
+                .await?;
+            Ok(row.as_ref().map(user_row))
+        })
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: i64,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "UPDATE users SET password_hash = $1 WHERE id = $2",
+                &[&password_hash, &user_id],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn insert_token<'a>(
+        &'a self,
+        t: &'a TokenRow,
+        created_at_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "INSERT INTO tokens (token_hash, kind, merchant_id, user_id, expires_at_ms, revoked, created_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&t.token_hash, &t.kind.as_str(), &t.merchant_id, &t.user_id, &t.expires_at_ms, &t.revoked, &created_at_ms],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<TokenRow>>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT token_hash, kind, merchant_id, user_id, expires_at_ms, revoked FROM tokens WHERE token_hash = $1",
+                    &[&token_hash],
+                )
+                .await?;
+            Ok(row.as_ref().map(token_row))
+        })
+    }
+
+    fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "UPDATE tokens SET revoked = true WHERE user_id = $1",
+                &[&user_id],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn remember_nonce<'a>(
+        &'a self,
+        key_id: &'a str,
+        nonce: &'a str,
+        expires_at_s: i64,
+        now_s: i64,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let added = self
+                .execute(
+                    "INSERT INTO nonces (key_id, nonce, expires_at_s) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&key_id, &nonce, &expires_at_s],
+                )
+                .await?
+                == 1;
+            if added
+                && self
+                    .nonces_added
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(NONCE_SWEEP_EVERY)
+            {
+                self.execute("DELETE FROM nonces WHERE expires_at_s < $1", &[&now_s])
+                    .await?;
+            }
+            Ok(added)
+        })
+    }
+
+    fn order_by_refid<'a>(
+        &'a self,
+        merchant_id: i64,
+        refid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders WHERE merchant_id = $1 AND refid = $2"
+            );
+            Ok(self
+                .query_opt(SQL, &[&merchant_id, &refid])
+                .await?
+                .as_ref()
+                .map(order_row))
+        })
+    }
+
+    fn claim_due_orders<'a>(&'a self, c: &'a Claim) -> BoxFuture<'a, Result<Vec<OrderRow>>> {
+        Box::pin(async move {
+            // Rows another node is leasing right now are skipped, not waited for.
+            const SQL: &str = concat!(
+                "UPDATE orders SET lease_owner = $3, lease_until_ms = $2 + $5
+                 WHERE id IN (
+                     SELECT id FROM orders
+                     WHERE ((status = 0 AND created_at_ms < $1) OR (recheck_at_ms IS NOT NULL AND recheck_at_ms <= $2))
+                       AND (lease_until_ms IS NULL OR lease_until_ms < $2 OR lease_owner = $3)
+                     ORDER BY id LIMIT $4
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING ",
+                order_columns!()
+            );
+            let limit = i64::from(c.limit);
+            let rows = self
+                .query(
+                    SQL,
+                    &[
+                        &c.accepted_before_ms,
+                        &c.now_ms,
+                        &c.node,
+                        &limit,
+                        &c.lease_ms,
+                    ],
+                )
+                .await?;
+            let mut orders: Vec<OrderRow> = rows.iter().map(order_row).collect();
+            orders.sort_by_key(|o| o.id);
+            Ok(orders)
+        })
+    }
+
+    fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            verify::run(&conn.client).await
+        })
+    }
+}
+
+/// A write session on its own connection, used by one (non-async) thread:
+/// each call blocks that thread on the store's runtime. Connects on first
+/// use, and again after the connection is lost.
+pub struct PgWriter {
+    handle: Handle,
+    config: tokio_postgres::Config,
+    conn: Option<Conn>,
+}
+
+impl PgWriter {
+    fn conn(&mut self) -> Result<&Conn> {
+        if self.conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            let (config, handle) = (self.config.clone(), self.handle.clone());
+            self.conn = Some(
+                self.handle
+                    .block_on(async move { connect(&config, &handle).await })?,
+            );
+        }
+        Ok(self.conn.as_ref().expect("connected above"))
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        let handle = self.handle.clone();
+        let conn = self.conn()?;
+        handle.block_on(conn.client.batch_execute(sql)).map_err(err)
+    }
+
+    fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
+        let handle = self.handle.clone();
+        let conn = self.conn()?;
+        handle.block_on(async {
+            let statement = conn.statement(sql).await?;
+            conn.client.query(&statement, params).await.map_err(err)
+        })
+    }
+
+    fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
+        let handle = self.handle.clone();
+        let conn = self.conn()?;
+        handle.block_on(async {
+            let statement = conn.statement(sql).await?;
+            conn.client.query_opt(&statement, params).await.map_err(err)
+        })
+    }
+
+    fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
+        let handle = self.handle.clone();
+        let conn = self.conn()?;
+        handle.block_on(async {
+            let statement = conn.statement(sql).await?;
+            conn.client.execute(&statement, params).await.map_err(err)
+        })
+    }
+}
+
+impl Writer for PgWriter {
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.batch("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        match &self.conn {
+            Some(c) if !c.client.is_closed() => self.batch("ROLLBACK"),
+            _ => Ok(()),
+        }
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        self.batch("SAVEPOINT cmd")
+    }
+
+    fn release_savepoint(&mut self) -> Result<()> {
+        self.batch("RELEASE SAVEPOINT cmd")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.batch("ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd")
+    }
+
+    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
+        if sorted_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Row locks are taken in id order (the sort runs below the lock), the
+        // same order on every node: batches on different nodes never deadlock.
+        let ids = sorted_ids.to_vec();
+        let rows = self.query(
+            "SELECT id, balance_minor FROM ledger_accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[&ids],
+        )?;
+        let found: HashMap<i64, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        sorted_ids
+            .iter()
+            .map(|id| {
+                found
+                    .get(id)
+                    .map(|b| (*id, *b))
+                    .ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
+            })
+            .collect()
+    }
+
+    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()> {
+        self.execute(
+            "UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2",
+            &[&balance_minor, &account_id],
+        )
+        .map(|_| ())
+    }
+
+    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE merchant_id = $1 AND refid = $2 FOR UPDATE"
+        );
+        Ok(self
+            .query_opt(SQL, &[&merchant_id, &refid])?
+            .as_ref()
+            .map(order_row))
+    }
+
+    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE id = $1 FOR UPDATE"
+        );
+        Ok(self.query_opt(SQL, &[&order_id])?.as_ref().map(order_row))
+    }
+
+    fn insert_order(&mut self, o: &OrderRow) -> Result<i64> {
+        let status = i16::from(o.status);
+        let row = self.query_opt(
+            "INSERT INTO orders (merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin,
+               expiry, note, voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+            &[
+                &o.merchant_id,
+                &o.refid,
+                &o.product,
+                &o.account,
+                &o.amount_minor,
+                &o.cost_minor,
+                &status,
+                &o.sn,
+                &o.pin,
+                &o.expiry,
+                &o.note,
+                &o.voucherlink,
+                &o.remarks,
+                &o.extras_json,
+                &o.provider,
+                &o.recheck_at_ms,
+                &o.created_at_ms,
+                &o.updated_at_ms,
+            ],
+        )?;
+        row.map(|r| r.get(0))
+            .ok_or_else(|| StoreError::Other("order insert returned no id".into()))
+    }
+
+    fn update_order(&mut self, u: &OrderUpdate) -> Result<()> {
+        let status = i16::from(u.status);
+        let n = self.execute(
+            "UPDATE orders SET status = $2, sn = $3, pin = $4, expiry = $5, note = $6, voucherlink = $7,
+               provider = $8, recheck_at_ms = $9, updated_at_ms = $10 WHERE id = $1",
+            &[&u.id, &status, &u.sn, &u.pin, &u.expiry, &u.note, &u.voucherlink, &u.provider, &u.recheck_at_ms, &u.updated_at_ms],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Other(format!(
+                "order {} not found for update",
+                u.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>> {
+        let row = self.query_opt(
+            "SELECT h.id, h.amount_minor, EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
+             FROM transfers h WHERE h.order_id = $1 AND h.kind = 'HOLD'",
+            &[&order_id],
+        )?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
+        let row = self.query_opt(
+            "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                &t.kind.as_str(),
+                &t.debit_account,
+                &t.credit_account,
+                &t.amount_minor,
+                &t.order_id,
+                &t.pending_id,
+                &t.remarks,
+                &t.created_at_ms,
+            ],
+        )?;
+        row.map(|r| r.get(0))
+            .ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))
+    }
+}

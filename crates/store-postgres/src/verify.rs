@@ -1,0 +1,122 @@
+//! `tambah verify` on PostgreSQL: the same invariants as the SQLite backend's
+//! `verify.rs`, in this dialect (the two lists are kept in step by the store
+//! contract suite, which runs against both).
+
+use tambah_store::{Check, Result};
+use tokio_postgres::Client;
+
+use crate::err;
+
+/// How many violations of one check are listed (all are counted).
+const LIST_MAX: usize = 20;
+
+struct Rule {
+    name: &'static str,
+    examined: &'static str,
+    violations: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        name: "entries balance: the accounts of all environments sum to zero",
+        examined: "SELECT COUNT(*) FROM ledger_accounts",
+        violations: "SELECT 'accounts sum to ' || SUM(balance_minor) FROM ledger_accounts HAVING SUM(balance_minor) <> 0",
+    },
+    Rule {
+        name: "every transfer moves a positive amount between two accounts of one environment",
+        examined: "SELECT COUNT(*) FROM transfers",
+        violations: "SELECT 'transfer ' || t.id || ' is malformed' FROM transfers t
+            JOIN ledger_accounts d ON d.id = t.debit_account JOIN ledger_accounts c ON c.id = t.credit_account
+            WHERE t.amount_minor <= 0 OR t.debit_account = t.credit_account OR d.environment <> c.environment",
+    },
+    Rule {
+        name: "each account's balance equals the sum of its entries",
+        examined: "SELECT COUNT(*) FROM ledger_accounts",
+        violations: "WITH s AS (
+                SELECT a.id, a.kind, a.balance_minor,
+                    COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE credit_account = a.id), 0)
+                  - COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE debit_account = a.id), 0) AS entries
+                FROM ledger_accounts a)
+            SELECT 'account ' || id || ' (' || kind || ') holds ' || balance_minor || ' but its entries sum to ' || entries
+            FROM s WHERE balance_minor <> entries",
+    },
+    Rule {
+        name: "no wallet (or holds or revenue account) is negative",
+        examined: "SELECT COUNT(*) FROM ledger_accounts",
+        violations: "SELECT 'account ' || id || ' (' || kind || ') is negative: ' || balance_minor
+            FROM ledger_accounts WHERE kind <> 'funding' AND balance_minor < 0",
+    },
+    Rule {
+        name: "the holds account equals the sum of unresolved holds",
+        examined: "SELECT COUNT(*) FROM ledger_accounts WHERE kind = 'holds'",
+        violations: "WITH s AS (
+                SELECT a.id, a.balance_minor,
+                    COALESCE((SELECT SUM(h.amount_minor) FROM transfers h WHERE h.kind = 'HOLD' AND h.credit_account = a.id
+                        AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)), 0) AS open
+                FROM ledger_accounts a WHERE a.kind = 'holds')
+            SELECT 'holds account ' || id || ' is ' || balance_minor || ', unresolved holds sum to ' || open
+            FROM s WHERE balance_minor <> open",
+    },
+    Rule {
+        name: "every hold is posted or voided at most once, for its full amount, by its own order",
+        examined: "SELECT COUNT(*) FROM transfers WHERE kind = 'HOLD'",
+        violations: "SELECT 'hold ' || h.id || ' resolved ' || COUNT(r.id) || ' times' FROM transfers h
+                JOIN transfers r ON r.pending_id = h.id WHERE h.kind = 'HOLD' GROUP BY h.id HAVING COUNT(r.id) > 1
+            UNION ALL
+            SELECT 'transfer ' || r.id || ' resolves ' || r.pending_id || ' wrongly' FROM transfers r
+                JOIN transfers h ON h.id = r.pending_id
+                WHERE h.kind <> 'HOLD' OR r.amount_minor <> h.amount_minor OR r.order_id IS DISTINCT FROM h.order_id
+                   OR (r.kind = 'POST' AND r.debit_account <> h.credit_account)
+                   OR (r.kind = 'VOID' AND (r.debit_account <> h.credit_account OR r.credit_account <> h.debit_account))",
+    },
+    Rule {
+        name: "every order's ledger entries match its status",
+        examined: "SELECT COUNT(*) FROM orders",
+        violations: "WITH t AS (
+                SELECT o.id, o.refid, o.status, o.cost_minor,
+                    (SELECT amount_minor FROM transfers WHERE order_id = o.id AND kind = 'HOLD') AS hold,
+                    EXISTS (SELECT 1 FROM transfers WHERE order_id = o.id AND kind = 'POST') AS posted,
+                    EXISTS (SELECT 1 FROM transfers WHERE order_id = o.id AND kind = 'VOID') AS voided,
+                    (SELECT amount_minor FROM transfers WHERE order_id = o.id AND kind = 'REFUND') AS refund
+                FROM orders o)
+            SELECT 'order ' || id || ' (refid ' || refid || ', status ' || status || ') has hold=' || COALESCE(hold::text, 'none') ||
+                   ' posted=' || posted || ' voided=' || voided || ' refund=' || COALESCE(refund::text, 'none') || ' cost=' || cost_minor
+            FROM t WHERE NOT (
+                   (status IN (0, 1) AND hold IS NOT DISTINCT FROM cost_minor AND NOT posted AND NOT voided AND refund IS NULL)
+                OR (status = 20 AND hold IS NOT DISTINCT FROM cost_minor AND posted AND NOT voided AND refund IS NULL)
+                OR (status = 53 AND hold IS NOT DISTINCT FROM cost_minor AND posted AND NOT voided AND refund IS NOT DISTINCT FROM cost_minor)
+                OR (status >= 40 AND status <> 53 AND hold IS NULL AND NOT posted AND NOT voided AND refund IS NULL)
+                OR (status >= 40 AND status <> 53 AND hold IS NOT DISTINCT FROM cost_minor AND voided AND NOT posted AND refund IS NULL))",
+    },
+    Rule {
+        name: "every transfer of an order moves that order's merchant's wallet",
+        examined: "SELECT COUNT(*) FROM transfers WHERE order_id IS NOT NULL",
+        violations: "SELECT 'transfer ' || t.id || ' of order ' || t.order_id || ' touches another wallet' FROM transfers t
+            JOIN orders o ON o.id = t.order_id
+            JOIN ledger_accounts w ON w.merchant_id = o.merchant_id
+            WHERE (t.kind = 'HOLD' AND t.debit_account <> w.id)
+               OR (t.kind IN ('VOID', 'REFUND') AND t.credit_account <> w.id)",
+    },
+];
+
+pub(crate) async fn run(client: &Client) -> Result<Vec<Check>> {
+    let mut checks = Vec::with_capacity(RULES.len());
+    for rule in RULES {
+        let examined: i64 = client
+            .query_one(rule.examined, &[])
+            .await
+            .map_err(err)?
+            .get(0);
+        let rows = client.query(rule.violations, &[]).await.map_err(err)?;
+        let mut violations: Vec<String> = rows.iter().take(LIST_MAX).map(|r| r.get(0)).collect();
+        if rows.len() > LIST_MAX {
+            violations.push(format!("... and {} more", rows.len() - LIST_MAX));
+        }
+        checks.push(Check {
+            name: rule.name.to_owned(),
+            examined: examined as u64,
+            violations,
+        });
+    }
+    Ok(checks)
+}
