@@ -7,11 +7,11 @@ use crate::harness::*;
 
 #[test]
 fn merchant_create_json_deposit_and_verify_without_a_server() {
-    let dir = TempDir::new("cli");
     // The database does not exist yet: every command creates it as needed.
-    let db = dir.path().join("fresh.db");
+    let fresh = Db::fresh("cli");
+    let db = fresh.url.as_str();
     let out = cli(
-        &db,
+        db,
         &[
             "merchant",
             "create",
@@ -46,7 +46,7 @@ fn merchant_create_json_deposit_and_verify_without_a_server() {
     let account = v["account"].as_str().unwrap();
 
     let out = cli(
-        &db,
+        db,
         &[
             "deposit",
             "--account",
@@ -58,29 +58,26 @@ fn merchant_create_json_deposit_and_verify_without_a_server() {
         ],
     );
     assert!(out.contains("balance RM 250.50"), "{out}");
-    let out = cli(
-        &db,
-        &["deposit", "--account", account, "--amount", "0.0001"],
-    );
+    let out = cli(db, &["deposit", "--account", account, "--amount", "0.0001"]);
     assert!(out.contains("balance RM 250.5001"), "{out}");
 
     // Bad input: a clear error and no change.
-    let (ok, _, err) = cli_status(&db, &["deposit", "--account", account, "--amount=-5"]);
+    let (ok, _, err) = cli_status(db, &["deposit", "--account", account, "--amount=-5"]);
     assert!(!ok && err.contains("negative"), "{err}");
-    let (ok, _, err) = cli_status(&db, &["deposit", "--account", "99999", "--amount", "5"]);
+    let (ok, _, err) = cli_status(db, &["deposit", "--account", "99999", "--amount", "5"]);
     assert!(!ok && err.contains("no merchant account"), "{err}");
     let (ok, _, err) = cli_status(
-        &db,
+        db,
         &["merchant", "create", "--name", "Dup", "--username", "ali"],
     );
     assert!(!ok && err.contains("taken"), "{err}");
     let (ok, _, err) = cli_status(
-        &db,
+        db,
         &["merchant", "create", "--name", "X", "--environment", "prod"],
     );
     assert!(!ok && err.contains("staging or live"), "{err}");
 
-    let out = cli(&db, &["verify"]);
+    let out = cli(db, &["verify"]);
     assert!(out.contains("no violations"), "{out}");
     assert!(
         out.contains("each account's balance equals the sum of its entries"),
@@ -88,34 +85,50 @@ fn merchant_create_json_deposit_and_verify_without_a_server() {
     );
 
     // Without --json: readable lines with the generated credentials.
-    let out = cli(&db, &["merchant", "create", "--name", "Plain"]);
+    let out = cli(db, &["merchant", "create", "--name", "Plain"]);
     assert!(
         out.contains("API secret:") && out.contains("username:"),
         "{out}"
     );
 
-    let (ok, _, err) = cli_status(&db, &["key", "revoke", "tbh_test_nope"]);
+    let (ok, _, err) = cli_status(db, &["key", "revoke", "tbh_test_nope"]);
     assert!(!ok && err.contains("no API key"), "{err}");
 }
 
 #[test]
 fn verify_fails_on_a_tampered_ledger() {
-    let dir = TempDir::new("tamper");
-    let db = dir.path().join("t.db");
-    let m = create_merchant(&db, &[], "100");
-    assert_verified(&db);
+    let fresh = Db::fresh("tamper");
+    let db = fresh.url.as_str();
+    let m = create_merchant(db, &[], "100");
+    assert_verified(db);
     // Someone edits a wallet balance behind the ledger's back.
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let changed = conn
-        .execute(
-            "UPDATE ledger_accounts SET balance_minor = balance_minor + 10000
-             WHERE merchant_id = (SELECT id FROM merchants WHERE account = ?1)",
-            [&m.account],
-        )
-        .unwrap();
+    let sql = "UPDATE ledger_accounts SET balance_minor = balance_minor + 10000
+               WHERE merchant_id = (SELECT id FROM merchants WHERE account = $1)";
+    let changed = if fresh.is_postgres() {
+        let url = db.to_owned();
+        let account = m.account.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                client.execute(sql, &[&account]).await.unwrap() as usize
+            })
+        })
+        .join()
+        .unwrap()
+    } else {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute(&sql.replace("$1", "?1"), [&m.account])
+            .unwrap()
+    };
     assert_eq!(changed, 1);
-    drop(conn);
-    let (ok, out, err) = cli_status(&db, &["verify"]);
+    let (ok, out, err) = cli_status(db, &["verify"]);
     assert!(!ok, "verify must fail:\n{out}");
     assert!(out.contains("FAIL"), "{out}");
     assert!(err.contains("violation"), "{err}");
@@ -186,11 +199,12 @@ async fn cli_works_while_the_server_runs() {
 
 #[tokio::test]
 async fn first_run_creates_a_demo_merchant_whose_credentials_work() {
-    let dir = TempDir::new("demo");
-    let db = dir.path().join("demo.db");
+    let fresh = Db::fresh("demo");
+    let db = fresh.url.as_str();
     let out = std::process::Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TAMBAH_DATABASE", &db)
+        .env("TAMBAH_DATABASE", db)
+        .env("TAMBAH_MASTER_KEY", TEST_MASTER_KEY)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -47,18 +47,120 @@ impl Drop for TempDir {
     }
 }
 
+/// The master key every test process shares (PostgreSQL nodes need one).
+pub const TEST_MASTER_KEY: &str = "dGFtYmFoLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=";
+
+/// Which backend the black-box suite runs on: SQLite by default,
+/// PostgreSQL with `TAMBAH_TEST_BACKEND=postgres` (server URL from
+/// `TAMBAH_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`).
+pub fn postgres_server() -> Option<String> {
+    match std::env::var("TAMBAH_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Some(
+            std::env::var("TAMBAH_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+                .trim_end_matches('/')
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// A fresh, empty database: a SQLite file in a temporary directory, or a
+/// new PostgreSQL database (created by tambah on first use, dropped here).
+pub struct Db {
+    pub url: String,
+    /// Where server logs go.
+    pub dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Db {
+    pub fn fresh(tag: &str) -> Db {
+        Db::fresh_on(postgres_server(), tag)
+    }
+
+    pub fn fresh_on(server: Option<String>, tag: &str) -> Db {
+        let dir = TempDir::new(tag);
+        match server {
+            Some(server) => {
+                let name = format!(
+                    "tambah_t_{}_{}_{}",
+                    tag.replace('-', "_"),
+                    std::process::id(),
+                    SEQ.fetch_add(1, Ordering::Relaxed)
+                );
+                Db {
+                    url: format!("{server}/{name}"),
+                    dir,
+                    postgres: Some((server, name)),
+                }
+            }
+            None => {
+                let url = dir.path().join("tambah.db").to_string_lossy().into_owned();
+                Db {
+                    url,
+                    dir,
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join(format!(
+            "server-{}.log",
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.postgres.take() {
+            // Off the test's runtime: a runtime cannot block inside another.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok((client, conn)) = tokio_postgres::connect(
+                        &format!("{server}/postgres"),
+                        tokio_postgres::NoTls,
+                    )
+                    .await
+                    {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
 /// Runs a CLI command on `db`; returns stdout, panicking on failure.
-pub fn cli(db: &Path, args: &[&str]) -> String {
+pub fn cli(db: &str, args: &[&str]) -> String {
     let (ok, stdout, stderr) = cli_status(db, args);
     assert!(ok, "tambah {args:?} failed:\n{stdout}\n{stderr}");
     stdout
 }
 
 /// Runs a CLI command on `db`: (success, stdout, stderr).
-pub fn cli_status(db: &Path, args: &[&str]) -> (bool, String, String) {
+pub fn cli_status(db: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .env("TAMBAH_DATABASE", db)
+        .env("TAMBAH_MASTER_KEY", TEST_MASTER_KEY)
         .env("TAMBAH_LOG", "warn")
         .env_remove("TAMBAH_LISTEN")
         .output()
@@ -80,7 +182,7 @@ pub struct Merchant {
 }
 
 /// Creates a merchant through `tambah merchant create --json` and deposits.
-pub fn create_merchant(db: &Path, extra: &[&str], deposit_rm: &str) -> Merchant {
+pub fn create_merchant(db: &str, extra: &[&str], deposit_rm: &str) -> Merchant {
     let mut args = vec!["merchant", "create", "--json"];
     if !extra.contains(&"--name") {
         args.extend_from_slice(&["--name", "Test Merchant Sdn Bhd"]);
@@ -115,32 +217,32 @@ pub fn create_merchant(db: &Path, extra: &[&str], deposit_rm: &str) -> Merchant 
 /// A running server; killed (SIGKILL) on drop.
 pub struct Server {
     pub base: String,
-    pub db: PathBuf,
+    /// The database URL (SQLite path or postgres://…).
+    pub db: String,
     child: Child,
     args: Vec<String>,
-    _dir: Option<TempDir>,
+    log: PathBuf,
+    _db: Option<std::sync::Arc<Db>>,
 }
 
 impl Server {
     /// A server on a fresh database with `args` (e.g. `--topup-wait-ms 0`).
     pub fn start(args: &[&str]) -> Server {
-        let dir = TempDir::new("srv");
-        let db = dir.path().join("tambah.db");
-        let mut s = Server::start_on(&db, args);
-        s._dir = Some(dir);
-        s
+        Server::start_on_db(std::sync::Arc::new(Db::fresh("srv")), args)
     }
 
-    /// A server on an existing database path.
-    pub fn start_on(db: &Path, args: &[&str]) -> Server {
+    /// A server on a database other servers may share (many nodes).
+    pub fn start_on_db(db: std::sync::Arc<Db>, args: &[&str]) -> Server {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(db, &args);
+        let log = db.log_path();
+        let (child, base) = spawn(&db.url, &args, &log);
         Server {
             base,
-            db: db.to_path_buf(),
+            db: db.url.clone(),
             child,
             args,
-            _dir: None,
+            log,
+            _db: Some(db),
         }
     }
 
@@ -169,7 +271,7 @@ impl Server {
 
     /// Starts the same server again on the same database (a new port).
     pub fn restart(&mut self) {
-        let (child, base) = spawn(&self.db, &self.args);
+        let (child, base) = spawn(&self.db, &self.args, &self.log);
         self.child = child;
         self.base = base;
     }
@@ -190,13 +292,18 @@ impl Drop for Server {
     }
 }
 
-fn spawn(db: &Path, args: &[String]) -> (Child, String) {
-    let log = std::fs::File::create(db.with_extension("log")).unwrap();
+fn spawn(db: &str, args: &[String], log: &Path) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     let mut child = Command::new(BIN)
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .env("TAMBAH_DATABASE", db)
+        .env("TAMBAH_MASTER_KEY", TEST_MASTER_KEY)
         .env("TAMBAH_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
@@ -419,7 +526,7 @@ impl Client {
 }
 
 /// `tambah verify` must pass on the database.
-pub fn assert_verified(db: &Path) {
+pub fn assert_verified(db: &str) {
     let (ok, out, err) = cli_status(db, &["verify"]);
     assert!(ok, "verify failed:\n{out}\n{err}");
     assert!(out.contains("no violations"), "{out}");
