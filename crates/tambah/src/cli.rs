@@ -135,6 +135,21 @@ pub struct ServeArgs {
         default_value_t = 500
     )]
     pub reconcile_interval_ms: u64,
+    /// How long a node holds due order work before another node may take it, in ms.
+    #[arg(long, global = true, env = "TAMBAH_LEASE_MS", default_value_t = 30_000)]
+    pub lease_ms: i64,
+    /// Ask the provider about a sent order this long after sending it if no
+    /// outcome was recorded (a node died mid-call), in ms.
+    #[arg(
+        long,
+        global = true,
+        env = "TAMBAH_QUERY_AFTER_MS",
+        default_value_t = 10_000
+    )]
+    pub query_after_ms: i64,
+    /// This node's name in worker leases; default node-PID@HOST.
+    #[arg(long, global = true, env = "TAMBAH_NODE_ID")]
+    pub node_id: Option<String>,
     /// Seed of the staging simulator.
     #[arg(
         long,

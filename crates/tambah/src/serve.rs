@@ -28,6 +28,9 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
         writer_batch_max: args.writer_batch_max.max(1),
         environment,
         simulator_seed: args.simulator_seed,
+        lease_ms: args.lease_ms.max(100),
+        query_after_ms: args.query_after_ms.max(100),
+        node_id: args.node_id.clone().unwrap_or_else(default_node_id),
         ..Config::default()
     };
     let opened = open(db, config).await?;
@@ -82,6 +85,12 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     opened.runner.shutdown(&engine).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `node-PID@HOST`: unique among the nodes of one database.
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!("node-{}@{}", std::process::id(), host.trim())
 }
 
 async fn shutdown_signal() {

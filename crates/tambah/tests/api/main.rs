@@ -6,5 +6,6 @@ mod auth;
 mod cli;
 mod crash;
 mod harness;
+mod multinode;
 mod snapshots;
 mod topup;
