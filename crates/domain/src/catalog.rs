@@ -302,9 +302,12 @@ impl Product {
         format_percent_bp(self.discount_bp(level))
     }
 
-    /// The merchant's cost of `amount` at their pricing level.
+    /// The merchant's cost of `amount` at their pricing level: never below
+    /// one minor unit, so that every accepted order holds something.
     pub fn cost(&self, amount: Amount, level: &str) -> Amount {
-        amount.priced(self.unit_price_bp, self.discount_bp(level))
+        amount
+            .priced(self.unit_price_bp, self.discount_bp(level))
+            .max(Amount::from_minor(1))
     }
 
     pub fn datatype(&self) -> &'static str {

@@ -90,6 +90,14 @@ fn product(p: ProductEntry) -> Result<Product, String> {
             level_discount_bp.insert(level.clone(), bp);
         }
     }
+    if unit_price_bp == 0 {
+        return Err("unit_price must be greater than 0".into());
+    }
+    if default_discount_bp.unwrap_or(0) >= 10_000
+        || level_discount_bp.values().any(|&bp| bp >= 10_000)
+    {
+        return Err("discounts must be below 100%".into());
+    }
     let active = match p.status.as_str() {
         "Active" => true,
         "Inactive" => false,
@@ -151,5 +159,7 @@ mod tests {
         let e = parse(&bad).unwrap_err();
         assert!(e.contains("datatype \"Float\""), "{e}");
         assert!(parse("{\"version\": 2, \"products\": []}").is_err());
+        let free = BUILT_IN.replacen("\"default\": \"3\"", "\"default\": \"100\"", 1);
+        assert!(parse(&free).unwrap_err().contains("below 100%"));
     }
 }

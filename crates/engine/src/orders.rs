@@ -582,9 +582,26 @@ pub(crate) fn apply_place(
             dispatch_to: None,
         });
     }
+    // With the outcome already known, the order is written once in its final
+    // state and its hold resolved at once: fewer statements than insert,
+    // hold, look the hold up, resolve, update.
+    let (dispatch_to, planned) = match &o.verdict {
+        Verdict::InsufficientCredit => unreachable!("handled above"),
+        Verdict::Decided { provider, outcome } => {
+            row.provider = (*provider).to_owned();
+            match plan(&row, outcome, o.now_ms) {
+                Some((next, effect)) => {
+                    row = next;
+                    (None, effect)
+                }
+                None => (None, LedgerEffect::None),
+            }
+        }
+        Verdict::Dispatch { provider } => (Some(*provider), LedgerEffect::None),
+    };
     row.id = w.insert_order(&row)?;
     let holds = ledger.system(o.environment).holds;
-    ledger
+    let hold_id = ledger
         .transfer(
             w,
             &NewTransfer {
@@ -599,23 +616,16 @@ pub(crate) fn apply_place(
             },
         )
         .map_err(|e| e.into_store("hold"))?;
-    let dispatch_to = match &o.verdict {
-        Verdict::InsufficientCredit => unreachable!("handled above"),
-        Verdict::Decided { provider, outcome } => {
-            row.provider = (*provider).to_owned();
-            row = apply_outcome(
-                w,
-                ledger,
-                row,
-                o.wallet_id,
-                o.environment,
-                outcome,
-                o.now_ms,
-            )?;
-            None
-        }
-        Verdict::Dispatch { provider } => Some(*provider),
-    };
+    book(
+        w,
+        ledger,
+        &row,
+        planned,
+        Some((hold_id, o.cost_minor)),
+        o.wallet_id,
+        o.environment,
+        o.now_ms,
+    )?;
     Ok(Placed::New {
         order: row,
         balance_minor: ledger.balance(o.wallet_id),
@@ -676,21 +686,15 @@ fn update_of(o: &OrderRow) -> OrderUpdate {
     }
 }
 
-/// Moves an order by a provider outcome, with its ledger effect. An outcome
-/// that does not apply to the order's state (a late or repeated answer) changes
-/// nothing: resolution is idempotent.
-fn apply_outcome(
-    w: &mut dyn Writer,
-    ledger: &mut BatchLedger,
-    mut order: OrderRow,
-    wallet_id: i64,
-    environment: Environment,
-    outcome: &Outcome,
-    now_ms: i64,
-) -> Result<OrderRow, StoreError> {
+/// What an outcome does to an order: its new fields and the ledger effect, or
+/// `None` when the outcome does not apply to the order's state (a late or
+/// repeated answer), which then changes nothing: resolution is idempotent.
+fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(OrderRow, LedgerEffect)> {
     let current = OrderState::from_code(
         StatusCode::from_u8(order.status).expect("stored codes are contract codes"),
     );
+    let mut next_row = order.clone();
+    next_row.updated_at_ms = now_ms;
     let next = match outcome {
         Outcome::Delivered(_) => OrderState::Successful,
         Outcome::Declined { code, .. } => OrderState::Failed(*code),
@@ -698,36 +702,66 @@ fn apply_outcome(
         Outcome::Reversed { .. } => OrderState::Refunded,
         Outcome::Pending { recheck_at_ms } => {
             if current.is_final() {
-                return Ok(order);
+                return None;
             }
-            order.status = StatusCode::PROCESSING.code();
-            order.recheck_at_ms = Some(*recheck_at_ms);
-            order.updated_at_ms = now_ms;
-            w.update_order(&update_of(&order))?;
-            return Ok(order);
+            next_row.status = StatusCode::PROCESSING.code();
+            next_row.recheck_at_ms = Some(*recheck_at_ms);
+            return Some((next_row, LedgerEffect::None));
         }
     };
     let effect = match current.transition(next) {
         Ok(effect) => effect,
         Err(why) => {
             tracing::info!(order = order.id, %why, "outcome ignored");
-            return Ok(order);
+            return None;
         }
     };
+    next_row.status = next.code().code();
+    next_row.recheck_at_ms = None;
+    if let Outcome::Delivered(d) = outcome {
+        next_row.sn = d.sn.clone();
+        next_row.pin = d.pin.clone();
+        next_row.expiry = d.expiry.clone();
+        next_row.note = d.note.clone();
+        next_row.voucherlink = d.voucherlink.clone();
+        next_row.recheck_at_ms = d.recheck_at_ms;
+    }
+    Some((next_row, effect))
+}
+
+/// Records the ledger movement of a transition. `hold` is the order's open
+/// HOLD (id, amount) when the caller already knows it.
+#[allow(clippy::too_many_arguments)]
+fn book(
+    w: &mut dyn Writer,
+    ledger: &mut BatchLedger,
+    order: &OrderRow,
+    effect: LedgerEffect,
+    hold: Option<(i64, i64)>,
+    wallet_id: i64,
+    environment: Environment,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let systems = ledger.system(environment);
-    let movement = match effect {
-        LedgerEffect::None => None,
+    let (kind, debit, credit, amount, pending_id) = match effect {
+        LedgerEffect::None => return Ok(()),
         LedgerEffect::PostHold | LedgerEffect::VoidHold => {
-            let (hold_id, amount, resolved) = w.order_hold(order.id)?.ok_or_else(|| {
-                StoreError::Constraint(format!("order {} has no hold to resolve", order.id))
-            })?;
-            if resolved {
-                return Err(StoreError::Constraint(format!(
-                    "hold of order {} is already resolved",
-                    order.id
-                )));
-            }
-            Some(if effect == LedgerEffect::PostHold {
+            let (hold_id, amount) = match hold {
+                Some(h) => h,
+                None => {
+                    let (id, amount, resolved) = w.order_hold(order.id)?.ok_or_else(|| {
+                        StoreError::Constraint(format!("order {} has no hold to resolve", order.id))
+                    })?;
+                    if resolved {
+                        return Err(StoreError::Constraint(format!(
+                            "hold of order {} is already resolved",
+                            order.id
+                        )));
+                    }
+                    (id, amount)
+                }
+            };
+            if effect == LedgerEffect::PostHold {
                 (
                     TransferKind::Post,
                     systems.holds,
@@ -743,46 +777,57 @@ fn apply_outcome(
                     amount,
                     Some(hold_id),
                 )
-            })
+            }
         }
-        LedgerEffect::RefundPosted => Some((
+        LedgerEffect::RefundPosted => (
             TransferKind::Refund,
             systems.revenue,
             wallet_id,
             order.cost_minor,
             None,
-        )),
+        ),
     };
-    if let Some((kind, debit, credit, amount, pending_id)) = movement {
-        if amount > 0 {
-            ledger
-                .transfer(
-                    w,
-                    &NewTransfer {
-                        kind,
-                        debit_account: debit,
-                        credit_account: credit,
-                        amount_minor: amount,
-                        order_id: Some(order.id),
-                        pending_id,
-                        remarks: String::new(),
-                        created_at_ms: now_ms,
-                    },
-                )
-                .map_err(|e| e.into_store(kind.as_str()))?;
-        }
-    }
-    order.status = next.code().code();
-    order.updated_at_ms = now_ms;
-    order.recheck_at_ms = None;
-    if let Outcome::Delivered(d) = outcome {
-        order.sn = d.sn.clone();
-        order.pin = d.pin.clone();
-        order.expiry = d.expiry.clone();
-        order.note = d.note.clone();
-        order.voucherlink = d.voucherlink.clone();
-        order.recheck_at_ms = d.recheck_at_ms;
-    }
-    w.update_order(&update_of(&order))?;
-    Ok(order)
+    ledger
+        .transfer(
+            w,
+            &NewTransfer {
+                kind,
+                debit_account: debit,
+                credit_account: credit,
+                amount_minor: amount,
+                order_id: Some(order.id),
+                pending_id,
+                remarks: String::new(),
+                created_at_ms: now_ms,
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| e.into_store(kind.as_str()))
+}
+
+/// Moves a stored order by a provider outcome, with its ledger effect.
+fn apply_outcome(
+    w: &mut dyn Writer,
+    ledger: &mut BatchLedger,
+    order: OrderRow,
+    wallet_id: i64,
+    environment: Environment,
+    outcome: &Outcome,
+    now_ms: i64,
+) -> Result<OrderRow, StoreError> {
+    let Some((next, effect)) = plan(&order, outcome, now_ms) else {
+        return Ok(order);
+    };
+    book(
+        w,
+        ledger,
+        &next,
+        effect,
+        None,
+        wallet_id,
+        environment,
+        now_ms,
+    )?;
+    w.update_order(&update_of(&next))?;
+    Ok(next)
 }
