@@ -328,8 +328,8 @@ fn token_row(r: &Row) -> TokenRow {
 impl Store for PgStore {
     fn writer(&self) -> Result<Box<dyn Writer>> {
         Ok(Box::new(PgWriter {
-            handle: self.handle.clone(),
             config: self.config.clone(),
+            runtime: None,
             conn: None,
         }))
     }
@@ -654,58 +654,70 @@ impl Store for PgStore {
     }
 }
 
-/// A write session on its own connection, used by one (non-async) thread:
-/// each call blocks that thread on the store's runtime. Connects on first
-/// use, and again after the connection is lost.
+/// A write session on its own connection, used by one (non-async) thread.
+/// It owns a single-threaded runtime that drives both its queries and its
+/// connection on the calling thread: a round trip costs no hand-off between
+/// threads. Connects on first use, and again after the connection is lost.
 pub struct PgWriter {
-    handle: Handle,
     config: tokio_postgres::Config,
+    runtime: Option<Runtime>,
     conn: Option<Conn>,
 }
 
 impl PgWriter {
-    fn conn(&mut self) -> Result<&Conn> {
-        if self.conn.as_ref().is_none_or(|c| c.client.is_closed()) {
-            let (config, handle) = (self.config.clone(), self.handle.clone());
-            self.conn = Some(
-                self.handle
-                    .block_on(async move { connect(&config, &handle).await })?,
-            );
+    fn conn(&mut self) -> Result<(&Runtime, &Conn)> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            self.runtime = Some(rt);
         }
-        Ok(self.conn.as_ref().expect("connected above"))
+        let rt = self.runtime.as_ref().expect("created above");
+        if self.conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            let config = self.config.clone();
+            let handle = rt.handle().clone();
+            self.conn = Some(rt.block_on(async move { connect(&config, &handle).await })?);
+        }
+        Ok((rt, self.conn.as_ref().expect("connected above")))
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
-        let handle = self.handle.clone();
-        let conn = self.conn()?;
-        handle.block_on(conn.client.batch_execute(sql)).map_err(err)
+        let (rt, conn) = self.conn()?;
+        rt.block_on(conn.client.batch_execute(sql)).map_err(err)
     }
 
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
-        let handle = self.handle.clone();
-        let conn = self.conn()?;
-        handle.block_on(async {
+        let (rt, conn) = self.conn()?;
+        rt.block_on(async {
             let statement = conn.statement(sql).await?;
             conn.client.query(&statement, params).await.map_err(err)
         })
     }
 
     fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
-        let handle = self.handle.clone();
-        let conn = self.conn()?;
-        handle.block_on(async {
+        let (rt, conn) = self.conn()?;
+        rt.block_on(async {
             let statement = conn.statement(sql).await?;
             conn.client.query_opt(&statement, params).await.map_err(err)
         })
     }
 
     fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
-        let handle = self.handle.clone();
-        let conn = self.conn()?;
-        handle.block_on(async {
+        let (rt, conn) = self.conn()?;
+        rt.block_on(async {
             let statement = conn.statement(sql).await?;
             conn.client.execute(&statement, params).await.map_err(err)
         })
+    }
+}
+
+impl Drop for PgWriter {
+    fn drop(&mut self) {
+        self.conn = None;
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
