@@ -56,14 +56,11 @@ pub enum Denomination {
 impl Denomination {
     /// `"5,10,30"` or `"1-1000"`.
     pub fn parse(text: &str) -> Result<Denomination, String> {
-        let parse =
-            |t: &str| Amount::parse_rm(t, 2).map_err(|e| format!("denomination {text:?}: {e}"));
+        let parse = |t: &str| Amount::parse_rm(t, 2).map_err(|e| format!("denomination {text:?}: {e}"));
         if let Some((min, max)) = text.split_once('-') {
             let (min, max) = (parse(min)?, parse(max)?);
             if min > max || min == Amount::ZERO {
-                return Err(format!(
-                    "denomination range {text:?} is empty or starts at 0"
-                ));
+                return Err(format!("denomination range {text:?} is empty or starts at 0"));
             }
             return Ok(Denomination::Range { min, max });
         }
@@ -84,11 +81,7 @@ impl Denomination {
     /// Wire form: `5,10,30` or `1-1000`.
     pub fn text(&self) -> String {
         match self {
-            Denomination::List(list) => list
-                .iter()
-                .map(|a| a.to_plain())
-                .collect::<Vec<_>>()
-                .join(","),
+            Denomination::List(list) => list.iter().map(|a| a.to_plain()).collect::<Vec<_>>().join(","),
             Denomination::Range { min, max } => format!("{}-{}", min.to_plain(), max.to_plain()),
         }
     }
@@ -123,15 +116,9 @@ impl AccountFormat {
     /// `msisdn`, `digits:12-12`, `alnum:1-30`, `nric`, `msisdn_or_email`, `any:1-50`.
     pub fn parse(text: &str) -> Result<AccountFormat, String> {
         let range = |r: &str| -> Result<(usize, usize), String> {
-            let (a, b) = r
-                .split_once('-')
-                .ok_or_else(|| format!("account format {text:?}: range MIN-MAX expected"))?;
-            let min = a
-                .parse()
-                .map_err(|_| format!("account format {text:?}: bad minimum"))?;
-            let max = b
-                .parse()
-                .map_err(|_| format!("account format {text:?}: bad maximum"))?;
+            let (a, b) = r.split_once('-').ok_or_else(|| format!("account format {text:?}: range MIN-MAX expected"))?;
+            let min = a.parse().map_err(|_| format!("account format {text:?}: bad minimum"))?;
+            let max = b.parse().map_err(|_| format!("account format {text:?}: bad maximum"))?;
             if min == 0 || min > max || max > 100 {
                 return Err(format!("account format {text:?}: bad range"));
             }
@@ -166,7 +153,9 @@ impl AccountFormat {
                 if is_msisdn(account) {
                     Ok(())
                 } else {
-                    Err(format!("account {account:?} is not a Malaysian mobile number (01X and 7-8 digits, or 601X...)"))
+                    Err(format!(
+                        "account {account:?} is not a Malaysian mobile number (01X and 7-8 digits, or 601X...)"
+                    ))
                 }
             }
             AccountFormat::Digits { min, max } => {
@@ -179,23 +168,17 @@ impl AccountFormat {
                 }
             }
             AccountFormat::Alnum { min, max } => {
-                if account.chars().all(|c| c.is_ascii_alphanumeric())
-                    && (*min..=*max).contains(&len)
-                {
+                if account.chars().all(|c| c.is_ascii_alphanumeric()) && (*min..=*max).contains(&len) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "account {account:?} must be {min} to {max} letters or digits"
-                    ))
+                    Err(format!("account {account:?} must be {min} to {max} letters or digits"))
                 }
             }
             AccountFormat::Nric => {
                 if is_nric(account) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "account {account:?} is not an NRIC number (12 digits, YYMMDD first)"
-                    ))
+                    Err(format!("account {account:?} is not an NRIC number (12 digits, YYMMDD first)"))
                 }
             }
             AccountFormat::MsisdnOrEmail => {
@@ -206,15 +189,11 @@ impl AccountFormat {
                 }
             }
             AccountFormat::Any { min, max } => {
-                if (*min..=*max).contains(&len)
-                    && account.trim() == account
-                    && !account.chars().any(|c| c.is_control())
+                if (*min..=*max).contains(&len) && account.trim() == account && !account.chars().any(|c| c.is_control())
                 {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "account must be {min} to {max} printable characters"
-                    ))
+                    Err(format!("account must be {min} to {max} printable characters"))
                 }
             }
         }
@@ -292,10 +271,7 @@ pub struct AmountRejection(pub String);
 
 impl Product {
     pub fn discount_bp(&self, level: &str) -> u32 {
-        self.level_discount_bp
-            .get(level)
-            .copied()
-            .unwrap_or(self.default_discount_bp)
+        self.level_discount_bp.get(level).copied().unwrap_or(self.default_discount_bp)
     }
 
     pub fn discount_text(&self, level: &str) -> String {
@@ -305,9 +281,7 @@ impl Product {
     /// The merchant's cost of `amount` at their pricing level: never below
     /// one minor unit, so that every accepted order holds something.
     pub fn cost(&self, amount: Amount, level: &str) -> Amount {
-        amount
-            .priced(self.unit_price_bp, self.discount_bp(level))
-            .max(Amount::from_minor(1))
+        amount.priced(self.unit_price_bp, self.discount_bp(level)).max(Amount::from_minor(1))
     }
 
     pub fn datatype(&self) -> &'static str {
@@ -321,10 +295,7 @@ impl Product {
     /// Checks an amount against the datatype and the denomination.
     pub fn check_amount(&self, amount: Amount) -> Result<(), AmountRejection> {
         if self.integer_only && !amount.is_whole_ringgit() {
-            return Err(AmountRejection(format!(
-                "product {} takes whole ringgit amounts only (Integer)",
-                self.code
-            )));
+            return Err(AmountRejection(format!("product {} takes whole ringgit amounts only (Integer)", self.code)));
         }
         if !self.denomination.contains(amount) {
             return Err(AmountRejection(format!(
@@ -353,10 +324,7 @@ impl Catalog {
                 return Err(format!("product code {} appears twice", p.code));
             }
         }
-        Ok(Catalog {
-            products: products.into_iter().map(Arc::new).collect(),
-            by_code,
-        })
+        Ok(Catalog { products: products.into_iter().map(Arc::new).collect(), by_code })
     }
 
     pub fn get(&self, code: &str) -> Option<&Arc<Product>> {
@@ -398,10 +366,7 @@ mod tests {
         assert!(m.check("011324212456").is_err());
         let tnb = AccountFormat::parse("digits:12-12").unwrap();
         assert!(tnb.check("220012345678").is_ok());
-        assert!(tnb
-            .check("22001234567")
-            .unwrap_err()
-            .contains("must be 12 digits"));
+        assert!(tnb.check("22001234567").unwrap_err().contains("must be 12 digits"));
         assert!(AccountFormat::Nric.check("900101145678").is_ok());
         assert!(AccountFormat::Nric.check("901301145678").is_err());
         assert!(AccountFormat::MsisdnOrEmail.check("a@b.my").is_ok());

@@ -17,13 +17,8 @@ impl RefId {
         if text.len() > REFID_MAX_CHARS {
             return Err(format!("refid is longer than {REFID_MAX_CHARS} characters"));
         }
-        if let Some(bad) = text
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(format!(
-                "refid contains {bad:?}; only letters, digits, '-', '_' and '.' are allowed"
-            ));
+        if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+            return Err(format!("refid contains {bad:?}; only letters, digits, '-', '_' and '.' are allowed"));
         }
         Ok(RefId(text.to_owned()))
     }
@@ -51,9 +46,7 @@ impl Environment {
         match text {
             "staging" => Ok(Environment::Staging),
             "live" => Ok(Environment::Live),
-            other => Err(format!(
-                "unknown environment {other:?}: use staging or live"
-            )),
+            other => Err(format!("unknown environment {other:?}: use staging or live")),
         }
     }
 
@@ -82,9 +75,7 @@ mod tests {
         assert!(RefId::parse("UID-123").is_ok());
         assert!(RefId::parse("a.b_c-1").is_ok());
         assert!(RefId::parse(&"x".repeat(25)).is_ok());
-        assert!(RefId::parse(&"x".repeat(26))
-            .unwrap_err()
-            .contains("longer than 25"));
+        assert!(RefId::parse(&"x".repeat(26)).unwrap_err().contains("longer than 25"));
         assert!(RefId::parse("").unwrap_err().contains("required"));
         assert!(RefId::parse("a b").unwrap_err().contains("' '"));
     }

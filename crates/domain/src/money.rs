@@ -89,11 +89,8 @@ impl Amount {
         if whole_digits.len() > 12 {
             return Err(AmountError::TooLarge);
         }
-        let whole_value: i64 = if whole_digits.is_empty() {
-            0
-        } else {
-            whole_digits.parse().map_err(|_| AmountError::NotANumber)?
-        };
+        let whole_value: i64 =
+            if whole_digits.is_empty() { 0 } else { whole_digits.parse().map_err(|_| AmountError::NotANumber)? };
         let mut frac_value: i64 = 0;
         for (i, b) in frac_trimmed.bytes().enumerate() {
             frac_value += i64::from(b - b'0') * 10_i64.pow(3 - i as u32);
@@ -124,8 +121,7 @@ impl Amount {
     /// Both factors are in basis points (1.0 = 10_000 bp, 3% = 300 bp).
     pub fn priced(self, unit_price_bp: u32, discount_bp: u32) -> Amount {
         debug_assert!(discount_bp <= 10_000);
-        let numerator =
-            i128::from(self.0) * i128::from(unit_price_bp) * i128::from(10_000 - discount_bp);
+        let numerator = i128::from(self.0) * i128::from(unit_price_bp) * i128::from(10_000 - discount_bp);
         let denominator: i128 = 100_000_000;
         let rounded = (numerator + denominator / 2) / denominator;
         Amount(i64::try_from(rounded).expect("price fits in i64 for bounded amounts"))
@@ -199,18 +195,9 @@ mod tests {
         assert_eq!(Amount::parse_rm("-1", 4), Err(AmountError::Negative));
         assert_eq!(Amount::parse_rm("1e3", 4), Err(AmountError::NotANumber));
         assert_eq!(Amount::parse_rm("10.", 4), Err(AmountError::NotANumber));
-        assert_eq!(
-            Amount::parse_rm("1.23456", 4),
-            Err(AmountError::TooManyDecimals { max: 4 })
-        );
-        assert_eq!(
-            Amount::parse_rm("10.5", 0),
-            Err(AmountError::TooManyDecimals { max: 0 })
-        );
-        assert_eq!(
-            Amount::parse_rm("99999999999999", 4),
-            Err(AmountError::TooLarge)
-        );
+        assert_eq!(Amount::parse_rm("1.23456", 4), Err(AmountError::TooManyDecimals { max: 4 }));
+        assert_eq!(Amount::parse_rm("10.5", 0), Err(AmountError::TooManyDecimals { max: 0 }));
+        assert_eq!(Amount::parse_rm("99999999999999", 4), Err(AmountError::TooLarge));
         assert_eq!(Amount::parse_rm("NaN", 4), Err(AmountError::NotANumber));
     }
 
@@ -221,13 +208,7 @@ mod tests {
         // RM 0.0005 at 3% = 0.000485 → 0.0005 (half-up on the 5th decimal).
         assert_eq!(Amount::from_minor(5).priced(10_000, 300).minor(), 5);
         // RM 50.13 at 2.99% = 48.631113 → 48.6311.
-        assert_eq!(
-            Amount::parse_rm("50.13", 2)
-                .unwrap()
-                .priced(10_000, 299)
-                .to_plain(),
-            "48.6311"
-        );
+        assert_eq!(Amount::parse_rm("50.13", 2).unwrap().priced(10_000, 299).to_plain(), "48.6311");
     }
 
     #[test]

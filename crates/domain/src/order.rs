@@ -62,13 +62,7 @@ impl OrderState {
             (Accepted | Processing, Successful) => LedgerEffect::PostHold,
             (Accepted | Processing, Failed(code)) if code.is_failure() => LedgerEffect::VoidHold,
             (Successful, Refunded) => LedgerEffect::RefundPosted,
-            (from, to) => {
-                return Err(format!(
-                    "order cannot go from {} to {}",
-                    from.code().code(),
-                    to.code().code()
-                ))
-            }
+            (from, to) => return Err(format!("order cannot go from {} to {}", from.code().code(), to.code().code())),
         };
         Ok(effect)
     }
@@ -82,18 +76,9 @@ mod tests {
     fn transitions() {
         use OrderState::*;
         assert_eq!(Accepted.transition(Processing), Ok(LedgerEffect::None));
-        assert_eq!(
-            Processing.transition(Successful),
-            Ok(LedgerEffect::PostHold)
-        );
-        assert_eq!(
-            Accepted.transition(Failed(StatusCode::REJECTED)),
-            Ok(LedgerEffect::VoidHold)
-        );
-        assert_eq!(
-            Successful.transition(Refunded),
-            Ok(LedgerEffect::RefundPosted)
-        );
+        assert_eq!(Processing.transition(Successful), Ok(LedgerEffect::PostHold));
+        assert_eq!(Accepted.transition(Failed(StatusCode::REJECTED)), Ok(LedgerEffect::VoidHold));
+        assert_eq!(Successful.transition(Refunded), Ok(LedgerEffect::RefundPosted));
         assert!(Successful.transition(Failed(StatusCode::REJECTED)).is_err());
         assert!(Failed(StatusCode::REJECTED).transition(Successful).is_err());
         assert!(Refunded.transition(Refunded).is_err());

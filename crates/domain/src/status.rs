@@ -81,9 +81,7 @@ impl StatusCode {
             0 => "Transaction accepted and will be sent for processing",
             1 => "Transaction is still being processed",
             20 => "Transaction is successful",
-            40 | 52 => {
-                "Invalid account number or mobile number, or the number is barred or terminated"
-            }
+            40 | 52 => "Invalid account number or mobile number, or the number is barred or terminated",
             41 => "Merchant account suspended or unauthorized access",
             43 => "Insufficient credit in the merchant's wallet",
             44 => "Incorrect format or invalid product",

@@ -82,14 +82,8 @@ mod tests {
         assert_eq!(t.seconds_text(), "2023-10-01 00:11:54");
         assert_eq!(t.millis_text(), "2023-10-01 00:11:54.123");
         assert_eq!(t.metadata_text(), "01-10-2023 00:11:54");
-        assert_eq!(
-            MytDateTime::from_unix_millis(0).seconds_text(),
-            "1970-01-01 08:00:00"
-        );
+        assert_eq!(MytDateTime::from_unix_millis(0).seconds_text(), "1970-01-01 08:00:00");
         // Leap day.
-        assert_eq!(
-            MytDateTime::from_unix_millis(1_709_164_800_000).seconds_text(),
-            "2024-02-29 08:00:00"
-        );
+        assert_eq!(MytDateTime::from_unix_millis(1_709_164_800_000).seconds_text(), "2024-02-29 08:00:00");
     }
 }

@@ -121,33 +121,23 @@ pub struct IssuedTokens {
 
 impl Engine {
     fn env_allowed(&self, environment: Environment) -> bool {
-        self.config()
-            .environment
-            .is_none_or(|bound| bound == environment)
+        self.config().environment.is_none_or(|bound| bound == environment)
     }
 
     /// Checks an API key and HMAC v1 signature.
     pub async fn authenticate_signed(&self, req: &SignedRequest<'_>) -> Result<Caller, AuthError> {
         let store = self.store();
-        let key = store
-            .api_key(req.api_key)
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let key = store.api_key(req.api_key).await.map_err(|_| AuthError::Internal)?;
         let key = match key {
             Some(k) if !k.revoked => k,
             _ => return Err(AuthError::KeyNotFound),
         };
-        let merchant = store
-            .merchant(key.merchant_id)
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let merchant = store.merchant(key.merchant_id).await.map_err(|_| AuthError::Internal)?;
         let merchant = merchant.ok_or(AuthError::KeyNotFound)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::KeyNotFound);
         }
-        let (Some(timestamp), Some(nonce), Some(signature)) =
-            (req.timestamp, req.nonce, req.signature)
-        else {
+        let (Some(timestamp), Some(nonce), Some(signature)) = (req.timestamp, req.nonce, req.signature) else {
             return Err(AuthError::MissingSignatureHeaders);
         };
         let window_s = self.config().signature_window_s;
@@ -162,38 +152,23 @@ impl Engine {
         if !(16..=128).contains(&nonce.len()) || nonce.bytes().any(|b| !b.is_ascii_graphic()) {
             return Err(AuthError::BadNonce);
         }
-        let secret = self
-            .master_key()
-            .open(&key.secret_sealed)
-            .map_err(|_| AuthError::Internal)?;
+        let secret = self.master_key().open(&key.secret_sealed).map_err(|_| AuthError::Internal)?;
         let canonical = signing::canonical(timestamp, nonce, req.method, req.raw_query, req.body);
         if !signing::verify(&secret, &canonical, signature) {
             return Err(AuthError::SignatureMismatch);
         }
         // Only a correctly signed request may spend a nonce.
-        let first = store
-            .remember_nonce(&key.key_id, nonce, ts + window_s, now_s)
-            .await;
+        let first = store.remember_nonce(&key.key_id, nonce, ts + window_s, now_s).await;
         if !first.map_err(|_| AuthError::Internal)? {
             return Err(AuthError::NonceReused);
         }
-        Ok(Caller {
-            merchant,
-            via: AuthMethod::ApiKey(key.key_id),
-        })
+        Ok(Caller { merchant, via: AuthMethod::ApiKey(key.key_id) })
     }
 
     /// Checks an `Authorization` header value: `Bearer <token>` or the raw token.
     pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
-        let token = authorization
-            .strip_prefix("Bearer ")
-            .unwrap_or(authorization)
-            .trim();
-        let row = self
-            .store()
-            .token(&token_hash(token))
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let token = authorization.strip_prefix("Bearer ").unwrap_or(authorization).trim();
+        let row = self.store().token(&token_hash(token)).await.map_err(|_| AuthError::Internal)?;
         let row = match row {
             Some(r) if !r.revoked && r.kind != TokenKind::Refresh => r,
             _ => return Err(AuthError::InvalidToken),
@@ -201,21 +176,12 @@ impl Engine {
         if row.expires_at_ms <= self.now_ms() {
             return Err(AuthError::TokenExpired);
         }
-        let merchant = self
-            .store()
-            .merchant(row.merchant_id)
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let merchant = self.store().merchant(row.merchant_id).await.map_err(|_| AuthError::Internal)?;
         let merchant = merchant.ok_or(AuthError::InvalidToken)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
         }
-        Ok(Caller {
-            merchant,
-            via: AuthMethod::Token {
-                user_id: row.user_id,
-            },
-        })
+        Ok(Caller { merchant, via: AuthMethod::Token { user_id: row.user_id } })
     }
 
     async fn new_stored_token(
@@ -236,10 +202,7 @@ impl Engine {
             expires_at_ms: now + ttl_s * 1000,
             revoked: false,
         };
-        self.store()
-            .insert_token(&row, now)
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        self.store().insert_token(&row, now).await.map_err(|_| AuthError::Internal)?;
         Ok(token)
     }
 
@@ -250,37 +213,21 @@ impl Engine {
         with_refresh: bool,
     ) -> Result<IssuedTokens, AuthError> {
         let ttl_s = self.config().token_ttl_s;
-        let id_token = self
-            .new_stored_token(TokenKind::Id, "tbh_id_", ttl_s, merchant_id, user_id)
-            .await?;
-        let access_token = self
-            .new_stored_token(TokenKind::Access, "tbh_at_", ttl_s, merchant_id, user_id)
-            .await?;
+        let id_token = self.new_stored_token(TokenKind::Id, "tbh_id_", ttl_s, merchant_id, user_id).await?;
+        let access_token = self.new_stored_token(TokenKind::Access, "tbh_at_", ttl_s, merchant_id, user_id).await?;
         let refresh_token = if with_refresh {
             let ttl = self.config().refresh_ttl_s;
-            Some(
-                self.new_stored_token(TokenKind::Refresh, "tbh_rt_", ttl, merchant_id, user_id)
-                    .await?,
-            )
+            Some(self.new_stored_token(TokenKind::Refresh, "tbh_rt_", ttl, merchant_id, user_id).await?)
         } else {
             None
         };
-        Ok(IssuedTokens {
-            id_token,
-            access_token,
-            refresh_token,
-            expires_in_s: ttl_s,
-        })
+        Ok(IssuedTokens { id_token, access_token, refresh_token, expires_in_s: ttl_s })
     }
 
     /// `/v2/token`: username and password for an IdToken, AccessToken and
     /// RefreshToken. The memory-hard hash runs on the blocking pool.
     pub async fn login(&self, username: &str, password: &str) -> Result<IssuedTokens, AuthError> {
-        let user = self
-            .store()
-            .user_by_username(username)
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let user = self.store().user_by_username(username).await.map_err(|_| AuthError::Internal)?;
         let (hash, user) = match user {
             Some(u) => (u.password_hash.clone(), Some(u)),
             // Same work as a real check, so timing does not reveal usernames.
@@ -293,11 +240,7 @@ impl Engine {
         let Some(user) = user.filter(|_| matches) else {
             return Err(AuthError::WrongCredentials);
         };
-        let merchant = self
-            .store()
-            .merchant(user.merchant_id)
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let merchant = self.store().merchant(user.merchant_id).await.map_err(|_| AuthError::Internal)?;
         let merchant = merchant.ok_or(AuthError::WrongCredentials)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::WrongCredentials);
@@ -307,11 +250,7 @@ impl Engine {
 
     /// `/v2/token/refresh`: a RefreshToken for new Id and Access tokens.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, AuthError> {
-        let row = self
-            .store()
-            .token(&token_hash(refresh_token.trim()))
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let row = self.store().token(&token_hash(refresh_token.trim())).await.map_err(|_| AuthError::Internal)?;
         let row = match row {
             Some(r) if !r.revoked && r.kind == TokenKind::Refresh => r,
             _ => return Err(AuthError::InvalidToken),
@@ -319,11 +258,7 @@ impl Engine {
         if row.expires_at_ms <= self.now_ms() {
             return Err(AuthError::TokenExpired);
         }
-        let merchant = self
-            .store()
-            .merchant(row.merchant_id)
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let merchant = self.store().merchant(row.merchant_id).await.map_err(|_| AuthError::Internal)?;
         let merchant = merchant.ok_or(AuthError::InvalidToken)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
@@ -333,38 +268,21 @@ impl Engine {
 
     /// `/v1/auth/change-password`: needs the old password; revokes every
     /// token of the user. The memory-hard hashes run on the blocking pool.
-    pub async fn change_password(
-        &self,
-        caller: &Caller,
-        old: &str,
-        new: &str,
-    ) -> Result<(), ChangePasswordError> {
+    pub async fn change_password(&self, caller: &Caller, old: &str, new: &str) -> Result<(), ChangePasswordError> {
         let internal = |_| ChangePasswordError::Auth(AuthError::Internal);
         let AuthMethod::Token { user_id } = caller.via else {
             return Err(ChangePasswordError::NeedsToken);
         };
         check_password_rules(new).map_err(ChangePasswordError::Weak)?;
-        let user = self
-            .store()
-            .user(user_id)
-            .await
-            .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?;
+        let user = self.store().user(user_id).await.map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?;
         let user = user.ok_or(ChangePasswordError::Auth(AuthError::InvalidToken))?;
         let (old, new, stored) = (old.to_owned(), new.to_owned(), user.password_hash.clone());
-        let new_hash = tokio::task::spawn_blocking(move || {
-            verify_password(&old, &stored).then(|| hash_password(&new))
-        })
-        .await
-        .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?
-        .ok_or(ChangePasswordError::Auth(AuthError::WrongCredentials))?;
-        self.store()
-            .set_password_hash(user_id, &new_hash)
+        let new_hash = tokio::task::spawn_blocking(move || verify_password(&old, &stored).then(|| hash_password(&new)))
             .await
-            .map_err(internal)?;
-        self.store()
-            .revoke_user_tokens(user_id)
-            .await
-            .map_err(internal)?;
+            .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?
+            .ok_or(ChangePasswordError::Auth(AuthError::WrongCredentials))?;
+        self.store().set_password_hash(user_id, &new_hash).await.map_err(internal)?;
+        self.store().revoke_user_tokens(user_id).await.map_err(internal)?;
         Ok(())
     }
 }
@@ -390,10 +308,10 @@ pub fn check_password_rules(password: &str) -> Result<(), String> {
 
 /// A valid Argon2id hash of a random password, verified against when the
 /// username is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
 
 /// Decodes a base64 API secret as shown to the merchant.
 pub fn decode_secret(secret_b64: &str) -> Result<Vec<u8>, String> {
-    B64.decode(secret_b64.trim())
-        .map_err(|e| format!("secret is not base64: {e}"))
+    B64.decode(secret_b64.trim()).map_err(|e| format!("secret is not base64: {e}"))
 }

@@ -50,10 +50,7 @@ struct ProductEntry {
 pub fn parse(json: &str) -> Result<Catalog, String> {
     let file: CatalogFile = serde_json::from_str(json).map_err(|e| format!("catalogue: {e}"))?;
     if file.version != 1 {
-        return Err(format!(
-            "catalogue version {} is not supported (expected 1)",
-            file.version
-        ));
+        return Err(format!("catalogue version {} is not supported (expected 1)", file.version));
     }
     let products = file
         .products
@@ -67,8 +64,7 @@ pub fn parse(json: &str) -> Result<Catalog, String> {
 }
 
 fn product(p: ProductEntry) -> Result<Product, String> {
-    if p.code.is_empty() || p.code.len() > 16 || !p.code.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if p.code.is_empty() || p.code.len() > 16 || !p.code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err("code must be 1-16 letters or digits".into());
     }
     let integer_only = match p.datatype.as_str() {
@@ -77,13 +73,11 @@ fn product(p: ProductEntry) -> Result<Product, String> {
         other => return Err(format!("datatype {other:?} is not Integer or Decimal")),
     };
     let unit_price = Amount::parse_rm(&p.unit_price, 4).map_err(|e| format!("unit_price: {e}"))?;
-    let unit_price_bp =
-        u32::try_from(unit_price.minor()).map_err(|_| "unit_price too large".to_string())?;
+    let unit_price_bp = u32::try_from(unit_price.minor()).map_err(|_| "unit_price too large".to_string())?;
     let mut level_discount_bp = HashMap::new();
     let mut default_discount_bp = None;
     for (level, percent) in &p.discount_percent {
-        let bp =
-            parse_percent_bp(percent).map_err(|e| format!("discount for level {level}: {e}"))?;
+        let bp = parse_percent_bp(percent).map_err(|e| format!("discount for level {level}: {e}"))?;
         if level == "default" {
             default_discount_bp = Some(bp);
         } else {
@@ -93,9 +87,7 @@ fn product(p: ProductEntry) -> Result<Product, String> {
     if unit_price_bp == 0 {
         return Err("unit_price must be greater than 0".into());
     }
-    if default_discount_bp.unwrap_or(0) >= 10_000
-        || level_discount_bp.values().any(|&bp| bp >= 10_000)
-    {
+    if default_discount_bp.unwrap_or(0) >= 10_000 || level_discount_bp.values().any(|&bp| bp >= 10_000) {
         return Err("discounts must be below 100%".into());
     }
     let active = match p.status.as_str() {
@@ -146,9 +138,7 @@ mod tests {
         let cb = catalog.get("CB").unwrap();
         assert_eq!(cb.denomination.text(), "1-1000");
         assert!(!cb.integer_only);
-        for code in [
-            "C", "M", "U", "RO", "CP", "GC", "CEL", "TNB", "PTPTN", "JOMPAY", "ZAKAT", "ESIM", "FP",
-        ] {
+        for code in ["C", "M", "U", "RO", "CP", "GC", "CEL", "TNB", "PTPTN", "JOMPAY", "ZAKAT", "ESIM", "FP"] {
             assert!(catalog.get(code).is_some(), "{code} missing");
         }
     }

@@ -28,9 +28,7 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     /// From 32 bytes in base64 (`TAMBAH_MASTER_KEY`).
     pub fn from_base64(text: &str) -> Result<MasterKey, String> {
-        let bytes = B64
-            .decode(text.trim())
-            .map_err(|e| format!("master key is not base64: {e}"))?;
+        let bytes = B64.decode(text.trim()).map_err(|e| format!("master key is not base64: {e}"))?;
         if bytes.len() != 32 {
             return Err(format!("master key must be 32 bytes, got {}", bytes.len()));
         }
@@ -45,8 +43,7 @@ impl MasterKey {
                 let mut bytes = [0u8; 32];
                 rand::thread_rng().fill_bytes(&mut bytes);
                 let text = B64.encode(bytes);
-                write_private(path, &text)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                write_private(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 // Another process may have raced us; whatever is on disk wins.
                 let on_disk = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
                 MasterKey::from_base64(&on_disk)
@@ -60,11 +57,7 @@ impl MasterKey {
         rand::thread_rng().fill_bytes(&mut nonce);
         let cipher = ChaCha20Poly1305::new(&self.0);
         let mut out = nonce.to_vec();
-        out.extend(
-            cipher
-                .encrypt(Nonce::from_slice(&nonce), plaintext)
-                .expect("encryption cannot fail"),
-        );
+        out.extend(cipher.encrypt(Nonce::from_slice(&nonce), plaintext).expect("encryption cannot fail"));
         out
     }
 
@@ -83,12 +76,7 @@ impl MasterKey {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(mut f) => f.write_all(text.as_bytes()).and_then(|_| f.sync_all()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
@@ -111,9 +99,7 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 pub fn random_alnum(n: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
-    (0..n)
-        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
-        .collect()
+    (0..n).map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char).collect()
 }
 
 /// A new signing secret: 32 random bytes, shown to the merchant as base64.
@@ -145,9 +131,7 @@ pub fn hash_password(password: &str) -> String {
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }

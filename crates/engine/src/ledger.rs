@@ -22,9 +22,7 @@ impl LedgerError {
     pub(crate) fn into_store(self, what: &str) -> StoreError {
         match self {
             LedgerError::Store(e) => e,
-            LedgerError::Insufficient => {
-                StoreError::Constraint(format!("{what}: an account would go below zero"))
-            }
+            LedgerError::Insufficient => StoreError::Constraint(format!("{what}: an account would go below zero")),
         }
     }
 }
@@ -73,37 +71,28 @@ impl BatchLedger {
 
     /// The balance as this command sees it: batch state plus its own staged moves.
     pub(crate) fn balance(&self, account: i64) -> i64 {
-        let base = *self
-            .balances
-            .get(&account)
-            .expect("account was locked at batch start");
-        base + self
-            .staged
-            .iter()
-            .filter(|(a, _)| *a == account)
-            .map(|(_, d)| d)
-            .sum::<i64>()
+        let base = *self.balances.get(&account).expect("account was locked at batch start");
+        base + self.staged.iter().filter(|(a, _)| *a == account).map(|(_, d)| d).sum::<i64>()
     }
 
-    /// Records one transfer and stages its effect on both balances.
-    pub(crate) fn transfer(
-        &mut self,
-        w: &mut dyn Writer,
-        t: &NewTransfer,
-    ) -> Result<i64, LedgerError> {
+    /// Checks a transfer against the balances and stages its effect; the
+    /// caller writes it (alone, or together with its order).
+    pub(crate) fn stage(&mut self, t: &NewTransfer) -> Result<(), LedgerError> {
         assert!(t.amount_minor > 0, "transfers move a positive amount");
         assert_ne!(t.debit_account, t.credit_account);
-        let after = self
-            .balance(t.debit_account)
-            .checked_sub(t.amount_minor)
-            .expect("balances stay far inside i64");
+        let after = self.balance(t.debit_account).checked_sub(t.amount_minor).expect("balances stay far inside i64");
         if after < 0 && !self.overdraft.contains(&t.debit_account) {
             return Err(LedgerError::Insufficient);
         }
-        let id = w.insert_transfer(t)?;
         self.staged.push((t.debit_account, -t.amount_minor));
         self.staged.push((t.credit_account, t.amount_minor));
-        Ok(id)
+        Ok(())
+    }
+
+    /// Records one transfer and stages its effect on both balances.
+    pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> Result<i64, LedgerError> {
+        self.stage(t)?;
+        Ok(w.insert_transfer(t)?)
     }
 
     /// The command succeeded: its movements become part of the batch.

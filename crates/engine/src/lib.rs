@@ -34,10 +34,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     }
 }
 
@@ -120,19 +117,12 @@ impl Engine {
             systems.insert(env, store.system_accounts(env).await?);
         }
         let waiters = Arc::new(waiters::Waiters::default());
-        let (writer, thread) = writer::spawn(
-            store.writer()?,
-            systems,
-            waiters.clone(),
-            config.writer_queue_max,
-            config.writer_batch_max,
-        );
+        let (writer, thread) =
+            writer::spawn(store.writer()?, systems, waiters.clone(), config.writer_queue_max, config.writer_batch_max);
         let engine = Arc::new_cyclic(|me| Engine {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
-            router: providers::Router::new(providers::simulator::Simulator::new(
-                config.simulator_seed,
-            )),
+            router: providers::Router::new(providers::simulator::Simulator::new(config.simulator_seed)),
             writer,
             waiters,
             master_key,
@@ -181,9 +171,7 @@ impl Engine {
     }
 
     pub(crate) fn arc(&self) -> Arc<Engine> {
-        self.me
-            .upgrade()
-            .expect("engine is alive while its methods run")
+        self.me.upgrade().expect("engine is alive while its methods run")
     }
 }
 

@@ -56,9 +56,7 @@ pub enum AdminError {
 impl std::fmt::Display for AdminError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AdminError::Invalid(m) | AdminError::NotFound(m) | AdminError::Store(m) => {
-                f.write_str(m)
-            }
+            AdminError::Invalid(m) | AdminError::NotFound(m) | AdminError::Store(m) => f.write_str(m),
         }
     }
 }
@@ -77,14 +75,11 @@ impl From<WriteError> for AdminError {
 
 fn check_username(u: &str) -> Result<(), AdminError> {
     let ok = (3..=64).contains(&u.len())
-        && u.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+        && u.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
     if ok {
         Ok(())
     } else {
-        Err(AdminError::Invalid(format!(
-            "username {u:?} must be 3-64 letters, digits or . _ - @"
-        )))
+        Err(AdminError::Invalid(format!("username {u:?} must be 3-64 letters, digits or . _ - @")))
     }
 }
 
@@ -97,93 +92,56 @@ fn check_name(name: &str) -> Result<(), AdminError> {
 
 fn check_level(level: &str) -> Result<(), AdminError> {
     if level.is_empty() || level.len() > 16 || !level.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(AdminError::Invalid(format!(
-            "level {level:?} must be 1-16 letters or digits"
-        )));
+        return Err(AdminError::Invalid(format!("level {level:?} must be 1-16 letters or digits")));
     }
     Ok(())
 }
 
 fn check_api_version(version: &str) -> Result<(), AdminError> {
     if !API_VERSIONS.contains(&version) {
-        return Err(AdminError::Invalid(format!(
-            "api version {version:?} is not one of {API_VERSIONS:?}"
-        )));
+        return Err(AdminError::Invalid(format!("api version {version:?} is not one of {API_VERSIONS:?}")));
     }
     Ok(())
 }
 
 impl Engine {
     /// Applies `changes` to the merchant with public account number `account`.
-    pub async fn update_merchant(
-        &self,
-        account: &str,
-        changes: &MerchantChanges,
-    ) -> Result<MerchantRow, AdminError> {
+    pub async fn update_merchant(&self, account: &str, changes: &MerchantChanges) -> Result<MerchantRow, AdminError> {
         let m = self.merchant_by_account(account).await?;
         let settings = MerchantSettings {
-            name: changes
-                .name
-                .clone()
-                .unwrap_or(m.name.clone())
-                .trim()
-                .to_owned(),
+            name: changes.name.clone().unwrap_or(m.name.clone()).trim().to_owned(),
             level: changes.level.clone().unwrap_or(m.level.clone()),
             access: changes.access.unwrap_or(m.access),
             suspended: changes.suspended.unwrap_or(m.suspended),
             api_version: changes.api_version.clone().unwrap_or(m.api_version.clone()),
-            require_api_key_for_topup: changes
-                .require_api_key_for_topup
-                .unwrap_or(m.require_api_key_for_topup),
+            require_api_key_for_topup: changes.require_api_key_for_topup.unwrap_or(m.require_api_key_for_topup),
         };
         check_name(&settings.name)?;
         check_level(&settings.level)?;
         check_api_version(&settings.api_version)?;
         if !matches!(settings.access, 0 | 50) {
-            return Err(AdminError::Invalid(format!(
-                "access {} must be 0 (full) or 50 (read-only)",
-                settings.access
-            )));
+            return Err(AdminError::Invalid(format!("access {} must be 0 (full) or 50 (read-only)", settings.access)));
         }
         if !self.store().update_merchant(m.id, &settings).await? {
-            return Err(AdminError::NotFound(format!(
-                "no merchant account {account:?}"
-            )));
+            return Err(AdminError::NotFound(format!("no merchant account {account:?}")));
         }
         self.merchant_by_account(account).await
     }
 
-    pub async fn create_merchant(
-        &self,
-        spec: &MerchantSpec,
-    ) -> Result<CreatedMerchant, AdminError> {
+    pub async fn create_merchant(&self, spec: &MerchantSpec) -> Result<CreatedMerchant, AdminError> {
         let name = spec.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AdminError::Invalid("name must be 1-100 characters".into()));
         }
-        let level = spec
-            .level
-            .clone()
-            .unwrap_or_else(|| DEFAULT_LEVEL.to_owned());
-        if level.is_empty() || level.len() > 16 || !level.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
-            return Err(AdminError::Invalid(format!(
-                "level {level:?} must be 1-16 letters or digits"
-            )));
+        let level = spec.level.clone().unwrap_or_else(|| DEFAULT_LEVEL.to_owned());
+        if level.is_empty() || level.len() > 16 || !level.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(AdminError::Invalid(format!("level {level:?} must be 1-16 letters or digits")));
         }
-        let api_version = spec
-            .api_version
-            .clone()
-            .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
+        let api_version = spec.api_version.clone().unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
         if !API_VERSIONS.contains(&api_version.as_str()) {
-            return Err(AdminError::Invalid(format!(
-                "api version {api_version:?} is not one of {API_VERSIONS:?}"
-            )));
+            return Err(AdminError::Invalid(format!("api version {api_version:?} is not one of {API_VERSIONS:?}")));
         }
-        let username = spec
-            .username
-            .clone()
-            .unwrap_or_else(|| format!("merchant-{}", random_alnum(8).to_lowercase()));
+        let username = spec.username.clone().unwrap_or_else(|| format!("merchant-{}", random_alnum(8).to_lowercase()));
         check_username(&username)?;
         let password = spec.password.clone().unwrap_or_else(|| random_alnum(20));
         check_password_rules(&password).map_err(AdminError::Invalid)?;
@@ -200,27 +158,16 @@ impl Engine {
             })
             .await
             .map_err(|e| match e {
-                StoreError::Unique(_) => {
-                    AdminError::Invalid(format!("username {username:?} is taken"))
-                }
+                StoreError::Unique(_) => AdminError::Invalid(format!("username {username:?} is taken")),
                 e => e.into(),
             })?;
         let (api_key, api_secret) = self.create_api_key(&merchant).await?;
-        Ok(CreatedMerchant {
-            merchant,
-            username,
-            password,
-            api_key,
-            api_secret,
-        })
+        Ok(CreatedMerchant { merchant, username, password, api_key, api_secret })
     }
 
     /// A new API key for the merchant; returns the key id and the secret
     /// (base64), which is shown only now.
-    pub async fn create_api_key(
-        &self,
-        merchant: &MerchantRow,
-    ) -> Result<(String, String), AdminError> {
+    pub async fn create_api_key(&self, merchant: &MerchantRow) -> Result<(String, String), AdminError> {
         let key_id = format!("{}{}", merchant.environment.key_prefix(), random_alnum(24));
         let (secret_b64, secret) = new_api_secret();
         let row = ApiKeyRow {
@@ -249,36 +196,20 @@ impl Engine {
     }
 
     /// Credits a wallet through the ledger (a DEPOSIT entry); returns the new balance.
-    pub async fn deposit(
-        &self,
-        account: &str,
-        amount: Amount,
-        remarks: &str,
-    ) -> Result<Amount, AdminError> {
+    pub async fn deposit(&self, account: &str, amount: Amount, remarks: &str) -> Result<Amount, AdminError> {
         if amount <= Amount::ZERO {
-            return Err(AdminError::Invalid(
-                "deposit amount must be greater than 0".into(),
-            ));
+            return Err(AdminError::Invalid("deposit amount must be greater than 0".into()));
         }
         let merchant = self.merchant_by_account(account).await?;
         let balance = self
             .writer()
-            .deposit(
-                merchant.wallet_id,
-                merchant.environment,
-                amount.minor(),
-                remarks.to_owned(),
-                self.now_ms(),
-            )
+            .deposit(merchant.wallet_id, merchant.environment, amount.minor(), remarks.to_owned(), self.now_ms())
             .await?;
         Ok(Amount::from_minor(balance))
     }
 
     /// The wallet balance, pending holds already taken off.
     pub async fn balance(&self, merchant: &MerchantRow) -> Result<Amount, StoreError> {
-        self.store()
-            .balance(merchant.wallet_id)
-            .await
-            .map(Amount::from_minor)
+        self.store().balance(merchant.wallet_id).await.map(Amount::from_minor)
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tambah_domain::order::LedgerEffect;
 use tambah_domain::{Amount, Environment, OrderState, Product, RefId, StatusCode};
 use tambah_store::{
-    MerchantRow, NewTransfer, OrderRow, OrderUpdate, StoreError, TransferKind, Writer,
+    Inserted, MerchantRow, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, StoreError, TransferKind, Writer,
 };
 
 use crate::ledger::BatchLedger;
@@ -88,10 +88,7 @@ pub(crate) enum Verdict {
     /// Fail with 43 before holding anything (a simulation number).
     InsufficientCredit,
     /// The outcome is already known (decided without side effects).
-    Decided {
-        provider: &'static str,
-        outcome: Outcome,
-    },
+    Decided { provider: &'static str, outcome: Outcome },
     /// Hand the order to `provider` after the commit.
     Dispatch { provider: &'static str },
 }
@@ -125,18 +122,11 @@ pub(crate) enum Placed {
 }
 
 fn same_request(existing: &OrderRow, product: &str, account: &str, amount_minor: i64) -> bool {
-    existing.product == product
-        && existing.account == account
-        && existing.amount_minor == amount_minor
+    existing.product == product && existing.account == account && existing.amount_minor == amount_minor
 }
 
 fn reject(http_status: u16, code: StatusCode, reason: impl Into<String>) -> Rejection {
-    Rejection {
-        http_status,
-        code,
-        reason: reason.into(),
-        balance_minor: 0,
-    }
+    Rejection { http_status, code, reason: reason.into(), balance_minor: 0 }
 }
 
 impl Engine {
@@ -144,53 +134,29 @@ impl Engine {
         let required = |field: &Option<String>, name: &str| -> Result<String, Rejection> {
             match field.as_deref().map(str::trim) {
                 Some(v) if !v.is_empty() => Ok(v.to_owned()),
-                _ => Err(reject(
-                    400,
-                    StatusCode::INVALID_FORMAT,
-                    format!("{name} is required"),
-                )),
+                _ => Err(reject(400, StatusCode::INVALID_FORMAT, format!("{name} is required"))),
             }
         };
-        let refid = RefId::parse(&required(&input.refid, "refid")?)
-            .map_err(|e| reject(400, StatusCode::INVALID_FORMAT, e))?;
+        let refid =
+            RefId::parse(&required(&input.refid, "refid")?).map_err(|e| reject(400, StatusCode::INVALID_FORMAT, e))?;
         let product_code = required(&input.product, "product")?;
         let account = required(&input.account, "account")?;
         let amount_text = required(&input.amount, "amount")?;
-        let product = self.catalog().get(&product_code).cloned().ok_or_else(|| {
-            reject(
-                400,
-                StatusCode::INVALID_FORMAT,
-                format!("unknown product {product_code:?}"),
-            )
-        })?;
+        let product = self
+            .catalog()
+            .get(&product_code)
+            .cloned()
+            .ok_or_else(|| reject(400, StatusCode::INVALID_FORMAT, format!("unknown product {product_code:?}")))?;
         if !product.active {
-            return Err(reject(
-                400,
-                StatusCode::UNAVAILABLE,
-                format!("product {product_code} is not available"),
-            ));
+            return Err(reject(400, StatusCode::UNAVAILABLE, format!("product {product_code} is not available")));
         }
-        product
-            .account_format
-            .check(&account)
-            .map_err(|e| reject(400, StatusCode::INVALID_ACCOUNT, e))?;
-        let amount = Amount::parse_rm(&amount_text, 2).map_err(|e| {
-            reject(
-                400,
-                StatusCode::INVALID_AMOUNT,
-                format!("amount {amount_text:?}: {e}"),
-            )
-        })?;
+        product.account_format.check(&account).map_err(|e| reject(400, StatusCode::INVALID_ACCOUNT, e))?;
+        let amount = Amount::parse_rm(&amount_text, 2)
+            .map_err(|e| reject(400, StatusCode::INVALID_AMOUNT, format!("amount {amount_text:?}: {e}")))?;
         if amount == Amount::ZERO {
-            return Err(reject(
-                400,
-                StatusCode::INVALID_AMOUNT,
-                "amount must be greater than 0",
-            ));
+            return Err(reject(400, StatusCode::INVALID_AMOUNT, "amount must be greater than 0"));
         }
-        product
-            .check_amount(amount)
-            .map_err(|e| reject(400, StatusCode::INVALID_DENOMINATION, e.0))?;
+        product.check_amount(amount).map_err(|e| reject(400, StatusCode::INVALID_DENOMINATION, e.0))?;
         let remarks = input.remarks.clone().unwrap_or_default();
         if remarks.chars().count() > REMARKS_MAX_CHARS {
             return Err(reject(
@@ -200,22 +166,11 @@ impl Engine {
             ));
         }
         let extras_json = serde_json::to_string(&input.extras).expect("a string map serializes");
-        Ok(ValidTopup {
-            refid,
-            product,
-            account,
-            amount,
-            remarks,
-            extras_json,
-        })
+        Ok(ValidTopup { refid, product, account, amount, remarks, extras_json })
     }
 
     /// Buys (or, for a refid already used, reports) one topup.
-    pub async fn topup(
-        &self,
-        caller: &Caller,
-        input: &TopupInput,
-    ) -> Result<OrderView, TopupError> {
+    pub async fn topup(&self, caller: &Caller, input: &TopupInput) -> Result<OrderView, TopupError> {
         match self.topup_or_reject(caller, input).await {
             // A rejection still tells the merchant their balance.
             Err(TopupError::Rejected(mut r)) => {
@@ -227,27 +182,15 @@ impl Engine {
         }
     }
 
-    async fn topup_or_reject(
-        &self,
-        caller: &Caller,
-        input: &TopupInput,
-    ) -> Result<OrderView, TopupError> {
+    async fn topup_or_reject(&self, caller: &Caller, input: &TopupInput) -> Result<OrderView, TopupError> {
         let merchant = &caller.merchant;
         let with_balance = TopupError::Rejected;
         let valid = self.validate(input).map_err(with_balance)?;
         if merchant.suspended {
-            return Err(with_balance(reject(
-                403,
-                StatusCode::SUSPENDED,
-                "merchant account is suspended",
-            )));
+            return Err(with_balance(reject(403, StatusCode::SUSPENDED, "merchant account is suspended")));
         }
         if merchant.access != 0 {
-            return Err(with_balance(reject(
-                403,
-                StatusCode::SUSPENDED,
-                "merchant account is read-only",
-            )));
+            return Err(with_balance(reject(403, StatusCode::SUSPENDED, "merchant account is read-only")));
         }
         if merchant.require_api_key_for_topup && matches!(caller.via, AuthMethod::Token { .. }) {
             return Err(with_balance(reject(
@@ -266,11 +209,7 @@ impl Engine {
         }
 
         // A refid already used is a status check; it never reaches the writer.
-        if let Some(existing) = self
-            .store()
-            .order_by_refid(merchant.id, valid.refid.as_str())
-            .await?
-        {
+        if let Some(existing) = self.store().order_by_refid(merchant.id, valid.refid.as_str()).await? {
             return self.existing_view(merchant, existing, &valid).await;
         }
 
@@ -286,23 +225,16 @@ impl Engine {
             status: StatusCode::ACCEPTED,
             created_at_ms: now_ms,
         };
-        let verdict = if staging
-            && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit)
-        {
+        let verdict = if staging && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit) {
             Verdict::InsufficientCredit
         } else {
             match self.router().route(merchant.environment, &valid.product) {
                 None => Verdict::Decided {
                     provider: "",
-                    outcome: Outcome::Unavailable {
-                        reason: "no provider is configured for this product".into(),
-                    },
+                    outcome: Outcome::Unavailable { reason: "no provider is configured for this product".into() },
                 },
                 Some(p) => match p.decide_inline(&provider_order, &valid.product) {
-                    Some(outcome) => Verdict::Decided {
-                        provider: p.name(),
-                        outcome,
-                    },
+                    Some(outcome) => Verdict::Decided { provider: p.name(), outcome },
                     None => Verdict::Dispatch { provider: p.name() },
                 },
             }
@@ -327,31 +259,17 @@ impl Engine {
         let placed = match placed {
             // Another node placed the same refid first (PostgreSQL): report it.
             Err(WriteError::Store(StoreError::Unique(_))) => {
-                let existing = self
-                    .store()
-                    .order_by_refid(merchant.id, valid.refid.as_str())
-                    .await?;
-                let existing = existing
-                    .ok_or_else(|| TopupError::Internal("refid raced but is not stored".into()))?;
+                let existing = self.store().order_by_refid(merchant.id, valid.refid.as_str()).await?;
+                let existing = existing.ok_or_else(|| TopupError::Internal("refid raced but is not stored".into()))?;
                 Placed::Existing(existing)
             }
             other => other?,
         };
         match placed {
-            Placed::Existing(order) | Placed::Conflict(order) => {
-                self.existing_view(merchant, order, &valid).await
-            }
-            Placed::New {
-                order,
-                balance_minor,
-                dispatch_to,
-            } => {
+            Placed::Existing(order) | Placed::Conflict(order) => self.existing_view(merchant, order, &valid).await,
+            Placed::New { order, balance_minor, dispatch_to } => {
                 if order.status >= 20 {
-                    return Ok(OrderView {
-                        order,
-                        product_name: valid.product.name.clone(),
-                        balance_minor,
-                    });
+                    return Ok(OrderView { order, product_name: valid.product.name.clone(), balance_minor });
                 }
                 let wait = self.config().topup_wait_ms;
                 let woken = (wait > 0).then(|| self.waiters().register(order.id));
@@ -361,29 +279,18 @@ impl Engine {
                     tokio::spawn(async move { engine.dispatch(order, provider).await });
                 }
                 let Some(woken) = woken else {
-                    return Ok(OrderView {
-                        order,
-                        product_name: valid.product.name.clone(),
-                        balance_minor,
-                    });
+                    return Ok(OrderView { order, product_name: valid.product.name.clone(), balance_minor });
                 };
                 let order_id = order.id;
                 let order = match tokio::time::timeout(Duration::from_millis(wait), woken).await {
                     Ok(Ok(final_order)) => final_order,
                     _ => {
                         self.waiters().forget(order_id);
-                        self.store()
-                            .order_by_refid(merchant.id, &order.refid)
-                            .await?
-                            .unwrap_or(order)
+                        self.store().order_by_refid(merchant.id, &order.refid).await?.unwrap_or(order)
                     }
                 };
                 let balance_minor = self.store().balance(merchant.wallet_id).await?;
-                Ok(OrderView {
-                    order,
-                    product_name: valid.product.name.clone(),
-                    balance_minor,
-                })
+                Ok(OrderView { order, product_name: valid.product.name.clone(), balance_minor })
             }
         }
     }
@@ -395,12 +302,7 @@ impl Engine {
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
         let balance_minor = self.store().balance(merchant.wallet_id).await?;
-        if !same_request(
-            &existing,
-            &valid.product.code,
-            &valid.account,
-            valid.amount.minor(),
-        ) {
+        if !same_request(&existing, &valid.product.code, &valid.account, valid.amount.minor()) {
             return Err(TopupError::Rejected(Rejection {
                 http_status: 409,
                 code: StatusCode::DUPLICATE,
@@ -411,41 +313,21 @@ impl Engine {
                 balance_minor,
             }));
         }
-        let product_name = self
-            .catalog()
-            .get(&existing.product)
-            .map(|p| p.name.clone())
-            .unwrap_or_default();
-        Ok(OrderView {
-            order: existing,
-            product_name,
-            balance_minor,
-        })
+        let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();
+        Ok(OrderView { order: existing, product_name, balance_minor })
     }
 
     /// Sends an accepted order to its provider and records the answer.
     /// Safe to call more than once: only the call that moves the order from
     /// Accepted to Processing sends it.
     pub(crate) async fn dispatch(&self, order: OrderRow, provider_name: &'static str) {
-        let Some(merchant) = self
-            .store()
-            .merchant(order.merchant_id)
-            .await
-            .ok()
-            .flatten()
-        else {
+        let Some(merchant) = self.store().merchant(order.merchant_id).await.ok().flatten() else {
             tracing::error!(order = order.id, "dispatch: merchant not found");
             return;
         };
         let (order, sent_by_us) = match self
             .writer()
-            .mark_processing(
-                order.id,
-                merchant.wallet_id,
-                provider_name,
-                self.now_ms(),
-                self.config().query_after_ms,
-            )
+            .mark_processing(order.id, merchant.wallet_id, provider_name, self.now_ms(), self.config().query_after_ms)
             .await
         {
             Ok(r) => r,
@@ -462,26 +344,12 @@ impl Engine {
             return;
         };
         let Some(provider) = self.router().by_name(provider_name) else {
-            tracing::error!(
-                order = order.id,
-                provider_name,
-                "dispatch: provider not configured"
-            );
+            tracing::error!(order = order.id, provider_name, "dispatch: provider not configured");
             return;
         };
-        let outcome = provider
-            .submit(&provider_order(&order), &product, self.now_ms())
-            .await;
-        if let Err(e) = self
-            .writer()
-            .resolve(
-                order.id,
-                merchant.wallet_id,
-                merchant.environment,
-                outcome,
-                self.now_ms(),
-            )
-            .await
+        let outcome = provider.submit(&provider_order(&order), &product, self.now_ms()).await;
+        if let Err(e) =
+            self.writer().resolve(order.id, merchant.wallet_id, merchant.environment, outcome, self.now_ms()).await
         {
             tracing::warn!(order = order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
         }
@@ -489,32 +357,13 @@ impl Engine {
 
     /// Asks the provider about an order whose re-check is due and records it.
     pub(crate) async fn recheck(&self, order: OrderRow) -> Result<(), String> {
-        let merchant = self
-            .store()
-            .merchant(order.merchant_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("merchant not found")?;
-        let product = self
-            .catalog()
-            .get(&order.product)
-            .cloned()
-            .ok_or("product left the catalogue")?;
-        let provider = self
-            .router()
-            .by_name(&order.provider)
-            .ok_or("provider not configured")?;
-        let outcome = provider
-            .query(&provider_order(&order), &product, self.now_ms())
-            .await;
+        let merchant =
+            self.store().merchant(order.merchant_id).await.map_err(|e| e.to_string())?.ok_or("merchant not found")?;
+        let product = self.catalog().get(&order.product).cloned().ok_or("product left the catalogue")?;
+        let provider = self.router().by_name(&order.provider).ok_or("provider not configured")?;
+        let outcome = provider.query(&provider_order(&order), &product, self.now_ms()).await;
         self.writer()
-            .resolve(
-                order.id,
-                merchant.wallet_id,
-                merchant.environment,
-                outcome,
-                self.now_ms(),
-            )
+            .resolve(order.id, merchant.wallet_id, merchant.environment, outcome, self.now_ms())
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -536,20 +385,7 @@ fn provider_order(order: &OrderRow) -> ProviderOrder {
 
 // ---- applied by the writer, inside the batch transaction ----
 
-pub(crate) fn apply_place(
-    w: &mut dyn Writer,
-    ledger: &mut BatchLedger,
-    o: &NewOrder,
-) -> Result<Placed, StoreError> {
-    if let Some(existing) = w.find_order(o.merchant_id, &o.refid)? {
-        return Ok(
-            if same_request(&existing, &o.product, &o.account, o.amount_minor) {
-                Placed::Existing(existing)
-            } else {
-                Placed::Conflict(existing)
-            },
-        );
-    }
+pub(crate) fn apply_place(w: &mut dyn Writer, ledger: &mut BatchLedger, o: &NewOrder) -> Result<Placed, StoreError> {
     let mut row = OrderRow {
         id: 0,
         merchant_id: o.merchant_id,
@@ -571,66 +407,82 @@ pub(crate) fn apply_place(
         created_at_ms: o.now_ms,
         updated_at_ms: o.now_ms,
     };
-    let insufficient = matches!(o.verdict, Verdict::InsufficientCredit)
-        || ledger.balance(o.wallet_id) < o.cost_minor;
+    let systems = ledger.system(o.environment);
+    let insufficient = matches!(o.verdict, Verdict::InsufficientCredit) || ledger.balance(o.wallet_id) < o.cost_minor;
+    let mut transfers = OrderTransfers::default();
+    let mut dispatch_to = None;
     if insufficient {
+        // Final at once, nothing held.
         row.status = StatusCode::INSUFFICIENT_CREDIT.code();
-        row.id = w.insert_order(&row)?;
-        return Ok(Placed::New {
-            order: row,
-            balance_minor: ledger.balance(o.wallet_id),
-            dispatch_to: None,
-        });
-    }
-    // With the outcome already known, the order is written once in its final
-    // state and its hold resolved at once: fewer statements than insert,
-    // hold, look the hold up, resolve, update.
-    let (dispatch_to, planned) = match &o.verdict {
-        Verdict::InsufficientCredit => unreachable!("handled above"),
-        Verdict::Decided { provider, outcome } => {
-            row.provider = (*provider).to_owned();
-            match plan(&row, outcome, o.now_ms) {
-                Some((next, effect)) => {
+    } else {
+        let hold = transfer(TransferKind::Hold, o.wallet_id, systems.holds, o.cost_minor, o.now_ms);
+        ledger.stage(&hold).map_err(|e| e.into_store("hold"))?;
+        transfers.hold = Some(hold);
+        match &o.verdict {
+            Verdict::InsufficientCredit => unreachable!("handled above"),
+            // The outcome is known: the order is written once in its final
+            // state, its hold resolved in the same statement where the
+            // backend can.
+            Verdict::Decided { provider, outcome } => {
+                row.provider = (*provider).to_owned();
+                if let Some((next, effect)) = plan(&row, outcome, o.now_ms) {
                     row = next;
-                    (None, effect)
+                    let resolution = match effect {
+                        LedgerEffect::PostHold => {
+                            Some(transfer(TransferKind::Post, systems.holds, systems.revenue, o.cost_minor, o.now_ms))
+                        }
+                        LedgerEffect::VoidHold => {
+                            Some(transfer(TransferKind::Void, systems.holds, o.wallet_id, o.cost_minor, o.now_ms))
+                        }
+                        LedgerEffect::None | LedgerEffect::RefundPosted => None,
+                    };
+                    if let Some(r) = &resolution {
+                        ledger.stage(r).map_err(|e| e.into_store(r.kind.as_str()))?;
+                    }
+                    transfers.resolution = resolution;
                 }
-                None => (None, LedgerEffect::None),
             }
+            Verdict::Dispatch { provider } => dispatch_to = Some(*provider),
         }
-        Verdict::Dispatch { provider } => (Some(*provider), LedgerEffect::None),
-    };
-    row.id = w.insert_order(&row)?;
-    let holds = ledger.system(o.environment).holds;
-    let hold_id = ledger
-        .transfer(
-            w,
-            &NewTransfer {
-                kind: TransferKind::Hold,
-                debit_account: o.wallet_id,
-                credit_account: holds,
-                amount_minor: o.cost_minor,
-                order_id: Some(row.id),
-                pending_id: None,
-                remarks: String::new(),
-                created_at_ms: o.now_ms,
-            },
-        )
-        .map_err(|e| e.into_store("hold"))?;
-    book(
-        w,
-        ledger,
-        &row,
-        planned,
-        Some((hold_id, o.cost_minor)),
-        o.wallet_id,
-        o.environment,
-        o.now_ms,
-    )?;
-    Ok(Placed::New {
-        order: row,
-        balance_minor: ledger.balance(o.wallet_id),
-        dispatch_to,
-    })
+    }
+    match w.insert_order_with_transfers(&row, &transfers)? {
+        Inserted::New { order_id, .. } => row.id = order_id,
+        Inserted::Exists => {
+            // The refid was used first (an earlier command, or another node):
+            // this is a status check, and nothing of ours was written.
+            ledger.drop_command();
+            let existing = w
+                .find_order(o.merchant_id, &o.refid)?
+                .ok_or_else(|| StoreError::Other(format!("refid {} exists but cannot be read", o.refid)))?;
+            return Ok(if same_request(&existing, &o.product, &o.account, o.amount_minor) {
+                Placed::Existing(existing)
+            } else {
+                Placed::Conflict(existing)
+            });
+        }
+    }
+    Ok(Placed::New { order: row, balance_minor: ledger.balance(o.wallet_id), dispatch_to })
+}
+
+/// A transfer of an order not yet written (the store fills in the order and
+/// hold ids).
+fn transfer(
+    kind: TransferKind,
+    debit_account: i64,
+    credit_account: i64,
+    amount_minor: i64,
+    now_ms: i64,
+) -> NewTransfer {
+    NewTransfer {
+        kind,
+        debit_account,
+        credit_account,
+        amount_minor,
+        order_id: None,
+        pending_id: None,
+        remarks: String::new(),
+        created_at_ms: now_ms,
+    }
 }
 
 pub(crate) fn apply_mark_processing(
@@ -640,9 +492,7 @@ pub(crate) fn apply_mark_processing(
     now_ms: i64,
     query_after_ms: i64,
 ) -> Result<(OrderRow, bool), StoreError> {
-    let mut order = w
-        .get_order(order_id)?
-        .ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
+    let mut order = w.get_order(order_id)?.ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
     if order.status != StatusCode::ACCEPTED.code() {
         return Ok((order, false));
     }
@@ -665,9 +515,7 @@ pub(crate) fn apply_outcome_by_id(
     outcome: &Outcome,
     now_ms: i64,
 ) -> Result<OrderRow, StoreError> {
-    let order = w
-        .get_order(order_id)?
-        .ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
+    let order = w.get_order(order_id)?.ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
     apply_outcome(w, ledger, order, wallet_id, environment, outcome, now_ms)
 }
 
@@ -690,9 +538,7 @@ fn update_of(o: &OrderRow) -> OrderUpdate {
 /// `None` when the outcome does not apply to the order's state (a late or
 /// repeated answer), which then changes nothing: resolution is idempotent.
 fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(OrderRow, LedgerEffect)> {
-    let current = OrderState::from_code(
-        StatusCode::from_u8(order.status).expect("stored codes are contract codes"),
-    );
+    let current = OrderState::from_code(StatusCode::from_u8(order.status).expect("stored codes are contract codes"));
     let mut next_row = order.clone();
     next_row.updated_at_ms = now_ms;
     let next = match outcome {
@@ -749,43 +595,22 @@ fn book(
             let (hold_id, amount) = match hold {
                 Some(h) => h,
                 None => {
-                    let (id, amount, resolved) = w.order_hold(order.id)?.ok_or_else(|| {
-                        StoreError::Constraint(format!("order {} has no hold to resolve", order.id))
-                    })?;
+                    let (id, amount, resolved) = w
+                        .order_hold(order.id)?
+                        .ok_or_else(|| StoreError::Constraint(format!("order {} has no hold to resolve", order.id)))?;
                     if resolved {
-                        return Err(StoreError::Constraint(format!(
-                            "hold of order {} is already resolved",
-                            order.id
-                        )));
+                        return Err(StoreError::Constraint(format!("hold of order {} is already resolved", order.id)));
                     }
                     (id, amount)
                 }
             };
             if effect == LedgerEffect::PostHold {
-                (
-                    TransferKind::Post,
-                    systems.holds,
-                    systems.revenue,
-                    amount,
-                    Some(hold_id),
-                )
+                (TransferKind::Post, systems.holds, systems.revenue, amount, Some(hold_id))
             } else {
-                (
-                    TransferKind::Void,
-                    systems.holds,
-                    wallet_id,
-                    amount,
-                    Some(hold_id),
-                )
+                (TransferKind::Void, systems.holds, wallet_id, amount, Some(hold_id))
             }
         }
-        LedgerEffect::RefundPosted => (
-            TransferKind::Refund,
-            systems.revenue,
-            wallet_id,
-            order.cost_minor,
-            None,
-        ),
+        LedgerEffect::RefundPosted => (TransferKind::Refund, systems.revenue, wallet_id, order.cost_minor, None),
     };
     ledger
         .transfer(
@@ -818,16 +643,7 @@ fn apply_outcome(
     let Some((next, effect)) = plan(&order, outcome, now_ms) else {
         return Ok(order);
     };
-    book(
-        w,
-        ledger,
-        &next,
-        effect,
-        None,
-        wallet_id,
-        environment,
-        now_ms,
-    )?;
+    book(w, ledger, &next, effect, None, wallet_id, environment, now_ms)?;
     w.update_order(&update_of(&next))?;
     Ok(next)
 }

@@ -17,9 +17,8 @@ pub fn body_hash(body: &[u8]) -> String {
 /// The query's `k=v` pairs with decoded values, sorted by key then value,
 /// joined by `&`; the empty string for no query.
 pub fn sorted_query(raw_query: &str) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(raw_query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     pairs.sort();
     let mut out = String::new();
     for (i, (k, v)) in pairs.iter().enumerate() {
@@ -33,19 +32,8 @@ pub fn sorted_query(raw_query: &str) -> String {
     out
 }
 
-pub fn canonical(
-    timestamp: &str,
-    nonce: &str,
-    method: &str,
-    raw_query: &str,
-    body: &[u8],
-) -> String {
-    format!(
-        "v1:{timestamp}:{nonce}:{}:{}:{}",
-        method.to_ascii_uppercase(),
-        sorted_query(raw_query),
-        body_hash(body)
-    )
+pub fn canonical(timestamp: &str, nonce: &str, method: &str, raw_query: &str, body: &[u8]) -> String {
+    format!("v1:{timestamp}:{nonce}:{}:{}:{}", method.to_ascii_uppercase(), sorted_query(raw_query), body_hash(body))
 }
 
 /// The `X-Signature` value for `canonical` under the raw secret bytes.
@@ -74,19 +62,13 @@ mod tests {
 
     #[test]
     fn empty_body_hash_matches_the_contract() {
-        assert_eq!(
-            body_hash(b""),
-            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-        );
+        assert_eq!(body_hash(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
     }
 
     #[test]
     fn query_is_decoded_and_sorted() {
         assert_eq!(sorted_query(""), "");
-        assert_eq!(
-            sorted_query("url=https%3A%2F%2Fx.my%2Fcb&method=POST"),
-            "method=POST&url=https://x.my/cb"
-        );
+        assert_eq!(sorted_query("url=https%3A%2F%2Fx.my%2Fcb&method=POST"), "method=POST&url=https://x.my/cb");
         assert_eq!(sorted_query("b=2&a=9&a=1"), "a=1&a=9&b=2");
     }
 

@@ -15,12 +15,7 @@ pub(crate) struct Waiters {
 impl Waiters {
     pub(crate) fn register(&self, order_id: i64) -> oneshot::Receiver<OrderRow> {
         let (tx, rx) = oneshot::channel();
-        self.by_order
-            .lock()
-            .expect("waiters poisoned")
-            .entry(order_id)
-            .or_default()
-            .push(tx);
+        self.by_order.lock().expect("waiters poisoned").entry(order_id).or_default().push(tx);
         rx
     }
 

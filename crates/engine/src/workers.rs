@@ -45,10 +45,7 @@ impl OrderReconciler {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "reconciler: cannot claim due orders");
-                return Pass {
-                    failed: 1,
-                    ..Pass::default()
-                };
+                return Pass { failed: 1, ..Pass::default() };
             }
         };
         let mut pass = Pass::default();
@@ -61,29 +58,15 @@ impl OrderReconciler {
                     .await
                     .ok()
                     .flatten()
-                    .and_then(|m| {
-                        self.engine
-                            .catalog()
-                            .get(&order.product)
-                            .cloned()
-                            .map(|p| (m, p))
-                    })
-                    .and_then(|(m, p)| {
-                        self.engine
-                            .router()
-                            .route(m.environment, &p)
-                            .map(|r| r.name())
-                    });
+                    .and_then(|m| self.engine.catalog().get(&order.product).cloned().map(|p| (m, p)))
+                    .and_then(|(m, p)| self.engine.router().route(m.environment, &p).map(|r| r.name()));
                 match provider {
                     Some(name) => {
                         self.engine.dispatch(order, name).await;
                         pass.dispatched += 1;
                     }
                     None => {
-                        tracing::warn!(
-                            order = order.id,
-                            "reconciler: no provider for an accepted order"
-                        );
+                        tracing::warn!(order = order.id, "reconciler: no provider for an accepted order");
                         pass.failed += 1;
                     }
                 }

@@ -112,43 +112,13 @@ fn answer(cmd: Command, outcome: Result<Done, StoreError>) {
 fn apply(w: &mut dyn Writer, ledger: &mut BatchLedger, cmd: &Command) -> Done {
     match cmd {
         Command::Place { order, .. } => Done::Place(orders::apply_place(w, ledger, order)),
-        Command::MarkProcessing {
-            order_id,
-            provider,
-            now_ms,
-            query_after_ms,
-            ..
-        } => Done::Mark(orders::apply_mark_processing(
-            w,
-            *order_id,
-            provider,
-            *now_ms,
-            *query_after_ms,
-        )),
-        Command::Resolve {
-            order_id,
-            wallet_id,
-            environment,
-            outcome,
-            now_ms,
-            ..
-        } => Done::Resolve(orders::apply_outcome_by_id(
-            w,
-            ledger,
-            *order_id,
-            *wallet_id,
-            *environment,
-            outcome,
-            *now_ms,
-        )),
-        Command::Deposit {
-            wallet_id,
-            environment,
-            amount_minor,
-            remarks,
-            now_ms,
-            ..
-        } => {
+        Command::MarkProcessing { order_id, provider, now_ms, query_after_ms, .. } => {
+            Done::Mark(orders::apply_mark_processing(w, *order_id, provider, *now_ms, *query_after_ms))
+        }
+        Command::Resolve { order_id, wallet_id, environment, outcome, now_ms, .. } => {
+            Done::Resolve(orders::apply_outcome_by_id(w, ledger, *order_id, *wallet_id, *environment, outcome, *now_ms))
+        }
+        Command::Deposit { wallet_id, environment, amount_minor, remarks, now_ms, .. } => {
             let funding = ledger.system(*environment).funding;
             let result = ledger
                 .transfer(
@@ -335,12 +305,7 @@ pub(crate) fn spawn(
             std::mem::forget(guard);
         })
         .expect("spawning the writer thread");
-    (
-        WriterHandle { tx },
-        WriterThread {
-            handle: Some(handle),
-        },
-    )
+    (WriterHandle { tx }, WriterThread { handle: Some(handle) })
 }
 
 /// Why a command could not be applied.
@@ -371,21 +336,12 @@ impl WriterHandle {
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, WriteError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(make(reply))
-            .await
-            .map_err(|_| WriteError::Stopped)?;
-        rx.await
-            .map_err(|_| WriteError::Stopped)?
-            .map_err(WriteError::Store)
+        self.tx.send(make(reply)).await.map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?.map_err(WriteError::Store)
     }
 
     pub(crate) async fn place(&self, order: NewOrder) -> Result<Placed, WriteError> {
-        self.call(|reply| Command::Place {
-            order: Box::new(order),
-            reply,
-        })
-        .await
+        self.call(|reply| Command::Place { order: Box::new(order), reply }).await
     }
 
     pub(crate) async fn mark_processing(
@@ -396,15 +352,8 @@ impl WriterHandle {
         now_ms: i64,
         query_after_ms: i64,
     ) -> Result<(OrderRow, bool), WriteError> {
-        self.call(|reply| Command::MarkProcessing {
-            order_id,
-            wallet_id,
-            provider,
-            now_ms,
-            query_after_ms,
-            reply,
-        })
-        .await
+        self.call(|reply| Command::MarkProcessing { order_id, wallet_id, provider, now_ms, query_after_ms, reply })
+            .await
     }
 
     pub(crate) async fn resolve(
@@ -415,15 +364,7 @@ impl WriterHandle {
         outcome: Outcome,
         now_ms: i64,
     ) -> Result<OrderRow, WriteError> {
-        self.call(|reply| Command::Resolve {
-            order_id,
-            wallet_id,
-            environment,
-            outcome,
-            now_ms,
-            reply,
-        })
-        .await
+        self.call(|reply| Command::Resolve { order_id, wallet_id, environment, outcome, now_ms, reply }).await
     }
 
     pub(crate) async fn deposit(
@@ -434,15 +375,7 @@ impl WriterHandle {
         remarks: String,
         now_ms: i64,
     ) -> Result<i64, WriteError> {
-        self.call(|reply| Command::Deposit {
-            wallet_id,
-            environment,
-            amount_minor,
-            remarks,
-            now_ms,
-            reply,
-        })
-        .await
+        self.call(|reply| Command::Deposit { wallet_id, environment, amount_minor, remarks, now_ms, reply }).await
     }
 }
 
@@ -454,10 +387,7 @@ mod tests {
 
     use super::*;
 
-    fn deposit(
-        wallet_id: i64,
-        amount_minor: i64,
-    ) -> (Command, oneshot::Receiver<Result<i64, StoreError>>) {
+    fn deposit(wallet_id: i64, amount_minor: i64) -> (Command, oneshot::Receiver<Result<i64, StoreError>>) {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Deposit {
             wallet_id,
@@ -486,14 +416,8 @@ mod tests {
         }))
         .unwrap();
         let mut systems = HashMap::new();
-        systems.insert(
-            Environment::Staging,
-            block(store.system_accounts(Environment::Staging)).unwrap(),
-        );
-        systems.insert(
-            Environment::Live,
-            block(store.system_accounts(Environment::Live)).unwrap(),
-        );
+        systems.insert(Environment::Staging, block(store.system_accounts(Environment::Staging)).unwrap());
+        systems.insert(Environment::Live, block(store.system_accounts(Environment::Live)).unwrap());
         let mut w = store.writer().unwrap();
 
         // The fast path: every command fine, one transaction.
@@ -511,9 +435,7 @@ mod tests {
             order_id: 424_242,
             wallet_id: m.wallet_id,
             environment: Environment::Staging,
-            outcome: Outcome::Unavailable {
-                reason: "test".into(),
-            },
+            outcome: Outcome::Unavailable { reason: "test".into() },
             now_ms: 1,
             reply,
         };
@@ -524,12 +446,7 @@ mod tests {
         assert_eq!(rx_c.blocking_recv().unwrap().unwrap(), 160);
         assert_eq!(block(store.balance(m.wallet_id)).unwrap(), 160);
         for check in block(store.verify()).unwrap() {
-            assert!(
-                check.violations.is_empty(),
-                "{}: {:?}",
-                check.name,
-                check.violations
-            );
+            assert!(check.violations.is_empty(), "{}: {:?}", check.name, check.violations);
         }
         drop(w);
         drop(store);

@@ -12,9 +12,7 @@ use std::sync::Arc;
 use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::MerchantSpec;
 use tambah_engine::workers::OrderReconciler;
-use tambah_engine::{
-    catalog, AuthMethod, Caller, Clock, Config, Engine, MasterKey, TopupError, TopupInput,
-};
+use tambah_engine::{catalog, AuthMethod, Caller, Clock, Config, Engine, MasterKey, TopupError, TopupInput};
 use tambah_store::Store;
 use tambah_store_sqlite::SqliteStore;
 
@@ -73,10 +71,7 @@ const PRODUCTS: &[(&str, &[&str])] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_orders_keep_the_ledger_exact() {
-    let seed: u64 = std::env::var("TAMBAH_SIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x7A4B_A100_2026);
+    let seed: u64 = std::env::var("TAMBAH_SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7A4B_A100_2026);
     eprintln!("simulation seed {seed} (TAMBAH_SIM_SEED to replay)");
     let mut rng = Rng(seed | 1);
 
@@ -84,21 +79,12 @@ async fn random_orders_keep_the_ledger_exact() {
     let _ = std::fs::remove_file(&path);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
     let clock = Arc::new(ManualClock(AtomicI64::new(1_764_000_000_000)));
-    let config = Config {
-        topup_wait_ms: 0,
-        writer_batch_max: 64,
-        ..Config::default()
-    };
+    let config = Config { topup_wait_ms: 0, writer_batch_max: 64, ..Config::default() };
     let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
-    let (engine, runner) = Engine::start(
-        store.clone(),
-        catalog::parse(catalog::BUILT_IN).unwrap(),
-        key,
-        config,
-        clock.clone(),
-    )
-    .await
-    .unwrap();
+    let (engine, runner) =
+        Engine::start(store.clone(), catalog::parse(catalog::BUILT_IN).unwrap(), key, config, clock.clone())
+            .await
+            .unwrap();
 
     // Merchants with small wallets, so that some run dry (43 for real).
     let mut callers = Vec::new();
@@ -116,15 +102,9 @@ async fn random_orders_keep_the_ledger_exact() {
             .await
             .unwrap();
         let rm = 300 + rng.below(900) as i64;
-        engine
-            .deposit(&c.merchant.account, Amount::from_rm(rm), "float")
-            .await
-            .unwrap();
+        engine.deposit(&c.merchant.account, Amount::from_rm(rm), "float").await.unwrap();
         deposits.insert(c.merchant.account.clone(), rm * 10_000);
-        callers.push(Caller {
-            merchant: c.merchant.clone(),
-            via: AuthMethod::ApiKey("sim".into()),
-        });
+        callers.push(Caller { merchant: c.merchant.clone(), via: AuthMethod::ApiKey("sim".into()) });
     }
 
     let mut sent: Vec<(usize, TopupInput)> = Vec::new();
@@ -150,9 +130,7 @@ async fn random_orders_keep_the_ledger_exact() {
             };
             let engine = engine.clone();
             let caller = callers[who].clone();
-            tasks.push(tokio::spawn(
-                async move { engine.topup(&caller, &input).await },
-            ));
+            tasks.push(tokio::spawn(async move { engine.topup(&caller, &input).await }));
         }
         for t in tasks {
             match t.await.unwrap() {
@@ -163,16 +141,11 @@ async fn random_orders_keep_the_ledger_exact() {
             }
         }
         // Time passes; pending orders are asked about and reversals land.
-        clock
-            .0
-            .fetch_add(rng.below(20_000) as i64, Ordering::SeqCst);
+        clock.0.fetch_add(rng.below(20_000) as i64, Ordering::SeqCst);
         reconciler.run_once().await;
         if round % 5 == 4 {
             let k = rng.below(callers.len() as u64) as usize;
-            engine
-                .deposit(&callers[k].merchant.account, Amount::from_rm(400), "top-up")
-                .await
-                .unwrap();
+            engine.deposit(&callers[k].merchant.account, Amount::from_rm(400), "top-up").await.unwrap();
             *deposits.get_mut(&callers[k].merchant.account).unwrap() += 400 * 10_000;
         }
     }
@@ -195,19 +168,10 @@ async fn random_orders_keep_the_ledger_exact() {
         if !seen.insert((m.id, input.refid.clone())) {
             continue;
         }
-        let Some(order) = store
-            .order_by_refid(m.id, input.refid.as_deref().unwrap())
-            .await
-            .unwrap()
-        else {
+        let Some(order) = store.order_by_refid(m.id, input.refid.as_deref().unwrap()).await.unwrap() else {
             continue; // lost a refid collision with other parameters
         };
-        assert!(
-            order.status >= 20,
-            "order {} still {}",
-            order.refid,
-            order.status
-        );
+        assert!(order.status >= 20, "order {} still {}", order.refid, order.status);
         *counts.entry(order.status).or_default() += 1;
         if order.status == 20 {
             *spent.entry(m.id).or_default() += order.cost_minor;
@@ -216,12 +180,7 @@ async fn random_orders_keep_the_ledger_exact() {
     for c in &callers {
         let m = &c.merchant;
         let expected = deposits[&m.account] - spent.get(&m.id).copied().unwrap_or(0);
-        assert_eq!(
-            store.balance(m.wallet_id).await.unwrap(),
-            expected,
-            "wallet of {}",
-            m.account
-        );
+        assert_eq!(store.balance(m.wallet_id).await.unwrap(), expected, "wallet of {}", m.account);
     }
     let checks = store.verify().await.unwrap();
     for c in &checks {
@@ -229,10 +188,7 @@ async fn random_orders_keep_the_ledger_exact() {
     }
     eprintln!("final statuses: {counts:?}");
     for code in [20u8, 43, 48, 53] {
-        assert!(
-            counts.get(&code).copied().unwrap_or(0) > 0,
-            "the run should produce status {code}: {counts:?}"
-        );
+        assert!(counts.get(&code).copied().unwrap_or(0) > 0, "the run should produce status {code}: {counts:?}");
     }
     runner.shutdown(&engine).await;
     for suffix in ["", "-wal", "-shm"] {

@@ -17,11 +17,7 @@ async fn balance(
 ) -> Result<Json<Value>, ApiError> {
     let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
     let m = &caller.merchant;
-    let balance = state
-        .engine
-        .balance(m)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let balance = state.engine.balance(m).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut data = json!({"account": m.account, "name": m.name, "balance": wire::money(balance), "level": m.level});
     if with_access {
         data["access"] = json!(m.access);

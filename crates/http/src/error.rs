@@ -28,22 +28,14 @@ impl From<AuthError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
-            ApiError::Auth(e) => (
-                StatusCode::UNAUTHORIZED,
-                json!({"error": e.code(), "message": e.message(), "detail": e.detail()}),
-            ),
-            ApiError::BadRequest { code, message } => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": code, "message": message}),
-            ),
-            ApiError::Forbidden(message) => (
-                StatusCode::FORBIDDEN,
-                json!({"error": "forbidden", "message": message}),
-            ),
-            ApiError::NotFound(message) => (
-                StatusCode::NOT_FOUND,
-                json!({"error": "not_found", "message": message}),
-            ),
+            ApiError::Auth(e) => {
+                (StatusCode::UNAUTHORIZED, json!({"error": e.code(), "message": e.message(), "detail": e.detail()}))
+            }
+            ApiError::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, json!({"error": code, "message": message}))
+            }
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"error": "forbidden", "message": message})),
+            ApiError::NotFound(message) => (StatusCode::NOT_FOUND, json!({"error": "not_found", "message": message})),
             ApiError::Unavailable(message) => {
                 tracing::warn!(%message, "503");
                 (

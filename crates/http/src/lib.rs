@@ -34,10 +34,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            body_limit_bytes: 64 * 1024,
-            public_url: "http://127.0.0.1:8080".into(),
-        }
+        HttpConfig { body_limit_bytes: 64 * 1024, public_url: "http://127.0.0.1:8080".into() }
     }
 }
 
@@ -90,14 +87,11 @@ async fn request_id(req: Request, next: Next) -> Response {
     let given = req
         .headers()
         .get("x-request-id")
-        .filter(|v| {
-            !v.is_empty() && v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
-        })
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned();
     let id = given.unwrap_or_else(|| {
         let n = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:08x}-{n:012x}", std::process::id()))
-            .expect("hex is a valid header")
+        HeaderValue::from_str(&format!("{:08x}-{n:012x}", std::process::id())).expect("hex is a valid header")
     });
     let mut res = next.run(req).await;
     res.headers_mut().insert("x-request-id", id);

@@ -32,11 +32,8 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
-    let content_type = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type =
+        headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.starts_with("application/json") || content_type.contains("+json") {
         return true;
     }
@@ -105,12 +102,8 @@ mod tests {
 
     #[test]
     fn json_numbers_keep_their_exact_text() {
-        let p = parse(
-            &HeaderMap::new(),
-            "",
-            br#"{"amount": 10.10, "refid": "a", "extras": {"subproduct_code": "K"}}"#,
-        )
-        .unwrap();
+        let p = parse(&HeaderMap::new(), "", br#"{"amount": 10.10, "refid": "a", "extras": {"subproduct_code": "K"}}"#)
+            .unwrap();
         assert_eq!(p.get("amount").unwrap(), "10.10");
         assert_eq!(p.extras["subproduct_code"], "K");
     }
@@ -131,17 +124,8 @@ mod tests {
     #[test]
     fn bad_json_is_a_400() {
         let mut h = HeaderMap::new();
-        h.insert(
-            axum::http::header::CONTENT_TYPE,
-            "application/json".parse().unwrap(),
-        );
-        assert!(matches!(
-            parse(&h, "", b"{nope"),
-            Err(ApiError::BadRequest { .. })
-        ));
-        assert!(matches!(
-            parse(&h, "", b"[1]"),
-            Err(ApiError::BadRequest { .. })
-        ));
+        h.insert(axum::http::header::CONTENT_TYPE, "application/json".parse().unwrap());
+        assert!(matches!(parse(&h, "", b"{nope"), Err(ApiError::BadRequest { .. })));
+        assert!(matches!(parse(&h, "", b"[1]"), Err(ApiError::BadRequest { .. })));
     }
 }

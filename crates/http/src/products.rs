@@ -107,11 +107,7 @@ pub(crate) async fn v1(
     let items: Vec<Value> = catalog
         .products()
         .iter()
-        .filter(|p| {
-            category
-                .as_ref()
-                .is_none_or(|c| p.category.eq_ignore_ascii_case(c))
-        })
+        .filter(|p| category.as_ref().is_none_or(|c| p.category.eq_ignore_ascii_case(c)))
         .map(|p| seed_item(p, level, &state.config.public_url))
         .collect();
     Ok(Json(json!({ "data": items })))

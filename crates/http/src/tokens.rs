@@ -25,37 +25,22 @@ fn required(p: &params::Params, names: &[&str]) -> Result<Vec<String>, ApiError>
     names
         .iter()
         .map(|n| {
-            p.get(n)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ApiError::BadRequest {
-                    code: "invalid_request",
-                    message: format!(
-                        "{} required",
-                        names.join(" and ") + if names.len() > 1 { " are" } else { " is" }
-                    ),
-                })
+            p.get(n).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_request",
+                message: format!("{} required", names.join(" and ") + if names.len() > 1 { " are" } else { " is" }),
+            })
         })
         .collect()
 }
 
-pub(crate) async fn token(
-    state: Shared,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn token(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["username", "password"])?;
     let issued = state.engine.login(&v[0], &v[1]).await?;
     Ok(result(issued))
 }
 
-pub(crate) async fn refresh(
-    state: Shared,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["refresh_token"])?;
     Ok(result(state.engine.refresh(&v[0]).await?))
@@ -73,16 +58,11 @@ pub(crate) async fn change_password(
     let v = required(&p, &["old_password", "new_password"])?;
     let outcome = state.engine.change_password(&caller, &v[0], &v[1]).await;
     match outcome {
-        Ok(()) => Ok(Json(
-            json!({"message": "Password changed; sign in again with the new password"}),
-        )),
-        Err(ChangePasswordError::NeedsToken) => Err(ApiError::Forbidden(
-            "change the password with a token from /v1/token, not an API key".into(),
-        )),
-        Err(ChangePasswordError::Weak(m)) => Err(ApiError::BadRequest {
-            code: "weak_password",
-            message: m,
-        }),
+        Ok(()) => Ok(Json(json!({"message": "Password changed; sign in again with the new password"}))),
+        Err(ChangePasswordError::NeedsToken) => {
+            Err(ApiError::Forbidden("change the password with a token from /v1/token, not an API key".into()))
+        }
+        Err(ChangePasswordError::Weak(m)) => Err(ApiError::BadRequest { code: "weak_password", message: m }),
         Err(ChangePasswordError::Auth(e)) => Err(e.into()),
     }
 }

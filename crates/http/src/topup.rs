@@ -132,14 +132,8 @@ async fn topup(
     v1: bool,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
-    let shape = if v1 {
-        Shape::V1
-    } else {
-        Shape::Version(ApiVersion::for_request(
-            &headers,
-            &caller.merchant.api_version,
-        )?)
-    };
+    let shape =
+        if v1 { Shape::V1 } else { Shape::Version(ApiVersion::for_request(&headers, &caller.merchant.api_version)?) };
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body);
     let input = match p {
         Ok(p) => TopupInput {
@@ -151,11 +145,7 @@ async fn topup(
             extras: p.extras,
         },
         Err(ApiError::BadRequest { message, .. }) => {
-            let balance = state
-                .engine
-                .balance(&caller.merchant)
-                .await
-                .unwrap_or(Amount::ZERO);
+            let balance = state.engine.balance(&caller.merchant).await.unwrap_or(Amount::ZERO);
             return Ok(rejection(
                 shape,
                 &TopupInput::default(),
@@ -172,15 +162,7 @@ async fn topup(
         Ok(view) => Ok((Http::OK, Json(Envelope::from_view(&view).render(shape))).into_response()),
         Err(TopupError::Rejected(r)) => {
             let http = Http::from_u16(r.http_status).unwrap_or(Http::BAD_REQUEST);
-            Ok(rejection(
-                shape,
-                &input,
-                r.code,
-                &r.reason,
-                Amount::from_minor(r.balance_minor),
-                http,
-                &state,
-            ))
+            Ok(rejection(shape, &input, r.code, &r.reason, Amount::from_minor(r.balance_minor), http, &state))
         }
         Err(TopupError::Unavailable(m)) => Err(ApiError::Unavailable(m)),
         Err(TopupError::Internal(m)) => Err(ApiError::Internal(m)),
@@ -199,12 +181,7 @@ fn rejection(
     state: &Shared,
 ) -> Response {
     let product = input.product.clone().unwrap_or_default();
-    let product_name = state
-        .engine
-        .catalog()
-        .get(&product)
-        .map(|p| p.name.clone())
-        .unwrap_or_default();
+    let product_name = state.engine.catalog().get(&product).map(|p| p.name.clone()).unwrap_or_default();
     let amount_text = input.amount.clone().unwrap_or_default();
     let envelope = Envelope {
         code,

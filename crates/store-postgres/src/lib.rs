@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use tambah_domain::Environment;
 use tambah_store::{
-    ApiKeyRow, BoxFuture, Check, Claim, MerchantRow, MerchantSettings, NewMerchant, NewTransfer,
-    OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow,
-    Writer,
+    ApiKeyRow, BoxFuture, Check, Claim, Inserted, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
+    OrderTransfers, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
 };
 use tokio::runtime::{Handle, Runtime};
 use tokio_postgres::error::SqlState;
@@ -67,19 +66,11 @@ struct Conn {
 
 impl Conn {
     async fn statement(&self, sql: &'static str) -> Result<Statement> {
-        if let Some(s) = self
-            .statements
-            .lock()
-            .expect("statement cache poisoned")
-            .get(sql)
-        {
+        if let Some(s) = self.statements.lock().expect("statement cache poisoned").get(sql) {
             return Ok(s.clone());
         }
         let s = self.client.prepare(sql).await.map_err(err)?;
-        self.statements
-            .lock()
-            .expect("statement cache poisoned")
-            .insert(sql, s.clone());
+        self.statements.lock().expect("statement cache poisoned").insert(sql, s.clone());
         Ok(s)
     }
 }
@@ -91,10 +82,7 @@ async fn connect(config: &tokio_postgres::Config, handle: &Handle) -> Result<Con
             eprintln!("tambah: PostgreSQL connection ended: {e}");
         }
     });
-    Ok(Conn {
-        client,
-        statements: Mutex::new(HashMap::new()),
-    })
+    Ok(Conn { client, statements: Mutex::new(HashMap::new()) })
 }
 
 pub struct PgStore {
@@ -118,9 +106,8 @@ impl PgStore {
     /// Connects to `url` (creating the database if it does not exist yet)
     /// and brings the schema up to date. Safe to call from async code.
     pub fn open(url: &str) -> Result<PgStore> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            StoreError::Other(format!("bad PostgreSQL URL: {e}"))
-        })?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tambah-pg")
@@ -131,9 +118,7 @@ impl PgStore {
         // A runtime cannot be blocked on from inside another: do the setup
         // on a plain thread.
         let conns = std::thread::scope(|s| {
-            s.spawn(|| runtime.block_on(setup(&config, &handle)))
-                .join()
-                .expect("PostgreSQL setup thread panicked")
+            s.spawn(|| runtime.block_on(setup(&config, &handle))).join().expect("PostgreSQL setup thread panicked")
         })?;
         Ok(PgStore {
             runtime: Some(runtime),
@@ -195,10 +180,7 @@ async fn setup(config: &tokio_postgres::Config, handle: &Handle) -> Result<Vec<C
 /// `CREATE DATABASE` for a database that does not exist yet (another node may
 /// be doing the same: that is fine).
 async fn create_database(config: &tokio_postgres::Config, handle: &Handle) -> Result<()> {
-    let name = config
-        .get_dbname()
-        .ok_or_else(|| StoreError::Other("the URL names no database".into()))?
-        .to_owned();
+    let name = config.get_dbname().ok_or_else(|| StoreError::Other("the URL names no database".into()))?.to_owned();
     let mut admin = config.clone();
     admin.dbname("postgres");
     let conn = connect(&admin, handle).await?;
@@ -306,12 +288,7 @@ fn order_row(r: &Row) -> OrderRow {
 }
 
 fn user_row(r: &Row) -> UserRow {
-    UserRow {
-        id: r.get(0),
-        merchant_id: r.get(1),
-        username: r.get(2),
-        password_hash: r.get(3),
-    }
+    UserRow { id: r.get(0), merchant_id: r.get(1), username: r.get(2), password_hash: r.get(3) }
 }
 
 fn token_row(r: &Row) -> TokenRow {
@@ -327,11 +304,7 @@ fn token_row(r: &Row) -> TokenRow {
 
 impl Store for PgStore {
     fn writer(&self) -> Result<Box<dyn Writer>> {
-        Ok(Box::new(PgWriter {
-            config: self.config.clone(),
-            runtime: None,
-            conn: None,
-        }))
+        Ok(Box::new(PgWriter { config: self.config.clone(), runtime: None, conn: None }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
@@ -352,11 +325,7 @@ impl Store for PgStore {
                     .map(|r| r.get::<_, i64>(1))
                     .ok_or_else(|| StoreError::Other(format!("system account {kind} missing")))
             };
-            Ok(SystemAccounts {
-                funding: id("funding")?,
-                holds: id("holds")?,
-                revenue: id("revenue")?,
-            })
+            Ok(SystemAccounts { funding: id("funding")?, holds: id("holds")?, revenue: id("revenue")? })
         })
     }
 
@@ -379,58 +348,47 @@ impl Store for PgStore {
                 .await?
                 .ok_or_else(|| StoreError::Other("merchant insert returned nothing".into()))?;
             let id: i64 = row.get(0);
-            self.merchant(id)
-                .await?
-                .ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
+            self.merchant(id).await?.ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
         })
     }
 
     fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
         Box::pin(async move {
             const SQL: &str = concat!(merchant_select!(), " WHERE m.id = $1");
-            Ok(self
-                .query_opt(SQL, &[&merchant_id])
-                .await?
-                .as_ref()
-                .map(merchant_row))
+            Ok(self.query_opt(SQL, &[&merchant_id]).await?.as_ref().map(merchant_row))
         })
     }
 
-    fn merchant_by_account<'a>(
-        &'a self,
-        account: &'a str,
-    ) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
+    fn merchant_by_account<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
         Box::pin(async move {
             const SQL: &str = concat!(merchant_select!(), " WHERE m.account = $1");
-            Ok(self
-                .query_opt(SQL, &[&account])
-                .await?
-                .as_ref()
-                .map(merchant_row))
+            Ok(self.query_opt(SQL, &[&account]).await?.as_ref().map(merchant_row))
         })
     }
 
     fn merchant_count(&self) -> BoxFuture<'_, Result<u64>> {
         Box::pin(async move {
-            let row = self
-                .query_opt("SELECT COUNT(*) FROM merchants", &[])
-                .await?;
+            let row = self.query_opt("SELECT COUNT(*) FROM merchants", &[]).await?;
             Ok(row.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0))
         })
     }
 
-    fn update_merchant<'a>(
-        &'a self,
-        merchant_id: i64,
-        m: &'a MerchantSettings,
-    ) -> BoxFuture<'a, Result<bool>> {
+    fn update_merchant<'a>(&'a self, merchant_id: i64, m: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let access = i16::from(m.access);
             let n = self
                 .execute(
                     "UPDATE merchants SET name = $2, level = $3, access = $4, suspended = $5, api_version = $6,
                        require_api_key_for_topup = $7 WHERE id = $1",
-                    &[&merchant_id, &m.name, &m.level, &access, &m.suspended, &m.api_version, &m.require_api_key_for_topup],
+                    &[
+                        &merchant_id,
+                        &m.name,
+                        &m.level,
+                        &access,
+                        &m.suspended,
+                        &m.api_version,
+                        &m.require_api_key_for_topup,
+                    ],
                 )
                 .await?;
             Ok(n == 1)
@@ -439,22 +397,12 @@ impl Store for PgStore {
 
     fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>> {
         Box::pin(async move {
-            let row = self
-                .query_opt(
-                    "SELECT balance_minor FROM ledger_accounts WHERE id = $1",
-                    &[&account_id],
-                )
-                .await?;
-            row.map(|r| r.get(0))
-                .ok_or_else(|| StoreError::Other(format!("no ledger account {account_id}")))
+            let row = self.query_opt("SELECT balance_minor FROM ledger_accounts WHERE id = $1", &[&account_id]).await?;
+            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other(format!("no ledger account {account_id}")))
         })
     }
 
-    fn insert_api_key<'a>(
-        &'a self,
-        key: &'a ApiKeyRow,
-        created_at_ms: i64,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             self.execute(
                 "INSERT INTO api_keys (key_id, merchant_id, secret_sealed, revoked, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
@@ -468,7 +416,10 @@ impl Store for PgStore {
     fn api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<ApiKeyRow>>> {
         Box::pin(async move {
             let row = self
-                .query_opt("SELECT key_id, merchant_id, secret_sealed, revoked FROM api_keys WHERE key_id = $1", &[&key_id])
+                .query_opt(
+                    "SELECT key_id, merchant_id, secret_sealed, revoked FROM api_keys WHERE key_id = $1",
+                    &[&key_id],
+                )
                 .await?;
             Ok(row.map(|r| ApiKeyRow {
                 key_id: r.get(0),
@@ -481,20 +432,17 @@ impl Store for PgStore {
 
     fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            Ok(self
-                .execute(
-                    "UPDATE api_keys SET revoked = true WHERE key_id = $1",
-                    &[&key_id],
-                )
-                .await?
-                > 0)
+            Ok(self.execute("UPDATE api_keys SET revoked = true WHERE key_id = $1", &[&key_id]).await? > 0)
         })
     }
 
     fn user_by_username<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<UserRow>>> {
         Box::pin(async move {
             let row = self
-                .query_opt("SELECT id, merchant_id, username, password_hash FROM users WHERE username = $1", &[&username])
+                .query_opt(
+                    "SELECT id, merchant_id, username, password_hash FROM users WHERE username = $1",
+                    &[&username],
+                )
                 .await?;
             Ok(row.as_ref().map(user_row))
         })
@@ -503,40 +451,34 @@ impl Store for PgStore {
     fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>> {
         Box::pin(async move {
             let row = self
-                .query_opt(
-                    "SELECT id, merchant_id, username, password_hash FROM users WHERE id = $1",
-                    &[&user_id],
-                )
+                .query_opt("SELECT id, merchant_id, username, password_hash FROM users WHERE id = $1", &[&user_id])
                 .await?;
             Ok(row.as_ref().map(user_row))
         })
     }
 
-    fn set_password_hash<'a>(
-        &'a self,
-        user_id: i64,
-        password_hash: &'a str,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn set_password_hash<'a>(&'a self, user_id: i64, password_hash: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.execute(
-                "UPDATE users SET password_hash = $1 WHERE id = $2",
-                &[&password_hash, &user_id],
-            )
-            .await
-            .map(|_| ())
+            self.execute("UPDATE users SET password_hash = $1 WHERE id = $2", &[&password_hash, &user_id])
+                .await
+                .map(|_| ())
         })
     }
 
-    fn insert_token<'a>(
-        &'a self,
-        t: &'a TokenRow,
-        created_at_ms: i64,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn insert_token<'a>(&'a self, t: &'a TokenRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             self.execute(
                 "INSERT INTO tokens (token_hash, kind, merchant_id, user_id, expires_at_ms, revoked, created_at_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&t.token_hash, &t.kind.as_str(), &t.merchant_id, &t.user_id, &t.expires_at_ms, &t.revoked, &created_at_ms],
+                &[
+                    &t.token_hash,
+                    &t.kind.as_str(),
+                    &t.merchant_id,
+                    &t.user_id,
+                    &t.expires_at_ms,
+                    &t.revoked,
+                    &created_at_ms,
+                ],
             )
             .await
             .map(|_| ())
@@ -557,12 +499,7 @@ impl Store for PgStore {
 
     fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.execute(
-                "UPDATE tokens SET revoked = true WHERE user_id = $1",
-                &[&user_id],
-            )
-            .await
-            .map(|_| ())
+            self.execute("UPDATE tokens SET revoked = true WHERE user_id = $1", &[&user_id]).await.map(|_| ())
         })
     }
 
@@ -581,35 +518,18 @@ impl Store for PgStore {
                 )
                 .await?
                 == 1;
-            if added
-                && self
-                    .nonces_added
-                    .fetch_add(1, Ordering::Relaxed)
-                    .is_multiple_of(NONCE_SWEEP_EVERY)
-            {
-                self.execute("DELETE FROM nonces WHERE expires_at_s < $1", &[&now_s])
-                    .await?;
+            if added && self.nonces_added.fetch_add(1, Ordering::Relaxed).is_multiple_of(NONCE_SWEEP_EVERY) {
+                self.execute("DELETE FROM nonces WHERE expires_at_s < $1", &[&now_s]).await?;
             }
             Ok(added)
         })
     }
 
-    fn order_by_refid<'a>(
-        &'a self,
-        merchant_id: i64,
-        refid: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderRow>>> {
+    fn order_by_refid<'a>(&'a self, merchant_id: i64, refid: &'a str) -> BoxFuture<'a, Result<Option<OrderRow>>> {
         Box::pin(async move {
-            const SQL: &str = concat!(
-                "SELECT ",
-                order_columns!(),
-                " FROM orders WHERE merchant_id = $1 AND refid = $2"
-            );
-            Ok(self
-                .query_opt(SQL, &[&merchant_id, &refid])
-                .await?
-                .as_ref()
-                .map(order_row))
+            const SQL: &str =
+                concat!("SELECT ", order_columns!(), " FROM orders WHERE merchant_id = $1 AND refid = $2");
+            Ok(self.query_opt(SQL, &[&merchant_id, &refid]).await?.as_ref().map(order_row))
         })
     }
 
@@ -628,18 +548,7 @@ impl Store for PgStore {
                 order_columns!()
             );
             let limit = i64::from(c.limit);
-            let rows = self
-                .query(
-                    SQL,
-                    &[
-                        &c.accepted_before_ms,
-                        &c.now_ms,
-                        &c.node,
-                        &limit,
-                        &c.lease_ms,
-                    ],
-                )
-                .await?;
+            let rows = self.query(SQL, &[&c.accepted_before_ms, &c.now_ms, &c.node, &limit, &c.lease_ms]).await?;
             let mut orders: Vec<OrderRow> = rows.iter().map(order_row).collect();
             orders.sort_by_key(|o| o.id);
             Ok(orders)
@@ -765,40 +674,24 @@ impl Writer for PgWriter {
         sorted_ids
             .iter()
             .map(|id| {
-                found
-                    .get(id)
-                    .map(|b| (*id, *b))
-                    .ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
+                found.get(id).map(|b| (*id, *b)).ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
             })
             .collect()
     }
 
     fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()> {
-        self.execute(
-            "UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2",
-            &[&balance_minor, &account_id],
-        )
-        .map(|_| ())
+        self.execute("UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2", &[&balance_minor, &account_id])
+            .map(|_| ())
     }
 
     fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            order_columns!(),
-            " FROM orders WHERE merchant_id = $1 AND refid = $2 FOR UPDATE"
-        );
-        Ok(self
-            .query_opt(SQL, &[&merchant_id, &refid])?
-            .as_ref()
-            .map(order_row))
+        const SQL: &str =
+            concat!("SELECT ", order_columns!(), " FROM orders WHERE merchant_id = $1 AND refid = $2 FOR UPDATE");
+        Ok(self.query_opt(SQL, &[&merchant_id, &refid])?.as_ref().map(order_row))
     }
 
     fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            order_columns!(),
-            " FROM orders WHERE id = $1 FOR UPDATE"
-        );
+        const SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE");
         Ok(self.query_opt(SQL, &[&order_id])?.as_ref().map(order_row))
     }
 
@@ -829,8 +722,7 @@ impl Writer for PgWriter {
                 &o.updated_at_ms,
             ],
         )?;
-        row.map(|r| r.get(0))
-            .ok_or_else(|| StoreError::Other("order insert returned no id".into()))
+        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("order insert returned no id".into()))
     }
 
     fn update_order(&mut self, u: &OrderUpdate) -> Result<()> {
@@ -838,13 +730,21 @@ impl Writer for PgWriter {
         let n = self.execute(
             "UPDATE orders SET status = $2, sn = $3, pin = $4, expiry = $5, note = $6, voucherlink = $7,
                provider = $8, recheck_at_ms = $9, updated_at_ms = $10 WHERE id = $1",
-            &[&u.id, &status, &u.sn, &u.pin, &u.expiry, &u.note, &u.voucherlink, &u.provider, &u.recheck_at_ms, &u.updated_at_ms],
+            &[
+                &u.id,
+                &status,
+                &u.sn,
+                &u.pin,
+                &u.expiry,
+                &u.note,
+                &u.voucherlink,
+                &u.provider,
+                &u.recheck_at_ms,
+                &u.updated_at_ms,
+            ],
         )?;
         if n != 1 {
-            return Err(StoreError::Other(format!(
-                "order {} not found for update",
-                u.id
-            )));
+            return Err(StoreError::Other(format!("order {} not found for update", u.id)));
         }
         Ok(())
     }
@@ -856,6 +756,84 @@ impl Writer for PgWriter {
             &[&order_id],
         )?;
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// One statement: the order (unless its refid exists: `ON CONFLICT DO
+    /// NOTHING`, which waits for another node's insert to commit or roll
+    /// back), its hold, and the hold's resolution.
+    fn insert_order_with_transfers(&mut self, o: &OrderRow, t: &OrderTransfers) -> Result<Inserted> {
+        if t.hold.is_none() && t.resolution.is_some() {
+            return Err(StoreError::Constraint("a resolution needs a hold".into()));
+        }
+        let status = i16::from(o.status);
+        let hold = t.hold.as_ref();
+        let resolution = t.resolution.as_ref();
+        let hold_kind = hold.map(|h| h.kind.as_str());
+        let hold_debit = hold.map(|h| h.debit_account);
+        let hold_credit = hold.map(|h| h.credit_account);
+        let hold_amount = hold.map(|h| h.amount_minor);
+        let hold_remarks = hold.map(|h| h.remarks.as_str());
+        let hold_at = hold.map(|h| h.created_at_ms);
+        let res_kind = resolution.map(|r| r.kind.as_str());
+        let res_debit = resolution.map(|r| r.debit_account);
+        let res_credit = resolution.map(|r| r.credit_account);
+        let res_amount = resolution.map(|r| r.amount_minor);
+        let res_remarks = resolution.map(|r| r.remarks.as_str());
+        let res_at = resolution.map(|r| r.created_at_ms);
+        let row = self.query_opt(
+            "WITH o AS (
+                 INSERT INTO orders (merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin,
+                   expiry, note, voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 ON CONFLICT (merchant_id, refid) DO NOTHING RETURNING id),
+             h AS (
+                 INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, remarks, created_at_ms)
+                 SELECT $19::text, $20::bigint, $21::bigint, $22::bigint, o.id, $23::text, $24::bigint
+                 FROM o WHERE $19::text IS NOT NULL RETURNING id, order_id),
+             r AS (
+                 INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
+                   created_at_ms)
+                 SELECT $25::text, $26::bigint, $27::bigint, $28::bigint, h.order_id, h.id, $29::text, $30::bigint
+                 FROM h WHERE $25::text IS NOT NULL RETURNING id)
+             SELECT (SELECT id FROM o), (SELECT id FROM h)",
+            &[
+                &o.merchant_id,
+                &o.refid,
+                &o.product,
+                &o.account,
+                &o.amount_minor,
+                &o.cost_minor,
+                &status,
+                &o.sn,
+                &o.pin,
+                &o.expiry,
+                &o.note,
+                &o.voucherlink,
+                &o.remarks,
+                &o.extras_json,
+                &o.provider,
+                &o.recheck_at_ms,
+                &o.created_at_ms,
+                &o.updated_at_ms,
+                &hold_kind,
+                &hold_debit,
+                &hold_credit,
+                &hold_amount,
+                &hold_remarks,
+                &hold_at,
+                &res_kind,
+                &res_debit,
+                &res_credit,
+                &res_amount,
+                &res_remarks,
+                &res_at,
+            ],
+        )?;
+        let row = row.ok_or_else(|| StoreError::Other("order insert returned no row".into()))?;
+        Ok(match row.get::<_, Option<i64>>(0) {
+            Some(order_id) => Inserted::New { order_id, hold_id: row.get(1) },
+            None => Inserted::Exists,
+        })
     }
 
     fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
@@ -873,7 +851,6 @@ impl Writer for PgWriter {
                 &t.created_at_ms,
             ],
         )?;
-        row.map(|r| r.get(0))
-            .ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))
+        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))
     }
 }

@@ -102,21 +102,13 @@ const RULES: &[Rule] = &[
 pub(crate) async fn run(client: &Client) -> Result<Vec<Check>> {
     let mut checks = Vec::with_capacity(RULES.len());
     for rule in RULES {
-        let examined: i64 = client
-            .query_one(rule.examined, &[])
-            .await
-            .map_err(err)?
-            .get(0);
+        let examined: i64 = client.query_one(rule.examined, &[]).await.map_err(err)?.get(0);
         let rows = client.query(rule.violations, &[]).await.map_err(err)?;
         let mut violations: Vec<String> = rows.iter().take(LIST_MAX).map(|r| r.get(0)).collect();
         if rows.len() > LIST_MAX {
             violations.push(format!("... and {} more", rows.len() - LIST_MAX));
         }
-        checks.push(Check {
-            name: rule.name.to_owned(),
-            examined: examined as u64,
-            violations,
-        });
+        checks.push(Check { name: rule.name.to_owned(), examined: examined as u64, violations });
     }
     Ok(checks)
 }

@@ -19,29 +19,20 @@ fn server_url() -> Option<String> {
                 std::env::var("CI").is_err(),
                 "TAMBAH_TEST_POSTGRES must be set in CI: PostgreSQL tests may not be skipped"
             );
-            eprintln!(
-                "skipped: set TAMBAH_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 to run"
-            );
+            eprintln!("skipped: set TAMBAH_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 to run");
             None
         }
     }
 }
 
 fn drop_databases(server: &str, names: &[String]) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let (client, conn) =
-            tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls)
-                .await
-                .unwrap();
+            tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         for name in names {
-            let _ = client
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
         }
     });
 }
@@ -51,16 +42,10 @@ fn postgres_passes_the_store_contract() {
     let Some(server) = server_url() else { return };
     let created = Mutex::new(Vec::new());
     tambah_store::contract::run_all(&|| {
-        let name = format!(
-            "tambah_contract_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("tambah_contract_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
         created.lock().unwrap().push(name.clone());
-        Box::new(
-            PgStore::open(&format!("{server}/{name}"))
-                .expect("opening a fresh PostgreSQL database"),
-        ) as Box<dyn Store>
+        Box::new(PgStore::open(&format!("{server}/{name}")).expect("opening a fresh PostgreSQL database"))
+            as Box<dyn Store>
     });
     drop_databases(&server, &created.lock().unwrap());
 }

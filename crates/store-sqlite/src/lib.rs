@@ -8,9 +8,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 use tambah_domain::Environment;
 use tambah_store::{
-    ready, ApiKeyRow, BoxFuture, Check, Claim, MerchantRow, MerchantSettings, NewMerchant,
-    NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind,
-    TokenRow, UserRow, Writer,
+    ready, ApiKeyRow, BoxFuture, Check, Claim, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
+    OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
 };
 
 mod nonces;
@@ -56,9 +55,7 @@ fn err(e: rusqlite::Error) -> StoreError {
 fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
@@ -79,11 +76,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let mut conn = open(&path)?;
         migrate(&mut conn)?;
-        Ok(SqliteStore {
-            path,
-            readers: Mutex::new(vec![conn]),
-            nonces: nonces::NonceCache::new(NONCES_MAX),
-        })
+        Ok(SqliteStore { path, readers: Mutex::new(vec![conn]), nonces: nonces::NonceCache::new(NONCES_MAX) })
     }
 
     pub fn path(&self) -> &Path {
@@ -106,9 +99,7 @@ impl SqliteStore {
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>) -> Result<T> {
         let mut conn = open(&self.path)?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         let out = f(&tx).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(out)
@@ -120,16 +111,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
     )
     .map_err(err)?;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(err)?;
-    let current: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(err)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+    let current: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).map_err(err)?;
     for (version, sql) in MIGRATIONS {
         if *version > current {
             tx.execute_batch(sql).map_err(err)?;
@@ -147,8 +131,7 @@ fn env_of(text: &str) -> Environment {
     Environment::parse(text).expect("environment constrained by CHECK")
 }
 
-const MERCHANT_COLUMNS: &str =
-    "m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended, \
+const MERCHANT_COLUMNS: &str = "m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended, \
      m.api_version, m.require_api_key_for_topup, a.id, m.created_at_ms";
 
 fn merchant_row(r: &Row) -> rusqlite::Result<MerchantRow> {
@@ -168,12 +151,7 @@ fn merchant_row(r: &Row) -> rusqlite::Result<MerchantRow> {
 }
 
 fn user_row(r: &Row) -> rusqlite::Result<UserRow> {
-    Ok(UserRow {
-        id: r.get(0)?,
-        merchant_id: r.get(1)?,
-        username: r.get(2)?,
-        password_hash: r.get(3)?,
-    })
+    Ok(UserRow { id: r.get(0)?, merchant_id: r.get(1)?, username: r.get(2)?, password_hash: r.get(3)? })
 }
 
 pub(crate) const ORDER_COLUMNS: &str = "id, merchant_id, refid, product, account, amount_minor, cost_minor, \
@@ -203,16 +181,10 @@ pub(crate) fn order_row(r: &Row) -> rusqlite::Result<OrderRow> {
     })
 }
 
-fn find_order(
-    conn: &Connection,
-    merchant_id: i64,
-    refid: &str,
-) -> rusqlite::Result<Option<OrderRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1 AND refid = ?2"
-    ))?
-    .query_row(params![merchant_id, refid], order_row)
-    .optional()
+fn find_order(conn: &Connection, merchant_id: i64, refid: &str) -> rusqlite::Result<Option<OrderRow>> {
+    conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1 AND refid = ?2"))?
+        .query_row(params![merchant_id, refid], order_row)
+        .optional()
 }
 
 /// The synchronous work behind each `Store` method (SQLite answers in
@@ -227,11 +199,7 @@ impl SqliteStore {
                     |r| r.get(0),
                 )
             };
-            Ok(SystemAccounts {
-                funding: id("funding")?,
-                holds: id("holds")?,
-                revenue: id("revenue")?,
-            })
+            Ok(SystemAccounts { funding: id("funding")?, holds: id("holds")?, revenue: id("revenue")? })
         })
     }
 
@@ -254,8 +222,7 @@ impl SqliteStore {
             )?;
             Ok(id)
         })?;
-        self.merchant_now(id)?
-            .ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
+        self.merchant_now(id)?.ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
     }
 
     fn merchant_now(&self, merchant_id: i64) -> Result<Option<MerchantRow>> {
@@ -287,7 +254,15 @@ impl SqliteStore {
             tx.execute(
                 "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
                    require_api_key_for_topup = ?7 WHERE id = ?1",
-                params![merchant_id, m.name, m.level, m.access, m.suspended, m.api_version, m.require_api_key_for_topup],
+                params![
+                    merchant_id,
+                    m.name,
+                    m.level,
+                    m.access,
+                    m.suspended,
+                    m.api_version,
+                    m.require_api_key_for_topup
+                ],
             )
             .map(|n| n == 1)
         })
@@ -326,42 +301,28 @@ impl SqliteStore {
     }
 
     fn revoke_api_key_now(&self, key_id: &str) -> Result<bool> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE api_keys SET revoked = 1 WHERE key_id = ?1",
-                [key_id],
-            )
-            .map(|n| n > 0)
-        })
+        self.write(|tx| tx.execute("UPDATE api_keys SET revoked = 1 WHERE key_id = ?1", [key_id]).map(|n| n > 0))
     }
 
     fn user_by_username_now(&self, username: &str) -> Result<Option<UserRow>> {
         self.read(|c| {
-            c.prepare_cached(
-                "SELECT id, merchant_id, username, password_hash FROM users WHERE username = ?1",
-            )?
-            .query_row([username], user_row)
-            .optional()
+            c.prepare_cached("SELECT id, merchant_id, username, password_hash FROM users WHERE username = ?1")?
+                .query_row([username], user_row)
+                .optional()
         })
     }
 
     fn user_now(&self, user_id: i64) -> Result<Option<UserRow>> {
         self.read(|c| {
-            c.prepare_cached(
-                "SELECT id, merchant_id, username, password_hash FROM users WHERE id = ?1",
-            )?
-            .query_row([user_id], user_row)
-            .optional()
+            c.prepare_cached("SELECT id, merchant_id, username, password_hash FROM users WHERE id = ?1")?
+                .query_row([user_id], user_row)
+                .optional()
         })
     }
 
     fn set_password_hash_now(&self, user_id: i64, password_hash: &str) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-                params![password_hash, user_id],
-            )
-            .map(|_| ())
+            tx.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![password_hash, user_id]).map(|_| ())
         })
     }
 
@@ -370,7 +331,15 @@ impl SqliteStore {
             tx.execute(
                 "INSERT INTO tokens (token_hash, kind, merchant_id, user_id, expires_at_ms, revoked, created_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![t.token_hash, t.kind.as_str(), t.merchant_id, t.user_id, t.expires_at_ms, t.revoked, created_at_ms],
+                params![
+                    t.token_hash,
+                    t.kind.as_str(),
+                    t.merchant_id,
+                    t.user_id,
+                    t.expires_at_ms,
+                    t.revoked,
+                    created_at_ms
+                ],
             )
             .map(|_| ())
         })
@@ -396,13 +365,7 @@ impl SqliteStore {
     }
 
     fn revoke_user_tokens_now(&self, user_id: i64) -> Result<()> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE tokens SET revoked = 1 WHERE user_id = ?1",
-                [user_id],
-            )
-            .map(|_| ())
-        })
+        self.write(|tx| tx.execute("UPDATE tokens SET revoked = 1 WHERE user_id = ?1", [user_id]).map(|_| ()))
     }
 
     fn order_by_refid_now(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
@@ -420,10 +383,7 @@ impl SqliteStore {
         );
         let query = |conn: &Connection| -> rusqlite::Result<Vec<OrderRow>> {
             let mut stmt = conn.prepare_cached(&due_sql)?;
-            let rows = stmt.query_map(
-                params![c.accepted_before_ms, c.now_ms, c.node, c.limit],
-                order_row,
-            )?;
+            let rows = stmt.query_map(params![c.accepted_before_ms, c.now_ms, c.node, c.limit], order_row)?;
             rows.collect()
         };
         // Most passes find nothing: look on a read connection first.
@@ -432,9 +392,8 @@ impl SqliteStore {
         }
         self.write(|tx| {
             let due = query(tx)?;
-            let mut lease = tx.prepare_cached(
-                "UPDATE orders SET lease_owner = ?1, lease_until_ms = ?2 WHERE id = ?3",
-            )?;
+            let mut lease =
+                tx.prepare_cached("UPDATE orders SET lease_owner = ?1, lease_until_ms = ?2 WHERE id = ?3")?;
             for o in &due {
                 lease.execute(params![c.node, c.now_ms + c.lease_ms, o.id])?;
             }
@@ -449,9 +408,7 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn writer(&self) -> Result<Box<dyn Writer>> {
-        Ok(Box::new(SqliteWriter {
-            conn: open(&self.path)?,
-        }))
+        Ok(Box::new(SqliteWriter { conn: open(&self.path)? }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
@@ -462,10 +419,7 @@ impl Store for SqliteStore {
         ready(self.system_accounts_now(environment))
     }
 
-    fn create_merchant<'a>(
-        &'a self,
-        merchant: &'a NewMerchant,
-    ) -> BoxFuture<'a, Result<MerchantRow>> {
+    fn create_merchant<'a>(&'a self, merchant: &'a NewMerchant) -> BoxFuture<'a, Result<MerchantRow>> {
         ready(self.create_merchant_now(merchant))
     }
 
@@ -473,10 +427,7 @@ impl Store for SqliteStore {
         ready(self.merchant_now(merchant_id))
     }
 
-    fn merchant_by_account<'a>(
-        &'a self,
-        account: &'a str,
-    ) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
+    fn merchant_by_account<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
         ready(self.merchant_by_account_now(account))
     }
 
@@ -484,11 +435,7 @@ impl Store for SqliteStore {
         ready(self.merchant_count_now())
     }
 
-    fn update_merchant<'a>(
-        &'a self,
-        merchant_id: i64,
-        settings: &'a MerchantSettings,
-    ) -> BoxFuture<'a, Result<bool>> {
+    fn update_merchant<'a>(&'a self, merchant_id: i64, settings: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>> {
         ready(self.update_merchant_now(merchant_id, settings))
     }
 
@@ -496,11 +443,7 @@ impl Store for SqliteStore {
         ready(self.balance_now(account_id))
     }
 
-    fn insert_api_key<'a>(
-        &'a self,
-        key: &'a ApiKeyRow,
-        created_at_ms: i64,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>> {
         ready(self.insert_api_key_now(key, created_at_ms))
     }
 
@@ -520,19 +463,11 @@ impl Store for SqliteStore {
         ready(self.user_now(user_id))
     }
 
-    fn set_password_hash<'a>(
-        &'a self,
-        user_id: i64,
-        password_hash: &'a str,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn set_password_hash<'a>(&'a self, user_id: i64, password_hash: &'a str) -> BoxFuture<'a, Result<()>> {
         ready(self.set_password_hash_now(user_id, password_hash))
     }
 
-    fn insert_token<'a>(
-        &'a self,
-        token: &'a TokenRow,
-        created_at_ms: i64,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn insert_token<'a>(&'a self, token: &'a TokenRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>> {
         ready(self.insert_token_now(token, created_at_ms))
     }
 
@@ -551,19 +486,10 @@ impl Store for SqliteStore {
         expires_at_s: i64,
         now_s: i64,
     ) -> BoxFuture<'a, Result<bool>> {
-        ready(Ok(self.nonces.first_use(
-            key_id,
-            nonce,
-            expires_at_s,
-            now_s,
-        )))
+        ready(Ok(self.nonces.first_use(key_id, nonce, expires_at_s, now_s)))
     }
 
-    fn order_by_refid<'a>(
-        &'a self,
-        merchant_id: i64,
-        refid: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderRow>>> {
+    fn order_by_refid<'a>(&'a self, merchant_id: i64, refid: &'a str) -> BoxFuture<'a, Result<Option<OrderRow>>> {
         ready(self.order_by_refid_now(merchant_id, refid))
     }
 
@@ -599,41 +525,22 @@ impl Writer for SqliteWriter {
     }
 
     fn savepoint(&mut self) -> Result<()> {
-        self.conn
-            .prepare_cached("SAVEPOINT cmd")
-            .and_then(|mut s| s.execute([]))
-            .map(|_| ())
-            .map_err(err)
+        self.conn.prepare_cached("SAVEPOINT cmd").and_then(|mut s| s.execute([])).map(|_| ()).map_err(err)
     }
 
     fn release_savepoint(&mut self) -> Result<()> {
-        self.conn
-            .prepare_cached("RELEASE cmd")
-            .and_then(|mut s| s.execute([]))
-            .map(|_| ())
-            .map_err(err)
+        self.conn.prepare_cached("RELEASE cmd").and_then(|mut s| s.execute([])).map(|_| ()).map_err(err)
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
-        self.conn
-            .execute_batch("ROLLBACK TO cmd; RELEASE cmd")
-            .map_err(err)
+        self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd").map_err(err)
     }
 
     fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
         debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT balance_minor FROM ledger_accounts WHERE id = ?1")
-            .map_err(err)?;
-        sorted_ids
-            .iter()
-            .map(|&id| {
-                stmt.query_row([id], |r| r.get(0))
-                    .map(|b| (id, b))
-                    .map_err(err)
-            })
-            .collect()
+        let mut stmt =
+            self.conn.prepare_cached("SELECT balance_minor FROM ledger_accounts WHERE id = ?1").map_err(err)?;
+        sorted_ids.iter().map(|&id| stmt.query_row([id], |r| r.get(0)).map(|b| (id, b)).map_err(err)).collect()
     }
 
     fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()> {
@@ -711,10 +618,7 @@ impl Writer for SqliteWriter {
             })
             .map_err(err)?;
         if n != 1 {
-            return Err(StoreError::Other(format!(
-                "order {} not found for update",
-                u.id
-            )));
+            return Err(StoreError::Other(format!("order {} not found for update", u.id)));
         }
         Ok(())
     }

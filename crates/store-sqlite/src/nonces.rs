@@ -24,22 +24,13 @@ impl NonceCache {
     pub(crate) fn new(max_entries: usize) -> NonceCache {
         NonceCache {
             hasher: RandomState::new(),
-            inner: Mutex::new(NonceInner {
-                seen: HashSet::new(),
-                expiry: VecDeque::new(),
-            }),
+            inner: Mutex::new(NonceInner { seen: HashSet::new(), expiry: VecDeque::new() }),
             max_entries,
         }
     }
 
     /// Records a nonce; false when it was already seen.
-    pub(crate) fn first_use(
-        &self,
-        key_id: &str,
-        nonce: &str,
-        expires_at_s: i64,
-        now_s: i64,
-    ) -> bool {
+    pub(crate) fn first_use(&self, key_id: &str, nonce: &str, expires_at_s: i64, now_s: i64) -> bool {
         let h = self.hasher.hash_one((key_id, nonce));
         let mut inner = self.inner.lock().expect("nonce cache poisoned");
         while let Some(&(exp, old)) = inner.expiry.front() {

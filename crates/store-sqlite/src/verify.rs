@@ -114,11 +114,7 @@ pub(crate) fn run(conn: &Connection) -> rusqlite::Result<Vec<Check>> {
         if count > LIST_MAX {
             violations.push(format!("... and {} more", count - LIST_MAX));
         }
-        checks.push(Check {
-            name: rule.name.to_owned(),
-            examined,
-            violations,
-        });
+        checks.push(Check { name: rule.name.to_owned(), examined, violations });
     }
     Ok(checks)
 }

@@ -20,18 +20,14 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl TempDbs {
     fn open(&self) -> Box<dyn Store> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let path = std::env::temp_dir().join(format!(
             "tambah-store-contract-{}-{}-{nanos}.db",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed),
         ));
         self.paths.borrow_mut().push(path.clone());
-        let store =
-            SqliteStore::open(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        let store = SqliteStore::open(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
         Box::new(store)
     }
 }

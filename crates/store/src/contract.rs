@@ -19,9 +19,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use tambah_domain::Environment;
 
 use crate::{
-    ApiKeyRow, Check, Claim, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
-    OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, TransferKind,
-    UserRow, Writer,
+    ApiKeyRow, Check, Claim, Inserted, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
+    OrderTransfers, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, TransferKind, UserRow,
+    Writer,
 };
 
 /// Waits for a store future on this thread (the contract is written as
@@ -62,6 +62,7 @@ pub const CHECKS: &[(&str, ContractCheck)] = &[
     ("ledger_constraints", ledger_constraints),
     ("lock_balances_order", lock_balances_order),
     ("claim_due_orders", claim_due_orders),
+    ("insert_order_with_transfers", insert_order_with_transfers),
     ("nonces", nonces),
     ("ping", ping),
     ("verify_fresh", verify_fresh),
@@ -125,10 +126,7 @@ fn new_merchant(environment: Environment, username: &str) -> NewMerchant {
 }
 
 fn create(store: &dyn Store, environment: Environment, username: &str) -> MerchantRow {
-    must(
-        &format!("create_merchant({username})"),
-        block(store.create_merchant(&new_merchant(environment, username))),
-    )
+    must(&format!("create_merchant({username})"), block(store.create_merchant(&new_merchant(environment, username))))
 }
 
 fn writer(store: &dyn Store) -> Box<dyn Writer> {
@@ -140,13 +138,7 @@ fn systems(store: &dyn Store, environment: Environment) -> SystemAccounts {
 }
 
 /// A plain order row: the fields the engine fills at acceptance.
-fn order(
-    merchant_id: i64,
-    refid: &str,
-    status: u8,
-    cost_minor: i64,
-    created_at_ms: i64,
-) -> OrderRow {
+fn order(merchant_id: i64, refid: &str, status: u8, cost_minor: i64, created_at_ms: i64) -> OrderRow {
     OrderRow {
         id: 0,
         merchant_id,
@@ -233,28 +225,14 @@ impl Books {
         ids.dedup();
         let locked = must("lock_balances", w.lock_balances(&ids));
         let got: Vec<i64> = locked.iter().map(|(id, _)| *id).collect();
-        assert_eq!(
-            got, ids,
-            "lock_balances returns one (id, balance) pair per id, in the order given"
-        );
-        Books {
-            balances: locked.into_iter().collect(),
-        }
+        assert_eq!(got, ids, "lock_balances returns one (id, balance) pair per id, in the order given");
+        Books { balances: locked.into_iter().collect() }
     }
 
     fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> i64 {
-        let id = must(
-            &format!("insert_transfer({})", t.kind.as_str()),
-            w.insert_transfer(t),
-        );
-        *self
-            .balances
-            .get_mut(&t.debit_account)
-            .expect("debit account was locked") -= t.amount_minor;
-        *self
-            .balances
-            .get_mut(&t.credit_account)
-            .expect("credit account was locked") += t.amount_minor;
+        let id = must(&format!("insert_transfer({})", t.kind.as_str()), w.insert_transfer(t));
+        *self.balances.get_mut(&t.debit_account).expect("debit account was locked") -= t.amount_minor;
+        *self.balances.get_mut(&t.credit_account).expect("credit account was locked") += t.amount_minor;
         id
     }
 
@@ -262,10 +240,7 @@ impl Books {
         let mut ids: Vec<i64> = self.balances.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            must(
-                &format!("set_balance({id})"),
-                w.set_balance(id, self.balances[&id]),
-            );
+            must(&format!("set_balance({id})"), w.set_balance(id, self.balances[&id]));
         }
     }
 }
@@ -276,36 +251,21 @@ fn deposit(store: &dyn Store, environment: Environment, wallet: i64, amount: i64
     let mut w = writer(store);
     must("begin", w.begin());
     let mut books = Books::open(w.as_mut(), &[wallet, s.funding, s.holds, s.revenue]);
-    books.transfer(
-        w.as_mut(),
-        &new_transfer(TransferKind::Deposit, s.funding, wallet, amount, None, None),
-    );
+    books.transfer(w.as_mut(), &new_transfer(TransferKind::Deposit, s.funding, wallet, amount, None, None));
     books.flush(w.as_mut());
     must("commit (deposit)", w.commit());
 }
 
 fn balance(store: &dyn Store, account: i64) -> i64 {
-    must(
-        &format!("balance({account})"),
-        block(store.balance(account)),
-    )
+    must(&format!("balance({account})"), block(store.balance(account)))
 }
 
 fn assert_verified(store: &dyn Store, when: &str) {
     let checks: Vec<Check> = must("verify", block(store.verify()));
-    assert!(
-        !checks.is_empty(),
-        "verify ({when}): returned no checks at all"
-    );
-    let broken: Vec<String> = checks
-        .iter()
-        .filter(|c| !c.violations.is_empty())
-        .map(|c| format!("{}: {:?}", c.name, c.violations))
-        .collect();
-    assert!(
-        broken.is_empty(),
-        "verify ({when}): expected no violations, got {broken:#?}"
-    );
+    assert!(!checks.is_empty(), "verify ({when}): returned no checks at all");
+    let broken: Vec<String> =
+        checks.iter().filter(|c| !c.violations.is_empty()).map(|c| format!("{}: {:?}", c.name, c.violations)).collect();
+    assert!(broken.is_empty(), "verify ({when}): expected no violations, got {broken:#?}");
 }
 
 fn set_order_status(w: &mut dyn Writer, order: &OrderRow, status: u8) {
@@ -330,52 +290,28 @@ fn set_order_status(w: &mut dyn Writer, order: &OrderRow, status: u8) {
 
 /// create_merchant, the merchant and user look-ups, and username uniqueness.
 pub fn merchants(store: &dyn Store) {
-    assert_eq!(
-        must("merchant_count", block(store.merchant_count())),
-        0,
-        "a fresh store has no merchants"
-    );
+    assert_eq!(must("merchant_count", block(store.merchant_count())), 0, "a fresh store has no merchants");
     let alice = create(store, Environment::Staging, "alice");
     let bob = create(store, Environment::Live, "bob");
 
-    for (m, env, username) in [
-        (&alice, Environment::Staging, "alice"),
-        (&bob, Environment::Live, "bob"),
-    ] {
+    for (m, env, username) in [(&alice, Environment::Staging, "alice"), (&bob, Environment::Live, "bob")] {
         let expected = new_merchant(env, username);
         assert_eq!(m.name, expected.name, "create_merchant keeps the name");
         assert_eq!(m.environment, env, "create_merchant keeps the environment");
         assert_eq!(m.level, expected.level, "create_merchant keeps the level");
-        assert_eq!(
-            m.api_version, expected.api_version,
-            "create_merchant keeps the api version"
-        );
-        assert_eq!(
-            m.created_at_ms, expected.created_at_ms,
-            "create_merchant keeps created_at_ms"
-        );
+        assert_eq!(m.api_version, expected.api_version, "create_merchant keeps the api version");
+        assert_eq!(m.created_at_ms, expected.created_at_ms, "create_merchant keeps created_at_ms");
         assert_eq!(m.access, 0, "a new merchant has full access (0)");
         assert!(!m.suspended, "a new merchant is not suspended");
-        assert!(
-            !m.account.is_empty(),
-            "a new merchant has an account number"
-        );
-        assert_eq!(
-            balance(store, m.wallet_id),
-            0,
-            "a new merchant's wallet starts at 0"
-        );
+        assert!(!m.account.is_empty(), "a new merchant has an account number");
+        assert_eq!(balance(store, m.wallet_id), 0, "a new merchant's wallet starts at 0");
         assert_eq!(
             must("merchant", block(store.merchant(m.id))).as_ref(),
             Some(m),
             "merchant(id) returns the row create_merchant returned"
         );
         assert_eq!(
-            must(
-                "merchant_by_account",
-                block(store.merchant_by_account(&m.account))
-            )
-            .as_ref(),
+            must("merchant_by_account", block(store.merchant_by_account(&m.account))).as_ref(),
             Some(m),
             "merchant_by_account returns the row create_merchant returned"
         );
@@ -404,29 +340,15 @@ pub fn merchants(store: &dyn Store) {
     for env in [Environment::Staging, Environment::Live] {
         let s = systems(store, env);
         for wallet in [alice.wallet_id, bob.wallet_id] {
-            assert!(
-                ![s.funding, s.holds, s.revenue].contains(&wallet),
-                "a wallet is never a system account"
-            );
+            assert!(![s.funding, s.holds, s.revenue].contains(&wallet), "a wallet is never a system account");
         }
     }
-    assert_eq!(
-        must("merchant_count", block(store.merchant_count())),
-        2,
-        "merchant_count counts created merchants"
-    );
+    assert_eq!(must("merchant_count", block(store.merchant_count())), 2, "merchant_count counts created merchants");
 
     let unknown = alice.id.max(bob.id) + 1000;
+    assert_eq!(must("merchant", block(store.merchant(unknown))), None, "merchant of an unknown id is None");
     assert_eq!(
-        must("merchant", block(store.merchant(unknown))),
-        None,
-        "merchant of an unknown id is None"
-    );
-    assert_eq!(
-        must(
-            "merchant_by_account",
-            block(store.merchant_by_account("no-such-account"))
-        ),
+        must("merchant_by_account", block(store.merchant_by_account("no-such-account"))),
         None,
         "merchant_by_account of an unknown account is None"
     );
@@ -438,25 +360,16 @@ pub fn merchants(store: &dyn Store) {
 
     let mut again = new_merchant(Environment::Live, "alice");
     again.name = "Another alice".to_owned();
-    expect_unique(
-        "create_merchant with a username already taken",
-        block(store.create_merchant(&again)),
-    );
+    expect_unique("create_merchant with a username already taken", block(store.create_merchant(&again)));
     assert_eq!(
         must("merchant_count", block(store.merchant_count())),
         2,
         "a refused create_merchant leaves no merchant behind"
     );
     let user = must("user_by_username", block(store.user_by_username("alice"))).expect("alice");
-    assert_eq!(
-        user.merchant_id, alice.id,
-        "a refused create_merchant leaves the existing user alone"
-    );
+    assert_eq!(user.merchant_id, alice.id, "a refused create_merchant leaves the existing user alone");
 
-    must(
-        "set_password_hash",
-        block(store.set_password_hash(user.id, "$argon2id$new")),
-    );
+    must("set_password_hash", block(store.set_password_hash(user.id, "$argon2id$new")));
     assert_eq!(
         must("user", block(store.user(user.id))).map(|u| u.password_hash),
         Some("$argon2id$new".to_owned()),
@@ -474,33 +387,15 @@ pub fn merchants(store: &dyn Store) {
 pub fn system_accounts(store: &dyn Store) {
     let staging = systems(store, Environment::Staging);
     let live = systems(store, Environment::Live);
-    assert_ne!(
-        staging, live,
-        "staging and live have different system accounts"
-    );
-    let mut ids = vec![
-        staging.funding,
-        staging.holds,
-        staging.revenue,
-        live.funding,
-        live.holds,
-        live.revenue,
-    ];
+    assert_ne!(staging, live, "staging and live have different system accounts");
+    let mut ids = vec![staging.funding, staging.holds, staging.revenue, live.funding, live.holds, live.revenue];
     for id in &ids {
         assert_eq!(balance(store, *id), 0, "system account {id} starts at 0");
     }
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(
-        ids.len(),
-        6,
-        "all six system accounts are distinct: {staging:?} {live:?}"
-    );
-    assert_eq!(
-        systems(store, Environment::Staging),
-        staging,
-        "system_accounts is stable"
-    );
+    assert_eq!(ids.len(), 6, "all six system accounts are distinct: {staging:?} {live:?}");
+    assert_eq!(systems(store, Environment::Staging), staging, "system_accounts is stable");
 }
 
 /// API keys round-trip with their sealed secret intact and can be revoked.
@@ -508,18 +403,9 @@ pub fn api_keys(store: &dyn Store) {
     let m = create(store, Environment::Staging, "keys");
     let mut sealed: Vec<u8> = (0..=255u8).collect();
     sealed.extend_from_slice(&[0, 0, 0xff, 0xfe, 0x80]);
-    let key = ApiKeyRow {
-        key_id: "tbh_test_k1".to_owned(),
-        merchant_id: m.id,
-        secret_sealed: sealed,
-        revoked: false,
-    };
-    let other = ApiKeyRow {
-        key_id: "tbh_test_k2".to_owned(),
-        merchant_id: m.id,
-        secret_sealed: vec![0; 48],
-        revoked: false,
-    };
+    let key = ApiKeyRow { key_id: "tbh_test_k1".to_owned(), merchant_id: m.id, secret_sealed: sealed, revoked: false };
+    let other =
+        ApiKeyRow { key_id: "tbh_test_k2".to_owned(), merchant_id: m.id, secret_sealed: vec![0; 48], revoked: false };
     must("insert_api_key", block(store.insert_api_key(&key, T0)));
     must("insert_api_key", block(store.insert_api_key(&other, T0)));
     assert_eq!(
@@ -527,15 +413,8 @@ pub fn api_keys(store: &dyn Store) {
         Some(key.clone()),
         "api_key returns the inserted row, sealed bytes exactly preserved"
     );
-    assert_eq!(
-        must("api_key", block(store.api_key("tbh_test_unknown"))),
-        None,
-        "api_key of an unknown id is None"
-    );
-    expect_unique(
-        "insert_api_key with an existing key id",
-        block(store.insert_api_key(&other, T0)),
-    );
+    assert_eq!(must("api_key", block(store.api_key("tbh_test_unknown"))), None, "api_key of an unknown id is None");
+    expect_unique("insert_api_key with an existing key id", block(store.insert_api_key(&other, T0)));
 
     assert!(
         must("revoke_api_key", block(store.revoke_api_key(&key.key_id))),
@@ -543,10 +422,7 @@ pub fn api_keys(store: &dyn Store) {
     );
     assert_eq!(
         must("api_key", block(store.api_key(&key.key_id))),
-        Some(ApiKeyRow {
-            revoked: true,
-            ..key.clone()
-        }),
+        Some(ApiKeyRow { revoked: true, ..key.clone() }),
         "a revoked key reads back revoked, otherwise unchanged"
     );
     assert_eq!(
@@ -555,10 +431,7 @@ pub fn api_keys(store: &dyn Store) {
         "revoking one key leaves the others alone"
     );
     assert!(
-        !must(
-            "revoke_api_key",
-            block(store.revoke_api_key("tbh_test_unknown"))
-        ),
+        !must("revoke_api_key", block(store.revoke_api_key("tbh_test_unknown"))),
         "revoke_api_key of an unknown key returns false"
     );
 }
@@ -592,24 +465,14 @@ pub fn users_and_tokens(store: &dyn Store) {
             t.kind
         );
     }
-    assert_eq!(
-        must("token", block(store.token("ffff"))),
-        None,
-        "token of an unknown hash is None"
-    );
-    expect_unique(
-        "insert_token with an existing hash",
-        block(store.insert_token(&b_token, T0)),
-    );
+    assert_eq!(must("token", block(store.token("ffff"))), None, "token of an unknown hash is None");
+    expect_unique("insert_token with an existing hash", block(store.insert_token(&b_token, T0)));
 
     must("revoke_user_tokens", block(store.revoke_user_tokens(ua.id)));
     for t in &a_tokens {
         assert_eq!(
             must("token", block(store.token(&t.token_hash))),
-            Some(TokenRow {
-                revoked: true,
-                ..t.clone()
-            }),
+            Some(TokenRow { revoked: true, ..t.clone() }),
             "revoke_user_tokens revokes every token of the user"
         );
     }
@@ -644,21 +507,9 @@ pub fn writer_orders(store: &dyn Store) {
             "find_order sees an order inserted earlier in the same transaction, every field preserved"
         );
     }
-    assert_eq!(
-        must("find_order", w.find_order(m1.id, "nope")),
-        None,
-        "find_order of an unknown refid is None"
-    );
-    assert_eq!(
-        must("find_order", w.find_order(m2.id, "R1")),
-        None,
-        "find_order is per merchant"
-    );
-    assert_eq!(
-        must("get_order", w.get_order(r1.id.max(r2.id) + 1000)),
-        None,
-        "get_order of an unknown id is None"
-    );
+    assert_eq!(must("find_order", w.find_order(m1.id, "nope")), None, "find_order of an unknown refid is None");
+    assert_eq!(must("find_order", w.find_order(m2.id, "R1")), None, "find_order is per merchant");
+    assert_eq!(must("get_order", w.get_order(r1.id.max(r2.id) + 1000)), None, "get_order of an unknown id is None");
     assert_eq!(
         must("order_by_refid", block(store.order_by_refid(m1.id, "R1"))),
         None,
@@ -666,25 +517,15 @@ pub fn writer_orders(store: &dyn Store) {
     );
 
     must("savepoint", w.savepoint());
-    expect_unique(
-        "insert_order of a refid the merchant already has",
-        w.insert_order(&order(m1.id, "R1", 0, 1, T0)),
-    );
+    expect_unique("insert_order of a refid the merchant already has", w.insert_order(&order(m1.id, "R1", 0, 1, T0)));
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     let other = insert(w.as_mut(), &rich_order(m2.id, "R1", None));
-    assert_ne!(
-        other.id, r1.id,
-        "the same refid for another merchant is a new order"
-    );
+    assert_ne!(other.id, r1.id, "the same refid for another merchant is a new order");
     must("commit", w.commit());
 
     for row in [&r1, &r2, &other] {
         assert_eq!(
-            must(
-                "order_by_refid",
-                block(store.order_by_refid(row.merchant_id, &row.refid))
-            )
-            .as_ref(),
+            must("order_by_refid", block(store.order_by_refid(row.merchant_id, &row.refid))).as_ref(),
             Some(row),
             "order_by_refid sees a committed order, every field preserved"
         );
@@ -735,20 +576,10 @@ pub fn writer_orders(store: &dyn Store) {
         provider: r2.provider.clone(),
     };
     must("update_order", w.update_order(&rescheduled));
-    let r2_after = OrderRow {
-        recheck_at_ms: Some(T0 + 120_000),
-        updated_at_ms: T0 + 100,
-        ..r2.clone()
-    };
+    let r2_after = OrderRow { recheck_at_ms: Some(T0 + 120_000), updated_at_ms: T0 + 100, ..r2.clone() };
     must("savepoint", w.savepoint());
-    let missing = OrderUpdate {
-        id: r1.id.max(r2.id).max(other.id) + 1000,
-        ..update.clone()
-    };
-    assert!(
-        w.update_order(&missing).is_err(),
-        "update_order of an unknown order id is an error"
-    );
+    let missing = OrderUpdate { id: r1.id.max(r2.id).max(other.id) + 1000, ..update.clone() };
+    assert!(w.update_order(&missing).is_err(), "update_order of an unknown order id is an error");
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     must("commit", w.commit());
     assert_eq!(
@@ -800,14 +631,7 @@ pub fn savepoints(store: &dyn Store) {
     insert(w.as_mut(), &order(m.id, "B", 43, 0, T0));
     must(
         "insert_transfer",
-        w.insert_transfer(&new_transfer(
-            TransferKind::Deposit,
-            s.funding,
-            m.wallet_id,
-            500,
-            None,
-            None,
-        )),
+        w.insert_transfer(&new_transfer(TransferKind::Deposit, s.funding, m.wallet_id, 500, None, None)),
     );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     assert_eq!(
@@ -832,10 +656,7 @@ pub fn savepoints(store: &dyn Store) {
 
     // A failed statement inside a savepoint does not sink the transaction.
     must("savepoint", w.savepoint());
-    expect_unique(
-        "insert_order of a refid the merchant already has",
-        w.insert_order(&order(m.id, "A", 43, 0, T0)),
-    );
+    expect_unique("insert_order of a refid the merchant already has", w.insert_order(&order(m.id, "A", 43, 0, T0)));
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     let d = insert(w.as_mut(), &order(m.id, "D", 43, 0, T0));
 
@@ -850,10 +671,7 @@ pub fn savepoints(store: &dyn Store) {
         );
     }
     assert_eq!(balance(store, m.wallet_id), 0, "no money moved");
-    assert_verified(
-        store,
-        "after a transfer rolled back to a savepoint (it must leave no entry)",
-    );
+    assert_verified(store, "after a transfer rolled back to a savepoint (it must leave no entry)");
 }
 
 /// A DEPOSIT moves money from funding (which may go negative) to a wallet.
@@ -862,21 +680,9 @@ pub fn ledger_deposit(store: &dyn Store) {
     let s = systems(store, Environment::Staging);
     let live = systems(store, Environment::Live);
     deposit(store, Environment::Staging, m.wallet_id, 10_000);
-    assert_eq!(
-        balance(store, m.wallet_id),
-        10_000,
-        "a committed deposit shows in the wallet balance"
-    );
-    assert_eq!(
-        balance(store, s.funding),
-        -10_000,
-        "the funding account may go negative"
-    );
-    assert_eq!(
-        balance(store, live.funding),
-        0,
-        "other environments are untouched"
-    );
+    assert_eq!(balance(store, m.wallet_id), 10_000, "a committed deposit shows in the wallet balance");
+    assert_eq!(balance(store, s.funding), -10_000, "the funding account may go negative");
+    assert_eq!(balance(store, live.funding), 0, "other environments are untouched");
     assert_verified(store, "after a deposit");
 
     deposit(store, Environment::Staging, m.wallet_id, 2_500);
@@ -885,14 +691,9 @@ pub fn ledger_deposit(store: &dyn Store) {
     let mut ids = vec![m.wallet_id, s.funding];
     ids.sort_unstable();
     let locked = must("lock_balances", w.lock_balances(&ids));
-    let expected: Vec<(i64, i64)> = ids
-        .iter()
-        .map(|&id| (id, if id == m.wallet_id { 12_500 } else { -12_500 }))
-        .collect();
-    assert_eq!(
-        locked, expected,
-        "lock_balances reads the committed balances"
-    );
+    let expected: Vec<(i64, i64)> =
+        ids.iter().map(|&id| (id, if id == m.wallet_id { 12_500 } else { -12_500 })).collect();
+    assert_eq!(locked, expected, "lock_balances reads the committed balances");
     must("rollback", w.rollback());
     assert_verified(store, "after two deposits");
 }
@@ -910,22 +711,9 @@ pub fn ledger_hold_post(store: &dyn Store) {
     let mut books = Books::open(w.as_mut(), &accounts);
     let o = insert(w.as_mut(), &order(m.id, "H1", 0, 3_000, T0));
     let plain = insert(w.as_mut(), &order(m.id, "H2", 43, 0, T0));
-    assert_eq!(
-        must("order_hold", w.order_hold(o.id)),
-        None,
-        "order_hold of an order without a hold is None"
-    );
-    let hold = books.transfer(
-        w.as_mut(),
-        &new_transfer(
-            TransferKind::Hold,
-            m.wallet_id,
-            s.holds,
-            3_000,
-            Some(o.id),
-            None,
-        ),
-    );
+    assert_eq!(must("order_hold", w.order_hold(o.id)), None, "order_hold of an order without a hold is None");
+    let hold =
+        books.transfer(w.as_mut(), &new_transfer(TransferKind::Hold, m.wallet_id, s.holds, 3_000, Some(o.id), None));
     assert_eq!(
         must("order_hold", w.order_hold(o.id)),
         Some((hold, 3_000, false)),
@@ -933,16 +721,8 @@ pub fn ledger_hold_post(store: &dyn Store) {
     );
     books.flush(w.as_mut());
     must("commit", w.commit());
-    assert_eq!(
-        balance(store, m.wallet_id),
-        7_000,
-        "the hold left the wallet"
-    );
-    assert_eq!(
-        balance(store, s.holds),
-        3_000,
-        "the hold sits in the holds account"
-    );
+    assert_eq!(balance(store, m.wallet_id), 7_000, "the hold left the wallet");
+    assert_eq!(balance(store, s.holds), 3_000, "the hold sits in the holds account");
     assert_verified(store, "with an unresolved hold of an accepted order");
 
     must("begin", w.begin());
@@ -952,17 +732,8 @@ pub fn ledger_hold_post(store: &dyn Store) {
         Some((hold, 3_000, false)),
         "order_hold reports a committed unresolved hold"
     );
-    let post = books.transfer(
-        w.as_mut(),
-        &new_transfer(
-            TransferKind::Post,
-            s.holds,
-            s.revenue,
-            3_000,
-            Some(o.id),
-            Some(hold),
-        ),
-    );
+    let post = books
+        .transfer(w.as_mut(), &new_transfer(TransferKind::Post, s.holds, s.revenue, 3_000, Some(o.id), Some(hold)));
     assert_ne!(post, hold, "transfer ids are distinct");
     set_order_status(w.as_mut(), &o, 20);
     assert_eq!(
@@ -970,11 +741,7 @@ pub fn ledger_hold_post(store: &dyn Store) {
         Some((hold, 3_000, true)),
         "order_hold reports the hold resolved once it is posted"
     );
-    assert_eq!(
-        must("order_hold", w.order_hold(plain.id)),
-        None,
-        "order_hold of an order without a hold stays None"
-    );
+    assert_eq!(must("order_hold", w.order_hold(plain.id)), None, "order_hold of an order without a hold stays None");
     books.flush(w.as_mut());
     must("commit", w.commit());
 
@@ -982,27 +749,13 @@ pub fn ledger_hold_post(store: &dyn Store) {
     must("savepoint", w.savepoint());
     expect_unique(
         "a second POST of the same hold",
-        w.insert_transfer(&new_transfer(
-            TransferKind::Post,
-            s.holds,
-            s.revenue,
-            3_000,
-            Some(o.id),
-            Some(hold),
-        )),
+        w.insert_transfer(&new_transfer(TransferKind::Post, s.holds, s.revenue, 3_000, Some(o.id), Some(hold))),
     );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     must("savepoint", w.savepoint());
     expect_unique(
         "a VOID of a hold already posted",
-        w.insert_transfer(&new_transfer(
-            TransferKind::Void,
-            s.holds,
-            m.wallet_id,
-            3_000,
-            Some(o.id),
-            Some(hold),
-        )),
+        w.insert_transfer(&new_transfer(TransferKind::Void, s.holds, m.wallet_id, 3_000, Some(o.id), Some(hold))),
     );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     must("commit", w.commit());
@@ -1011,10 +764,7 @@ pub fn ledger_hold_post(store: &dyn Store) {
     assert_eq!(balance(store, s.holds), 0, "holds after the post");
     assert_eq!(balance(store, s.revenue), 3_000, "revenue after the post");
     assert_eq!(balance(store, s.funding), -10_000, "funding after the post");
-    assert_verified(
-        store,
-        "after deposit, hold, post and refused second resolutions",
-    );
+    assert_verified(store, "after deposit, hold, post and refused second resolutions");
 }
 
 /// Zero or negative amounts and negative non-funding balances are refused
@@ -1030,23 +780,14 @@ pub fn ledger_constraints(store: &dyn Store) {
         must("savepoint", w.savepoint());
         expect_constraint(
             &format!("a transfer of amount {amount}"),
-            w.insert_transfer(&new_transfer(
-                TransferKind::Deposit,
-                s.funding,
-                m.wallet_id,
-                amount,
-                None,
-                None,
-            )),
+            w.insert_transfer(&new_transfer(TransferKind::Deposit, s.funding, m.wallet_id, amount, None, None)),
         );
         must("rollback_to_savepoint", w.rollback_to_savepoint());
     }
     must("commit", w.commit());
 
-    let before: Vec<(i64, i64)> = [m.wallet_id, s.holds, s.revenue]
-        .iter()
-        .map(|&id| (id, balance(store, id)))
-        .collect();
+    let before: Vec<(i64, i64)> =
+        [m.wallet_id, s.holds, s.revenue].iter().map(|&id| (id, balance(store, id))).collect();
     for (i, &(account, was)) in before.iter().enumerate() {
         let marker = format!("neg-{i}");
         must("begin", w.begin());
@@ -1054,20 +795,13 @@ pub fn ledger_constraints(store: &dyn Store) {
         insert(w.as_mut(), &order(m.id, &marker, 43, 0, T0));
         match w.set_balance(account, -1) {
             Err(StoreError::Constraint(_)) => {}
-            Ok(()) => expect_constraint(
-                &format!("commit after set_balance({account}, -1)"),
-                w.commit(),
-            ),
-            Err(e) => panic!(
-                "set_balance({account}, -1): expected StoreError::Constraint (now or at commit), got {e:?}"
-            ),
+            Ok(()) => expect_constraint(&format!("commit after set_balance({account}, -1)"), w.commit()),
+            Err(e) => {
+                panic!("set_balance({account}, -1): expected StoreError::Constraint (now or at commit), got {e:?}")
+            }
         }
         must("rollback", w.rollback());
-        assert_eq!(
-            balance(store, account),
-            was,
-            "a refused negative balance of account {account} is not committed"
-        );
+        assert_eq!(balance(store, account), was, "a refused negative balance of account {account} is not committed");
         assert_eq!(
             must("order_by_refid", block(store.order_by_refid(m.id, &marker))),
             None,
@@ -1119,17 +853,11 @@ pub fn lock_balances_order(store: &dyn Store) {
     must("begin", w.begin());
     let locked = must("lock_balances", w.lock_balances(&ids));
     let expected: Vec<(i64, i64)> = ids.iter().map(|&id| (id, expected_of(id))).collect();
-    assert_eq!(
-        locked, expected,
-        "lock_balances returns (id, balance) for every id, in the order given"
-    );
+    assert_eq!(locked, expected, "lock_balances returns (id, balance) for every id, in the order given");
     let subset = [ids[1], ids[4], ids[6]];
     let locked = must("lock_balances", w.lock_balances(&subset));
     let expected: Vec<(i64, i64)> = subset.iter().map(|&id| (id, expected_of(id))).collect();
-    assert_eq!(
-        locked, expected,
-        "lock_balances of a subset, in the order given"
-    );
+    assert_eq!(locked, expected, "lock_balances of a subset, in the order given");
     assert_eq!(
         must("lock_balances", w.lock_balances(&[])),
         Vec::<(i64, i64)>::new(),
@@ -1168,11 +896,7 @@ pub fn claim_due_orders(store: &dyn Store) {
     }
     must("commit", w.commit());
     rows.sort_by_key(|(r, _)| r.id);
-    let expected: Vec<OrderRow> = rows
-        .iter()
-        .filter(|(_, due)| *due)
-        .map(|(r, _)| r.clone())
-        .collect();
+    let expected: Vec<OrderRow> = rows.iter().filter(|(_, due)| *due).map(|(r, _)| r.clone()).collect();
     let names = |v: &[OrderRow]| v.iter().map(|r| r.refid.clone()).collect::<Vec<_>>();
 
     let claim = |node: &str, accepted_before_ms: i64, now_ms: i64, limit: u32| Claim {
@@ -1182,19 +906,9 @@ pub fn claim_due_orders(store: &dyn Store) {
         lease_ms: 1_000,
         limit,
     };
-    let got = must(
-        "claim_due_orders",
-        block(store.claim_due_orders(&claim("a", cutoff, now, 2))),
-    );
-    assert_eq!(
-        names(&got),
-        names(&expected[..2]),
-        "claim_due_orders respects the limit, keeping the lowest ids"
-    );
-    let got = must(
-        "claim_due_orders",
-        block(store.claim_due_orders(&claim("a", cutoff, now, 100))),
-    );
+    let got = must("claim_due_orders", block(store.claim_due_orders(&claim("a", cutoff, now, 2))));
+    assert_eq!(names(&got), names(&expected[..2]), "claim_due_orders respects the limit, keeping the lowest ids");
+    let got = must("claim_due_orders", block(store.claim_due_orders(&claim("a", cutoff, now, 100))));
     assert_eq!(
         names(&got),
         names(&expected),
@@ -1202,19 +916,11 @@ pub fn claim_due_orders(store: &dyn Store) {
     );
     assert_eq!(got, expected, "claim_due_orders returns full rows");
     assert!(
-        must(
-            "claim_due_orders",
-            block(store.claim_due_orders(&claim("a", cutoff, now, 0)))
-        )
-        .is_empty(),
+        must("claim_due_orders", block(store.claim_due_orders(&claim("a", cutoff, now, 0)))).is_empty(),
         "claim_due_orders with limit 0 is empty"
     );
     assert!(
-        must(
-            "claim_due_orders",
-            block(store.claim_due_orders(&claim("b", cutoff, now, 100)))
-        )
-        .is_empty(),
+        must("claim_due_orders", block(store.claim_due_orders(&claim("b", cutoff, now, 100)))).is_empty(),
         "orders leased to node a are not given to node b while the lease lives"
     );
     let later = now + 1_001;
@@ -1224,29 +930,14 @@ pub fn claim_due_orders(store: &dyn Store) {
         .filter(|(r, due)| *due || r.recheck_at_ms.is_some_and(|t| t <= later))
         .map(|(r, _)| r.clone())
         .collect();
-    let got = must(
-        "claim_due_orders",
-        block(store.claim_due_orders(&claim("b", cutoff, later, 100))),
-    );
-    assert_eq!(
-        names(&got),
-        names(&due_later),
-        "after the lease ends another node takes the orders (the holder died)"
-    );
+    let got = must("claim_due_orders", block(store.claim_due_orders(&claim("b", cutoff, later, 100))));
+    assert_eq!(names(&got), names(&due_later), "after the lease ends another node takes the orders (the holder died)");
     assert!(
-        must(
-            "claim_due_orders",
-            block(store.claim_due_orders(&claim("a", cutoff, later, 100)))
-        )
-        .is_empty(),
+        must("claim_due_orders", block(store.claim_due_orders(&claim("a", cutoff, later, 100)))).is_empty(),
         "and the first node no longer gets them"
     );
     assert!(
-        must(
-            "claim_due_orders",
-            block(store.claim_due_orders(&claim("c", 0, 0, 100)))
-        )
-        .is_empty(),
+        must("claim_due_orders", block(store.claim_due_orders(&claim("c", 0, 0, 100)))).is_empty(),
         "nothing is due before anything was created or scheduled"
     );
 }
@@ -1256,31 +947,19 @@ pub fn claim_due_orders(store: &dyn Store) {
 pub fn nonces(store: &dyn Store) {
     let now = 1_700_000_000;
     assert!(
-        must(
-            "remember_nonce",
-            block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))
-        ),
+        must("remember_nonce", block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))),
         "first use"
     );
     assert!(
-        !must(
-            "remember_nonce",
-            block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))
-        ),
+        !must("remember_nonce", block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))),
         "replay refused"
     );
     assert!(
-        must(
-            "remember_nonce",
-            block(store.remember_nonce("key-b", "nonce-0123456789", now + 300, now))
-        ),
+        must("remember_nonce", block(store.remember_nonce("key-b", "nonce-0123456789", now + 300, now))),
         "other key"
     );
     assert!(
-        must(
-            "remember_nonce",
-            block(store.remember_nonce("key-a", "nonce-9876543210", now + 300, now))
-        ),
+        must("remember_nonce", block(store.remember_nonce("key-a", "nonce-9876543210", now + 300, now))),
         "other nonce"
     );
 }
@@ -1315,17 +994,8 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
     for (refid, cost) in [("posted", 4_000), ("voided", 2_500), ("refunded", 1_500)] {
         must("savepoint", w.savepoint());
         let o = insert(w.as_mut(), &order(m.id, refid, 0, cost, T0));
-        let hold = books.transfer(
-            w.as_mut(),
-            &new_transfer(
-                TransferKind::Hold,
-                m.wallet_id,
-                s.holds,
-                cost,
-                Some(o.id),
-                None,
-            ),
-        );
+        let hold =
+            books.transfer(w.as_mut(), &new_transfer(TransferKind::Hold, m.wallet_id, s.holds, cost, Some(o.id), None));
         must("release_savepoint", w.release_savepoint());
         held.push((o, hold));
     }
@@ -1340,27 +1010,13 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
     let (posted, posted_hold) = &held[0];
     books.transfer(
         w.as_mut(),
-        &new_transfer(
-            TransferKind::Post,
-            s.holds,
-            s.revenue,
-            posted.cost_minor,
-            Some(posted.id),
-            Some(*posted_hold),
-        ),
+        &new_transfer(TransferKind::Post, s.holds, s.revenue, posted.cost_minor, Some(posted.id), Some(*posted_hold)),
     );
     set_order_status(w.as_mut(), posted, 20);
     let (voided, voided_hold) = &held[1];
     books.transfer(
         w.as_mut(),
-        &new_transfer(
-            TransferKind::Void,
-            s.holds,
-            m.wallet_id,
-            voided.cost_minor,
-            Some(voided.id),
-            Some(*voided_hold),
-        ),
+        &new_transfer(TransferKind::Void, s.holds, m.wallet_id, voided.cost_minor, Some(voided.id), Some(*voided_hold)),
     );
     set_order_status(w.as_mut(), voided, 48);
     let (refunded, refunded_hold) = &held[2];
@@ -1384,48 +1040,20 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
     let mut books = Books::open(w.as_mut(), &accounts);
     books.transfer(
         w.as_mut(),
-        &new_transfer(
-            TransferKind::Refund,
-            s.revenue,
-            m.wallet_id,
-            refunded.cost_minor,
-            Some(refunded.id),
-            None,
-        ),
+        &new_transfer(TransferKind::Refund, s.revenue, m.wallet_id, refunded.cost_minor, Some(refunded.id), None),
     );
     set_order_status(w.as_mut(), refunded, 53);
     // One more order left accepted with its hold unresolved.
     let open = insert(w.as_mut(), &order(m.id, "open", 0, 1_000, T0));
-    books.transfer(
-        w.as_mut(),
-        &new_transfer(
-            TransferKind::Hold,
-            m.wallet_id,
-            s.holds,
-            1_000,
-            Some(open.id),
-            None,
-        ),
-    );
+    books.transfer(w.as_mut(), &new_transfer(TransferKind::Hold, m.wallet_id, s.holds, 1_000, Some(open.id), None));
     books.flush(w.as_mut());
     must("commit", w.commit());
 
-    assert_eq!(
-        balance(store, m.wallet_id),
-        50_000 - 4_000 - 1_000,
-        "wallet after post, void, refund and an open hold"
-    );
+    assert_eq!(balance(store, m.wallet_id), 50_000 - 4_000 - 1_000, "wallet after post, void, refund and an open hold");
     assert_eq!(balance(store, s.holds), 1_000, "holds: only the open hold");
+    assert_eq!(balance(store, s.revenue), 4_000, "revenue: only the posted order");
     assert_eq!(
-        balance(store, s.revenue),
-        4_000,
-        "revenue: only the posted order"
-    );
-    assert_eq!(
-        must(
-            "order_by_refid",
-            block(store.order_by_refid(m.id, "refused"))
-        ),
+        must("order_by_refid", block(store.order_by_refid(m.id, "refused"))),
         Some(refused),
         "the refused order is unchanged"
     );
@@ -1454,10 +1082,7 @@ pub fn verify_detects_drift(store: &dyn Store) {
 /// merchant is reported, not created.
 pub fn merchant_settings(store: &dyn Store) {
     let m = create(store, Environment::Staging, "settings-user");
-    assert!(
-        !m.require_api_key_for_topup,
-        "new merchants accept tokens for topups"
-    );
+    assert!(!m.require_api_key_for_topup, "new merchants accept tokens for topups");
     let settings = MerchantSettings {
         name: "Kedai Baru".into(),
         level: "15".into(),
@@ -1466,13 +1091,8 @@ pub fn merchant_settings(store: &dyn Store) {
         api_version: "2025-05-20".into(),
         require_api_key_for_topup: true,
     };
-    assert!(
-        block(store.update_merchant(m.id, &settings)).expect("update_merchant"),
-        "existing merchant updated"
-    );
-    let after = block(store.merchant(m.id))
-        .expect("merchant")
-        .expect("still there");
+    assert!(block(store.update_merchant(m.id, &settings)).expect("update_merchant"), "existing merchant updated");
+    let after = block(store.merchant(m.id)).expect("merchant").expect("still there");
     assert_eq!(
         (
             after.name.as_str(),
@@ -1494,4 +1114,54 @@ pub fn merchant_settings(store: &dyn Store) {
         !block(store.update_merchant(m.id + 1000, &settings)).expect("update_merchant"),
         "unknown merchant reported"
     );
+}
+
+/// An order written with its hold and the hold's resolution in one call; a
+/// refid already used writes nothing and says so.
+pub fn insert_order_with_transfers(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "compound");
+    let s = systems(store, Environment::Staging);
+    deposit(store, Environment::Staging, m.wallet_id, 10_000);
+    let transfer = |kind, debit_account, credit_account| NewTransfer {
+        kind,
+        debit_account,
+        credit_account,
+        amount_minor: 4_000,
+        order_id: None,
+        pending_id: None,
+        remarks: String::new(),
+        created_at_ms: 7,
+    };
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let mut posted = order(m.id, "compound-posted", 20, 4_000, 7);
+    let both = OrderTransfers {
+        hold: Some(transfer(TransferKind::Hold, m.wallet_id, s.holds)),
+        resolution: Some(transfer(TransferKind::Post, s.holds, s.revenue)),
+    };
+    let Inserted::New { order_id, hold_id } =
+        must("insert_order_with_transfers", w.insert_order_with_transfers(&posted, &both))
+    else {
+        panic!("a new refid is inserted");
+    };
+    posted.id = order_id;
+    let hold_id = hold_id.expect("the hold's id is reported");
+    assert_eq!(must("order_hold", w.order_hold(order_id)), Some((hold_id, 4_000, true)), "hold written and resolved");
+    assert_eq!(must("get_order", w.get_order(order_id)).as_ref(), Some(&posted), "order written as given");
+    let again = must("insert_order_with_transfers", w.insert_order_with_transfers(&posted, &both));
+    assert_eq!(again, Inserted::Exists, "a used refid is reported, not written");
+    let refused = order(m.id, "compound-43", 43, 4_000, 7);
+    let Inserted::New { order_id: refused_id, hold_id: none } =
+        must("insert_order_with_transfers", w.insert_order_with_transfers(&refused, &OrderTransfers::default()))
+    else {
+        panic!("a new refid is inserted");
+    };
+    assert_eq!(none, None, "no hold asked, none written");
+    assert_eq!(must("order_hold", w.order_hold(refused_id)), None);
+    // Balances are the caller's to write (the engine stages them per batch).
+    for (account, balance) in [(m.wallet_id, 6_000), (s.holds, 0), (s.revenue, 4_000)] {
+        must("set_balance", w.set_balance(account, balance));
+    }
+    must("commit", w.commit());
+    assert_verified(store, "after orders written with their transfers");
 }

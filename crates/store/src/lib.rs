@@ -234,6 +234,27 @@ pub struct Check {
     pub violations: Vec<String>,
 }
 
+/// The transfers written together with a new order: its HOLD and, when the
+/// outcome is already known, the POST or VOID resolving it. The store fills
+/// in `order_id` of both (the new order's id) and the resolution's
+/// `pending_id` (the hold's id).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderTransfers {
+    pub hold: Option<NewTransfer>,
+    pub resolution: Option<NewTransfer>,
+}
+
+/// What `insert_order_with_transfers` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    New {
+        order_id: i64,
+        hold_id: Option<i64>,
+    },
+    /// The merchant already has this refid: nothing was written.
+    Exists,
+}
+
 /// One open write session (a connection owned by one thread). All primitives
 /// act inside the transaction opened by `begin`.
 pub trait Writer: Send {
@@ -259,6 +280,31 @@ pub trait Writer: Send {
     /// The HOLD transfer of an order and whether it has been resolved.
     fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>>;
     fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<i64>;
+
+    /// Inserts an order unless the merchant already has its refid, with its
+    /// transfers (see `OrderTransfers`). Network backends override this to
+    /// do it in one round trip; this default composes the primitives (fine
+    /// where a failed statement does not abort the transaction, as on SQLite).
+    fn insert_order_with_transfers(&mut self, order: &OrderRow, transfers: &OrderTransfers) -> Result<Inserted> {
+        let order_id = match self.insert_order(order) {
+            Ok(id) => id,
+            Err(StoreError::Unique(_)) => return Ok(Inserted::Exists),
+            Err(e) => return Err(e),
+        };
+        let mut hold_id = None;
+        if let Some(hold) = &transfers.hold {
+            hold_id = Some(self.insert_transfer(&NewTransfer { order_id: Some(order_id), ..hold.clone() })?);
+        }
+        if let Some(resolution) = &transfers.resolution {
+            let pending_id = hold_id.ok_or_else(|| StoreError::Constraint("a resolution needs a hold".into()))?;
+            self.insert_transfer(&NewTransfer {
+                order_id: Some(order_id),
+                pending_id: Some(pending_id),
+                ..resolution.clone()
+            })?;
+        }
+        Ok(Inserted::New { order_id, hold_id })
+    }
 }
 
 /// A boxed future, so that `Store` stays object-safe.
@@ -296,45 +342,23 @@ pub trait Store: Send + Sync + 'static {
 
     fn system_accounts(&self, environment: Environment) -> BoxFuture<'_, Result<SystemAccounts>>;
 
-    fn create_merchant<'a>(
-        &'a self,
-        merchant: &'a NewMerchant,
-    ) -> BoxFuture<'a, Result<MerchantRow>>;
+    fn create_merchant<'a>(&'a self, merchant: &'a NewMerchant) -> BoxFuture<'a, Result<MerchantRow>>;
     fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>>;
-    fn merchant_by_account<'a>(
-        &'a self,
-        account: &'a str,
-    ) -> BoxFuture<'a, Result<Option<MerchantRow>>>;
+    fn merchant_by_account<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Option<MerchantRow>>>;
     fn merchant_count(&self) -> BoxFuture<'_, Result<u64>>;
     /// Replaces the operator-editable settings; false when no such merchant.
-    fn update_merchant<'a>(
-        &'a self,
-        merchant_id: i64,
-        settings: &'a MerchantSettings,
-    ) -> BoxFuture<'a, Result<bool>>;
+    fn update_merchant<'a>(&'a self, merchant_id: i64, settings: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>>;
     fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>>;
 
-    fn insert_api_key<'a>(
-        &'a self,
-        key: &'a ApiKeyRow,
-        created_at_ms: i64,
-    ) -> BoxFuture<'a, Result<()>>;
+    fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>>;
     fn api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<ApiKeyRow>>>;
     /// Returns false when no such key exists.
     fn revoke_api_key<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<bool>>;
 
     fn user_by_username<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<UserRow>>>;
     fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>>;
-    fn set_password_hash<'a>(
-        &'a self,
-        user_id: i64,
-        password_hash: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
-    fn insert_token<'a>(
-        &'a self,
-        token: &'a TokenRow,
-        created_at_ms: i64,
-    ) -> BoxFuture<'a, Result<()>>;
+    fn set_password_hash<'a>(&'a self, user_id: i64, password_hash: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn insert_token<'a>(&'a self, token: &'a TokenRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>>;
     fn token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<TokenRow>>>;
     /// Revokes every token of a user (after a password change).
     fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>>;
@@ -349,11 +373,7 @@ pub trait Store: Send + Sync + 'static {
         now_s: i64,
     ) -> BoxFuture<'a, Result<bool>>;
 
-    fn order_by_refid<'a>(
-        &'a self,
-        merchant_id: i64,
-        refid: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderRow>>>;
+    fn order_by_refid<'a>(&'a self, merchant_id: i64, refid: &'a str) -> BoxFuture<'a, Result<Option<OrderRow>>>;
     /// Leases to `claim.node` the orders whose provider work is due (status 0
     /// created before `accepted_before_ms`, or a re-check due at or before
     /// `now_ms`) that no other node holds a live lease on; ordered by id.

@@ -14,11 +14,7 @@ use tambah_store_postgres::PgStore;
 use tambah_store_sqlite::SqliteStore;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "tambah",
-    version,
-    about = "Reload and bill-payment platform (IIMMPACT-compatible API)"
-)]
+#[command(name = "tambah", version, about = "Reload and bill-payment platform (IIMMPACT-compatible API)")]
 pub struct Args {
     #[command(flatten)]
     pub db: DbArgs,
@@ -31,12 +27,7 @@ pub struct Args {
 #[derive(ClapArgs, Debug, Clone)]
 pub struct DbArgs {
     /// Database: a SQLite file path (or sqlite://PATH), or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        env = "TAMBAH_DATABASE",
-        default_value = "./tambah.db",
-        global = true
-    )]
+    #[arg(long, env = "TAMBAH_DATABASE", default_value = "./tambah.db", global = true)]
     pub database: String,
     /// Master key sealing API secrets, 32 bytes in base64. Default: read from
     /// (or created at) the file DATABASE.key.
@@ -82,81 +73,41 @@ pub enum Command {
 #[derive(ClapArgs, Debug, Clone)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_LISTEN",
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "TAMBAH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Accept credentials of this environment only (staging or live).
     #[arg(long, global = true, env = "TAMBAH_ENVIRONMENT")]
     pub environment: Option<String>,
     /// How long a topup response waits for the final status, in ms.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_TOPUP_WAIT_MS",
-        default_value_t = 2000
-    )]
+    #[arg(long, global = true, env = "TAMBAH_TOPUP_WAIT_MS", default_value_t = 2000)]
     pub topup_wait_ms: u64,
     /// Lifetime of IdTokens and AccessTokens, in seconds.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_TOKEN_TTL_SECONDS",
-        default_value_t = 3600
-    )]
+    #[arg(long, global = true, env = "TAMBAH_TOKEN_TTL_SECONDS", default_value_t = 3600)]
     pub token_ttl_seconds: i64,
     /// Base URL used in links (product images); default http://LISTEN.
     #[arg(long, global = true, env = "TAMBAH_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Largest request body accepted, in bytes.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_BODY_LIMIT_BYTES",
-        default_value_t = 65536
-    )]
+    #[arg(long, global = true, env = "TAMBAH_BODY_LIMIT_BYTES", default_value_t = 65536)]
     pub body_limit_bytes: usize,
     /// Commands per group-commit batch at most.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_WRITER_BATCH_MAX",
-        default_value_t = 1024
-    )]
+    #[arg(long, global = true, env = "TAMBAH_WRITER_BATCH_MAX", default_value_t = 1024)]
     pub writer_batch_max: usize,
     /// Interval of the order reconciler, in ms.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_RECONCILE_INTERVAL_MS",
-        default_value_t = 500
-    )]
+    #[arg(long, global = true, env = "TAMBAH_RECONCILE_INTERVAL_MS", default_value_t = 500)]
     pub reconcile_interval_ms: u64,
     /// How long a node holds due order work before another node may take it, in ms.
     #[arg(long, global = true, env = "TAMBAH_LEASE_MS", default_value_t = 30_000)]
     pub lease_ms: i64,
     /// Ask the provider about a sent order this long after sending it if no
     /// outcome was recorded (a node died mid-call), in ms.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_QUERY_AFTER_MS",
-        default_value_t = 10_000
-    )]
+    #[arg(long, global = true, env = "TAMBAH_QUERY_AFTER_MS", default_value_t = 10_000)]
     pub query_after_ms: i64,
     /// This node's name in worker leases; default node-PID@HOST.
     #[arg(long, global = true, env = "TAMBAH_NODE_ID")]
     pub node_id: Option<String>,
     /// Seed of the staging simulator.
-    #[arg(
-        long,
-        global = true,
-        env = "TAMBAH_SIMULATOR_SEED",
-        default_value_t = 0
-    )]
+    #[arg(long, global = true, env = "TAMBAH_SIMULATOR_SEED", default_value_t = 0)]
     pub simulator_seed: u64,
 }
 
@@ -255,9 +206,7 @@ pub fn database(url: &str) -> Result<Database, String> {
         return Ok(Database::Sqlite(PathBuf::from(rest)));
     }
     if url.contains("://") {
-        return Err(format!(
-            "unsupported database URL {url:?}: use a SQLite path or postgres://…"
-        ));
+        return Err(format!("unsupported database URL {url:?}: use a SQLite path or postgres://…"));
     }
     Ok(Database::Sqlite(PathBuf::from(url)))
 }
@@ -269,11 +218,9 @@ pub struct Opened {
 
 /// Opens the database (creating and migrating it) and starts an engine on it.
 pub async fn open(db: &DbArgs, config: Config) -> Result<Opened, String> {
-    let (store, default_key_file): (Arc<dyn Store>, Option<PathBuf>) = match database(&db.database)?
-    {
+    let (store, default_key_file): (Arc<dyn Store>, Option<PathBuf>) = match database(&db.database)? {
         Database::Sqlite(path) => {
-            let store =
-                SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+            let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
             let mut key_path = path.into_os_string();
             key_path.push(".key");
             (Arc::new(store), Some(PathBuf::from(key_path)))
@@ -283,28 +230,22 @@ pub async fn open(db: &DbArgs, config: Config) -> Result<Opened, String> {
             (Arc::new(store), None)
         }
     };
-    let master_key = match (
-        &db.master_key,
-        db.master_key_file.as_ref().or(default_key_file.as_ref()),
-    ) {
+    let master_key = match (&db.master_key, db.master_key_file.as_ref().or(default_key_file.as_ref())) {
         (Some(k), _) => MasterKey::from_base64(k)?,
         (None, Some(file)) => MasterKey::load_or_create(file)?,
-        (None, None) => return Err(
-            "PostgreSQL nodes must share one master key: set TAMBAH_MASTER_KEY (32 bytes, base64) \
+        (None, None) => {
+            return Err("PostgreSQL nodes must share one master key: set TAMBAH_MASTER_KEY (32 bytes, base64) \
                         or TAMBAH_MASTER_KEY_FILE"
-                .into(),
-        ),
+                .into())
+        }
     };
     let catalog_json = match &db.catalog {
-        Some(file) => {
-            std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?
-        }
+        Some(file) => std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?,
         None => catalog::BUILT_IN.to_owned(),
     };
     let catalog = catalog::parse(&catalog_json)?;
-    let (engine, runner) = Engine::start(store, catalog, master_key, config, Arc::new(SystemClock))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (engine, runner) =
+        Engine::start(store, catalog, master_key, config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
     Ok(Opened { engine, runner })
 }
 
@@ -347,10 +288,8 @@ pub async fn run(args: Args) -> Result<(), String> {
                 password,
                 api_version,
             };
-            let c = with_engine(db, |e| async move {
-                e.create_merchant(&spec).await.map_err(|e| e.to_string())
-            })
-            .await?;
+            let c =
+                with_engine(db, |e| async move { e.create_merchant(&spec).await.map_err(|e| e.to_string()) }).await?;
             if json {
                 println!(
                     "{}",
@@ -376,10 +315,7 @@ pub async fn run(args: Args) -> Result<(), String> {
                 println!("  username:   {}", c.username);
                 println!("  password:   {}", c.password);
                 println!("  API key:    {}", c.api_key);
-                println!(
-                    "  API secret: {}   (shown once: store it now)",
-                    c.api_secret
-                );
+                println!("  API secret: {}   (shown once: store it now)", c.api_secret);
             }
             Ok(())
         }
@@ -392,19 +328,9 @@ pub async fn run(args: Args) -> Result<(), String> {
             api_version,
             require_api_key_for_topup,
         }) => {
-            let changes = MerchantChanges {
-                name,
-                level,
-                access,
-                suspended,
-                api_version,
-                require_api_key_for_topup,
-            };
+            let changes = MerchantChanges { name, level, access, suspended, api_version, require_api_key_for_topup };
             let shown = with_engine(db, |e| async move {
-                let m = e
-                    .update_merchant(&account, &changes)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let m = e.update_merchant(&account, &changes).await.map_err(|e| e.to_string())?;
                 merchant_json(&e, &m).await
             })
             .await?;
@@ -413,52 +339,31 @@ pub async fn run(args: Args) -> Result<(), String> {
         }
         Command::Merchant(MerchantCommand::Show { account }) => {
             let shown = with_engine(db, |e| async move {
-                let m = e
-                    .merchant_by_account(&account)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
                 merchant_json(&e, &m).await
             })
             .await?;
             println!("{shown}");
             Ok(())
         }
-        Command::Deposit {
-            account,
-            amount,
-            remarks,
-        } => {
-            let amount =
-                Amount::parse_rm(&amount, 4).map_err(|e| format!("--amount {amount:?}: {e}"))?;
+        Command::Deposit { account, amount, remarks } => {
+            let amount = Amount::parse_rm(&amount, 4).map_err(|e| format!("--amount {amount:?}: {e}"))?;
             let acct = account.clone();
-            let balance = with_engine(db, |e| async move {
-                e.deposit(&acct, amount, &remarks)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
-            .await?;
-            println!(
-                "deposited RM {} to {account}; balance RM {}",
-                amount.to_cents(),
-                balance.to_cents()
-            );
+            let balance =
+                with_engine(db, |e| async move { e.deposit(&acct, amount, &remarks).await.map_err(|e| e.to_string()) })
+                    .await?;
+            println!("deposited RM {} to {account}; balance RM {}", amount.to_cents(), balance.to_cents());
             Ok(())
         }
         Command::Key(KeyCommand::Create { account, json }) => {
             let acct = account.clone();
             let (key, secret) = with_engine(db, |e| async move {
-                let m = e
-                    .merchant_by_account(&acct)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let m = e.merchant_by_account(&acct).await.map_err(|e| e.to_string())?;
                 e.create_api_key(&m).await.map_err(|e| e.to_string())
             })
             .await?;
             if json {
-                println!(
-                    "{}",
-                    json!({"account": account, "api_key": key, "api_secret": secret})
-                );
+                println!("{}", json!({"account": account, "api_key": key, "api_secret": secret}));
             } else {
                 println!("API key:    {key}\nAPI secret: {secret}   (shown once: store it now)");
             }
@@ -466,25 +371,16 @@ pub async fn run(args: Args) -> Result<(), String> {
         }
         Command::Key(KeyCommand::Revoke { key }) => {
             let k = key.clone();
-            with_engine(db, |e| async move {
-                e.revoke_api_key(&k).await.map_err(|e| e.to_string())
-            })
-            .await?;
+            with_engine(db, |e| async move { e.revoke_api_key(&k).await.map_err(|e| e.to_string()) }).await?;
             println!("API key {key} revoked");
             Ok(())
         }
         Command::Verify => {
-            let checks = with_engine(db, |e| async move {
-                e.store().verify().await.map_err(|e| e.to_string())
-            })
-            .await?;
+            let checks =
+                with_engine(db, |e| async move { e.store().verify().await.map_err(|e| e.to_string()) }).await?;
             let mut violations = 0;
             for c in &checks {
-                let mark = if c.violations.is_empty() {
-                    "ok  "
-                } else {
-                    "FAIL"
-                };
+                let mark = if c.violations.is_empty() { "ok  " } else { "FAIL" };
                 println!("{mark} {} ({} examined)", c.name, c.examined);
                 for v in &c.violations {
                     println!("       {v}");
@@ -492,9 +388,7 @@ pub async fn run(args: Args) -> Result<(), String> {
                 violations += c.violations.len();
             }
             if violations > 0 {
-                return Err(format!(
-                    "{violations} violation(s) of the ledger invariants"
-                ));
+                return Err(format!("{violations} violation(s) of the ledger invariants"));
             }
             println!("ledger verified: {} checks, no violations", checks.len());
             Ok(())
@@ -517,10 +411,7 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-async fn merchant_json(
-    engine: &Engine,
-    m: &tambah_store::MerchantRow,
-) -> Result<serde_json::Value, String> {
+async fn merchant_json(engine: &Engine, m: &tambah_store::MerchantRow) -> Result<serde_json::Value, String> {
     let balance = engine.balance(m).await.map_err(|e| e.to_string())?;
     Ok(json!({
         "account": m.account,
@@ -565,10 +456,7 @@ fn sign(s: SignArgs) -> Result<(), String> {
         line.push_str(&format!(" -H '{h}'"));
     }
     if s.data.is_some() {
-        line.push_str(&format!(
-            " -H 'Content-Type: application/json' --data-raw '{}'",
-            body.replace('\'', "'\\''")
-        ));
+        line.push_str(&format!(" -H 'Content-Type: application/json' --data-raw '{}'", body.replace('\'', "'\\''")));
     }
     println!("{line}");
     Ok(())

@@ -17,11 +17,7 @@ use crate::cli::{open, DbArgs, ServeArgs};
 const DEMO_DEPOSIT_RM: i64 = 1_000;
 
 pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
-    let environment = args
-        .environment
-        .as_deref()
-        .map(Environment::parse)
-        .transpose()?;
+    let environment = args.environment.as_deref().map(Environment::parse).transpose()?;
     let config = Config {
         topup_wait_ms: args.topup_wait_ms,
         token_ttl_s: args.token_ttl_seconds,
@@ -42,13 +38,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{addr}");
 
-    if engine
-        .store()
-        .merchant_count()
-        .await
-        .map_err(|e| e.to_string())?
-        == 0
-    {
+    if engine.store().merchant_count().await.map_err(|e| e.to_string())? == 0 {
         create_demo(&engine, &base).await?;
     }
 
@@ -69,10 +59,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
         public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
     };
     let app = tambah_http::router(engine.clone(), http);
-    println!(
-        "tambah listening on {base} (database {})",
-        crate::cli::redact(&db.database)
-    );
+    println!("tambah listening on {base} (database {})", crate::cli::redact(&db.database));
     let _ = std::io::stdout().flush();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -124,16 +111,9 @@ async fn create_demo(engine: &tambah_engine::Engine, base: &str) -> Result<(), S
         password: None,
         api_version: None,
     };
-    let c = engine
-        .create_merchant(&spec)
-        .await
-        .map_err(|e| e.to_string())?;
+    let c = engine.create_merchant(&spec).await.map_err(|e| e.to_string())?;
     engine
-        .deposit(
-            &c.merchant.account,
-            Amount::from_rm(DEMO_DEPOSIT_RM),
-            "demo opening balance",
-        )
+        .deposit(&c.merchant.account, Amount::from_rm(DEMO_DEPOSIT_RM), "demo opening balance")
         .await
         .map_err(|e| e.to_string())?;
     println!(

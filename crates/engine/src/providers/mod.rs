@@ -61,20 +61,10 @@ pub trait Provider: Send + Sync {
     fn decide_inline(&self, order: &ProviderOrder, product: &Product) -> Option<Outcome>;
 
     /// Sends the order. Called once per order, after it is durably Processing.
-    fn submit<'a>(
-        &'a self,
-        order: &'a ProviderOrder,
-        product: &'a Product,
-        now_ms: i64,
-    ) -> BoxFuture<'a, Outcome>;
+    fn submit<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome>;
 
     /// Asks what became of an order sent earlier.
-    fn query<'a>(
-        &'a self,
-        order: &'a ProviderOrder,
-        product: &'a Product,
-        now_ms: i64,
-    ) -> BoxFuture<'a, Outcome>;
+    fn query<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome>;
 }
 
 /// Picks the provider for an order. Staging always goes to the simulator;

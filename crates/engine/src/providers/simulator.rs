@@ -85,19 +85,11 @@ impl Simulator {
         h.update(order.refid.as_bytes());
         h.update(what.as_bytes());
         let digest = h.finalize();
-        digest
-            .iter()
-            .cycle()
-            .take(n)
-            .map(|b| char::from(b'0' + b % 10))
-            .collect()
+        digest.iter().cycle().take(n).map(|b| char::from(b'0' + b % 10)).collect()
     }
 
     fn delivery(&self, order: &ProviderOrder, product: &Product) -> Delivery {
-        let mut d = Delivery {
-            sn: self.digits(order, "sn", 12),
-            ..Delivery::default()
-        };
+        let mut d = Delivery { sn: self.digits(order, "sn", 12), ..Delivery::default() };
         if product.family.delivers_pin() {
             d.pin = self.digits(order, "pin", 16);
             d.expiry = expiry_one_year_after(order.created_at_ms);
@@ -109,10 +101,7 @@ impl Simulator {
     fn decide(&self, order: &ProviderOrder, product: &Product, now_ms: i64) -> Outcome {
         if let Some(&(_, code)) = FORCED.iter().find(|(account, _)| *account == order.account) {
             let code = StatusCode::from_u8(code).expect("simulation codes are contract codes");
-            return Outcome::Declined {
-                code,
-                reason: format!("simulation number {}", order.account),
-            };
+            return Outcome::Declined { code, reason: format!("simulation number {}", order.account) };
         }
         match scenario(&order.account) {
             None => Outcome::Delivered(self.delivery(order, product)),
@@ -138,9 +127,7 @@ impl Simulator {
             Some(Scenario::SuccessThenRefund { after_ms }) => {
                 let due = order.created_at_ms + after_ms;
                 if order.status == StatusCode::SUCCESSFUL && now_ms >= due {
-                    Outcome::Reversed {
-                        reason: "scenario: reversed after success".into(),
-                    }
+                    Outcome::Reversed { reason: "scenario: reversed after success".into() }
                 } else {
                     let mut d = self.delivery(order, product);
                     d.recheck_at_ms = Some(due);
@@ -163,21 +150,11 @@ impl Provider for Simulator {
         }
     }
 
-    fn submit<'a>(
-        &'a self,
-        order: &'a ProviderOrder,
-        product: &'a Product,
-        now_ms: i64,
-    ) -> BoxFuture<'a, Outcome> {
+    fn submit<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome> {
         Box::pin(async move { self.decide(order, product, now_ms) })
     }
 
-    fn query<'a>(
-        &'a self,
-        order: &'a ProviderOrder,
-        product: &'a Product,
-        now_ms: i64,
-    ) -> BoxFuture<'a, Outcome> {
+    fn query<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome> {
         Box::pin(async move { self.decide(order, product, now_ms) })
     }
 }
@@ -194,18 +171,9 @@ mod tests {
 
     #[test]
     fn scenarios_parse() {
-        assert_eq!(
-            scenario("60123450105"),
-            Some(Scenario::ProcessingThenSuccess { after_ms: 5000 })
-        );
-        assert_eq!(
-            scenario("60123450230"),
-            Some(Scenario::SuccessThenRefund { after_ms: 30_000 })
-        );
-        assert_eq!(
-            scenario("60123450301"),
-            Some(Scenario::ProcessingThenFail { after_ms: 1000 })
-        );
+        assert_eq!(scenario("60123450105"), Some(Scenario::ProcessingThenSuccess { after_ms: 5000 }));
+        assert_eq!(scenario("60123450230"), Some(Scenario::SuccessThenRefund { after_ms: 30_000 }));
+        assert_eq!(scenario("60123450301"), Some(Scenario::ProcessingThenFail { after_ms: 1000 }));
         assert_eq!(scenario("60123450100"), None);
         assert_eq!(scenario("60123450041"), None);
         assert_eq!(scenario("0113242124"), None);

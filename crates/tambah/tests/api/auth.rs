@@ -46,76 +46,39 @@ async fn signature_failures() {
 
     // Bad signature (signed with another secret).
     let n = nonce();
-    let bad = signature(
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        &good_ts,
-        &n,
-        "GET",
-        "",
-        b"",
-    );
-    assert_401(
-        &raw(&s, &m.api_key, &good_ts, &n, &bad).await,
-        "invalid_signature",
-        "Signature mismatch",
-    );
+    let bad = signature("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", &good_ts, &n, "GET", "", b"");
+    assert_401(&raw(&s, &m.api_key, &good_ts, &n, &bad).await, "invalid_signature", "Signature mismatch");
     // Signed for another method.
     let n = nonce();
     let wrong_method = signature(&m.api_secret, &good_ts, &n, "POST", "", b"");
-    assert_401(
-        &raw(&s, &m.api_key, &good_ts, &n, &wrong_method).await,
-        "invalid_signature",
-        "Signature mismatch",
-    );
+    assert_401(&raw(&s, &m.api_key, &good_ts, &n, &wrong_method).await, "invalid_signature", "Signature mismatch");
 
     // Stale timestamp: 301 s in the past, and in the future.
     for ts in [now_s() - 301, now_s() + 301] {
         let ts = ts.to_string();
         let n = nonce();
         let sig = signature(&m.api_secret, &ts, &n, "GET", "", b"");
-        assert_401(
-            &raw(&s, &m.api_key, &ts, &n, &sig).await,
-            "timestamp_out_of_window",
-            "Unauthorized",
-        );
+        assert_401(&raw(&s, &m.api_key, &ts, &n, &sig).await, "timestamp_out_of_window", "Unauthorized");
     }
     // Millisecond timestamp (13 digits), correctly signed: still refused.
     let ms = (now_s() * 1000).to_string();
     let n = nonce();
     let sig = signature(&m.api_secret, &ms, &n, "GET", "", b"");
-    assert_401(
-        &raw(&s, &m.api_key, &ms, &n, &sig).await,
-        "timestamp_out_of_window",
-        "Unauthorized",
-    );
+    assert_401(&raw(&s, &m.api_key, &ms, &n, &sig).await, "timestamp_out_of_window", "Unauthorized");
 
     // Nonce too short.
     let sig = signature(&m.api_secret, &good_ts, "short", "GET", "", b"");
-    assert_401(
-        &raw(&s, &m.api_key, &good_ts, "short", &sig).await,
-        "invalid_nonce",
-        "Unauthorized",
-    );
+    assert_401(&raw(&s, &m.api_key, &good_ts, "short", &sig).await, "invalid_nonce", "Unauthorized");
 
     // Unknown key.
     let n = nonce();
     let sig = signature(&m.api_secret, &good_ts, &n, "GET", "", b"");
-    assert_401(
-        &raw(&s, "tbh_test_nosuchkey", &good_ts, &n, &sig).await,
-        "invalid_api_key",
-        "API key not found",
-    );
+    assert_401(&raw(&s, "tbh_test_nosuchkey", &good_ts, &n, &sig).await, "invalid_api_key", "API key not found");
 
     // Missing signature headers with a key.
-    let r = read(
-        reqwest::Client::new()
-            .get(s.url("/v2/balance"))
-            .header("X-Api-Key", &m.api_key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r =
+        read(reqwest::Client::new().get(s.url("/v2/balance")).header("X-Api-Key", &m.api_key).send().await.unwrap())
+            .await;
     assert_401(&r, "missing_signature_headers", "Unauthorized");
 
     // No credentials at all.
@@ -130,27 +93,13 @@ async fn query_and_form_bodies_are_signed_exactly() {
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
     // A query string with an encoded value: signed with decoded, sorted pairs.
-    let r = c
-        .signed("GET", "/v1/products?category=Mobile%20Postpaid", None)
-        .await;
+    let r = c.signed("GET", "/v1/products?category=Mobile%20Postpaid", None).await;
     assert_eq!(r.status, 200, "{:?}", r.json);
-    assert!(r.json["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|p| p["category"] == "Mobile Postpaid"));
+    assert!(r.json["data"].as_array().unwrap().iter().all(|p| p["category"] == "Mobile Postpaid"));
     assert!(!r.json["data"].as_array().unwrap().is_empty());
     // A form body: the hash is over the exact bytes sent.
     let form = b"refid=FORM-1&product=D&account=0123456789&amount=10";
-    let r = c
-        .signed_raw(
-            "POST",
-            "/v2/topup",
-            "application/x-www-form-urlencoded",
-            form,
-            &[],
-        )
-        .await;
+    let r = c.signed_raw("POST", "/v2/topup", "application/x-www-form-urlencoded", form, &[]).await;
     assert_eq!((r.status, r.code()), (200, "20".into()), "{:?}", r.json);
 }
 
@@ -161,26 +110,15 @@ async fn revoked_key_is_refused_while_server_runs() {
     let c = Client::new(&s, &m);
     assert_eq!(c.signed("GET", "/v2/balance", None).await.status, 200);
     s.cli(&["key", "revoke", &m.api_key]);
-    assert_401(
-        &c.signed("GET", "/v2/balance", None).await,
-        "invalid_api_key",
-        "API key not found",
-    );
+    assert_401(&c.signed("GET", "/v2/balance", None).await, "invalid_api_key", "API key not found");
     // A second key for the same merchant works.
     let out: serde_json::Value =
-        serde_json::from_str(&s.cli(&["key", "create", "--account", &m.account, "--json"]))
-            .unwrap();
+        serde_json::from_str(&s.cli(&["key", "create", "--account", &m.account, "--json"])).unwrap();
     let mut m2 = m.clone();
     m2.api_key = out["api_key"].as_str().unwrap().into();
     m2.api_secret = out["api_secret"].as_str().unwrap().into();
     assert!(m2.api_key.starts_with("tbh_test_"));
-    assert_eq!(
-        Client::new(&s, &m2)
-            .signed("GET", "/v2/balance", None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(Client::new(&s, &m2).signed("GET", "/v2/balance", None).await.status, 200);
 }
 
 #[tokio::test]
@@ -191,11 +129,7 @@ async fn environments_never_cross() {
     let live_m = live.merchant(&["--environment", "live"], "100");
     assert!(live_m.api_key.starts_with("tbh_live_"));
     let c = Client::new(&live, &staging_m);
-    assert_401(
-        &c.signed("GET", "/v2/balance", None).await,
-        "invalid_api_key",
-        "API key not found",
-    );
+    assert_401(&c.signed("GET", "/v2/balance", None).await, "invalid_api_key", "API key not found");
     let r = read(
         reqwest::Client::new()
             .post(live.url("/v2/token"))
@@ -205,25 +139,13 @@ async fn environments_never_cross() {
             .unwrap(),
     )
     .await;
-    assert_401(
-        &r,
-        "NotAuthorizedException",
-        "Incorrect username or password.",
-    );
-    assert_eq!(
-        Client::new(&live, &live_m)
-            .signed("GET", "/v2/balance", None)
-            .await
-            .status,
-        200
-    );
+    assert_401(&r, "NotAuthorizedException", "Incorrect username or password.");
+    assert_eq!(Client::new(&live, &live_m).signed("GET", "/v2/balance", None).await.status, 200);
 
     let staging = Server::start(&["--environment", "staging"]);
     let live_m2 = staging.merchant(&["--environment", "live"], "100");
     assert_401(
-        &Client::new(&staging, &live_m2)
-            .signed("GET", "/v2/balance", None)
-            .await,
+        &Client::new(&staging, &live_m2).signed("GET", "/v2/balance", None).await,
         "invalid_api_key",
         "API key not found",
     );
@@ -232,10 +154,7 @@ async fn environments_never_cross() {
 #[tokio::test]
 async fn tokens_login_refresh_and_failures() {
     let s = Server::start(&[]);
-    let m = s.merchant(
-        &["--username", "kedai.ali", "--password", "correct horse"],
-        "100",
-    );
+    let m = s.merchant(&["--username", "kedai.ali", "--password", "correct horse"], "100");
     let http = reqwest::Client::new();
 
     // Wrong password, unknown user, missing fields.
@@ -247,32 +166,12 @@ async fn tokens_login_refresh_and_failures() {
             .unwrap(),
     )
     .await;
-    assert_401(
-        &r,
-        "NotAuthorizedException",
-        "Incorrect username or password.",
-    );
-    let r = read(
-        http.post(s.url("/v2/token"))
-            .json(&json!({"username": "nobody", "password": "x"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_401(
-        &r,
-        "NotAuthorizedException",
-        "Incorrect username or password.",
-    );
-    let r = read(
-        http.post(s.url("/v2/token"))
-            .json(&json!({"username": "kedai.ali"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_401(&r, "NotAuthorizedException", "Incorrect username or password.");
+    let r =
+        read(http.post(s.url("/v2/token")).json(&json!({"username": "nobody", "password": "x"})).send().await.unwrap())
+            .await;
+    assert_401(&r, "NotAuthorizedException", "Incorrect username or password.");
+    let r = read(http.post(s.url("/v2/token")).json(&json!({"username": "kedai.ali"})).send().await.unwrap()).await;
     assert_eq!(r.status, 400);
 
     // Login (form body, v1 path), then use the IdToken both ways.
@@ -291,71 +190,28 @@ async fn tokens_login_refresh_and_failures() {
     let id = auth["IdToken"].as_str().unwrap().to_owned();
     let access = auth["AccessToken"].as_str().unwrap().to_owned();
     let refresh = auth["RefreshToken"].as_str().unwrap().to_owned();
-    for value in [
-        format!("Bearer {id}"),
-        id.clone(),
-        format!("Bearer {access}"),
-    ] {
-        let r = read(
-            http.get(s.url("/v1/balance"))
-                .header("Authorization", value)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+    for value in [format!("Bearer {id}"), id.clone(), format!("Bearer {access}")] {
+        let r = read(http.get(s.url("/v1/balance")).header("Authorization", value).send().await.unwrap()).await;
         assert_eq!(r.status, 200, "{:?}", r.json);
         assert_eq!(r.json["data"]["account"], m.account.as_str());
-        assert!(
-            r.json["data"].get("access").is_none(),
-            "v1 balance has no access"
-        );
+        assert!(r.json["data"].get("access").is_none(), "v1 balance has no access");
     }
     // A refresh token is not an access credential.
-    let r = read(
-        http.get(s.url("/v2/balance"))
-            .bearer_auth(&refresh)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = read(http.get(s.url("/v2/balance")).bearer_auth(&refresh).send().await.unwrap()).await;
     assert_401(&r, "invalid_token", "Unauthorized");
     // A made-up token.
-    let r = read(
-        http.get(s.url("/v2/balance"))
-            .bearer_auth("tbh_id_made_up")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = read(http.get(s.url("/v2/balance")).bearer_auth("tbh_id_made_up").send().await.unwrap()).await;
     assert_401(&r, "invalid_token", "Unauthorized");
 
     // Refresh: new Id/Access tokens, no new RefreshToken.
-    let r = read(
-        http.post(s.url("/v2/token/refresh"))
-            .json(&json!({"refresh_token": refresh}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = read(http.post(s.url("/v2/token/refresh")).json(&json!({"refresh_token": refresh})).send().await.unwrap())
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     assert!(r.json["AuthenticationResult"].get("RefreshToken").is_none());
-    let id2 = r.json["AuthenticationResult"]["IdToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id2 = r.json["AuthenticationResult"]["IdToken"].as_str().unwrap().to_owned();
     assert_ne!(id2, id);
-    let r = read(
-        http.post(s.url("/v1/token/refresh"))
-            .json(&json!({"refresh_token": "nope"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r =
+        read(http.post(s.url("/v1/token/refresh")).json(&json!({"refresh_token": "nope"})).send().await.unwrap()).await;
     assert_401(&r, "invalid_token", "Unauthorized");
 
     // Change password: old one stops working, every token is revoked.
@@ -368,11 +224,7 @@ async fn tokens_login_refresh_and_failures() {
             .unwrap(),
     )
     .await;
-    assert_401(
-        &r,
-        "NotAuthorizedException",
-        "Incorrect username or password.",
-    );
+    assert_401(&r, "NotAuthorizedException", "Incorrect username or password.");
     let r = read(
         http.post(s.url("/v1/auth/change-password"))
             .bearer_auth(&id2)
@@ -384,14 +236,7 @@ async fn tokens_login_refresh_and_failures() {
     .await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     assert!(r.json["message"].is_string());
-    let r = read(
-        http.get(s.url("/v2/balance"))
-            .bearer_auth(&id2)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = read(http.get(s.url("/v2/balance")).bearer_auth(&id2).send().await.unwrap()).await;
     assert_401(&r, "invalid_token", "Unauthorized");
     let r = read(
         http.post(s.url("/v2/token"))
@@ -419,25 +264,9 @@ async fn expired_token_is_refused() {
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
     let id = c.login().await;
-    let r = read(
-        c.http
-            .get(s.url("/v2/balance"))
-            .bearer_auth(&id)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = read(c.http.get(s.url("/v2/balance")).bearer_auth(&id).send().await.unwrap()).await;
     assert_eq!(r.status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = read(
-        c.http
-            .get(s.url("/v2/balance"))
-            .bearer_auth(&id)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = read(c.http.get(s.url("/v2/balance")).bearer_auth(&id).send().await.unwrap()).await;
     assert_401(&r, "token_expired", "Unauthorized");
 }

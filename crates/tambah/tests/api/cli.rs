@@ -29,14 +29,7 @@ fn merchant_create_json_deposit_and_verify_without_a_server() {
         ],
     );
     let v: Value = serde_json::from_str(out.trim()).unwrap();
-    for field in [
-        "account",
-        "environment",
-        "api_key",
-        "api_secret",
-        "username",
-        "password",
-    ] {
+    for field in ["account", "environment", "api_key", "api_secret", "username", "password"] {
         assert!(v[field].is_string(), "{field} in {v}");
     }
     assert_eq!(v["environment"], "live");
@@ -45,18 +38,7 @@ fn merchant_create_json_deposit_and_verify_without_a_server() {
     assert!(v["api_key"].as_str().unwrap().starts_with("tbh_live_"));
     let account = v["account"].as_str().unwrap();
 
-    let out = cli(
-        db,
-        &[
-            "deposit",
-            "--account",
-            account,
-            "--amount",
-            "250.50",
-            "--remarks",
-            "bank transfer 8812",
-        ],
-    );
+    let out = cli(db, &["deposit", "--account", account, "--amount", "250.50", "--remarks", "bank transfer 8812"]);
     assert!(out.contains("balance RM 250.50"), "{out}");
     let out = cli(db, &["deposit", "--account", account, "--amount", "0.0001"]);
     assert!(out.contains("balance RM 250.5001"), "{out}");
@@ -66,30 +48,18 @@ fn merchant_create_json_deposit_and_verify_without_a_server() {
     assert!(!ok && err.contains("negative"), "{err}");
     let (ok, _, err) = cli_status(db, &["deposit", "--account", "99999", "--amount", "5"]);
     assert!(!ok && err.contains("no merchant account"), "{err}");
-    let (ok, _, err) = cli_status(
-        db,
-        &["merchant", "create", "--name", "Dup", "--username", "ali"],
-    );
+    let (ok, _, err) = cli_status(db, &["merchant", "create", "--name", "Dup", "--username", "ali"]);
     assert!(!ok && err.contains("taken"), "{err}");
-    let (ok, _, err) = cli_status(
-        db,
-        &["merchant", "create", "--name", "X", "--environment", "prod"],
-    );
+    let (ok, _, err) = cli_status(db, &["merchant", "create", "--name", "X", "--environment", "prod"]);
     assert!(!ok && err.contains("staging or live"), "{err}");
 
     let out = cli(db, &["verify"]);
     assert!(out.contains("no violations"), "{out}");
-    assert!(
-        out.contains("each account's balance equals the sum of its entries"),
-        "{out}"
-    );
+    assert!(out.contains("each account's balance equals the sum of its entries"), "{out}");
 
     // Without --json: readable lines with the generated credentials.
     let out = cli(db, &["merchant", "create", "--name", "Plain"]);
-    assert!(
-        out.contains("API secret:") && out.contains("username:"),
-        "{out}"
-    );
+    assert!(out.contains("API secret:") && out.contains("username:"), "{out}");
 
     let (ok, _, err) = cli_status(db, &["key", "revoke", "tbh_test_nope"]);
     assert!(!ok && err.contains("no API key"), "{err}");
@@ -108,14 +78,9 @@ fn verify_fails_on_a_tampered_ledger() {
         let url = db.to_owned();
         let account = m.account.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
                 tokio::spawn(conn);
                 client.execute(sql, &[&account]).await.unwrap() as usize
             })
@@ -124,8 +89,7 @@ fn verify_fails_on_a_tampered_ledger() {
         .unwrap()
     } else {
         let conn = rusqlite::Connection::open(db).unwrap();
-        conn.execute(&sql.replace("$1", "?1"), [&m.account])
-            .unwrap()
+        conn.execute(&sql.replace("$1", "?1"), [&m.account]).unwrap()
     };
     assert_eq!(changed, 1);
     let (ok, out, err) = cli_status(db, &["verify"]);
@@ -138,9 +102,7 @@ fn verify_fails_on_a_tampered_ledger() {
 async fn sign_prints_headers_that_the_server_accepts() {
     let s = Server::start(&[]);
     let m = s.merchant(&[], "100");
-    let body =
-        json!({"refid": "SIGNED-1", "product": "D", "account": "0123456789", "amount": "10"})
-            .to_string();
+    let body = json!({"refid": "SIGNED-1", "product": "D", "account": "0123456789", "amount": "10"}).to_string();
     let out = s.cli(&[
         "sign",
         "--key",
@@ -155,35 +117,17 @@ async fn sign_prints_headers_that_the_server_accepts() {
         &body,
         "--headers-only",
     ]);
-    let mut req = reqwest::Client::new()
-        .post(s.url("/v2/topup"))
-        .header("Content-Type", "application/json")
-        .body(body.clone());
+    let mut req =
+        reqwest::Client::new().post(s.url("/v2/topup")).header("Content-Type", "application/json").body(body.clone());
     for line in out.lines() {
         let (k, v) = line.split_once(": ").unwrap();
         req = req.header(k, v);
     }
     let r = read(req.send().await.unwrap()).await;
-    assert_eq!(
-        (r.status, r.json["statuscode"].as_str()),
-        (200, Some("20")),
-        "{:?}",
-        r.json
-    );
+    assert_eq!((r.status, r.json["statuscode"].as_str()), (200, Some("20")), "{:?}", r.json);
     // The default output is a curl command line.
-    let line = s.cli(&[
-        "sign",
-        "--key",
-        &m.api_key,
-        "--secret",
-        &m.api_secret,
-        "--url",
-        &s.url("/v2/balance"),
-    ]);
-    assert!(
-        line.starts_with("curl ") && line.contains("X-Signature: v1="),
-        "{line}"
-    );
+    let line = s.cli(&["sign", "--key", &m.api_key, "--secret", &m.api_secret, "--url", &s.url("/v2/balance")]);
+    assert!(line.starts_with("curl ") && line.contains("X-Signature: v1="), "{line}");
 }
 
 #[tokio::test]
@@ -246,31 +190,16 @@ async fn first_run_creates_a_demo_merchant_whose_credentials_work() {
             .unwrap(),
     )
     .await;
-    let token = r.json["AuthenticationResult"]["IdToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = read(
-        reqwest::Client::new()
-            .get(format!("{base}/v2/balance"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let token = r.json["AuthenticationResult"]["IdToken"].as_str().unwrap().to_owned();
+    let r =
+        read(reqwest::Client::new().get(format!("{base}/v2/balance")).bearer_auth(&token).send().await.unwrap()).await;
     assert_eq!(r.json["data"]["balance"], json!(1000));
     // The example topup from the banner works as printed.
     let r = read(
         reqwest::Client::new()
             .post(format!("{base}/v2/topup"))
             .bearer_auth(&token)
-            .form(&[
-                ("refid", "DEMO-1"),
-                ("product", "D"),
-                ("account", "0123456789"),
-                ("amount", "10"),
-            ])
+            .form(&[("refid", "DEMO-1"), ("product", "D"), ("account", "0123456789"), ("amount", "10")])
             .send()
             .await
             .unwrap(),

@@ -69,7 +69,8 @@ async fn kill_9_mid_burst_keeps_every_acknowledged_topup_and_a_clean_ledger() {
             tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for i in 0.. {
-                    let body = json!({"refid": format!("B{w}-{i}"), "product": "D", "account": "0123456789", "amount": "5"});
+                    let body =
+                        json!({"refid": format!("B{w}-{i}"), "product": "D", "account": "0123456789", "amount": "5"});
                     let bytes = body.to_string();
                     match c.try_signed_raw("POST", "/v2/topup", "application/json", bytes.as_bytes(), &[]).await {
                         Ok(r) if r.status == 200 => {
@@ -114,11 +115,7 @@ async fn kill_9_mid_burst_keeps_every_acknowledged_topup_and_a_clean_ledger() {
     assert_eq!(minor_units(&c.balance().await), expected_minor);
     s.kill9();
     assert_verified(&s.db);
-    eprintln!(
-        "{} topups acknowledged before the kill, {} cut off in flight",
-        acked.len(),
-        cut_off.len()
-    );
+    eprintln!("{} topups acknowledged before the kill, {} cut off in flight", acked.len(), cut_off.len());
 }
 
 #[tokio::test]
@@ -138,11 +135,7 @@ async fn orders_pending_at_a_crash_are_finished_after_restart() {
         if r.code() == "20" {
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "still {:?}",
-            r.json
-        );
+        assert!(start.elapsed() < Duration::from_secs(15), "still {:?}", r.json);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(c.balance().await, "90.3");

@@ -23,10 +23,7 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let path = std::env::temp_dir().join(format!(
             "tambah-test-{tag}-{}-{}-{nanos}",
             std::process::id(),
@@ -89,19 +86,11 @@ impl Db {
                     std::process::id(),
                     SEQ.fetch_add(1, Ordering::Relaxed)
                 );
-                Db {
-                    url: format!("{server}/{name}"),
-                    dir,
-                    postgres: Some((server, name)),
-                }
+                Db { url: format!("{server}/{name}"), dir, postgres: Some((server, name)) }
             }
             None => {
                 let url = dir.path().join("tambah.db").to_string_lossy().into_owned();
-                Db {
-                    url,
-                    dir,
-                    postgres: None,
-                }
+                Db { url, dir, postgres: None }
             }
         }
     }
@@ -111,10 +100,7 @@ impl Db {
     }
 
     pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join(format!(
-            "server-{}.log",
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ))
+        self.dir.path().join(format!("server-{}.log", SEQ.fetch_add(1, Ordering::Relaxed)))
     }
 }
 
@@ -123,23 +109,13 @@ impl Drop for Db {
         if let Some((server, name)) = self.postgres.take() {
             // Off the test's runtime: a runtime cannot block inside another.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
-                    if let Ok((client, conn)) = tokio_postgres::connect(
-                        &format!("{server}/postgres"),
-                        tokio_postgres::NoTls,
-                    )
-                    .await
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls).await
                     {
                         tokio::spawn(conn);
-                        let _ = client
-                            .batch_execute(&format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            ))
-                            .await;
+                        let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                     }
                 });
             })
@@ -165,11 +141,7 @@ pub fn cli_status(db: &str, args: &[&str]) -> (bool, String, String) {
         .env_remove("TAMBAH_LISTEN")
         .output()
         .expect("running tambah");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 #[derive(Clone, Debug)]
@@ -198,18 +170,7 @@ pub fn create_merchant(db: &str, extra: &[&str], deposit_rm: &str) -> Merchant {
         password: v["password"].as_str().unwrap().to_owned(),
     };
     if deposit_rm != "0" {
-        cli(
-            db,
-            &[
-                "deposit",
-                "--account",
-                &m.account,
-                "--amount",
-                deposit_rm,
-                "--remarks",
-                "test float",
-            ],
-        );
+        cli(db, &["deposit", "--account", &m.account, "--amount", deposit_rm, "--remarks", "test float"]);
     }
     m
 }
@@ -236,14 +197,7 @@ impl Server {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let log = db.log_path();
         let (child, base) = spawn(&db.url, &args, &log);
-        Server {
-            base,
-            db: db.url.clone(),
-            child,
-            args,
-            log,
-            _db: Some(db),
-        }
+        Server { base, db: db.url.clone(), child, args, log, _db: Some(db) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -293,11 +247,7 @@ impl Drop for Server {
 }
 
 fn spawn(db: &str, args: &[String], log: &Path) -> (Child, String) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let mut child = Command::new(BIN)
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
@@ -322,51 +272,28 @@ fn spawn(db: &str, args: &[String], log: &Path) -> (Child, String) {
             }
         }
     });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server did not start within 30 s");
+    let base = rx.recv_timeout(Duration::from_secs(30)).expect("server did not start within 30 s");
     (child, base)
 }
 
 pub fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 pub fn nonce() -> String {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     format!("n{nanos:x}{n:08x}")
 }
 
 /// The contract's signature, computed from the spec text alone.
-pub fn signature(
-    secret_b64: &str,
-    ts: &str,
-    nonce: &str,
-    method: &str,
-    query: &str,
-    body: &[u8],
-) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+pub fn signature(secret_b64: &str, ts: &str, nonce: &str, method: &str, query: &str, body: &[u8]) -> String {
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     pairs.sort();
-    let sorted = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let sorted = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let body_hash = B64.encode(Sha256::digest(body));
-    let canonical = format!(
-        "v1:{ts}:{nonce}:{}:{sorted}:{body_hash}",
-        method.to_uppercase()
-    );
+    let canonical = format!("v1:{ts}:{nonce}:{}:{sorted}:{body_hash}", method.to_uppercase());
     let mut mac = Hmac::<Sha256>::new_from_slice(&B64.decode(secret_b64).unwrap()).unwrap();
     mac.update(canonical.as_bytes());
     format!("v1={}", B64.encode(mac.finalize().into_bytes()))
@@ -394,16 +321,8 @@ pub async fn read(resp: reqwest::Response) -> Reply {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Reply {
-        status,
-        headers,
-        json,
-    }
+    let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Reply { status, headers, json }
 }
 
 /// Signs and sends requests as one merchant.
@@ -416,24 +335,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(server: &Server, m: &Merchant) -> Client {
-        Client {
-            http: reqwest::Client::new(),
-            base: server.base.clone(),
-            m: m.clone(),
-        }
+        Client { http: reqwest::Client::new(), base: server.base.clone(), m: m.clone() }
     }
 
     /// A signed request with an optional JSON body.
     pub async fn signed(&self, method: &str, path_and_query: &str, body: Option<&Value>) -> Reply {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        self.signed_raw(
-            method,
-            path_and_query,
-            "application/json",
-            body.as_bytes(),
-            &[],
-        )
-        .await
+        self.signed_raw(method, path_and_query, "application/json", body.as_bytes(), &[]).await
     }
 
     pub async fn signed_raw(
@@ -444,9 +352,7 @@ impl Client {
         body: &[u8],
         extra_headers: &[(&str, &str)],
     ) -> Reply {
-        self.try_signed_raw(method, path_and_query, content_type, body, extra_headers)
-            .await
-            .unwrap()
+        self.try_signed_raw(method, path_and_query, content_type, body, extra_headers).await.unwrap()
     }
 
     /// As `signed_raw`, but a transport error (server killed) is returned.
@@ -464,10 +370,7 @@ impl Client {
         let sig = signature(&self.m.api_secret, &ts, &nonce, method, query, body);
         let mut req = self
             .http
-            .request(
-                method.parse().unwrap(),
-                format!("{}{path_and_query}", self.base),
-            )
+            .request(method.parse().unwrap(), format!("{}{path_and_query}", self.base))
             .header("X-Api-Key", &self.m.api_key)
             .header("X-Timestamp", ts)
             .header("X-Nonce", nonce)
@@ -482,16 +385,9 @@ impl Client {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await?;
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok(Reply {
-            status,
-            headers,
-            json,
-        })
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Ok(Reply { status, headers, json })
     }
 
     pub async fn topup(&self, body: Value) -> Reply {
@@ -509,19 +405,14 @@ impl Client {
         let r = read(
             self.http
                 .post(format!("{}/v2/token", self.base))
-                .json(
-                    &serde_json::json!({"username": self.m.username, "password": self.m.password}),
-                )
+                .json(&serde_json::json!({"username": self.m.username, "password": self.m.password}))
                 .send()
                 .await
                 .unwrap(),
         )
         .await;
         assert_eq!(r.status, 200, "{:?}", r.json);
-        r.json["AuthenticationResult"]["IdToken"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        r.json["AuthenticationResult"]["IdToken"].as_str().unwrap().to_owned()
     }
 }
 

@@ -27,9 +27,7 @@ fn server_url() -> Option<String> {
                 std::env::var("CI").is_err(),
                 "TAMBAH_TEST_POSTGRES must be set in CI: the multi-node test may not be skipped"
             );
-            eprintln!(
-                "skipped: set TAMBAH_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 to run"
-            );
+            eprintln!("skipped: set TAMBAH_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 to run");
             None
         }
     }
@@ -50,22 +48,10 @@ fn account_for(i: usize) -> String {
 async fn three_nodes_one_database_one_killed() {
     let Some(server) = server_url() else { return };
     let db = Arc::new(Db::fresh_on(Some(server), "multi"));
-    let args = [
-        "--topup-wait-ms",
-        "500",
-        "--reconcile-interval-ms",
-        "100",
-        "--lease-ms",
-        "1500",
-        "--query-after-ms",
-        "1500",
-    ];
-    let mut nodes: Vec<Server> = (0..3)
-        .map(|_| Server::start_on_db(db.clone(), &args))
-        .collect();
-    let merchants: Vec<Merchant> = (0..3)
-        .map(|_| create_merchant(&db.url, &[], "100000"))
-        .collect();
+    let args =
+        ["--topup-wait-ms", "500", "--reconcile-interval-ms", "100", "--lease-ms", "1500", "--query-after-ms", "1500"];
+    let mut nodes: Vec<Server> = (0..3).map(|_| Server::start_on_db(db.clone(), &args)).collect();
+    let merchants: Vec<Merchant> = (0..3).map(|_| create_merchant(&db.url, &[], "100000")).collect();
 
     // The refids, each sent to two or three nodes at once by one merchant.
     const REFIDS: usize = 240;
@@ -88,15 +74,7 @@ async fn three_nodes_one_database_one_killed() {
                 let body = body.clone();
                 tasks.push(tokio::spawn(async move {
                     let bytes = body.to_string();
-                    let r = c
-                        .try_signed_raw(
-                            "POST",
-                            "/v2/topup",
-                            "application/json",
-                            bytes.as_bytes(),
-                            &[],
-                        )
-                        .await;
+                    let r = c.try_signed_raw("POST", "/v2/topup", "application/json", bytes.as_bytes(), &[]).await;
                     (who, body, r.ok())
                 }));
             }
@@ -121,16 +99,11 @@ async fn three_nodes_one_database_one_killed() {
     // Same refid answered by several nodes: never two different transactions.
     let mut by_refid: HashMap<(usize, String), Vec<&Value>> = HashMap::new();
     for (who, body, r) in &acked {
-        by_refid
-            .entry((*who, body["refid"].as_str().unwrap().to_owned()))
-            .or_default()
-            .push(r);
+        by_refid.entry((*who, body["refid"].as_str().unwrap().to_owned())).or_default().push(r);
     }
     for ((_, refid), answers) in &by_refid {
-        let finals: Vec<&&Value> = answers
-            .iter()
-            .filter(|a| a["statuscode"].as_str().unwrap().parse::<u8>().unwrap() >= 20)
-            .collect();
+        let finals: Vec<&&Value> =
+            answers.iter().filter(|a| a["statuscode"].as_str().unwrap().parse::<u8>().unwrap() >= 20).collect();
         for pair in finals.windows(2) {
             assert_eq!(pair[0]["statuscode"], pair[1]["statuscode"], "{refid}");
             assert_eq!(pair[0]["sn"], pair[1]["sn"], "{refid}: one transaction");
@@ -145,11 +118,7 @@ async fn three_nodes_one_database_one_killed() {
     for i in 0..REFIDS {
         let who = i % merchants.len();
         let body = json!({"refid": format!("MN-{i}"), "product": "D", "account": account_for(i), "amount": "10"});
-        let c = Client {
-            m: merchants[who].clone(),
-            base: nodes[i % 3].base.clone(),
-            ..live.clone()
-        };
+        let c = Client { m: merchants[who].clone(), base: nodes[i % 3].base.clone(), ..live.clone() };
         loop {
             let r = c.topup(body.clone()).await;
             assert_eq!(r.status, 200, "{:?}", r.json);
@@ -166,16 +135,9 @@ async fn three_nodes_one_database_one_killed() {
         let f = &finals[&(*who, body["refid"].as_str().unwrap().to_owned())];
         let code: u8 = r["statuscode"].as_str().unwrap().parse().unwrap();
         if code >= 20 {
-            assert_eq!(
-                (&f["statuscode"], &f["sn"]),
-                (&r["statuscode"], &r["sn"]),
-                "{body}"
-            );
+            assert_eq!((&f["statuscode"], &f["sn"]), (&r["statuscode"], &r["sn"]), "{body}");
         } else {
-            assert_eq!(
-                f["statuscode"], "20",
-                "{body}: pending scenario orders end successful"
-            );
+            assert_eq!(f["statuscode"], "20", "{body}: pending scenario orders end successful");
         }
     }
     // Wallets: deposits minus the cost of successful orders, to the sen.
@@ -186,12 +148,7 @@ async fn three_nodes_one_database_one_killed() {
             .map(|(_, f)| minor_units(f["cost"].as_str().unwrap()))
             .sum();
         let c = Client::new(&nodes[2], m);
-        assert_eq!(
-            minor_units(&c.balance().await),
-            100_000 * 10_000 - spent,
-            "wallet of {}",
-            m.account
-        );
+        assert_eq!(minor_units(&c.balance().await), 100_000 * 10_000 - spent, "wallet of {}", m.account);
     }
     for n in &mut nodes {
         n.kill9();

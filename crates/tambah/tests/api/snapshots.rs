@@ -65,30 +65,16 @@ async fn topup_responses_match_the_spec_examples() {
     let body = json!({"refid": "UID-123", "product": "C", "account": "0113242124", "amount": "10"});
 
     let r = Client::new(&s, &seed).topup(body.clone()).await;
-    assert_shape(
-        &snapshot("topup-2023-10-01.json"),
-        &r.json,
-        TOPUP_EXACT,
-        &[],
-        "2023-10-01",
-    );
+    assert_shape(&snapshot("topup-2023-10-01.json"), &r.json, TOPUP_EXACT, &[], "2023-10-01");
     // 160.80 - 9.70 = 151.10, as in the example.
     assert_eq!(r.json["balance"], "151.10");
 
     let r = Client::new(&s, &current).topup(body.clone()).await;
-    assert_shape(
-        &snapshot("topup-2025-05-20.json"),
-        &r.json,
-        TOPUP_EXACT,
-        &[],
-        "2025-05-20",
-    );
+    assert_shape(&snapshot("topup-2025-05-20.json"), &r.json, TOPUP_EXACT, &[], "2025-05-20");
     assert_eq!(r.json["data"]["balance"], json!(151.1));
 
     let v1 = s.merchant(&[], "160.80");
-    let r = Client::new(&s, &v1)
-        .signed("POST", "/v1/topup", Some(&body))
-        .await;
+    let r = Client::new(&s, &v1).signed("POST", "/v1/topup", Some(&body)).await;
     assert_shape(&snapshot("topup-v1.json"), &r.json, TOPUP_EXACT, &[], "v1");
 
     // Timestamps are Malaysia time, yyyy-MM-dd HH:mm:ss.
@@ -103,21 +89,10 @@ async fn balance_products_and_token_match_the_spec_examples() {
     let m = s.merchant(&["--name", "Demo Sdn Bhd", "--level", "12"], "151.10");
     let c = Client::new(&s, &m);
     let r = c.signed("GET", "/v2/balance", None).await;
-    assert_shape(
-        &snapshot("balance.json"),
-        &r.json,
-        &["name", "balance", "level", "access"],
-        &[],
-        "balance",
-    );
+    assert_shape(&snapshot("balance.json"), &r.json, &["name", "balance", "level", "access"], &[], "balance");
 
     let r = c.signed("GET", "/v2/product-list", None).await;
-    let cb = r.json["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["product_code"] == "CB")
-        .unwrap();
+    let cb = r.json["data"].as_array().unwrap().iter().find(|p| p["product_code"] == "CB").unwrap();
     let exact = [
         "status",
         "category",
@@ -136,29 +111,10 @@ async fn balance_products_and_token_match_the_spec_examples() {
         "has_subproduct",
         "should_sync",
     ];
-    assert_shape(
-        &snapshot("product-2023-10-01.json"),
-        cb,
-        &exact,
-        &[],
-        "product 2023-10-01",
-    );
+    assert_shape(&snapshot("product-2023-10-01.json"), cb, &exact, &[], "product 2023-10-01");
 
-    let r = c
-        .signed_raw(
-            "GET",
-            "/v2/product-list",
-            "",
-            b"",
-            &[("X-Api-Version", "2025-05-20")],
-        )
-        .await;
-    let d = r.json["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["product_code"] == "D")
-        .unwrap();
+    let r = c.signed_raw("GET", "/v2/product-list", "", b"", &[("X-Api-Version", "2025-05-20")]).await;
+    let d = r.json["data"].as_array().unwrap().iter().find(|p| p["product_code"] == "D").unwrap();
     let exact = [
         "status",
         "has_subproduct",
@@ -175,13 +131,7 @@ async fn balance_products_and_token_match_the_spec_examples() {
         "account_type",
         "is_refundable",
     ];
-    assert_shape(
-        &snapshot("product-2025-05-20.json"),
-        d,
-        &exact,
-        &["unit_price", "discount"],
-        "product 2025-05-20",
-    );
+    assert_shape(&snapshot("product-2025-05-20.json"), d, &exact, &["unit_price", "discount"], "product 2025-05-20");
 
     let r = read(
         reqwest::Client::new()
@@ -192,11 +142,5 @@ async fn balance_products_and_token_match_the_spec_examples() {
             .unwrap(),
     )
     .await;
-    assert_shape(
-        &snapshot("token.json"),
-        &r.json,
-        &["ExpiresIn", "TokenType"],
-        &[],
-        "token",
-    );
+    assert_shape(&snapshot("token.json"), &r.json, &["ExpiresIn", "TokenType"], &[], "token");
 }

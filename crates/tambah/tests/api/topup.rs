@@ -35,29 +35,16 @@ async fn simulation_numbers_give_their_codes_and_release_holds() {
         assert_eq!(r.status, 200, "{account}: {:?}", r.json);
         assert_eq!(r.json["statuscode"], *code, "{account}: {:?}", r.json);
         assert_eq!(r.json["status"], "Failed");
-        assert_eq!(
-            r.json["balance"], "100.00",
-            "{account}: the hold is released (or never taken)"
-        );
+        assert_eq!(r.json["balance"], "100.00", "{account}: the hold is released (or never taken)");
         // Final: resubmitting gives the same answer.
         let again = c.topup(buy(&refid, "D", account, "10")).await;
         assert_eq!(again.json["statuscode"], *code);
     }
     // 41 behaves as a suspended account: 403, nothing stored, refid free.
     let r = c.topup(buy("SIM-41", "D", "60123450041", "10")).await;
-    assert_eq!(
-        (r.status, r.json["statuscode"].as_str()),
-        (403, Some("41")),
-        "{:?}",
-        r.json
-    );
+    assert_eq!((r.status, r.json["statuscode"].as_str()), (403, Some("41")), "{:?}", r.json);
     let r = c.topup(buy("SIM-41", "D", "0123456789", "10")).await;
-    assert_eq!(
-        (r.status, r.code()),
-        (200, "20".to_string()),
-        "the refid stayed free: {:?}",
-        r.json
-    );
+    assert_eq!((r.status, r.code()), (200, "20".to_string()), "the refid stayed free: {:?}", r.json);
     assert_eq!(c.balance().await, "90.3");
     assert_verified(&s.db);
 }
@@ -67,7 +54,9 @@ async fn success_charges_the_discounted_cost_once_and_resubmission_reads_status(
     let s = Server::start(&[]);
     let m = s.merchant(&[], "50");
     let c = Client::new(&s, &m);
-    let r = c.topup(json!({"refid": "UID-123", "product": "D", "account": "0113242124", "amount": 10, "remarks": "first"})).await;
+    let r = c
+        .topup(json!({"refid": "UID-123", "product": "D", "account": "0113242124", "amount": 10, "remarks": "first"}))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json["statuscode"], "20");
     assert_eq!(r.json["status"], "Successful");
@@ -75,9 +64,7 @@ async fn success_charges_the_discounted_cost_once_and_resubmission_reads_status(
     assert_eq!(r.json["balance"], "40.30");
     assert_eq!(r.json["remarks"], "first");
     assert_eq!(r.json["sn"].as_str().unwrap().len(), 12);
-    let again = c
-        .topup(json!({"refid": "UID-123", "product": "D", "account": "0113242124", "amount": "10"}))
-        .await;
+    let again = c.topup(json!({"refid": "UID-123", "product": "D", "account": "0113242124", "amount": "10"})).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json["sn"], r.json["sn"]);
     assert_eq!(again.json["balance"], "40.30");
@@ -103,63 +90,19 @@ async fn validation_failures_are_400_and_leave_the_refid_free() {
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
     let cases: Vec<(Value, &str, &str)> = vec![
-        (
-            json!({"product": "D", "account": "0123456789", "amount": "10"}),
-            "44",
-            "refid is required",
-        ),
-        (
-            json!({"refid": "R", "account": "0123456789", "amount": "10"}),
-            "44",
-            "product is required",
-        ),
-        (
-            json!({"refid": "R", "product": "D", "amount": "10"}),
-            "44",
-            "account is required",
-        ),
-        (
-            json!({"refid": "R", "product": "D", "account": "0123456789"}),
-            "44",
-            "amount is required",
-        ),
-        (
-            buy("R-THIS-REFID-IS-TOO-LONG-X", "D", "0123456789", "10"),
-            "44",
-            "longer than 25",
-        ),
-        (
-            buy("R", "NOPE", "0123456789", "10"),
-            "44",
-            "unknown product",
-        ),
+        (json!({"product": "D", "account": "0123456789", "amount": "10"}), "44", "refid is required"),
+        (json!({"refid": "R", "account": "0123456789", "amount": "10"}), "44", "product is required"),
+        (json!({"refid": "R", "product": "D", "amount": "10"}), "44", "account is required"),
+        (json!({"refid": "R", "product": "D", "account": "0123456789"}), "44", "amount is required"),
+        (buy("R-THIS-REFID-IS-TOO-LONG-X", "D", "0123456789", "10"), "44", "longer than 25"),
+        (buy("R", "NOPE", "0123456789", "10"), "44", "unknown product"),
         (buy("R", "D", "0123456789", "10.50"), "58", "whole ringgit"),
-        (
-            buy("R", "D", "0123456789", "11"),
-            "58",
-            "not a denomination",
-        ),
-        (
-            buy("R", "D", "0123456789", "ten"),
-            "61",
-            "not a decimal number",
-        ),
-        (
-            buy("R", "D", "12345", "10"),
-            "40",
-            "not a Malaysian mobile number",
-        ),
+        (buy("R", "D", "0123456789", "11"), "58", "not a denomination"),
+        (buy("R", "D", "0123456789", "ten"), "61", "not a decimal number"),
+        (buy("R", "D", "12345", "10"), "40", "not a Malaysian mobile number"),
         (buy("R", "TNB", "12345", "10"), "40", "must be 12 digits"),
-        (
-            buy("R", "CB", "0123456789", "1000.01"),
-            "58",
-            "not a denomination",
-        ),
-        (
-            buy("R", "CB", "0123456789", "10.005"),
-            "61",
-            "decimal places",
-        ),
+        (buy("R", "CB", "0123456789", "1000.01"), "58", "not a denomination"),
+        (buy("R", "CB", "0123456789", "10.005"), "61", "decimal places"),
     ];
     for (body, code, reason) in cases {
         let r = c.topup(body.clone()).await;
@@ -167,35 +110,16 @@ async fn validation_failures_are_400_and_leave_the_refid_free() {
         assert_eq!(r.json["statuscode"], code, "{body}: {:?}", r.json);
         assert_eq!(r.json["status"], "Failed");
         assert_eq!(r.json["cost"], "0.00");
-        assert!(
-            r.json["remarks"].as_str().unwrap().contains(reason),
-            "{body}: {:?}",
-            r.json
-        );
+        assert!(r.json["remarks"].as_str().unwrap().contains(reason), "{body}: {:?}", r.json);
     }
     // Malformed JSON is a 400 in the same envelope.
-    let r = c
-        .signed_raw("POST", "/v2/topup", "application/json", b"{not json", &[])
-        .await;
-    assert_eq!(
-        (r.status, r.json["statuscode"].as_str()),
-        (400, Some("44")),
-        "{:?}",
-        r.json
-    );
+    let r = c.signed_raw("POST", "/v2/topup", "application/json", b"{not json", &[]).await;
+    assert_eq!((r.status, r.json["statuscode"].as_str()), (400, Some("44")), "{:?}", r.json);
     // Nothing was charged and the refid "R" is still free.
     assert_eq!(c.balance().await, "100");
     let r = c.topup(buy("R", "CB", "0123456789", "12.34")).await;
-    assert_eq!(
-        (r.status, r.code()),
-        (200, "20".to_string()),
-        "{:?}",
-        r.json
-    );
-    assert_eq!(
-        r.json["cost"], "12.34",
-        "postpaid: no discount at the default level"
-    );
+    assert_eq!((r.status, r.code()), (200, "20".to_string()), "{:?}", r.json);
+    assert_eq!(r.json["cost"], "12.34", "postpaid: no discount at the default level");
     assert_verified(&s.db);
 }
 
@@ -217,10 +141,7 @@ async fn reused_refid_with_other_parameters_is_409_and_changes_nothing() {
         assert_eq!(r.json["status"], "Failed");
     }
     let again = c.topup(buy("DUP-1", "D", "0123456789", "10")).await;
-    assert_eq!(
-        (again.code(), &again.json["sn"]),
-        ("20".to_string(), &first.json["sn"])
-    );
+    assert_eq!((again.code(), &again.json["sn"]), ("20".to_string(), &first.json["sn"]));
     assert_eq!(c.balance().await, "90.3");
 }
 
@@ -238,12 +159,7 @@ async fn thirty_two_concurrent_posts_of_one_refid_charge_once() {
     let mut sns = Vec::new();
     for t in tasks {
         let r = t.await.unwrap();
-        assert_eq!(
-            (r.status, r.code()),
-            (200, "20".to_string()),
-            "{:?}",
-            r.json
-        );
+        assert_eq!((r.status, r.code()), (200, "20".to_string()), "{:?}", r.json);
         sns.push(r.json["sn"].as_str().unwrap().to_owned());
     }
     sns.dedup();
@@ -260,20 +176,12 @@ async fn forty_concurrent_refids_charge_exactly_forty_times() {
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let c = c.clone();
-            tokio::spawn(async move {
-                c.topup(buy(&format!("MANY-{i}"), "D", "0123456789", "10"))
-                    .await
-            })
+            tokio::spawn(async move { c.topup(buy(&format!("MANY-{i}"), "D", "0123456789", "10")).await })
         })
         .collect();
     for t in tasks {
         let r = t.await.unwrap();
-        assert_eq!(
-            (r.status, r.code()),
-            (200, "20".to_string()),
-            "{:?}",
-            r.json
-        );
+        assert_eq!((r.status, r.code()), (200, "20".to_string()), "{:?}", r.json);
     }
     // 1000 - 40 × 9.70 = 612.00
     assert_eq!(c.balance().await, "612");
@@ -306,20 +214,12 @@ async fn accepted_processing_then_final_and_refund() {
     let c = Client::new(&s, &m);
     let pending = buy("SLOW-1", "D", "60123450102", "10");
     let first = c.topup(pending.clone()).await;
-    assert_eq!(
-        (first.status, first.code()),
-        (200, "0".to_string()),
-        "{:?}",
-        first.json
-    );
+    assert_eq!((first.status, first.code()), (200, "0".to_string()), "{:?}", first.json);
     assert_eq!(first.json["status"], "Accepted");
     assert_eq!(first.json["balance"], "90.30", "the cost is held at once");
     let seen = until_final(&c, &pending, Duration::from_secs(10)).await;
     assert_eq!(seen.last().unwrap(), "20", "{seen:?}");
-    assert!(
-        seen.contains(&"1".to_string()),
-        "Processing was visible: {seen:?}"
-    );
+    assert!(seen.contains(&"1".to_string()), "Processing was visible: {seen:?}");
 
     // Processing, then failed: the hold comes back.
     let failing = buy("SLOW-2", "D", "60123450301", "10");
@@ -339,11 +239,7 @@ async fn accepted_processing_then_final_and_refund() {
             assert_eq!(r.json["status"], "Refund");
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no refund: {:?}",
-            r.json
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "no refund: {:?}", r.json);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(c.balance().await, "90.3");
@@ -374,12 +270,7 @@ async fn live_without_a_provider_fails_47_and_releases_the_hold() {
     let m = s.merchant(&["--environment", "live"], "100");
     let c = Client::new(&s, &m);
     let r = c.topup(buy("LIVE-1", "D", "0123456789", "10")).await;
-    assert_eq!(
-        (r.status, r.code()),
-        (200, "47".to_string()),
-        "{:?}",
-        r.json
-    );
+    assert_eq!((r.status, r.code()), (200, "47".to_string()), "{:?}", r.json);
     assert_eq!(r.json["balance"], "100.00");
     // Live never honours simulation numbers: the same path, 47.
     let r = c.topup(buy("LIVE-2", "D", "60123450043", "10")).await;
@@ -402,10 +293,7 @@ async fn pin_products_return_pin_serial_expiry_and_note() {
     assert!(!r.json["note"].as_str().unwrap().is_empty());
     // Reloads carry none of it.
     let r = c.topup(buy("REL-1", "D", "0123456789", "10")).await;
-    assert_eq!(
-        (r.json["pin"].as_str(), r.json["expiry"].as_str()),
-        (Some(""), Some(""))
-    );
+    assert_eq!((r.json["pin"].as_str(), r.json["expiry"].as_str()), (Some(""), Some("")));
 }
 
 #[tokio::test]
@@ -424,33 +312,15 @@ async fn versions_pinned_and_overridden() {
     // Override per request, both ways.
     let body = buy("V-1", "D", "0123456789", "10").to_string();
     let r = cs
-        .signed_raw(
-            "POST",
-            "/v2/topup",
-            "application/json",
-            body.as_bytes(),
-            &[("X-Api-Version", "2025-05-20")],
-        )
+        .signed_raw("POST", "/v2/topup", "application/json", body.as_bytes(), &[("X-Api-Version", "2025-05-20")])
         .await;
     assert_eq!(r.json["data"]["statusCode"], 20);
     let r = cc
-        .signed_raw(
-            "POST",
-            "/v2/topup",
-            "application/json",
-            body.as_bytes(),
-            &[("X-Api-Version", "2023-10-01")],
-        )
+        .signed_raw("POST", "/v2/topup", "application/json", body.as_bytes(), &[("X-Api-Version", "2023-10-01")])
         .await;
     assert_eq!(r.json["statuscode"], "20");
     let r = cc
-        .signed_raw(
-            "POST",
-            "/v2/topup",
-            "application/json",
-            body.as_bytes(),
-            &[("X-Api-Version", "1999-01-01")],
-        )
+        .signed_raw("POST", "/v2/topup", "application/json", body.as_bytes(), &[("X-Api-Version", "1999-01-01")])
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json["error"], "invalid_api_version");
@@ -467,13 +337,7 @@ async fn pricing_levels_apply_their_discount() {
     let m = s.merchant(&["--level", "12"], "100");
     let c = Client::new(&s, &m);
     let list = c.signed("GET", "/v2/product-list", None).await;
-    let celcom = list.json["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["product_code"] == "C")
-        .unwrap()
-        .clone();
+    let celcom = list.json["data"].as_array().unwrap().iter().find(|p| p["product_code"] == "C").unwrap().clone();
     assert_eq!(celcom["discount"], "3.5%");
     let r = c.topup(buy("LVL-1", "C", "0193456789", "10")).await;
     assert_eq!(r.json["cost"], "9.65");
@@ -487,23 +351,15 @@ async fn http_edges_413_404_and_request_ids() {
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
     let big = format!("{{\"refid\":\"X\",\"remarks\":\"{}\"}}", "a".repeat(2000));
-    let r = c
-        .signed_raw("POST", "/v2/topup", "application/json", big.as_bytes(), &[])
-        .await;
+    let r = c.signed_raw("POST", "/v2/topup", "application/json", big.as_bytes(), &[]).await;
     assert_eq!(r.status, 413);
     let r = read(reqwest::get(s.url("/v2/nope")).await.unwrap()).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json["error"], "not_found");
     assert!(r.headers.contains_key("x-request-id"));
-    let r = read(
-        reqwest::Client::new()
-            .get(s.url("/health"))
-            .header("X-Request-Id", "trace-abc")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r =
+        read(reqwest::Client::new().get(s.url("/health")).header("X-Request-Id", "trace-abc").send().await.unwrap())
+            .await;
     assert_eq!(r.headers["x-request-id"], "trace-abc");
     assert_eq!(r.json["status"], "ok");
 }
@@ -515,67 +371,24 @@ async fn operator_settings_take_effect_at_once() {
     let c = Client::new(&s, &m);
 
     // Suspended: 403 with code 41, nothing stored; resumed: the same refid works.
-    let shown = s.cli(&[
-        "merchant",
-        "update",
-        "--account",
-        &m.account,
-        "--suspended",
-        "true",
-    ]);
+    let shown = s.cli(&["merchant", "update", "--account", &m.account, "--suspended", "true"]);
     let v: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(v["suspended"], true);
     let r = c.topup(buy("OP-1", "D", "0123456789", "10")).await;
-    assert_eq!(
-        (r.status, r.json["statuscode"].as_str()),
-        (403, Some("41")),
-        "{:?}",
-        r.json
-    );
-    s.cli(&[
-        "merchant",
-        "update",
-        "--account",
-        &m.account,
-        "--suspended",
-        "false",
-    ]);
-    assert_eq!(
-        c.topup(buy("OP-1", "D", "0123456789", "10")).await.code(),
-        "20"
-    );
+    assert_eq!((r.status, r.json["statuscode"].as_str()), (403, Some("41")), "{:?}", r.json);
+    s.cli(&["merchant", "update", "--account", &m.account, "--suspended", "false"]);
+    assert_eq!(c.topup(buy("OP-1", "D", "0123456789", "10")).await.code(), "20");
 
     // Read-only (access 50): balance readable, topups refused.
-    s.cli(&[
-        "merchant",
-        "update",
-        "--account",
-        &m.account,
-        "--access",
-        "50",
-    ]);
+    s.cli(&["merchant", "update", "--account", &m.account, "--access", "50"]);
     let r = c.signed("GET", "/v2/balance", None).await;
     assert_eq!(r.json["data"]["access"], 50);
     let r = c.topup(buy("OP-2", "D", "0123456789", "10")).await;
     assert_eq!((r.status, r.json["statuscode"].as_str()), (403, Some("41")));
-    s.cli(&[
-        "merchant",
-        "update",
-        "--account",
-        &m.account,
-        "--access",
-        "0",
-    ]);
+    s.cli(&["merchant", "update", "--account", &m.account, "--access", "0"]);
 
     // API key required for topups: tokens get 403, signatures still work.
-    s.cli(&[
-        "merchant",
-        "update",
-        "--account",
-        &m.account,
-        "--require-api-key-for-topup",
-        "true",
-    ]);
+    s.cli(&["merchant", "update", "--account", &m.account, "--require-api-key-for-topup", "true"]);
     let token = c.login().await;
     let r = read(
         c.http
@@ -587,33 +400,14 @@ async fn operator_settings_take_effect_at_once() {
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        (r.status, r.json["statuscode"].as_str()),
-        (403, Some("41")),
-        "{:?}",
-        r.json
-    );
+    assert_eq!((r.status, r.json["statuscode"].as_str()), (403, Some("41")), "{:?}", r.json);
     assert!(r.json["remarks"].as_str().unwrap().contains("API key"));
-    assert_eq!(
-        c.topup(buy("OP-3", "D", "0123456789", "10")).await.code(),
-        "20"
-    );
+    assert_eq!(c.topup(buy("OP-3", "D", "0123456789", "10")).await.code(), "20");
 
     // Bad settings are refused and change nothing.
-    let (ok, _, err) = cli_status(
-        &s.db,
-        &[
-            "merchant",
-            "update",
-            "--account",
-            &m.account,
-            "--access",
-            "7",
-        ],
-    );
+    let (ok, _, err) = cli_status(&s.db, &["merchant", "update", "--account", &m.account, "--access", "7"]);
     assert!(!ok && err.contains("access"), "{err}");
-    let shown: Value =
-        serde_json::from_str(&s.cli(&["merchant", "show", "--account", &m.account])).unwrap();
+    let shown: Value = serde_json::from_str(&s.cli(&["merchant", "show", "--account", &m.account])).unwrap();
     assert_eq!(shown["access"], 0);
     assert_eq!(shown["balance"], "80.60");
     assert_eq!(shown["require_api_key_for_topup"], true);
