@@ -53,6 +53,30 @@ async fn three_nodes_one_database_one_killed() {
     let mut nodes: Vec<Server> = (0..3).map(|_| Server::start_on_db(db.clone(), &args)).collect();
     let merchants: Vec<Merchant> = (0..3).map(|_| create_merchant(&db.url, &[], "100000")).collect();
 
+    // Shared security state: a signed request replayed to another node is
+    // refused, and a revoked key stops working on every node at once.
+    let m = &merchants[0];
+    let (ts, nonce) = (now_s().to_string(), crate::harness::nonce());
+    let sig = signature(&m.api_secret, &ts, &nonce, "GET", "", b"");
+    let http = reqwest::Client::new();
+    let send = |node: &Server| {
+        http.get(node.url("/v2/balance"))
+            .header("X-Api-Key", &m.api_key)
+            .header("X-Timestamp", &ts)
+            .header("X-Nonce", &nonce)
+            .header("X-Signature", &sig)
+            .send()
+    };
+    assert_eq!(read(send(&nodes[0]).await.unwrap()).await.status, 200);
+    let replay = read(send(&nodes[2]).await.unwrap()).await;
+    assert_eq!((replay.status, replay.json["error"].as_str()), (401, Some("nonce_reused")), "{:?}", replay.json);
+    let spare = create_merchant(&db.url, &[], "1");
+    assert_eq!(Client::new(&nodes[1], &spare).signed("GET", "/v2/balance", None).await.status, 200);
+    cli(&db.url, &["key", "revoke", &spare.api_key]);
+    for node in &nodes {
+        assert_eq!(Client::new(node, &spare).signed("GET", "/v2/balance", None).await.status, 401);
+    }
+
     // The refids, each sent to two or three nodes at once by one merchant.
     const REFIDS: usize = 240;
     let mut acked: Vec<(usize, Value, Value)> = Vec::new(); // (merchant, request, response)
