@@ -56,6 +56,84 @@ impl MytDateTime {
     }
 }
 
+/// A Malaysia-time calendar day, as days since 1970-01-01.
+pub type Day = i64;
+
+/// (year, month, day) to days since 1970-01-01 (proleptic Gregorian).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> Day {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `yyyy-MM-dd` to a day, checking that the date exists.
+pub fn parse_date(text: &str) -> Result<Day, String> {
+    let bad = || format!("{text:?} is not a date (yyyy-MM-dd)");
+    let parts: Vec<&str> = text.trim().split('-').collect();
+    let [y, m, d] = parts.as_slice() else { return Err(bad()) };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(bad());
+    }
+    let (year, month, day): (i64, u32, u32) =
+        (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+    if !(1..=12).contains(&month) || day == 0 {
+        return Err(bad());
+    }
+    let days = days_from_civil(year, month, day);
+    if civil_from_days(days) != (year, month, day) {
+        return Err(bad());
+    }
+    Ok(days)
+}
+
+/// `yyyy-MM-dd` or `yyyy-MM-dd - yyyy-MM-dd` (inclusive) to the Unix-ms range
+/// [start of the first day, start of the day after the last) in Malaysia time.
+pub fn parse_date_range(text: &str) -> Result<(i64, i64), String> {
+    let (first, last) = match text.split_once(" - ") {
+        Some((a, b)) => (parse_date(a)?, parse_date(b)?),
+        None => {
+            let d = parse_date(text)?;
+            (d, d)
+        }
+    };
+    if last < first {
+        return Err(format!("{text:?}: the range ends before it starts"));
+    }
+    Ok((day_start_ms(first), day_start_ms(last + 1)))
+}
+
+/// Unix ms at the start (00:00 Malaysia time) of a day.
+pub fn day_start_ms(day: Day) -> i64 {
+    day * 86_400_000 - MYT_OFFSET_SECONDS * 1000
+}
+
+/// The Malaysia-time day of a Unix-ms instant.
+pub fn day_of(unix_ms: i64) -> Day {
+    (unix_ms + MYT_OFFSET_SECONDS * 1000).div_euclid(86_400_000)
+}
+
+/// `yyyy-MM-dd`.
+pub fn date_text(day: Day) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `yyyy-MM` to the Unix-ms range of that month in Malaysia time.
+pub fn parse_month(text: &str) -> Result<(i64, i64), String> {
+    let bad = || format!("{text:?} is not a month (yyyy-MM)");
+    let (y, m) = text.trim().split_once('-').ok_or_else(bad)?;
+    let (year, month): (i64, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
+        return Err(bad());
+    }
+    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    Ok((day_start_ms(days_from_civil(year, month, 1)), day_start_ms(days_from_civil(ny, nm, 1))))
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -85,5 +163,25 @@ mod tests {
         assert_eq!(MytDateTime::from_unix_millis(0).seconds_text(), "1970-01-01 08:00:00");
         // Leap day.
         assert_eq!(MytDateTime::from_unix_millis(1_709_164_800_000).seconds_text(), "2024-02-29 08:00:00");
+    }
+
+    #[test]
+    fn dates_and_ranges_in_malaysia_time() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(date_text(days_from_civil(2024, 2, 29)), "2024-02-29");
+        assert_eq!(parse_date("2023-10-01").unwrap(), days_from_civil(2023, 10, 1));
+        assert!(parse_date("2023-02-29").is_err());
+        assert!(parse_date("2023-1-01").is_err());
+        assert!(parse_date("yesterday").is_err());
+        // 2023-10-01 00:00 MYT is 2023-09-30 16:00 UTC.
+        let (from, to) = parse_date_range("2023-10-01").unwrap();
+        assert_eq!(from, 1_696_089_600_000);
+        assert_eq!(to - from, 86_400_000);
+        let (from2, to2) = parse_date_range("2023-10-01 - 2023-10-03").unwrap();
+        assert_eq!((from2, to2 - from2), (from, 3 * 86_400_000));
+        assert!(parse_date_range("2023-10-03 - 2023-10-01").is_err());
+        assert_eq!(day_of(from - 1), day_of(from) - 1);
+        let (m0, m1) = parse_month("2023-12").unwrap();
+        assert_eq!((date_text(day_of(m0)), date_text(day_of(m1))), ("2023-12-01".into(), "2024-01-01".into()));
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use tambah_domain::Environment;
-use tambah_store::{NewTransfer, StoreError, SystemAccounts, Writer};
+use tambah_store::{CallbackKind, NewCallback, NewTransfer, StoreError, SystemAccounts, Writer};
 
 #[derive(Debug)]
 pub(crate) enum LedgerError {
@@ -110,10 +110,29 @@ impl BatchLedger {
         self.staged.clear();
     }
 
-    /// Writes every changed balance once.
-    pub(crate) fn flush(&mut self, w: &mut dyn Writer) -> Result<(), StoreError> {
+    /// Writes every changed balance once, and queues a low-balance notice
+    /// for each wallet that went below its merchant's threshold (once per
+    /// crossing: the mark clears when the balance is back at or above it).
+    pub(crate) fn flush(&mut self, w: &mut dyn Writer, now_ms: i64) -> Result<(), StoreError> {
         debug_assert!(self.staged.is_empty());
         self.dirty.sort_unstable();
+        for watch in w.low_balance_watch(&self.dirty)? {
+            let balance = self.balances[&watch.wallet_id];
+            let below = balance < watch.threshold_minor;
+            if below && !watch.notified {
+                w.insert_callback(&NewCallback {
+                    merchant_id: watch.merchant_id,
+                    kind: CallbackKind::LowBalance,
+                    order_id: None,
+                    status: None,
+                    balance_minor: balance,
+                    created_at_ms: now_ms,
+                })?;
+                w.set_low_balance_notified(watch.merchant_id, true)?;
+            } else if !below && watch.notified {
+                w.set_low_balance_notified(watch.merchant_id, false)?;
+            }
+        }
         for account in self.dirty.drain(..) {
             w.set_balance(account, self.balances[&account])?;
         }

@@ -3,8 +3,10 @@
 //! workers. It sees the database only through the `tambah_store` traits.
 
 pub mod auth;
+pub mod callbacks;
 pub mod catalog;
 pub mod credentials;
+pub mod disputes;
 mod ledger;
 pub mod merchants;
 pub mod orders;
@@ -166,7 +168,7 @@ impl Engine {
         &self.waiters
     }
 
-    pub(crate) fn master_key(&self) -> &MasterKey {
+    pub fn master_key(&self) -> &MasterKey {
         &self.master_key
     }
 

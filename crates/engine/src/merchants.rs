@@ -34,6 +34,8 @@ pub struct MerchantChanges {
     pub suspended: Option<bool>,
     pub api_version: Option<String>,
     pub require_api_key_for_topup: Option<bool>,
+    /// Where low-balance notices are e-mailed (empty to stop).
+    pub email: Option<String>,
 }
 
 /// A new merchant and the credentials shown exactly once.
@@ -83,6 +85,10 @@ fn check_username(u: &str) -> Result<(), AdminError> {
     }
 }
 
+fn is_email(text: &str) -> bool {
+    tambah_domain::AccountFormat::MsisdnOrEmail.check(text).is_ok() && text.contains('@')
+}
+
 fn check_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(AdminError::Invalid("name must be 1-100 characters".into()));
@@ -115,7 +121,11 @@ impl Engine {
             suspended: changes.suspended.unwrap_or(m.suspended),
             api_version: changes.api_version.clone().unwrap_or(m.api_version.clone()),
             require_api_key_for_topup: changes.require_api_key_for_topup.unwrap_or(m.require_api_key_for_topup),
+            email: changes.email.clone().unwrap_or(m.email.clone()),
         };
+        if !settings.email.is_empty() && !is_email(&settings.email) {
+            return Err(AdminError::Invalid(format!("{:?} is not an e-mail address", settings.email)));
+        }
         check_name(&settings.name)?;
         check_level(&settings.level)?;
         check_api_version(&settings.api_version)?;
@@ -206,6 +216,12 @@ impl Engine {
             .deposit(merchant.wallet_id, merchant.environment, amount.minor(), remarks.to_owned(), self.now_ms())
             .await?;
         Ok(Amount::from_minor(balance))
+    }
+
+    /// Sets the low-balance threshold (0 turns notices off).
+    pub async fn set_low_balance_threshold(&self, merchant: &MerchantRow, threshold: Amount) -> Result<(), AdminError> {
+        self.store().set_low_balance_threshold(merchant.id, threshold.minor()).await?;
+        Ok(())
     }
 
     /// The wallet balance, pending holds already taken off.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tambah_domain::order::LedgerEffect;
 use tambah_domain::{Amount, Environment, OrderState, Product, RefId, StatusCode};
 use tambah_store::{
-    Inserted, MerchantRow, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, StoreError, TransferKind, Writer,
+    CallbackKind, Inserted, MerchantRow, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, StoreError,
+    TransferKind, Writer,
 };
 
 use crate::ledger::BatchLedger;
@@ -106,6 +107,8 @@ pub(crate) struct NewOrder {
     pub extras_json: String,
     pub verdict: Verdict,
     pub now_ms: i64,
+    /// The merchant takes callbacks: queue one when the order ends final.
+    pub notify: bool,
 }
 
 #[derive(Debug)]
@@ -254,6 +257,7 @@ impl Engine {
                 extras_json: valid.extras_json.clone(),
                 verdict,
                 now_ms,
+                notify: !merchant.callback_url.is_empty(),
             })
             .await;
         let placed = match placed {
@@ -348,11 +352,20 @@ impl Engine {
             return;
         };
         let outcome = provider.submit(&provider_order(&order), &product, self.now_ms()).await;
-        if let Err(e) =
-            self.writer().resolve(order.id, merchant.wallet_id, merchant.environment, outcome, self.now_ms()).await
-        {
+        if let Err(e) = self.record(&merchant, order.id, outcome).await {
             tracing::warn!(order = order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
         }
+    }
+
+    /// Applies an outcome to a merchant's order through the writer.
+    pub async fn record(
+        &self,
+        merchant: &MerchantRow,
+        order_id: i64,
+        outcome: Outcome,
+    ) -> Result<OrderRow, WriteError> {
+        let notify = !merchant.callback_url.is_empty();
+        self.writer().resolve(order_id, merchant.wallet_id, merchant.environment, outcome, self.now_ms(), notify).await
     }
 
     /// Asks the provider about an order whose re-check is due and records it.
@@ -362,11 +375,7 @@ impl Engine {
         let product = self.catalog().get(&order.product).cloned().ok_or("product left the catalogue")?;
         let provider = self.router().by_name(&order.provider).ok_or("provider not configured")?;
         let outcome = provider.query(&provider_order(&order), &product, self.now_ms()).await;
-        self.writer()
-            .resolve(order.id, merchant.wallet_id, merchant.environment, outcome, self.now_ms())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.record(&merchant, order.id, outcome).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
@@ -446,7 +455,12 @@ pub(crate) fn apply_place(w: &mut dyn Writer, ledger: &mut BatchLedger, o: &NewO
         }
     }
     match w.insert_order_with_transfers(&row, &transfers)? {
-        Inserted::New { order_id, .. } => row.id = order_id,
+        Inserted::New { order_id, .. } => {
+            row.id = order_id;
+            if o.notify && row.status >= StatusCode::SUCCESSFUL.code() {
+                w.insert_callback(&order_callback(&row, ledger.balance(o.wallet_id), o.now_ms))?;
+            }
+        }
         Inserted::Exists => {
             // The refid was used first (an earlier command, or another node):
             // this is a status check, and nothing of ours was written.
@@ -506,6 +520,7 @@ pub(crate) fn apply_mark_processing(
     Ok((order, true))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_outcome_by_id(
     w: &mut dyn Writer,
     ledger: &mut BatchLedger,
@@ -514,9 +529,10 @@ pub(crate) fn apply_outcome_by_id(
     environment: Environment,
     outcome: &Outcome,
     now_ms: i64,
+    notify: bool,
 ) -> Result<OrderRow, StoreError> {
     let order = w.get_order(order_id)?.ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
-    apply_outcome(w, ledger, order, wallet_id, environment, outcome, now_ms)
+    apply_outcome(w, ledger, order, wallet_id, environment, outcome, now_ms, notify)
 }
 
 fn update_of(o: &OrderRow) -> OrderUpdate {
@@ -630,7 +646,9 @@ fn book(
         .map_err(|e| e.into_store(kind.as_str()))
 }
 
-/// Moves a stored order by a provider outcome, with its ledger effect.
+/// Moves a stored order by a provider outcome, with its ledger effect, and
+/// queues a callback when it reaches a new final status.
+#[allow(clippy::too_many_arguments)]
 fn apply_outcome(
     w: &mut dyn Writer,
     ledger: &mut BatchLedger,
@@ -639,11 +657,27 @@ fn apply_outcome(
     environment: Environment,
     outcome: &Outcome,
     now_ms: i64,
+    notify: bool,
 ) -> Result<OrderRow, StoreError> {
     let Some((next, effect)) = plan(&order, outcome, now_ms) else {
         return Ok(order);
     };
     book(w, ledger, &next, effect, None, wallet_id, environment, now_ms)?;
     w.update_order(&update_of(&next))?;
+    if notify && next.status >= StatusCode::SUCCESSFUL.code() && next.status != order.status {
+        w.insert_callback(&order_callback(&next, ledger.balance(wallet_id), now_ms))?;
+    }
     Ok(next)
+}
+
+/// The outbox row announcing an order's status.
+fn order_callback(order: &OrderRow, balance_minor: i64, now_ms: i64) -> NewCallback {
+    NewCallback {
+        merchant_id: order.merchant_id,
+        kind: CallbackKind::Order,
+        order_id: Some(order.id),
+        status: Some(order.status),
+        balance_minor,
+        created_at_ms: now_ms,
+    }
 }

@@ -37,6 +37,8 @@ pub(crate) enum Command {
         environment: Environment,
         outcome: Outcome,
         now_ms: i64,
+        /// The merchant takes callbacks.
+        notify: bool,
         reply: oneshot::Sender<Result<OrderRow, StoreError>>,
     },
     Deposit {
@@ -58,6 +60,16 @@ impl Command {
             Command::MarkProcessing { wallet_id, .. }
             | Command::Resolve { wallet_id, .. }
             | Command::Deposit { wallet_id, .. } => *wallet_id,
+            Command::Stop => unreachable!("Stop never enters a batch"),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        match self {
+            Command::Place { order, .. } => order.now_ms,
+            Command::MarkProcessing { now_ms, .. }
+            | Command::Resolve { now_ms, .. }
+            | Command::Deposit { now_ms, .. } => *now_ms,
             Command::Stop => unreachable!("Stop never enters a batch"),
         }
     }
@@ -115,9 +127,9 @@ fn apply(w: &mut dyn Writer, ledger: &mut BatchLedger, cmd: &Command) -> Done {
         Command::MarkProcessing { order_id, provider, now_ms, query_after_ms, .. } => {
             Done::Mark(orders::apply_mark_processing(w, *order_id, provider, *now_ms, *query_after_ms))
         }
-        Command::Resolve { order_id, wallet_id, environment, outcome, now_ms, .. } => {
-            Done::Resolve(orders::apply_outcome_by_id(w, ledger, *order_id, *wallet_id, *environment, outcome, *now_ms))
-        }
+        Command::Resolve { order_id, wallet_id, environment, outcome, now_ms, notify, .. } => Done::Resolve(
+            orders::apply_outcome_by_id(w, ledger, *order_id, *wallet_id, *environment, outcome, *now_ms, *notify),
+        ),
         Command::Deposit { wallet_id, environment, amount_minor, remarks, now_ms, .. } => {
             let funding = ledger.system(*environment).funding;
             let result = ledger
@@ -192,7 +204,8 @@ fn attempt(
         }
         outcomes.push(outcome);
     }
-    ledger.flush(w)?;
+    let now_ms = batch.iter().map(Command::now_ms).max().unwrap_or(0);
+    ledger.flush(w, now_ms)?;
     w.commit()?;
     Ok(outcomes)
 }
@@ -363,8 +376,9 @@ impl WriterHandle {
         environment: Environment,
         outcome: Outcome,
         now_ms: i64,
+        notify: bool,
     ) -> Result<OrderRow, WriteError> {
-        self.call(|reply| Command::Resolve { order_id, wallet_id, environment, outcome, now_ms, reply }).await
+        self.call(|reply| Command::Resolve { order_id, wallet_id, environment, outcome, now_ms, notify, reply }).await
     }
 
     pub(crate) async fn deposit(
@@ -437,6 +451,7 @@ mod tests {
             environment: Environment::Staging,
             outcome: Outcome::Unavailable { reason: "test".into() },
             now_ms: 1,
+            notify: false,
             reply,
         };
         let (c, rx_c) = deposit(m.wallet_id, 3);

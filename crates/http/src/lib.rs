@@ -3,11 +3,18 @@
 //! engine and render.
 
 mod balance;
+pub mod callbacks;
+pub mod delivery;
 mod error;
+mod low_balance;
+pub mod mail;
 mod params;
 mod products;
+pub mod reports;
+mod statement;
 mod tokens;
 mod topup;
+mod transactions;
 pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,13 +35,19 @@ pub use error::ApiError;
 pub struct HttpConfig {
     /// Largest request body accepted (413 beyond).
     pub body_limit_bytes: usize,
-    /// Base URL for links in responses (product images).
+    /// Base URL for links in responses (product images, pages).
     pub public_url: String,
+    /// Accept callback URLs on loopback, private and link-local addresses.
+    pub callback_allow_private_networks: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { body_limit_bytes: 64 * 1024, public_url: "http://127.0.0.1:8080".into() }
+        HttpConfig {
+            body_limit_bytes: 64 * 1024,
+            public_url: "http://127.0.0.1:8080".into(),
+            callback_allow_private_networks: false,
+        }
     }
 }
 
@@ -63,6 +76,21 @@ pub fn router(engine: Arc<Engine>, config: HttpConfig) -> Router {
         .route("/v1/products", get(products::v1))
         .route("/v2/topup", post(topup::v2))
         .route("/v1/topup", post(topup::v1))
+        .route("/v2/callback-url", get(callbacks::get).post(callbacks::set))
+        .route("/v1/callback-url", get(callbacks::get).post(callbacks::set))
+        .route("/v2/callback-secret", get(callbacks::secret))
+        .route("/v2/callback-secret/rotate", post(callbacks::rotate))
+        .route("/v2/callbacks/{refid}", get(callbacks::log))
+        .route("/v2/callbacks/{refid}/redeliver", post(callbacks::redeliver))
+        .route("/v2/low-balance-threshold", get(low_balance::get).post(low_balance::set))
+        .route("/v1/low-balance-threshold", get(low_balance::get).post(low_balance::set))
+        .route("/v2/transactions", get(transactions::v2))
+        .route("/v1/transactions", get(transactions::v1))
+        .route("/v2/transactions/check", post(transactions::check))
+        .route("/v2/balance-statement", get(statement::get))
+        .route("/v1/balance-statement", get(statement::get))
+        .route("/v2/reports/transaction-summary", get(reports::summary_route))
+        .route("/v2/reports/invoice", get(reports::invoice_route))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(request_id))
@@ -78,6 +106,11 @@ async fn health(State(state): Shared) -> Response {
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// The `@metadata` block of settings responses.
+pub(crate) fn metadata(now_ms: i64) -> serde_json::Value {
+    serde_json::json!({"status_code": 200, "last_updated": wire::myt(now_ms).metadata_text()})
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);

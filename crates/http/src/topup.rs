@@ -14,13 +14,13 @@ use crate::wire::{self, ApiVersion};
 use crate::{authenticate, params, ApiError, Shared};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub(crate) enum Shape {
     Version(ApiVersion),
     V1,
 }
 
 /// One response, whatever produced it (a stored order or a rejection).
-struct Envelope {
+pub(crate) struct Envelope {
     code: StatusCode,
     account: String,
     product: String,
@@ -38,6 +38,21 @@ struct Envelope {
     timestamp_ms: i64,
     note: String,
     voucherlink: String,
+}
+
+/// An order's topup response body as `status` and `balance` were at an
+/// event (a callback announces the status it was queued with).
+pub(crate) fn order_body(
+    order: &tambah_store::OrderRow,
+    product_name: &str,
+    status: StatusCode,
+    balance_minor: i64,
+    shape: Shape,
+) -> Value {
+    let view = OrderView { order: order.clone(), product_name: product_name.to_owned(), balance_minor };
+    let mut envelope = Envelope::from_view(&view);
+    envelope.code = status;
+    envelope.render(shape)
 }
 
 impl Envelope {
@@ -64,7 +79,7 @@ impl Envelope {
         }
     }
 
-    fn render(&self, shape: Shape) -> Value {
+    pub(crate) fn render(&self, shape: Shape) -> Value {
         let timestamp = wire::myt(self.timestamp_ms).seconds_text();
         match shape {
             Shape::Version(ApiVersion::Seed) => json!({

@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use tambah_domain::Environment;
 use tambah_store::{
-    ApiKeyRow, BoxFuture, Check, Claim, Inserted, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
-    OrderTransfers, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
+    ApiKeyRow, BoxFuture, CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, CallbackSecrets, Check, Claim,
+    DisputeRow, Inserted, LowBalanceWatch, MerchantRow, MerchantSettings, Movements, NewCallback, NewMerchant,
+    NewTransfer, OrderQuery, OrderRow, OrderTotals, OrderTransfers, OrderUpdate, Result, StatementEntry,
+    StatementQuery, StatusGroup, Store, StoreError, SummaryRow, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
 };
 use tokio::runtime::{Handle, Runtime};
 use tokio_postgres::error::SqlState;
@@ -26,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_merchant_settings.sql")),
     (3, include_str!("../migrations/0003_order_leases.sql")),
     (4, include_str!("../migrations/0004_nonces.sql")),
+    (5, include_str!("../migrations/0005_after_the_sale.sql")),
 ];
 /// Shared connections for reads; each pipelines many concurrent queries.
 const READ_CONNECTIONS: usize = 4;
@@ -35,6 +38,12 @@ const NONCE_SWEEP_EVERY: u64 = 4_096;
 const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+/// Parameters of a statement built at run time.
+type Values = Vec<Box<dyn ToSql + Sync + Send>>;
+
+fn refs(values: &Values) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)).collect()
+}
 
 pub(crate) fn err(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
@@ -158,6 +167,12 @@ impl PgStore {
         let statement = conn.statement(sql).await?;
         conn.client.execute(&statement, params).await.map_err(err)
     }
+
+    /// A statement built at run time (not cached: its text varies).
+    async fn query_dynamic(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        let conn = self.conn().await?;
+        conn.client.query(sql, params).await.map_err(err)
+    }
 }
 
 async fn setup(config: &tokio_postgres::Config, handle: &Handle) -> Result<Vec<Conn>> {
@@ -235,7 +250,8 @@ fn env_of(text: &str) -> Environment {
 macro_rules! merchant_select {
     () => {
         "SELECT m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended,
-         m.api_version, m.require_api_key_for_topup, a.id, m.created_at_ms
+         m.api_version, m.require_api_key_for_topup, a.id, m.created_at_ms, m.email, m.callback_url,
+         m.callback_method, m.low_balance_threshold_minor
          FROM merchants m JOIN ledger_accounts a ON a.merchant_id = m.id"
     };
 }
@@ -253,6 +269,10 @@ fn merchant_row(r: &Row) -> MerchantRow {
         require_api_key_for_topup: r.get(8),
         wallet_id: r.get(9),
         created_at_ms: r.get(10),
+        email: r.get(11),
+        callback_url: r.get(12),
+        callback_method: r.get(13),
+        low_balance_threshold_minor: r.get(14),
     }
 }
 
@@ -300,6 +320,101 @@ fn token_row(r: &Row) -> TokenRow {
         expires_at_ms: r.get(4),
         revoked: r.get(5),
     }
+}
+
+macro_rules! callback_columns {
+    () => {
+        "id, merchant_id, kind, order_id, status, balance_minor, created_at_ms, attempts, state"
+    };
+}
+
+fn callback_row(r: &Row) -> CallbackRow {
+    CallbackRow {
+        id: r.get(0),
+        merchant_id: r.get(1),
+        kind: CallbackKind::parse(r.get(2)).expect("kind constrained by CHECK"),
+        order_id: r.get(3),
+        status: r.get::<_, Option<i64>>(4).map(|s| s as u8),
+        balance_minor: r.get(5),
+        created_at_ms: r.get(6),
+        attempts: r.get::<_, i64>(7) as u32,
+        state: r.get(8),
+    }
+}
+
+fn attempt_row(r: &Row) -> CallbackAttempt {
+    CallbackAttempt {
+        callback_id: r.get(0),
+        attempt: r.get::<_, i64>(1) as u32,
+        at_ms: r.get(2),
+        url: r.get(3),
+        http_status: r.get::<_, Option<i64>>(4).map(|s| s as u16),
+        latency_ms: r.get(5),
+        error: r.get(6),
+        response_excerpt: r.get(7),
+    }
+}
+
+/// The outbox insert, shared by the writer (inside a batch) and
+/// `enqueue_callback` (on its own). Due at once.
+const INSERT_CALLBACK: &str =
+    "INSERT INTO callbacks (merchant_id, kind, order_id, status, balance_minor, created_at_ms, next_attempt_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
+
+macro_rules! dispute_select {
+    () => {
+        "SELECT d.id, d.merchant_id, d.order_id, o.refid, d.emails, d.state, d.resolution, d.created_at_ms,
+         d.resolved_at_ms FROM disputes d JOIN orders o ON o.id = d.order_id"
+    };
+}
+
+fn dispute_row(r: &Row) -> DisputeRow {
+    DisputeRow {
+        id: r.get(0),
+        merchant_id: r.get(1),
+        order_id: r.get(2),
+        refid: r.get(3),
+        emails: r.get(4),
+        state: r.get(5),
+        resolution: r.get(6),
+        created_at_ms: r.get(7),
+        resolved_at_ms: r.get(8),
+    }
+}
+
+fn status_group_sql(g: StatusGroup) -> &'static str {
+    match g {
+        StatusGroup::Successful => "status = 20",
+        StatusGroup::Pending => "status IN (0, 1)",
+        StatusGroup::Failed => "(status >= 40 AND status <> 53)",
+        StatusGroup::Refund => "status = 53",
+    }
+}
+
+/// `WHERE` clauses (numbered parameters from `$1`) and parameters of an
+/// order listing.
+fn order_filter(q: &OrderQuery) -> (String, Values) {
+    let mut values: Values = vec![Box::new(q.merchant_id)];
+    let mut clauses = vec!["merchant_id = $1".to_owned()];
+    if let Some(from) = q.from_ms {
+        values.push(Box::new(from));
+        clauses.push(format!("created_at_ms >= ${}", values.len()));
+    }
+    if let Some(to) = q.to_ms {
+        values.push(Box::new(to));
+        clauses.push(format!("created_at_ms < ${}", values.len()));
+    }
+    for (field, value) in [("account", &q.account), ("product", &q.product), ("refid", &q.refid), ("sn", &q.sn)] {
+        if let Some(v) = value {
+            values.push(Box::new(v.clone()));
+            clauses.push(format!("{field} = ${}", values.len()));
+        }
+    }
+    if !q.statuses.is_empty() {
+        let groups: Vec<&str> = q.statuses.iter().map(|g| status_group_sql(*g)).collect();
+        clauses.push(format!("({})", groups.join(" OR ")));
+    }
+    (clauses.join(" AND "), values)
 }
 
 impl Store for PgStore {
@@ -379,7 +494,7 @@ impl Store for PgStore {
             let n = self
                 .execute(
                     "UPDATE merchants SET name = $2, level = $3, access = $4, suspended = $5, api_version = $6,
-                       require_api_key_for_topup = $7 WHERE id = $1",
+                       require_api_key_for_topup = $7, email = $8 WHERE id = $1",
                     &[
                         &merchant_id,
                         &m.name,
@@ -388,6 +503,7 @@ impl Store for PgStore {
                         &m.suspended,
                         &m.api_version,
                         &m.require_api_key_for_topup,
+                        &m.email,
                     ],
                 )
                 .await?;
@@ -561,6 +677,389 @@ impl Store for PgStore {
             verify::run(&conn.client).await
         })
     }
+
+    // ---- after the sale ----
+
+    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "UPDATE merchants SET callback_url = $2, callback_method = $3 WHERE id = $1",
+                &[&merchant_id, &url, &method],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT callback_secret_sealed, callback_secret_prev_sealed, callback_secret_prev_until_ms
+                     FROM merchants WHERE id = $1",
+                    &[&merchant_id],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Other(format!("no merchant {merchant_id}")))?;
+            let previous: Option<Vec<u8>> = row.get(1);
+            let until: Option<i64> = row.get(2);
+            Ok(CallbackSecrets { current: row.get(0), previous: previous.zip(until) })
+        })
+    }
+
+    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, s: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let previous = s.previous.as_ref().map(|(p, _)| p.as_slice());
+            let until = s.previous.as_ref().map(|(_, u)| *u);
+            self.execute(
+                "UPDATE merchants SET callback_secret_sealed = $2, callback_secret_prev_sealed = $3,
+                   callback_secret_prev_until_ms = $4 WHERE id = $1",
+                &[&merchant_id, &s.current.as_deref(), &previous, &until],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "UPDATE merchants SET low_balance_threshold_minor = $2, low_balance_notified = false WHERE id = $1",
+                &[&merchant_id, &threshold_minor],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn enqueue_callback<'a>(&'a self, c: &'a NewCallback) -> BoxFuture<'a, Result<i64>> {
+        Box::pin(async move {
+            let status = c.status.map(i64::from);
+            let row = self
+                .query_opt(
+                    INSERT_CALLBACK,
+                    &[&c.merchant_id, &c.kind.as_str(), &c.order_id, &status, &c.balance_minor, &c.created_at_ms],
+                )
+                .await?;
+            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
+        })
+    }
+
+    fn claim_due_callbacks<'a>(&'a self, c: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>> {
+        Box::pin(async move {
+            // As claim_due_orders: rows another node is leasing are skipped.
+            const SQL: &str = concat!(
+                "UPDATE callbacks SET lease_owner = $2, lease_until_ms = $1 + $4
+                 WHERE id IN (
+                     SELECT id FROM callbacks
+                     WHERE state = 'pending' AND next_attempt_ms <= $1
+                       AND (lease_until_ms IS NULL OR lease_until_ms < $1 OR lease_owner = $2)
+                     ORDER BY id LIMIT $3
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING ",
+                callback_columns!()
+            );
+            let limit = i64::from(c.limit);
+            let rows = self.query(SQL, &[&c.now_ms, &c.node, &limit, &c.lease_ms]).await?;
+            let mut callbacks: Vec<CallbackRow> = rows.iter().map(callback_row).collect();
+            callbacks.sort_by_key(|cb| cb.id);
+            Ok(callbacks)
+        })
+    }
+
+    fn record_callback_attempt<'a>(&'a self, a: &'a CallbackAttempt, next: CallbackNext) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let (state, next_at) = match next {
+                CallbackNext::Delivered => ("delivered", None),
+                CallbackNext::RetryAt(at) => ("pending", Some(at)),
+                CallbackNext::Failed => ("failed", None),
+            };
+            let attempt = i64::from(a.attempt);
+            let http_status = a.http_status.map(i64::from);
+            // One statement: atomic without a transaction on a shared connection.
+            self.execute(
+                "WITH logged AS (
+                     INSERT INTO callback_attempts (callback_id, attempt, at_ms, url, http_status, latency_ms, error,
+                       response_excerpt)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+                 UPDATE callbacks SET attempts = $2, state = $9, next_attempt_ms = $10, lease_owner = NULL,
+                   lease_until_ms = NULL WHERE id = $1",
+                &[
+                    &a.callback_id,
+                    &attempt,
+                    &a.at_ms,
+                    &a.url,
+                    &http_status,
+                    &a.latency_ms,
+                    &a.error,
+                    &a.response_excerpt,
+                    &state,
+                    &next_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<Vec<(CallbackRow, Vec<CallbackAttempt>)>>> {
+        Box::pin(async move {
+            const CALLBACKS: &str =
+                concat!("SELECT ", callback_columns!(), " FROM callbacks WHERE order_id = $1 ORDER BY id");
+            let callbacks: Vec<CallbackRow> =
+                self.query(CALLBACKS, &[&order_id]).await?.iter().map(callback_row).collect();
+            if callbacks.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<i64> = callbacks.iter().map(|cb| cb.id).collect();
+            let rows = self
+                .query(
+                    "SELECT callback_id, attempt, at_ms, url, http_status, latency_ms, error, response_excerpt
+                     FROM callback_attempts WHERE callback_id = ANY($1) ORDER BY callback_id, attempt, id",
+                    &[&ids],
+                )
+                .await?;
+            let mut attempts: HashMap<i64, Vec<CallbackAttempt>> = HashMap::new();
+            for row in &rows {
+                let attempt = attempt_row(row);
+                attempts.entry(attempt.callback_id).or_default().push(attempt);
+            }
+            Ok(callbacks
+                .into_iter()
+                .map(|cb| {
+                    let log = attempts.remove(&cb.id).unwrap_or_default();
+                    (cb, log)
+                })
+                .collect())
+        })
+    }
+
+    fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1");
+            Ok(self.query_opt(SQL, &[&order_id]).await?.as_ref().map(order_row))
+        })
+    }
+
+    fn list_orders<'a>(&'a self, q: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>> {
+        Box::pin(async move {
+            let (filter, mut values) = order_filter(q);
+            let totals_sql = format!(
+                "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0)::bigint, COALESCE(SUM(cost_minor), 0)::bigint,
+                   COUNT(*) FILTER (WHERE status = 20), COUNT(*) FILTER (WHERE status IN (0, 1)),
+                   COUNT(*) FILTER (WHERE status >= 40 AND status <> 53), COUNT(*) FILTER (WHERE status = 53),
+                   COALESCE(SUM(amount_minor) FILTER (WHERE status = 20), 0)::bigint,
+                   COALESCE(SUM(cost_minor) FILTER (WHERE status = 20), 0)::bigint
+                 FROM orders WHERE {filter}"
+            );
+            let rows = self.query_dynamic(&totals_sql, &refs(&values)).await?;
+            let r = rows.first().ok_or_else(|| StoreError::Other("order totals returned no row".into()))?;
+            let count = |i: usize| r.get::<_, i64>(i) as u64;
+            let totals = OrderTotals {
+                count: count(0),
+                amount_minor: r.get(1),
+                cost_minor: r.get(2),
+                successful: count(3),
+                pending: count(4),
+                failed: count(5),
+                refund: count(6),
+                successful_amount_minor: r.get(7),
+                successful_cost_minor: r.get(8),
+            };
+            let n = values.len();
+            values.push(Box::new(i64::from(q.limit)));
+            values.push(Box::new(q.offset as i64));
+            let order = if q.ascending { "ASC" } else { "DESC" };
+            let page_sql = format!(
+                "SELECT {} FROM orders WHERE {filter} ORDER BY created_at_ms {order}, id {order} LIMIT ${} OFFSET ${}",
+                order_columns!(),
+                n + 1,
+                n + 2
+            );
+            let rows = self.query_dynamic(&page_sql, &refs(&values)).await?;
+            Ok((rows.iter().map(order_row).collect(), totals))
+        })
+    }
+
+    fn statement<'a>(&'a self, q: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>> {
+        Box::pin(async move {
+            // Every movement of the wallet with its running balance, then the
+            // filter and the page: a balance is always the true one after it.
+            let mut values: Values = vec![Box::new(q.wallet_id)];
+            let mut clauses = vec!["true".to_owned()];
+            if let Some(from) = q.from_ms {
+                values.push(Box::new(from));
+                clauses.push(format!("at_ms >= ${}", values.len()));
+            }
+            if let Some(to) = q.to_ms {
+                values.push(Box::new(to));
+                clauses.push(format!("at_ms < ${}", values.len()));
+            }
+            if !q.kinds.is_empty() {
+                values.push(Box::new(q.kinds.clone()));
+                clauses.push(format!("kind = ANY(${})", values.len()));
+            }
+            let filter = clauses.join(" AND ");
+            let base = "WITH m AS (
+                    SELECT t.id, t.created_at_ms AS at_ms, t.kind,
+                        CASE WHEN t.credit_account = $1 THEN t.amount_minor ELSE -t.amount_minor END AS amount,
+                        t.remarks, o.refid, o.product
+                    FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
+                    WHERE t.credit_account = $1 OR t.debit_account = $1),
+                r AS (SELECT *, (SUM(amount) OVER (ORDER BY id))::bigint AS balance_after FROM m)";
+            let rows =
+                self.query_dynamic(&format!("{base} SELECT COUNT(*) FROM m WHERE {filter}"), &refs(&values)).await?;
+            let total = rows.first().map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0);
+            let n = values.len();
+            values.push(Box::new(i64::from(q.limit)));
+            values.push(Box::new(q.offset as i64));
+            let page_sql = format!(
+                "{base} SELECT id, at_ms, kind, amount, balance_after, remarks, refid, product FROM r WHERE {filter}
+                 ORDER BY id LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            );
+            let rows = self.query_dynamic(&page_sql, &refs(&values)).await?;
+            let entries = rows
+                .iter()
+                .map(|r| StatementEntry {
+                    transfer_id: r.get(0),
+                    at_ms: r.get(1),
+                    kind: r.get(2),
+                    amount_minor: r.get(3),
+                    balance_after_minor: r.get(4),
+                    remarks: r.get(5),
+                    refid: r.get(6),
+                    product: r.get(7),
+                })
+                .collect();
+            Ok((entries, total))
+        })
+    }
+
+    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>> {
+        Box::pin(async move {
+            let from = from_ms.unwrap_or(i64::MIN);
+            let to = to_ms.unwrap_or(i64::MAX);
+            let row = self
+                .query_opt(
+                    "WITH t AS (
+                         SELECT kind, amount_minor, created_at_ms >= $2 AS within,
+                             CASE WHEN credit_account = $1 THEN amount_minor ELSE -amount_minor END AS signed
+                         FROM transfers
+                         WHERE (credit_account = $1 OR debit_account = $1) AND created_at_ms < $3)
+                     SELECT
+                       COALESCE(SUM(signed) FILTER (WHERE NOT within), 0)::bigint,
+                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'DEPOSIT'), 0)::bigint,
+                       COUNT(*) FILTER (WHERE within AND kind = 'DEPOSIT'),
+                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'HOLD'), 0)::bigint,
+                       COUNT(*) FILTER (WHERE within AND kind = 'HOLD'),
+                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'VOID'), 0)::bigint,
+                       COUNT(*) FILTER (WHERE within AND kind = 'VOID'),
+                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'REFUND'), 0)::bigint,
+                       COUNT(*) FILTER (WHERE within AND kind = 'REFUND')
+                     FROM t",
+                    &[&wallet_id, &from, &to],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Other("movements returned no row".into()))?;
+            let count = |i: usize| row.get::<_, i64>(i) as u64;
+            Ok(Movements {
+                opening_minor: row.get(0),
+                deposits_minor: row.get(1),
+                deposit_count: count(2),
+                holds_minor: row.get(3),
+                hold_count: count(4),
+                voids_minor: row.get(5),
+                void_count: count(6),
+                refunds_minor: row.get(7),
+                refund_count: count(8),
+            })
+        })
+    }
+
+    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
+        Box::pin(async move {
+            // Products in byte order (COLLATE "C"), as SQLite sorts them.
+            let rows = self
+                .query(
+                    "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*),
+                       SUM(amount_minor)::bigint, SUM(cost_minor)::bigint
+                     FROM orders WHERE merchant_id = $1 AND created_at_ms >= $2 AND created_at_ms < $3 AND status = 20
+                     GROUP BY day, product ORDER BY day, product COLLATE \"C\"",
+                    &[&merchant_id, &from_ms, &to_ms],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| SummaryRow {
+                    day: r.get(0),
+                    product: r.get(1),
+                    count: r.get::<_, i64>(2) as u64,
+                    amount_minor: r.get(3),
+                    cost_minor: r.get(4),
+                })
+                .collect())
+        })
+    }
+
+    fn open_dispute<'a>(
+        &'a self,
+        order: &'a OrderRow,
+        emails: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<DisputeRow>> {
+        Box::pin(async move {
+            // The partial unique index `disputes_open_once` settles races: the
+            // loser inserts nothing and reads the winner's open dispute. If
+            // that one is resolved in between, try again.
+            for _ in 0..8 {
+                let inserted = self
+                    .query_opt(
+                        "INSERT INTO disputes (merchant_id, order_id, emails, created_at_ms) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (order_id) WHERE state = 'open' DO NOTHING RETURNING id",
+                        &[&order.merchant_id, &order.id, &emails, &now_ms],
+                    )
+                    .await?;
+                let id: Option<i64> = match inserted {
+                    Some(r) => Some(r.get(0)),
+                    None => self
+                        .query_opt("SELECT id FROM disputes WHERE order_id = $1 AND state = 'open'", &[&order.id])
+                        .await?
+                        .map(|r| r.get(0)),
+                };
+                if let Some(id) = id {
+                    const SQL: &str = concat!(dispute_select!(), " WHERE d.id = $1");
+                    let row = self.query_opt(SQL, &[&id]).await?;
+                    return row
+                        .as_ref()
+                        .map(dispute_row)
+                        .ok_or_else(|| StoreError::Other(format!("dispute {id} vanished")));
+                }
+            }
+            Err(StoreError::Other(format!("could not open a dispute on order {}", order.id)))
+        })
+    }
+
+    fn disputes(&self, open_only: bool) -> BoxFuture<'_, Result<Vec<DisputeRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(dispute_select!(), " WHERE (NOT $1 OR d.state = 'open') ORDER BY d.id");
+            Ok(self.query(SQL, &[&open_only]).await?.iter().map(dispute_row).collect())
+        })
+    }
+
+    fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let n = self
+                .execute(
+                    "UPDATE disputes SET state = 'resolved', resolution = $2, resolved_at_ms = $3
+                     WHERE id = $1 AND state = 'open'",
+                    &[&id, &resolution, &now_ms],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
 }
 
 /// A write session on its own connection, used by one (non-async) thread.
@@ -633,6 +1132,47 @@ impl Drop for PgWriter {
 impl Writer for PgWriter {
     fn begin(&mut self) -> Result<()> {
         self.batch("BEGIN")
+    }
+
+    fn insert_callback(&mut self, c: &NewCallback) -> Result<i64> {
+        let status = c.status.map(i64::from);
+        let row = self.query_opt(
+            INSERT_CALLBACK,
+            &[&c.merchant_id, &c.kind.as_str(), &c.order_id, &status, &c.balance_minor, &c.created_at_ms],
+        )?;
+        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
+    }
+
+    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>> {
+        if wallet_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = wallet_ids.to_vec();
+        let rows = self.query(
+            "SELECT a.id, m.id, m.low_balance_threshold_minor, m.low_balance_notified
+             FROM ledger_accounts a JOIN merchants m ON m.id = a.merchant_id
+             WHERE a.id = ANY($1) AND m.low_balance_threshold_minor > 0",
+            &[&ids],
+        )?;
+        let found: HashMap<i64, LowBalanceWatch> = rows
+            .iter()
+            .map(|r| {
+                let watch = LowBalanceWatch {
+                    wallet_id: r.get(0),
+                    merchant_id: r.get(1),
+                    threshold_minor: r.get(2),
+                    notified: r.get(3),
+                };
+                (watch.wallet_id, watch)
+            })
+            .collect();
+        // In the order asked, as the SQLite backend answers.
+        Ok(wallet_ids.iter().filter_map(|id| found.get(id).copied()).collect())
+    }
+
+    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {
+        self.execute("UPDATE merchants SET low_balance_notified = $2 WHERE id = $1", &[&merchant_id, &notified])
+            .map(|_| ())
     }
 
     fn commit(&mut self) -> Result<()> {

@@ -8,8 +8,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 use tambah_domain::Environment;
 use tambah_store::{
-    ready, ApiKeyRow, BoxFuture, Check, Claim, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
-    OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
+    ready, ApiKeyRow, BoxFuture, CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, CallbackSecrets, Check,
+    Claim, DisputeRow, LowBalanceWatch, MerchantRow, MerchantSettings, Movements, NewCallback, NewMerchant,
+    NewTransfer, OrderQuery, OrderRow, OrderTotals, OrderUpdate, Result, StatementEntry, StatementQuery, StatusGroup,
+    Store, StoreError, SummaryRow, SystemAccounts, TokenKind, TokenRow, UserRow, Writer,
 };
 
 mod nonces;
@@ -23,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_merchant_settings.sql")),
     (3, include_str!("../migrations/0003_order_leases.sql")),
     (4, include_str!("../migrations/0004_nonces.sql")),
+    (5, include_str!("../migrations/0005_after_the_sale.sql")),
 ];
 /// Read connections kept open for reuse; more may be opened under load.
 const READ_POOL_MAX: usize = 8;
@@ -132,7 +135,8 @@ fn env_of(text: &str) -> Environment {
 }
 
 const MERCHANT_COLUMNS: &str = "m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended, \
-     m.api_version, m.require_api_key_for_topup, a.id, m.created_at_ms";
+     m.api_version, m.require_api_key_for_topup, a.id, m.created_at_ms, m.email, m.callback_url, m.callback_method, \
+     m.low_balance_threshold_minor";
 
 fn merchant_row(r: &Row) -> rusqlite::Result<MerchantRow> {
     Ok(MerchantRow {
@@ -147,6 +151,10 @@ fn merchant_row(r: &Row) -> rusqlite::Result<MerchantRow> {
         require_api_key_for_topup: r.get(8)?,
         wallet_id: r.get(9)?,
         created_at_ms: r.get(10)?,
+        email: r.get(11)?,
+        callback_url: r.get(12)?,
+        callback_method: r.get(13)?,
+        low_balance_threshold_minor: r.get(14)?,
     })
 }
 
@@ -185,6 +193,96 @@ fn find_order(conn: &Connection, merchant_id: i64, refid: &str) -> rusqlite::Res
     conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1 AND refid = ?2"))?
         .query_row(params![merchant_id, refid], order_row)
         .optional()
+}
+
+fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO callbacks (merchant_id, kind, order_id, status, balance_minor, created_at_ms, next_attempt_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![c.merchant_id, c.kind.as_str(), c.order_id, c.status, c.balance_minor, c.created_at_ms])?;
+    Ok(conn.last_insert_rowid())
+}
+
+const CALLBACK_COLUMNS: &str = "id, merchant_id, kind, order_id, status, balance_minor, created_at_ms, attempts, state";
+
+fn callback_row(r: &Row) -> rusqlite::Result<CallbackRow> {
+    Ok(CallbackRow {
+        id: r.get(0)?,
+        merchant_id: r.get(1)?,
+        kind: CallbackKind::parse(&r.get::<_, String>(2)?).expect("kind constrained by CHECK"),
+        order_id: r.get(3)?,
+        status: r.get(4)?,
+        balance_minor: r.get(5)?,
+        created_at_ms: r.get(6)?,
+        attempts: r.get(7)?,
+        state: r.get(8)?,
+    })
+}
+
+fn attempt_row(r: &Row) -> rusqlite::Result<CallbackAttempt> {
+    Ok(CallbackAttempt {
+        callback_id: r.get(0)?,
+        attempt: r.get(1)?,
+        at_ms: r.get(2)?,
+        url: r.get(3)?,
+        http_status: r.get(4)?,
+        latency_ms: r.get(5)?,
+        error: r.get(6)?,
+        response_excerpt: r.get(7)?,
+    })
+}
+
+const DISPUTE_SELECT: &str = "SELECT d.id, d.merchant_id, d.order_id, o.refid, d.emails, d.state, d.resolution,
+     d.created_at_ms, d.resolved_at_ms FROM disputes d JOIN orders o ON o.id = d.order_id";
+
+fn dispute_row(r: &Row) -> rusqlite::Result<DisputeRow> {
+    Ok(DisputeRow {
+        id: r.get(0)?,
+        merchant_id: r.get(1)?,
+        order_id: r.get(2)?,
+        refid: r.get(3)?,
+        emails: r.get(4)?,
+        state: r.get(5)?,
+        resolution: r.get(6)?,
+        created_at_ms: r.get(7)?,
+        resolved_at_ms: r.get(8)?,
+    })
+}
+
+/// `WHERE` clauses and parameters of an order listing.
+fn order_filter(q: &OrderQuery) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut clauses = vec!["merchant_id = ?".to_owned()];
+    let mut values = vec![Value::Integer(q.merchant_id)];
+    if let Some(from) = q.from_ms {
+        clauses.push("created_at_ms >= ?".into());
+        values.push(Value::Integer(from));
+    }
+    if let Some(to) = q.to_ms {
+        clauses.push("created_at_ms < ?".into());
+        values.push(Value::Integer(to));
+    }
+    for (field, value) in [("account", &q.account), ("product", &q.product), ("refid", &q.refid), ("sn", &q.sn)] {
+        if let Some(v) = value {
+            clauses.push(format!("{field} = ?"));
+            values.push(Value::Text(v.clone()));
+        }
+    }
+    if !q.statuses.is_empty() {
+        let groups: Vec<&str> = q.statuses.iter().map(|g| status_group_sql(*g)).collect();
+        clauses.push(format!("({})", groups.join(" OR ")));
+    }
+    (clauses.join(" AND "), values)
+}
+
+pub(crate) fn status_group_sql(g: StatusGroup) -> &'static str {
+    match g {
+        StatusGroup::Successful => "status = 20",
+        StatusGroup::Pending => "status IN (0, 1)",
+        StatusGroup::Failed => "(status >= 40 AND status <> 53)",
+        StatusGroup::Refund => "status = 53",
+    }
 }
 
 /// The synchronous work behind each `Store` method (SQLite answers in
@@ -253,7 +351,7 @@ impl SqliteStore {
         self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
-                   require_api_key_for_topup = ?7 WHERE id = ?1",
+                   require_api_key_for_topup = ?7, email = ?8 WHERE id = ?1",
                 params![
                     merchant_id,
                     m.name,
@@ -261,7 +359,8 @@ impl SqliteStore {
                     m.access,
                     m.suspended,
                     m.api_version,
-                    m.require_api_key_for_topup
+                    m.require_api_key_for_topup,
+                    m.email
                 ],
             )
             .map(|n| n == 1)
@@ -370,6 +469,319 @@ impl SqliteStore {
 
     fn order_by_refid_now(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
         self.read(|c| find_order(c, merchant_id, refid))
+    }
+
+    fn set_callback_url_now(&self, merchant_id: i64, url: &str, method: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE merchants SET callback_url = ?2, callback_method = ?3 WHERE id = ?1",
+                params![merchant_id, url, method],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn callback_secrets_now(&self, merchant_id: i64) -> Result<CallbackSecrets> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT callback_secret_sealed, callback_secret_prev_sealed, callback_secret_prev_until_ms
+                 FROM merchants WHERE id = ?1",
+                [merchant_id],
+                |r| {
+                    let prev: Option<Vec<u8>> = r.get(1)?;
+                    let until: Option<i64> = r.get(2)?;
+                    Ok(CallbackSecrets { current: r.get(0)?, previous: prev.zip(until) })
+                },
+            )
+        })
+    }
+
+    fn set_callback_secrets_now(&self, merchant_id: i64, s: &CallbackSecrets) -> Result<()> {
+        let (prev, until) = match &s.previous {
+            Some((p, u)) => (Some(p.clone()), Some(*u)),
+            None => (None, None),
+        };
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE merchants SET callback_secret_sealed = ?2, callback_secret_prev_sealed = ?3,
+                   callback_secret_prev_until_ms = ?4 WHERE id = ?1",
+                params![merchant_id, s.current, prev, until],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn set_low_balance_threshold_now(&self, merchant_id: i64, threshold: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE merchants SET low_balance_threshold_minor = ?2, low_balance_notified = 0 WHERE id = ?1",
+                params![merchant_id, threshold],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn enqueue_callback_now(&self, c: &NewCallback) -> Result<i64> {
+        self.write(|tx| insert_callback(tx, c))
+    }
+
+    fn claim_due_callbacks_now(&self, c: &Claim) -> Result<Vec<CallbackRow>> {
+        let sql = format!(
+            "SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE state = 'pending' AND next_attempt_ms <= ?1
+               AND (lease_until_ms IS NULL OR lease_until_ms < ?1 OR lease_owner = ?2)
+             ORDER BY id LIMIT ?3"
+        );
+        let query = |conn: &Connection| -> rusqlite::Result<Vec<CallbackRow>> {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![c.now_ms, c.node, c.limit], callback_row)?;
+            rows.collect()
+        };
+        if self.read(query)?.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| {
+            let due = query(tx)?;
+            let mut lease =
+                tx.prepare_cached("UPDATE callbacks SET lease_owner = ?1, lease_until_ms = ?2 WHERE id = ?3")?;
+            for cb in &due {
+                lease.execute(params![c.node, c.now_ms + c.lease_ms, cb.id])?;
+            }
+            Ok(due)
+        })
+    }
+
+    fn record_callback_attempt_now(&self, a: &CallbackAttempt, next: CallbackNext) -> Result<()> {
+        let (state, next_at) = match next {
+            CallbackNext::Delivered => ("delivered", None),
+            CallbackNext::RetryAt(at) => ("pending", Some(at)),
+            CallbackNext::Failed => ("failed", None),
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO callback_attempts (callback_id, attempt, at_ms, url, http_status, latency_ms, error, response_excerpt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![a.callback_id, a.attempt, a.at_ms, a.url, a.http_status, a.latency_ms, a.error, a.response_excerpt],
+            )?;
+            tx.execute(
+                "UPDATE callbacks SET attempts = ?2, state = ?3, next_attempt_ms = ?4, lease_owner = NULL,
+                   lease_until_ms = NULL WHERE id = ?1",
+                params![a.callback_id, a.attempt, state, next_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn callback_log_now(&self, order_id: i64) -> Result<Vec<(CallbackRow, Vec<CallbackAttempt>)>> {
+        self.read(|c| {
+            let callbacks: Vec<CallbackRow> = c
+                .prepare_cached(&format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE order_id = ?1 ORDER BY id"))?
+                .query_map([order_id], callback_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = c.prepare_cached(
+                "SELECT callback_id, attempt, at_ms, url, http_status, latency_ms, error, response_excerpt
+                 FROM callback_attempts WHERE callback_id = ?1 ORDER BY attempt",
+            )?;
+            callbacks
+                .into_iter()
+                .map(|cb| {
+                    let attempts = stmt.query_map([cb.id], attempt_row)?.collect::<rusqlite::Result<_>>()?;
+                    Ok((cb, attempts))
+                })
+                .collect()
+        })
+    }
+
+    fn order_now(&self, order_id: i64) -> Result<Option<OrderRow>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"))?
+                .query_row([order_id], order_row)
+                .optional()
+        })
+    }
+
+    fn list_orders_now(&self, q: &OrderQuery) -> Result<(Vec<OrderRow>, OrderTotals)> {
+        let (filter, mut values) = order_filter(q);
+        self.read(|c| {
+            let totals = c.query_row(
+                &format!(
+                    "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0), COALESCE(SUM(cost_minor), 0),
+                       COALESCE(SUM(status = 20), 0), COALESCE(SUM(status IN (0, 1)), 0),
+                       COALESCE(SUM(status >= 40 AND status <> 53), 0), COALESCE(SUM(status = 53), 0),
+                       COALESCE(SUM(CASE WHEN status = 20 THEN amount_minor END), 0),
+                       COALESCE(SUM(CASE WHEN status = 20 THEN cost_minor END), 0)
+                     FROM orders WHERE {filter}"
+                ),
+                rusqlite::params_from_iter(values.iter()),
+                |r| {
+                    Ok(OrderTotals {
+                        count: r.get(0)?,
+                        amount_minor: r.get(1)?,
+                        cost_minor: r.get(2)?,
+                        successful: r.get(3)?,
+                        pending: r.get(4)?,
+                        failed: r.get(5)?,
+                        refund: r.get(6)?,
+                        successful_amount_minor: r.get(7)?,
+                        successful_cost_minor: r.get(8)?,
+                    })
+                },
+            )?;
+            values.push(rusqlite::types::Value::Integer(i64::from(q.limit)));
+            values.push(rusqlite::types::Value::Integer(q.offset as i64));
+            let order = if q.ascending { "ASC" } else { "DESC" };
+            let mut stmt = c.prepare(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE {filter} ORDER BY created_at_ms {order}, id {order} LIMIT ? OFFSET ?"
+            ))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), order_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok((rows, totals))
+        })
+    }
+
+    fn statement_now(&self, q: &StatementQuery) -> Result<(Vec<StatementEntry>, u64)> {
+        use rusqlite::types::Value;
+        // Every movement of the wallet with its running balance, then the
+        // filter and the page: a balance is always the true one after it.
+        let mut clauses = vec!["1 = 1".to_owned()];
+        let mut values = vec![Value::Integer(q.wallet_id)];
+        if let Some(from) = q.from_ms {
+            clauses.push("at_ms >= ?".into());
+            values.push(Value::Integer(from));
+        }
+        if let Some(to) = q.to_ms {
+            clauses.push("at_ms < ?".into());
+            values.push(Value::Integer(to));
+        }
+        if !q.kinds.is_empty() {
+            clauses.push(format!("kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
+            values.extend(q.kinds.iter().map(|k| Value::Text(k.clone())));
+        }
+        let filter = clauses.join(" AND ");
+        let base = "WITH m AS (
+                SELECT t.id, t.created_at_ms AS at_ms, t.kind,
+                    CASE WHEN t.credit_account = ?1 THEN t.amount_minor ELSE -t.amount_minor END AS amount,
+                    t.remarks, o.refid, o.product
+                FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
+                WHERE t.credit_account = ?1 OR t.debit_account = ?1),
+            r AS (SELECT *, SUM(amount) OVER (ORDER BY id) AS balance_after FROM m)";
+        self.read(|c| {
+            let total: u64 = c.query_row(
+                &format!("{base} SELECT COUNT(*) FROM r WHERE {filter}"),
+                rusqlite::params_from_iter(values.iter()),
+                |r| r.get(0),
+            )?;
+            let mut page_values = values.clone();
+            page_values.push(Value::Integer(i64::from(q.limit)));
+            page_values.push(Value::Integer(q.offset as i64));
+            let mut stmt = c.prepare(&format!(
+                "{base} SELECT id, at_ms, kind, amount, balance_after, remarks, refid, product FROM r WHERE {filter}
+                 ORDER BY id LIMIT ? OFFSET ?"
+            ))?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(page_values.iter()), |r| {
+                    Ok(StatementEntry {
+                        transfer_id: r.get(0)?,
+                        at_ms: r.get(1)?,
+                        kind: r.get(2)?,
+                        amount_minor: r.get(3)?,
+                        balance_after_minor: r.get(4)?,
+                        remarks: r.get(5)?,
+                        refid: r.get(6)?,
+                        product: r.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok((rows, total))
+        })
+    }
+
+    fn movements_now(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Movements> {
+        let from = from_ms.unwrap_or(i64::MIN);
+        let to = to_ms.unwrap_or(i64::MAX);
+        self.read(|c| {
+            c.query_row(
+                "SELECT
+                   COALESCE(SUM(CASE WHEN created_at_ms < ?2 THEN
+                       CASE WHEN credit_account = ?1 THEN amount_minor ELSE -amount_minor END END), 0),
+                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'DEPOSIT' THEN amount_minor END), 0),
+                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'DEPOSIT'), 0),
+                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'HOLD' THEN amount_minor END), 0),
+                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'HOLD'), 0),
+                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'VOID' THEN amount_minor END), 0),
+                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'VOID'), 0),
+                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'REFUND' THEN amount_minor END), 0),
+                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'REFUND'), 0)
+                 FROM transfers WHERE (credit_account = ?1 OR debit_account = ?1) AND created_at_ms < ?3",
+                params![wallet_id, from, to],
+                |r| {
+                    Ok(Movements {
+                        opening_minor: r.get(0)?,
+                        deposits_minor: r.get(1)?,
+                        deposit_count: r.get(2)?,
+                        holds_minor: r.get(3)?,
+                        hold_count: r.get(4)?,
+                        voids_minor: r.get(5)?,
+                        void_count: r.get(6)?,
+                        refunds_minor: r.get(7)?,
+                        refund_count: r.get(8)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn daily_summary_now(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> Result<Vec<SummaryRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*), SUM(amount_minor), SUM(cost_minor)
+                 FROM orders WHERE merchant_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3 AND status = 20
+                 GROUP BY day, product ORDER BY day, product",
+            )?;
+            let rows = stmt.query_map(params![merchant_id, from_ms, to_ms], |r| {
+                Ok(SummaryRow {
+                    day: r.get(0)?,
+                    product: r.get(1)?,
+                    count: r.get(2)?,
+                    amount_minor: r.get(3)?,
+                    cost_minor: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn open_dispute_now(&self, order: &OrderRow, emails: &str, now_ms: i64) -> Result<DisputeRow> {
+        let id = self.write(|tx| {
+            let existing: Option<i64> = tx
+                .query_row("SELECT id FROM disputes WHERE order_id = ?1 AND state = 'open'", [order.id], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = existing {
+                return Ok(id);
+            }
+            tx.execute(
+                "INSERT INTO disputes (merchant_id, order_id, emails, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![order.merchant_id, order.id, emails, now_ms],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })?;
+        self.read(|c| c.query_row(&format!("{DISPUTE_SELECT} WHERE d.id = ?1"), [id], dispute_row))
+    }
+
+    fn disputes_now(&self, open_only: bool) -> Result<Vec<DisputeRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!("{DISPUTE_SELECT} WHERE (?1 = 0 OR d.state = 'open') ORDER BY d.id"))?;
+            let rows = stmt.query_map([open_only], dispute_row)?;
+            rows.collect()
+        })
+    }
+
+    fn resolve_dispute_now(&self, id: i64, resolution: &str, now_ms: i64) -> Result<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE disputes SET state = 'resolved', resolution = ?2, resolved_at_ms = ?3 WHERE id = ?1 AND state = 'open'",
+                params![id, resolution, now_ms],
+            )
+            .map(|n| n == 1)
+        })
     }
 
     fn claim_due_orders_now(&self, c: &Claim) -> Result<Vec<OrderRow>> {
@@ -500,6 +912,79 @@ impl Store for SqliteStore {
     fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>> {
         ready(self.verify_now())
     }
+
+    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>> {
+        ready(self.set_callback_url_now(merchant_id, url, method))
+    }
+
+    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>> {
+        ready(self.callback_secrets_now(merchant_id))
+    }
+
+    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, secrets: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>> {
+        ready(self.set_callback_secrets_now(merchant_id, secrets))
+    }
+
+    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
+        ready(self.set_low_balance_threshold_now(merchant_id, threshold_minor))
+    }
+
+    fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<i64>> {
+        ready(self.enqueue_callback_now(callback))
+    }
+
+    fn claim_due_callbacks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>> {
+        ready(self.claim_due_callbacks_now(claim))
+    }
+
+    fn record_callback_attempt<'a>(
+        &'a self,
+        attempt: &'a CallbackAttempt,
+        next: CallbackNext,
+    ) -> BoxFuture<'a, Result<()>> {
+        ready(self.record_callback_attempt_now(attempt, next))
+    }
+
+    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<Vec<(CallbackRow, Vec<CallbackAttempt>)>>> {
+        ready(self.callback_log_now(order_id))
+    }
+
+    fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>> {
+        ready(self.order_now(order_id))
+    }
+
+    fn list_orders<'a>(&'a self, query: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>> {
+        ready(self.list_orders_now(query))
+    }
+
+    fn statement<'a>(&'a self, query: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>> {
+        ready(self.statement_now(query))
+    }
+
+    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>> {
+        ready(self.movements_now(wallet_id, from_ms, to_ms))
+    }
+
+    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
+        ready(self.daily_summary_now(merchant_id, from_ms, to_ms))
+    }
+
+    fn open_dispute<'a>(
+        &'a self,
+        order: &'a OrderRow,
+        emails: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<DisputeRow>> {
+        ready(self.open_dispute_now(order, emails, now_ms))
+    }
+
+    fn disputes(&self, open_only: bool) -> BoxFuture<'_, Result<Vec<DisputeRow>>> {
+        ready(self.disputes_now(open_only))
+    }
+
+    fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>> {
+        ready(self.resolve_dispute_now(id, resolution, now_ms))
+    }
 }
 
 /// A write session on its own connection. Transactions are opened with
@@ -509,6 +994,45 @@ pub struct SqliteWriter {
 }
 
 impl Writer for SqliteWriter {
+    fn insert_callback(&mut self, c: &NewCallback) -> Result<i64> {
+        insert_callback(&self.conn, c).map_err(err)
+    }
+
+    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.id, m.id, m.low_balance_threshold_minor, m.low_balance_notified
+                 FROM ledger_accounts a JOIN merchants m ON m.id = a.merchant_id
+                 WHERE a.id = ?1 AND m.low_balance_threshold_minor > 0",
+            )
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for id in wallet_ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(LowBalanceWatch {
+                        wallet_id: r.get(0)?,
+                        merchant_id: r.get(1)?,
+                        threshold_minor: r.get(2)?,
+                        notified: r.get(3)?,
+                    })
+                })
+                .optional()
+                .map_err(err)?;
+            out.extend(row);
+        }
+        Ok(out)
+    }
+
+    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE merchants SET low_balance_notified = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![merchant_id, notified]))
+            .map(|_| ())
+            .map_err(err)
+    }
+
     fn begin(&mut self) -> Result<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)
     }

@@ -19,9 +19,10 @@ use std::task::{Context, Poll, Wake, Waker};
 use tambah_domain::Environment;
 
 use crate::{
-    ApiKeyRow, Check, Claim, Inserted, MerchantRow, MerchantSettings, NewMerchant, NewTransfer, OrderRow,
-    OrderTransfers, OrderUpdate, Result, Store, StoreError, SystemAccounts, TokenKind, TokenRow, TransferKind, UserRow,
-    Writer,
+    ApiKeyRow, CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, CallbackSecrets, Check, Claim, DisputeRow,
+    Inserted, LowBalanceWatch, MerchantRow, MerchantSettings, Movements, NewCallback, NewMerchant, NewTransfer,
+    OrderQuery, OrderRow, OrderTotals, OrderTransfers, OrderUpdate, Result, StatementEntry, StatementQuery,
+    StatusGroup, Store, StoreError, SummaryRow, SystemAccounts, TokenKind, TokenRow, TransferKind, UserRow, Writer,
 };
 
 /// Waits for a store future on this thread (the contract is written as
@@ -68,6 +69,17 @@ pub const CHECKS: &[(&str, ContractCheck)] = &[
     ("verify_fresh", verify_fresh),
     ("verify_consistent_sequence", verify_consistent_sequence),
     ("verify_detects_drift", verify_detects_drift),
+    ("callback_settings", callback_settings),
+    ("low_balance_watch", low_balance_watch),
+    ("callback_outbox", callback_outbox),
+    ("claim_due_callbacks", claim_due_callbacks),
+    ("callback_attempts", callback_attempts),
+    ("order_by_id", order_by_id),
+    ("list_orders", list_orders),
+    ("statement", statement),
+    ("movements", movements),
+    ("daily_summary", daily_summary),
+    ("disputes", disputes),
 ];
 
 /// Runs every check, each on a store freshly returned by `open` (empty and
@@ -1090,6 +1102,7 @@ pub fn merchant_settings(store: &dyn Store) {
         suspended: true,
         api_version: "2025-05-20".into(),
         require_api_key_for_topup: true,
+        email: "ops@kedai.my".into(),
     };
     assert!(block(store.update_merchant(m.id, &settings)).expect("update_merchant"), "existing merchant updated");
     let after = block(store.merchant(m.id)).expect("merchant").expect("still there");
@@ -1104,6 +1117,12 @@ pub fn merchant_settings(store: &dyn Store) {
         ),
         ("Kedai Baru", "15", 50, true, "2025-05-20", true),
         "settings read back"
+    );
+    assert_eq!(after.email, "ops@kedai.my", "the e-mail setting reads back");
+    assert_eq!(
+        (after.callback_url.as_str(), after.callback_method.as_str(), after.low_balance_threshold_minor),
+        (m.callback_url.as_str(), m.callback_method.as_str(), m.low_balance_threshold_minor),
+        "update_merchant leaves the callback and low-balance settings alone"
     );
     assert_eq!(
         (after.account, after.wallet_id, after.environment),
@@ -1164,4 +1183,1011 @@ pub fn insert_order_with_transfers(store: &dyn Store) {
     }
     must("commit", w.commit());
     assert_verified(store, "after orders written with their transfers");
+}
+
+// ---- after the sale ----
+
+fn merchant_now(store: &dyn Store, merchant_id: i64) -> MerchantRow {
+    must("merchant", block(store.merchant(merchant_id))).unwrap_or_else(|| panic!("merchant {merchant_id} exists"))
+}
+
+fn claim_at(node: &str, now_ms: i64, lease_ms: i64, limit: u32) -> Claim {
+    Claim { node: node.to_owned(), accepted_before_ms: 0, now_ms, lease_ms, limit }
+}
+
+fn claim_callbacks(store: &dyn Store, claim: &Claim) -> Vec<CallbackRow> {
+    must("claim_due_callbacks", block(store.claim_due_callbacks(claim)))
+}
+
+fn order_callback(order: &OrderRow, status: u8, balance_minor: i64, created_at_ms: i64) -> NewCallback {
+    NewCallback {
+        merchant_id: order.merchant_id,
+        kind: CallbackKind::Order,
+        order_id: Some(order.id),
+        status: Some(status),
+        balance_minor,
+        created_at_ms,
+    }
+}
+
+fn low_balance_callback(merchant_id: i64, balance_minor: i64, created_at_ms: i64) -> NewCallback {
+    NewCallback {
+        merchant_id,
+        kind: CallbackKind::LowBalance,
+        order_id: None,
+        status: None,
+        balance_minor,
+        created_at_ms,
+    }
+}
+
+/// The row a callback reads back as before any attempt.
+fn queued(id: i64, c: &NewCallback) -> CallbackRow {
+    CallbackRow {
+        id,
+        merchant_id: c.merchant_id,
+        kind: c.kind,
+        order_id: c.order_id,
+        status: c.status,
+        balance_minor: c.balance_minor,
+        created_at_ms: c.created_at_ms,
+        attempts: 0,
+        state: "pending".to_owned(),
+    }
+}
+
+fn callback_log(store: &dyn Store, order_id: i64) -> Vec<(CallbackRow, Vec<CallbackAttempt>)> {
+    must("callback_log", block(store.callback_log(order_id)))
+}
+
+/// Inserts orders (as given, whatever their status) in one committed
+/// transaction, without transfers.
+fn insert_committed(store: &dyn Store, rows: &[OrderRow]) -> Vec<OrderRow> {
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let out = rows.iter().map(|r| insert(w.as_mut(), r)).collect();
+    must("commit", w.commit());
+    out
+}
+
+/// Callback URL and method, and the sealed callback secrets with a rotation's
+/// previous secret and its end, round-trip exactly and can be cleared.
+pub fn callback_settings(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "cb-settings");
+    let other = create(store, Environment::Staging, "cb-other");
+    assert_eq!(
+        (m.email.as_str(), m.callback_url.as_str(), m.callback_method.as_str(), m.low_balance_threshold_minor),
+        ("", "", "POST", 0),
+        "a new merchant has no e-mail, no callback URL (method POST) and no low-balance threshold"
+    );
+    assert_eq!(
+        must("callback_secrets", block(store.callback_secrets(m.id))),
+        CallbackSecrets::default(),
+        "a new merchant has no callback secrets"
+    );
+
+    let url = "https://kedai.example/callback?merchant=1&x=ü'\"";
+    must("set_callback_url", block(store.set_callback_url(m.id, url, "GET")));
+    assert_eq!(
+        merchant_now(store, m.id),
+        MerchantRow { callback_url: url.to_owned(), callback_method: "GET".to_owned(), ..m.clone() },
+        "set_callback_url changes the URL and the method, and nothing else"
+    );
+    assert_eq!(merchant_now(store, other.id), other, "set_callback_url changes only that merchant");
+    must("set_callback_url", block(store.set_callback_url(m.id, "", "POST")));
+    assert_eq!(merchant_now(store, m.id), m, "set_callback_url can clear the URL again");
+    expect_constraint("a callback method other than GET or POST", block(store.set_callback_url(m.id, url, "PUT")));
+    assert_eq!(merchant_now(store, m.id), m, "a refused callback setting is not kept");
+
+    let mut first: Vec<u8> = (0..=255u8).rev().collect();
+    first.extend_from_slice(&[0, 0, 0x80]);
+    let second = vec![0u8, 1, 2, 0xff, 0xfe, 0];
+    let only = CallbackSecrets { current: Some(first.clone()), previous: None };
+    must("set_callback_secrets", block(store.set_callback_secrets(m.id, &only)));
+    assert_eq!(
+        must("callback_secrets", block(store.callback_secrets(m.id))),
+        only,
+        "callback_secrets returns the current secret, sealed bytes exactly preserved"
+    );
+    let rotated = CallbackSecrets { current: Some(second.clone()), previous: Some((first.clone(), T0 + 86_400_000)) };
+    must("set_callback_secrets", block(store.set_callback_secrets(m.id, &rotated)));
+    assert_eq!(
+        must("callback_secrets", block(store.callback_secrets(m.id))),
+        rotated,
+        "during a rotation the previous secret is kept with the time it is valid until"
+    );
+    assert_eq!(
+        must("callback_secrets", block(store.callback_secrets(other.id))),
+        CallbackSecrets::default(),
+        "set_callback_secrets changes only that merchant"
+    );
+    let settled = CallbackSecrets { current: Some(second), previous: None };
+    must("set_callback_secrets", block(store.set_callback_secrets(m.id, &settled)));
+    assert_eq!(
+        must("callback_secrets", block(store.callback_secrets(m.id))),
+        settled,
+        "the previous secret can be cleared, keeping the current one"
+    );
+    must("set_callback_secrets", block(store.set_callback_secrets(m.id, &CallbackSecrets::default())));
+    assert_eq!(
+        must("callback_secrets", block(store.callback_secrets(m.id))),
+        CallbackSecrets::default(),
+        "every secret can be cleared"
+    );
+    assert_eq!(merchant_now(store, m.id), m, "the secrets are not part of the merchant row's settings");
+}
+
+/// Low-balance thresholds: only merchants with one are watched, the
+/// "notified" mark is set and cleared by the writer and cleared by a new
+/// threshold.
+pub fn low_balance_watch(store: &dyn Store) {
+    let a = create(store, Environment::Staging, "low-a");
+    let b = create(store, Environment::Staging, "low-b");
+    let c = create(store, Environment::Live, "low-c");
+    let s = systems(store, Environment::Staging);
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, 5_000)));
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(c.id, 1)));
+    assert_eq!(
+        merchant_now(store, a.id),
+        MerchantRow { low_balance_threshold_minor: 5_000, ..a.clone() },
+        "set_low_balance_threshold sets the threshold and nothing else"
+    );
+    assert_eq!(merchant_now(store, b.id), b, "set_low_balance_threshold changes only that merchant");
+
+    let watch_a = |threshold_minor: i64, notified: bool| LowBalanceWatch {
+        wallet_id: a.wallet_id,
+        merchant_id: a.id,
+        threshold_minor,
+        notified,
+    };
+    let watch_c = LowBalanceWatch { wallet_id: c.wallet_id, merchant_id: c.id, threshold_minor: 1, notified: false };
+    let watched = |w: &mut dyn Writer, ids: &[i64]| -> Vec<LowBalanceWatch> {
+        let mut got = must("low_balance_watch", w.low_balance_watch(ids));
+        got.sort_by_key(|x| x.wallet_id);
+        got
+    };
+    let mut all = vec![a.wallet_id, b.wallet_id, c.wallet_id, s.funding, s.holds, s.revenue];
+    all.sort_unstable();
+    let mut both = vec![watch_a(5_000, false), watch_c];
+    both.sort_by_key(|x| x.wallet_id);
+
+    let mut w = writer(store);
+    must("begin", w.begin());
+    assert_eq!(
+        watched(w.as_mut(), &all),
+        both,
+        "low_balance_watch lists the wallets whose merchant has a threshold, with it, not yet notified"
+    );
+    assert_eq!(
+        watched(w.as_mut(), &[b.wallet_id, s.holds]),
+        vec![],
+        "wallets without a threshold (or system accounts) are not watched"
+    );
+    assert_eq!(watched(w.as_mut(), &[]), vec![], "low_balance_watch of no wallets is empty");
+    must("set_low_balance_notified", w.set_low_balance_notified(a.id, true));
+    assert_eq!(
+        watched(w.as_mut(), &[a.wallet_id]),
+        vec![watch_a(5_000, true)],
+        "set_low_balance_notified is seen in the same transaction"
+    );
+    must("rollback", w.rollback());
+    must("begin", w.begin());
+    assert_eq!(watched(w.as_mut(), &[a.wallet_id]), vec![watch_a(5_000, false)], "a rolled-back mark is not kept");
+    must("set_low_balance_notified", w.set_low_balance_notified(a.id, true));
+    must("commit", w.commit());
+
+    must("begin", w.begin());
+    assert_eq!(
+        watched(w.as_mut(), &all),
+        {
+            let mut v = vec![watch_a(5_000, true), watch_c];
+            v.sort_by_key(|x| x.wallet_id);
+            v
+        },
+        "a committed mark is kept, and only for that merchant"
+    );
+    must("set_low_balance_notified", w.set_low_balance_notified(a.id, false));
+    must("commit", w.commit());
+    must("begin", w.begin());
+    assert_eq!(
+        watched(w.as_mut(), &[a.wallet_id]),
+        vec![watch_a(5_000, false)],
+        "set_low_balance_notified(false) clears the mark"
+    );
+    must("set_low_balance_notified", w.set_low_balance_notified(a.id, true));
+    must("commit", w.commit());
+
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, 7_000)));
+    assert_eq!(merchant_now(store, a.id).low_balance_threshold_minor, 7_000, "the threshold can be changed");
+    must("begin", w.begin());
+    assert_eq!(
+        watched(w.as_mut(), &[a.wallet_id]),
+        vec![watch_a(7_000, false)],
+        "set_low_balance_threshold clears the notified mark"
+    );
+    must("rollback", w.rollback());
+
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, 0)));
+    must("begin", w.begin());
+    assert_eq!(watched(w.as_mut(), &all), vec![watch_c], "a threshold of 0 is no threshold: the wallet is not watched");
+    must("rollback", w.rollback());
+    expect_constraint("a negative low-balance threshold", block(store.set_low_balance_threshold(a.id, -1)));
+    assert_eq!(merchant_now(store, a.id).low_balance_threshold_minor, 0, "a refused threshold is not kept");
+}
+
+/// insert_callback queues inside the writer's transaction: invisible until
+/// commit, gone after a rollback, due at its creation time.
+pub fn callback_outbox(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "outbox");
+    let o = insert_committed(store, &[order(m.id, "outbox-1", 43, 0, T0)]).remove(0);
+    let mut w = writer(store);
+
+    let first = order_callback(&o, 43, 1_234, T0 + 10);
+    must("begin", w.begin());
+    let id = must("insert_callback", w.insert_callback(&first));
+    assert!(callback_log(store, o.id).is_empty(), "a callback queued in an open transaction is invisible to readers");
+    assert!(
+        claim_callbacks(store, &claim_at("n", T0 + 10, 1_000, 100)).is_empty(),
+        "a callback queued in an open transaction cannot be claimed"
+    );
+    must("commit", w.commit());
+    let first_row = queued(id, &first);
+    assert_eq!(
+        callback_log(store, o.id),
+        vec![(first_row.clone(), vec![])],
+        "a committed callback is in its order's log, pending, with no attempts"
+    );
+
+    must("begin", w.begin());
+    let gone = must("insert_callback", w.insert_callback(&order_callback(&o, 20, 5, T0 + 11)));
+    assert_ne!(gone, id, "insert_callback returns distinct ids");
+    must("rollback", w.rollback());
+    assert_eq!(
+        callback_log(store, o.id),
+        vec![(first_row.clone(), vec![])],
+        "a callback of a rolled-back transaction is gone"
+    );
+
+    let low = low_balance_callback(m.id, 99, T0 + 30);
+    must("begin", w.begin());
+    let low_id = must("insert_callback", w.insert_callback(&low));
+    must("savepoint", w.savepoint());
+    expect_constraint(
+        "an order callback without an order",
+        w.insert_callback(&NewCallback { order_id: None, ..first.clone() }),
+    );
+    must("rollback_to_savepoint", w.rollback_to_savepoint());
+    must("commit", w.commit());
+    assert_eq!(
+        callback_log(store, o.id),
+        vec![(first_row.clone(), vec![])],
+        "a low-balance callback belongs to no order's log"
+    );
+
+    assert!(
+        claim_callbacks(store, &claim_at("n", T0 + 9, 1_000, 100)).is_empty(),
+        "a queued callback is not due before its creation time"
+    );
+    assert_eq!(
+        claim_callbacks(store, &claim_at("n", T0 + 10, 1_000, 100)),
+        vec![first_row.clone()],
+        "a queued callback is due at its creation time"
+    );
+    assert_eq!(
+        claim_callbacks(store, &claim_at("n", T0 + 30, 1_000, 100)),
+        vec![first_row, queued(low_id, &low)],
+        "both committed callbacks are due, ordered by id, full rows"
+    );
+}
+
+/// claim_due_callbacks leases like claim_due_orders: due (pending, next attempt
+/// at or before now) callbacks no other node holds a live lease on, ordered
+/// by id, at most `limit`.
+pub fn claim_due_callbacks(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "due-cb");
+    let o = insert_committed(store, &[order(m.id, "due-cb-1", 20, 0, 0)]).remove(0);
+    let mut rows = Vec::new();
+    for (i, at) in [900, 100, 5_000, 1_000, 1_001, 50].into_iter().enumerate() {
+        let new =
+            if i % 2 == 0 { order_callback(&o, 20, 10 * i as i64, at) } else { low_balance_callback(m.id, 7, at) };
+        let id = must("enqueue_callback", block(store.enqueue_callback(&new)));
+        rows.push(queued(id, &new));
+    }
+    rows.sort_by_key(|r| r.id);
+    let due_by = |at: i64| -> Vec<CallbackRow> { rows.iter().filter(|r| r.created_at_ms <= at).cloned().collect() };
+    let times = |v: &[CallbackRow]| v.iter().map(|r| r.created_at_ms).collect::<Vec<_>>();
+    let now = 1_000;
+
+    let got = claim_callbacks(store, &claim_at("a", now, 1_000, 2));
+    assert_eq!(times(&got), times(&due_by(now)[..2]), "claim_due_callbacks respects the limit, keeping the lowest ids");
+    let got = claim_callbacks(store, &claim_at("a", now, 1_000, 100));
+    assert_eq!(
+        got,
+        due_by(now),
+        "claim_due_callbacks returns the callbacks due by now, ordered by id, full rows (a node may re-claim its own leases)"
+    );
+    assert!(claim_callbacks(store, &claim_at("a", now, 1_000, 0)).is_empty(), "limit 0 claims nothing");
+    assert!(
+        claim_callbacks(store, &claim_at("b", now, 1_000, 100)).is_empty(),
+        "callbacks leased to node a are not given to node b while the lease lives"
+    );
+    assert_eq!(
+        times(&claim_callbacks(store, &claim_at("b", 2_000, 1_000, 100))),
+        vec![1_001],
+        "at the lease's last moment node b gets only the callback node a does not hold"
+    );
+    assert_eq!(
+        claim_callbacks(store, &claim_at("b", 2_001, 10_000, 100)),
+        due_by(2_001),
+        "after the lease ends another node takes the callbacks (the holder died)"
+    );
+    assert!(
+        claim_callbacks(store, &claim_at("a", 2_001, 1_000, 100)).is_empty(),
+        "and the first node no longer gets them"
+    );
+    assert_eq!(
+        times(&claim_callbacks(store, &claim_at("c", 5_000, 1_000, 100))),
+        vec![5_000],
+        "a callback becomes due at its time; the others are still leased"
+    );
+    assert!(
+        claim_callbacks(store, &claim_at("d", 49, 1_000, 100)).is_empty(),
+        "nothing is due before anything was created"
+    );
+}
+
+/// record_callback_attempt logs each attempt and moves the callback on: a
+/// retry is due again at its time (for any node), delivered and failed
+/// callbacks are never claimed again; callback_log lists an order's
+/// callbacks with their attempts, oldest first.
+pub fn callback_attempts(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "attempts");
+    let orders = insert_committed(store, &[order(m.id, "att-1", 20, 0, 0), order(m.id, "att-2", 20, 0, 0)]);
+    let (o1, o2) = (&orders[0], &orders[1]);
+    let enqueue = |c: &NewCallback| queued(must("enqueue_callback", block(store.enqueue_callback(c))), c);
+    let c1 = enqueue(&order_callback(o1, 20, 5_000, 1_000));
+    let c1b = enqueue(&order_callback(o1, 53, 6_000, 1_100));
+    let c2 = enqueue(&order_callback(o2, 20, 4_000, 1_000));
+    let low = enqueue(&low_balance_callback(m.id, 4_000, 1_000));
+    assert_eq!(
+        callback_log(store, o1.id),
+        vec![(c1.clone(), vec![]), (c1b.clone(), vec![])],
+        "callback_log lists every callback of the order, by id, without attempts yet"
+    );
+    let record = |a: &CallbackAttempt, next: CallbackNext| {
+        must("record_callback_attempt", block(store.record_callback_attempt(a, next)));
+    };
+
+    let mut all = vec![c1.clone(), c1b.clone(), c2.clone(), low.clone()];
+    all.sort_by_key(|r| r.id);
+    assert_eq!(claim_callbacks(store, &claim_at("n", 1_100, 10_000, 100)), all, "all four are due");
+
+    let a1 = CallbackAttempt {
+        callback_id: c1.id,
+        attempt: 1,
+        at_ms: 1_100,
+        url: "https://kedai.example/cb?x=1".to_owned(),
+        http_status: Some(503),
+        latency_ms: 120,
+        error: String::new(),
+        response_excerpt: "Service Unavailable ✗ \"quoted\"\nline".to_owned(),
+    };
+    record(&a1, CallbackNext::RetryAt(1_500));
+    assert!(
+        claim_callbacks(store, &claim_at("other", 1_499, 1_000, 100)).is_empty(),
+        "a retry is not due before its time (the rest stay leased)"
+    );
+    let after_one = CallbackRow { attempts: 1, ..c1.clone() };
+    assert_eq!(
+        claim_callbacks(store, &claim_at("other", 1_500, 1_000, 100)),
+        vec![after_one.clone()],
+        "a retry is due at its time, for any node (the attempt ended the lease), with its attempts counted"
+    );
+
+    let a2 = CallbackAttempt {
+        callback_id: c1.id,
+        attempt: 2,
+        at_ms: 1_500,
+        url: a1.url.clone(),
+        http_status: None,
+        latency_ms: 10_000,
+        error: "connection refused".to_owned(),
+        response_excerpt: String::new(),
+    };
+    record(&a2, CallbackNext::RetryAt(3_000));
+    assert_eq!(
+        claim_callbacks(store, &claim_at("other", 3_000, 1_000, 100)),
+        vec![CallbackRow { attempts: 2, ..c1.clone() }],
+        "a second retry, two attempts counted"
+    );
+    let a3 = CallbackAttempt {
+        callback_id: c1.id,
+        attempt: 3,
+        at_ms: 3_000,
+        url: "https://kedai.example/cb?x=2".to_owned(),
+        http_status: Some(200),
+        latency_ms: 35,
+        error: String::new(),
+        response_excerpt: "OK".to_owned(),
+    };
+    record(&a3, CallbackNext::Delivered);
+    let a4 = CallbackAttempt {
+        callback_id: c1b.id,
+        attempt: 1,
+        at_ms: 3_001,
+        url: a1.url.clone(),
+        http_status: Some(404),
+        latency_ms: 8,
+        error: String::new(),
+        response_excerpt: "Not Found".to_owned(),
+    };
+    record(&a4, CallbackNext::Failed);
+
+    let mut left = vec![c2.clone(), low.clone()];
+    left.sort_by_key(|r| r.id);
+    assert_eq!(
+        claim_callbacks(store, &claim_at("late", 1_000_000, 1_000, 100)),
+        left,
+        "delivered and failed callbacks are never claimed again; the untouched ones still are"
+    );
+    assert_eq!(
+        callback_log(store, o1.id),
+        vec![
+            (CallbackRow { attempts: 3, state: "delivered".to_owned(), ..c1 }, vec![a1, a2, a3]),
+            (CallbackRow { attempts: 1, state: "failed".to_owned(), ..c1b }, vec![a4]),
+        ],
+        "callback_log returns the order's callbacks with their state and attempts, in order, every field preserved"
+    );
+    assert_eq!(callback_log(store, o2.id), vec![(c2, vec![])], "callback_log is per order");
+    assert!(callback_log(store, o1.id.max(o2.id) + 1_000).is_empty(), "callback_log of an unknown order is empty");
+}
+
+/// order(id) returns a committed order with every field, None otherwise.
+pub fn order_by_id(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "by-id");
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let r = insert(w.as_mut(), &rich_order(m.id, "by-id-1", Some(T0 + 60_000)));
+    assert_eq!(must("order", block(store.order(r.id))), None, "order(id) does not see an uncommitted order");
+    must("commit", w.commit());
+    assert_eq!(must("order", block(store.order(r.id))), Some(r.clone()), "order(id) returns every field");
+    assert_eq!(must("order", block(store.order(r.id + 1_000))), None, "order of an unknown id is None");
+}
+
+fn status_group(status: u8) -> Option<StatusGroup> {
+    match status {
+        20 => Some(StatusGroup::Successful),
+        0 | 1 => Some(StatusGroup::Pending),
+        53 => Some(StatusGroup::Refund),
+        s if s >= 40 => Some(StatusGroup::Failed),
+        _ => None,
+    }
+}
+
+/// What list_orders must answer, computed from the rows.
+fn expected_listing(all: &[OrderRow], q: &OrderQuery) -> (Vec<OrderRow>, OrderTotals) {
+    let text = |field: &Option<String>, value: &str| field.as_deref().is_none_or(|f| f == value);
+    let mut rows: Vec<OrderRow> = all
+        .iter()
+        .filter(|o| {
+            o.merchant_id == q.merchant_id
+                && q.from_ms.is_none_or(|from| o.created_at_ms >= from)
+                && q.to_ms.is_none_or(|to| o.created_at_ms < to)
+                && (q.statuses.is_empty() || status_group(o.status).is_some_and(|g| q.statuses.contains(&g)))
+                && text(&q.account, &o.account)
+                && text(&q.product, &o.product)
+                && text(&q.refid, &o.refid)
+                && text(&q.sn, &o.sn)
+        })
+        .cloned()
+        .collect();
+    rows.sort_by_key(|o| (o.created_at_ms, o.id));
+    if !q.ascending {
+        rows.reverse();
+    }
+    let mut t = OrderTotals::default();
+    for o in &rows {
+        t.count += 1;
+        t.amount_minor += o.amount_minor;
+        t.cost_minor += o.cost_minor;
+        match status_group(o.status) {
+            Some(StatusGroup::Successful) => {
+                t.successful += 1;
+                t.successful_amount_minor += o.amount_minor;
+                t.successful_cost_minor += o.cost_minor;
+            }
+            Some(StatusGroup::Pending) => t.pending += 1,
+            Some(StatusGroup::Failed) => t.failed += 1,
+            Some(StatusGroup::Refund) => t.refund += 1,
+            None => {}
+        }
+    }
+    let page = rows.into_iter().skip(q.offset as usize).take(q.limit as usize).collect();
+    (page, t)
+}
+
+/// list_orders: every filter (time range [from, to), status groups, account,
+/// product, refid, sn), paging, both directions (ties broken by id), and
+/// totals over the whole filtered set.
+pub fn list_orders(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "list");
+    let x = create(store, Environment::Staging, "list-other");
+    let statuses = [0u8, 1, 20, 43, 48, 53, 20, 40, 20, 52];
+    let products = ["HI10", "CELCOM-RM30", "DIGI5"];
+    let mut rows = Vec::new();
+    for i in 0..24usize {
+        let status = statuses[i % statuses.len()];
+        // Created times out of insertion order, each shared by two or three orders.
+        let mut row =
+            order(m.id, &format!("L-{i:02}"), status, 9_500 * (i as i64 + 1), T0 + ((i * 7) % 10) as i64 * 1_000);
+        row.amount_minor = 10_000 * (i as i64 + 1);
+        row.product = products[i % products.len()].to_owned();
+        row.account = if i % 4 < 2 { "0111111111".to_owned() } else { "0122222222".to_owned() };
+        row.sn = if status == 20 { format!("SN-{i}") } else { String::new() };
+        rows.push(row);
+    }
+    for i in 0..4usize {
+        let mut row = order(x.id, &format!("L-{i:02}"), 20, 1_000, T0 + i as i64 * 1_000);
+        row.sn = format!("SN-{i}");
+        rows.push(row);
+    }
+    let all = insert_committed(store, &rows);
+
+    let base = OrderQuery { merchant_id: m.id, limit: 100, ..OrderQuery::default() };
+    let some = |s: &str| Some(s.to_owned());
+    let mut queries: Vec<(&str, OrderQuery)> = vec![
+        ("everything, newest first", base.clone()),
+        ("everything, oldest first", OrderQuery { ascending: true, ..base.clone() }),
+        ("the other merchant", OrderQuery { merchant_id: x.id, ..base.clone() }),
+        ("an unknown merchant", OrderQuery { merchant_id: m.id.max(x.id) + 1_000, ..base.clone() }),
+        ("from", OrderQuery { from_ms: Some(T0 + 4_000), ..base.clone() }),
+        ("to", OrderQuery { to_ms: Some(T0 + 4_000), ..base.clone() }),
+        ("from and to", OrderQuery { from_ms: Some(T0 + 2_000), to_ms: Some(T0 + 7_000), ..base.clone() }),
+        ("an empty range", OrderQuery { from_ms: Some(T0 + 3_000), to_ms: Some(T0 + 3_000), ..base.clone() }),
+        ("account", OrderQuery { account: some("0122222222"), ..base.clone() }),
+        ("product", OrderQuery { product: some("CELCOM-RM30"), ..base.clone() }),
+        ("refid", OrderQuery { refid: some("L-07"), ..base.clone() }),
+        ("an unknown refid", OrderQuery { refid: some("L-99"), ..base.clone() }),
+        ("sn", OrderQuery { sn: some("SN-8"), ..base.clone() }),
+        (
+            "product, successful, from and to, oldest first",
+            OrderQuery {
+                product: some("HI10"),
+                statuses: vec![StatusGroup::Successful],
+                from_ms: Some(T0 + 1_000),
+                to_ms: Some(T0 + 9_000),
+                ascending: true,
+                ..base.clone()
+            },
+        ),
+        (
+            "account and pending or refund",
+            OrderQuery {
+                account: some("0111111111"),
+                statuses: vec![StatusGroup::Pending, StatusGroup::Refund],
+                ..base.clone()
+            },
+        ),
+        (
+            "every group",
+            OrderQuery {
+                statuses: vec![StatusGroup::Successful, StatusGroup::Pending, StatusGroup::Failed, StatusGroup::Refund],
+                ..base.clone()
+            },
+        ),
+    ];
+    for (name, group) in [
+        ("successful (20)", StatusGroup::Successful),
+        ("pending (0, 1)", StatusGroup::Pending),
+        ("failed (40 and up but 53)", StatusGroup::Failed),
+        ("refund (53)", StatusGroup::Refund),
+    ] {
+        queries.push((name, OrderQuery { statuses: vec![group], ..base.clone() }));
+    }
+    for (name, limit, offset) in [
+        ("first page", 5, 0),
+        ("second page", 5, 5),
+        ("last, partial page", 5, 20),
+        ("a page past the end", 5, 24),
+        ("a page of none", 0, 0),
+    ] {
+        for ascending in [false, true] {
+            queries.push((name, OrderQuery { limit, offset, ascending, ..base.clone() }));
+        }
+    }
+    queries.push((
+        "a filtered page",
+        OrderQuery { statuses: vec![StatusGroup::Failed], limit: 2, offset: 1, ..base.clone() },
+    ));
+
+    for (name, q) in &queries {
+        let expected = expected_listing(&all, q);
+        let got = must("list_orders", block(store.list_orders(q)));
+        let refids = |v: &[OrderRow]| v.iter().map(|o| o.refid.clone()).collect::<Vec<_>>();
+        assert_eq!(refids(&got.0), refids(&expected.0), "list_orders ({name}): the page, in order; query {q:?}");
+        assert_eq!(got.0, expected.0, "list_orders ({name}): full rows");
+        assert_eq!(got.1, expected.1, "list_orders ({name}): totals over the whole filtered set; query {q:?}");
+    }
+
+    // The model above is not vacuous.
+    let totals = expected_listing(&all, &base).1;
+    assert_eq!(
+        (totals.count, totals.successful, totals.pending, totals.failed, totals.refund),
+        (24, 7, 6, 9, 2),
+        "the listing's data set covers every group"
+    );
+    let (page, t) = must("list_orders", block(store.list_orders(&OrderQuery { sn: some("SN-8"), ..base.clone() })));
+    assert_eq!(
+        (page.len(), t.count, t.successful_amount_minor, t.successful_cost_minor),
+        (1, 1, 90_000, 85_500),
+        "an sn finds its one order; successful sums are its amount and cost"
+    );
+    let (page, _) = must("list_orders", block(store.list_orders(&OrderQuery { limit: 3, ..base.clone() })));
+    assert_eq!(
+        page.iter().map(|o| (o.created_at_ms, o.refid.as_str())).collect::<Vec<_>>(),
+        vec![(T0 + 9_000, "L-17"), (T0 + 9_000, "L-07"), (T0 + 8_000, "L-14")],
+        "newest first: by creation time, then by id, both descending"
+    );
+}
+
+/// One movement of a wallet as the statement must show it.
+#[derive(Clone)]
+struct Movement {
+    id: i64,
+    at_ms: i64,
+    kind: TransferKind,
+    signed: i64,
+    remarks: String,
+    order: Option<(String, String)>,
+}
+
+/// A wallet's history: deposits, orders posted (20), voided (48), refunded
+/// (53), left open (0) and refused (43), with their ledger entries at distinct
+/// times, plus another merchant's movements. Returns the merchant and its
+/// wallet's movements in id order.
+fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
+    let m = create(store, Environment::Staging, "history");
+    let other = create(store, Environment::Staging, "history-other");
+    let s = systems(store, Environment::Staging);
+    let at = |k: i64| T0 + k * 1_000;
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let mut books = Books::open(w.as_mut(), &[m.wallet_id, other.wallet_id, s.funding, s.holds, s.revenue]);
+    let mut moves = Vec::new();
+    let wallet = m.wallet_id;
+    // Writes a transfer (of an order, if given) and notes it if it moves the wallet.
+    let mut ledger = |w: &mut dyn Writer, books: &mut Books, o: Option<&OrderRow>, t: NewTransfer| -> i64 {
+        let remarks = format!("{} at {}", t.kind.as_str(), t.created_at_ms);
+        let t = NewTransfer { order_id: o.map(|o| o.id), remarks: remarks.clone(), ..t };
+        let id = books.transfer(w, &t);
+        let signed = if t.credit_account == wallet {
+            t.amount_minor
+        } else if t.debit_account == wallet {
+            -t.amount_minor
+        } else {
+            return id;
+        };
+        moves.push(Movement {
+            id,
+            at_ms: t.created_at_ms,
+            kind: t.kind,
+            signed,
+            remarks,
+            order: o.map(|o| (o.refid.clone(), o.product.clone())),
+        });
+        id
+    };
+    let move_at = |kind, debit, credit, amount, at_ms| NewTransfer {
+        created_at_ms: at_ms,
+        ..new_transfer(kind, debit, credit, amount, None, None)
+    };
+    let resolve_at = |kind, debit, credit, amount, hold, at_ms| NewTransfer {
+        pending_id: Some(hold),
+        ..move_at(kind, debit, credit, amount, at_ms)
+    };
+    let named = |merchant_id: i64, refid: &str, status: u8, cost: i64, at_ms: i64, product: &str| {
+        let mut row = order(merchant_id, refid, status, cost, at_ms);
+        row.product = product.to_owned();
+        row
+    };
+    let (w, b) = (w.as_mut(), &mut books);
+    use TransferKind::{Deposit, Hold, Post, Refund, Void};
+
+    ledger(w, b, None, move_at(Deposit, s.funding, wallet, 50_000, at(1)));
+    ledger(w, b, None, move_at(Deposit, s.funding, other.wallet_id, 9_000, at(2)));
+    let posted = insert(w, &named(m.id, "posted", 20, 4_000, at(2), "HI10"));
+    let hold = ledger(w, b, Some(&posted), move_at(Hold, wallet, s.holds, 4_000, at(2)));
+    ledger(w, b, Some(&posted), resolve_at(Post, s.holds, s.revenue, 4_000, hold, at(3)));
+    let voided = insert(w, &named(m.id, "voided", 48, 2_500, at(3), "DIGI5"));
+    let hold = ledger(w, b, Some(&voided), move_at(Hold, wallet, s.holds, 2_500, at(3)));
+    ledger(w, b, Some(&voided), resolve_at(Void, s.holds, wallet, 2_500, hold, at(4)));
+    let theirs = insert(w, &named(other.id, "theirs", 20, 1_000, at(4), "HI10"));
+    let hold = ledger(w, b, Some(&theirs), move_at(Hold, other.wallet_id, s.holds, 1_000, at(4)));
+    ledger(w, b, Some(&theirs), resolve_at(Post, s.holds, s.revenue, 1_000, hold, at(4)));
+    ledger(w, b, None, move_at(Deposit, s.funding, wallet, 10_000, at(5)));
+    let refunded = insert(w, &named(m.id, "refunded", 53, 1_500, at(5), "HI10"));
+    let hold = ledger(w, b, Some(&refunded), move_at(Hold, wallet, s.holds, 1_500, at(5)));
+    ledger(w, b, Some(&refunded), resolve_at(Post, s.holds, s.revenue, 1_500, hold, at(6)));
+    ledger(w, b, Some(&refunded), move_at(Refund, s.revenue, wallet, 1_500, at(7)));
+    insert(w, &named(m.id, "refused", 43, 900, at(7), "HI10"));
+    let open = insert(w, &named(m.id, "open", 0, 1_000, at(8), "CELCOM-RM30"));
+    ledger(w, b, Some(&open), move_at(Hold, wallet, s.holds, 1_000, at(8)));
+    books.flush(w);
+    must("commit", w.commit());
+    assert_verified(store, "after the wallet history");
+    (m, moves)
+}
+
+/// statement: signed amounts, the true balance after each entry even when a
+/// page or a filter skips earlier ones, kind and time filters, the count of
+/// every match.
+pub fn statement(store: &dyn Store) {
+    let (m, moves) = wallet_history(store);
+    let mut running = 0;
+    let entries: Vec<StatementEntry> = moves
+        .iter()
+        .map(|mv| {
+            running += mv.signed;
+            StatementEntry {
+                transfer_id: mv.id,
+                at_ms: mv.at_ms,
+                kind: mv.kind.as_str().to_owned(),
+                amount_minor: mv.signed,
+                balance_after_minor: running,
+                remarks: mv.remarks.clone(),
+                refid: mv.order.as_ref().map(|(r, _)| r.clone()),
+                product: mv.order.as_ref().map(|(_, p)| p.clone()),
+            }
+        })
+        .collect();
+    assert_eq!(entries.len(), 8, "the history moves the wallet eight times (POSTs do not touch it)");
+    assert_eq!(running, balance(store, m.wallet_id), "the last running balance is the wallet's balance");
+
+    let base = StatementQuery { wallet_id: m.wallet_id, limit: 100, ..StatementQuery::default() };
+    let kinds = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases: Vec<(&str, StatementQuery)> = vec![
+        ("everything", base.clone()),
+        ("a page", StatementQuery { limit: 3, offset: 2, ..base.clone() }),
+        ("a page past the end", StatementQuery { limit: 3, offset: 8, ..base.clone() }),
+        ("a page of none", StatementQuery { limit: 0, ..base.clone() }),
+        ("holds", StatementQuery { kinds: kinds(&["HOLD"]), ..base.clone() }),
+        ("deposits and refunds", StatementQuery { kinds: kinds(&["DEPOSIT", "REFUND"]), ..base.clone() }),
+        ("posts (never the wallet's)", StatementQuery { kinds: kinds(&["POST"]), ..base.clone() }),
+        ("from", StatementQuery { from_ms: Some(T0 + 5_000), ..base.clone() }),
+        ("to", StatementQuery { to_ms: Some(T0 + 5_000), ..base.clone() }),
+        ("from and to", StatementQuery { from_ms: Some(T0 + 3_000), to_ms: Some(T0 + 7_000), ..base.clone() }),
+        (
+            "from, to, a kind and a page",
+            StatementQuery {
+                from_ms: Some(T0 + 2_000),
+                to_ms: Some(T0 + 9_000),
+                kinds: kinds(&["HOLD", "VOID"]),
+                limit: 2,
+                offset: 1,
+                ..base.clone()
+            },
+        ),
+    ];
+    for (name, q) in &cases {
+        let matching: Vec<StatementEntry> = entries
+            .iter()
+            .filter(|e| {
+                q.from_ms.is_none_or(|f| e.at_ms >= f)
+                    && q.to_ms.is_none_or(|t| e.at_ms < t)
+                    && (q.kinds.is_empty() || q.kinds.contains(&e.kind))
+            })
+            .cloned()
+            .collect();
+        let total = matching.len() as u64;
+        let page: Vec<StatementEntry> = matching.into_iter().skip(q.offset as usize).take(q.limit as usize).collect();
+        assert_eq!(
+            must("statement", block(store.statement(q))),
+            (page, total),
+            "statement ({name}): the page with true running balances, and the count of every match; query {q:?}"
+        );
+    }
+    let (page, total) = must("statement", block(store.statement(&cases[1].1)));
+    assert_eq!(
+        (page.first().map(|e| e.balance_after_minor), total),
+        (Some(50_000 - 4_000 - 2_500), 8),
+        "the first entry of a later page carries the balance after every earlier entry"
+    );
+
+    let fresh = create(store, Environment::Staging, "history-none");
+    assert_eq!(
+        must("statement", block(store.statement(&StatementQuery { wallet_id: fresh.wallet_id, ..base.clone() }))),
+        (vec![], 0),
+        "a wallet that never moved has an empty statement"
+    );
+}
+
+/// movements: the balance before `from`, and per kind the sum and count of
+/// the wallet's movements within [from, to).
+pub fn movements(store: &dyn Store) {
+    let (m, moves) = wallet_history(store);
+    let expected = |from: Option<i64>, to: Option<i64>| {
+        let mut out = Movements::default();
+        for mv in &moves {
+            if from.is_some_and(|f| mv.at_ms < f) {
+                out.opening_minor += mv.signed;
+                continue;
+            }
+            if to.is_some_and(|t| mv.at_ms >= t) {
+                continue;
+            }
+            let amount = mv.signed.abs();
+            match mv.kind {
+                TransferKind::Deposit => (out.deposits_minor += amount, out.deposit_count += 1),
+                TransferKind::Hold => (out.holds_minor += amount, out.hold_count += 1),
+                TransferKind::Void => (out.voids_minor += amount, out.void_count += 1),
+                TransferKind::Refund => (out.refunds_minor += amount, out.refund_count += 1),
+                TransferKind::Post => unreachable!("a POST never moves a wallet"),
+            };
+        }
+        out
+    };
+    let everything = must("movements", block(store.movements(m.wallet_id, None, None)));
+    assert_eq!(
+        everything,
+        Movements {
+            opening_minor: 0,
+            deposits_minor: 60_000,
+            deposit_count: 2,
+            holds_minor: 9_000,
+            hold_count: 4,
+            voids_minor: 2_500,
+            void_count: 1,
+            refunds_minor: 1_500,
+            refund_count: 1,
+        },
+        "movements over all time: every deposit, hold, void and refund, opening at 0"
+    );
+    for (from, to) in [
+        (None, None),
+        (Some(T0 + 3_000), None),
+        (None, Some(T0 + 5_000)),
+        (Some(T0 + 3_000), Some(T0 + 7_000)),
+        (Some(T0 + 5_000), Some(T0 + 5_001)),
+        (Some(T0 + 9_000), None),
+        (Some(T0 + 4_000), Some(T0 + 4_000)),
+    ] {
+        assert_eq!(
+            must("movements", block(store.movements(m.wallet_id, from, to))),
+            expected(from, to),
+            "movements in [{from:?}, {to:?}): the balance before from, sums and counts per kind within"
+        );
+    }
+    assert_eq!(
+        must("movements", block(store.movements(m.wallet_id, Some(T0 + 9_000), None))).opening_minor,
+        balance(store, m.wallet_id),
+        "the opening balance after every movement is the wallet's balance"
+    );
+}
+
+/// daily_summary: successful orders per Malaysia-time (UTC+8) day and product;
+/// the day changes at 16:00 UTC; [from, to).
+pub fn daily_summary(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "summary");
+    let x = create(store, Environment::Staging, "summary-other");
+    // 2023-11-15T16:00:00.000Z is 2023-11-16 00:00 in Malaysia: day 19677.
+    let midnight: i64 = 1_700_064_000_000;
+    let day = 86_400_000;
+    let row = |merchant_id: i64, refid: &str, product: &str, status: u8, amount: i64, cost: i64, at: i64| {
+        let mut o = order(merchant_id, refid, status, cost, at);
+        o.product = product.to_owned();
+        o.amount_minor = amount;
+        o
+    };
+    insert_committed(
+        store,
+        &[
+            row(m.id, "s-before", "HI10", 20, 1_000, 900, midnight - day - 1),
+            row(m.id, "s-from", "HI10", 20, 20_000, 19_000, midnight - day),
+            row(m.id, "s-last-ms", "HI10", 20, 10_000, 9_500, midnight - 1),
+            row(m.id, "s-midnight", "HI10", 20, 30_000, 28_500, midnight),
+            row(m.id, "s-digi", "DIGI5", 20, 5_000, 4_900, midnight + 1),
+            row(m.id, "s-day-end", "HI10", 20, 40_000, 38_000, midnight + day - 1),
+            row(m.id, "s-to", "HI10", 20, 1_000, 900, midnight + day),
+            row(m.id, "s-failed", "HI10", 43, 1_000, 900, midnight),
+            row(m.id, "s-accepted", "HI10", 0, 1_000, 900, midnight),
+            row(m.id, "s-processing", "DIGI5", 1, 1_000, 900, midnight),
+            row(m.id, "s-refunded", "HI10", 53, 1_000, 900, midnight),
+            row(m.id, "s-voided", "AAA", 48, 1_000, 900, midnight),
+            row(x.id, "s-other", "HI10", 20, 1_000, 900, midnight),
+        ],
+    );
+    let summary = |from: i64, to: i64| must("daily_summary", block(store.daily_summary(m.id, from, to)));
+    let line = |day: i64, product: &str, count: u64, amount_minor: i64, cost_minor: i64| SummaryRow {
+        day,
+        product: product.to_owned(),
+        count,
+        amount_minor,
+        cost_minor,
+    };
+    assert_eq!(
+        summary(midnight - day, midnight + day),
+        vec![
+            line(19_676, "HI10", 2, 30_000, 28_500),
+            line(19_677, "DIGI5", 1, 5_000, 4_900),
+            line(19_677, "HI10", 2, 70_000, 66_500),
+        ],
+        "15:59:59.999 UTC is the day before 16:00:00.000 UTC; only status 20 counts; [from, to); by day then product"
+    );
+    assert_eq!(
+        summary(midnight, midnight + 1),
+        vec![line(19_677, "HI10", 1, 30_000, 28_500)],
+        "a one-millisecond range at Malaysian midnight"
+    );
+    assert_eq!(
+        summary(midnight - 1, midnight + 1),
+        vec![line(19_676, "HI10", 1, 10_000, 9_500), line(19_677, "HI10", 1, 30_000, 28_500)],
+        "the last millisecond of a day and the first of the next are different days"
+    );
+    assert!(summary(midnight, midnight).is_empty(), "an empty range has no lines");
+    assert_eq!(
+        must("daily_summary", block(store.daily_summary(x.id, midnight - day, midnight + day))),
+        vec![line(19_677, "HI10", 1, 1_000, 900)],
+        "daily_summary is per merchant"
+    );
+}
+
+/// Disputes: opening twice returns the one open dispute; resolving closes it
+/// once; listings of open ones and of all.
+pub fn disputes(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "disputes");
+    let orders = insert_committed(store, &[order(m.id, "d-1", 20, 0, T0), order(m.id, "d-2", 53, 0, T0)]);
+    let (o1, o2) = (&orders[0], &orders[1]);
+    let open = |o: &OrderRow, emails: &str, now: i64| must("open_dispute", block(store.open_dispute(o, emails, now)));
+    let list = |open_only: bool| must("disputes", block(store.disputes(open_only)));
+    assert!(list(false).is_empty(), "a fresh store has no disputes");
+
+    let d1 = open(o1, "a@kedai.my, b@kedai.my", T0 + 1);
+    assert_eq!(
+        d1,
+        DisputeRow {
+            id: d1.id,
+            merchant_id: m.id,
+            order_id: o1.id,
+            refid: "d-1".to_owned(),
+            emails: "a@kedai.my, b@kedai.my".to_owned(),
+            state: "open".to_owned(),
+            resolution: String::new(),
+            created_at_ms: T0 + 1,
+            resolved_at_ms: None,
+        },
+        "open_dispute returns the new open dispute with the order's refid"
+    );
+    assert_eq!(open(o1, "c@kedai.my", T0 + 2), d1, "opening a dispute again returns the open one, unchanged");
+    let d2 = open(o2, "", T0 + 3);
+    assert_ne!(d2.id, d1.id, "another order has its own dispute");
+    assert_eq!(list(true), vec![d1.clone(), d2.clone()], "disputes(open only) lists the open ones by id");
+
+    assert!(
+        must("resolve_dispute", block(store.resolve_dispute(d1.id, "refunded ✓", T0 + 10))),
+        "resolving an open dispute returns true"
+    );
+    assert!(
+        !must("resolve_dispute", block(store.resolve_dispute(d1.id, "again", T0 + 11))),
+        "resolving a resolved dispute returns false"
+    );
+    assert!(
+        !must("resolve_dispute", block(store.resolve_dispute(d1.id.max(d2.id) + 1_000, "x", T0 + 11))),
+        "resolving an unknown dispute returns false"
+    );
+    let resolved = DisputeRow {
+        state: "resolved".to_owned(),
+        resolution: "refunded ✓".to_owned(),
+        resolved_at_ms: Some(T0 + 10),
+        ..d1.clone()
+    };
+    assert_eq!(list(true), vec![d2.clone()], "a resolved dispute is no longer listed as open");
+    assert_eq!(
+        list(false),
+        vec![resolved.clone(), d2.clone()],
+        "disputes(all) lists resolved ones with their resolution"
+    );
+
+    let d3 = open(o1, "c@kedai.my", T0 + 20);
+    assert!(d3.id != d1.id && d3.state == "open", "once resolved, an order can be disputed again: {d3:?}");
+    assert_eq!(list(false), vec![resolved, d2, d3], "all disputes, by id");
 }

@@ -54,6 +54,14 @@ pub struct MerchantRow {
     pub require_api_key_for_topup: bool,
     pub wallet_id: i64,
     pub created_at_ms: i64,
+    /// Where low-balance notices go by e-mail (empty: none).
+    pub email: String,
+    /// Where status changes are delivered (empty: none).
+    pub callback_url: String,
+    /// `GET` or `POST`.
+    pub callback_method: String,
+    /// Notify when the balance falls below this (0: never).
+    pub low_balance_threshold_minor: i64,
 }
 
 /// The operator-editable settings of a merchant (`tambah merchant update`).
@@ -65,6 +73,7 @@ pub struct MerchantSettings {
     pub suspended: bool,
     pub api_version: String,
     pub require_api_key_for_topup: bool,
+    pub email: String,
 }
 
 #[derive(Clone, Debug)]
@@ -234,6 +243,217 @@ pub struct Check {
     pub violations: Vec<String>,
 }
 
+/// What a callback announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackKind {
+    /// An order reached a status (its topup response is delivered).
+    Order,
+    /// The wallet fell below the merchant's low-balance threshold.
+    LowBalance,
+}
+
+impl CallbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackKind::Order => "order",
+            CallbackKind::LowBalance => "low_balance",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CallbackKind> {
+        match text {
+            "order" => Some(CallbackKind::Order),
+            "low_balance" => Some(CallbackKind::LowBalance),
+            _ => None,
+        }
+    }
+}
+
+/// A callback to deliver (the outbox row), written in the same transaction as
+/// the change it announces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCallback {
+    pub merchant_id: i64,
+    pub kind: CallbackKind,
+    pub order_id: Option<i64>,
+    /// The order's status at the event.
+    pub status: Option<u8>,
+    /// The wallet balance at the event.
+    pub balance_minor: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub kind: CallbackKind,
+    pub order_id: Option<i64>,
+    pub status: Option<u8>,
+    pub balance_minor: i64,
+    pub created_at_ms: i64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+}
+
+/// One delivery attempt, for the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackAttempt {
+    pub callback_id: i64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub at_ms: i64,
+    pub url: String,
+    /// The receiver's HTTP status, if it answered.
+    pub http_status: Option<u16>,
+    pub latency_ms: i64,
+    pub error: String,
+    pub response_excerpt: String,
+}
+
+/// Every callback of an order with its attempts, oldest first.
+pub type CallbackLog = Vec<(CallbackRow, Vec<CallbackAttempt>)>;
+
+/// What happens to a callback after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackNext {
+    Delivered,
+    RetryAt(i64),
+    /// Given up (a final answer such as 404, or out of retries).
+    Failed,
+}
+
+/// A merchant whose wallet a batch changed, with their low-balance setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LowBalanceWatch {
+    pub wallet_id: i64,
+    pub merchant_id: i64,
+    pub threshold_minor: i64,
+    pub notified: bool,
+}
+
+/// The merchant's callback signing secrets, sealed: the current one and,
+/// during a rotation, the previous one until a time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackSecrets {
+    pub current: Option<Vec<u8>>,
+    pub previous: Option<(Vec<u8>, i64)>,
+}
+
+/// Status groups of the transaction listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusGroup {
+    Successful,
+    Pending,
+    Failed,
+    Refund,
+}
+
+/// A filtered, paged listing of one merchant's orders.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderQuery {
+    pub merchant_id: i64,
+    /// Created at or after.
+    pub from_ms: Option<i64>,
+    /// Created before.
+    pub to_ms: Option<i64>,
+    /// Any of these (empty: all).
+    pub statuses: Vec<StatusGroup>,
+    pub account: Option<String>,
+    pub product: Option<String>,
+    pub refid: Option<String>,
+    pub sn: Option<String>,
+    pub limit: u32,
+    pub offset: u64,
+    /// Oldest first when true (default newest first).
+    pub ascending: bool,
+}
+
+/// Counts and sums over the whole filtered set (not just the page).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderTotals {
+    pub count: u64,
+    pub amount_minor: i64,
+    pub cost_minor: i64,
+    pub successful: u64,
+    pub pending: u64,
+    pub failed: u64,
+    pub refund: u64,
+    /// Amount and cost of the successful orders only.
+    pub successful_amount_minor: i64,
+    pub successful_cost_minor: i64,
+}
+
+/// One movement of a wallet, with the balance right after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementEntry {
+    pub transfer_id: i64,
+    pub at_ms: i64,
+    /// `DEPOSIT`, `HOLD`, `VOID` or `REFUND` (the ledger's kinds).
+    pub kind: String,
+    /// Signed: what the wallet gained (+) or lost (−).
+    pub amount_minor: i64,
+    pub balance_after_minor: i64,
+    pub remarks: String,
+    pub refid: Option<String>,
+    pub product: Option<String>,
+}
+
+/// Which movements a statement lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatementQuery {
+    pub wallet_id: i64,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Ledger kinds to list (empty: all).
+    pub kinds: Vec<String>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// Sums of a wallet's movements by ledger kind within a time range, and the
+/// balance before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Movements {
+    pub opening_minor: i64,
+    pub deposits_minor: i64,
+    pub deposit_count: u64,
+    pub holds_minor: i64,
+    pub hold_count: u64,
+    pub voids_minor: i64,
+    pub void_count: u64,
+    pub refunds_minor: i64,
+    pub refund_count: u64,
+}
+
+/// One line of the daily transaction summary: successful orders of one
+/// product on one Malaysia-time day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// Days since 1970-01-01 in Malaysia time.
+    pub day: i64,
+    pub product: String,
+    pub count: u64,
+    pub amount_minor: i64,
+    pub cost_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisputeRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub order_id: i64,
+    pub refid: String,
+    pub emails: String,
+    /// `open` or `resolved`.
+    pub state: String,
+    pub resolution: String,
+    pub created_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+}
+
 /// The transfers written together with a new order: its HOLD and, when the
 /// outcome is already known, the POST or VOID resolving it. The store fills
 /// in `order_id` of both (the new order's id) and the resolution's
@@ -280,6 +500,13 @@ pub trait Writer: Send {
     /// The HOLD transfer of an order and whether it has been resolved.
     fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>>;
     fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<i64>;
+
+    /// Queues a callback (the outbox), inside the batch transaction.
+    fn insert_callback(&mut self, callback: &NewCallback) -> Result<i64>;
+    /// The low-balance settings of the merchants owning these wallets (only
+    /// those with a threshold set).
+    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>>;
+    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()>;
 
     /// Inserts an order unless the merchant already has its refid, with its
     /// transfers (see `OrderTransfers`). Network backends override this to
@@ -381,4 +608,44 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks every ledger invariant; see ARCHITECTURE.md.
     fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>>;
+
+    // ---- after the sale ----
+
+    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>>;
+    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, secrets: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>>;
+    /// Sets the threshold and clears the "notified" mark.
+    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>>;
+    /// Queues a callback outside a batch (a manual redelivery).
+    fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<i64>>;
+    /// Leases pending callbacks whose next attempt is due (as `claim_due_orders`).
+    fn claim_due_callbacks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>>;
+    /// Logs an attempt and moves the callback on (delivered, retry, failed).
+    fn record_callback_attempt<'a>(
+        &'a self,
+        attempt: &'a CallbackAttempt,
+        next: CallbackNext,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// Every callback of an order with its attempts, oldest first.
+    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<CallbackLog>>;
+    fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>>;
+
+    fn list_orders<'a>(&'a self, query: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>>;
+    /// A page of wallet movements with running balances, and how many match.
+    fn statement<'a>(&'a self, query: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>>;
+    /// Sums of a wallet's movements in [from, to), and the balance at `from_ms`.
+    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>>;
+    /// Successful orders of a merchant per Malaysia-time day and product.
+    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>>;
+
+    /// Opens a dispute on an order (or returns the one already open).
+    fn open_dispute<'a>(
+        &'a self,
+        order: &'a OrderRow,
+        emails: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<DisputeRow>>;
+    fn disputes(&self, open_only: bool) -> BoxFuture<'_, Result<Vec<DisputeRow>>>;
+    /// False when no open dispute has this id.
+    fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>>;
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use serde_json::json;
 use tambah_domain::{Amount, Environment};
+use tambah_engine::disputes::DisputeError;
 use tambah_engine::merchants::{MerchantChanges, MerchantSpec};
 use tambah_engine::{catalog, signing, Config, Engine, EngineRunner, MasterKey, SystemClock};
 use tambah_store::Store;
@@ -68,6 +69,90 @@ pub enum Command {
     Verify,
     /// Print a signed curl command (HMAC v1) for trying the API by hand.
     Sign(SignArgs),
+    /// Orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Callbacks: the delivery log, manual redelivery.
+    #[command(subcommand)]
+    Callbacks(CallbacksCommand),
+    /// Disputes opened with POST /v2/transactions/check.
+    #[command(subcommand)]
+    Dispute(DisputeCommand),
+    /// Reconciliation reports (JSON, or CSV with --csv).
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrderCommand {
+    /// Reverse a successful order: status 53, the cost returned, a callback sent.
+    Refund {
+        refid: String,
+        /// The merchant's account number.
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "refunded by the operator")]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CallbacksCommand {
+    /// Queue an order's current status for delivery again.
+    Redeliver {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        refid: String,
+    },
+    /// Every callback of an order and every attempt, as JSON.
+    Log {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        refid: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DisputeCommand {
+    /// Open disputes (all with --all), as JSON lines.
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Close a dispute, optionally refunding its order first.
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        resolution: String,
+        #[arg(long)]
+        refund: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Successful orders per Malaysia-time day and product.
+    Summary {
+        #[arg(long)]
+        account: String,
+        /// yyyy-MM-dd or "yyyy-MM-dd - yyyy-MM-dd".
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The invoice statement of one month.
+    Invoice {
+        #[arg(long)]
+        account: String,
+        /// yyyy-MM
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -106,6 +191,27 @@ pub struct ServeArgs {
     /// This node's name in worker leases; default node-PID@HOST.
     #[arg(long, global = true, env = "TAMBAH_NODE_ID")]
     pub node_id: Option<String>,
+    /// Delay between callback attempts, in ms.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_RETRY_DELAY_MS", default_value_t = 60_000)]
+    pub callback_retry_delay_ms: i64,
+    /// Callback retries after the first attempt.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_MAX_RETRIES", default_value_t = 3)]
+    pub callback_max_retries: u32,
+    /// Time limit of one callback attempt, in ms.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_TIMEOUT_MS", default_value_t = 30_000)]
+    pub callback_timeout_ms: u64,
+    /// Allow callback URLs on loopback, private and link-local addresses.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub callback_allow_private_networks: bool,
+    /// How often the callback sender looks for due callbacks, in ms.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_INTERVAL_MS", default_value_t = 200)]
+    pub callback_interval_ms: u64,
+    /// SMTP relay for low-balance e-mails (smtp://host:port); none by default.
+    #[arg(long, global = true, env = "TAMBAH_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of e-mails.
+    #[arg(long, global = true, env = "TAMBAH_SMTP_FROM", default_value = "tambah@localhost")]
+    pub smtp_from: String,
     /// Seed of the staging simulator.
     #[arg(long, global = true, env = "TAMBAH_SIMULATOR_SEED", default_value_t = 0)]
     pub simulator_seed: u64,
@@ -152,6 +258,9 @@ pub enum MerchantCommand {
         /// Refuse token-authenticated topups (403): API key signatures only.
         #[arg(long)]
         require_api_key_for_topup: Option<bool>,
+        /// Where low-balance notices are e-mailed ("" to stop).
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Print a merchant's settings and balance as JSON.
     Show {
@@ -327,8 +436,10 @@ pub async fn run(args: Args) -> Result<(), String> {
             suspended,
             api_version,
             require_api_key_for_topup,
+            email,
         }) => {
-            let changes = MerchantChanges { name, level, access, suspended, api_version, require_api_key_for_topup };
+            let changes =
+                MerchantChanges { name, level, access, suspended, api_version, require_api_key_for_topup, email };
             let shown = with_engine(db, |e| async move {
                 let m = e.update_merchant(&account, &changes).await.map_err(|e| e.to_string())?;
                 merchant_json(&e, &m).await
@@ -394,6 +505,96 @@ pub async fn run(args: Args) -> Result<(), String> {
             Ok(())
         }
         Command::Sign(s) => sign(s),
+        Command::Order(OrderCommand::Refund { refid, account, reason }) => {
+            let order = with_engine(db, |e| async move {
+                let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
+                e.refund(&m, &refid, &reason).await.map_err(|e| match e {
+                    DisputeError::NotFound(m) | DisputeError::Failed(m) => m,
+                    DisputeError::NotRefundable(o) => {
+                        format!(
+                            "order {} has status {}: only successful (20) orders can be refunded",
+                            o.refid, o.status
+                        )
+                    }
+                })
+            })
+            .await?;
+            println!(
+                "order {} refunded: status {}, RM {} returned",
+                order.refid,
+                order.status,
+                Amount::from_minor(order.cost_minor).to_cents()
+            );
+            Ok(())
+        }
+        Command::Callbacks(CallbacksCommand::Redeliver { account, refid }) => {
+            let r = refid.clone();
+            let id = with_engine(db, |e| async move {
+                let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
+                e.redeliver(&m, &r).await.map_err(|e| format!("{e:?}"))
+            })
+            .await?;
+            println!("callback {id} queued for {refid}");
+            Ok(())
+        }
+        Command::Callbacks(CallbacksCommand::Log { account, refid }) => {
+            let log = with_engine(db, |e| async move {
+                let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
+                tambah_http::callbacks::log_json(&e, m.id, &refid).await.map_err(|e| format!("{e:?}"))
+            })
+            .await?;
+            println!("{log}");
+            Ok(())
+        }
+        Command::Dispute(DisputeCommand::List { all }) => {
+            let list =
+                with_engine(db, |e| async move { e.store().disputes(!all).await.map_err(|e| e.to_string()) }).await?;
+            for d in list {
+                println!(
+                    "{}",
+                    json!({"id": d.id, "refid": d.refid, "merchant_id": d.merchant_id, "state": d.state,
+                           "emails": d.emails, "resolution": d.resolution,
+                           "opened": tambah_http::wire::myt(d.created_at_ms).seconds_text()})
+                );
+            }
+            Ok(())
+        }
+        Command::Dispute(DisputeCommand::Resolve { id, resolution, refund }) => {
+            let d = with_engine(db, |e| async move {
+                e.resolve_dispute(id, &resolution, refund).await.map_err(|e| format!("{e:?}"))
+            })
+            .await?;
+            println!("dispute {} resolved: {}", d.id, d.resolution);
+            Ok(())
+        }
+        Command::Report(ReportCommand::Summary { account, date, csv }) => {
+            let (from, to) = tambah_domain::time::parse_date_range(&date)?;
+            let v = with_engine(db, |e| async move {
+                let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
+                tambah_http::reports::summary(&e, &m, from, to).await.map_err(|e| format!("{e:?}"))
+            })
+            .await?;
+            print_report(&v, "data", tambah_http::reports::SUMMARY_COLUMNS, csv);
+            Ok(())
+        }
+        Command::Report(ReportCommand::Invoice { account, month, csv }) => {
+            let v = with_engine(db, |e| async move {
+                let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
+                tambah_http::reports::invoice(&e, &m, &month).await.map_err(|e| format!("{e:?}"))
+            })
+            .await?;
+            print_report(&v, "lines", tambah_http::reports::INVOICE_COLUMNS, csv);
+            Ok(())
+        }
+    }
+}
+
+fn print_report(v: &serde_json::Value, rows: &str, columns: &[&str], csv: bool) {
+    if csv {
+        let list = v[rows].as_array().cloned().unwrap_or_default();
+        print!("{}", tambah_http::reports::csv(&list, columns));
+    } else {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     }
 }
 

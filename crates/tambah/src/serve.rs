@@ -8,6 +8,7 @@ use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::MerchantSpec;
 use tambah_engine::workers::OrderReconciler;
 use tambah_engine::Config;
+use tambah_http::delivery::{CallbackSender, DeliveryConfig};
 use tambah_http::HttpConfig;
 use tokio::sync::watch;
 
@@ -54,9 +55,35 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
             .await
     });
 
+    let smtp = match &args.smtp_url {
+        Some(url) => Some(tambah_http::mail::SmtpConfig::parse(url, &args.smtp_from)?),
+        None => None,
+    };
+    let sender = CallbackSender::new(
+        engine.clone(),
+        DeliveryConfig {
+            retry_delay_ms: args.callback_retry_delay_ms.max(0),
+            max_retries: args.callback_max_retries,
+            timeout_ms: args.callback_timeout_ms.max(1),
+            allow_private_networks: args.callback_allow_private_networks,
+            smtp,
+            lease_ms: (args.callback_timeout_ms as i64).saturating_mul(2).max(args.lease_ms),
+        },
+    );
+    let mut stop_sender = stop_rx.clone();
+    let callback_interval = Duration::from_millis(args.callback_interval_ms.max(10));
+    let sender_task = tokio::spawn(async move {
+        sender
+            .run(callback_interval, async move {
+                let _ = stop_sender.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
     let http = HttpConfig {
         body_limit_bytes: args.body_limit_bytes,
         public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
+        callback_allow_private_networks: args.callback_allow_private_networks,
     };
     let app = tambah_http::router(engine.clone(), http);
     println!("tambah listening on {base} (database {})", crate::cli::redact(&db.database));
@@ -69,6 +96,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     tracing::info!("shutting down: in-flight requests done; stopping workers and writer");
     let _ = stop_tx.send(true);
     let _ = workers.await;
+    let _ = sender_task.await;
     opened.runner.shutdown(&engine).await;
     tracing::info!("stopped");
     Ok(())

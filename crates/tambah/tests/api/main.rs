@@ -2,10 +2,12 @@
 //! SQLite file, driven over real HTTP. One test binary (faster to link);
 //! each module covers one part of the contract.
 
+mod aftersale;
 mod auth;
 mod cli;
 mod crash;
 mod harness;
 mod multinode;
+mod receiver;
 mod snapshots;
 mod topup;

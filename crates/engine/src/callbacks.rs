@@ -1,0 +1,132 @@
+//! Callbacks: the merchant's URL and method, the signing secrets (with a
+//! rotation overlap), the signature, and manual redelivery. Queuing happens
+//! in the writer (the outbox row is written with the status change);
+//! delivery is the HTTP edge's worker.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tambah_store::{CallbackKind, CallbackSecrets, MerchantRow, NewCallback, StoreError};
+
+use crate::credentials::random_bytes;
+use crate::Engine;
+
+/// How long the previous secret stays valid after a rotation.
+pub const ROTATION_OVERLAP_MS: i64 = 24 * 3_600_000;
+
+/// `X-Signature: t=<unix>,v1=<hex>[,v1=<hex>]`: HMAC-SHA256 of `"<t>.<payload>"`
+/// under each valid secret (its text is the key), newest first.
+pub fn signature(secrets: &[String], t: i64, payload: &[u8]) -> String {
+    let mut out = format!("t={t}");
+    for secret in secrets {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        mac.update(t.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(payload);
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(",v1=");
+        out.push_str(&hex);
+    }
+    out
+}
+
+fn new_secret() -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    format!("tbh_whsec_{}", URL_SAFE_NO_PAD.encode(random_bytes(24)))
+}
+
+#[derive(Debug)]
+pub enum CallbackError {
+    NotFound(String),
+    Store(String),
+}
+
+impl From<StoreError> for CallbackError {
+    fn from(e: StoreError) -> Self {
+        CallbackError::Store(e.to_string())
+    }
+}
+
+impl Engine {
+    pub async fn set_callback_url(&self, merchant: &MerchantRow, url: &str, method: &str) -> Result<(), StoreError> {
+        self.store().set_callback_url(merchant.id, url, method).await?;
+        // A merchant who sets a URL gets a signing secret at once.
+        self.callback_secrets(merchant.id).await.map(|_| ())
+    }
+
+    /// The valid signing secrets, newest first (creating the first one).
+    pub async fn callback_secrets(&self, merchant_id: i64) -> Result<Vec<String>, StoreError> {
+        let stored = self.store().callback_secrets(merchant_id).await?;
+        let open = |sealed: &[u8]| -> Result<String, StoreError> {
+            let bytes = self.master_key().open(sealed).map_err(StoreError::Other)?;
+            String::from_utf8(bytes).map_err(|e| StoreError::Other(e.to_string()))
+        };
+        let current = match &stored.current {
+            Some(sealed) => open(sealed)?,
+            None => {
+                let secret = new_secret();
+                let sealed = self.master_key().seal(secret.as_bytes());
+                self.store()
+                    .set_callback_secrets(merchant_id, &CallbackSecrets { current: Some(sealed), previous: None })
+                    .await?;
+                secret
+            }
+        };
+        let mut out = vec![current];
+        if let Some((sealed, until_ms)) = &stored.previous {
+            if *until_ms > self.now_ms() {
+                out.push(open(sealed)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A new secret; the old one keeps signing for `ROTATION_OVERLAP_MS`.
+    pub async fn rotate_callback_secret(&self, merchant_id: i64) -> Result<String, StoreError> {
+        let stored = self.store().callback_secrets(merchant_id).await?;
+        let secret = new_secret();
+        let previous = stored.current.map(|sealed| (sealed, self.now_ms() + ROTATION_OVERLAP_MS));
+        let secrets = CallbackSecrets { current: Some(self.master_key().seal(secret.as_bytes())), previous };
+        self.store().set_callback_secrets(merchant_id, &secrets).await?;
+        Ok(secret)
+    }
+
+    /// Queues the order's current status for delivery again.
+    pub async fn redeliver(&self, merchant: &MerchantRow, refid: &str) -> Result<i64, CallbackError> {
+        let order = self
+            .store()
+            .order_by_refid(merchant.id, refid)
+            .await?
+            .ok_or_else(|| CallbackError::NotFound(format!("no transaction with refid {refid:?}")))?;
+        let balance_minor = self.store().balance(merchant.wallet_id).await?;
+        let id = self
+            .store()
+            .enqueue_callback(&NewCallback {
+                merchant_id: merchant.id,
+                kind: CallbackKind::Order,
+                order_id: Some(order.id),
+                status: Some(order.status),
+                balance_minor,
+                created_at_ms: self.now_ms(),
+            })
+            .await?;
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_covers_time_and_payload_with_every_secret() {
+        let one = signature(&["whsec_a".into()], 1_700_000_000, b"{}");
+        assert!(one.starts_with("t=1700000000,v1="));
+        assert_eq!(one.matches("v1=").count(), 1);
+        let two = signature(&["whsec_a".into(), "whsec_b".into()], 1_700_000_000, b"{}");
+        assert!(two.starts_with(&one), "the newest secret signs first");
+        assert_eq!(two.matches("v1=").count(), 2);
+        assert_ne!(signature(&["whsec_a".into()], 1_700_000_001, b"{}"), one);
+        assert_ne!(signature(&["whsec_a".into()], 1_700_000_000, b"{ }"), one);
+    }
+}

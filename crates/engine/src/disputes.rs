@@ -1,0 +1,73 @@
+//! Refunds by the operator and disputes opened by merchants for successful
+//! orders their customer says did not arrive.
+
+use tambah_domain::StatusCode;
+use tambah_store::{DisputeRow, MerchantRow, OrderRow};
+
+use crate::providers::Outcome;
+use crate::Engine;
+
+#[derive(Debug)]
+pub enum DisputeError {
+    NotFound(String),
+    /// The order is not Successful (only those can be refunded or disputed).
+    NotRefundable(Box<OrderRow>),
+    Failed(String),
+}
+
+impl Engine {
+    /// Reverses a successful order: status 53, a REFUND entry returns the
+    /// cost, and a callback is queued. Refunding twice changes nothing.
+    pub async fn refund(&self, merchant: &MerchantRow, refid: &str, reason: &str) -> Result<OrderRow, DisputeError> {
+        let order = self
+            .store()
+            .order_by_refid(merchant.id, refid)
+            .await
+            .map_err(|e| DisputeError::Failed(e.to_string()))?
+            .ok_or_else(|| DisputeError::NotFound(format!("no transaction with refid {refid:?}")))?;
+        if order.status != StatusCode::SUCCESSFUL.code() {
+            return Err(DisputeError::NotRefundable(Box::new(order)));
+        }
+        let outcome = Outcome::Reversed { reason: reason.to_owned() };
+        let after = self.record(merchant, order.id, outcome).await.map_err(|e| DisputeError::Failed(e.to_string()))?;
+        if after.status != StatusCode::REFUND.code() {
+            return Err(DisputeError::NotRefundable(Box::new(after)));
+        }
+        Ok(after)
+    }
+
+    /// Opens a case for a successful order (or returns the open one).
+    pub async fn open_dispute(&self, order: &OrderRow, emails: &str) -> Result<DisputeRow, DisputeError> {
+        if order.status != StatusCode::SUCCESSFUL.code() {
+            return Err(DisputeError::NotRefundable(Box::new(order.clone())));
+        }
+        self.store().open_dispute(order, emails, self.now_ms()).await.map_err(|e| DisputeError::Failed(e.to_string()))
+    }
+
+    /// Closes an open case; with `refund`, the order is refunded first.
+    pub async fn resolve_dispute(&self, id: i64, resolution: &str, refund: bool) -> Result<DisputeRow, DisputeError> {
+        let failed = |e: tambah_store::StoreError| DisputeError::Failed(e.to_string());
+        let dispute = self
+            .store()
+            .disputes(true)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| DisputeError::NotFound(format!("no open dispute {id}")))?;
+        if refund {
+            let merchant = self
+                .store()
+                .merchant(dispute.merchant_id)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| DisputeError::NotFound("the dispute's merchant is gone".into()))?;
+            self.refund(&merchant, &dispute.refid, resolution).await?;
+        }
+        if !self.store().resolve_dispute(id, resolution, self.now_ms()).await.map_err(failed)? {
+            return Err(DisputeError::NotFound(format!("no open dispute {id}")));
+        }
+        let all = self.store().disputes(false).await.map_err(failed)?;
+        all.into_iter().find(|d| d.id == id).ok_or_else(|| DisputeError::NotFound(format!("dispute {id} vanished")))
+    }
+}

@@ -1,0 +1,141 @@
+//! Test peers: an HTTP receiver for callbacks (answers from a script, records
+//! every request) and an SMTP sink (accepts and records every message).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The status the receiver answered with.
+    pub answered: u16,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: VecDeque<u16>,
+    received: Vec<Received>,
+}
+
+/// A callback receiver on a random loopback port.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let mut inner = inner.lock().unwrap();
+    let status = inner.script.pop_front().unwrap_or(200);
+    inner.received.push(Received {
+        method: method.to_string(),
+        path_and_query: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        headers,
+        body: body.to_vec(),
+        answered: status,
+    });
+    StatusCode::from_u16(status).unwrap()
+}
+
+impl Receiver {
+    /// Answers the scripted statuses in order, then 200.
+    pub async fn start(script: &[u16]) -> Receiver {
+        let inner = Arc::new(Mutex::new(Inner { script: script.iter().copied().collect(), received: Vec::new() }));
+        let app = axum::Router::new().fallback(handle).with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, inner }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    /// Waits until `n` requests arrived (or panics after `secs`).
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(std::time::Instant::now() < deadline, "only {} of {n} callbacks arrived: {got:?}", got.len());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// An SMTP server that accepts every message.
+#[derive(Clone)]
+pub struct SmtpSink {
+    pub url: String,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let store = messages.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ready\r\n").await;
+                    let mut data: Option<String> = None;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(buf) = data.as_mut() {
+                            if line == "." {
+                                store.lock().unwrap().push(std::mem::take(buf));
+                                data = None;
+                                let _ = write.write_all(b"250 queued\r\n").await;
+                            } else {
+                                buf.push_str(&line);
+                                buf.push('\n');
+                            }
+                            continue;
+                        }
+                        let reply: &[u8] =
+                            match line.split_whitespace().next().unwrap_or("").to_ascii_uppercase().as_str() {
+                                "EHLO" | "HELO" => b"250-sink\r\n250 OK\r\n",
+                                "DATA" => {
+                                    data = Some(String::new());
+                                    b"354 go on\r\n"
+                                }
+                                "QUIT" => {
+                                    let _ = write.write_all(b"221 bye\r\n").await;
+                                    break;
+                                }
+                                _ => b"250 OK\r\n",
+                            };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        SmtpSink { url, messages }
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
