@@ -75,9 +75,10 @@ impl BatchLedger {
         base + self.staged.iter().filter(|(a, _)| *a == account).map(|(_, d)| d).sum::<i64>()
     }
 
-    /// Checks a transfer against the balances and stages its effect; the
-    /// caller writes it (alone, or together with its order).
-    pub(crate) fn stage(&mut self, t: &NewTransfer) -> Result<(), LedgerError> {
+    /// Checks a transfer against the balances, stages its effect, and
+    /// records on it the balance of its wallet after it; the caller writes
+    /// it (alone, or together with its order).
+    pub(crate) fn stage(&mut self, t: &mut NewTransfer) -> Result<(), LedgerError> {
         assert!(t.amount_minor > 0, "transfers move a positive amount");
         assert_ne!(t.debit_account, t.credit_account);
         let after = self.balance(t.debit_account).checked_sub(t.amount_minor).expect("balances stay far inside i64");
@@ -86,13 +87,15 @@ impl BatchLedger {
         }
         self.staged.push((t.debit_account, -t.amount_minor));
         self.staged.push((t.credit_account, t.amount_minor));
+        t.wallet_balance_after_minor = t.wallet_account().map(|wallet| self.balance(wallet));
         Ok(())
     }
 
     /// Records one transfer and stages its effect on both balances.
     pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> Result<i64, LedgerError> {
-        self.stage(t)?;
-        Ok(w.insert_transfer(t)?)
+        let mut t = t.clone();
+        self.stage(&mut t)?;
+        Ok(w.insert_transfer(&t)?)
     }
 
     /// The command succeeded: its movements become part of the batch.

@@ -424,8 +424,8 @@ pub(crate) fn apply_place(w: &mut dyn Writer, ledger: &mut BatchLedger, o: &NewO
         // Final at once, nothing held.
         row.status = StatusCode::INSUFFICIENT_CREDIT.code();
     } else {
-        let hold = transfer(TransferKind::Hold, o.wallet_id, systems.holds, o.cost_minor, o.now_ms);
-        ledger.stage(&hold).map_err(|e| e.into_store("hold"))?;
+        let mut hold = transfer(TransferKind::Hold, o.wallet_id, systems.holds, o.cost_minor, o.now_ms);
+        ledger.stage(&mut hold).map_err(|e| e.into_store("hold"))?;
         transfers.hold = Some(hold);
         match &o.verdict {
             Verdict::InsufficientCredit => unreachable!("handled above"),
@@ -436,7 +436,7 @@ pub(crate) fn apply_place(w: &mut dyn Writer, ledger: &mut BatchLedger, o: &NewO
                 row.provider = (*provider).to_owned();
                 if let Some((next, effect)) = plan(&row, outcome, o.now_ms) {
                     row = next;
-                    let resolution = match effect {
+                    let mut resolution = match effect {
                         LedgerEffect::PostHold => {
                             Some(transfer(TransferKind::Post, systems.holds, systems.revenue, o.cost_minor, o.now_ms))
                         }
@@ -445,7 +445,7 @@ pub(crate) fn apply_place(w: &mut dyn Writer, ledger: &mut BatchLedger, o: &NewO
                         }
                         LedgerEffect::None | LedgerEffect::RefundPosted => None,
                     };
-                    if let Some(r) = &resolution {
+                    if let Some(r) = resolution.as_mut() {
                         ledger.stage(r).map_err(|e| e.into_store(r.kind.as_str()))?;
                     }
                     transfers.resolution = resolution;
@@ -496,6 +496,7 @@ fn transfer(
         pending_id: None,
         remarks: String::new(),
         created_at_ms: now_ms,
+        wallet_balance_after_minor: None,
     }
 }
 
@@ -640,6 +641,7 @@ fn book(
                 pending_id,
                 remarks: String::new(),
                 created_at_ms: now_ms,
+                wallet_balance_after_minor: None,
             },
         )
         .map(|_| ())

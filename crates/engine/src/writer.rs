@@ -144,6 +144,7 @@ fn apply(w: &mut dyn Writer, ledger: &mut BatchLedger, cmd: &Command) -> Done {
                         pending_id: None,
                         remarks: remarks.clone(),
                         created_at_ms: *now_ms,
+                        wallet_balance_after_minor: None,
                     },
                 )
                 .map(|_| ledger.balance(*wallet_id))

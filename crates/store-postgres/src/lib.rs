@@ -29,6 +29,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_order_leases.sql")),
     (4, include_str!("../migrations/0004_nonces.sql")),
     (5, include_str!("../migrations/0005_after_the_sale.sql")),
+    (6, include_str!("../migrations/0006_report_indexes.sql")),
+    (7, include_str!("../migrations/0007_statement_balances.sql")),
 ];
 /// Shared connections for reads; each pipelines many concurrent queries.
 const READ_CONNECTIONS: usize = 4;
@@ -883,39 +885,34 @@ impl Store for PgStore {
 
     fn statement<'a>(&'a self, q: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>> {
         Box::pin(async move {
-            // Every movement of the wallet with its running balance, then the
-            // filter and the page: a balance is always the true one after it.
+            // Balances were recorded with each entry: the page reads only itself.
             let mut values: Values = vec![Box::new(q.wallet_id)];
-            let mut clauses = vec!["true".to_owned()];
+            let mut clauses = vec!["t.wallet_account = $1".to_owned()];
             if let Some(from) = q.from_ms {
                 values.push(Box::new(from));
-                clauses.push(format!("at_ms >= ${}", values.len()));
+                clauses.push(format!("t.created_at_ms >= ${}", values.len()));
             }
             if let Some(to) = q.to_ms {
                 values.push(Box::new(to));
-                clauses.push(format!("at_ms < ${}", values.len()));
+                clauses.push(format!("t.created_at_ms < ${}", values.len()));
             }
             if !q.kinds.is_empty() {
                 values.push(Box::new(q.kinds.clone()));
-                clauses.push(format!("kind = ANY(${})", values.len()));
+                clauses.push(format!("t.kind = ANY(${})", values.len()));
             }
             let filter = clauses.join(" AND ");
-            let base = "WITH m AS (
-                    SELECT t.id, t.created_at_ms AS at_ms, t.kind,
-                        CASE WHEN t.credit_account = $1 THEN t.amount_minor ELSE -t.amount_minor END AS amount,
-                        t.remarks, o.refid, o.product
-                    FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
-                    WHERE t.credit_account = $1 OR t.debit_account = $1),
-                r AS (SELECT *, (SUM(amount) OVER (ORDER BY id))::bigint AS balance_after FROM m)";
             let rows =
-                self.query_dynamic(&format!("{base} SELECT COUNT(*) FROM m WHERE {filter}"), &refs(&values)).await?;
+                self.query_dynamic(&format!("SELECT COUNT(*) FROM transfers t WHERE {filter}"), &refs(&values)).await?;
             let total = rows.first().map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0);
             let n = values.len();
             values.push(Box::new(i64::from(q.limit)));
             values.push(Box::new(q.offset as i64));
             let page_sql = format!(
-                "{base} SELECT id, at_ms, kind, amount, balance_after, remarks, refid, product FROM r WHERE {filter}
-                 ORDER BY id LIMIT ${} OFFSET ${}",
+                "SELECT t.id, t.created_at_ms, t.kind,
+                   CASE WHEN t.kind = 'HOLD' THEN -t.amount_minor ELSE t.amount_minor END,
+                   t.wallet_balance_after_minor, t.remarks, o.refid, o.product
+                 FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
+                 WHERE {filter} ORDER BY t.created_at_ms, t.id LIMIT ${} OFFSET ${}",
                 n + 1,
                 n + 2
             );
@@ -941,40 +938,32 @@ impl Store for PgStore {
         Box::pin(async move {
             let from = from_ms.unwrap_or(i64::MIN);
             let to = to_ms.unwrap_or(i64::MAX);
-            let row = self
-                .query_opt(
-                    "WITH t AS (
-                         SELECT kind, amount_minor, created_at_ms >= $2 AS within,
-                             CASE WHEN credit_account = $1 THEN amount_minor ELSE -amount_minor END AS signed
-                         FROM transfers
-                         WHERE (credit_account = $1 OR debit_account = $1) AND created_at_ms < $3)
-                     SELECT
-                       COALESCE(SUM(signed) FILTER (WHERE NOT within), 0)::bigint,
-                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'DEPOSIT'), 0)::bigint,
-                       COUNT(*) FILTER (WHERE within AND kind = 'DEPOSIT'),
-                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'HOLD'), 0)::bigint,
-                       COUNT(*) FILTER (WHERE within AND kind = 'HOLD'),
-                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'VOID'), 0)::bigint,
-                       COUNT(*) FILTER (WHERE within AND kind = 'VOID'),
-                       COALESCE(SUM(amount_minor) FILTER (WHERE within AND kind = 'REFUND'), 0)::bigint,
-                       COUNT(*) FILTER (WHERE within AND kind = 'REFUND')
-                     FROM t",
-                    &[&wallet_id, &from, &to],
-                )
-                .await?
-                .ok_or_else(|| StoreError::Other("movements returned no row".into()))?;
-            let count = |i: usize| row.get::<_, i64>(i) as u64;
-            Ok(Movements {
-                opening_minor: row.get(0),
-                deposits_minor: row.get(1),
-                deposit_count: count(2),
-                holds_minor: row.get(3),
-                hold_count: count(4),
-                voids_minor: row.get(5),
-                void_count: count(6),
-                refunds_minor: row.get(7),
-                refund_count: count(8),
-            })
+            // One grouped scan per side, each on its (account, time, kind,
+            // amount) index.
+            let mut sides = Vec::new();
+            for (credit, sql) in [
+                (
+                    true,
+                    "SELECT kind, created_at_ms >= $2, SUM(amount_minor)::bigint, COUNT(*) FROM transfers
+                     WHERE credit_account = $1 AND created_at_ms < $3 GROUP BY 1, 2",
+                ),
+                (
+                    false,
+                    "SELECT kind, created_at_ms >= $2, SUM(amount_minor)::bigint, COUNT(*) FROM transfers
+                     WHERE debit_account = $1 AND created_at_ms < $3 GROUP BY 1, 2",
+                ),
+            ] {
+                for r in self.query(sql, &[&wallet_id, &from, &to]).await? {
+                    sides.push((
+                        credit,
+                        r.get::<_, String>(0),
+                        r.get::<_, bool>(1),
+                        r.get::<_, i64>(2),
+                        r.get::<_, i64>(3) as u64,
+                    ));
+                }
+            }
+            Ok(Movements::fold(sides))
         })
     }
 
@@ -1314,12 +1303,16 @@ impl Writer for PgWriter {
         let hold_amount = hold.map(|h| h.amount_minor);
         let hold_remarks = hold.map(|h| h.remarks.as_str());
         let hold_at = hold.map(|h| h.created_at_ms);
+        let hold_wallet = hold.and_then(|h| h.wallet_account());
+        let hold_after = hold.and_then(|h| h.wallet_balance_after_minor);
         let res_kind = resolution.map(|r| r.kind.as_str());
         let res_debit = resolution.map(|r| r.debit_account);
         let res_credit = resolution.map(|r| r.credit_account);
         let res_amount = resolution.map(|r| r.amount_minor);
         let res_remarks = resolution.map(|r| r.remarks.as_str());
         let res_at = resolution.map(|r| r.created_at_ms);
+        let res_wallet = resolution.and_then(|r| r.wallet_account());
+        let res_after = resolution.and_then(|r| r.wallet_balance_after_minor);
         let row = self.query_opt(
             "WITH o AS (
                  INSERT INTO orders (merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin,
@@ -1327,13 +1320,16 @@ impl Writer for PgWriter {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                  ON CONFLICT (merchant_id, refid) DO NOTHING RETURNING id),
              h AS (
-                 INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, remarks, created_at_ms)
-                 SELECT $19::text, $20::bigint, $21::bigint, $22::bigint, o.id, $23::text, $24::bigint
+                 INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, remarks, created_at_ms,
+                   wallet_account, wallet_balance_after_minor)
+                 SELECT $19::text, $20::bigint, $21::bigint, $22::bigint, o.id, $23::text, $24::bigint, $31::bigint,
+                   $32::bigint
                  FROM o WHERE $19::text IS NOT NULL RETURNING id, order_id),
              r AS (
                  INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
-                   created_at_ms)
-                 SELECT $25::text, $26::bigint, $27::bigint, $28::bigint, h.order_id, h.id, $29::text, $30::bigint
+                   created_at_ms, wallet_account, wallet_balance_after_minor)
+                 SELECT $25::text, $26::bigint, $27::bigint, $28::bigint, h.order_id, h.id, $29::text, $30::bigint,
+                   $33::bigint, $34::bigint
                  FROM h WHERE $25::text IS NOT NULL RETURNING id)
              SELECT (SELECT id FROM o), (SELECT id FROM h)",
             &[
@@ -1367,6 +1363,10 @@ impl Writer for PgWriter {
                 &res_amount,
                 &res_remarks,
                 &res_at,
+                &hold_wallet,
+                &hold_after,
+                &res_wallet,
+                &res_after,
             ],
         )?;
         let row = row.ok_or_else(|| StoreError::Other("order insert returned no row".into()))?;
@@ -1378,8 +1378,9 @@ impl Writer for PgWriter {
 
     fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
         let row = self.query_opt(
-            "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
+               created_at_ms, wallet_account, wallet_balance_after_minor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             &[
                 &t.kind.as_str(),
                 &t.debit_account,
@@ -1389,6 +1390,8 @@ impl Writer for PgWriter {
                 &t.pending_id,
                 &t.remarks,
                 &t.created_at_ms,
+                &t.wallet_account(),
+                &t.wallet_balance_after_minor,
             ],
         )?;
         row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))

@@ -18,6 +18,20 @@ struct Rule {
 
 const RULES: &[Rule] = &[
     Rule {
+        name: "every wallet entry records its wallet and the wallet's balance right after it",
+        examined: "SELECT COUNT(*) FROM transfers WHERE wallet_account IS NOT NULL",
+        violations: "WITH r AS (
+                SELECT id, kind, wallet_account, wallet_balance_after_minor AS stored,
+                    CASE kind WHEN 'HOLD' THEN debit_account WHEN 'POST' THEN NULL ELSE credit_account END AS wallet,
+                    (SUM(CASE WHEN kind = 'HOLD' THEN -amount_minor ELSE amount_minor END)
+                        OVER (PARTITION BY wallet_account ORDER BY id))::bigint AS running
+                FROM transfers)
+            SELECT 'transfer ' || id || ' (' || kind || ') records wallet ' || COALESCE(wallet_account::text, 'none') ||
+                   ' and balance ' || COALESCE(stored::text, 'none') || '; expected wallet ' || COALESCE(wallet::text, 'none') ||
+                   ' and balance ' || COALESCE(running::text, 'none')
+            FROM r WHERE wallet_account IS DISTINCT FROM wallet OR (wallet IS NOT NULL AND stored IS DISTINCT FROM running)",
+    },
+    Rule {
         name: "entries balance: the accounts of all environments sum to zero",
         examined: "SELECT COUNT(*) FROM ledger_accounts",
         violations: "SELECT 'accounts sum to ' || SUM(balance_minor) FROM ledger_accounts HAVING SUM(balance_minor) <> 0",

@@ -26,6 +26,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_order_leases.sql")),
     (4, include_str!("../migrations/0004_nonces.sql")),
     (5, include_str!("../migrations/0005_after_the_sale.sql")),
+    (6, include_str!("../migrations/0006_report_indexes.sql")),
+    (7, include_str!("../migrations/0007_statement_balances.sql")),
 ];
 /// Read connections kept open for reuse; more may be opened under load.
 const READ_POOL_MAX: usize = 8;
@@ -639,33 +641,25 @@ impl SqliteStore {
 
     fn statement_now(&self, q: &StatementQuery) -> Result<(Vec<StatementEntry>, u64)> {
         use rusqlite::types::Value;
-        // Every movement of the wallet with its running balance, then the
-        // filter and the page: a balance is always the true one after it.
-        let mut clauses = vec!["1 = 1".to_owned()];
+        // Balances were recorded with each entry: the page reads only itself.
+        let mut clauses = vec!["t.wallet_account = ?".to_owned()];
         let mut values = vec![Value::Integer(q.wallet_id)];
         if let Some(from) = q.from_ms {
-            clauses.push("at_ms >= ?".into());
+            clauses.push("t.created_at_ms >= ?".into());
             values.push(Value::Integer(from));
         }
         if let Some(to) = q.to_ms {
-            clauses.push("at_ms < ?".into());
+            clauses.push("t.created_at_ms < ?".into());
             values.push(Value::Integer(to));
         }
         if !q.kinds.is_empty() {
-            clauses.push(format!("kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
+            clauses.push(format!("t.kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
             values.extend(q.kinds.iter().map(|k| Value::Text(k.clone())));
         }
         let filter = clauses.join(" AND ");
-        let base = "WITH m AS (
-                SELECT t.id, t.created_at_ms AS at_ms, t.kind,
-                    CASE WHEN t.credit_account = ?1 THEN t.amount_minor ELSE -t.amount_minor END AS amount,
-                    t.remarks, o.refid, o.product
-                FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
-                WHERE t.credit_account = ?1 OR t.debit_account = ?1),
-            r AS (SELECT *, SUM(amount) OVER (ORDER BY id) AS balance_after FROM m)";
         self.read(|c| {
             let total: u64 = c.query_row(
-                &format!("{base} SELECT COUNT(*) FROM r WHERE {filter}"),
+                &format!("SELECT COUNT(*) FROM transfers t WHERE {filter}"),
                 rusqlite::params_from_iter(values.iter()),
                 |r| r.get(0),
             )?;
@@ -673,8 +667,11 @@ impl SqliteStore {
             page_values.push(Value::Integer(i64::from(q.limit)));
             page_values.push(Value::Integer(q.offset as i64));
             let mut stmt = c.prepare(&format!(
-                "{base} SELECT id, at_ms, kind, amount, balance_after, remarks, refid, product FROM r WHERE {filter}
-                 ORDER BY id LIMIT ? OFFSET ?"
+                "SELECT t.id, t.created_at_ms, t.kind,
+                   CASE WHEN t.kind = 'HOLD' THEN -t.amount_minor ELSE t.amount_minor END,
+                   t.wallet_balance_after_minor, t.remarks, o.refid, o.product
+                 FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
+                 WHERE {filter} ORDER BY t.created_at_ms, t.id LIMIT ? OFFSET ?"
             ))?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(page_values.iter()), |r| {
@@ -697,35 +694,31 @@ impl SqliteStore {
     fn movements_now(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Movements> {
         let from = from_ms.unwrap_or(i64::MIN);
         let to = to_ms.unwrap_or(i64::MAX);
+        // One grouped scan per side, each on its (account, time, kind, amount)
+        // index: no table rows are read.
         self.read(|c| {
-            c.query_row(
-                "SELECT
-                   COALESCE(SUM(CASE WHEN created_at_ms < ?2 THEN
-                       CASE WHEN credit_account = ?1 THEN amount_minor ELSE -amount_minor END END), 0),
-                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'DEPOSIT' THEN amount_minor END), 0),
-                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'DEPOSIT'), 0),
-                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'HOLD' THEN amount_minor END), 0),
-                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'HOLD'), 0),
-                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'VOID' THEN amount_minor END), 0),
-                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'VOID'), 0),
-                   COALESCE(SUM(CASE WHEN created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'REFUND' THEN amount_minor END), 0),
-                   COALESCE(SUM(created_at_ms >= ?2 AND created_at_ms < ?3 AND kind = 'REFUND'), 0)
-                 FROM transfers WHERE (credit_account = ?1 OR debit_account = ?1) AND created_at_ms < ?3",
-                params![wallet_id, from, to],
-                |r| {
-                    Ok(Movements {
-                        opening_minor: r.get(0)?,
-                        deposits_minor: r.get(1)?,
-                        deposit_count: r.get(2)?,
-                        holds_minor: r.get(3)?,
-                        hold_count: r.get(4)?,
-                        voids_minor: r.get(5)?,
-                        void_count: r.get(6)?,
-                        refunds_minor: r.get(7)?,
-                        refund_count: r.get(8)?,
-                    })
-                },
-            )
+            let mut sides = Vec::new();
+            for (credit, sql) in [
+                (
+                    true,
+                    "SELECT kind, created_at_ms >= ?2, SUM(amount_minor), COUNT(*) FROM transfers
+                        WHERE credit_account = ?1 AND created_at_ms < ?3 GROUP BY 1, 2",
+                ),
+                (
+                    false,
+                    "SELECT kind, created_at_ms >= ?2, SUM(amount_minor), COUNT(*) FROM transfers
+                         WHERE debit_account = ?1 AND created_at_ms < ?3 GROUP BY 1, 2",
+                ),
+            ] {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map(params![wallet_id, from, to], |r| {
+                    Ok((credit, r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, u64>(3)?))
+                })?;
+                for row in rows {
+                    sides.push(row?);
+                }
+            }
+            Ok(Movements::fold(sides))
         })
     }
 
@@ -733,7 +726,7 @@ impl SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*), SUM(amount_minor), SUM(cost_minor)
-                 FROM orders WHERE merchant_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3 AND status = 20
+                 FROM orders WHERE merchant_id = ?1 AND status = 20 AND created_at_ms >= ?2 AND created_at_ms < ?3
                  GROUP BY day, product ORDER BY day, product",
             )?;
             let rows = stmt.query_map(params![merchant_id, from_ms, to_ms], |r| {
@@ -1160,8 +1153,9 @@ impl Writer for SqliteWriter {
     fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
         self.conn
             .prepare_cached(
-                "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
+                   created_at_ms, wallet_account, wallet_balance_after_minor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -1172,7 +1166,9 @@ impl Writer for SqliteWriter {
                     t.order_id,
                     t.pending_id,
                     t.remarks,
-                    t.created_at_ms
+                    t.created_at_ms,
+                    t.wallet_account(),
+                    t.wallet_balance_after_minor
                 ])
             })
             .map_err(err)?;

@@ -221,6 +221,7 @@ fn new_transfer(
         pending_id,
         remarks: format!("contract {}", kind.as_str()),
         created_at_ms: T0,
+        wallet_balance_after_minor: None,
     }
 }
 
@@ -241,11 +242,13 @@ impl Books {
         Books { balances: locked.into_iter().collect() }
     }
 
+    /// Writes a transfer with the balance of its wallet after it, as the
+    /// engine's ledger does.
     fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> i64 {
-        let id = must(&format!("insert_transfer({})", t.kind.as_str()), w.insert_transfer(t));
         *self.balances.get_mut(&t.debit_account).expect("debit account was locked") -= t.amount_minor;
         *self.balances.get_mut(&t.credit_account).expect("credit account was locked") += t.amount_minor;
-        id
+        let t = NewTransfer { wallet_balance_after_minor: t.wallet_account().map(|a| self.balances[&a]), ..t.clone() };
+        must(&format!("insert_transfer({})", t.kind.as_str()), w.insert_transfer(&t))
     }
 
     fn flush(&self, w: &mut dyn Writer) {
@@ -1141,7 +1144,7 @@ pub fn insert_order_with_transfers(store: &dyn Store) {
     let m = create(store, Environment::Staging, "compound");
     let s = systems(store, Environment::Staging);
     deposit(store, Environment::Staging, m.wallet_id, 10_000);
-    let transfer = |kind, debit_account, credit_account| NewTransfer {
+    let transfer = |kind, debit_account, credit_account, wallet_balance_after_minor| NewTransfer {
         kind,
         debit_account,
         credit_account,
@@ -1150,13 +1153,14 @@ pub fn insert_order_with_transfers(store: &dyn Store) {
         pending_id: None,
         remarks: String::new(),
         created_at_ms: 7,
+        wallet_balance_after_minor,
     };
     let mut w = writer(store);
     must("begin", w.begin());
     let mut posted = order(m.id, "compound-posted", 20, 4_000, 7);
     let both = OrderTransfers {
-        hold: Some(transfer(TransferKind::Hold, m.wallet_id, s.holds)),
-        resolution: Some(transfer(TransferKind::Post, s.holds, s.revenue)),
+        hold: Some(transfer(TransferKind::Hold, m.wallet_id, s.holds, Some(6_000))),
+        resolution: Some(transfer(TransferKind::Post, s.holds, s.revenue, None)),
     };
     let Inserted::New { order_id, hold_id } =
         must("insert_order_with_transfers", w.insert_order_with_transfers(&posted, &both))

@@ -220,6 +220,22 @@ pub struct NewTransfer {
     pub pending_id: Option<i64>,
     pub remarks: String,
     pub created_at_ms: i64,
+    /// The balance of the merchant wallet this transfer moves, right after
+    /// it (`None` for POST, which moves no wallet). Set by the writer's
+    /// ledger; statements read it.
+    pub wallet_balance_after_minor: Option<i64>,
+}
+
+impl NewTransfer {
+    /// The merchant wallet a transfer moves: the debit of a HOLD, the credit
+    /// of a DEPOSIT, VOID or REFUND, none for a POST.
+    pub fn wallet_account(&self) -> Option<i64> {
+        match self.kind {
+            TransferKind::Hold => Some(self.debit_account),
+            TransferKind::Post => None,
+            TransferKind::Deposit | TransferKind::Void | TransferKind::Refund => Some(self.credit_account),
+        }
+    }
 }
 
 /// The ledger accounts of one environment that are not merchant wallets.
@@ -426,6 +442,29 @@ pub struct Movements {
     pub void_count: u64,
     pub refunds_minor: i64,
     pub refund_count: u64,
+}
+
+impl Movements {
+    /// Folds per-side sums: (`credit` side?, ledger kind, within the range?,
+    /// sum, count). Before the range, credits add to the opening balance and
+    /// debits take from it.
+    pub fn fold(sides: impl IntoIterator<Item = (bool, String, bool, i64, u64)>) -> Movements {
+        let mut m = Movements::default();
+        for (credit, kind, within, sum, count) in sides {
+            if !within {
+                m.opening_minor += if credit { sum } else { -sum };
+                continue;
+            }
+            match kind.as_str() {
+                "DEPOSIT" => (m.deposits_minor, m.deposit_count) = (m.deposits_minor + sum, m.deposit_count + count),
+                "HOLD" => (m.holds_minor, m.hold_count) = (m.holds_minor + sum, m.hold_count + count),
+                "VOID" => (m.voids_minor, m.void_count) = (m.voids_minor + sum, m.void_count + count),
+                "REFUND" => (m.refunds_minor, m.refund_count) = (m.refunds_minor + sum, m.refund_count + count),
+                _ => {}
+            }
+        }
+        m
+    }
 }
 
 /// One line of the daily transaction summary: successful orders of one
