@@ -836,6 +836,13 @@ impl Store for PgStore {
         })
     }
 
+    fn orders_with_refid<'a>(&'a self, refid: &'a str) -> BoxFuture<'a, Result<Vec<OrderRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE refid = $1 ORDER BY id");
+            Ok(self.query(SQL, &[&refid]).await?.iter().map(order_row).collect())
+        })
+    }
+
     fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>> {
         Box::pin(async move {
             const SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1");

@@ -946,6 +946,15 @@ impl Store for SqliteStore {
         ready(self.order_now(order_id))
     }
 
+    fn orders_with_refid<'a>(&'a self, refid: &'a str) -> BoxFuture<'a, Result<Vec<OrderRow>>> {
+        ready(self.read(|c| {
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE refid = ?1 ORDER BY id"))?;
+            let rows = stmt.query_map([refid], order_row)?;
+            rows.collect()
+        }))
+    }
+
     fn list_orders<'a>(&'a self, query: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>> {
         ready(self.list_orders_now(query))
     }

@@ -75,6 +75,7 @@ pub const CHECKS: &[(&str, ContractCheck)] = &[
     ("claim_due_callbacks", claim_due_callbacks),
     ("callback_attempts", callback_attempts),
     ("order_by_id", order_by_id),
+    ("orders_with_refid", orders_with_refid),
     ("list_orders", list_orders),
     ("statement", statement),
     ("movements", movements),
@@ -2194,4 +2195,20 @@ pub fn disputes(store: &dyn Store) {
     let d3 = open(o1, "c@kedai.my", T0 + 20);
     assert!(d3.id != d1.id && d3.state == "open", "once resolved, an order can be disputed again: {d3:?}");
     assert_eq!(list(false), vec![resolved, d2, d3], "all disputes, by id");
+}
+
+/// An operator looks a refid up across merchants.
+pub fn orders_with_refid(store: &dyn Store) {
+    let a = create(store, Environment::Staging, "refid-a");
+    let b = create(store, Environment::Staging, "refid-b");
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let first = insert(w.as_mut(), &order(a.id, "SHARED-1", 43, 100, T0));
+    let second = insert(w.as_mut(), &order(b.id, "SHARED-1", 43, 100, T0));
+    insert(w.as_mut(), &order(a.id, "ONLY-A", 43, 100, T0));
+    must("commit", w.commit());
+    let found = must("orders_with_refid", block(store.orders_with_refid("SHARED-1")));
+    assert_eq!(found, vec![first, second], "both merchants' orders, by id");
+    assert_eq!(must("orders_with_refid", block(store.orders_with_refid("ONLY-A"))).len(), 1);
+    assert!(must("orders_with_refid", block(store.orders_with_refid("NONE"))).is_empty());
 }

@@ -668,6 +668,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every callback of an order with its attempts, oldest first.
     fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<CallbackLog>>;
     fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>>;
+    /// Orders of any merchant with this refid (an operator's look-up; it may
+    /// read the whole table).
+    fn orders_with_refid<'a>(&'a self, refid: &'a str) -> BoxFuture<'a, Result<Vec<OrderRow>>>;
 
     fn list_orders<'a>(&'a self, query: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>>;
     /// A page of wallet movements with running balances, and how many match.

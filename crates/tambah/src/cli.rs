@@ -88,9 +88,9 @@ pub enum OrderCommand {
     /// Reverse a successful order: status 53, the cost returned, a callback sent.
     Refund {
         refid: String,
-        /// The merchant's account number.
+        /// The merchant's account number (needed only when several merchants used the refid).
         #[arg(long)]
-        account: String,
+        account: Option<String>,
         #[arg(long, default_value = "refunded by the operator")]
         reason: String,
     },
@@ -507,7 +507,33 @@ pub async fn run(args: Args) -> Result<(), String> {
         Command::Sign(s) => sign(s),
         Command::Order(OrderCommand::Refund { refid, account, reason }) => {
             let order = with_engine(db, |e| async move {
-                let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
+                let m = match account {
+                    Some(account) => e.merchant_by_account(&account).await.map_err(|e| e.to_string())?,
+                    None => {
+                        let found = e.store().orders_with_refid(&refid).await.map_err(|e| e.to_string())?;
+                        let merchant_id = match found.as_slice() {
+                            [one] => one.merchant_id,
+                            [] => return Err(format!("no transaction with refid {refid:?}")),
+                            many => {
+                                let mut accounts = Vec::new();
+                                for o in many {
+                                    if let Ok(Some(m)) = e.store().merchant(o.merchant_id).await {
+                                        accounts.push(m.account);
+                                    }
+                                }
+                                return Err(format!(
+                                    "refid {refid:?} was used by several merchants ({}): add --account",
+                                    accounts.join(", ")
+                                ));
+                            }
+                        };
+                        e.store()
+                            .merchant(merchant_id)
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .ok_or_else(|| "the order's merchant is gone".to_string())?
+                    }
+                };
                 e.refund(&m, &refid, &reason).await.map_err(|e| match e {
                     DisputeError::NotFound(m) | DisputeError::Failed(m) => m,
                     DisputeError::NotRefundable(o) => {

@@ -273,7 +273,8 @@ async fn seed_history(s: &Server, c: &Client) {
         let r = c.topup(buy(refid, account, amount)).await;
         assert_eq!(r.status, 200, "{:?}", r.json);
     }
-    let out = s.cli(&["order", "refund", "H-6", "--account", &c.m.account, "--reason", "customer complaint"]);
+    // The exact form: the refid alone is enough when only one merchant used it.
+    let out = s.cli(&["order", "refund", "H-6", "--reason", "customer complaint"]);
     assert!(out.contains("refunded"), "{out}");
 }
 
@@ -461,5 +462,12 @@ async fn refunds_and_disputes() {
     assert!(!ok && err.contains("only successful"), "{err}");
     let (ok, _, err) = cli_status(&s.db, &["order", "refund", "D-2", "--account", &m.account]);
     assert!(!ok && err.contains("status 48"), "{err}");
+    // A refid two merchants used needs --account.
+    let other = s.merchant(&[], "100");
+    Client::new(&s, &other).topup(buy("D-1", "0123456789", "10")).await;
+    let (ok, _, err) = cli_status(&s.db, &["order", "refund", "D-1"]);
+    assert!(!ok && err.contains("add --account") && err.contains(&other.account), "{err}");
+    let out = s.cli(&["order", "refund", "D-1", "--account", &other.account]);
+    assert!(out.contains("status 53"), "{out}");
     assert_verified(&s.db);
 }
