@@ -3,10 +3,13 @@
 //! workers. It sees the database only through the `tambah_store` traits.
 
 pub mod auth;
+pub mod bills;
 pub mod callbacks;
 pub mod catalog;
 pub mod credentials;
 pub mod disputes;
+pub mod families;
+mod health;
 mod ledger;
 pub mod merchants;
 pub mod orders;
@@ -19,7 +22,7 @@ mod writer;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 
-use tambah_domain::{Catalog, Environment};
+use tambah_domain::{Catalog, Environment, Product};
 use tambah_store::{Store, StoreError, SystemAccounts};
 
 pub use auth::{AuthError, AuthMethod, Caller, SignedRequest};
@@ -91,6 +94,9 @@ impl Default for Config {
 pub struct Engine {
     store: Arc<dyn Store>,
     catalog: RwLock<Arc<Catalog>>,
+    families: Arc<families::Families>,
+    health: health::Health,
+    catalog_version: std::sync::atomic::AtomicI64,
     router: providers::Router,
     writer: writer::WriterHandle,
     waiters: Arc<waiters::Waiters>,
@@ -110,6 +116,7 @@ impl Engine {
     pub async fn start(
         store: Arc<dyn Store>,
         catalog: Catalog,
+        families: families::Families,
         master_key: MasterKey,
         config: Config,
         clock: Arc<dyn Clock>,
@@ -124,6 +131,9 @@ impl Engine {
         let engine = Arc::new_cyclic(|me| Engine {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
+            families: Arc::new(families),
+            health: health::Health::default(),
+            catalog_version: std::sync::atomic::AtomicI64::new(0),
             router: providers::Router::new(providers::simulator::Simulator::new(config.simulator_seed)),
             writer,
             waiters,
@@ -141,6 +151,49 @@ impl Engine {
 
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.read().expect("catalog lock poisoned").clone()
+    }
+
+    /// Plans, accounts, billers, zakat types and e-SIM countries.
+    pub fn families(&self) -> &families::Families {
+        &self.families
+    }
+
+    /// `Healthy` or `Interruption` for a product, from recent outcomes. The
+    /// staging test product `FP` is always interrupted, and live products
+    /// are while no live provider is configured.
+    pub fn network_healthy(&self, environment: Environment, product: &Product) -> bool {
+        if product.family == tambah_domain::Family::Test || self.router().route(environment, product).is_none() {
+            return false;
+        }
+        self.health.healthy(environment, &product.code, self.now_ms())
+    }
+
+    pub(crate) fn record_health(&self, environment: Environment, product: &str, order: &tambah_store::OrderRow) {
+        if providers::simulator::Simulator::is_simulation(&order.account) {
+            return;
+        }
+        let healthy = !matches!(order.status, 47 | 55);
+        if order.status >= 20 {
+            self.health.record(environment, product, self.now_ms(), healthy);
+        }
+    }
+
+    /// Loads a catalogue imported since the last look (`tambah catalog
+    /// import`); true when it changed. Nodes call this periodically.
+    pub async fn reload_catalog(&self) -> Result<bool, String> {
+        use std::sync::atomic::Ordering;
+        let latest = self.store().latest_catalog(false).await.map_err(|e| e.to_string())?;
+        let Some((version, _)) = latest else { return Ok(false) };
+        if version <= self.catalog_version.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let Some((version, json)) = self.store().latest_catalog(true).await.map_err(|e| e.to_string())? else {
+            return Ok(false);
+        };
+        let catalog = catalog::parse(&json)?;
+        self.set_catalog(catalog);
+        self.catalog_version.store(version, Ordering::SeqCst);
+        Ok(true)
     }
 
     /// Swaps the whole catalogue (in-flight requests keep the one they read).

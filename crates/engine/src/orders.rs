@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tambah_domain::order::LedgerEffect;
-use tambah_domain::{Amount, Environment, OrderState, Product, RefId, StatusCode};
+use tambah_domain::{Amount, Environment, Family, OrderState, Product, RefId, StatusCode};
 use tambah_store::{
     CallbackKind, Inserted, MerchantRow, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, StoreError,
     TransferKind, Writer,
@@ -109,6 +109,10 @@ pub(crate) struct NewOrder {
     pub now_ms: i64,
     /// The merchant takes callbacks: queue one when the order ends final.
     pub notify: bool,
+    /// The product's stock is counted (PINs, vouchers).
+    pub track_stock: bool,
+    /// The biller's per-account limit: (month as yyyymm, payments allowed).
+    pub monthly_limit: Option<(i64, u32)>,
 }
 
 #[derive(Debug)]
@@ -160,6 +164,11 @@ impl Engine {
             return Err(reject(400, StatusCode::INVALID_AMOUNT, "amount must be greater than 0"));
         }
         product.check_amount(amount).map_err(|e| reject(400, StatusCode::INVALID_DENOMINATION, e.0))?;
+        if matches!(product.family, Family::Data | Family::Ptptn | Family::Jompay | Family::Zakat | Family::Esim) {
+            self.families()
+                .check(&product, &account, amount, &input.extras)
+                .map_err(|r| reject(400, r.code, r.reason))?;
+        }
         let remarks = input.remarks.clone().unwrap_or_default();
         if remarks.chars().count() > REMARKS_MAX_CHARS {
             return Err(reject(
@@ -258,6 +267,8 @@ impl Engine {
                 verdict,
                 now_ms,
                 notify: !merchant.callback_url.is_empty(),
+                track_stock: valid.product.family.delivers_pin(),
+                monthly_limit: crate::bills::monthly_limit(&valid.product.code).map(|limit| (month_of(now_ms), limit)),
             })
             .await;
         let placed = match placed {
@@ -272,6 +283,7 @@ impl Engine {
         match placed {
             Placed::Existing(order) | Placed::Conflict(order) => self.existing_view(merchant, order, &valid).await,
             Placed::New { order, balance_minor, dispatch_to } => {
+                self.record_health(merchant.environment, &order.product, &order);
                 if order.status >= 20 {
                     return Ok(OrderView { order, product_name: valid.product.name.clone(), balance_minor });
                 }
@@ -365,7 +377,12 @@ impl Engine {
         outcome: Outcome,
     ) -> Result<OrderRow, WriteError> {
         let notify = !merchant.callback_url.is_empty();
-        self.writer().resolve(order_id, merchant.wallet_id, merchant.environment, outcome, self.now_ms(), notify).await
+        let order = self
+            .writer()
+            .resolve(order_id, merchant.wallet_id, merchant.environment, outcome, self.now_ms(), notify)
+            .await?;
+        self.record_health(merchant.environment, &order.product, &order);
+        Ok(order)
     }
 
     /// Asks the provider about an order whose re-check is due and records it.
@@ -377,6 +394,12 @@ impl Engine {
         let outcome = provider.query(&provider_order(&order), &product, self.now_ms()).await;
         self.record(&merchant, order.id, outcome).await.map(|_| ()).map_err(|e| e.to_string())
     }
+}
+
+/// `yyyymm` of an instant, Malaysia time.
+pub(crate) fn month_of(unix_ms: i64) -> i64 {
+    let t = tambah_domain::time::MytDateTime::from_unix_millis(unix_ms);
+    t.year * 100 + i64::from(t.month)
 }
 
 fn provider_order(order: &OrderRow) -> ProviderOrder {
@@ -418,11 +441,27 @@ pub(crate) fn apply_place(w: &mut dyn Writer, ledger: &mut BatchLedger, o: &NewO
     };
     let systems = ledger.system(o.environment);
     let insufficient = matches!(o.verdict, Verdict::InsufficientCredit) || ledger.balance(o.wallet_id) < o.cost_minor;
+    // Refused before anything is held: no credit (43), no stock (45), the
+    // biller's monthly count for the account reached (54). Stock and counts
+    // are taken only for orders that are not already known to fail.
+    let known_to_fail = matches!(&o.verdict, Verdict::Decided { outcome, .. }
+        if !matches!(outcome, Outcome::Delivered(_) | Outcome::Pending { .. }));
+    let mut refused = insufficient.then_some(StatusCode::INSUFFICIENT_CREDIT);
+    if refused.is_none() && !known_to_fail {
+        if o.track_stock && w.take_stock(&o.product)? == Some(false) {
+            refused = Some(StatusCode::OUT_OF_STOCK);
+        }
+        if let Some((month, limit)) = o.monthly_limit {
+            if !w.count_bill_payment(&o.product, &o.account, month, limit)? {
+                refused = Some(StatusCode::DUPLICATE);
+            }
+        }
+    }
     let mut transfers = OrderTransfers::default();
     let mut dispatch_to = None;
-    if insufficient {
+    if let Some(code) = refused {
         // Final at once, nothing held.
-        row.status = StatusCode::INSUFFICIENT_CREDIT.code();
+        row.status = code.code();
     } else {
         let mut hold = transfer(TransferKind::Hold, o.wallet_id, systems.holds, o.cost_minor, o.now_ms);
         ledger.stage(&mut hold).map_err(|e| e.into_store("hold"))?;

@@ -81,10 +81,16 @@ async fn random_orders_keep_the_ledger_exact() {
     let clock = Arc::new(ManualClock(AtomicI64::new(1_764_000_000_000)));
     let config = Config { topup_wait_ms: 0, writer_batch_max: 64, ..Config::default() };
     let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
-    let (engine, runner) =
-        Engine::start(store.clone(), catalog::parse(catalog::BUILT_IN).unwrap(), key, config, clock.clone())
-            .await
-            .unwrap();
+    let (engine, runner) = Engine::start(
+        store.clone(),
+        catalog::parse(catalog::BUILT_IN).unwrap(),
+        tambah_engine::families::Families::parse(tambah_engine::families::BUILT_IN).unwrap(),
+        key,
+        config,
+        clock.clone(),
+    )
+    .await
+    .unwrap();
 
     // Merchants with small wallets, so that some run dry (43 for real).
     let mut callers = Vec::new();

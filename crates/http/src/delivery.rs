@@ -32,6 +32,8 @@ pub struct DeliveryConfig {
     pub allow_private_networks: bool,
     pub smtp: Option<SmtpConfig>,
     pub lease_ms: i64,
+    /// Base of links in bodies (the e-SIM QR code).
+    pub public_url: String,
 }
 
 impl Default for DeliveryConfig {
@@ -43,6 +45,7 @@ impl Default for DeliveryConfig {
             allow_private_networks: false,
             smtp: None,
             lease_ms: 60_000,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -216,9 +219,10 @@ impl CallbackSender {
             Some(id) => self.engine.store().order(id).await.ok().flatten(),
             None => None,
         };
-        let Some(order) = order else {
+        let Some(mut order) = order else {
             return (url, Answer::failed("the order is not readable".into(), true));
         };
+        crate::topup::absolutize(&mut order.voucherlink, &self.config.public_url);
         let status = cb.status.and_then(StatusCode::from_u8).unwrap_or(StatusCode::PROCESSING);
         let product_name = self.engine.catalog().get(&order.product).map(|p| p.name.clone()).unwrap_or_default();
         let version = ApiVersion::parse(&m.api_version).unwrap_or(ApiVersion::Seed);

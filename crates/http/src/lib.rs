@@ -5,11 +5,13 @@
 mod balance;
 pub mod callbacks;
 pub mod delivery;
+mod discovery;
 mod error;
 mod low_balance;
 pub mod mail;
 mod params;
 mod products;
+pub mod qr;
 pub mod reports;
 mod statement;
 mod tokens;
@@ -91,6 +93,15 @@ pub fn router(engine: Arc<Engine>, config: HttpConfig) -> Router {
         .route("/v1/balance-statement", get(statement::get))
         .route("/v2/reports/transaction-summary", get(reports::summary_route))
         .route("/v2/reports/invoice", get(reports::invoice_route))
+        .route("/v2/subproducts", get(discovery::subproducts_route))
+        .route("/v2/options", get(discovery::options))
+        .route("/v2/esim/countries", get(discovery::esim_countries))
+        .route("/v2/esim/qr/{refid}", get(discovery::esim_qr))
+        .route("/v2/catalog", get(discovery::catalog))
+        .route("/v2/bill-presentment", get(discovery::bill_presentment))
+        .route("/v1/bill-presentment", get(discovery::bill_presentment))
+        .route("/v2/networkstatus", get(discovery::network_status))
+        .route("/v1/networkstatus", get(discovery::network_status))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(request_id))

@@ -40,6 +40,13 @@ pub(crate) struct Envelope {
     voucherlink: String,
 }
 
+/// Links the server stores as paths (the e-SIM QR code) are served absolute.
+pub(crate) fn absolutize(link: &mut String, public_url: &str) {
+    if link.starts_with('/') {
+        *link = format!("{public_url}{link}");
+    }
+}
+
 /// An order's topup response body as `status` and `balance` were at an
 /// event (a callback announces the status it was queued with).
 pub(crate) fn order_body(
@@ -174,7 +181,10 @@ async fn topup(
         Err(e) => return Err(e),
     };
     match state.engine.topup(&caller, &input).await {
-        Ok(view) => Ok((Http::OK, Json(Envelope::from_view(&view).render(shape))).into_response()),
+        Ok(mut view) => {
+            absolutize(&mut view.order.voucherlink, &state.config.public_url);
+            Ok((Http::OK, Json(Envelope::from_view(&view).render(shape))).into_response())
+        }
         Err(TopupError::Rejected(r)) => {
             let http = Http::from_u16(r.http_status).unwrap_or(Http::BAD_REQUEST);
             Ok(rejection(shape, &input, r.code, &r.reason, Amount::from_minor(r.balance_minor), http, &state))

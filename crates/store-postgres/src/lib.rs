@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_after_the_sale.sql")),
     (6, include_str!("../migrations/0006_report_indexes.sql")),
     (7, include_str!("../migrations/0007_statement_balances.sql")),
+    (8, include_str!("../migrations/0008_catalogue_state.sql")),
 ];
 /// Shared connections for reads; each pipelines many concurrent queries.
 const READ_CONNECTIONS: usize = 4;
@@ -999,6 +1000,68 @@ impl Store for PgStore {
         })
     }
 
+    fn save_catalog<'a>(&'a self, json: &'a str, now_ms: i64) -> BoxFuture<'a, Result<i64>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "INSERT INTO catalog_versions (version, json, created_at_ms)
+                     SELECT COALESCE(MAX(version), 0) + 1, $1, $2 FROM catalog_versions RETURNING version",
+                    &[&json, &now_ms],
+                )
+                .await?;
+            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("catalogue insert returned nothing".into()))
+        })
+    }
+
+    fn latest_catalog(&self, with_json: bool) -> BoxFuture<'_, Result<Option<(i64, String)>>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT version, CASE WHEN $1 THEN json ELSE '' END FROM catalog_versions ORDER BY version DESC LIMIT 1",
+                    &[&with_json],
+                )
+                .await?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    fn set_stock<'a>(&'a self, product: &'a str, remaining: Option<u64>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            match remaining {
+                Some(n) => {
+                    let n = n as i64;
+                    self.execute(
+                        "INSERT INTO stock (product, remaining) VALUES ($1, $2)
+                         ON CONFLICT (product) DO UPDATE SET remaining = excluded.remaining",
+                        &[&product, &n],
+                    )
+                    .await?
+                }
+                None => self.execute("DELETE FROM stock WHERE product = $1", &[&product]).await?,
+            };
+            Ok(())
+        })
+    }
+
+    fn stock_levels(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>>> {
+        Box::pin(async move {
+            let rows = self.query("SELECT product, remaining FROM stock ORDER BY product COLLATE \"C\"", &[]).await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as u64)).collect())
+        })
+    }
+
+    fn bill_payments<'a>(&'a self, product: &'a str, account: &'a str, month: i64) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT count FROM bill_counts WHERE product = $1 AND account = $2 AND month = $3",
+                    &[&product, &account, &month],
+                )
+                .await?;
+            Ok(row.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0))
+        })
+    }
+
     fn open_dispute<'a>(
         &'a self,
         order: &'a OrderRow,
@@ -1164,6 +1227,26 @@ impl Writer for PgWriter {
             .collect();
         // In the order asked, as the SQLite backend answers.
         Ok(wallet_ids.iter().filter_map(|id| found.get(id).copied()).collect())
+    }
+
+    fn take_stock(&mut self, product: &str) -> Result<Option<bool>> {
+        let row = self.query_opt(
+            "WITH t AS (UPDATE stock SET remaining = remaining - 1 WHERE product = $1 AND remaining > 0 RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM stock WHERE product = $1)",
+            &[&product],
+        )?;
+        let (taken, limited): (bool, bool) = row.map(|r| (r.get(0), r.get(1))).unwrap_or((false, false));
+        Ok(if taken { Some(true) } else { limited.then_some(false) })
+    }
+
+    fn count_bill_payment(&mut self, product: &str, account: &str, month: i64, limit: u32) -> Result<bool> {
+        let limit = i64::from(limit);
+        let counted = self.execute(
+            "INSERT INTO bill_counts AS b (product, account, month, count) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (product, account, month) DO UPDATE SET count = b.count + 1 WHERE b.count < $4",
+            &[&product, &account, &month, &limit],
+        )?;
+        Ok(counted == 1)
     }
 
     fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_after_the_sale.sql")),
     (6, include_str!("../migrations/0006_report_indexes.sql")),
     (7, include_str!("../migrations/0007_statement_balances.sql")),
+    (8, include_str!("../migrations/0008_catalogue_state.sql")),
 ];
 /// Read connections kept open for reuse; more may be opened under load.
 const READ_POOL_MAX: usize = 8;
@@ -971,6 +972,54 @@ impl Store for SqliteStore {
         ready(self.daily_summary_now(merchant_id, from_ms, to_ms))
     }
 
+    fn save_catalog<'a>(&'a self, json: &'a str, now_ms: i64) -> BoxFuture<'a, Result<i64>> {
+        ready(self.write(|tx| {
+            tx.execute("INSERT INTO catalog_versions (json, created_at_ms) VALUES (?1, ?2)", params![json, now_ms])?;
+            Ok(tx.last_insert_rowid())
+        }))
+    }
+
+    fn latest_catalog(&self, with_json: bool) -> BoxFuture<'_, Result<Option<(i64, String)>>> {
+        ready(self.read(|c| {
+            c.prepare_cached(
+                "SELECT version, CASE WHEN ?1 THEN json ELSE '' END FROM catalog_versions ORDER BY version DESC LIMIT 1",
+            )?
+            .query_row([with_json], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+        }))
+    }
+
+    fn set_stock<'a>(&'a self, product: &'a str, remaining: Option<u64>) -> BoxFuture<'a, Result<()>> {
+        ready(self.write(|tx| {
+            match remaining {
+                Some(n) => tx.execute(
+                    "INSERT INTO stock (product, remaining) VALUES (?1, ?2)
+                     ON CONFLICT (product) DO UPDATE SET remaining = excluded.remaining",
+                    params![product, n],
+                )?,
+                None => tx.execute("DELETE FROM stock WHERE product = ?1", [product])?,
+            };
+            Ok(())
+        }))
+    }
+
+    fn stock_levels(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT product, remaining FROM stock ORDER BY product")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        }))
+    }
+
+    fn bill_payments<'a>(&'a self, product: &'a str, account: &'a str, month: i64) -> BoxFuture<'a, Result<u64>> {
+        ready(self.read(|c| {
+            c.prepare_cached("SELECT count FROM bill_counts WHERE product = ?1 AND account = ?2 AND month = ?3")?
+                .query_row(params![product, account, month], |r| r.get(0))
+                .optional()
+                .map(|n| n.unwrap_or(0))
+        }))
+    }
+
     fn open_dispute<'a>(
         &'a self,
         order: &'a OrderRow,
@@ -1025,6 +1074,35 @@ impl Writer for SqliteWriter {
             out.extend(row);
         }
         Ok(out)
+    }
+
+    fn take_stock(&mut self, product: &str) -> Result<Option<bool>> {
+        let taken = self
+            .conn
+            .prepare_cached("UPDATE stock SET remaining = remaining - 1 WHERE product = ?1 AND remaining > 0")
+            .and_then(|mut s| s.execute([product]))
+            .map_err(err)?;
+        if taken == 1 {
+            return Ok(Some(true));
+        }
+        let limited = self
+            .conn
+            .prepare_cached("SELECT 1 FROM stock WHERE product = ?1")
+            .and_then(|mut s| s.exists([product]))
+            .map_err(err)?;
+        Ok(limited.then_some(false))
+    }
+
+    fn count_bill_payment(&mut self, product: &str, account: &str, month: i64, limit: u32) -> Result<bool> {
+        let counted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO bill_counts (product, account, month, count) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (product, account, month) DO UPDATE SET count = count + 1 WHERE count < ?4",
+            )
+            .and_then(|mut s| s.execute(params![product, account, month, limit]))
+            .map_err(err)?;
+        Ok(counted == 1)
     }
 
     fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {

@@ -546,6 +546,12 @@ pub trait Writer: Send {
     /// those with a threshold set).
     fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>>;
     fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()>;
+    /// Takes one unit of a product's stock: `None` when the product has no
+    /// stock limit, `Some(false)` when it is out of stock.
+    fn take_stock(&mut self, product: &str) -> Result<Option<bool>>;
+    /// Counts a payment to a biller account in a month unless `limit` is
+    /// reached; false when it is.
+    fn count_bill_payment(&mut self, product: &str, account: &str, month: i64, limit: u32) -> Result<bool>;
 
     /// Inserts an order unless the merchant already has its refid, with its
     /// transfers (see `OrderTransfers`). Network backends override this to
@@ -679,6 +685,16 @@ pub trait Store: Send + Sync + 'static {
     fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>>;
     /// Successful orders of a merchant per Malaysia-time day and product.
     fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>>;
+
+    /// Stores a catalogue (validated by the caller) as the newest version.
+    fn save_catalog<'a>(&'a self, json: &'a str, now_ms: i64) -> BoxFuture<'a, Result<i64>>;
+    /// The newest stored catalogue version, and its JSON when `with_json`.
+    fn latest_catalog(&self, with_json: bool) -> BoxFuture<'_, Result<Option<(i64, String)>>>;
+    /// Sets a product's stock (`None`: unlimited).
+    fn set_stock<'a>(&'a self, product: &'a str, remaining: Option<u64>) -> BoxFuture<'a, Result<()>>;
+    fn stock_levels(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>>>;
+    /// Payments counted for a biller account in a month.
+    fn bill_payments<'a>(&'a self, product: &'a str, account: &'a str, month: i64) -> BoxFuture<'a, Result<u64>>;
 
     /// Opens a dispute on an order (or returns the one already open).
     fn open_dispute<'a>(

@@ -81,6 +81,31 @@ pub enum Command {
     /// Reconciliation reports (JSON, or CSV with --csv).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The product catalogue: import, show, stock.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Check a catalogue file and make it the active catalogue of every node
+    /// (running nodes pick it up within seconds).
+    Import { file: PathBuf },
+    /// The active catalogue: one product per line, or the file with --json.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a product's stock (PINs and vouchers fail with 45 at 0).
+    Stock {
+        #[arg(long)]
+        product: String,
+        /// Units left; omit with --unlimited.
+        #[arg(long)]
+        set: Option<u64>,
+        #[arg(long)]
+        unlimited: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -352,9 +377,16 @@ pub async fn open(db: &DbArgs, config: Config) -> Result<Opened, String> {
         Some(file) => std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?,
         None => catalog::BUILT_IN.to_owned(),
     };
+    // An imported catalogue (`tambah catalog import`) wins over the file.
+    let catalog_json = match store.latest_catalog(true).await.map_err(|e| e.to_string())? {
+        Some((_, json)) => json,
+        None => catalog_json,
+    };
     let catalog = catalog::parse(&catalog_json)?;
-    let (engine, runner) =
-        Engine::start(store, catalog, master_key, config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    let families = tambah_engine::families::Families::parse(tambah_engine::families::BUILT_IN)?;
+    let (engine, runner) = Engine::start(store, catalog, families, master_key, config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Opened { engine, runner })
 }
 
@@ -593,6 +625,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             println!("dispute {} resolved: {}", d.id, d.resolution);
             Ok(())
         }
+        Command::Catalog(c) => catalog_command(db, c).await,
         Command::Report(ReportCommand::Summary { account, date, csv }) => {
             let (from, to) = tambah_domain::time::parse_date_range(&date)?;
             let v = with_engine(db, |e| async move {
@@ -610,6 +643,78 @@ pub async fn run(args: Args) -> Result<(), String> {
             })
             .await?;
             print_report(&v, "lines", tambah_http::reports::INVOICE_COLUMNS, csv);
+            Ok(())
+        }
+    }
+}
+
+async fn catalog_command(db: &DbArgs, command: CatalogCommand) -> Result<(), String> {
+    match command {
+        CatalogCommand::Import { file } => {
+            let json = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+            let parsed = catalog::parse(&json)?;
+            let n = parsed.products().len();
+            let version = with_engine(db, |e| async move {
+                e.store().save_catalog(&json, e.now_ms()).await.map_err(|e| e.to_string())
+            })
+            .await?;
+            println!("catalogue version {version} imported: {n} products");
+            Ok(())
+        }
+        CatalogCommand::Show { json } => {
+            let (text, stock) = with_engine(db, |e| async move {
+                let stored = e.store().latest_catalog(true).await.map_err(|e| e.to_string())?;
+                let stock = e.store().stock_levels().await.map_err(|e| e.to_string())?;
+                Ok((stored.map(|(_, j)| j), stock))
+            })
+            .await?;
+            let text = match (text, &db.catalog) {
+                (Some(t), _) => t,
+                (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| e.to_string())?,
+                (None, None) => catalog::BUILT_IN.to_owned(),
+            };
+            if json {
+                println!("{text}");
+                return Ok(());
+            }
+            let parsed = catalog::parse(&text)?;
+            println!(
+                "{:<8} {:<32} {:<9} {:<24} {:>8} {:<8} {:>8}",
+                "CODE", "NAME", "FAMILY", "DENOMINATION", "DISCOUNT", "STATUS", "STOCK"
+            );
+            for p in parsed.products() {
+                let left = stock.iter().find(|(code, _)| *code == p.code).map(|(_, n)| n.to_string());
+                println!(
+                    "{:<8} {:<32} {:<9} {:<24} {:>8} {:<8} {:>8}",
+                    p.code,
+                    p.name.chars().take(32).collect::<String>(),
+                    format!("{:?}", p.family).to_lowercase(),
+                    p.denomination.text().chars().take(24).collect::<String>(),
+                    p.discount_text("default"),
+                    if p.active { "Active" } else { "Inactive" },
+                    left.unwrap_or_else(|| "-".into()),
+                );
+            }
+            Ok(())
+        }
+        CatalogCommand::Stock { product, set, unlimited } => {
+            let remaining = match (set, unlimited) {
+                (Some(n), false) => Some(n),
+                (None, true) => None,
+                _ => return Err("give either --set N or --unlimited".into()),
+            };
+            let p = product.clone();
+            with_engine(db, |e| async move {
+                if e.catalog().get(&p).is_none() {
+                    return Err(format!("unknown product {p:?}"));
+                }
+                e.store().set_stock(&p, remaining).await.map_err(|e| e.to_string())
+            })
+            .await?;
+            match remaining {
+                Some(n) => println!("stock of {product}: {n}"),
+                None => println!("stock of {product}: unlimited"),
+            }
             Ok(())
         }
     }

@@ -68,6 +68,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
             allow_private_networks: args.callback_allow_private_networks,
             smtp,
             lease_ms: (args.callback_timeout_ms as i64).saturating_mul(2).max(args.lease_ms),
+            public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
         },
     );
     let mut stop_sender = stop_rx.clone();
@@ -78,6 +79,23 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
                 let _ = stop_sender.wait_for(|s| *s).await;
             })
             .await
+    });
+
+    // Catalogue changes imported by `tambah catalog import` reach every node.
+    let mut stop_catalog = stop_rx.clone();
+    let watcher = engine.clone();
+    let catalog_task = tokio::spawn(async move {
+        loop {
+            match watcher.reload_catalog().await {
+                Ok(true) => tracing::info!("catalogue reloaded"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "catalogue reload failed; keeping the current one"),
+            }
+            tokio::select! {
+                _ = stop_catalog.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
     });
 
     let http = HttpConfig {
@@ -97,6 +115,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     let _ = stop_tx.send(true);
     let _ = workers.await;
     let _ = sender_task.await;
+    let _ = catalog_task.await;
     opened.runner.shutdown(&engine).await;
     tracing::info!("stopped");
     Ok(())

@@ -8,7 +8,7 @@
 //! - `601234503NN`: Processing for NN s, then Failed 48.
 
 use sha2::{Digest, Sha256};
-use tambah_domain::{Product, StatusCode};
+use tambah_domain::{Family, Product, StatusCode};
 
 use super::{BoxFuture, Delivery, Outcome, Provider, ProviderOrder};
 
@@ -70,6 +70,12 @@ impl Simulator {
         Simulator { seed }
     }
 
+    /// Whether an account is a simulation or scenario number (their forced
+    /// outcomes say nothing about the provider's health).
+    pub fn is_simulation(account: &str) -> bool {
+        account.starts_with("6012345")
+    }
+
     pub fn precheck(account: &str) -> Option<Precheck> {
         match account {
             "60123450041" => Some(Precheck::Suspended),
@@ -90,10 +96,31 @@ impl Simulator {
 
     fn delivery(&self, order: &ProviderOrder, product: &Product) -> Delivery {
         let mut d = Delivery { sn: self.digits(order, "sn", 12), ..Delivery::default() };
-        if product.family.delivers_pin() {
-            d.pin = self.digits(order, "pin", 16);
-            d.expiry = expiry_one_year_after(order.created_at_ms);
-            d.note = product.note.clone();
+        match product.family {
+            Family::Pin | Family::Gift => {
+                d.pin = self.digits(order, "pin", 16);
+                d.expiry = expiry_after(order.created_at_ms, 365);
+                d.note = product.note.clone();
+            }
+            Family::Esim => {
+                // An activation code for the SM-DP+ server, the ICCID (with
+                // its Luhn digit), and the QR code the HTTP edge renders.
+                let code: String = self.digits(order, "esim", 24).chars().collect();
+                d.pin = format!("LPA:1$smdp.tambah.test${}-{}-{}", &code[..8], &code[8..16], &code[16..]);
+                d.sn = iccid(&format!("8960{}", self.digits(order, "iccid", 14)));
+                d.expiry = expiry_after(order.created_at_ms, 30);
+                d.voucherlink = format!("/v2/esim/qr/{}", order.refid);
+                d.note = "Scan the QR code (or enter the activation code) in Settings > Mobile > Add eSIM \
+                          before the expiry date; the plan starts when the eSIM first connects abroad."
+                    .into();
+            }
+            Family::Zakat => {
+                d.sn = format!("ZKT{}", self.digits(order, "receipt", 10));
+                d.note = "Keep this receipt number: zakat paid is a tax rebate (LHDN).".into();
+            }
+            Family::Ptptn => d.sn = format!("PTPTN{}", self.digits(order, "receipt", 10)),
+            Family::Jompay => d.sn = format!("JP{}", self.digits(order, "receipt", 12)),
+            _ => d.note = product.note.clone(),
         }
         d
     }
@@ -159,15 +186,46 @@ impl Provider for Simulator {
     }
 }
 
-/// `yyyymmdd` one year (365 days) after `created_at_ms`, Malaysia time.
-fn expiry_one_year_after(created_at_ms: i64) -> String {
-    let t = tambah_domain::time::MytDateTime::from_unix_millis(created_at_ms + 365 * 86_400_000);
+/// `yyyymmdd` a number of days after `created_at_ms`, Malaysia time.
+fn expiry_after(created_at_ms: i64, days: i64) -> String {
+    let t = tambah_domain::time::MytDateTime::from_unix_millis(created_at_ms + days * 86_400_000);
     format!("{:04}{:02}{:02}", t.year, t.month, t.day)
+}
+
+/// Appends the Luhn check digit (ICCIDs carry one).
+fn iccid(body: &str) -> String {
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iccid_has_a_valid_luhn_digit() {
+        // 79927398713 is the textbook Luhn example.
+        assert_eq!(iccid("7992739871"), "79927398713");
+        let id = iccid("896012345678901234");
+        assert_eq!(id.len(), 19);
+    }
 
     #[test]
     fn scenarios_parse() {

@@ -6,6 +6,7 @@ mod aftersale;
 mod auth;
 mod cli;
 mod crash;
+mod families;
 mod harness;
 mod multinode;
 mod receiver;

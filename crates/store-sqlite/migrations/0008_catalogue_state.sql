@@ -1,0 +1,20 @@
+-- Catalogue state shared by every node: the imported catalogue (versions),
+-- PIN stock per product (a product without a row is unlimited), and the
+-- per-account monthly payment counts of billers that limit them.
+CREATE TABLE catalog_versions (
+    version       INTEGER PRIMARY KEY,
+    json          TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE stock (
+    product   TEXT PRIMARY KEY,
+    remaining INTEGER NOT NULL CHECK (remaining >= 0)
+);
+CREATE TABLE bill_counts (
+    product TEXT NOT NULL,
+    account TEXT NOT NULL,
+    -- yyyymm in Malaysia time
+    month   INTEGER NOT NULL,
+    count   INTEGER NOT NULL CHECK (count >= 0),
+    PRIMARY KEY (product, account, month)
+);
