@@ -6,6 +6,7 @@ mod aftersale;
 mod auth;
 mod cli;
 mod crash;
+mod docs;
 mod families;
 mod harness;
 mod multinode;

@@ -11,7 +11,7 @@ fn snapshot(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",
@@ -24,7 +24,7 @@ fn kind(v: &Value) -> &'static str {
 
 /// Same keys in the same order and the same types, recursively; values equal
 /// for every key in `exact`. `extra` keys may follow (additive superset).
-fn assert_shape(expected: &Value, actual: &Value, exact: &[&str], extra: &[&str], at: &str) {
+pub(crate) fn assert_shape(expected: &Value, actual: &Value, exact: &[&str], extra: &[&str], at: &str) {
     assert_eq!(kind(expected), kind(actual), "{at}: type of {actual}");
     if let (Value::Object(e), Value::Object(a)) = (expected, actual) {
         let ekeys: Vec<&String> = e.keys().collect();

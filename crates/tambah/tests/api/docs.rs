@@ -1,0 +1,48 @@
+//! The examples of `docs/api.md` marked `<!-- example: GET path -->` are
+//! checked against a live server: the same keys in the same order with the
+//! same JSON types (values differ: they are examples).
+
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::snapshots::assert_shape;
+
+/// (path, example) pairs from the API reference.
+fn examples() -> Vec<(String, Value)> {
+    let path = format!("{}/../../docs/api.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.strip_prefix("<!-- example: GET ") else { continue };
+        let request = rest.trim_end_matches("-->").trim().to_owned();
+        assert_eq!(lines.next(), Some("```json"), "a json block follows the marker of {request}");
+        let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+        let example: Value = serde_json::from_str(&block.join("\n")).unwrap_or_else(|e| panic!("{request}: {e}"));
+        out.push((request, example));
+    }
+    out
+}
+
+/// Arrays in examples show one item: compare it with the first actual one.
+fn first_items(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().take(1).map(first_items).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), first_items(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test]
+async fn api_reference_examples_match_live_answers() {
+    let found = examples();
+    assert!(found.len() >= 7, "the reference marks its examples: {}", found.len());
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    for (request, example) in found {
+        let r = c.signed("GET", &request, None).await;
+        assert_eq!(r.status, 200, "{request}: {:?}", r.json);
+        assert_shape(&first_items(&example), &first_items(&r.json), &[], &[], &request);
+    }
+}
