@@ -1,5 +1,6 @@
 -- wrk script: signed-in (Bearer) topups, each with a fresh refid.
--- TAMBAH_TOKEN, TAMBAH_RUN (refid prefix) and TAMBAH_MODE (new|status) come from the environment.
+-- TAMBAH_TOKEN, TAMBAH_RUN (refid prefix) and TAMBAH_MODE (new|status|mixed) come from the
+-- environment. mixed: of every 10 requests, 5 new topups, 4 status checks, 1 balance read.
 local token = os.getenv("TAMBAH_TOKEN")
 local run = os.getenv("TAMBAH_RUN") or "R"
 local mode = os.getenv("TAMBAH_MODE") or "new"
@@ -19,7 +20,15 @@ end
 function request()
   counter = counter + 1
   local refid
-  if mode == "status" then
+  local kind = mode
+  if mode == "mixed" then
+    local r = counter % 10
+    if r < 5 then kind = "new" elseif r < 9 then kind = "status" else kind = "balance" end
+  end
+  if kind == "balance" then
+    return wrk.format("GET", "/v2/balance", {["Authorization"] = "Bearer " .. token}, nil)
+  end
+  if kind == "status" then
     -- Resubmit one of 1000 refids created beforehand: a status check.
     refid = string.format("%s-seed-%d", run, counter % 1000)
   else
@@ -32,7 +41,8 @@ end
 
 local bad = 0
 function response(status, headers, body)
-  if status ~= 200 or not string.find(body, '"statuscode":"20"', 1, true) then
+  local ok = status == 200 and (string.find(body, '"statuscode":"20"', 1, true) or string.find(body, '"balance"', 1, true))
+  if not ok then
     bad = bad + 1
     if bad <= 3 then print("unexpected: " .. status .. " " .. body) end
   end

@@ -127,13 +127,11 @@ impl Engine {
     /// Checks an API key and HMAC v1 signature.
     pub async fn authenticate_signed(&self, req: &SignedRequest<'_>) -> Result<Caller, AuthError> {
         let store = self.store();
-        let key = store.api_key(req.api_key).await.map_err(|_| AuthError::Internal)?;
-        let key = match key {
-            Some(k) if !k.revoked => k,
+        let found = store.api_key_with_merchant(req.api_key).await.map_err(|_| AuthError::Internal)?;
+        let (key, merchant) = match found {
+            Some((k, m)) if !k.revoked => (k, m),
             _ => return Err(AuthError::KeyNotFound),
         };
-        let merchant = store.merchant(key.merchant_id).await.map_err(|_| AuthError::Internal)?;
-        let merchant = merchant.ok_or(AuthError::KeyNotFound)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::KeyNotFound);
         }
@@ -168,16 +166,14 @@ impl Engine {
     /// Checks an `Authorization` header value: `Bearer <token>` or the raw token.
     pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
         let token = authorization.strip_prefix("Bearer ").unwrap_or(authorization).trim();
-        let row = self.store().token(&token_hash(token)).await.map_err(|_| AuthError::Internal)?;
-        let row = match row {
-            Some(r) if !r.revoked && r.kind != TokenKind::Refresh => r,
+        let found = self.store().token_with_merchant(&token_hash(token)).await.map_err(|_| AuthError::Internal)?;
+        let (row, merchant) = match found {
+            Some((r, m)) if !r.revoked && r.kind != TokenKind::Refresh => (r, m),
             _ => return Err(AuthError::InvalidToken),
         };
         if row.expires_at_ms <= self.now_ms() {
             return Err(AuthError::TokenExpired);
         }
-        let merchant = self.store().merchant(row.merchant_id).await.map_err(|_| AuthError::Internal)?;
-        let merchant = merchant.ok_or(AuthError::InvalidToken)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
         }

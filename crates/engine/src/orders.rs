@@ -221,8 +221,10 @@ impl Engine {
         }
 
         // A refid already used is a status check; it never reaches the writer.
-        if let Some(existing) = self.store().order_by_refid(merchant.id, valid.refid.as_str()).await? {
-            return self.existing_view(merchant, existing, &valid).await;
+        let (found, balance_minor) =
+            self.store().order_with_balance(merchant.id, valid.refid.as_str(), merchant.wallet_id).await?;
+        if let Some(existing) = found {
+            return self.view_of_existing(existing, balance_minor, &valid);
         }
 
         let now_ms = self.now_ms();
@@ -318,6 +320,17 @@ impl Engine {
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
         let balance_minor = self.store().balance(merchant.wallet_id).await?;
+        self.view_of_existing(existing, balance_minor, valid)
+    }
+
+    /// A refid already used: its status (a status check), or 409 when the
+    /// product, account or amount differ.
+    fn view_of_existing(
+        &self,
+        existing: OrderRow,
+        balance_minor: i64,
+        valid: &ValidTopup,
+    ) -> Result<OrderView, TopupError> {
         if !same_request(&existing, &valid.product.code, &valid.account, valid.amount.minor()) {
             return Err(TopupError::Rejected(Rejection {
                 http_status: 409,

@@ -622,6 +622,77 @@ impl Store for PgStore {
         })
     }
 
+    fn api_key_with_merchant<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<(ApiKeyRow, MerchantRow)>>> {
+        Box::pin(async move {
+            // The key's columns come after the merchant's.
+            const FULL: &str = concat!(
+                "SELECT q.*, k.key_id, k.secret_sealed, k.revoked FROM (",
+                merchant_select!(),
+                ") q (id, account, name, environment, level, access, suspended, api_version, require_api_key_for_topup,
+                   wallet_id, created_at_ms, email, callback_url, callback_method, low_balance_threshold_minor)
+                 JOIN api_keys k ON k.merchant_id = q.id WHERE k.key_id = $1"
+            );
+            let row = self.query_opt(FULL, &[&key_id]).await?;
+            Ok(row.map(|r| {
+                let m = merchant_row(&r);
+                let key =
+                    ApiKeyRow { key_id: r.get(15), merchant_id: m.id, secret_sealed: r.get(16), revoked: r.get(17) };
+                (key, m)
+            }))
+        })
+    }
+
+    fn token_with_merchant<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>> {
+        Box::pin(async move {
+            const FULL: &str = concat!(
+                "SELECT q.*, t.token_hash, t.kind, t.user_id, t.expires_at_ms, t.revoked FROM (",
+                merchant_select!(),
+                ") q (id, account, name, environment, level, access, suspended, api_version, require_api_key_for_topup,
+                   wallet_id, created_at_ms, email, callback_url, callback_method, low_balance_threshold_minor)
+                 JOIN tokens t ON t.merchant_id = q.id WHERE t.token_hash = $1"
+            );
+            let row = self.query_opt(FULL, &[&token_hash]).await?;
+            Ok(row.map(|r| {
+                let m = merchant_row(&r);
+                let token = TokenRow {
+                    token_hash: r.get(15),
+                    kind: TokenKind::parse(r.get(16)).expect("kind constrained by CHECK"),
+                    merchant_id: m.id,
+                    user_id: r.get(17),
+                    expires_at_ms: r.get(18),
+                    revoked: r.get(19),
+                };
+                (token, m)
+            }))
+        })
+    }
+
+    fn order_with_balance<'a>(
+        &'a self,
+        merchant_id: i64,
+        refid: &'a str,
+        wallet_id: i64,
+    ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>> {
+        Box::pin(async move {
+            // One round trip: the order (if any) and the balance side by side.
+            const SQL: &str = concat!(
+                "SELECT o.*, (SELECT balance_minor FROM ledger_accounts WHERE id = $3) FROM (SELECT 1) one LEFT JOIN (SELECT ",
+                order_columns!(),
+                " FROM orders WHERE merchant_id = $1 AND refid = $2) o ON true"
+            );
+            let row = self
+                .query_opt(SQL, &[&merchant_id, &refid, &wallet_id])
+                .await?
+                .ok_or_else(|| StoreError::Other("order look-up returned no row".into()))?;
+            let balance: i64 = row.get(19);
+            let order = row.get::<_, Option<i64>>(0).map(|_| order_row(&row));
+            Ok((order, balance))
+        })
+    }
+
     fn remember_nonce<'a>(
         &'a self,
         key_id: &'a str,

@@ -885,6 +885,64 @@ impl Store for SqliteStore {
         ready(self.revoke_user_tokens_now(user_id))
     }
 
+    fn api_key_with_merchant<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<(ApiKeyRow, MerchantRow)>>> {
+        ready(self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {MERCHANT_COLUMNS}, k.key_id, k.secret_sealed, k.revoked
+                 FROM api_keys k JOIN merchants m ON m.id = k.merchant_id JOIN ledger_accounts a ON a.merchant_id = m.id
+                 WHERE k.key_id = ?1"
+            ))?
+            .query_row([key_id], |r| {
+                let m = merchant_row(r)?;
+                let key =
+                    ApiKeyRow { key_id: r.get(15)?, merchant_id: m.id, secret_sealed: r.get(16)?, revoked: r.get(17)? };
+                Ok((key, m))
+            })
+            .optional()
+        }))
+    }
+
+    fn token_with_merchant<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>> {
+        ready(self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {MERCHANT_COLUMNS}, t.token_hash, t.kind, t.user_id, t.expires_at_ms, t.revoked
+                 FROM tokens t JOIN merchants m ON m.id = t.merchant_id JOIN ledger_accounts a ON a.merchant_id = m.id
+                 WHERE t.token_hash = ?1"
+            ))?
+            .query_row([token_hash], |r| {
+                let m = merchant_row(r)?;
+                let token = TokenRow {
+                    token_hash: r.get(15)?,
+                    kind: TokenKind::parse(&r.get::<_, String>(16)?).expect("kind constrained by CHECK"),
+                    merchant_id: m.id,
+                    user_id: r.get(17)?,
+                    expires_at_ms: r.get(18)?,
+                    revoked: r.get(19)?,
+                };
+                Ok((token, m))
+            })
+            .optional()
+        }))
+    }
+
+    fn order_with_balance<'a>(
+        &'a self,
+        merchant_id: i64,
+        refid: &'a str,
+        wallet_id: i64,
+    ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>> {
+        ready(self.read(|c| {
+            let order = find_order(c, merchant_id, refid)?;
+            let balance = c
+                .prepare_cached("SELECT balance_minor FROM ledger_accounts WHERE id = ?1")?
+                .query_row([wallet_id], |r| r.get(0))?;
+            Ok((order, balance))
+        }))
+    }
+
     fn remember_nonce<'a>(
         &'a self,
         key_id: &'a str,

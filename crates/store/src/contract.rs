@@ -76,6 +76,7 @@ pub const CHECKS: &[(&str, ContractCheck)] = &[
     ("callback_attempts", callback_attempts),
     ("order_by_id", order_by_id),
     ("orders_with_refid", orders_with_refid),
+    ("combined_lookups", combined_lookups),
     ("list_orders", list_orders),
     ("statement", statement),
     ("movements", movements),
@@ -2211,4 +2212,54 @@ pub fn orders_with_refid(store: &dyn Store) {
     assert_eq!(found, vec![first, second], "both merchants' orders, by id");
     assert_eq!(must("orders_with_refid", block(store.orders_with_refid("ONLY-A"))).len(), 1);
     assert!(must("orders_with_refid", block(store.orders_with_refid("NONE"))).is_empty());
+}
+
+/// The one-query look-ups of the hot path answer exactly what their parts do.
+pub fn combined_lookups(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "combined");
+    let user = must("user_by_username", block(store.user_by_username("combined"))).expect("user");
+    let key = ApiKeyRow {
+        key_id: "tbh_test_combined".into(),
+        merchant_id: m.id,
+        secret_sealed: vec![1, 2, 3],
+        revoked: false,
+    };
+    must("insert_api_key", block(store.insert_api_key(&key, T0)));
+    let token = TokenRow {
+        token_hash: "combined-hash".into(),
+        kind: TokenKind::Id,
+        merchant_id: m.id,
+        user_id: user.id,
+        expires_at_ms: T0 + 1_000,
+        revoked: false,
+    };
+    must("insert_token", block(store.insert_token(&token, T0)));
+    deposit(store, Environment::Staging, m.wallet_id, 5_000);
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let o = insert(w.as_mut(), &order(m.id, "COMBINED-1", 43, 100, T0));
+    must("commit", w.commit());
+    let merchant = must("merchant", block(store.merchant(m.id))).expect("merchant");
+    assert_eq!(
+        must("api_key_with_merchant", block(store.api_key_with_merchant("tbh_test_combined"))),
+        Some((key, merchant.clone())),
+        "key and merchant"
+    );
+    assert_eq!(must("api_key_with_merchant", block(store.api_key_with_merchant("nope"))), None);
+    assert_eq!(
+        must("token_with_merchant", block(store.token_with_merchant("combined-hash"))),
+        Some((token, merchant)),
+        "token and merchant"
+    );
+    assert_eq!(must("token_with_merchant", block(store.token_with_merchant("nope"))), None);
+    assert_eq!(
+        must("order_with_balance", block(store.order_with_balance(m.id, "COMBINED-1", m.wallet_id))),
+        (Some(o), 5_000),
+        "order and balance"
+    );
+    assert_eq!(
+        must("order_with_balance", block(store.order_with_balance(m.id, "NONE", m.wallet_id))),
+        (None, 5_000),
+        "no order, still the balance"
+    );
 }

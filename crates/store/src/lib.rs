@@ -635,6 +635,41 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of a user (after a password change).
     fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>>;
 
+    /// A key and its merchant in one look-up (the hot path of every signed
+    /// request). Backends override this default with a single query.
+    fn api_key_with_merchant<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<(ApiKeyRow, MerchantRow)>>> {
+        Box::pin(async move {
+            let Some(key) = self.api_key(key_id).await? else { return Ok(None) };
+            Ok(self.merchant(key.merchant_id).await?.map(|m| (key, m)))
+        })
+    }
+
+    /// A token and its merchant in one look-up (the hot path of every
+    /// token-authenticated request).
+    fn token_with_merchant<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>> {
+        Box::pin(async move {
+            let Some(token) = self.token(token_hash).await? else { return Ok(None) };
+            Ok(self.merchant(token.merchant_id).await?.map(|m| (token, m)))
+        })
+    }
+
+    /// An order by refid with the wallet's balance, in one look-up (the hot
+    /// path of a status check).
+    fn order_with_balance<'a>(
+        &'a self,
+        merchant_id: i64,
+        refid: &'a str,
+        wallet_id: i64,
+    ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>> {
+        Box::pin(async move {
+            let order = self.order_by_refid(merchant_id, refid).await?;
+            Ok((order, self.balance(wallet_id).await?))
+        })
+    }
+
     /// Records a signature nonce; false when this key already used it within
     /// its window. Shared by every node of the database.
     fn remember_nonce<'a>(

@@ -1,0 +1,2 @@
+-- wrk script: an empty POST (for the group-commit ceiling).
+wrk.method = "POST"

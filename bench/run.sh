@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The benchmark harness: one command reproduces every number of BENCHMARKS.md.
+#   bench/run.sh                 # ceilings, SQLite, and PostgreSQL if it answers on 127.0.0.1:5432
+#   TAMBAH_BENCH_LARGE=1 bench/run.sh   # also: the same topups with 10,000,000 orders stored
+#   TAMBAH_BENCH_SECONDS=10 (per run), TAMBAH_BENCH_CONNECTIONS=64, TAMBAH_BENCH_RATE=10000
+# Needs wrk (apt-get install wrk) and python3. Everything runs on this machine:
+# the load generator shares its cores with the server, as documented.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${TAMBAH_BENCH_SECONDS:-10}
+CONNECTIONS=${TAMBAH_BENCH_CONNECTIONS:-64}
+RATE=${TAMBAH_BENCH_RATE:-10000}
+PG=${TAMBAH_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
+cargo build --release -q -p tambah -p tambah-bench
+BIN=target/release/tambah
+TOOL=target/release/tambah-bench
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+RESULTS=$WORK/results.md
+echo "| run | requests/s | p50 | p99 | max | notes |" > "$RESULTS"
+echo "|---|---|---|---|---|---|" >> "$RESULTS"
+
+wait_listening() { for _ in $(seq 200); do grep -q "listening" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "did not start: $(cat "$1")"; exit 1; }
+# wrk_row LABEL NOTES -- wrk args...: runs wrk and appends a table row.
+wrk_row() {
+  local label=$1 notes=$2; shift 3
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$@" > "$WORK/wrk.txt"
+  local rps p50 p99 max bad
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/wrk.txt"); p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")
+  max=$(awk '$1=="Latency" {print $4}' "$WORK/wrk.txt")
+  bad=$(grep -c unexpected "$WORK/wrk.txt" || true)
+  [[ $bad -gt 0 ]] && notes="$notes; UNEXPECTED ANSWERS: $(grep unexpected "$WORK/wrk.txt" | head -1)"
+  echo "| $label | $rps | $p50 | $p99 | $max | $notes |" | tee -a "$RESULTS"
+}
+
+echo "== ceilings"
+$TOOL ceiling-http 127.0.0.1:18401 > "$WORK/c1" 2>&1 & PIDS+=($!); wait_listening "$WORK/c1"
+wrk_row "ceiling: axum, trivial route" "GET /" -- http://127.0.0.1:18401/
+$TOOL ceiling-writer 127.0.0.1:18402 "$WORK/ceiling.db" > "$WORK/c2" 2>&1 & PIDS+=($!); wait_listening "$WORK/c2"
+wrk_row "ceiling: axum + bare SQLite group-commit writer" "2 INSERTs per request, WAL, synchronous=FULL" -- -s bench/post.lua http://127.0.0.1:18402/
+kill "${PIDS[@]}" 2>/dev/null || true; PIDS=()
+
+# node DATABASE LABEL: one tambah node on DATABASE, every workload.
+node() {
+  local database=$1 label=$2
+  export TAMBAH_DATABASE=$database TAMBAH_LOG=warn TAMBAH_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+  local user=bench$RANDOM
+  $BIN merchant create --name Bench --username "$user" --password bench-password --json > "$WORK/m.json"
+  local account; account=$(sed -E 's/.*"account":"([^"]+)".*/\1/' "$WORK/m.json")
+  $BIN deposit --account "$account" --amount 90000000 > /dev/null
+  if [[ -n "${PRELOAD:-}" ]]; then $PRELOAD "$database" "$account"; fi
+  $BIN serve --listen 127.0.0.1:18403 > "$WORK/node" 2>&1 & local pid=$!; PIDS+=($pid); wait_listening "$WORK/node"
+  export TAMBAH_TOKEN; TAMBAH_TOKEN=$(curl -s -X POST http://127.0.0.1:18403/v2/token -d username="$user" -d password=bench-password | sed -E 's/.*"IdToken":"([^"]+)".*/\1/')
+  export TAMBAH_RUN=r$RANDOM
+  for i in $(seq 0 999); do
+    curl -s -o /dev/null -H "Authorization: Bearer $TAMBAH_TOKEN" http://127.0.0.1:18403/v2/topup -d refid=$TAMBAH_RUN-seed-$i -d product=D -d account=0123456789 -d amount=10
+  done
+  TAMBAH_MODE=new wrk_row "$label: topups, closed loop" "new refids, final 20, durable" -- -s bench/topup.lua http://127.0.0.1:18403
+  TAMBAH_MODE=status wrk_row "$label: status checks" "resubmitted refids" -- -s bench/topup.lua http://127.0.0.1:18403
+  TAMBAH_MODE=mixed wrk_row "$label: mixed" "5 topups : 4 status checks : 1 balance" -- -s bench/topup.lua http://127.0.0.1:18403
+  $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$RATE" "$SECONDS_PER_RUN" "$TAMBAH_RUN-open" | tee "$WORK/open.txt"
+  local o50 o99 omax answered
+  o50=$(awk '/^latency/ {print $8}' "$WORK/open.txt"); o99=$(awk '/^latency/ {print $12}' "$WORK/open.txt"); omax=$(awk '/^latency/ {print $16}' "$WORK/open.txt")
+  answered=$(awk '/^open loop/ {gsub(/[()\/s,]/, "", $13); print $13}' "$WORK/open.txt")
+  local notfinal; notfinal=$(awk '/^open loop/ {print $(NF-2)}' "$WORK/open.txt")
+  echo "| $label: topups, open loop at $RATE/s | $answered | ${o50}ms | ${o99}ms | ${omax}ms | latency from the due time (no coordinated omission); $notfinal answers not 20 |" | tee -a "$RESULTS"
+  local rss; rss=$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$pid/status)
+  echo "| $label: peak RSS of the node | | | | | $rss |" | tee -a "$RESULTS"
+  kill $pid; PIDS=()
+  $BIN verify | tail -1
+}
+
+echo "== SQLite"
+node "$WORK/bench.db" "SQLite"
+if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "== PostgreSQL"
+  node "${PG%/}/tambah_bench_$$" "PostgreSQL"
+else
+  echo "== PostgreSQL: not answering on 127.0.0.1:5432, skipped"
+fi
+if [[ -n "${TAMBAH_BENCH_LARGE:-}" ]]; then
+  echo "== SQLite with 10,000,000 orders stored"
+  PRELOAD="python3 bench/preload.py 10000000" node "$WORK/large.db" "SQLite, 10M orders stored"
+fi
+echo
+echo "== results (commit $(git rev-parse --short HEAD), $(nproc) cores, $(date -u +%F))"
+cat "$RESULTS"
