@@ -37,12 +37,15 @@ wrk_row() {
   echo "| $label | $rps | $p50 | $p99 | $max | $notes |" | tee -a "$RESULTS"
 }
 
+ONLY=${TAMBAH_BENCH_ONLY:-}   # ceilings | sqlite | postgres: one part only
+if [[ -z $ONLY || $ONLY == ceilings ]]; then
 echo "== ceilings"
 $TOOL ceiling-http 127.0.0.1:18401 > "$WORK/c1" 2>&1 & PIDS+=($!); wait_listening "$WORK/c1"
 wrk_row "ceiling: axum, trivial route" "GET /" -- http://127.0.0.1:18401/
 $TOOL ceiling-writer 127.0.0.1:18402 "$WORK/ceiling.db" > "$WORK/c2" 2>&1 & PIDS+=($!); wait_listening "$WORK/c2"
 wrk_row "ceiling: axum + bare SQLite group-commit writer" "2 INSERTs per request, WAL, synchronous=FULL" -- -s bench/post.lua http://127.0.0.1:18402/
 kill "${PIDS[@]}" 2>/dev/null || true; PIDS=()
+fi
 
 # node DATABASE LABEL: one tambah node on DATABASE, every workload.
 node() {
@@ -74,9 +77,13 @@ node() {
   $BIN verify | tail -1
 }
 
-echo "== SQLite"
-node "$WORK/bench.db" "SQLite"
-if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+if [[ -z $ONLY || $ONLY == sqlite ]]; then
+  echo "== SQLite"
+  node "$WORK/bench.db" "SQLite"
+fi
+if [[ -n $ONLY && $ONLY != postgres ]]; then
+  :
+elif pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "== PostgreSQL"
   node "${PG%/}/tambah_bench_$$" "PostgreSQL"
 else

@@ -106,6 +106,10 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     let app = tambah_http::router(engine.clone(), http);
     println!("tambah listening on {base} (database {})", crate::cli::redact(&db.database));
     let _ = std::io::stdout().flush();
+    // Answers go out at once (no Nagle delay on small responses).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
