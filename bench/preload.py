@@ -15,7 +15,7 @@ mid, wallet = c.execute(
 holds, revenue = [c.execute("SELECT id FROM ledger_accounts WHERE environment='staging' AND kind=?", (k,)).fetchone()[0]
                   for k in ("holds", "revenue")]
 balance = c.execute("SELECT balance_minor FROM ledger_accounts WHERE id = ?", (wallet,)).fetchone()[0]
-cost = 97000  # D, RM 10 at 3%
+cost = 48500  # D, RM 5 at 3%
 assert balance >= n * cost, "deposit more first"
 now = int(time.time() * 1000)
 start = now - 365 * 86400000
@@ -28,7 +28,7 @@ for b in range(0, n, batch):
     for i in range(b, min(n, b + batch)):
         order_id += 1
         t = start + (i * 365 * 86400000) // n
-        orders.append((order_id, mid, f"PRE{i}", "D", "0123456789", 100000, cost, 20, f"{rng.randrange(10**12):012d}", t, t))
+        orders.append((order_id, mid, f"PRE{i}", "D", "0123456789", 50000, cost, 20, f"{rng.randrange(10**12):012d}", t, t))
         balance -= cost
         transfer_id += 1
         transfers.append((transfer_id, "HOLD", wallet, holds, cost, order_id, None, t, wallet, balance))

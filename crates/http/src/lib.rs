@@ -41,6 +41,9 @@ pub struct HttpConfig {
     pub public_url: String,
     /// Accept callback URLs on loopback, private and link-local addresses.
     pub callback_allow_private_networks: bool,
+    /// Requests handled at once at most; beyond it the node answers 503 with
+    /// `Retry-After` instead of queueing without bound.
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpConfig {
@@ -49,6 +52,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 64 * 1024,
             public_url: "http://127.0.0.1:8080".into(),
             callback_allow_private_networks: false,
+            max_in_flight: 4096,
         }
     }
 }
@@ -58,11 +62,25 @@ pub(crate) struct AppState {
     pub config: HttpConfig,
 }
 
+/// Sheds load past `max_in_flight` requests: a fast 503 beats a queue that
+/// grows until memory runs out.
+async fn shed_load(State(permits): State<Arc<tokio::sync::Semaphore>>, req: Request, next: Next) -> Response {
+    match permits.try_acquire() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => {
+            let mut res = ApiError::Unavailable("too many requests in flight".into()).into_response();
+            res.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+            res
+        }
+    }
+}
+
 pub(crate) type Shared = State<Arc<AppState>>;
 
 /// Builds the whole API.
 pub fn router(engine: Arc<Engine>, config: HttpConfig) -> Router {
     let body_limit = config.body_limit_bytes;
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1)));
     let state = Arc::new(AppState { engine, config });
     Router::new()
         .route("/health", get(health))
@@ -104,6 +122,7 @@ pub fn router(engine: Arc<Engine>, config: HttpConfig) -> Router {
         .route("/v1/networkstatus", get(discovery::network_status))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(permits, shed_load))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }

@@ -197,6 +197,9 @@ pub struct ServeArgs {
     /// Base URL used in links (product images); default http://LISTEN.
     #[arg(long, global = true, env = "TAMBAH_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Requests handled at once at most (503 with Retry-After beyond).
+    #[arg(long, global = true, env = "TAMBAH_MAX_IN_FLIGHT", default_value_t = 4096)]
+    pub max_in_flight: usize,
     /// Largest request body accepted, in bytes.
     #[arg(long, global = true, env = "TAMBAH_BODY_LIMIT_BYTES", default_value_t = 65536)]
     pub body_limit_bytes: usize,

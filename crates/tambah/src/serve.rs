@@ -102,6 +102,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
         body_limit_bytes: args.body_limit_bytes,
         public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
         callback_allow_private_networks: args.callback_allow_private_networks,
+        max_in_flight: args.max_in_flight,
     };
     let app = tambah_http::router(engine.clone(), http);
     println!("tambah listening on {base} (database {})", crate::cli::redact(&db.database));

@@ -412,3 +412,22 @@ async fn operator_settings_take_effect_at_once() {
     assert_eq!(shown["balance"], "80.60");
     assert_eq!(shown["require_api_key_for_topup"], true);
 }
+
+#[tokio::test]
+async fn past_max_in_flight_requests_get_503_with_retry_after() {
+    let s = Server::start(&["--max-in-flight", "1", "--reconcile-interval-ms", "50"]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    // One request holds the only slot while it waits for its final status.
+    let slow = {
+        let c = c.clone();
+        tokio::spawn(async move { c.topup(buy("SLOT-1", "D", "60123450101", "10")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = c.topup(buy("SLOT-2", "D", "0123456789", "10")).await;
+    assert_eq!(r.status, 503, "{:?}", r.json);
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(slow.await.unwrap().code(), "20");
+    // The refused request changed nothing: the refid is free.
+    assert_eq!(c.topup(buy("SLOT-2", "D", "0123456789", "10")).await.code(), "20");
+}
