@@ -2,14 +2,18 @@
 # The benchmark harness: one command reproduces every number of BENCHMARKS.md.
 #   bench/run.sh                 # ceilings, SQLite, and PostgreSQL if it answers on 127.0.0.1:5432
 #   TAMBAH_BENCH_LARGE=1 bench/run.sh   # also: the same topups with 10,000,000 orders stored
-#   TAMBAH_BENCH_SECONDS=10 (per run), TAMBAH_BENCH_CONNECTIONS=64, TAMBAH_BENCH_RATE=10000
+#   TAMBAH_BENCH_ONLY=ceilings|sqlite|postgres|large   # one part only
+#   TAMBAH_BENCH_SECONDS=10 (per run), TAMBAH_BENCH_CONNECTIONS=64,
+#   TAMBAH_BENCH_RATE=10000 (open loop on SQLite), TAMBAH_BENCH_PG_RATE=2500 (open loop on PostgreSQL,
+#   below its closed-loop capacity here: past capacity the node sheds load with 503s)
 # Needs wrk (apt-get install wrk) and python3. Everything runs on this machine:
 # the load generator shares its cores with the server, as documented.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${TAMBAH_BENCH_SECONDS:-10}
 CONNECTIONS=${TAMBAH_BENCH_CONNECTIONS:-64}
-RATE=${TAMBAH_BENCH_RATE:-10000}
+SQLITE_RATE=${TAMBAH_BENCH_RATE:-10000}
+PG_RATE=${TAMBAH_BENCH_PG_RATE:-2500}
 PG=${TAMBAH_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 cargo build --release -q -p tambah -p tambah-bench
@@ -47,9 +51,9 @@ wrk_row "ceiling: axum + bare SQLite group-commit writer" "2 INSERTs per request
 kill "${PIDS[@]}" 2>/dev/null || true; PIDS=()
 fi
 
-# node DATABASE LABEL: one tambah node on DATABASE, every workload.
+# node DATABASE LABEL RATE: one tambah node on DATABASE, every workload.
 node() {
-  local database=$1 label=$2
+  local database=$1 label=$2 RATE=$3
   export TAMBAH_DATABASE=$database TAMBAH_LOG=warn TAMBAH_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
   local user=bench$RANDOM
   $BIN merchant create --name Bench --username "$user" --password bench-password --json > "$WORK/m.json"
@@ -79,19 +83,19 @@ node() {
 
 if [[ -z $ONLY || $ONLY == sqlite ]]; then
   echo "== SQLite"
-  node "$WORK/bench.db" "SQLite"
+  node "$WORK/bench.db" "SQLite" "$SQLITE_RATE"
 fi
 if [[ -n $ONLY && $ONLY != postgres ]]; then
   :
 elif pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "== PostgreSQL"
-  node "${PG%/}/tambah_bench_$$" "PostgreSQL"
+  node "${PG%/}/tambah_bench_$$" "PostgreSQL" "$PG_RATE"
 else
   echo "== PostgreSQL: not answering on 127.0.0.1:5432, skipped"
 fi
-if [[ -n "${TAMBAH_BENCH_LARGE:-}" ]]; then
+if [[ $ONLY == large || ( -z $ONLY && -n "${TAMBAH_BENCH_LARGE:-}" ) ]]; then
   echo "== SQLite with 10,000,000 orders stored"
-  PRELOAD="python3 bench/preload.py 10000000" node "$WORK/large.db" "SQLite, 10M orders stored"
+  PRELOAD="python3 bench/preload.py 10000000" node "$WORK/large.db" "SQLite, 10M orders stored" "$SQLITE_RATE"
 fi
 echo
 echo "== results (commit $(git rev-parse --short HEAD), $(nproc) cores, $(date -u +%F))"
