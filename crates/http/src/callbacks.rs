@@ -1,14 +1,12 @@
 //! `GET`/`POST /v2/callback-url` (and v1), and [ours] the signing secret,
 //! its rotation, manual redelivery and the delivery log of an order.
 
-use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{HeaderMap, Method, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::delivery::check_url;
-use crate::{authenticate, metadata, params, wire, ApiError, Shared};
+use crate::{metadata, params, wire, ApiError, Authed, Shared};
 
 fn setting(url: &str, method: &str, now_ms: i64) -> Json<Value> {
     Json(json!({
@@ -17,27 +15,15 @@ fn setting(url: &str, method: &str, now_ms: i64) -> Json<Value> {
     }))
 }
 
-pub(crate) async fn get(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn get(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri: _, headers: _, body: _ } = req;
     let m = &caller.merchant;
     Ok(setting(&m.callback_url, &m.callback_method, state.engine.now_ms()))
 }
 
 /// `?url=&method=GET|POST` (query or body); an empty `url` turns callbacks off.
-pub(crate) async fn set(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers, body } = req;
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let url = p.get("url").unwrap_or_default().trim().to_owned();
     let callback_method = p.get("method").unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
@@ -58,43 +44,24 @@ pub(crate) async fn set(
 }
 
 /// [ours] The secret that signs callbacks (`X-Signature: t=…,v1=…`).
-pub(crate) async fn secret(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn secret(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri: _, headers: _, body: _ } = req;
     let secrets =
         state.engine.callback_secrets(caller.merchant.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json!({"data": {"secret": secrets[0], "previous_secret_valid": secrets.len() > 1}})))
 }
 
 /// [ours] A new secret; the previous one keeps signing for 24 hours.
-pub(crate) async fn rotate(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri: _, headers: _, body: _ } = req;
     let secret =
         state.engine.rotate_callback_secret(caller.merchant.id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json!({"data": {"secret": secret, "previous_secret_valid": true}})))
 }
 
 /// [ours] Queues the order's current status for delivery again.
-pub(crate) async fn redeliver(
-    state: Shared,
-    Path(refid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri: _, headers: _, body: _ } = req;
     match state.engine.redeliver(&caller.merchant, &refid).await {
         Ok(id) => Ok(Json(json!({"data": {"refid": refid, "callback_id": id, "status": "queued"}}))),
         Err(tambah_engine::callbacks::CallbackError::NotFound(m)) => Err(ApiError::NotFound(m)),
@@ -103,15 +70,8 @@ pub(crate) async fn redeliver(
 }
 
 /// [ours] Every callback of an order and every attempt to deliver it.
-pub(crate) async fn log(
-    state: Shared,
-    Path(refid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn log(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri: _, headers: _, body: _ } = req;
     Ok(Json(json!({"data": log_json(&state.engine, caller.merchant.id, &refid).await?})))
 }
 

@@ -2,9 +2,8 @@
 //! `/v2/esim/countries`, the e-SIM QR code, `/v2/catalog`,
 //! `/v2/bill-presentment` (and v1) and `/v2/networkstatus` (and v1).
 
-use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -13,7 +12,7 @@ use tambah_engine::families::Subproduct;
 
 use crate::transactions::first_value;
 use crate::wire::{self, ApiVersion};
-use crate::{authenticate, qr, ApiError, Shared};
+use crate::{qr, ApiError, Authed, Shared};
 
 fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::BadRequest { code, message: message.into() }
@@ -38,14 +37,8 @@ fn amount_or_null(a: Option<Amount>) -> Value {
 }
 
 /// `GET /v2/subproducts?product_code=&account_number=&limit=`
-pub(crate) async fn subproducts_route(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn subproducts_route(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { uri, .. } = req;
     let q = uri.query().unwrap_or("");
     let p = product(&state, first_value(q, "product_code"))?;
     let mut list = subproducts(&state, &p, first_value(q, "account_number").as_deref())?;
@@ -74,14 +67,8 @@ pub(crate) async fn subproducts_route(
 }
 
 /// `GET /v2/options?product_code=&field_id=&account_number=&page=&limit=`
-pub(crate) async fn options(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn options(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { uri, .. } = req;
     let q = uri.query().unwrap_or("");
     let p = product(&state, first_value(q, "product_code"))?;
     let field = first_value(q, "field_id").unwrap_or_else(|| option_field(&p).to_owned());
@@ -135,14 +122,8 @@ fn option_field(p: &Product) -> &'static str {
 }
 
 /// `GET /v2/esim/countries`
-pub(crate) async fn esim_countries(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn esim_countries(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { uri: _, .. } = req;
     let families = state.engine.families();
     let data: Vec<Value> = families
         .countries()
@@ -153,15 +134,8 @@ pub(crate) async fn esim_countries(
 }
 
 /// `GET /v2/esim/qr/{refid}`: the activation QR code, to its buyer only.
-pub(crate) async fn esim_qr(
-    state: Shared,
-    Path(refid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn esim_qr(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Response, ApiError> {
+    let Authed { caller, uri: _, headers: _, body: _ } = req;
     let order = state
         .engine
         .store()
@@ -229,14 +203,8 @@ fn fields(p: &Product) -> Vec<Value> {
 }
 
 /// `GET /v2/catalog?product_code=&is_active=&include_hidden=`
-pub(crate) async fn catalog(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn catalog(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers: _, body: _ } = req;
     let q = uri.query().unwrap_or("");
     let only = first_value(q, "product_code");
     let flag = |name: &str| match first_value(q, name).as_deref() {
@@ -326,14 +294,8 @@ fn family_name(f: Family) -> &'static str {
 }
 
 /// `GET /v2/bill-presentment?account=&product=&biller_code=&ref2=&amount=` (and v1)
-pub(crate) async fn bill_presentment(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn bill_presentment(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let Authed { caller, uri, headers, body: _ } = req;
     let version = ApiVersion::for_request(&headers, &caller.merchant.api_version)?;
     let q = uri.query().unwrap_or("");
     let p = product(&state, first_value(q, "product"))?;
@@ -388,14 +350,8 @@ pub(crate) async fn bill_presentment(
 }
 
 /// `GET /v2/networkstatus?product=` (and v1)
-pub(crate) async fn network_status(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn network_status(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers: _, body: _ } = req;
     let q = uri.query().unwrap_or("");
     let p = product(&state, first_value(q, "product").or_else(|| first_value(q, "product_code")))?;
     let healthy = state.engine.network_healthy(caller.merchant.environment, &p);

@@ -22,6 +22,7 @@ pub mod wire;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::middleware::Next;
@@ -163,6 +164,39 @@ async fn request_id(req: Request, next: Next) -> Response {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// An authenticated request: who is calling, and the parts a handler reads.
+/// The body is read whole (within the body limit) because the signature
+/// covers its exact bytes.
+pub(crate) struct Authed {
+    pub caller: Caller,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl axum::extract::FromRequest<Arc<AppState>> for Authed {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let body = match axum::body::to_bytes(body, state.config.body_limit_bytes).await {
+            Ok(b) => b,
+            Err(_) => {
+                let limit = state.config.body_limit_bytes;
+                let body = serde_json::json!({
+                    "error": "payload_too_large",
+                    "message": format!("request body exceeds {limit} bytes"),
+                });
+                return Err((axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response());
+            }
+        };
+        let caller = authenticate(state, &parts.method, &parts.uri, &parts.headers, &body)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Authed { caller, uri: parts.uri, headers: parts.headers, body })
+    }
 }
 
 /// Authenticates a request by API key signature or bearer token.

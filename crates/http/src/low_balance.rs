@@ -2,13 +2,11 @@
 //! once each time the balance crosses below it (a signed webhook event to the
 //! callback URL, and an e-mail when the operator has set up SMTP).
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 use tambah_domain::Amount;
 
-use crate::{authenticate, metadata, params, wire, ApiError, Shared};
+use crate::{metadata, params, wire, ApiError, Authed, Shared};
 
 /// Smallest threshold accepted: RM 1.
 const MIN_THRESHOLD: Amount = Amount::from_rm(1);
@@ -25,27 +23,15 @@ fn shape(email: &str, threshold: Amount, now_ms: i64) -> Json<Value> {
     }))
 }
 
-pub(crate) async fn get(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn get(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri: _, headers: _, body: _ } = req;
     let m = &caller.merchant;
     Ok(shape(&m.email, Amount::from_minor(m.low_balance_threshold_minor), state.engine.now_ms()))
 }
 
 /// `?amount=` (query or body), at least 1.
-pub(crate) async fn set(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers, body } = req;
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let text = p.get("amount").unwrap_or_default();
     let amount = Amount::parse_rm(&text, 2)

@@ -1,14 +1,12 @@
 //! `GET /v2/product-list` (alias `/v2/products`) and `GET /v1/products`: the
 //! catalogue priced for the caller's level, in the caller's version.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 use tambah_domain::Product;
 
 use crate::wire::{self, ApiVersion};
-use crate::{authenticate, ApiError, Shared};
+use crate::{ApiError, Authed, Shared};
 
 fn status(p: &Product) -> &'static str {
     if p.active {
@@ -66,14 +64,8 @@ fn current_item(p: &Product, level: &str, public_url: &str) -> Value {
     })
 }
 
-pub(crate) async fn v2(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri: _, headers, body: _ } = req;
     let version = ApiVersion::for_request(&headers, &caller.merchant.api_version)?;
     let level = &caller.merchant.level;
     let url = &state.config.public_url;
@@ -90,14 +82,8 @@ pub(crate) async fn v2(
 }
 
 /// v1: the seed's items, optionally one `category` (case-insensitive).
-pub(crate) async fn v1(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers: _, body: _ } = req;
     let category = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "category")
         .map(|(_, v)| v.into_owned())

@@ -2,8 +2,7 @@
 //! Malaysia-time day and product: count, amount, cost, profit) and the monthly
 //! invoice statement, as JSON or CSV (`format=csv`). The CLI renders the same.
 
-use axum::body::Bytes;
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -12,7 +11,7 @@ use tambah_engine::Engine;
 use tambah_store::MerchantRow;
 
 use crate::transactions::first_value;
-use crate::{authenticate, ApiError, Shared};
+use crate::{ApiError, Authed, Shared};
 
 fn internal(e: tambah_store::StoreError) -> ApiError {
     ApiError::Internal(e.to_string())
@@ -141,14 +140,8 @@ fn wants_csv(q: &str) -> Result<bool, ApiError> {
 }
 
 /// `GET /v2/reports/transaction-summary?date=yyyy-MM-dd[ - yyyy-MM-dd]&format=`
-pub(crate) async fn summary_route(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn summary_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let Authed { caller, uri, headers: _, body: _ } = req;
     let q = uri.query().unwrap_or("");
     let as_csv = wants_csv(q)?;
     let date = first_value(q, "date")
@@ -160,14 +153,8 @@ pub(crate) async fn summary_route(
 }
 
 /// `GET /v2/reports/invoice?month=yyyy-MM&format=`
-pub(crate) async fn invoice_route(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn invoice_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let Authed { caller, uri, headers: _, body: _ } = req;
     let q = uri.query().unwrap_or("");
     let as_csv = wants_csv(q)?;
     let month = first_value(q, "month")

@@ -1,15 +1,13 @@
 //! `GET /v2/balance-statement?date=&type=&page=&limit=` (and v1): every
 //! movement of the wallet with the balance after it, Laravel-style pages.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 use tambah_domain::Amount;
 use tambah_store::{StatementEntry, StatementQuery};
 
 use crate::transactions::{date_range, first_value, PAGE_DEFAULT, PAGE_MAX};
-use crate::{authenticate, wire, ApiError, Shared};
+use crate::{wire, ApiError, Authed, Shared};
 
 /// The statement type of a ledger kind.
 fn statement_type(kind: &str) -> &'static str {
@@ -46,14 +44,8 @@ fn remarks(e: &StatementEntry) -> String {
     }
 }
 
-pub(crate) async fn get(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn get(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers: _, body: _ } = req;
     let q = uri.query().unwrap_or("");
     let (from_ms, to_ms) = date_range(q)?;
     let kinds = match first_value(q, "type") {

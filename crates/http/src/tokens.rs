@@ -2,12 +2,12 @@
 //! `AuthenticationResult` shape, and `POST /v1/auth/change-password`.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 use tambah_engine::auth::{ChangePasswordError, IssuedTokens};
 
-use crate::{authenticate, params, ApiError, Shared};
+use crate::{params, ApiError, Authed, Shared};
 
 fn result(t: IssuedTokens) -> Json<Value> {
     let mut r = serde_json::Map::new();
@@ -46,14 +46,8 @@ pub(crate) async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: B
     Ok(result(state.engine.refresh(&v[0]).await?))
 }
 
-pub(crate) async fn change_password(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn change_password(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers, body } = req;
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["old_password", "new_password"])?;
     let outcome = state.engine.change_password(&caller, &v[0], &v[1]).await;

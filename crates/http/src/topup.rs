@@ -2,8 +2,7 @@
 //! Renders the three response shapes: seed (`2023-10-01`), current
 //! (`2025-05-20`) and v1.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode as Http, Uri};
+use axum::http::StatusCode as Http;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -11,7 +10,7 @@ use tambah_domain::{Amount, StatusCode};
 use tambah_engine::{OrderView, TopupError, TopupInput};
 
 use crate::wire::{self, ApiVersion};
-use crate::{authenticate, params, ApiError, Shared};
+use crate::{params, ApiError, Authed, Shared};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
@@ -145,15 +144,8 @@ impl Envelope {
     }
 }
 
-async fn topup(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-    v1: bool,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+async fn topup(state: Shared, req: Authed, v1: bool) -> Result<Response, ApiError> {
+    let Authed { caller, uri, headers, body } = req;
     let shape =
         if v1 { Shape::V1 } else { Shape::Version(ApiVersion::for_request(&headers, &caller.merchant.api_version)?) };
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body);
@@ -229,22 +221,10 @@ fn rejection(
     (http, Json(envelope.render(shape))).into_response()
 }
 
-pub(crate) async fn v2(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    topup(state, method, uri, headers, body, false).await
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    topup(state, req, false).await
 }
 
-pub(crate) async fn v1(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    topup(state, method, uri, headers, body, true).await
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    topup(state, req, true).await
 }

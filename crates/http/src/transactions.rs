@@ -1,8 +1,7 @@
 //! `GET /v2/transactions` (and v1, which adds `refid`, `sn`, `sort`,
 //! `direction`) and `POST /v2/transactions/check` (disputes).
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode as Http, Uri};
+use axum::http::StatusCode as Http;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -10,7 +9,7 @@ use tambah_domain::{time, Amount, StatusCode};
 use tambah_engine::disputes::DisputeError;
 use tambah_store::{OrderQuery, OrderRow, StatusGroup};
 
-use crate::{authenticate, params, wire, ApiError, Shared};
+use crate::{params, wire, ApiError, Authed, Shared};
 
 /// Rows per page when `limit` is absent, and at most.
 pub const PAGE_DEFAULT: u32 = 50;
@@ -110,15 +109,8 @@ fn item(state: &Shared, o: &OrderRow, member_id: &str) -> Value {
     })
 }
 
-async fn list(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-    v1: bool,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+async fn list(state: Shared, req: Authed, v1: bool) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, uri, headers: _, body: _ } = req;
     let q = uri.query().unwrap_or("");
     let (from_ms, to_ms) = date_range(q)?;
     let (limit, offset) = limit_offset(q)?;
@@ -168,37 +160,19 @@ async fn list(
     })))
 }
 
-pub(crate) async fn v2(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    list(state, method, uri, headers, body, false).await
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    list(state, req, false).await
 }
 
-pub(crate) async fn v1(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    list(state, method, uri, headers, body, true).await
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    list(state, req, true).await
 }
 
 /// `POST /v2/transactions/check {"refid"?, "trxid"?, "user_email"?: [...]}`:
 /// opens a dispute for a successful transaction the customer says did not
 /// arrive.
-pub(crate) async fn check(
-    state: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &method, &uri, &headers, &body).await?;
+pub(crate) async fn check(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let Authed { caller, uri, headers, body } = req;
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let emails: Vec<String> =
         match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("user_email").cloned()) {

@@ -353,6 +353,7 @@ async fn http_edges_413_404_and_request_ids() {
     let big = format!("{{\"refid\":\"X\",\"remarks\":\"{}\"}}", "a".repeat(2000));
     let r = c.signed_raw("POST", "/v2/topup", "application/json", big.as_bytes(), &[]).await;
     assert_eq!(r.status, 413);
+    assert_eq!(r.json["error"], "payload_too_large");
     let r = read(reqwest::get(s.url("/v2/nope")).await.unwrap()).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json["error"], "not_found");
