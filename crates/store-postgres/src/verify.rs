@@ -2,19 +2,10 @@
 //! `verify.rs`, in this dialect (the two lists are kept in step by the store
 //! contract suite, which runs against both).
 
-use tambah_store::{Check, Result};
+use tambah_store::{Check, Result, VerifyRule as Rule};
 use tokio_postgres::Client;
 
 use crate::err;
-
-/// How many violations of one check are listed (all are counted).
-const LIST_MAX: usize = 20;
-
-struct Rule {
-    name: &'static str,
-    examined: &'static str,
-    violations: &'static str,
-}
 
 const RULES: &[Rule] = &[
     Rule {
@@ -118,11 +109,7 @@ pub(crate) async fn run(client: &Client) -> Result<Vec<Check>> {
     for rule in RULES {
         let examined: i64 = client.query_one(rule.examined, &[]).await.map_err(err)?.get(0);
         let rows = client.query(rule.violations, &[]).await.map_err(err)?;
-        let mut violations: Vec<String> = rows.iter().take(LIST_MAX).map(|r| r.get(0)).collect();
-        if rows.len() > LIST_MAX {
-            violations.push(format!("... and {} more", rows.len() - LIST_MAX));
-        }
-        checks.push(Check { name: rule.name.to_owned(), examined: examined as u64, violations });
+        checks.push(Check::from_rule(rule, examined as u64, rows.iter().map(|r| r.get(0))));
     }
     Ok(checks)
 }

@@ -2,18 +2,7 @@
 //! rows breaking it.
 
 use rusqlite::Connection;
-use tambah_store::Check;
-
-/// How many violations of one check are listed (all are counted).
-const LIST_MAX: usize = 20;
-
-struct Rule {
-    name: &'static str,
-    /// Rows examined.
-    examined: &'static str,
-    /// One text column per violating row.
-    violations: &'static str,
-}
+use tambah_store::{Check, VerifyRule as Rule};
 
 const RULES: &[Rule] = &[
     Rule {
@@ -116,19 +105,8 @@ pub(crate) fn run(conn: &Connection) -> rusqlite::Result<Vec<Check>> {
     for rule in RULES {
         let examined: u64 = conn.query_row(rule.examined, [], |r| r.get(0))?;
         let mut stmt = conn.prepare(rule.violations)?;
-        let mut rows = stmt.query([])?;
-        let mut violations = Vec::new();
-        let mut count = 0usize;
-        while let Some(row) = rows.next()? {
-            count += 1;
-            if violations.len() < LIST_MAX {
-                violations.push(row.get::<_, String>(0)?);
-            }
-        }
-        if count > LIST_MAX {
-            violations.push(format!("... and {} more", count - LIST_MAX));
-        }
-        checks.push(Check { name: rule.name.to_owned(), examined, violations });
+        let violations = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        checks.push(Check::from_rule(rule, examined, violations));
     }
     Ok(checks)
 }

@@ -259,6 +259,36 @@ pub struct Check {
     pub violations: Vec<String>,
 }
 
+/// One ledger invariant as two queries in a backend's dialect: how many rows
+/// it examines, and one text column per row that breaks it.
+pub struct VerifyRule {
+    pub name: &'static str,
+    pub examined: &'static str,
+    pub violations: &'static str,
+}
+
+impl Check {
+    /// How many violations of one check are listed (all are counted).
+    pub const LIST_MAX: usize = 20;
+
+    /// A check from its rule, the rows examined, and the violations in order
+    /// (only the first [`Check::LIST_MAX`] are kept; the rest are counted).
+    pub fn from_rule(rule: &VerifyRule, examined: u64, violations: impl IntoIterator<Item = String>) -> Check {
+        let mut listed = Vec::new();
+        let mut count = 0usize;
+        for v in violations {
+            count += 1;
+            if listed.len() < Self::LIST_MAX {
+                listed.push(v);
+            }
+        }
+        if count > Self::LIST_MAX {
+            listed.push(format!("... and {} more", count - Self::LIST_MAX));
+        }
+        Check { name: rule.name.to_owned(), examined, violations: listed }
+    }
+}
+
 /// What a callback announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallbackKind {
@@ -741,4 +771,22 @@ pub trait Store: Send + Sync + 'static {
     fn disputes(&self, open_only: bool) -> BoxFuture<'_, Result<Vec<DisputeRow>>>;
     /// False when no open dispute has this id.
     fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_lists_the_first_violations_and_counts_the_rest() {
+        let rule = VerifyRule { name: "r", examined: "", violations: "" };
+        let c = Check::from_rule(&rule, 7, (0..Check::LIST_MAX + 3).map(|i| format!("v{i}")));
+        assert_eq!(c.examined, 7);
+        assert_eq!(c.violations.len(), Check::LIST_MAX + 1);
+        assert_eq!(c.violations[0], "v0");
+        assert_eq!(c.violations.last().unwrap(), "... and 3 more");
+        let c = Check::from_rule(&rule, 0, (0..Check::LIST_MAX).map(|i| format!("v{i}")));
+        assert_eq!(c.violations.len(), Check::LIST_MAX);
+        assert!(Check::from_rule(&rule, 0, Vec::new()).violations.is_empty());
+    }
 }
