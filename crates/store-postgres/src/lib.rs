@@ -313,6 +313,39 @@ macro_rules! order_columns {
     };
 }
 
+/// `INSERT INTO orders (...) VALUES ($1..$18)`: every column but `id`, bound by [`order_values`].
+macro_rules! insert_order_sql {
+    () => {
+        "INSERT INTO orders (merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin,
+           expiry, note, voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    };
+}
+
+/// The 18 values of [`insert_order_sql`], in order (`status` as the column's `i16`).
+fn order_values<'a>(o: &'a OrderRow, status: &'a i16) -> [&'a (dyn ToSql + Sync); 18] {
+    [
+        &o.merchant_id,
+        &o.refid,
+        &o.product,
+        &o.account,
+        &o.amount_minor,
+        &o.cost_minor,
+        status,
+        &o.sn,
+        &o.pin,
+        &o.expiry,
+        &o.note,
+        &o.voucherlink,
+        &o.remarks,
+        &o.extras_json,
+        &o.provider,
+        &o.recheck_at_ms,
+        &o.created_at_ms,
+        &o.updated_at_ms,
+    ]
+}
+
 fn order_row(r: &Row) -> OrderRow {
     OrderRow {
         id: r.get(0),
@@ -1414,31 +1447,7 @@ impl Writer for PgWriter {
 
     fn insert_order(&mut self, o: &OrderRow) -> Result<i64> {
         let status = i16::from(o.status);
-        let row = self.query_opt(
-            "INSERT INTO orders (merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin,
-               expiry, note, voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
-            &[
-                &o.merchant_id,
-                &o.refid,
-                &o.product,
-                &o.account,
-                &o.amount_minor,
-                &o.cost_minor,
-                &status,
-                &o.sn,
-                &o.pin,
-                &o.expiry,
-                &o.note,
-                &o.voucherlink,
-                &o.remarks,
-                &o.extras_json,
-                &o.provider,
-                &o.recheck_at_ms,
-                &o.created_at_ms,
-                &o.updated_at_ms,
-            ],
-        )?;
+        let row = self.query_opt(concat!(insert_order_sql!(), " RETURNING id"), &order_values(o, &status))?;
         row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("order insert returned no id".into()))
     }
 
@@ -1501,12 +1510,30 @@ impl Writer for PgWriter {
         let res_at = resolution.map(|r| r.created_at_ms);
         let res_wallet = resolution.and_then(|r| r.wallet_account());
         let res_after = resolution.and_then(|r| r.wallet_balance_after_minor);
+        // $19..$34, after the order's 18.
+        let transfer_values: [&(dyn ToSql + Sync); 16] = [
+            &hold_kind,
+            &hold_debit,
+            &hold_credit,
+            &hold_amount,
+            &hold_remarks,
+            &hold_at,
+            &res_kind,
+            &res_debit,
+            &res_credit,
+            &res_amount,
+            &res_remarks,
+            &res_at,
+            &hold_wallet,
+            &hold_after,
+            &res_wallet,
+            &res_after,
+        ];
         let row = self.query_opt(
-            "WITH o AS (
-                 INSERT INTO orders (merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin,
-                   expiry, note, voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-                 ON CONFLICT (merchant_id, refid) DO NOTHING RETURNING id),
+            concat!(
+                "WITH o AS (",
+                insert_order_sql!(),
+                " ON CONFLICT (merchant_id, refid) DO NOTHING RETURNING id),
              h AS (
                  INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, remarks, created_at_ms,
                    wallet_account, wallet_balance_after_minor)
@@ -1519,43 +1546,9 @@ impl Writer for PgWriter {
                  SELECT $25::text, $26::bigint, $27::bigint, $28::bigint, h.order_id, h.id, $29::text, $30::bigint,
                    $33::bigint, $34::bigint
                  FROM h WHERE $25::text IS NOT NULL RETURNING id)
-             SELECT (SELECT id FROM o), (SELECT id FROM h)",
-            &[
-                &o.merchant_id,
-                &o.refid,
-                &o.product,
-                &o.account,
-                &o.amount_minor,
-                &o.cost_minor,
-                &status,
-                &o.sn,
-                &o.pin,
-                &o.expiry,
-                &o.note,
-                &o.voucherlink,
-                &o.remarks,
-                &o.extras_json,
-                &o.provider,
-                &o.recheck_at_ms,
-                &o.created_at_ms,
-                &o.updated_at_ms,
-                &hold_kind,
-                &hold_debit,
-                &hold_credit,
-                &hold_amount,
-                &hold_remarks,
-                &hold_at,
-                &res_kind,
-                &res_debit,
-                &res_credit,
-                &res_amount,
-                &res_remarks,
-                &res_at,
-                &hold_wallet,
-                &hold_after,
-                &res_wallet,
-                &res_after,
-            ],
+             SELECT (SELECT id FROM o), (SELECT id FROM h)"
+            ),
+            &[order_values(o, &status).as_slice(), &transfer_values].concat(),
         )?;
         let row = row.ok_or_else(|| StoreError::Other("order insert returned no row".into()))?;
         Ok(match row.get::<_, Option<i64>>(0) {

@@ -103,6 +103,37 @@ impl SqliteStore {
         out
     }
 
+    /// Leases the rows `select` finds (in `table`) to the claiming node, and
+    /// returns them. Most passes find nothing, so the first look is on a read
+    /// connection; only a non-empty pass takes the writer and looks again.
+    fn claim_leased<T>(
+        &self,
+        select: &str,
+        select_params: &[&dyn rusqlite::ToSql],
+        row: fn(&rusqlite::Row) -> rusqlite::Result<T>,
+        table: &str,
+        id: fn(&T) -> i64,
+        c: &Claim,
+    ) -> Result<Vec<T>> {
+        let query = |conn: &Connection| -> rusqlite::Result<Vec<T>> {
+            let mut stmt = conn.prepare_cached(select)?;
+            let rows = stmt.query_map(select_params, row)?;
+            rows.collect()
+        };
+        if self.read(query)?.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| {
+            let due = query(tx)?;
+            let mut lease =
+                tx.prepare_cached(&format!("UPDATE {table} SET lease_owner = ?1, lease_until_ms = ?2 WHERE id = ?3"))?;
+            for r in &due {
+                lease.execute(params![c.node, c.now_ms + c.lease_ms, id(r)])?;
+            }
+            Ok(due)
+        })
+    }
+
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>) -> Result<T> {
         let mut conn = open(&self.path)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
@@ -534,23 +565,7 @@ impl SqliteStore {
                AND (lease_until_ms IS NULL OR lease_until_ms < ?1 OR lease_owner = ?2)
              ORDER BY id LIMIT ?3"
         );
-        let query = |conn: &Connection| -> rusqlite::Result<Vec<CallbackRow>> {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![c.now_ms, c.node, c.limit], callback_row)?;
-            rows.collect()
-        };
-        if self.read(query)?.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.write(|tx| {
-            let due = query(tx)?;
-            let mut lease =
-                tx.prepare_cached("UPDATE callbacks SET lease_owner = ?1, lease_until_ms = ?2 WHERE id = ?3")?;
-            for cb in &due {
-                lease.execute(params![c.node, c.now_ms + c.lease_ms, cb.id])?;
-            }
-            Ok(due)
-        })
+        self.claim_leased(&sql, params![c.now_ms, c.node, c.limit], callback_row, "callbacks", |cb| cb.id, c)
     }
 
     fn record_callback_attempt_now(&self, a: &CallbackAttempt, next: CallbackNext) -> Result<()> {
@@ -787,24 +802,14 @@ impl SqliteStore {
              WHERE lease_until_ms IS NULL OR lease_until_ms < ?2 OR lease_owner = ?3
              ORDER BY id LIMIT ?4"
         );
-        let query = |conn: &Connection| -> rusqlite::Result<Vec<OrderRow>> {
-            let mut stmt = conn.prepare_cached(&due_sql)?;
-            let rows = stmt.query_map(params![c.accepted_before_ms, c.now_ms, c.node, c.limit], order_row)?;
-            rows.collect()
-        };
-        // Most passes find nothing: look on a read connection first.
-        if self.read(query)?.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.write(|tx| {
-            let due = query(tx)?;
-            let mut lease =
-                tx.prepare_cached("UPDATE orders SET lease_owner = ?1, lease_until_ms = ?2 WHERE id = ?3")?;
-            for o in &due {
-                lease.execute(params![c.node, c.now_ms + c.lease_ms, o.id])?;
-            }
-            Ok(due)
-        })
+        self.claim_leased(
+            &due_sql,
+            params![c.accepted_before_ms, c.now_ms, c.node, c.limit],
+            order_row,
+            "orders",
+            |o| o.id,
+            c,
+        )
     }
 
     fn verify_now(&self) -> Result<Vec<Check>> {
