@@ -85,13 +85,23 @@ impl OrderReconciler {
 
     /// Runs a pass every `interval` until `stop` resolves.
     pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
-        loop {
-            self.run_once().await;
-            tokio::select! {
-                _ = &mut stop => break,
-                _ = tokio::time::sleep(interval) => {}
-            }
+        every(interval, stop, || self.run_once()).await
+    }
+}
+
+/// Runs `pass` now and then every `interval` after the last one finished,
+/// until `stop` resolves (a pass in progress is finished first).
+pub async fn every<F: std::future::Future>(
+    interval: Duration,
+    stop: impl std::future::Future<Output = ()>,
+    mut pass: impl FnMut() -> F,
+) {
+    tokio::pin!(stop);
+    loop {
+        pass().await;
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(interval) => {}
         }
     }
 }

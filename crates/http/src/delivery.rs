@@ -163,14 +163,7 @@ impl CallbackSender {
     }
 
     pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
-        loop {
-            self.run_once().await;
-            tokio::select! {
-                _ = &mut stop => break,
-                _ = tokio::time::sleep(interval) => {}
-            }
-        }
+        tambah_engine::workers::every(interval, stop, || self.run_once()).await
     }
 
     async fn attempt(&self, cb: CallbackRow) {
