@@ -1,0 +1,58 @@
+//! Disputes on SQLite: opening one on an order (at most one open per order),
+//! listing them, and resolving one.
+
+use rusqlite::{params, OptionalExtension};
+use tambah_store::{dispute_select, ready, rows, BoxFuture, DisputeRow, DisputeStore, OrderRow, Result};
+
+use crate::{Cols, SqliteStore};
+
+const BY_ID: &str = concat!(dispute_select!(), " WHERE d.id = ?1");
+const LIST: &str = concat!(dispute_select!(), " WHERE (?1 = 0 OR d.state = 'open') ORDER BY d.id");
+
+impl SqliteStore {
+    fn open_dispute_now(&self, order: &OrderRow, emails: &str, now_ms: i64) -> Result<DisputeRow> {
+        let id = self.write(|tx| {
+            let existing: Option<i64> = tx
+                .query_row("SELECT id FROM disputes WHERE order_id = ?1 AND state = 'open'", [order.id], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = existing {
+                return Ok(id);
+            }
+            tx.execute(
+                "INSERT INTO disputes (merchant_id, order_id, emails, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![order.merchant_id, order.id, emails, now_ms],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })?;
+        self.read(|c| c.query_row(BY_ID, [id], |r| rows::dispute(&Cols::new(r))))
+    }
+}
+
+impl DisputeStore for SqliteStore {
+    fn open_dispute<'a>(
+        &'a self,
+        order: &'a OrderRow,
+        emails: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<DisputeRow>> {
+        ready(self.open_dispute_now(order, emails, now_ms))
+    }
+
+    fn disputes(&self, open_only: bool) -> BoxFuture<'_, Result<Vec<DisputeRow>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare(LIST)?;
+            let rows = stmt.query_map([open_only], |r| rows::dispute(&Cols::new(r)))?;
+            rows.collect()
+        }))
+    }
+
+    fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>> {
+        ready(self.write(|tx| {
+            tx.execute(
+                "UPDATE disputes SET state = 'resolved', resolution = ?2, resolved_at_ms = ?3 WHERE id = ?1 AND state = 'open'",
+                params![id, resolution, now_ms],
+            )
+            .map(|n| n == 1)
+        }))
+    }
+}

@@ -1,0 +1,85 @@
+//! Merchants on SQLite: creating one with its wallet and first user, reading
+//! them, and the operator-editable settings.
+
+use rusqlite::{params, OptionalExtension};
+use tambah_store::{
+    merchant_select, ready, rows, BoxFuture, MerchantRow, MerchantSettings, MerchantStore, NewMerchant, Result,
+    StoreError,
+};
+
+use crate::{Cols, SqliteStore};
+
+const BY_ID: &str = concat!(merchant_select!(), " WHERE m.id = ?1");
+const BY_ACCOUNT: &str = concat!(merchant_select!(), " WHERE m.account = ?1");
+
+impl SqliteStore {
+    fn merchant_where(&self, sql: &str, key: &dyn rusqlite::ToSql) -> Result<Option<MerchantRow>> {
+        self.read(|c| c.prepare_cached(sql)?.query_row([key], |r| rows::merchant(&Cols::new(r))).optional())
+    }
+
+    fn create_merchant_now(&self, m: &NewMerchant) -> Result<MerchantRow> {
+        let id = self.write(|tx| {
+            // The account number derives from the id, which exists only after
+            // the insert: a unique placeholder holds the place until then.
+            tx.execute(
+                "INSERT INTO merchants (account, name, environment, level, api_version, created_at_ms)
+                 VALUES ('pending-' || hex(randomblob(8)), ?1, ?2, ?3, ?4, ?5)",
+                params![m.name, m.environment.as_str(), m.level, m.api_version, m.created_at_ms],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute("UPDATE merchants SET account = CAST(10000 + id AS TEXT) WHERE id = ?1", [id])?;
+            tx.execute(
+                "INSERT INTO ledger_accounts (kind, environment, merchant_id) VALUES ('wallet', ?1, ?2)",
+                params![m.environment.as_str(), id],
+            )?;
+            tx.execute(
+                "INSERT INTO users (merchant_id, username, password_hash) VALUES (?1, ?2, ?3)",
+                params![id, m.username, m.password_hash],
+            )?;
+            Ok(id)
+        })?;
+        self.merchant_where(BY_ID, &id)?.ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
+    }
+
+    fn update_merchant_now(&self, merchant_id: i64, m: &MerchantSettings) -> Result<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
+                   require_api_key_for_topup = ?7, email = ?8 WHERE id = ?1",
+                params![
+                    merchant_id,
+                    m.name,
+                    m.level,
+                    m.access,
+                    m.suspended,
+                    m.api_version,
+                    m.require_api_key_for_topup,
+                    m.email
+                ],
+            )
+            .map(|n| n == 1)
+        })
+    }
+}
+
+impl MerchantStore for SqliteStore {
+    fn create_merchant<'a>(&'a self, merchant: &'a NewMerchant) -> BoxFuture<'a, Result<MerchantRow>> {
+        ready(self.create_merchant_now(merchant))
+    }
+
+    fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
+        ready(self.merchant_where(BY_ID, &merchant_id))
+    }
+
+    fn merchant_by_account<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
+        ready(self.merchant_where(BY_ACCOUNT, &account))
+    }
+
+    fn merchant_count(&self) -> BoxFuture<'_, Result<u64>> {
+        ready(self.read(|c| c.query_row("SELECT COUNT(*) FROM merchants", [], |r| r.get(0))))
+    }
+
+    fn update_merchant<'a>(&'a self, merchant_id: i64, settings: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>> {
+        ready(self.update_merchant_now(merchant_id, settings))
+    }
+}

@@ -1,0 +1,161 @@
+//! Reports on SQLite: the transaction listing with its totals, wallet
+//! statements, movement sums and the daily summary.
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter};
+use tambah_store::rows::{self, FilterValue};
+use tambah_store::{
+    order_columns, ready, statement_columns, BoxFuture, Movements, OrderQuery, OrderRow, OrderTotals, ReportStore,
+    Result, StatementEntry, StatementQuery, SummaryRow,
+};
+
+use crate::{Cols, SqliteStore};
+
+/// Totals of a listing in the column order `rows::order_totals` reads.
+const TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0), COALESCE(SUM(cost_minor), 0),
+       COALESCE(SUM(status = 20), 0), COALESCE(SUM(status IN (0, 1)), 0),
+       COALESCE(SUM(status >= 40 AND status <> 53), 0), COALESCE(SUM(status = 53), 0),
+       COALESCE(SUM(CASE WHEN status = 20 THEN amount_minor END), 0),
+       COALESCE(SUM(CASE WHEN status = 20 THEN cost_minor END), 0)
+     FROM orders WHERE ";
+
+/// One grouped scan per side, each on its (account, time, kind, amount)
+/// index: no table rows are read.
+const MOVEMENTS: [(bool, &str); 2] = [
+    (
+        true,
+        "SELECT kind, created_at_ms >= ?2, SUM(amount_minor), COUNT(*) FROM transfers
+            WHERE credit_account = ?1 AND created_at_ms < ?3 GROUP BY 1, 2",
+    ),
+    (
+        false,
+        "SELECT kind, created_at_ms >= ?2, SUM(amount_minor), COUNT(*) FROM transfers
+             WHERE debit_account = ?1 AND created_at_ms < ?3 GROUP BY 1, 2",
+    ),
+];
+
+fn value(v: FilterValue) -> Value {
+    match v {
+        FilterValue::Int(i) => Value::Integer(i),
+        FilterValue::Text(t) => Value::Text(t),
+    }
+}
+
+/// `WHERE` clauses and parameters of a statement page.
+fn statement_filter(q: &StatementQuery) -> (String, Vec<Value>) {
+    let mut clauses = vec!["t.wallet_account = ?".to_owned()];
+    let mut values = vec![Value::Integer(q.wallet_id)];
+    if let Some(from) = q.from_ms {
+        clauses.push("t.created_at_ms >= ?".into());
+        values.push(Value::Integer(from));
+    }
+    if let Some(to) = q.to_ms {
+        clauses.push("t.created_at_ms < ?".into());
+        values.push(Value::Integer(to));
+    }
+    if !q.kinds.is_empty() {
+        clauses.push(format!("t.kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
+        values.extend(q.kinds.iter().map(|k| Value::Text(k.clone())));
+    }
+    (clauses.join(" AND "), values)
+}
+
+impl SqliteStore {
+    fn list_orders_now(&self, q: &OrderQuery) -> Result<(Vec<OrderRow>, OrderTotals)> {
+        let (filter, values) = rows::order_filter(q, |_| "?".to_owned());
+        let mut values: Vec<Value> = values.into_iter().map(value).collect();
+        self.read(|c| {
+            let totals = c.query_row(&format!("{TOTALS}{filter}"), params_from_iter(values.iter()), |r| {
+                rows::order_totals(&Cols::new(r))
+            })?;
+            values.push(Value::Integer(i64::from(q.limit)));
+            values.push(Value::Integer(q.offset as i64));
+            let order = if q.ascending { "ASC" } else { "DESC" };
+            let mut stmt = c.prepare(&format!(
+                concat!(
+                    "SELECT ",
+                    order_columns!(),
+                    " FROM orders WHERE {filter} ORDER BY created_at_ms {order}, id {order} LIMIT ? OFFSET ?"
+                ),
+                filter = filter,
+                order = order
+            ))?;
+            let rows = stmt
+                .query_map(params_from_iter(values.iter()), |r| rows::order(&Cols::new(r)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok((rows, totals))
+        })
+    }
+
+    fn statement_now(&self, q: &StatementQuery) -> Result<(Vec<StatementEntry>, u64)> {
+        // Balances were recorded with each entry: the page reads only itself.
+        let (filter, values) = statement_filter(q);
+        self.read(|c| {
+            let total: u64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM transfers t WHERE {filter}"),
+                params_from_iter(values.iter()),
+                |r| r.get(0),
+            )?;
+            let mut page_values = values.clone();
+            page_values.push(Value::Integer(i64::from(q.limit)));
+            page_values.push(Value::Integer(q.offset as i64));
+            let mut stmt = c.prepare(&format!(
+                concat!(
+                    "SELECT ",
+                    statement_columns!(),
+                    " FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
+                     WHERE {filter} ORDER BY t.created_at_ms, t.id LIMIT ? OFFSET ?"
+                ),
+                filter = filter
+            ))?;
+            let rows = stmt
+                .query_map(params_from_iter(page_values.iter()), |r| rows::statement_entry(&Cols::new(r)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok((rows, total))
+        })
+    }
+
+    fn movements_now(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Movements> {
+        let from = from_ms.unwrap_or(i64::MIN);
+        let to = to_ms.unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut sides = Vec::new();
+            for (credit, sql) in MOVEMENTS {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map(params![wallet_id, from, to], |r| {
+                    Ok((credit, r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, u64>(3)?))
+                })?;
+                for row in rows {
+                    sides.push(row?);
+                }
+            }
+            Ok(Movements::fold(sides))
+        })
+    }
+}
+
+impl ReportStore for SqliteStore {
+    fn list_orders<'a>(&'a self, query: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>> {
+        ready(self.list_orders_now(query))
+    }
+
+    fn statement<'a>(&'a self, query: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>> {
+        ready(self.statement_now(query))
+    }
+
+    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>> {
+        ready(self.movements_now(wallet_id, from_ms, to_ms))
+    }
+
+    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*), SUM(amount_minor), SUM(cost_minor)
+                 FROM orders WHERE merchant_id = ?1 AND status = 20 AND created_at_ms >= ?2 AND created_at_ms < ?3
+                 GROUP BY day, product ORDER BY day, product",
+            )?;
+            let rows = stmt.query_map(params![merchant_id, from_ms, to_ms], |r| rows::summary(&Cols::new(r)))?;
+            rows.collect()
+        }))
+    }
+}

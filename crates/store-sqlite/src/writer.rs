@@ -1,0 +1,236 @@
+//! The writer session on SQLite: one connection owned by the writer thread,
+//! every order, ledger and outbox write inside its `BEGIN IMMEDIATE` batch.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tambah_store::{
+    order_insert_columns, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderUpdate, Result, StoreError, Writer,
+};
+
+use crate::{callbacks, err, ledger, orders};
+
+/// A write session on its own connection. Transactions are opened with
+/// `BEGIN IMMEDIATE`, so the batch holds SQLite's write lock from the start.
+pub struct SqliteWriter {
+    conn: Connection,
+}
+
+impl SqliteWriter {
+    pub(crate) fn new(conn: Connection) -> SqliteWriter {
+        SqliteWriter { conn }
+    }
+}
+
+impl Writer for SqliteWriter {
+    fn insert_callback(&mut self, c: &NewCallback) -> Result<i64> {
+        callbacks::insert_callback(&self.conn, c).map_err(err)
+    }
+
+    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.id, m.id, m.low_balance_threshold_minor, m.low_balance_notified
+                 FROM ledger_accounts a JOIN merchants m ON m.id = a.merchant_id
+                 WHERE a.id = ?1 AND m.low_balance_threshold_minor > 0",
+            )
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for id in wallet_ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(LowBalanceWatch {
+                        wallet_id: r.get(0)?,
+                        merchant_id: r.get(1)?,
+                        threshold_minor: r.get(2)?,
+                        notified: r.get(3)?,
+                    })
+                })
+                .optional()
+                .map_err(err)?;
+            out.extend(row);
+        }
+        Ok(out)
+    }
+
+    fn take_stock(&mut self, product: &str) -> Result<Option<bool>> {
+        let taken = self
+            .conn
+            .prepare_cached("UPDATE stock SET remaining = remaining - 1 WHERE product = ?1 AND remaining > 0")
+            .and_then(|mut s| s.execute([product]))
+            .map_err(err)?;
+        if taken == 1 {
+            return Ok(Some(true));
+        }
+        let limited = self
+            .conn
+            .prepare_cached("SELECT 1 FROM stock WHERE product = ?1")
+            .and_then(|mut s| s.exists([product]))
+            .map_err(err)?;
+        Ok(limited.then_some(false))
+    }
+
+    fn count_bill_payment(&mut self, product: &str, account: &str, month: i64, limit: u32) -> Result<bool> {
+        let counted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO bill_counts (product, account, month, count) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (product, account, month) DO UPDATE SET count = count + 1 WHERE count < ?4",
+            )
+            .and_then(|mut s| s.execute(params![product, account, month, limit]))
+            .map_err(err)?;
+        Ok(counted == 1)
+    }
+
+    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE merchants SET low_balance_notified = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![merchant_id, notified]))
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(err)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn.execute_batch("ROLLBACK").map_err(err)
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        self.conn.prepare_cached("SAVEPOINT cmd").and_then(|mut s| s.execute([])).map(|_| ()).map_err(err)
+    }
+
+    fn release_savepoint(&mut self) -> Result<()> {
+        self.conn.prepare_cached("RELEASE cmd").and_then(|mut s| s.execute([])).map(|_| ()).map_err(err)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd").map_err(err)
+    }
+
+    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
+        let mut stmt = self.conn.prepare_cached(ledger::BALANCE).map_err(err)?;
+        sorted_ids.iter().map(|&id| stmt.query_row([id], |r| r.get(0)).map(|b| (id, b)).map_err(err)).collect()
+    }
+
+    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE ledger_accounts SET balance_minor = ?1 WHERE id = ?2")
+            .and_then(|mut s| s.execute(params![balance_minor, account_id]))
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
+        orders::find_order(&self.conn, merchant_id, refid).map_err(err)
+    }
+
+    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>> {
+        orders::order_by_id(&self.conn, order_id).map_err(err)
+    }
+
+    fn insert_order(&mut self, o: &OrderRow) -> Result<i64> {
+        self.conn
+            .prepare_cached(concat!(
+                "INSERT INTO orders (",
+                order_insert_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    o.merchant_id,
+                    o.refid,
+                    o.product,
+                    o.account,
+                    o.amount_minor,
+                    o.cost_minor,
+                    o.status,
+                    o.sn,
+                    o.pin,
+                    o.expiry,
+                    o.note,
+                    o.voucherlink,
+                    o.remarks,
+                    o.extras_json,
+                    o.provider,
+                    o.recheck_at_ms,
+                    o.created_at_ms,
+                    o.updated_at_ms
+                ])
+            })
+            .map_err(err)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn update_order(&mut self, u: &OrderUpdate) -> Result<()> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE orders SET status = ?2, sn = ?3, pin = ?4, expiry = ?5, note = ?6, voucherlink = ?7,
+                   provider = ?8, recheck_at_ms = ?9, updated_at_ms = ?10 WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    u.id,
+                    u.status,
+                    u.sn,
+                    u.pin,
+                    u.expiry,
+                    u.note,
+                    u.voucherlink,
+                    u.provider,
+                    u.recheck_at_ms,
+                    u.updated_at_ms
+                ])
+            })
+            .map_err(err)?;
+        if n != 1 {
+            return Err(StoreError::Other(format!("order {} not found for update", u.id)));
+        }
+        Ok(())
+    }
+
+    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>> {
+        self.conn
+            .prepare_cached(
+                "SELECT h.id, h.amount_minor, EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
+                 FROM transfers h WHERE h.order_id = ?1 AND h.kind = 'HOLD'",
+            )
+            .and_then(|mut s| s.query_row([order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+            .map_err(err)
+    }
+
+    fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
+                   created_at_ms, wallet_account, wallet_balance_after_minor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    t.kind.as_str(),
+                    t.debit_account,
+                    t.credit_account,
+                    t.amount_minor,
+                    t.order_id,
+                    t.pending_id,
+                    t.remarks,
+                    t.created_at_ms,
+                    t.wallet_account(),
+                    t.wallet_balance_after_minor
+                ])
+            })
+            .map_err(err)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+}
