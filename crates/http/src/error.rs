@@ -1,19 +1,43 @@
 //! The one error type at the HTTP edge. Bodies are `{"error","message"}` with
 //! a stable code; 5xx bodies say nothing internal (the cause is logged once).
+//! The engine's errors convert with `From`, so handlers use `?`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tambah_engine::auth::ChangePasswordError;
+use tambah_engine::callbacks::CallbackError;
+use tambah_engine::merchants::AdminError;
 use tambah_engine::AuthError;
+use tambah_store::StoreError;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 401 with the engine's code, message and detail.
+    #[error("not authenticated: {}", .0.code())]
     Auth(AuthError),
+    #[error("bad request ({code}): {message}")]
     BadRequest { code: &'static str, message: String },
+    #[error("forbidden: {0}")]
     Forbidden(String),
+    #[error("not found: {0}")]
     NotFound(String),
+    /// 503; the reason is logged, not sent.
+    #[error("unavailable: {0}")]
     Unavailable(String),
+    /// 500; the cause is logged, not sent.
+    #[error("internal error: {0}")]
     Internal(String),
+    /// 500 from a store failure; the cause is logged, not sent.
+    #[error("store failure")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// A 400 with its stable code.
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest { code, message: message.into() }
+    }
 }
 
 impl From<AuthError> for ApiError {
@@ -21,6 +45,37 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::Internal => ApiError::Internal("authentication store failure".into()),
             e => ApiError::Auth(e),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(e: ChangePasswordError) -> Self {
+        match e {
+            ChangePasswordError::NeedsToken => {
+                ApiError::Forbidden("change the password with a token from /v1/token, not an API key".into())
+            }
+            ChangePasswordError::Weak(message) => ApiError::bad_request("weak_password", message),
+            ChangePasswordError::Auth(e) => e.into(),
+        }
+    }
+}
+
+impl From<CallbackError> for ApiError {
+    fn from(e: CallbackError) -> Self {
+        match e {
+            CallbackError::NotFound(m) => ApiError::NotFound(m),
+            CallbackError::Store(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(m) => ApiError::bad_request("invalid_request", m),
+            AdminError::NotFound(m) => ApiError::NotFound(m),
+            AdminError::Store(m) => ApiError::Internal(m),
         }
     }
 }
@@ -43,14 +98,15 @@ impl IntoResponse for ApiError {
                     json!({"error": "unavailable", "message": "Service unavailable, try again"}),
                 )
             }
-            ApiError::Internal(cause) => {
-                tracing::error!(%cause, "500");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "internal_error", "message": "Internal server error"}),
-                )
-            }
+            ApiError::Internal(cause) => internal(&cause),
+            ApiError::Store(e) => internal(&e),
         };
         (status, axum::Json(body)).into_response()
     }
+}
+
+/// The one 500 body; the cause goes to the log only.
+fn internal(cause: &dyn std::fmt::Display) -> (StatusCode, serde_json::Value) {
+    tracing::error!(%cause, "500");
+    (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal_error", "message": "Internal server error"}))
 }

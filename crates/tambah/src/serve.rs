@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::time::Duration;
 
+use tambah_delivery::{CallbackSender, DeliveryConfig};
 use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::MerchantSpec;
 use tambah_engine::workers::OrderReconciler;
 use tambah_engine::Config;
-use tambah_http::delivery::{CallbackSender, DeliveryConfig};
 use tambah_http::HttpConfig;
 use tokio::sync::watch;
 
@@ -56,7 +56,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     });
 
     let smtp = match &args.smtp_url {
-        Some(url) => Some(tambah_http::mail::SmtpConfig::parse(url, &args.smtp_from)?),
+        Some(url) => Some(tambah_delivery::mail::SmtpConfig::parse(url, &args.smtp_from)?),
         None => None,
     };
     let sender = CallbackSender::new(

@@ -1,12 +1,20 @@
 //! `GET /v2/product-list` (alias `/v2/products`) and `GET /v1/products`: the
 //! catalogue priced for the caller's level, in the caller's version.
 
-use axum::Json;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::{json, Value};
 use tambah_domain::Product;
 
+use crate::wire::query::first_value;
 use crate::wire::{self, ApiVersion};
-use crate::{ApiError, Authed, Shared};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v2/product-list", get(v2)).route("/v2/products", get(v2)).route("/v1/products", get(v1))
+}
 
 fn status(p: &Product) -> &'static str {
     if p.active {
@@ -64,8 +72,8 @@ fn current_item(p: &Product, level: &str, public_url: &str) -> Value {
     })
 }
 
-pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
-    let Authed { caller, uri: _, headers, body: _ } = req;
+async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, headers, .. } = req;
     let version = ApiVersion::for_request(&headers, &caller.merchant.api_version)?;
     let level = &caller.merchant.level;
     let url = &state.config.public_url;
@@ -82,13 +90,9 @@ pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiErr
 }
 
 /// v1: the seed's items, optionally one `category` (case-insensitive).
-pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
-    let Authed { caller, uri, headers: _, body: _ } = req;
-    let category = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "category")
-        .map(|(_, v)| v.into_owned())
-        .filter(|c| !c.is_empty());
-    let level = &caller.merchant.level;
+async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let category = first_value(req.query(), "category");
+    let level = &req.caller.merchant.level;
     let catalog = state.engine.catalog();
     let items: Vec<Value> = catalog
         .products()

@@ -2,11 +2,21 @@
 //! once each time the balance crosses below it (a signed webhook event to the
 //! callback URL, and an e-mail when the operator has set up SMTP).
 
-use axum::Json;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::{json, Value};
 use tambah_domain::Amount;
 
-use crate::{metadata, params, wire, ApiError, Authed, Shared};
+use crate::wire::{self, metadata, params};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v2/low-balance-threshold", get(show).post(set))
+        .route("/v1/low-balance-threshold", get(show).post(set))
+}
 
 /// Smallest threshold accepted: RM 1.
 const MIN_THRESHOLD: Amount = Amount::from_rm(1);
@@ -23,26 +33,20 @@ fn shape(email: &str, threshold: Amount, now_ms: i64) -> Json<Value> {
     }))
 }
 
-pub(crate) async fn get(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
-    let Authed { caller, uri: _, headers: _, body: _ } = req;
-    let m = &caller.merchant;
+async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let m = &req.caller.merchant;
     Ok(shape(&m.email, Amount::from_minor(m.low_balance_threshold_minor), state.engine.now_ms()))
 }
 
 /// `?amount=` (query or body), at least 1.
-pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
-    let Authed { caller, uri, headers, body } = req;
-    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
+async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let p = params::parse(&req.headers, req.query(), &req.body)?;
     let text = p.get("amount").unwrap_or_default();
     let amount = Amount::parse_rm(&text, 2)
-        .map_err(|e| ApiError::BadRequest { code: "invalid_amount", message: format!("amount {text:?}: {e}") })?;
+        .map_err(|e| ApiError::bad_request("invalid_amount", format!("amount {text:?}: {e}")))?;
     if amount < MIN_THRESHOLD {
-        return Err(ApiError::BadRequest { code: "invalid_amount", message: "amount must be at least 1".into() });
+        return Err(ApiError::bad_request("invalid_amount", "amount must be at least 1"));
     }
-    state
-        .engine
-        .set_low_balance_threshold(&caller.merchant, amount)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(shape(&caller.merchant.email, amount, state.engine.now_ms()))
+    state.engine.set_low_balance_threshold(&req.caller.merchant, amount).await?;
+    Ok(shape(&req.caller.merchant.email, amount, state.engine.now_ms()))
 }

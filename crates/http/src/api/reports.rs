@@ -2,24 +2,29 @@
 //! Malaysia-time day and product: count, amount, cost, profit) and the monthly
 //! invoice statement, as JSON or CSV (`format=csv`). The CLI renders the same.
 
+use std::sync::Arc;
+
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::{json, Value};
 use tambah_domain::{time, Amount};
 use tambah_engine::Engine;
 use tambah_store::MerchantRow;
 
-use crate::transactions::first_value;
-use crate::{ApiError, Authed, Shared};
+use crate::wire::query::first_value;
+use crate::{ApiError, AppState, Authed, Shared};
 
-fn internal(e: tambah_store::StoreError) -> ApiError {
-    ApiError::Internal(e.to_string())
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v2/reports/transaction-summary", get(summary_route))
+        .route("/v2/reports/invoice", get(invoice_route))
 }
 
 /// The daily summary of successful orders in [from_ms, to_ms).
 pub async fn summary(engine: &Engine, m: &MerchantRow, from_ms: i64, to_ms: i64) -> Result<Value, ApiError> {
-    let rows = engine.store().daily_summary(m.id, from_ms, to_ms).await.map_err(internal)?;
+    let rows = engine.store().daily_summary(m.id, from_ms, to_ms).await?;
     let catalog = engine.catalog();
     let (mut count, mut amount, mut cost) = (0u64, 0i64, 0i64);
     let lines: Vec<Value> = rows
@@ -53,9 +58,9 @@ pub async fn summary(engine: &Engine, m: &MerchantRow, from_ms: i64, to_ms: i64)
 /// orders of the month per product.
 pub async fn invoice(engine: &Engine, m: &MerchantRow, month: &str) -> Result<Value, ApiError> {
     let (from_ms, to_ms) =
-        time::parse_month(month).map_err(|message| ApiError::BadRequest { code: "invalid_month", message })?;
-    let mv = engine.store().movements(m.wallet_id, Some(from_ms), Some(to_ms)).await.map_err(internal)?;
-    let rows = engine.store().daily_summary(m.id, from_ms, to_ms).await.map_err(internal)?;
+        time::parse_month(month).map_err(|message| ApiError::bad_request("invalid_month", message))?;
+    let mv = engine.store().movements(m.wallet_id, Some(from_ms), Some(to_ms)).await?;
+    let rows = engine.store().daily_summary(m.id, from_ms, to_ms).await?;
     let catalog = engine.catalog();
     let mut by_product: Vec<(String, u64, i64, i64)> = Vec::new();
     for r in rows {
@@ -132,33 +137,26 @@ fn wants_csv(q: &str) -> Result<bool, ApiError> {
     match first_value(q, "format").as_deref() {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),
-        Some(other) => Err(ApiError::BadRequest {
-            code: "invalid_format",
-            message: format!("format {other:?} is not json or csv"),
-        }),
+        Some(other) => Err(ApiError::bad_request("invalid_format", format!("format {other:?} is not json or csv"))),
     }
 }
 
 /// `GET /v2/reports/transaction-summary?date=yyyy-MM-dd[ - yyyy-MM-dd]&format=`
-pub(crate) async fn summary_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
-    let Authed { caller, uri, headers: _, body: _ } = req;
-    let q = uri.query().unwrap_or("");
+async fn summary_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let q = req.query();
     let as_csv = wants_csv(q)?;
-    let date = first_value(q, "date")
-        .ok_or_else(|| ApiError::BadRequest { code: "invalid_date", message: "date is required".into() })?;
-    let (from, to) =
-        time::parse_date_range(&date).map_err(|message| ApiError::BadRequest { code: "invalid_date", message })?;
-    let value = summary(&state.engine, &caller.merchant, from, to).await?;
+    let date = first_value(q, "date").ok_or_else(|| ApiError::bad_request("invalid_date", "date is required"))?;
+    let (from, to) = time::parse_date_range(&date).map_err(|message| ApiError::bad_request("invalid_date", message))?;
+    let value = summary(&state.engine, &req.caller.merchant, from, to).await?;
     Ok(respond(value, "data", SUMMARY_COLUMNS, as_csv))
 }
 
 /// `GET /v2/reports/invoice?month=yyyy-MM&format=`
-pub(crate) async fn invoice_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
-    let Authed { caller, uri, headers: _, body: _ } = req;
-    let q = uri.query().unwrap_or("");
+async fn invoice_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let q = req.query();
     let as_csv = wants_csv(q)?;
-    let month = first_value(q, "month")
-        .ok_or_else(|| ApiError::BadRequest { code: "invalid_month", message: "month is required (yyyy-MM)".into() })?;
-    let value = invoice(&state.engine, &caller.merchant, &month).await?;
+    let month =
+        first_value(q, "month").ok_or_else(|| ApiError::bad_request("invalid_month", "month is required (yyyy-MM)"))?;
+    let value = invoice(&state.engine, &req.caller.merchant, &month).await?;
     Ok(respond(value, "lines", INVOICE_COLUMNS, as_csv))
 }

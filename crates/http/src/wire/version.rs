@@ -1,12 +1,6 @@
-//! Wire helpers: the two response versions, money as exact JSON numbers, and
-//! Malaysia-time stamps.
-
-use std::str::FromStr;
+//! The two response versions (`X-Api-Version`, or the merchant's pinned one).
 
 use axum::http::HeaderMap;
-use serde_json::{Number, Value};
-use tambah_domain::time::MytDateTime;
-use tambah_domain::Amount;
 
 use crate::error::ApiError;
 
@@ -39,23 +33,4 @@ impl ApiVersion {
         }
         Ok(ApiVersion::parse(pinned).unwrap_or(ApiVersion::Seed))
     }
-}
-
-/// An amount as an exact JSON number (`151.1`, `48.6333`, `10`).
-pub fn money(a: Amount) -> Value {
-    Value::Number(Number::from_str(&a.to_plain()).expect("a plain decimal is a JSON number"))
-}
-
-/// A unit price in basis points as the seed shows it: `1.0`, `0.97`.
-pub fn unit_price_text(bp: u32) -> String {
-    let plain = Amount::from_minor(i64::from(bp)).to_plain();
-    if plain.contains('.') {
-        plain
-    } else {
-        format!("{plain}.0")
-    }
-}
-
-pub fn myt(ms: i64) -> MytDateTime {
-    MytDateTime::from_unix_millis(ms)
 }

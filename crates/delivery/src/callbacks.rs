@@ -1,0 +1,120 @@
+//! The callback sender: takes due callbacks from the outbox (leased, so each
+//! is sent by one node at a time), delivers them signed, logs every attempt
+//! and schedules retries. At least once: a callback whose node dies
+//! mid-delivery is sent again after its lease runs out.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tambah_engine::Engine;
+use tambah_store::{CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, Claim};
+
+use crate::DeliveryConfig;
+
+/// Callbacks taken per pass at most.
+const BATCH: u32 = 64;
+
+pub struct CallbackSender {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) config: DeliveryConfig,
+    /// The client for labs that allow private networks; otherwise each send
+    /// builds one pinned to the address just checked.
+    pub(crate) client: reqwest::Client,
+}
+
+/// What one attempt came to.
+pub(crate) struct Answer {
+    pub http_status: Option<u16>,
+    pub error: String,
+    pub excerpt: String,
+    pub retryable: bool,
+    pub ok: bool,
+}
+
+impl Answer {
+    pub(crate) fn failed(error: String, retryable: bool) -> Answer {
+        Answer { http_status: None, error, excerpt: String::new(), retryable, ok: false }
+    }
+
+    /// Done without an HTTP status (an e-mail sent, nothing to send to).
+    pub(crate) fn done(excerpt: &str) -> Answer {
+        Answer { http_status: None, error: String::new(), excerpt: excerpt.into(), retryable: false, ok: true }
+    }
+}
+
+impl CallbackSender {
+    pub fn new(engine: Arc<Engine>, config: DeliveryConfig) -> CallbackSender {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        CallbackSender { engine, config, client }
+    }
+
+    /// One pass: every due callback is attempted once. Returns how many.
+    pub async fn run_once(&self) -> usize {
+        let now = self.engine.now_ms();
+        let claim = Claim {
+            node: self.engine.config().node_id.clone(),
+            accepted_before_ms: now,
+            now_ms: now,
+            lease_ms: self.config.lease_ms,
+            limit: BATCH,
+        };
+        let due = match self.engine.store().claim_due_callbacks(&claim).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "callbacks: cannot claim due callbacks");
+                return 0;
+            }
+        };
+        let n = due.len();
+        for cb in due {
+            self.attempt(cb).await;
+        }
+        n
+    }
+
+    pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
+        tambah_engine::workers::every(interval, stop, || self.run_once()).await
+    }
+
+    /// Delivers one callback and records the attempt with its next state.
+    async fn attempt(&self, cb: CallbackRow) {
+        let attempt_no = cb.attempts + 1;
+        let started = Instant::now();
+        let at_ms = self.engine.now_ms();
+        let merchant = match self.engine.store().merchant(cb.merchant_id).await {
+            Ok(Some(m)) => m,
+            other => {
+                tracing::warn!(callback = cb.id, ?other, "callbacks: merchant not readable");
+                return;
+            }
+        };
+        let (url, answer) = match cb.kind {
+            CallbackKind::Order => self.deliver_order(&cb, &merchant).await,
+            CallbackKind::LowBalance => self.deliver_low_balance(&cb, &merchant).await,
+        };
+        let next = if answer.ok {
+            CallbackNext::Delivered
+        } else if answer.retryable && attempt_no <= self.config.max_retries {
+            CallbackNext::RetryAt(at_ms + self.config.retry_delay_ms)
+        } else {
+            CallbackNext::Failed
+        };
+        let record = CallbackAttempt {
+            callback_id: cb.id,
+            attempt: attempt_no,
+            at_ms,
+            url,
+            http_status: answer.http_status,
+            latency_ms: started.elapsed().as_millis() as i64,
+            error: answer.error,
+            response_excerpt: answer.excerpt,
+        };
+        if let Err(e) = self.engine.store().record_callback_attempt(&record, next).await {
+            tracing::warn!(callback = cb.id, error = %e, "callbacks: could not log the attempt; it will be sent again");
+        }
+    }
+}

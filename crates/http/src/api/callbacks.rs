@@ -1,0 +1,107 @@
+//! `GET`/`POST /v2/callback-url` (and v1), and [ours] the signing secret,
+//! its rotation, manual redelivery and the delivery log of an order.
+
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tambah_engine::Engine;
+
+use crate::guard::check_url;
+use crate::wire::{self, metadata, params};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v2/callback-url", get(show).post(set))
+        .route("/v1/callback-url", get(show).post(set))
+        .route("/v2/callback-secret", get(secret))
+        .route("/v2/callback-secret/rotate", post(rotate))
+        .route("/v2/callbacks/{refid}", get(log))
+        .route("/v2/callbacks/{refid}/redeliver", post(redeliver))
+}
+
+fn setting(url: &str, method: &str, now_ms: i64) -> Json<Value> {
+    Json(json!({
+        "data": {"Status": "Success", "CallbackUrl": url, "Method": method},
+        "@metadata": metadata(now_ms),
+    }))
+}
+
+async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let m = &req.caller.merchant;
+    Ok(setting(&m.callback_url, &m.callback_method, state.engine.now_ms()))
+}
+
+/// `?url=&method=GET|POST` (query or body); an empty `url` turns callbacks off.
+async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let p = params::parse(&req.headers, req.query(), &req.body)?;
+    let url = p.get("url").unwrap_or_default().trim().to_owned();
+    let callback_method = p.get("method").unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
+    if !matches!(callback_method.as_str(), "GET" | "POST") {
+        return Err(ApiError::bad_request("invalid_method", "method must be GET or POST"));
+    }
+    if !url.is_empty() {
+        check_url(&url, state.config.callback_allow_private_networks)
+            .await
+            .map_err(|message| ApiError::bad_request("invalid_callback_url", message))?;
+    }
+    state.engine.set_callback_url(&req.caller.merchant, &url, &callback_method).await?;
+    Ok(setting(&url, &callback_method, state.engine.now_ms()))
+}
+
+/// [ours] The secret that signs callbacks (`X-Signature: t=…,v1=…`).
+async fn secret(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let secrets = state.engine.callback_secrets(req.caller.merchant.id).await?;
+    Ok(Json(json!({"data": {"secret": secrets[0], "previous_secret_valid": secrets.len() > 1}})))
+}
+
+/// [ours] A new secret; the previous one keeps signing for 24 hours.
+async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let secret = state.engine.rotate_callback_secret(req.caller.merchant.id).await?;
+    Ok(Json(json!({"data": {"secret": secret, "previous_secret_valid": true}})))
+}
+
+/// [ours] Queues the order's current status for delivery again.
+async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
+    let id = state.engine.redeliver(&req.caller.merchant, &refid).await?;
+    Ok(Json(json!({"data": {"refid": refid, "callback_id": id, "status": "queued"}})))
+}
+
+/// [ours] Every callback of an order and every attempt to deliver it.
+async fn log(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"data": log_json(&state.engine, req.caller.merchant.id, &refid).await?})))
+}
+
+/// The delivery log of a merchant's order, as JSON (also for the CLI).
+pub async fn log_json(engine: &Engine, merchant_id: i64, refid: &str) -> Result<Value, ApiError> {
+    let order = engine
+        .store()
+        .order_by_refid(merchant_id, refid)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no transaction with refid {refid:?}")))?;
+    let log = engine.store().callback_log(order.id).await?;
+    Ok(Value::Array(
+        log.into_iter()
+            .map(|(cb, attempts)| {
+                json!({
+                    "id": cb.id,
+                    "status_code": cb.status,
+                    "queued_at": wire::myt(cb.created_at_ms).millis_text(),
+                    "state": cb.state,
+                    "attempts": attempts.iter().map(|a| json!({
+                        "attempt": a.attempt,
+                        "at": wire::myt(a.at_ms).millis_text(),
+                        "url": a.url,
+                        "http_status": a.http_status,
+                        "latency_ms": a.latency_ms,
+                        "error": a.error,
+                        "response_excerpt": a.response_excerpt,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    ))
+}

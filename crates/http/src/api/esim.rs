@@ -1,0 +1,41 @@
+//! e-SIM: `GET /v2/esim/countries` (where plans are sold) and
+//! `GET /v2/esim/qr/{refid}` (the activation QR code, to its buyer only).
+
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::{qr, ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v2/esim/countries", get(countries)).route("/v2/esim/qr/{refid}", get(qr_code))
+}
+
+/// `GET /v2/esim/countries`
+async fn countries(state: Shared, _req: Authed) -> Result<Json<Value>, ApiError> {
+    let families = state.engine.families();
+    let data: Vec<Value> = families
+        .countries()
+        .iter()
+        .map(|c| json!({"iso": c.iso, "name": c.name, "plan_count": families.esim_plan_count(c)}))
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
+/// `GET /v2/esim/qr/{refid}`: the activation QR code, to its buyer only.
+async fn qr_code(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Response, ApiError> {
+    let order = state
+        .engine
+        .store()
+        .order_by_refid(req.caller.merchant.id, &refid)
+        .await?
+        .filter(|o| o.pin.starts_with("LPA:") && o.status == 20)
+        .ok_or_else(|| ApiError::NotFound(format!("no delivered e-SIM with refid {refid:?}")))?;
+    let png = qr::png(&order.pin, 8).map_err(ApiError::Internal)?;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, no-store")], png).into_response())
+}

@@ -1,0 +1,28 @@
+//! `GET /v2/networkstatus?product=` (and v1): whether a product's provider
+//! has answered well lately.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::product;
+use crate::wire::{self, query::first_value};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v2/networkstatus", get(network_status)).route("/v1/networkstatus", get(network_status))
+}
+
+async fn network_status(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let q = req.query();
+    let p = product(&state, first_value(q, "product").or_else(|| first_value(q, "product_code")))?;
+    let healthy = state.engine.network_healthy(req.caller.merchant.environment, &p);
+    Ok(Json(json!({
+        "data": {"product_code": p.code, "product_name": p.name,
+                 "product_img": format!("{}/img/{}.png", state.config.public_url, p.code),
+                 "network_status": if healthy { "Healthy" } else { "Interruption" }},
+        "metadata": {"status_code": 200, "last_updated": wire::myt(state.engine.now_ms()).metadata_text()},
+    })))
+}

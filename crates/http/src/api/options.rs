@@ -1,0 +1,117 @@
+//! What a product offers to choose from: `GET /v2/subproducts` (plans,
+//! accounts, billers, zakat types, e-SIM plans, as the seed lists them) and
+//! `GET /v2/options` (the same choices as pages of a form field's options).
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tambah_domain::{Amount, Family, Product};
+use tambah_engine::families::Subproduct;
+
+use super::product;
+use crate::wire::{self, query::first_value};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v2/subproducts", get(subproducts_route)).route("/v2/options", get(options))
+}
+
+/// The field whose choices `/v2/options` lists for a product.
+pub(crate) fn option_field(p: &Product) -> &'static str {
+    if p.family == Family::Jompay {
+        "biller_code"
+    } else {
+        "subproduct_code"
+    }
+}
+
+fn subproducts(state: &Shared, p: &Product, account_number: Option<&str>) -> Result<Vec<Subproduct>, ApiError> {
+    state
+        .engine
+        .families()
+        .subproducts(p, account_number)
+        .map_err(|r| ApiError::bad_request("invalid_request", r.reason))
+}
+
+fn amount_or_null(a: Option<Amount>) -> Value {
+    a.map(wire::money).unwrap_or(Value::Null)
+}
+
+/// `GET /v2/subproducts?product_code=&account_number=&limit=`
+async fn subproducts_route(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let q = req.query();
+    let p = product(&state, first_value(q, "product_code"))?;
+    let mut list = subproducts(&state, &p, first_value(q, "account_number").as_deref())?;
+    if let Some(limit) = first_value(q, "limit") {
+        let n: usize = limit
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_limit", format!("limit {limit:?} is not a number")))?;
+        list.truncate(n);
+    }
+    let data: Vec<Value> = list
+        .iter()
+        .map(|s| {
+            json!({
+                "subproduct_code": s.code,
+                "display_name": s.display_name,
+                "denomination": amount_or_null(s.denomination),
+                "face_value": amount_or_null(s.denomination),
+                "validity": s.validity,
+                "description": s.description,
+                "account_number": s.account_number,
+                "additional_description": null,
+                "min": amount_or_null(s.min),
+                "max": amount_or_null(s.max),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"message": "success", "data": data})))
+}
+
+/// `GET /v2/options?product_code=&field_id=&account_number=&page=&limit=`
+async fn options(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let q = req.query();
+    let p = product(&state, first_value(q, "product_code"))?;
+    let field = first_value(q, "field_id").unwrap_or_else(|| option_field(&p).to_owned());
+    if field != option_field(&p) {
+        let message = format!("product {} has no options for field {field:?}", p.code);
+        return Err(ApiError::bad_request("invalid_field", message));
+    }
+    let list = subproducts(&state, &p, first_value(q, "account_number").as_deref())?;
+    let number = |name: &str, default: usize, max: usize| -> Result<usize, ApiError> {
+        match first_value(q, name) {
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ApiError::bad_request("invalid_page", format!("{name} must be 1 to {max}"))),
+            None => Ok(default),
+        }
+    };
+    let page = number("page", 1, usize::MAX)?;
+    let per_page = number("limit", 20, 100)?;
+    let total = list.len();
+    let items: Vec<Value> = list
+        .iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|s| {
+            json!({
+                "code": s.code,
+                "label": s.display_name,
+                "description": s.description,
+                "price": s.denomination.map(|d| json!({"amount": d.to_cents(), "currency": "MYR"})),
+                "validity": s.validity,
+                "account_number": s.account_number,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "product_code": p.code,
+        "field_id": field,
+        "items": items,
+        "meta": {"current_page": page, "last_page": total.div_ceil(per_page).max(1), "per_page": per_page, "total": total},
+    })))
+}

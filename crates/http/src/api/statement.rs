@@ -1,0 +1,148 @@
+//! `GET /v2/balance-statement?date=&type=&page=&limit=` (and v1): every
+//! movement of the wallet with the balance after it, Laravel-style pages.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tambah_domain::Amount;
+use tambah_store::{Movements, StatementEntry, StatementQuery};
+
+use crate::wire;
+use crate::wire::query::{date_range, first_value, PAGE_DEFAULT, PAGE_MAX};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v2/balance-statement", get(statement)).route("/v1/balance-statement", get(statement))
+}
+
+/// The statement type of a ledger kind.
+fn statement_type(kind: &str) -> &'static str {
+    match kind {
+        "DEPOSIT" => "DEPOSIT",
+        "HOLD" => "TRANSACTION",
+        _ => "REFUND",
+    }
+}
+
+/// The ledger kinds of a statement type.
+fn ledger_kinds(statement_type: &str) -> Result<Vec<String>, ApiError> {
+    Ok(match statement_type.to_ascii_uppercase().as_str() {
+        "DEPOSIT" => vec!["DEPOSIT".into()],
+        "TRANSACTION" => vec!["HOLD".into()],
+        "REFUND" => vec!["VOID".into(), "REFUND".into()],
+        // No commissions are paid yet: nothing matches.
+        "COMMISSION" => vec!["COMMISSION".into()],
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_type",
+                format!("type {other:?} is not DEPOSIT, TRANSACTION, REFUND or COMMISSION"),
+            ))
+        }
+    })
+}
+
+fn remarks(e: &StatementEntry) -> String {
+    match (e.kind.as_str(), &e.refid, &e.product) {
+        ("HOLD", Some(refid), Some(product)) => format!("Transaction {refid} ({product})"),
+        ("VOID", Some(refid), Some(product)) => format!("Refund of failed transaction {refid} ({product})"),
+        ("REFUND", Some(refid), Some(product)) => format!("Refund of reversed transaction {refid} ({product})"),
+        _ => e.remarks.clone(),
+    }
+}
+
+/// The requested page: its number and size.
+struct Page {
+    number: u64,
+    size: u64,
+}
+
+fn page(q: &str) -> Result<Page, ApiError> {
+    let number = |name: &str, default: u64| -> Result<u64, ApiError> {
+        match first_value(q, name) {
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ApiError::bad_request("invalid_page", format!("{name} {v:?} must be a positive number"))
+            }),
+            None => Ok(default),
+        }
+    };
+    let page = Page { number: number("page", 1)?, size: number("limit", u64::from(PAGE_DEFAULT))? };
+    if page.size > u64::from(PAGE_MAX) {
+        return Err(ApiError::bad_request("invalid_page", format!("limit must be at most {PAGE_MAX}")));
+    }
+    Ok(page)
+}
+
+fn entry(e: &StatementEntry) -> Value {
+    json!({
+        "id": e.transfer_id,
+        "date": wire::myt(e.at_ms).millis_text(),
+        "amount": wire::money(Amount::from_minor(e.amount_minor)),
+        "balance": wire::money(Amount::from_minor(e.balance_after_minor)),
+        "remarks": remarks(e),
+        "type": statement_type(&e.kind),
+    })
+}
+
+fn summary(sums: &Movements) -> Value {
+    let magnitude = |minor: i64| wire::money(Amount::from_minor(minor));
+    json!({
+        "total_transactions": {"amount": magnitude(sums.holds_minor), "count": sums.hold_count},
+        "total_deposit": {"amount": magnitude(sums.deposits_minor), "count": sums.deposit_count},
+        "total_refund": {"amount": magnitude(sums.voids_minor + sums.refunds_minor),
+                         "count": sums.void_count + sums.refund_count},
+    })
+}
+
+async fn statement(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let q = req.query();
+    let (from_ms, to_ms) = date_range(q)?;
+    let kinds = match first_value(q, "type") {
+        Some(t) => ledger_kinds(&t)?,
+        None => Vec::new(),
+    };
+    let page = page(q)?;
+    let wallet_id = req.caller.merchant.wallet_id;
+    let query = StatementQuery {
+        wallet_id,
+        from_ms,
+        to_ms,
+        kinds,
+        limit: page.size as u32,
+        offset: (page.number - 1).saturating_mul(page.size),
+    };
+    let store = state.engine.store();
+    let (entries, total) = store.statement(&query).await?;
+    let sums = store.movements(wallet_id, from_ms, to_ms).await?;
+    let data: Vec<Value> = entries.iter().map(entry).collect();
+    let path = format!("{}{}", state.config.public_url, req.uri.path());
+    let (links, meta) = pages(q, &path, &page, total, query.offset, data.len() as u64);
+    Ok(Json(json!({"data": data, "links": links, "meta": meta, "summary": summary(&sums)})))
+}
+
+/// The `links` and `meta` blocks of a page of `shown` rows from `offset`.
+fn pages(q: &str, path: &str, page: &Page, total: u64, offset: u64, shown: u64) -> (Value, Value) {
+    let last_page = total.div_ceil(page.size).max(1);
+    let link = |n: u64| -> Value {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            if k != "page" {
+                s.append_pair(&k, &v);
+            }
+        }
+        s.append_pair("page", &n.to_string());
+        Value::String(format!("{path}?{}", s.finish()))
+    };
+    let from = if shown == 0 { Value::Null } else { json!(offset + 1) };
+    let to = if shown == 0 { Value::Null } else { json!(offset + shown) };
+    let links = json!({
+        "first": link(1),
+        "last": link(last_page),
+        "prev": if page.number > 1 { link(page.number - 1) } else { Value::Null },
+        "next": if page.number < last_page { link(page.number + 1) } else { Value::Null },
+    });
+    let meta = json!({"current_page": page.number, "from": from, "last_page": last_page, "path": path,
+                      "per_page": page.size, "to": to, "total": total});
+    (links, meta)
+}

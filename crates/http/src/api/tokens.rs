@@ -1,0 +1,67 @@
+//! `POST /v2/token` (and v1), `/v2/token/refresh` (and v1) in the
+//! `AuthenticationResult` shape, and `POST /v1/auth/change-password`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Uri};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tambah_engine::auth::IssuedTokens;
+
+use crate::wire::params::{self, Params};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v2/token", post(token))
+        .route("/v1/token", post(token))
+        .route("/v2/token/refresh", post(refresh))
+        .route("/v1/token/refresh", post(refresh))
+        .route("/v1/auth/change-password", post(change_password))
+}
+
+fn result(t: IssuedTokens) -> Json<Value> {
+    let mut r = serde_json::Map::new();
+    r.insert("AccessToken".into(), json!(t.access_token));
+    r.insert("ExpiresIn".into(), json!(t.expires_in_s));
+    r.insert("TokenType".into(), json!("Bearer"));
+    if let Some(refresh) = t.refresh_token {
+        r.insert("RefreshToken".into(), json!(refresh));
+    }
+    r.insert("IdToken".into(), json!(t.id_token));
+    Json(json!({ "AuthenticationResult": r }))
+}
+
+fn required(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
+    names
+        .iter()
+        .map(|n| {
+            p.get(n).filter(|v| !v.is_empty()).ok_or_else(|| {
+                let verb = if names.len() > 1 { " are" } else { " is" };
+                ApiError::bad_request("invalid_request", format!("{} required", names.join(" and ") + verb))
+            })
+        })
+        .collect()
+}
+
+async fn token(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
+    let v = required(&p, &["username", "password"])?;
+    let issued = state.engine.login(&v[0], &v[1]).await?;
+    Ok(result(issued))
+}
+
+async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
+    let v = required(&p, &["refresh_token"])?;
+    Ok(result(state.engine.refresh(&v[0]).await?))
+}
+
+async fn change_password(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let p = params::parse(&req.headers, req.query(), &req.body)?;
+    let v = required(&p, &["old_password", "new_password"])?;
+    state.engine.change_password(&req.caller, &v[0], &v[1]).await?;
+    Ok(Json(json!({"message": "Password changed; sign in again with the new password"})))
+}

@@ -1,0 +1,109 @@
+//! `POST /v2/topup` and `/v1/topup`: buy, or (same refid) read the status.
+//! The body is the order body of `wire::order` in the request's shape.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode as Http;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use tambah_domain::{Amount, StatusCode};
+use tambah_engine::{RejectionKind, TopupError, TopupInput};
+
+use crate::wire::order::Envelope;
+use crate::wire::{absolutize, params, ApiVersion, Shape};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v2/topup", post(v2)).route("/v1/topup", post(v1))
+}
+
+/// v2 answers in the merchant's version (or `X-Api-Version`).
+async fn v2(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let version = ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)?;
+    topup(state, req, Shape::Version(version)).await
+}
+
+async fn v1(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    topup(state, req, Shape::V1).await
+}
+
+async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, ApiError> {
+    let input = match params::parse(&req.headers, req.query(), &req.body) {
+        Ok(p) => TopupInput {
+            refid: p.get("refid"),
+            product: p.get("product"),
+            account: p.get("account"),
+            amount: p.get("amount"),
+            remarks: p.get("remarks"),
+            extras: p.extras,
+        },
+        // A body that does not parse still gets a topup envelope.
+        Err(ApiError::BadRequest { message, .. }) => {
+            let balance = state.engine.balance(&req.caller.merchant).await.unwrap_or(Amount::ZERO);
+            let refusal =
+                Refusal { code: StatusCode::INVALID_FORMAT, reason: &message, balance, http: Http::BAD_REQUEST };
+            return Ok(refusal.render(shape, &TopupInput::default(), &state));
+        }
+        Err(e) => return Err(e),
+    };
+    match state.engine.topup(&req.caller, &input).await {
+        Ok(mut view) => {
+            absolutize(&mut view.order.voucherlink, &state.config.public_url);
+            Ok((Http::OK, Json(Envelope::from_view(&view).render(shape))).into_response())
+        }
+        Err(TopupError::Rejected(r)) => {
+            let http = http_status(r.kind);
+            let balance = Amount::from_minor(r.balance_minor);
+            Ok(Refusal { code: r.code, reason: &r.reason, balance, http }.render(shape, &input, &state))
+        }
+        Err(TopupError::Unavailable(m)) => Err(ApiError::Unavailable(m)),
+        Err(TopupError::Internal(m)) => Err(ApiError::Internal(m)),
+    }
+}
+
+/// The HTTP status of a refused topup (the body says the rest).
+fn http_status(kind: RejectionKind) -> Http {
+    match kind {
+        RejectionKind::Invalid => Http::BAD_REQUEST,
+        RejectionKind::Forbidden => Http::FORBIDDEN,
+        RejectionKind::Conflict => Http::CONFLICT,
+    }
+}
+
+/// A request refused before anything was stored.
+struct Refusal<'a> {
+    code: StatusCode,
+    reason: &'a str,
+    balance: Amount,
+    http: Http,
+}
+
+impl Refusal<'_> {
+    /// The topup envelope of a refusal: status Failed, the code, cost 0, the
+    /// reason in `remarks`.
+    fn render(&self, shape: Shape, input: &TopupInput, state: &Shared) -> Response {
+        let product = input.product.clone().unwrap_or_default();
+        let product_name = state.engine.catalog().get(&product).map(|p| p.name.clone()).unwrap_or_default();
+        let amount_text = input.amount.clone().unwrap_or_default();
+        let envelope = Envelope {
+            code: self.code,
+            account: input.account.clone().unwrap_or_default(),
+            product,
+            product_name,
+            amount: Amount::parse_rm(&amount_text, 4).ok(),
+            amount_text,
+            sn: String::new(),
+            pin: String::new(),
+            expiry: String::new(),
+            cost: Amount::ZERO,
+            balance: self.balance,
+            remarks: self.reason.to_owned(),
+            refid: input.refid.clone().unwrap_or_default(),
+            timestamp_ms: state.engine.now_ms(),
+            note: String::new(),
+            voucherlink: String::new(),
+        };
+        (self.http, Json(envelope.render(shape))).into_response()
+    }
+}

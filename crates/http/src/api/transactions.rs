@@ -1,0 +1,187 @@
+//! `GET /v2/transactions` (and v1, which adds `refid`, `sn`, `sort`,
+//! `direction`) and `POST /v2/transactions/check` (disputes).
+
+use std::sync::Arc;
+
+use axum::http::StatusCode as Http;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tambah_domain::{Amount, StatusCode};
+use tambah_engine::disputes::DisputeError;
+use tambah_store::{OrderQuery, OrderRow, StatusGroup};
+
+use crate::wire::query::{all_values, date_range, first_value, limit_offset};
+use crate::wire::{self, params};
+use crate::{ApiError, AppState, Authed, Shared};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v2/transactions", get(v2))
+        .route("/v1/transactions", get(v1))
+        .route("/v2/transactions/check", post(check))
+}
+
+fn status_group(text: &str) -> Result<StatusGroup, ApiError> {
+    Ok(match text.to_ascii_uppercase().as_str() {
+        "SUCCESSFUL" | "SUCCESS" => StatusGroup::Successful,
+        "PENDING" => StatusGroup::Pending,
+        "FAILED" => StatusGroup::Failed,
+        "REFUND" => StatusGroup::Refund,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_status",
+                format!("status {text:?} is not SUCCESSFUL, PENDING, FAILED or REFUND"),
+            ))
+        }
+    })
+}
+
+fn status_word(code: u8) -> &'static str {
+    match code {
+        20 => "Successful",
+        0 | 1 => "Pending",
+        53 => "Refund",
+        _ => "Failed",
+    }
+}
+
+fn item(state: &Shared, o: &OrderRow, member_id: &str) -> Value {
+    let catalog = state.engine.catalog();
+    let product = catalog.get(&o.product);
+    let extras: Value = serde_json::from_str(&o.extras_json).unwrap_or(Value::Null);
+    json!({
+        "trxid": o.id.to_string(),
+        "refid": o.refid,
+        "date": wire::myt(o.created_at_ms).millis_text(),
+        "response_date": wire::myt(o.updated_at_ms).millis_text(),
+        "product_code": o.product,
+        "product_name": product.map(|p| p.name.clone()).unwrap_or_default(),
+        "biller_code": extras.get("biller_code").and_then(Value::as_str).unwrap_or(""),
+        "product_image_url": format!("{}/img/{}.png", state.config.public_url, o.product),
+        "category": product.map(|p| p.category.clone()).unwrap_or_default(),
+        "amount": Amount::from_minor(o.amount_minor).to_cents(),
+        "price": Amount::from_minor(o.cost_minor).to_cents(),
+        "account": o.account,
+        "sn": o.sn,
+        "sender": "",
+        "member_id": member_id,
+        "status": status_word(o.status),
+        "status_code": o.status.to_string(),
+        "remarks": o.remarks,
+    })
+}
+
+/// The filters both versions take: date, page, status, account, product.
+fn base_query(q: &str, merchant_id: i64) -> Result<OrderQuery, ApiError> {
+    let (from_ms, to_ms) = date_range(q)?;
+    let (limit, offset) = limit_offset(q)?;
+    let statuses = all_values(q, "status").iter().map(|s| status_group(s)).collect::<Result<Vec<_>, _>>()?;
+    Ok(OrderQuery {
+        merchant_id,
+        from_ms,
+        to_ms,
+        statuses,
+        account: first_value(q, "account"),
+        product: first_value(q, "product"),
+        limit,
+        offset,
+        ..OrderQuery::default()
+    })
+}
+
+async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let query = base_query(req.query(), req.caller.merchant.id)?;
+    list(&state, &req, &query).await
+}
+
+/// v1 also filters by `refid` and `sn` and sorts by date either way.
+async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let q = req.query();
+    let mut query = base_query(q, req.caller.merchant.id)?;
+    query.refid = first_value(q, "refid");
+    query.sn = first_value(q, "sn");
+    if let Some(sort) = first_value(q, "sort") {
+        if !matches!(sort.as_str(), "date" | "created_at" | "id") {
+            return Err(ApiError::bad_request("invalid_sort", format!("sort {sort:?}: only date is supported")));
+        }
+    }
+    query.ascending = match first_value(q, "direction").as_deref() {
+        None | Some("desc") | Some("DESC") => false,
+        Some("asc") | Some("ASC") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_direction", format!("direction {other:?} is not asc or desc")))
+        }
+    };
+    list(&state, &req, &query).await
+}
+
+/// One page of orders and the totals of every order the filters match.
+async fn list(state: &Shared, req: &Authed, query: &OrderQuery) -> Result<Json<Value>, ApiError> {
+    let (rows, t) = state.engine.store().list_orders(query).await?;
+    let data: Vec<Value> = rows.iter().map(|o| item(state, o, &req.caller.merchant.account)).collect();
+    let amount = Amount::from_minor(t.successful_amount_minor);
+    let price = Amount::from_minor(t.successful_cost_minor);
+    let profit = Amount::from_minor(t.successful_amount_minor - t.successful_cost_minor);
+    Ok(Json(json!({
+        "data": data,
+        "meta": {
+            "transaction_count": t.count.to_string(),
+            "total_amount": amount.to_cents(),
+            "total_price": price.to_cents(),
+            "profit": profit.to_cents(),
+            "successful_count": t.successful.to_string(),
+            "pending_count": t.pending.to_string(),
+            "failed_count": t.failed.to_string(),
+            "refund_count": t.refund.to_string(),
+        }
+    })))
+}
+
+/// The `user_email` of a check request: a JSON list, one JSON string, or
+/// the form field.
+fn emails(body: &[u8], p: &params::Params) -> Vec<String> {
+    match serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("user_email").cloned()) {
+        Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::String(one)) => vec![one],
+        _ => p.get("user_email").into_iter().collect(),
+    }
+}
+
+/// The caller's order named by `refid` or else `trxid`.
+async fn order(state: &Shared, merchant_id: i64, p: &params::Params) -> Result<Option<OrderRow>, ApiError> {
+    let store = state.engine.store();
+    let order = match (p.get("refid"), p.get("trxid")) {
+        (Some(refid), _) => store.order_by_refid(merchant_id, &refid).await?,
+        (None, Some(trxid)) => match trxid.parse::<i64>() {
+            Ok(id) => store.order(id).await?.filter(|o| o.merchant_id == merchant_id),
+            Err(_) => None,
+        },
+        (None, None) => return Err(ApiError::bad_request("invalid_request", "refid or trxid is required")),
+    };
+    Ok(order)
+}
+
+/// `POST /v2/transactions/check {"refid"?, "trxid"?, "user_email"?: [...]}`:
+/// opens a dispute for a successful transaction the customer says did not
+/// arrive.
+async fn check(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    let p = params::parse(&req.headers, req.query(), &req.body)?;
+    let emails = emails(&req.body, &p);
+    let Some(order) = order(&state, req.caller.merchant.id, &p).await? else {
+        let refid = p.get("refid").unwrap_or_default();
+        let body = json!({"data": {"refid": refid, "status": "Failed", "message": "Transaction not found"}});
+        return Ok((Http::NOT_FOUND, Json(body)).into_response());
+    };
+    let answer = match state.engine.open_dispute(&order, &emails.join(",")).await {
+        Ok(d) => json!({"data": {"refid": order.refid, "status": "Success",
+            "message": format!("Dispute case {} is open; we will check with the provider and reply", d.id)}}),
+        Err(DisputeError::NotRefundable(o)) => json!({"data": {"refid": order.refid, "status": "Failed",
+            "message": format!("Only successful transactions can be disputed; this one is {} ({})",
+                StatusCode::from_u8(o.status).map(|c| c.status_word()).unwrap_or("unknown"), o.status)}}),
+        Err(DisputeError::NotFound(m)) => return Err(ApiError::NotFound(m)),
+        Err(DisputeError::Failed(m)) => return Err(ApiError::Internal(m)),
+    };
+    Ok((Http::OK, Json(answer)).into_response())
+}

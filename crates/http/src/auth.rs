@@ -1,0 +1,85 @@
+//! Letting a request in: the `Authed` extractor reads the body whole (the
+//! signature covers its exact bytes) and authenticates by API key signature
+//! or bearer token.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use tambah_engine::{AuthError, Caller, SignedRequest};
+
+use crate::{ApiError, AppState};
+
+/// An authenticated request: who is calling, and the parts a handler reads.
+/// The body is read whole (within the body limit) because the signature
+/// covers its exact bytes.
+pub(crate) struct Authed {
+    pub caller: Caller,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Authed {
+    /// The raw query string (empty when there is none).
+    pub fn query(&self) -> &str {
+        self.uri.query().unwrap_or("")
+    }
+}
+
+impl FromRequest<Arc<AppState>> for Authed {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let limit = state.config.body_limit_bytes;
+        let Ok(body) = axum::body::to_bytes(body, limit).await else {
+            return Err(too_large(limit));
+        };
+        let caller = authenticate(state, &parts.method, &parts.uri, &parts.headers, &body)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Authed { caller, uri: parts.uri, headers: parts.headers, body })
+    }
+}
+
+/// 413 with a JSON body, like every other error.
+fn too_large(limit: usize) -> Response {
+    let body = serde_json::json!({
+        "error": "payload_too_large",
+        "message": format!("request body exceeds {limit} bytes"),
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Authenticates a request by API key signature or bearer token.
+async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    if let Some(api_key) = header(headers, "x-api-key") {
+        let req = SignedRequest {
+            api_key,
+            timestamp: header(headers, "x-timestamp"),
+            nonce: header(headers, "x-nonce"),
+            signature: header(headers, "x-signature"),
+            method: method.as_str(),
+            raw_query: uri.query().unwrap_or(""),
+            body,
+        };
+        return Ok(state.engine.authenticate_signed(&req).await?);
+    }
+    if let Some(authorization) = header(headers, "authorization") {
+        return Ok(state.engine.authenticate_token(authorization).await?);
+    }
+    Err(ApiError::Auth(AuthError::Missing))
+}

@@ -1,0 +1,154 @@
+//! The topup response body, the one body an order has on the wire: in the
+//! seed (`2023-10-01`), current (`2025-05-20`) and v1 shapes. Callbacks carry
+//! the same body, rendered in the merchant's version.
+
+use serde_json::{json, Value};
+use tambah_domain::{Amount, StatusCode};
+use tambah_engine::OrderView;
+use tambah_store::OrderRow;
+
+use super::{money, myt, ApiVersion};
+
+/// Which of the three bodies to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Version(ApiVersion),
+    V1,
+}
+
+/// One response, whatever produced it (a stored order or a rejection).
+pub(crate) struct Envelope {
+    pub code: StatusCode,
+    pub account: String,
+    pub product: String,
+    pub product_name: String,
+    /// Exact text for seed (`"10"`), number for current.
+    pub amount: Option<Amount>,
+    pub amount_text: String,
+    pub sn: String,
+    pub pin: String,
+    pub expiry: String,
+    pub cost: Amount,
+    pub balance: Amount,
+    pub remarks: String,
+    pub refid: String,
+    pub timestamp_ms: i64,
+    pub note: String,
+    pub voucherlink: String,
+}
+
+/// Links the server stores as paths (the e-SIM QR code) are served absolute.
+pub fn absolutize(link: &mut String, public_url: &str) {
+    if link.starts_with('/') {
+        *link = format!("{public_url}{link}");
+    }
+}
+
+/// An order's topup response body as `status` and `balance` were at an
+/// event (a callback announces the status it was queued with).
+pub fn order_body(order: &OrderRow, product_name: &str, status: StatusCode, balance_minor: i64, shape: Shape) -> Value {
+    let view = OrderView { order: order.clone(), product_name: product_name.to_owned(), balance_minor };
+    let mut envelope = Envelope::from_view(&view);
+    envelope.code = status;
+    envelope.render(shape)
+}
+
+impl Envelope {
+    pub(crate) fn from_view(v: &OrderView) -> Envelope {
+        let o = &v.order;
+        let amount = Amount::from_minor(o.amount_minor);
+        Envelope {
+            code: StatusCode::from_u8(o.status).unwrap_or(StatusCode::PROCESSING),
+            account: o.account.clone(),
+            product: o.product.clone(),
+            product_name: v.product_name.clone(),
+            amount: Some(amount),
+            amount_text: amount.to_plain(),
+            sn: o.sn.clone(),
+            pin: o.pin.clone(),
+            expiry: o.expiry.clone(),
+            cost: Amount::from_minor(o.cost_minor),
+            balance: Amount::from_minor(v.balance_minor),
+            remarks: o.remarks.clone(),
+            refid: o.refid.clone(),
+            timestamp_ms: o.created_at_ms,
+            note: o.note.clone(),
+            voucherlink: o.voucherlink.clone(),
+        }
+    }
+
+    pub(crate) fn render(&self, shape: Shape) -> Value {
+        match shape {
+            Shape::Version(ApiVersion::Seed) => self.seed(),
+            Shape::Version(ApiVersion::Current) => self.current(),
+            Shape::V1 => self.v1(),
+        }
+    }
+
+    fn timestamp(&self) -> String {
+        myt(self.timestamp_ms).seconds_text()
+    }
+
+    /// Flat, every value a string but cost and balance (cents).
+    fn seed(&self) -> Value {
+        json!({
+            "statuscode": self.code.code().to_string(),
+            "status": self.code.status_word(),
+            "account": self.account,
+            "product": self.product,
+            "amount": self.amount_text,
+            "sn": self.sn,
+            "pin": self.pin,
+            "expiry": self.expiry,
+            "cost": self.cost.to_cents(),
+            "balance": self.balance.to_cents(),
+            "remarks": self.remarks,
+            "refid": self.refid,
+            "timestamp": self.timestamp(),
+            "note": self.note,
+        })
+    }
+
+    /// Under `data`, amounts as numbers, the live API's spelling of 20.
+    fn current(&self) -> Value {
+        json!({"data": {
+            "statusCode": self.code.code(),
+            "status": if self.code == StatusCode::SUCCESSFUL { "Succesful" } else { self.code.status_word() },
+            "account": self.account,
+            "product": self.product,
+            "productName": self.product_name,
+            "amount": self.amount.map(money).unwrap_or_else(|| json!(self.amount_text)),
+            "sn": self.sn,
+            "pin": self.pin,
+            "expiry": self.expiry,
+            "cost": money(self.cost),
+            "balance": money(self.balance),
+            "remarks": self.remarks,
+            "refid": self.refid,
+            "timestamp": self.timestamp(),
+            "note": self.note,
+            "voucherlink": self.voucherlink,
+        }})
+    }
+
+    /// v1 SDKs loop until Succesful or Failed: every final code other than 20
+    /// (53 included) reads Failed there.
+    fn v1(&self) -> Value {
+        json!({"data": {
+            "status": match self.code.code() {
+                20 => "Succesful",
+                c if c >= 40 => "Failed",
+                _ => "Processing",
+            },
+            "account": self.account,
+            "product": self.product,
+            "amount": self.amount_text,
+            "sn": self.sn,
+            "cost": self.cost.to_cents(),
+            "balance": self.balance.to_cents(),
+            "remarks": self.remarks,
+            "refid": self.refid,
+            "timestamp": self.timestamp(),
+        }})
+    }
+}
