@@ -8,7 +8,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::product;
-use crate::wire::{self, query::first_value};
+use crate::wire::metadata;
+use crate::wire::query::first_value;
 use crate::{ApiError, AppState, Authed, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -23,6 +24,6 @@ async fn network_status(state: Shared, req: Authed) -> Result<Json<Value>, ApiEr
         "data": {"product_code": p.code, "product_name": p.name,
                  "product_img": format!("{}/img/{}.png", state.config.public_url, p.code),
                  "network_status": if healthy { "Healthy" } else { "Interruption" }},
-        "metadata": {"status_code": 200, "last_updated": wire::myt(state.engine.now_ms()).metadata_text()},
+        "metadata": metadata(state.engine.now_ms()),
     })))
 }
