@@ -1,51 +1,52 @@
-//! Runs the backend-neutral store contract against SQLite, each check on a
-//! fresh database file in the temporary directory.
+//! Runs the backend-neutral store contract against SQLite: one test per
+//! check, each on a fresh database file in the temporary directory that is
+//! removed afterwards, also when the check fails.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tambah_store::Store;
+use tambah_store_contract::FreshStore;
 use tambah_store_sqlite::SqliteStore;
 
-/// Removes every database file it handed out (with its WAL and shared-memory
-/// files), even when a check panics.
-#[derive(Default)]
-struct TempDbs {
-    paths: RefCell<Vec<PathBuf>>,
+/// A store on its own database file; dropping it closes the store, then
+/// removes the file with its WAL, shared-memory and journal files.
+struct TempDb {
+    store: Option<SqliteStore>,
+    path: PathBuf,
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
+static SEQ: AtomicU64 = AtomicU64::new(0);
 
-impl TempDbs {
-    fn open(&self) -> Box<dyn Store> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "tambah-store-contract-{}-{}-{nanos}.db",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-        ));
-        self.paths.borrow_mut().push(path.clone());
-        let store = SqliteStore::open(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-        Box::new(store)
+/// Opens a fresh, migrated database named after the check.
+fn temp_db(check: &str) -> TempDb {
+    let path = std::env::temp_dir().join(format!(
+        "tambah-store-contract-{}-{}-{check}.db",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed),
+    ));
+    // Own the path before opening, so that a half-created file is removed too.
+    let mut db = TempDb { store: None, path };
+    let store = SqliteStore::open(&db.path).unwrap_or_else(|e| panic!("opening {}: {e}", db.path.display()));
+    db.store = Some(store);
+    db
+}
+
+impl FreshStore for TempDb {
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref().expect("the store is open until the database is dropped")
     }
 }
 
-impl Drop for TempDbs {
+impl Drop for TempDb {
     fn drop(&mut self) {
-        for path in self.paths.borrow().iter() {
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let mut file = path.clone().into_os_string();
-                file.push(suffix);
-                let _ = std::fs::remove_file(file);
-            }
+        drop(self.store.take());
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
         }
     }
 }
 
-#[test]
-fn sqlite_passes_the_store_contract() {
-    let dbs = TempDbs::default();
-    tambah_store::contract::run_all(&|| dbs.open());
-}
+tambah_store_contract::contract_tests!(temp_db);

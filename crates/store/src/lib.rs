@@ -9,11 +9,6 @@ use std::pin::Pin;
 
 use tambah_domain::Environment;
 
-/// The backend-neutral contract suite every backend's tests run (not part of
-/// the API the engine uses).
-#[doc(hidden)]
-pub mod contract;
-
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,164 @@
+//! Credentials: API keys, users' tokens, request nonces, and the one-query
+//! look-ups of the hot path that join them with their merchant.
+
+use tambah_domain::Environment;
+use tambah_store::{ApiKeyRow, MerchantRow, Store, TokenKind, TokenRow, UserRow};
+
+use crate::fixtures::{block, create, deposit, expect_unique, insert, must, order, writer, T0};
+
+/// API keys round-trip with their sealed secret intact and can be revoked.
+pub fn api_keys(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "keys");
+    let mut sealed: Vec<u8> = (0..=255u8).collect();
+    sealed.extend_from_slice(&[0, 0, 0xff, 0xfe, 0x80]);
+    let key = ApiKeyRow { key_id: "tbh_test_k1".to_owned(), merchant_id: m.id, secret_sealed: sealed, revoked: false };
+    let other =
+        ApiKeyRow { key_id: "tbh_test_k2".to_owned(), merchant_id: m.id, secret_sealed: vec![0; 48], revoked: false };
+    must("insert_api_key", block(store.insert_api_key(&key, T0)));
+    must("insert_api_key", block(store.insert_api_key(&other, T0)));
+    assert_eq!(
+        must("api_key", block(store.api_key(&key.key_id))),
+        Some(key.clone()),
+        "api_key returns the inserted row, sealed bytes exactly preserved"
+    );
+    assert_eq!(must("api_key", block(store.api_key("tbh_test_unknown"))), None, "api_key of an unknown id is None");
+    expect_unique("insert_api_key with an existing key id", block(store.insert_api_key(&other, T0)));
+
+    assert!(
+        must("revoke_api_key", block(store.revoke_api_key(&key.key_id))),
+        "revoke_api_key of an existing key returns true"
+    );
+    assert_eq!(
+        must("api_key", block(store.api_key(&key.key_id))),
+        Some(ApiKeyRow { revoked: true, ..key.clone() }),
+        "a revoked key reads back revoked, otherwise unchanged"
+    );
+    assert_eq!(
+        must("api_key", block(store.api_key(&other.key_id))),
+        Some(other),
+        "revoking one key leaves the others alone"
+    );
+    assert!(
+        !must("revoke_api_key", block(store.revoke_api_key("tbh_test_unknown"))),
+        "revoke_api_key of an unknown key returns false"
+    );
+}
+
+/// Tokens round-trip; revoke_user_tokens revokes only that user's tokens.
+pub fn users_and_tokens(store: &dyn Store) {
+    let a = create(store, Environment::Staging, "tok-a");
+    let b = create(store, Environment::Staging, "tok-b");
+    let ua = must("user_by_username", block(store.user_by_username("tok-a"))).expect("user a");
+    let ub = must("user_by_username", block(store.user_by_username("tok-b"))).expect("user b");
+    let token = |hash: &str, kind: TokenKind, m: &MerchantRow, u: &UserRow| TokenRow {
+        token_hash: hash.to_owned(),
+        kind,
+        merchant_id: m.id,
+        user_id: u.id,
+        expires_at_ms: T0 + 3_600_000,
+        revoked: false,
+    };
+    let a_tokens = [
+        token("aa01", TokenKind::Id, &a, &ua),
+        token("aa02", TokenKind::Access, &a, &ua),
+        token("aa03", TokenKind::Refresh, &a, &ua),
+    ];
+    let b_token = token("bb01", TokenKind::Access, &b, &ub);
+    for t in a_tokens.iter().chain([&b_token]) {
+        must("insert_token", block(store.insert_token(t, T0)));
+        assert_eq!(
+            must("token", block(store.token(&t.token_hash))).as_ref(),
+            Some(t),
+            "token returns the inserted row ({:?})",
+            t.kind
+        );
+    }
+    assert_eq!(must("token", block(store.token("ffff"))), None, "token of an unknown hash is None");
+    expect_unique("insert_token with an existing hash", block(store.insert_token(&b_token, T0)));
+
+    must("revoke_user_tokens", block(store.revoke_user_tokens(ua.id)));
+    for t in &a_tokens {
+        assert_eq!(
+            must("token", block(store.token(&t.token_hash))),
+            Some(TokenRow { revoked: true, ..t.clone() }),
+            "revoke_user_tokens revokes every token of the user"
+        );
+    }
+    assert_eq!(
+        must("token", block(store.token(&b_token.token_hash))),
+        Some(b_token),
+        "revoke_user_tokens leaves other users' tokens alone"
+    );
+}
+
+/// Nonces: the first use is accepted, a repeat by the same key refused, the
+/// same nonce under another key accepted.
+pub fn nonces(store: &dyn Store) {
+    let now = 1_700_000_000;
+    assert!(
+        must("remember_nonce", block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))),
+        "first use"
+    );
+    assert!(
+        !must("remember_nonce", block(store.remember_nonce("key-a", "nonce-0123456789", now + 300, now))),
+        "replay refused"
+    );
+    assert!(
+        must("remember_nonce", block(store.remember_nonce("key-b", "nonce-0123456789", now + 300, now))),
+        "other key"
+    );
+    assert!(
+        must("remember_nonce", block(store.remember_nonce("key-a", "nonce-9876543210", now + 300, now))),
+        "other nonce"
+    );
+}
+
+/// The one-query look-ups of the hot path answer exactly what their parts do.
+pub fn combined_lookups(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "combined");
+    let user = must("user_by_username", block(store.user_by_username("combined"))).expect("user");
+    let key = ApiKeyRow {
+        key_id: "tbh_test_combined".into(),
+        merchant_id: m.id,
+        secret_sealed: vec![1, 2, 3],
+        revoked: false,
+    };
+    must("insert_api_key", block(store.insert_api_key(&key, T0)));
+    let token = TokenRow {
+        token_hash: "combined-hash".into(),
+        kind: TokenKind::Id,
+        merchant_id: m.id,
+        user_id: user.id,
+        expires_at_ms: T0 + 1_000,
+        revoked: false,
+    };
+    must("insert_token", block(store.insert_token(&token, T0)));
+    deposit(store, Environment::Staging, m.wallet_id, 5_000);
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let o = insert(w.as_mut(), &order(m.id, "COMBINED-1", 43, 100, T0));
+    must("commit", w.commit());
+    let merchant = must("merchant", block(store.merchant(m.id))).expect("merchant");
+    assert_eq!(
+        must("api_key_with_merchant", block(store.api_key_with_merchant("tbh_test_combined"))),
+        Some((key, merchant.clone())),
+        "key and merchant"
+    );
+    assert_eq!(must("api_key_with_merchant", block(store.api_key_with_merchant("nope"))), None);
+    assert_eq!(
+        must("token_with_merchant", block(store.token_with_merchant("combined-hash"))),
+        Some((token, merchant)),
+        "token and merchant"
+    );
+    assert_eq!(must("token_with_merchant", block(store.token_with_merchant("nope"))), None);
+    assert_eq!(
+        must("order_with_balance", block(store.order_with_balance(m.id, "COMBINED-1", m.wallet_id))),
+        (Some(o), 5_000),
+        "order and balance"
+    );
+    assert_eq!(
+        must("order_with_balance", block(store.order_with_balance(m.id, "NONE", m.wallet_id))),
+        (None, 5_000),
+        "no order, still the balance"
+    );
+}

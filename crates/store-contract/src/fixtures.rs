@@ -1,0 +1,246 @@
+//! The fixtures every contract check shares: the `block` executor, the
+//! error expectations, and the rows, merchants, orders, transfers and books
+//! the checks build their scenarios from.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use tambah_domain::Environment;
+use tambah_store::{
+    Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts,
+    TransferKind, Writer,
+};
+
+pub(crate) const T0: i64 = 1_700_000_000_000;
+
+/// Waits for a store future on this thread (the contract is written as
+/// plain sequential code; a backend's futures must not need the caller's
+/// runtime to make progress).
+pub fn block<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+pub(crate) fn must<T>(what: &str, r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: unexpected error: {e}"))
+}
+
+pub(crate) fn expect_unique<T: Debug>(what: &str, r: Result<T>) {
+    match r {
+        Err(StoreError::Unique(_)) => {}
+        other => panic!("{what}: expected StoreError::Unique, got {other:?}"),
+    }
+}
+
+pub(crate) fn expect_constraint<T: Debug>(what: &str, r: Result<T>) {
+    match r {
+        Err(StoreError::Constraint(_)) => {}
+        other => panic!("{what}: expected StoreError::Constraint, got {other:?}"),
+    }
+}
+
+pub(crate) fn new_merchant(environment: Environment, username: &str) -> NewMerchant {
+    NewMerchant {
+        name: format!("Kedai {username}"),
+        environment,
+        level: "gold".to_owned(),
+        api_version: "2024-01".to_owned(),
+        username: username.to_owned(),
+        password_hash: format!("$argon2id$v=19$hash-of-{username}"),
+        created_at_ms: T0,
+    }
+}
+
+pub(crate) fn create(store: &dyn Store, environment: Environment, username: &str) -> MerchantRow {
+    must(&format!("create_merchant({username})"), block(store.create_merchant(&new_merchant(environment, username))))
+}
+
+pub(crate) fn writer(store: &dyn Store) -> Box<dyn Writer> {
+    must("Store::writer", store.writer())
+}
+
+pub(crate) fn systems(store: &dyn Store, environment: Environment) -> SystemAccounts {
+    must("system_accounts", block(store.system_accounts(environment)))
+}
+
+/// A plain order row: the fields the engine fills at acceptance.
+pub(crate) fn order(merchant_id: i64, refid: &str, status: u8, cost_minor: i64, created_at_ms: i64) -> OrderRow {
+    OrderRow {
+        id: 0,
+        merchant_id,
+        refid: refid.to_owned(),
+        product: "HI10".to_owned(),
+        account: "0123456789".to_owned(),
+        amount_minor: 100_000,
+        cost_minor,
+        status,
+        sn: String::new(),
+        pin: String::new(),
+        expiry: String::new(),
+        note: String::new(),
+        voucherlink: String::new(),
+        remarks: String::new(),
+        extras_json: "{}".to_owned(),
+        provider: String::new(),
+        recheck_at_ms: None,
+        created_at_ms,
+        updated_at_ms: created_at_ms,
+    }
+}
+
+/// An order row with every field set to something worth round-tripping.
+pub(crate) fn rich_order(merchant_id: i64, refid: &str, recheck_at_ms: Option<i64>) -> OrderRow {
+    OrderRow {
+        id: 0,
+        merchant_id,
+        refid: refid.to_owned(),
+        product: "CELCOM-RM30".to_owned(),
+        account: "+60 12-345 6789".to_owned(),
+        amount_minor: 300_000,
+        cost_minor: 291_000,
+        status: 1,
+        sn: "SN'1\"2;--".to_owned(),
+        pin: "1234-5678-9012".to_owned(),
+        expiry: "2031-12-31".to_owned(),
+        note: "line one\nline two\ttabbed".to_owned(),
+        voucherlink: "https://example.com/v?a=1&b=2".to_owned(),
+        remarks: "Tambah nilai — 充值 ✓ ñ 🚀 \u{0301}".to_owned(),
+        extras_json: r#"{"ü":"x","list":[1,2,3],"nested":{"k":null}}"#.to_owned(),
+        provider: "sim-a".to_owned(),
+        recheck_at_ms,
+        created_at_ms: T0 + 7,
+        updated_at_ms: T0 + 9,
+    }
+}
+
+pub(crate) fn insert(w: &mut dyn Writer, row: &OrderRow) -> OrderRow {
+    let id = must(&format!("insert_order({})", row.refid), w.insert_order(row));
+    OrderRow { id, ..row.clone() }
+}
+
+pub(crate) fn new_transfer(
+    kind: TransferKind,
+    debit_account: i64,
+    credit_account: i64,
+    amount_minor: i64,
+    order_id: Option<i64>,
+    pending_id: Option<i64>,
+) -> NewTransfer {
+    NewTransfer {
+        kind,
+        debit_account,
+        credit_account,
+        amount_minor,
+        order_id,
+        pending_id,
+        remarks: format!("contract {}", kind.as_str()),
+        created_at_ms: T0,
+        wallet_balance_after_minor: None,
+    }
+}
+
+/// The balances of one open transaction, kept the way the engine keeps them:
+/// read with `lock_balances`, moved by transfers, written with `set_balance`.
+pub(crate) struct Books {
+    balances: HashMap<i64, i64>,
+}
+
+impl Books {
+    pub(crate) fn open(w: &mut dyn Writer, accounts: &[i64]) -> Books {
+        let mut ids = accounts.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let locked = must("lock_balances", w.lock_balances(&ids));
+        let got: Vec<i64> = locked.iter().map(|(id, _)| *id).collect();
+        assert_eq!(got, ids, "lock_balances returns one (id, balance) pair per id, in the order given");
+        Books { balances: locked.into_iter().collect() }
+    }
+
+    /// Writes a transfer with the balance of its wallet after it, as the
+    /// engine's ledger does.
+    pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> i64 {
+        *self.balances.get_mut(&t.debit_account).expect("debit account was locked") -= t.amount_minor;
+        *self.balances.get_mut(&t.credit_account).expect("credit account was locked") += t.amount_minor;
+        let t = NewTransfer { wallet_balance_after_minor: t.wallet_account().map(|a| self.balances[&a]), ..t.clone() };
+        must(&format!("insert_transfer({})", t.kind.as_str()), w.insert_transfer(&t))
+    }
+
+    pub(crate) fn flush(&self, w: &mut dyn Writer) {
+        let mut ids: Vec<i64> = self.balances.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            must(&format!("set_balance({id})"), w.set_balance(id, self.balances[&id]));
+        }
+    }
+}
+
+/// Deposits `amount` into `wallet` in a transaction of its own.
+pub(crate) fn deposit(store: &dyn Store, environment: Environment, wallet: i64, amount: i64) {
+    let s = systems(store, environment);
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let mut books = Books::open(w.as_mut(), &[wallet, s.funding, s.holds, s.revenue]);
+    books.transfer(w.as_mut(), &new_transfer(TransferKind::Deposit, s.funding, wallet, amount, None, None));
+    books.flush(w.as_mut());
+    must("commit (deposit)", w.commit());
+}
+
+pub(crate) fn balance(store: &dyn Store, account: i64) -> i64 {
+    must(&format!("balance({account})"), block(store.balance(account)))
+}
+
+pub(crate) fn assert_verified(store: &dyn Store, when: &str) {
+    let checks: Vec<Check> = must("verify", block(store.verify()));
+    assert!(!checks.is_empty(), "verify ({when}): returned no checks at all");
+    let broken: Vec<String> =
+        checks.iter().filter(|c| !c.violations.is_empty()).map(|c| format!("{}: {:?}", c.name, c.violations)).collect();
+    assert!(broken.is_empty(), "verify ({when}): expected no violations, got {broken:#?}");
+}
+
+pub(crate) fn set_order_status(w: &mut dyn Writer, order: &OrderRow, status: u8) {
+    must(
+        &format!("update_order({}) to status {status}", order.refid),
+        w.update_order(&OrderUpdate {
+            id: order.id,
+            status,
+            sn: order.sn.clone(),
+            pin: order.pin.clone(),
+            expiry: order.expiry.clone(),
+            note: order.note.clone(),
+            voucherlink: order.voucherlink.clone(),
+            provider: order.provider.clone(),
+            recheck_at_ms: None,
+            updated_at_ms: order.updated_at_ms + 1,
+        }),
+    );
+}
+
+pub(crate) fn merchant_now(store: &dyn Store, merchant_id: i64) -> MerchantRow {
+    must("merchant", block(store.merchant(merchant_id))).unwrap_or_else(|| panic!("merchant {merchant_id} exists"))
+}
+
+/// Inserts orders (as given, whatever their status) in one committed
+/// transaction, without transfers.
+pub(crate) fn insert_committed(store: &dyn Store, rows: &[OrderRow]) -> Vec<OrderRow> {
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let out = rows.iter().map(|r| insert(w.as_mut(), r)).collect();
+    must("commit", w.commit());
+    out
+}
