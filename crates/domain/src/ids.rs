@@ -1,6 +1,63 @@
-//! Validated identifiers: refids, environments, merchant account numbers.
+//! Identifiers: refids (validated), environments, and the typed ids of
+//! stored rows, so that a merchant's id cannot be passed where an order's or
+//! a ledger account's is meant.
 
 use std::fmt;
+
+/// A typed id of a stored row. Ids are assigned by the database; these types
+/// only keep one kind from being used as another.
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub const fn new(id: i64) -> $name {
+                $name(id)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+row_id!(
+    /// A merchant (its public account number is `10000 + id`).
+    MerchantId
+);
+row_id!(
+    /// A ledger account: a merchant's wallet or a system account.
+    AccountId
+);
+row_id!(
+    /// An order (the API's `trxid`).
+    OrderId
+);
+row_id!(
+    /// A ledger transfer.
+    TransferId
+);
+row_id!(
+    /// A user who signs in for tokens.
+    UserId
+);
+row_id!(
+    /// A queued callback (outbox row).
+    CallbackId
+);
+row_id!(
+    /// A dispute case.
+    DisputeId
+);
 
 /// The merchant's id for one transaction: 1–25 characters of letters, digits,
 /// `-`, `_`, `.`; unique per merchant account.

@@ -9,7 +9,7 @@ pub mod status;
 pub mod time;
 
 pub use catalog::{AccountFormat, Catalog, Denomination, Family, Product};
-pub use ids::{Environment, RefId};
+pub use ids::{AccountId, CallbackId, DisputeId, Environment, MerchantId, OrderId, RefId, TransferId, UserId};
 pub use money::Amount;
 pub use order::OrderState;
 pub use status::StatusCode;

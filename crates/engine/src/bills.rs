@@ -167,7 +167,7 @@ impl Engine {
         }
         p.transaction_validity = true;
         if let Some(limit) = monthly_limit(&product.code) {
-            let month = crate::orders::month_of(now);
+            let month = month_of(now);
             let paid = self.store().bill_payments(&product.code, account, month).await.map_err(|e| e.to_string())?;
             if paid >= u64::from(limit) {
                 p.transaction_validity = false;
@@ -176,4 +176,10 @@ impl Engine {
         }
         Ok(p)
     }
+}
+
+/// `yyyymm` of an instant, Malaysia time (the month of a biller's limit).
+pub(crate) fn month_of(unix_ms: i64) -> i64 {
+    let t = tambah_domain::time::MytDateTime::from_unix_millis(unix_ms);
+    t.year * 100 + i64::from(t.month)
 }

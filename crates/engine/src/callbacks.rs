@@ -5,7 +5,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tambah_store::{CallbackKind, CallbackSecrets, MerchantRow, NewCallback, StoreError};
+use tambah_store::{CallbackKind, CallbackSecrets, MerchantRow, NewCallback, OrderRow, StoreError};
 
 use crate::credentials::random_bytes;
 use crate::Engine;
@@ -89,6 +89,18 @@ impl Engine {
         let secrets = CallbackSecrets { current: Some(self.master_key().seal(secret.as_bytes())), previous };
         self.store().set_callback_secrets(merchant_id, &secrets).await?;
         Ok(secret)
+    }
+
+    /// Every callback of the merchant's order `refid` with its attempts;
+    /// `None` when the merchant has no such order.
+    pub async fn callback_log(
+        &self,
+        merchant_id: i64,
+        refid: &str,
+    ) -> Result<Option<(OrderRow, tambah_store::CallbackLog)>, StoreError> {
+        let Some(order) = self.store().order_by_refid(merchant_id, refid).await? else { return Ok(None) };
+        let log = self.store().callback_log(order.id).await?;
+        Ok(Some((order, log)))
     }
 
     /// Queues the order's current status for delivery again.

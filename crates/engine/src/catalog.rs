@@ -10,6 +10,35 @@ use tambah_domain::money::{parse_percent_bp, Amount};
 /// The catalogue shipped with the binary.
 pub const BUILT_IN: &str = include_str!("../../../catalog/products.json");
 
+/// Stock levels of the products whose stock is counted: (code, units left).
+pub type StockLevels = Vec<(String, u64)>;
+
+impl crate::Engine {
+    /// Validates a catalogue and stores it as the newest version; every node
+    /// loads it within seconds. Returns the version and the product count.
+    pub async fn import_catalog(&self, json: &str) -> Result<(i64, usize), String> {
+        let products = parse(json)?.products().len();
+        let version = self.store().save_catalog(json, self.now_ms()).await.map_err(|e| e.to_string())?;
+        Ok((version, products))
+    }
+
+    /// The newest imported catalogue's JSON (`None`: none imported) and the
+    /// stock levels.
+    pub async fn stored_catalog(&self) -> Result<(Option<String>, StockLevels), tambah_store::StoreError> {
+        let stored = self.store().latest_catalog(true).await?;
+        let stock = self.store().stock_levels().await?;
+        Ok((stored.map(|(_, json)| json), stock))
+    }
+
+    /// Sets a product's stock (`None`: unlimited).
+    pub async fn set_stock(&self, product: &str, remaining: Option<u64>) -> Result<(), String> {
+        if self.catalog().get(product).is_none() {
+            return Err(format!("unknown product {product:?}"));
+        }
+        self.store().set_stock(product, remaining).await.map_err(|e| e.to_string())
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {

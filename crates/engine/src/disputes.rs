@@ -16,6 +16,26 @@ pub enum DisputeError {
 }
 
 impl Engine {
+    /// Dispute cases, the open ones only unless `all`.
+    pub async fn disputes(&self, open_only: bool) -> Result<Vec<DisputeRow>, tambah_store::StoreError> {
+        self.store().disputes(open_only).await
+    }
+
+    /// The merchants whose orders carry this refid (refids are unique per
+    /// merchant only), in order of their first such order.
+    pub async fn merchants_with_refid(&self, refid: &str) -> Result<Vec<MerchantRow>, tambah_store::StoreError> {
+        let mut merchants: Vec<MerchantRow> = Vec::new();
+        for order in self.store().orders_with_refid(refid).await? {
+            if merchants.iter().any(|m| m.id == order.merchant_id) {
+                continue;
+            }
+            if let Some(m) = self.store().merchant(order.merchant_id).await? {
+                merchants.push(m);
+            }
+        }
+        Ok(merchants)
+    }
+
     /// Reverses a successful order: status 53, a REFUND entry returns the
     /// cost, and a callback is queued. Refunding twice changes nothing.
     pub async fn refund(&self, merchant: &MerchantRow, refid: &str, reason: &str) -> Result<OrderRow, DisputeError> {

@@ -13,7 +13,9 @@ mod health;
 mod ledger;
 pub mod merchants;
 pub mod orders;
+pub mod outbox;
 pub mod providers;
+pub mod reports;
 pub mod signing;
 mod waiters;
 pub mod workers;
@@ -27,7 +29,7 @@ use tambah_store::{Store, StoreError, SystemAccounts};
 
 pub use auth::{AuthError, AuthMethod, Caller, SignedRequest};
 pub use credentials::MasterKey;
-pub use orders::{OrderView, Rejection, TopupError, TopupInput};
+pub use orders::{OrderView, Rejection, RejectionKind, TopupError, TopupInput};
 pub use writer::WriteError;
 
 /// Time, passed in so that tests can control it.
@@ -145,8 +147,26 @@ impl Engine {
         Ok((engine, EngineRunner { thread }))
     }
 
+    /// The store, for the engine's own services only: the edges reach the
+    /// database through use cases.
+    // TEMPORARY: public until the edges are moved onto the use cases.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// Checks that the database answers (the health endpoint).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// Checks every ledger invariant (`tambah verify`).
+    pub async fn verify(&self) -> Result<Vec<tambah_store::Check>, StoreError> {
+        self.store.verify().await
+    }
+
+    /// How many merchants exist (a fresh database has none).
+    pub async fn merchant_count(&self) -> Result<u64, StoreError> {
+        self.store.merchant_count().await
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {

@@ -213,7 +213,13 @@ impl Engine {
         let merchant = self.merchant_by_account(account).await?;
         let balance = self
             .writer()
-            .deposit(merchant.wallet_id, merchant.environment, amount.minor(), remarks.to_owned(), self.now_ms())
+            .run(crate::writer::Deposit {
+                wallet_id: merchant.wallet_id,
+                environment: merchant.environment,
+                amount_minor: amount.minor(),
+                remarks: remarks.to_owned(),
+                now_ms: self.now_ms(),
+            })
             .await?;
         Ok(Amount::from_minor(balance))
     }

@@ -5,18 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tambah_domain::order::LedgerEffect;
-use tambah_domain::{Amount, Environment, Family, OrderState, Product, RefId, StatusCode};
-use tambah_store::{
-    CallbackKind, Inserted, MerchantRow, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, StoreError,
-    TransferKind, Writer,
-};
+use tambah_domain::{Amount, Environment, Family, Product, RefId, StatusCode};
+use tambah_store::{MerchantRow, OrderRow, StoreError};
 
-use crate::ledger::BatchLedger;
 use crate::providers::simulator::{Precheck, Simulator};
 use crate::providers::{Outcome, ProviderOrder};
-use crate::writer::WriteError;
+use crate::writer::{same_request, MarkProcessing, Place, Placed, Resolve, Verdict, WriteError};
 use crate::{AuthMethod, Caller, Engine};
+use RejectionKind::{Forbidden, Invalid};
 
 /// Longest `remarks` accepted, in characters.
 pub const REMARKS_MAX_CHARS: usize = 100;
@@ -32,11 +28,22 @@ pub struct TopupInput {
     pub extras: BTreeMap<String, String>,
 }
 
+/// Why a request was refused; each edge maps it to its own terms (HTTP:
+/// 400, 403, 409).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// The request is malformed or names something that does not exist.
+    Invalid,
+    /// The merchant may not do this now (suspended, read-only, key rules).
+    Forbidden,
+    /// The refid was used before with a different product, account or amount.
+    Conflict,
+}
+
 /// A request refused before anything was stored: the refid stays free.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
-    /// 400 invalid, 403 forbidden, 409 refid reused with other parameters.
-    pub http_status: u16,
+    pub kind: RejectionKind,
     pub code: StatusCode,
     pub reason: String,
     pub balance_minor: i64,
@@ -83,57 +90,8 @@ struct ValidTopup {
     extras_json: String,
 }
 
-/// What to do once the order row and hold exist.
-#[derive(Clone, Debug)]
-pub(crate) enum Verdict {
-    /// Fail with 43 before holding anything (a simulation number).
-    InsufficientCredit,
-    /// The outcome is already known (decided without side effects).
-    Decided { provider: &'static str, outcome: Outcome },
-    /// Hand the order to `provider` after the commit.
-    Dispatch { provider: &'static str },
-}
-
-pub(crate) struct NewOrder {
-    pub merchant_id: i64,
-    pub wallet_id: i64,
-    pub environment: Environment,
-    pub refid: String,
-    pub product: String,
-    pub account: String,
-    pub amount_minor: i64,
-    pub cost_minor: i64,
-    pub remarks: String,
-    pub extras_json: String,
-    pub verdict: Verdict,
-    pub now_ms: i64,
-    /// The merchant takes callbacks: queue one when the order ends final.
-    pub notify: bool,
-    /// The product's stock is counted (PINs, vouchers).
-    pub track_stock: bool,
-    /// The biller's per-account limit: (month as yyyymm, payments allowed).
-    pub monthly_limit: Option<(i64, u32)>,
-}
-
-#[derive(Debug)]
-pub(crate) enum Placed {
-    New {
-        order: OrderRow,
-        balance_minor: i64,
-        dispatch_to: Option<&'static str>,
-    },
-    /// The refid exists with the same parameters: this is a status check.
-    Existing(OrderRow),
-    /// The refid exists with other parameters: 409.
-    Conflict(OrderRow),
-}
-
-fn same_request(existing: &OrderRow, product: &str, account: &str, amount_minor: i64) -> bool {
-    existing.product == product && existing.account == account && existing.amount_minor == amount_minor
-}
-
-fn reject(http_status: u16, code: StatusCode, reason: impl Into<String>) -> Rejection {
-    Rejection { http_status, code, reason: reason.into(), balance_minor: 0 }
+fn reject(kind: RejectionKind, code: StatusCode, reason: impl Into<String>) -> Rejection {
+    Rejection { kind, code, reason: reason.into(), balance_minor: 0 }
 }
 
 impl Engine {
@@ -141,38 +99,37 @@ impl Engine {
         let required = |field: &Option<String>, name: &str| -> Result<String, Rejection> {
             match field.as_deref().map(str::trim) {
                 Some(v) if !v.is_empty() => Ok(v.to_owned()),
-                _ => Err(reject(400, StatusCode::INVALID_FORMAT, format!("{name} is required"))),
+                _ => Err(reject(Invalid, StatusCode::INVALID_FORMAT, format!("{name} is required"))),
             }
         };
-        let refid =
-            RefId::parse(&required(&input.refid, "refid")?).map_err(|e| reject(400, StatusCode::INVALID_FORMAT, e))?;
+        let refid = RefId::parse(&required(&input.refid, "refid")?)
+            .map_err(|e| reject(Invalid, StatusCode::INVALID_FORMAT, e))?;
         let product_code = required(&input.product, "product")?;
         let account = required(&input.account, "account")?;
         let amount_text = required(&input.amount, "amount")?;
-        let product = self
-            .catalog()
-            .get(&product_code)
-            .cloned()
-            .ok_or_else(|| reject(400, StatusCode::INVALID_FORMAT, format!("unknown product {product_code:?}")))?;
+        let product =
+            self.catalog().get(&product_code).cloned().ok_or_else(|| {
+                reject(Invalid, StatusCode::INVALID_FORMAT, format!("unknown product {product_code:?}"))
+            })?;
         if !product.active {
-            return Err(reject(400, StatusCode::UNAVAILABLE, format!("product {product_code} is not available")));
+            return Err(reject(Invalid, StatusCode::UNAVAILABLE, format!("product {product_code} is not available")));
         }
-        product.account_format.check(&account).map_err(|e| reject(400, StatusCode::INVALID_ACCOUNT, e))?;
+        product.account_format.check(&account).map_err(|e| reject(Invalid, StatusCode::INVALID_ACCOUNT, e))?;
         let amount = Amount::parse_rm(&amount_text, 2)
-            .map_err(|e| reject(400, StatusCode::INVALID_AMOUNT, format!("amount {amount_text:?}: {e}")))?;
+            .map_err(|e| reject(Invalid, StatusCode::INVALID_AMOUNT, format!("amount {amount_text:?}: {e}")))?;
         if amount == Amount::ZERO {
-            return Err(reject(400, StatusCode::INVALID_AMOUNT, "amount must be greater than 0"));
+            return Err(reject(Invalid, StatusCode::INVALID_AMOUNT, "amount must be greater than 0"));
         }
-        product.check_amount(amount).map_err(|e| reject(400, StatusCode::INVALID_DENOMINATION, e.0))?;
+        product.check_amount(amount).map_err(|e| reject(Invalid, StatusCode::INVALID_DENOMINATION, e.0))?;
         if matches!(product.family, Family::Data | Family::Ptptn | Family::Jompay | Family::Zakat | Family::Esim) {
             self.families()
                 .check(&product, &account, amount, &input.extras)
-                .map_err(|r| reject(400, r.code, r.reason))?;
+                .map_err(|r| reject(Invalid, r.code, r.reason))?;
         }
         let remarks = input.remarks.clone().unwrap_or_default();
         if remarks.chars().count() > REMARKS_MAX_CHARS {
             return Err(reject(
-                400,
+                Invalid,
                 StatusCode::INVALID_FORMAT,
                 format!("remarks is longer than {REMARKS_MAX_CHARS} characters"),
             ));
@@ -199,14 +156,14 @@ impl Engine {
         let with_balance = TopupError::Rejected;
         let valid = self.validate(input).map_err(with_balance)?;
         if merchant.suspended {
-            return Err(with_balance(reject(403, StatusCode::SUSPENDED, "merchant account is suspended")));
+            return Err(with_balance(reject(Forbidden, StatusCode::SUSPENDED, "merchant account is suspended")));
         }
         if merchant.access != 0 {
-            return Err(with_balance(reject(403, StatusCode::SUSPENDED, "merchant account is read-only")));
+            return Err(with_balance(reject(Forbidden, StatusCode::SUSPENDED, "merchant account is read-only")));
         }
         if merchant.require_api_key_for_topup && matches!(caller.via, AuthMethod::Token { .. }) {
             return Err(with_balance(reject(
-                403,
+                Forbidden,
                 StatusCode::SUSPENDED,
                 "this account requires an API key signature for topups; tokens are refused",
             )));
@@ -214,7 +171,7 @@ impl Engine {
         let staging = merchant.environment == Environment::Staging;
         if staging && Simulator::precheck(&valid.account) == Some(Precheck::Suspended) {
             return Err(with_balance(reject(
-                403,
+                Forbidden,
                 StatusCode::SUSPENDED,
                 "simulation number 60123450041: merchant account suspended",
             )));
@@ -255,7 +212,7 @@ impl Engine {
         };
         let placed = self
             .writer()
-            .place(NewOrder {
+            .run(Place {
                 merchant_id: merchant.id,
                 wallet_id: merchant.wallet_id,
                 environment: merchant.environment,
@@ -270,7 +227,8 @@ impl Engine {
                 now_ms,
                 notify: !merchant.callback_url.is_empty(),
                 track_stock: valid.product.family.delivers_pin(),
-                monthly_limit: crate::bills::monthly_limit(&valid.product.code).map(|limit| (month_of(now_ms), limit)),
+                monthly_limit: crate::bills::monthly_limit(&valid.product.code)
+                    .map(|limit| (crate::bills::month_of(now_ms), limit)),
             })
             .await;
         let placed = match placed {
@@ -333,7 +291,7 @@ impl Engine {
     ) -> Result<OrderView, TopupError> {
         if !same_request(&existing, &valid.product.code, &valid.account, valid.amount.minor()) {
             return Err(TopupError::Rejected(Rejection {
-                http_status: 409,
+                kind: RejectionKind::Conflict,
                 code: StatusCode::DUPLICATE,
                 reason: format!(
                     "refid {} was already used with a different product, account or amount",
@@ -356,7 +314,13 @@ impl Engine {
         };
         let (order, sent_by_us) = match self
             .writer()
-            .mark_processing(order.id, merchant.wallet_id, provider_name, self.now_ms(), self.config().query_after_ms)
+            .run(MarkProcessing {
+                order_id: order.id,
+                wallet_id: merchant.wallet_id,
+                provider: provider_name,
+                now_ms: self.now_ms(),
+                query_after_ms: self.config().query_after_ms,
+            })
             .await
         {
             Ok(r) => r,
@@ -392,7 +356,14 @@ impl Engine {
         let notify = !merchant.callback_url.is_empty();
         let order = self
             .writer()
-            .resolve(order_id, merchant.wallet_id, merchant.environment, outcome, self.now_ms(), notify)
+            .run(Resolve {
+                order_id,
+                wallet_id: merchant.wallet_id,
+                environment: merchant.environment,
+                outcome,
+                now_ms: self.now_ms(),
+                notify,
+            })
             .await?;
         self.record_health(merchant.environment, &order.product, &order);
         Ok(order)
@@ -409,12 +380,6 @@ impl Engine {
     }
 }
 
-/// `yyyymm` of an instant, Malaysia time.
-pub(crate) fn month_of(unix_ms: i64) -> i64 {
-    let t = tambah_domain::time::MytDateTime::from_unix_millis(unix_ms);
-    t.year * 100 + i64::from(t.month)
-}
-
 fn provider_order(order: &OrderRow) -> ProviderOrder {
     ProviderOrder {
         order_id: order.id,
@@ -428,310 +393,15 @@ fn provider_order(order: &OrderRow) -> ProviderOrder {
     }
 }
 
-// ---- applied by the writer, inside the batch transaction ----
-
-pub(crate) fn apply_place(w: &mut dyn Writer, ledger: &mut BatchLedger, o: &NewOrder) -> Result<Placed, StoreError> {
-    let mut row = OrderRow {
-        id: 0,
-        merchant_id: o.merchant_id,
-        refid: o.refid.clone(),
-        product: o.product.clone(),
-        account: o.account.clone(),
-        amount_minor: o.amount_minor,
-        cost_minor: o.cost_minor,
-        status: StatusCode::ACCEPTED.code(),
-        sn: String::new(),
-        pin: String::new(),
-        expiry: String::new(),
-        note: String::new(),
-        voucherlink: String::new(),
-        remarks: o.remarks.clone(),
-        extras_json: o.extras_json.clone(),
-        provider: String::new(),
-        recheck_at_ms: None,
-        created_at_ms: o.now_ms,
-        updated_at_ms: o.now_ms,
-    };
-    let systems = ledger.system(o.environment);
-    let insufficient = matches!(o.verdict, Verdict::InsufficientCredit) || ledger.balance(o.wallet_id) < o.cost_minor;
-    // Refused before anything is held: no credit (43), no stock (45), the
-    // biller's monthly count for the account reached (54). Stock and counts
-    // are taken only for orders that are not already known to fail.
-    let known_to_fail = matches!(&o.verdict, Verdict::Decided { outcome, .. }
-        if !matches!(outcome, Outcome::Delivered(_) | Outcome::Pending { .. }));
-    let mut refused = insufficient.then_some(StatusCode::INSUFFICIENT_CREDIT);
-    if refused.is_none() && !known_to_fail {
-        if o.track_stock && w.take_stock(&o.product)? == Some(false) {
-            refused = Some(StatusCode::OUT_OF_STOCK);
-        }
-        if let Some((month, limit)) = o.monthly_limit {
-            if !w.count_bill_payment(&o.product, &o.account, month, limit)? {
-                refused = Some(StatusCode::DUPLICATE);
-            }
-        }
+impl Engine {
+    /// The merchant's order with this refid.
+    pub async fn order_by_refid(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>, StoreError> {
+        self.store().order_by_refid(merchant_id, refid).await
     }
-    let mut transfers = OrderTransfers::default();
-    let mut dispatch_to = None;
-    if let Some(code) = refused {
-        // Final at once, nothing held.
-        row.status = code.code();
-    } else {
-        let mut hold = transfer(TransferKind::Hold, o.wallet_id, systems.holds, o.cost_minor, o.now_ms);
-        ledger.stage(&mut hold).map_err(|e| e.into_store("hold"))?;
-        transfers.hold = Some(hold);
-        match &o.verdict {
-            Verdict::InsufficientCredit => unreachable!("handled above"),
-            // The outcome is known: the order is written once in its final
-            // state, its hold resolved in the same statement where the
-            // backend can.
-            Verdict::Decided { provider, outcome } => {
-                row.provider = (*provider).to_owned();
-                if let Some((next, effect)) = plan(&row, outcome, o.now_ms) {
-                    row = next;
-                    let mut resolution = match effect {
-                        LedgerEffect::PostHold => {
-                            Some(transfer(TransferKind::Post, systems.holds, systems.revenue, o.cost_minor, o.now_ms))
-                        }
-                        LedgerEffect::VoidHold => {
-                            Some(transfer(TransferKind::Void, systems.holds, o.wallet_id, o.cost_minor, o.now_ms))
-                        }
-                        LedgerEffect::None | LedgerEffect::RefundPosted => None,
-                    };
-                    if let Some(r) = resolution.as_mut() {
-                        ledger.stage(r).map_err(|e| e.into_store(r.kind.as_str()))?;
-                    }
-                    transfers.resolution = resolution;
-                }
-            }
-            Verdict::Dispatch { provider } => dispatch_to = Some(*provider),
-        }
-    }
-    match w.insert_order_with_transfers(&row, &transfers)? {
-        Inserted::New { order_id, .. } => {
-            row.id = order_id;
-            if o.notify && row.status >= StatusCode::SUCCESSFUL.code() {
-                w.insert_callback(&order_callback(&row, ledger.balance(o.wallet_id), o.now_ms))?;
-            }
-        }
-        Inserted::Exists => {
-            // The refid was used first (an earlier command, or another node):
-            // this is a status check, and nothing of ours was written.
-            ledger.drop_command();
-            let existing = w
-                .find_order(o.merchant_id, &o.refid)?
-                .ok_or_else(|| StoreError::Other(format!("refid {} exists but cannot be read", o.refid)))?;
-            return Ok(if same_request(&existing, &o.product, &o.account, o.amount_minor) {
-                Placed::Existing(existing)
-            } else {
-                Placed::Conflict(existing)
-            });
-        }
-    }
-    Ok(Placed::New { order: row, balance_minor: ledger.balance(o.wallet_id), dispatch_to })
-}
 
-/// A transfer of an order not yet written (the store fills in the order and
-/// hold ids).
-fn transfer(
-    kind: TransferKind,
-    debit_account: i64,
-    credit_account: i64,
-    amount_minor: i64,
-    now_ms: i64,
-) -> NewTransfer {
-    NewTransfer {
-        kind,
-        debit_account,
-        credit_account,
-        amount_minor,
-        order_id: None,
-        pending_id: None,
-        remarks: String::new(),
-        created_at_ms: now_ms,
-        wallet_balance_after_minor: None,
-    }
-}
-
-pub(crate) fn apply_mark_processing(
-    w: &mut dyn Writer,
-    order_id: i64,
-    provider: &str,
-    now_ms: i64,
-    query_after_ms: i64,
-) -> Result<(OrderRow, bool), StoreError> {
-    let mut order = w.get_order(order_id)?.ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
-    if order.status != StatusCode::ACCEPTED.code() {
-        return Ok((order, false));
-    }
-    order.status = StatusCode::PROCESSING.code();
-    order.provider = provider.to_owned();
-    order.updated_at_ms = now_ms;
-    // If no outcome is ever recorded (the node dies mid-call), the reconciler
-    // asks the provider at this time instead of leaving the order stranded.
-    order.recheck_at_ms = Some(now_ms + query_after_ms);
-    w.update_order(&update_of(&order))?;
-    Ok((order, true))
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn apply_outcome_by_id(
-    w: &mut dyn Writer,
-    ledger: &mut BatchLedger,
-    order_id: i64,
-    wallet_id: i64,
-    environment: Environment,
-    outcome: &Outcome,
-    now_ms: i64,
-    notify: bool,
-) -> Result<OrderRow, StoreError> {
-    let order = w.get_order(order_id)?.ok_or_else(|| StoreError::Other(format!("order {order_id} not found")))?;
-    apply_outcome(w, ledger, order, wallet_id, environment, outcome, now_ms, notify)
-}
-
-fn update_of(o: &OrderRow) -> OrderUpdate {
-    OrderUpdate {
-        id: o.id,
-        status: o.status,
-        sn: o.sn.clone(),
-        pin: o.pin.clone(),
-        expiry: o.expiry.clone(),
-        note: o.note.clone(),
-        voucherlink: o.voucherlink.clone(),
-        provider: o.provider.clone(),
-        recheck_at_ms: o.recheck_at_ms,
-        updated_at_ms: o.updated_at_ms,
-    }
-}
-
-/// What an outcome does to an order: its new fields and the ledger effect, or
-/// `None` when the outcome does not apply to the order's state (a late or
-/// repeated answer), which then changes nothing: resolution is idempotent.
-fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(OrderRow, LedgerEffect)> {
-    let current = OrderState::from_code(StatusCode::from_u8(order.status).expect("stored codes are contract codes"));
-    let mut next_row = order.clone();
-    next_row.updated_at_ms = now_ms;
-    let next = match outcome {
-        Outcome::Delivered(_) => OrderState::Successful,
-        Outcome::Declined { code, .. } => OrderState::Failed(*code),
-        Outcome::Unavailable { .. } => OrderState::Failed(StatusCode::UNAVAILABLE),
-        Outcome::Reversed { .. } => OrderState::Refunded,
-        Outcome::Pending { recheck_at_ms } => {
-            if current.is_final() {
-                return None;
-            }
-            next_row.status = StatusCode::PROCESSING.code();
-            next_row.recheck_at_ms = Some(*recheck_at_ms);
-            return Some((next_row, LedgerEffect::None));
-        }
-    };
-    let effect = match current.transition(next) {
-        Ok(effect) => effect,
-        Err(why) => {
-            tracing::info!(order = order.id, %why, "outcome ignored");
-            return None;
-        }
-    };
-    next_row.status = next.code().code();
-    next_row.recheck_at_ms = None;
-    if let Outcome::Delivered(d) = outcome {
-        next_row.sn = d.sn.clone();
-        next_row.pin = d.pin.clone();
-        next_row.expiry = d.expiry.clone();
-        next_row.note = d.note.clone();
-        next_row.voucherlink = d.voucherlink.clone();
-        next_row.recheck_at_ms = d.recheck_at_ms;
-    }
-    Some((next_row, effect))
-}
-
-/// Records the ledger movement of a transition. `hold` is the order's open
-/// HOLD (id, amount) when the caller already knows it.
-#[allow(clippy::too_many_arguments)]
-fn book(
-    w: &mut dyn Writer,
-    ledger: &mut BatchLedger,
-    order: &OrderRow,
-    effect: LedgerEffect,
-    hold: Option<(i64, i64)>,
-    wallet_id: i64,
-    environment: Environment,
-    now_ms: i64,
-) -> Result<(), StoreError> {
-    let systems = ledger.system(environment);
-    let (kind, debit, credit, amount, pending_id) = match effect {
-        LedgerEffect::None => return Ok(()),
-        LedgerEffect::PostHold | LedgerEffect::VoidHold => {
-            let (hold_id, amount) = match hold {
-                Some(h) => h,
-                None => {
-                    let (id, amount, resolved) = w
-                        .order_hold(order.id)?
-                        .ok_or_else(|| StoreError::Constraint(format!("order {} has no hold to resolve", order.id)))?;
-                    if resolved {
-                        return Err(StoreError::Constraint(format!("hold of order {} is already resolved", order.id)));
-                    }
-                    (id, amount)
-                }
-            };
-            if effect == LedgerEffect::PostHold {
-                (TransferKind::Post, systems.holds, systems.revenue, amount, Some(hold_id))
-            } else {
-                (TransferKind::Void, systems.holds, wallet_id, amount, Some(hold_id))
-            }
-        }
-        LedgerEffect::RefundPosted => (TransferKind::Refund, systems.revenue, wallet_id, order.cost_minor, None),
-    };
-    ledger
-        .transfer(
-            w,
-            &NewTransfer {
-                kind,
-                debit_account: debit,
-                credit_account: credit,
-                amount_minor: amount,
-                order_id: Some(order.id),
-                pending_id,
-                remarks: String::new(),
-                created_at_ms: now_ms,
-                wallet_balance_after_minor: None,
-            },
-        )
-        .map(|_| ())
-        .map_err(|e| e.into_store(kind.as_str()))
-}
-
-/// Moves a stored order by a provider outcome, with its ledger effect, and
-/// queues a callback when it reaches a new final status.
-#[allow(clippy::too_many_arguments)]
-fn apply_outcome(
-    w: &mut dyn Writer,
-    ledger: &mut BatchLedger,
-    order: OrderRow,
-    wallet_id: i64,
-    environment: Environment,
-    outcome: &Outcome,
-    now_ms: i64,
-    notify: bool,
-) -> Result<OrderRow, StoreError> {
-    let Some((next, effect)) = plan(&order, outcome, now_ms) else {
-        return Ok(order);
-    };
-    book(w, ledger, &next, effect, None, wallet_id, environment, now_ms)?;
-    w.update_order(&update_of(&next))?;
-    if notify && next.status >= StatusCode::SUCCESSFUL.code() && next.status != order.status {
-        w.insert_callback(&order_callback(&next, ledger.balance(wallet_id), now_ms))?;
-    }
-    Ok(next)
-}
-
-/// The outbox row announcing an order's status.
-fn order_callback(order: &OrderRow, balance_minor: i64, now_ms: i64) -> NewCallback {
-    NewCallback {
-        merchant_id: order.merchant_id,
-        kind: CallbackKind::Order,
-        order_id: Some(order.id),
-        status: Some(order.status),
-        balance_minor,
-        created_at_ms: now_ms,
+    /// The merchant's order with this id (`None` when it is another
+    /// merchant's: ids are global, orders are not).
+    pub async fn order_of(&self, merchant_id: i64, order_id: i64) -> Result<Option<OrderRow>, StoreError> {
+        Ok(self.store().order(order_id).await?.filter(|o| o.merchant_id == merchant_id))
     }
 }

@@ -142,7 +142,7 @@ async fn random_orders_keep_the_ledger_exact() {
             match t.await.unwrap() {
                 Ok(_) => {}
                 // A refid reused with other parameters (random collisions).
-                Err(TopupError::Rejected(r)) if r.http_status == 409 => {}
+                Err(TopupError::Rejected(r)) if r.kind == tambah_engine::RejectionKind::Conflict => {}
                 Err(e) => panic!("unexpected {e:?}"),
             }
         }

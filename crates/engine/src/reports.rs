@@ -1,0 +1,160 @@
+//! Reports a merchant reconciles with, as typed results the edges render:
+//! the transaction listing with totals, the wallet statement, the daily
+//! summary of successful orders and the monthly invoice. [`Reports`] holds
+//! only what it reads: the store and the catalogue of the moment.
+
+use std::sync::Arc;
+
+use tambah_domain::{Amount, Catalog};
+use tambah_store::{
+    MerchantRow, Movements, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery, Store, StoreError,
+};
+
+use crate::Engine;
+
+/// The reporting service (see [`Engine::reports`]).
+pub struct Reports<'a> {
+    store: &'a dyn Store,
+    catalog: Arc<Catalog>,
+}
+
+/// One page of a wallet statement, how many entries match in all, and the
+/// sums of the wallet's movements over the same range.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    pub entries: Vec<StatementEntry>,
+    pub total: u64,
+    pub sums: Movements,
+}
+
+/// Successful orders of one product on one Malaysia-time day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryLine {
+    /// Days since 1970-01-01, Malaysia time.
+    pub day: i64,
+    pub product: String,
+    pub product_name: String,
+    pub count: u64,
+    pub amount: Amount,
+    pub cost: Amount,
+}
+
+/// The daily summary of a range: its lines and their totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub lines: Vec<SummaryLine>,
+    pub count: u64,
+    pub amount: Amount,
+    pub cost: Amount,
+}
+
+/// Successful orders of one product over a month.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceLine {
+    pub product: String,
+    pub product_name: String,
+    pub count: u64,
+    pub amount: Amount,
+    pub cost: Amount,
+}
+
+/// A month's invoice statement: the wallet's movements and the successful
+/// orders per product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invoice {
+    pub opening: Amount,
+    pub deposits: Amount,
+    /// Holds less the voids (what the month's orders cost).
+    pub charges: Amount,
+    pub refunds: Amount,
+    pub closing: Amount,
+    pub lines: Vec<InvoiceLine>,
+}
+
+impl Engine {
+    /// Listings, statements, summaries and invoices.
+    pub fn reports(&self) -> Reports<'_> {
+        Reports { store: self.store(), catalog: self.catalog() }
+    }
+}
+
+impl Reports<'_> {
+    fn product_name(&self, code: &str) -> String {
+        self.catalog.get(code).map(|p| p.name.clone()).unwrap_or_default()
+    }
+
+    /// One page of a merchant's orders and the totals of every order the
+    /// query matches.
+    pub async fn transactions(&self, query: &OrderQuery) -> Result<(Vec<OrderRow>, OrderTotals), StoreError> {
+        self.store.list_orders(query).await
+    }
+
+    /// One page of wallet movements with the range's sums.
+    pub async fn statement(&self, query: &StatementQuery) -> Result<Statement, StoreError> {
+        let (entries, total) = self.store.statement(query).await?;
+        let sums = self.store.movements(query.wallet_id, query.from_ms, query.to_ms).await?;
+        Ok(Statement { entries, total, sums })
+    }
+
+    /// The daily summary of a merchant's successful orders in [from_ms, to_ms).
+    pub async fn summary(&self, m: &MerchantRow, from_ms: i64, to_ms: i64) -> Result<Summary, StoreError> {
+        let rows = self.store.daily_summary(m.id, from_ms, to_ms).await?;
+        let mut summary =
+            Summary { lines: Vec::with_capacity(rows.len()), count: 0, amount: Amount::ZERO, cost: Amount::ZERO };
+        for r in rows {
+            summary.count += r.count;
+            summary.amount = sum(summary.amount, r.amount_minor)?;
+            summary.cost = sum(summary.cost, r.cost_minor)?;
+            summary.lines.push(SummaryLine {
+                day: r.day,
+                product_name: self.product_name(&r.product),
+                product: r.product,
+                count: r.count,
+                amount: Amount::from_minor(r.amount_minor),
+                cost: Amount::from_minor(r.cost_minor),
+            });
+        }
+        Ok(summary)
+    }
+
+    /// The invoice of the month [from_ms, to_ms): wallet movements and the
+    /// month's successful orders per product (in product order).
+    pub async fn invoice(&self, m: &MerchantRow, from_ms: i64, to_ms: i64) -> Result<Invoice, StoreError> {
+        let mv = self.store.movements(m.wallet_id, Some(from_ms), Some(to_ms)).await?;
+        let rows = self.store.daily_summary(m.id, from_ms, to_ms).await?;
+        let mut lines: Vec<InvoiceLine> = Vec::new();
+        for r in rows {
+            match lines.iter_mut().find(|l| l.product == r.product) {
+                Some(line) => {
+                    line.count += r.count;
+                    line.amount = sum(line.amount, r.amount_minor)?;
+                    line.cost = sum(line.cost, r.cost_minor)?;
+                }
+                None => lines.push(InvoiceLine {
+                    product_name: self.product_name(&r.product),
+                    product: r.product,
+                    count: r.count,
+                    amount: Amount::from_minor(r.amount_minor),
+                    cost: Amount::from_minor(r.cost_minor),
+                }),
+            }
+        }
+        lines.sort_by(|a, b| a.product.cmp(&b.product));
+        let charges = mv.holds_minor - mv.voids_minor;
+        let closing = mv.opening_minor + mv.deposits_minor - charges + mv.refunds_minor;
+        Ok(Invoice {
+            opening: Amount::from_minor(mv.opening_minor),
+            deposits: Amount::from_minor(mv.deposits_minor),
+            charges: Amount::from_minor(charges),
+            refunds: Amount::from_minor(mv.refunds_minor),
+            closing: Amount::from_minor(closing),
+            lines,
+        })
+    }
+}
+
+/// Adds a stored sum to a running total; an overflow is a broken invariant
+/// (no wallet holds more than `Amount::MAX_MINOR`), reported, not wrapped.
+fn sum(total: Amount, minor: i64) -> Result<Amount, StoreError> {
+    total.checked_add(Amount::from_minor(minor)).ok_or_else(|| StoreError::Other("report sum overflows".into()))
+}

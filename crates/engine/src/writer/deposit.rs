@@ -1,0 +1,49 @@
+//! `Deposit`: the operator credits a merchant's wallet from the funding
+//! account of its environment.
+
+use tambah_domain::Environment;
+use tambah_store::{NewTransfer, StoreError, TransferKind};
+
+use super::command::{Apply, Batch, Call, Command};
+
+pub(crate) struct Deposit {
+    pub wallet_id: i64,
+    pub environment: Environment,
+    pub amount_minor: i64,
+    pub remarks: String,
+    pub now_ms: i64,
+}
+
+impl Apply for Deposit {
+    /// The wallet's balance after the deposit.
+    type Output = i64;
+
+    fn wallet(&self) -> i64 {
+        self.wallet_id
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn apply(&self, b: &mut Batch<'_>) -> Result<i64, StoreError> {
+        let funding = b.ledger.system(self.environment).funding;
+        let deposit = NewTransfer {
+            kind: TransferKind::Deposit,
+            debit_account: funding,
+            credit_account: self.wallet_id,
+            amount_minor: self.amount_minor,
+            order_id: None,
+            pending_id: None,
+            remarks: self.remarks.clone(),
+            created_at_ms: self.now_ms,
+            wallet_balance_after_minor: None,
+        };
+        b.ledger.transfer(b.w, &deposit).map_err(|e| e.into_store("deposit"))?;
+        Ok(b.ledger.balance(self.wallet_id))
+    }
+
+    fn into_command(call: Call<Self>) -> Command {
+        Command::Deposit(call)
+    }
+}

@@ -1,0 +1,51 @@
+//! `MarkProcessing`: an accepted order is about to be sent to its provider.
+//! Committed before the call, so that only one sender ever sends it.
+
+use tambah_domain::StatusCode;
+use tambah_store::{OrderRow, StoreError};
+
+use super::command::{Apply, Batch, Call, Command};
+use super::transitions::update_of;
+
+pub(crate) struct MarkProcessing {
+    pub order_id: i64,
+    pub wallet_id: i64,
+    pub provider: &'static str,
+    pub now_ms: i64,
+    /// Ask the provider this long after sending if no outcome was recorded.
+    pub query_after_ms: i64,
+}
+
+impl Apply for MarkProcessing {
+    /// The order, and whether this call moved it (and so must send it).
+    type Output = (OrderRow, bool);
+
+    fn wallet(&self) -> i64 {
+        self.wallet_id
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn apply(&self, b: &mut Batch<'_>) -> Result<(OrderRow, bool), StoreError> {
+        let id = self.order_id;
+        let mut order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
+        if order.status != StatusCode::ACCEPTED.code() {
+            return Ok((order, false));
+        }
+        order.status = StatusCode::PROCESSING.code();
+        order.provider = self.provider.to_owned();
+        order.updated_at_ms = self.now_ms;
+        // If no outcome is ever recorded (the node dies mid-call), the
+        // reconciler asks the provider at this time instead of leaving the
+        // order stranded.
+        order.recheck_at_ms = Some(self.now_ms + self.query_after_ms);
+        b.w.update_order(&update_of(&order))?;
+        Ok((order, true))
+    }
+
+    fn into_command(call: Call<Self>) -> Command {
+        Command::MarkProcessing(call)
+    }
+}

@@ -1,0 +1,206 @@
+//! `Place`: a new order is written with its hold and, when its outcome is
+//! already known, the resolution of that hold — all in the batch
+//! transaction, after re-checking the refid, the balance, stock and the
+//! biller's monthly count.
+
+use tambah_domain::order::LedgerEffect;
+use tambah_domain::{Environment, StatusCode};
+use tambah_store::{Inserted, OrderRow, OrderTransfers, StoreError, TransferKind};
+
+use super::command::{Apply, Batch, Call, Command};
+use super::transitions::{order_callback, order_transfer, plan};
+use crate::providers::Outcome;
+
+/// What to do once the order row and hold exist.
+#[derive(Clone, Debug)]
+pub(crate) enum Verdict {
+    /// Fail with 43 before holding anything (a simulation number).
+    InsufficientCredit,
+    /// The outcome is already known (decided without side effects).
+    Decided { provider: &'static str, outcome: Outcome },
+    /// Hand the order to `provider` after the commit.
+    Dispatch { provider: &'static str },
+}
+
+pub(crate) struct Place {
+    pub merchant_id: i64,
+    pub wallet_id: i64,
+    pub environment: Environment,
+    pub refid: String,
+    pub product: String,
+    pub account: String,
+    pub amount_minor: i64,
+    pub cost_minor: i64,
+    pub remarks: String,
+    pub extras_json: String,
+    pub verdict: Verdict,
+    pub now_ms: i64,
+    /// The merchant takes callbacks: queue one when the order ends final.
+    pub notify: bool,
+    /// The product's stock is counted (PINs, vouchers).
+    pub track_stock: bool,
+    /// The biller's per-account limit: (month as yyyymm, payments allowed).
+    pub monthly_limit: Option<(i64, u32)>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Placed {
+    New {
+        order: OrderRow,
+        balance_minor: i64,
+        dispatch_to: Option<&'static str>,
+    },
+    /// The refid exists with the same parameters: this is a status check.
+    Existing(OrderRow),
+    /// The refid exists with other parameters: 409.
+    Conflict(OrderRow),
+}
+
+/// The same refid asked again for the same product, account and amount.
+pub(crate) fn same_request(existing: &OrderRow, product: &str, account: &str, amount_minor: i64) -> bool {
+    existing.product == product && existing.account == account && existing.amount_minor == amount_minor
+}
+
+impl Apply for Place {
+    type Output = Placed;
+
+    fn wallet(&self) -> i64 {
+        self.wallet_id
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn apply(&self, b: &mut Batch<'_>) -> Result<Placed, StoreError> {
+        let mut row = self.accepted_row();
+        let mut transfers = OrderTransfers::default();
+        let mut dispatch_to = None;
+        if let Some(code) = self.refusal(b)? {
+            // Final at once, nothing held.
+            row.status = code.code();
+        } else {
+            dispatch_to = self.hold_and_resolve(b, &mut row, &mut transfers)?;
+        }
+        match b.w.insert_order_with_transfers(&row, &transfers)? {
+            Inserted::New { order_id, .. } => {
+                row.id = order_id;
+                if self.notify && row.status >= StatusCode::SUCCESSFUL.code() {
+                    b.w.insert_callback(&order_callback(&row, b.ledger.balance(self.wallet_id), self.now_ms))?;
+                }
+            }
+            Inserted::Exists => return self.existing(b),
+        }
+        Ok(Placed::New { order: row, balance_minor: b.ledger.balance(self.wallet_id), dispatch_to })
+    }
+
+    fn final_order(placed: &Placed) -> Option<&OrderRow> {
+        match placed {
+            Placed::New { order, .. } if order.status >= StatusCode::SUCCESSFUL.code() => Some(order),
+            _ => None,
+        }
+    }
+
+    fn into_command(call: Call<Self>) -> Command {
+        Command::Place(call)
+    }
+}
+
+impl Place {
+    /// The order row as first written: accepted, nothing delivered yet.
+    fn accepted_row(&self) -> OrderRow {
+        OrderRow {
+            id: 0,
+            merchant_id: self.merchant_id,
+            refid: self.refid.clone(),
+            product: self.product.clone(),
+            account: self.account.clone(),
+            amount_minor: self.amount_minor,
+            cost_minor: self.cost_minor,
+            status: StatusCode::ACCEPTED.code(),
+            sn: String::new(),
+            pin: String::new(),
+            expiry: String::new(),
+            note: String::new(),
+            voucherlink: String::new(),
+            remarks: self.remarks.clone(),
+            extras_json: self.extras_json.clone(),
+            provider: String::new(),
+            recheck_at_ms: None,
+            created_at_ms: self.now_ms,
+            updated_at_ms: self.now_ms,
+        }
+    }
+
+    /// Refused before anything is held: no credit (43), no stock (45), the
+    /// biller's monthly count for the account reached (54). Stock and counts
+    /// are taken only for orders that are not already known to fail.
+    fn refusal(&self, b: &mut Batch<'_>) -> Result<Option<StatusCode>, StoreError> {
+        let insufficient =
+            matches!(self.verdict, Verdict::InsufficientCredit) || b.ledger.balance(self.wallet_id) < self.cost_minor;
+        if insufficient {
+            return Ok(Some(StatusCode::INSUFFICIENT_CREDIT));
+        }
+        let known_to_fail = matches!(&self.verdict, Verdict::Decided { outcome, .. }
+            if !matches!(outcome, Outcome::Delivered(_) | Outcome::Pending { .. }));
+        if known_to_fail {
+            return Ok(None);
+        }
+        let mut refused = None;
+        if self.track_stock && b.w.take_stock(&self.product)? == Some(false) {
+            refused = Some(StatusCode::OUT_OF_STOCK);
+        }
+        if let Some((month, limit)) = self.monthly_limit {
+            if !b.w.count_bill_payment(&self.product, &self.account, month, limit)? {
+                refused = Some(StatusCode::DUPLICATE);
+            }
+        }
+        Ok(refused)
+    }
+
+    /// Stages the hold and, when the outcome is known, its resolution; the
+    /// order is then written once in its final state. Returns the provider
+    /// to dispatch to after the commit, if any.
+    fn hold_and_resolve(
+        &self,
+        b: &mut Batch<'_>,
+        row: &mut OrderRow,
+        transfers: &mut OrderTransfers,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let systems = b.ledger.system(self.environment);
+        let mut hold = order_transfer(TransferKind::Hold, self.wallet_id, systems.holds, self.cost_minor, self.now_ms);
+        b.ledger.stage(&mut hold).map_err(|e| e.into_store("hold"))?;
+        transfers.hold = Some(hold);
+        let (provider, outcome) = match &self.verdict {
+            Verdict::InsufficientCredit => unreachable!("refused before the hold"),
+            Verdict::Dispatch { provider } => return Ok(Some(*provider)),
+            Verdict::Decided { provider, outcome } => (provider, outcome),
+        };
+        row.provider = (*provider).to_owned();
+        let Some((next, effect)) = plan(row, outcome, self.now_ms) else { return Ok(None) };
+        *row = next;
+        let (kind, debit, credit) = match effect {
+            LedgerEffect::PostHold => (TransferKind::Post, systems.holds, systems.revenue),
+            LedgerEffect::VoidHold => (TransferKind::Void, systems.holds, self.wallet_id),
+            LedgerEffect::None | LedgerEffect::RefundPosted => return Ok(None),
+        };
+        let mut resolution = order_transfer(kind, debit, credit, self.cost_minor, self.now_ms);
+        b.ledger.stage(&mut resolution).map_err(|e| e.into_store(kind.as_str()))?;
+        transfers.resolution = Some(resolution);
+        Ok(None)
+    }
+
+    /// The refid was used first (an earlier command, or another node): this
+    /// is a status check, and nothing of ours was written.
+    fn existing(&self, b: &mut Batch<'_>) -> Result<Placed, StoreError> {
+        b.ledger.drop_command();
+        let existing =
+            b.w.find_order(self.merchant_id, &self.refid)?
+                .ok_or_else(|| StoreError::Other(format!("refid {} exists but cannot be read", self.refid)))?;
+        Ok(if same_request(&existing, &self.product, &self.account, self.amount_minor) {
+            Placed::Existing(existing)
+        } else {
+            Placed::Conflict(existing)
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! `Resolve`: a provider's outcome moves a stored order, with its ledger
+//! effect, and queues a callback when the order reaches a new final status.
+
+use tambah_domain::order::LedgerEffect;
+use tambah_domain::{Environment, StatusCode};
+use tambah_store::{NewTransfer, OrderRow, StoreError, TransferKind};
+
+use super::command::{Apply, Batch, Call, Command};
+use super::transitions::{order_callback, plan, update_of};
+use crate::providers::Outcome;
+
+pub(crate) struct Resolve {
+    pub order_id: i64,
+    pub wallet_id: i64,
+    pub environment: Environment,
+    pub outcome: Outcome,
+    pub now_ms: i64,
+    /// The merchant takes callbacks.
+    pub notify: bool,
+}
+
+impl Apply for Resolve {
+    type Output = OrderRow;
+
+    fn wallet(&self) -> i64 {
+        self.wallet_id
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn apply(&self, b: &mut Batch<'_>) -> Result<OrderRow, StoreError> {
+        let id = self.order_id;
+        let order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
+        // An outcome that does not fit the order's state changes nothing.
+        let Some((next, effect)) = plan(&order, &self.outcome, self.now_ms) else {
+            return Ok(order);
+        };
+        self.book(b, &next, effect)?;
+        b.w.update_order(&update_of(&next))?;
+        if self.notify && next.status >= StatusCode::SUCCESSFUL.code() && next.status != order.status {
+            b.w.insert_callback(&order_callback(&next, b.ledger.balance(self.wallet_id), self.now_ms))?;
+        }
+        Ok(next)
+    }
+
+    fn final_order(order: &OrderRow) -> Option<&OrderRow> {
+        (order.status >= StatusCode::SUCCESSFUL.code()).then_some(order)
+    }
+
+    fn into_command(call: Call<Self>) -> Command {
+        Command::Resolve(call)
+    }
+}
+
+impl Resolve {
+    /// Records the ledger movement of a transition: POST or VOID of the
+    /// order's open hold, or a REFUND of a posted order.
+    fn book(&self, b: &mut Batch<'_>, order: &OrderRow, effect: LedgerEffect) -> Result<(), StoreError> {
+        let systems = b.ledger.system(self.environment);
+        let (kind, debit, credit, amount, pending_id) = match effect {
+            LedgerEffect::None => return Ok(()),
+            LedgerEffect::PostHold | LedgerEffect::VoidHold => {
+                let (hold_id, amount) = open_hold(b, order.id)?;
+                if effect == LedgerEffect::PostHold {
+                    (TransferKind::Post, systems.holds, systems.revenue, amount, Some(hold_id))
+                } else {
+                    (TransferKind::Void, systems.holds, self.wallet_id, amount, Some(hold_id))
+                }
+            }
+            LedgerEffect::RefundPosted => {
+                (TransferKind::Refund, systems.revenue, self.wallet_id, order.cost_minor, None)
+            }
+        };
+        let transfer = NewTransfer {
+            kind,
+            debit_account: debit,
+            credit_account: credit,
+            amount_minor: amount,
+            order_id: Some(order.id),
+            pending_id,
+            remarks: String::new(),
+            created_at_ms: self.now_ms,
+            wallet_balance_after_minor: None,
+        };
+        b.ledger.transfer(b.w, &transfer).map(|_| ()).map_err(|e| e.into_store(kind.as_str()))
+    }
+}
+
+/// The order's HOLD (id, amount), which must not be resolved yet.
+fn open_hold(b: &mut Batch<'_>, order_id: i64) -> Result<(i64, i64), StoreError> {
+    let (id, amount, resolved) =
+        b.w.order_hold(order_id)?
+            .ok_or_else(|| StoreError::Constraint(format!("order {order_id} has no hold to resolve")))?;
+    if resolved {
+        return Err(StoreError::Constraint(format!("hold of order {order_id} is already resolved")));
+    }
+    Ok((id, amount))
+}

@@ -1,0 +1,98 @@
+//! Order transitions shared by the commands: what an outcome does to an
+//! order, and the rows a transition writes.
+
+use tambah_domain::order::LedgerEffect;
+use tambah_domain::{OrderState, StatusCode};
+use tambah_store::{CallbackKind, NewCallback, NewTransfer, OrderRow, OrderUpdate, TransferKind};
+
+use crate::providers::Outcome;
+
+/// What an outcome does to an order: its new fields and the ledger effect, or
+/// `None` when the outcome does not apply to the order's state (a late or
+/// repeated answer), which then changes nothing: resolution is idempotent.
+pub(super) fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(OrderRow, LedgerEffect)> {
+    let current = OrderState::from_code(StatusCode::from_u8(order.status).expect("stored codes are contract codes"));
+    let mut next_row = order.clone();
+    next_row.updated_at_ms = now_ms;
+    let next = match outcome {
+        Outcome::Delivered(_) => OrderState::Successful,
+        Outcome::Declined { code, .. } => OrderState::Failed(*code),
+        Outcome::Unavailable { .. } => OrderState::Failed(StatusCode::UNAVAILABLE),
+        Outcome::Reversed { .. } => OrderState::Refunded,
+        Outcome::Pending { recheck_at_ms } => {
+            if current.is_final() {
+                return None;
+            }
+            next_row.status = StatusCode::PROCESSING.code();
+            next_row.recheck_at_ms = Some(*recheck_at_ms);
+            return Some((next_row, LedgerEffect::None));
+        }
+    };
+    let effect = match current.transition(next) {
+        Ok(effect) => effect,
+        Err(why) => {
+            tracing::info!(order = order.id, %why, "outcome ignored");
+            return None;
+        }
+    };
+    next_row.status = next.code().code();
+    next_row.recheck_at_ms = None;
+    if let Outcome::Delivered(d) = outcome {
+        next_row.sn = d.sn.clone();
+        next_row.pin = d.pin.clone();
+        next_row.expiry = d.expiry.clone();
+        next_row.note = d.note.clone();
+        next_row.voucherlink = d.voucherlink.clone();
+        next_row.recheck_at_ms = d.recheck_at_ms;
+    }
+    Some((next_row, effect))
+}
+
+pub(super) fn update_of(o: &OrderRow) -> OrderUpdate {
+    OrderUpdate {
+        id: o.id,
+        status: o.status,
+        sn: o.sn.clone(),
+        pin: o.pin.clone(),
+        expiry: o.expiry.clone(),
+        note: o.note.clone(),
+        voucherlink: o.voucherlink.clone(),
+        provider: o.provider.clone(),
+        recheck_at_ms: o.recheck_at_ms,
+        updated_at_ms: o.updated_at_ms,
+    }
+}
+
+/// The outbox row announcing an order's status.
+pub(super) fn order_callback(order: &OrderRow, balance_minor: i64, now_ms: i64) -> NewCallback {
+    NewCallback {
+        merchant_id: order.merchant_id,
+        kind: CallbackKind::Order,
+        order_id: Some(order.id),
+        status: Some(order.status),
+        balance_minor,
+        created_at_ms: now_ms,
+    }
+}
+
+/// A transfer of an order not yet written (the store fills in the order and
+/// hold ids).
+pub(super) fn order_transfer(
+    kind: TransferKind,
+    debit_account: i64,
+    credit_account: i64,
+    amount_minor: i64,
+    now_ms: i64,
+) -> NewTransfer {
+    NewTransfer {
+        kind,
+        debit_account,
+        credit_account,
+        amount_minor,
+        order_id: None,
+        pending_id: None,
+        remarks: String::new(),
+        created_at_ms: now_ms,
+        wallet_balance_after_minor: None,
+    }
+}

@@ -1,0 +1,124 @@
+//! Callbacks: the outbox of status changes and low-balance notices, their
+//! delivery attempts, and each merchant's callback settings.
+
+use crate::{BoxFuture, Claim, Result};
+
+/// What a callback announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackKind {
+    /// An order reached a status (its topup response is delivered).
+    Order,
+    /// The wallet fell below the merchant's low-balance threshold.
+    LowBalance,
+}
+
+impl CallbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackKind::Order => "order",
+            CallbackKind::LowBalance => "low_balance",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CallbackKind> {
+        match text {
+            "order" => Some(CallbackKind::Order),
+            "low_balance" => Some(CallbackKind::LowBalance),
+            _ => None,
+        }
+    }
+}
+
+/// A callback to deliver (the outbox row), written in the same transaction as
+/// the change it announces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCallback {
+    pub merchant_id: i64,
+    pub kind: CallbackKind,
+    pub order_id: Option<i64>,
+    /// The order's status at the event.
+    pub status: Option<u8>,
+    /// The wallet balance at the event.
+    pub balance_minor: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub kind: CallbackKind,
+    pub order_id: Option<i64>,
+    pub status: Option<u8>,
+    pub balance_minor: i64,
+    pub created_at_ms: i64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+}
+
+/// One delivery attempt, for the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackAttempt {
+    pub callback_id: i64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub at_ms: i64,
+    pub url: String,
+    /// The receiver's HTTP status, if it answered.
+    pub http_status: Option<u16>,
+    pub latency_ms: i64,
+    pub error: String,
+    pub response_excerpt: String,
+}
+
+/// Every callback of an order with its attempts, oldest first.
+pub type CallbackLog = Vec<(CallbackRow, Vec<CallbackAttempt>)>;
+
+/// What happens to a callback after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackNext {
+    Delivered,
+    RetryAt(i64),
+    /// Given up (a final answer such as 404, or out of retries).
+    Failed,
+}
+
+/// A merchant whose wallet a batch changed, with their low-balance setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LowBalanceWatch {
+    pub wallet_id: i64,
+    pub merchant_id: i64,
+    pub threshold_minor: i64,
+    pub notified: bool,
+}
+
+/// The merchant's callback signing secrets, sealed: the current one and,
+/// during a rotation, the previous one until a time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackSecrets {
+    pub current: Option<Vec<u8>>,
+    pub previous: Option<(Vec<u8>, i64)>,
+}
+
+/// Callback settings, the outbox outside a batch, and delivery leases.
+pub trait CallbackStore {
+    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>>;
+    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, secrets: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>>;
+    /// Sets the threshold and clears the "notified" mark.
+    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>>;
+    /// Queues a callback outside a batch (a manual redelivery).
+    fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<i64>>;
+    /// Leases pending callbacks whose next attempt is due (as `claim_due_orders`).
+    fn claim_due_callbacks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>>;
+    /// Logs an attempt and moves the callback on (delivered, retry, failed).
+    fn record_callback_attempt<'a>(
+        &'a self,
+        attempt: &'a CallbackAttempt,
+        next: CallbackNext,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// Every callback of an order with its attempts, oldest first.
+    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<CallbackLog>>;
+}

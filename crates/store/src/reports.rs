@@ -1,0 +1,136 @@
+//! Reports: transaction listings with totals, wallet statements, movement
+//! sums and the daily summary.
+
+use crate::{BoxFuture, OrderRow, Result};
+
+/// Status groups of the transaction listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusGroup {
+    Successful,
+    Pending,
+    Failed,
+    Refund,
+}
+
+/// A filtered, paged listing of one merchant's orders.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderQuery {
+    pub merchant_id: i64,
+    /// Created at or after.
+    pub from_ms: Option<i64>,
+    /// Created before.
+    pub to_ms: Option<i64>,
+    /// Any of these (empty: all).
+    pub statuses: Vec<StatusGroup>,
+    pub account: Option<String>,
+    pub product: Option<String>,
+    pub refid: Option<String>,
+    pub sn: Option<String>,
+    pub limit: u32,
+    pub offset: u64,
+    /// Oldest first when true (default newest first).
+    pub ascending: bool,
+}
+
+/// Counts and sums over the whole filtered set (not just the page).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderTotals {
+    pub count: u64,
+    pub amount_minor: i64,
+    pub cost_minor: i64,
+    pub successful: u64,
+    pub pending: u64,
+    pub failed: u64,
+    pub refund: u64,
+    /// Amount and cost of the successful orders only.
+    pub successful_amount_minor: i64,
+    pub successful_cost_minor: i64,
+}
+
+/// One movement of a wallet, with the balance right after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementEntry {
+    pub transfer_id: i64,
+    pub at_ms: i64,
+    /// `DEPOSIT`, `HOLD`, `VOID` or `REFUND` (the ledger's kinds).
+    pub kind: String,
+    /// Signed: what the wallet gained (+) or lost (−).
+    pub amount_minor: i64,
+    pub balance_after_minor: i64,
+    pub remarks: String,
+    pub refid: Option<String>,
+    pub product: Option<String>,
+}
+
+/// Which movements a statement lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatementQuery {
+    pub wallet_id: i64,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Ledger kinds to list (empty: all).
+    pub kinds: Vec<String>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// Sums of a wallet's movements by ledger kind within a time range, and the
+/// balance before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Movements {
+    pub opening_minor: i64,
+    pub deposits_minor: i64,
+    pub deposit_count: u64,
+    pub holds_minor: i64,
+    pub hold_count: u64,
+    pub voids_minor: i64,
+    pub void_count: u64,
+    pub refunds_minor: i64,
+    pub refund_count: u64,
+}
+
+impl Movements {
+    /// Folds per-side sums: (`credit` side?, ledger kind, within the range?,
+    /// sum, count). Before the range, credits add to the opening balance and
+    /// debits take from it.
+    pub fn fold(sides: impl IntoIterator<Item = (bool, String, bool, i64, u64)>) -> Movements {
+        let mut m = Movements::default();
+        for (credit, kind, within, sum, count) in sides {
+            if !within {
+                m.opening_minor += if credit { sum } else { -sum };
+                continue;
+            }
+            match kind.as_str() {
+                "DEPOSIT" => (m.deposits_minor, m.deposit_count) = (m.deposits_minor + sum, m.deposit_count + count),
+                "HOLD" => (m.holds_minor, m.hold_count) = (m.holds_minor + sum, m.hold_count + count),
+                "VOID" => (m.voids_minor, m.void_count) = (m.voids_minor + sum, m.void_count + count),
+                "REFUND" => (m.refunds_minor, m.refund_count) = (m.refunds_minor + sum, m.refund_count + count),
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+/// One line of the daily transaction summary: successful orders of one
+/// product on one Malaysia-time day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// Days since 1970-01-01 in Malaysia time.
+    pub day: i64,
+    pub product: String,
+    pub count: u64,
+    pub amount_minor: i64,
+    pub cost_minor: i64,
+}
+
+/// Read-only aggregates over orders and the ledger.
+pub trait ReportStore {
+    fn list_orders<'a>(&'a self, query: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>>;
+    /// A page of wallet movements with running balances, and how many match.
+    fn statement<'a>(&'a self, query: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>>;
+    /// Sums of a wallet's movements in [from, to), and the balance at `from_ms`.
+    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>>;
+    /// Successful orders of a merchant per Malaysia-time day and product.
+    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>>;
+}

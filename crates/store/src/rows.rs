@@ -1,0 +1,344 @@
+//! Row mapping, written once for every backend: the column lists both
+//! dialects select, and the functions that turn a selected row into a store
+//! row. A backend only says how to read one column of its row type
+//! ([`Columns`]); which column holds what, and how SQL values become store
+//! types, is decided here and nowhere else.
+//!
+//! Column lists are macros so that a backend can `concat!` them into
+//! `&'static str` statements (PostgreSQL caches prepared statements by their
+//! text).
+
+use crate::{
+    ApiKeyRow, CallbackAttempt, CallbackKind, CallbackRow, DisputeRow, MerchantRow, OrderQuery, OrderRow, OrderTotals,
+    StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow, UserRow,
+};
+use tambah_domain::Environment;
+
+/// One selected row of a backend, read column by column (0-based). Integer
+/// columns of any width read as `i64`; booleans stored as integers read as
+/// `bool`.
+pub trait Columns {
+    type Error;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, Self::Error>;
+}
+
+/// The columns of [`merchant`], from `merchants m JOIN ledger_accounts a ON a.merchant_id = m.id`.
+#[macro_export]
+macro_rules! merchant_columns {
+    () => {
+        "m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended, m.api_version, \
+         m.require_api_key_for_topup, a.id, m.created_at_ms, m.email, m.callback_url, m.callback_method, \
+         m.low_balance_threshold_minor"
+    };
+}
+
+/// `SELECT` of [`merchant`] rows; append a `WHERE`.
+#[macro_export]
+macro_rules! merchant_select {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::merchant_columns!(),
+            " FROM merchants m JOIN ledger_accounts a ON a.merchant_id = m.id"
+        )
+    };
+}
+
+pub fn merchant<R: Columns>(r: &R) -> Result<MerchantRow, R::Error> {
+    Ok(MerchantRow {
+        id: r.int(0)?,
+        account: r.text(1)?,
+        name: r.text(2)?,
+        environment: environment(&r.text(3)?),
+        level: r.text(4)?,
+        access: r.int(5)? as u8,
+        suspended: r.flag(6)?,
+        api_version: r.text(7)?,
+        require_api_key_for_topup: r.flag(8)?,
+        wallet_id: r.int(9)?,
+        created_at_ms: r.int(10)?,
+        email: r.text(11)?,
+        callback_url: r.text(12)?,
+        callback_method: r.text(13)?,
+        low_balance_threshold_minor: r.int(14)?,
+    })
+}
+
+fn environment(text: &str) -> Environment {
+    Environment::parse(text).expect("environment constrained by CHECK")
+}
+
+/// The columns of [`api_key`].
+#[macro_export]
+macro_rules! api_key_columns {
+    () => {
+        "key_id, merchant_id, secret_sealed, revoked"
+    };
+}
+
+pub fn api_key<R: Columns>(r: &R) -> Result<ApiKeyRow, R::Error> {
+    Ok(ApiKeyRow { key_id: r.text(0)?, merchant_id: r.int(1)?, secret_sealed: r.bytes(2)?, revoked: r.flag(3)? })
+}
+
+/// The columns of [`user`].
+#[macro_export]
+macro_rules! user_columns {
+    () => {
+        "id, merchant_id, username, password_hash"
+    };
+}
+
+pub fn user<R: Columns>(r: &R) -> Result<UserRow, R::Error> {
+    Ok(UserRow { id: r.int(0)?, merchant_id: r.int(1)?, username: r.text(2)?, password_hash: r.text(3)? })
+}
+
+/// The columns of [`token`].
+#[macro_export]
+macro_rules! token_columns {
+    () => {
+        "token_hash, kind, merchant_id, user_id, expires_at_ms, revoked"
+    };
+}
+
+pub fn token<R: Columns>(r: &R) -> Result<TokenRow, R::Error> {
+    Ok(TokenRow {
+        token_hash: r.text(0)?,
+        kind: TokenKind::parse(&r.text(1)?).expect("kind constrained by CHECK"),
+        merchant_id: r.int(2)?,
+        user_id: r.int(3)?,
+        expires_at_ms: r.int(4)?,
+        revoked: r.flag(5)?,
+    })
+}
+
+/// The columns of [`order`], unqualified (`FROM orders`).
+#[macro_export]
+macro_rules! order_columns {
+    () => {
+        "id, merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin, expiry, note, \
+         voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms"
+    };
+}
+
+/// The columns an order insert writes: [`order_columns!`] but `id`, in the same order.
+#[macro_export]
+macro_rules! order_insert_columns {
+    () => {
+        "merchant_id, refid, product, account, amount_minor, cost_minor, status, sn, pin, expiry, note, \
+         voucherlink, remarks, extras_json, provider, recheck_at_ms, created_at_ms, updated_at_ms"
+    };
+}
+
+pub fn order<R: Columns>(r: &R) -> Result<OrderRow, R::Error> {
+    Ok(OrderRow {
+        id: r.int(0)?,
+        merchant_id: r.int(1)?,
+        refid: r.text(2)?,
+        product: r.text(3)?,
+        account: r.text(4)?,
+        amount_minor: r.int(5)?,
+        cost_minor: r.int(6)?,
+        status: r.int(7)? as u8,
+        sn: r.text(8)?,
+        pin: r.text(9)?,
+        expiry: r.text(10)?,
+        note: r.text(11)?,
+        voucherlink: r.text(12)?,
+        remarks: r.text(13)?,
+        extras_json: r.text(14)?,
+        provider: r.text(15)?,
+        recheck_at_ms: r.opt_int(16)?,
+        created_at_ms: r.int(17)?,
+        updated_at_ms: r.int(18)?,
+    })
+}
+
+/// The columns of [`callback`].
+#[macro_export]
+macro_rules! callback_columns {
+    () => {
+        "id, merchant_id, kind, order_id, status, balance_minor, created_at_ms, attempts, state"
+    };
+}
+
+pub fn callback<R: Columns>(r: &R) -> Result<CallbackRow, R::Error> {
+    Ok(CallbackRow {
+        id: r.int(0)?,
+        merchant_id: r.int(1)?,
+        kind: CallbackKind::parse(&r.text(2)?).expect("kind constrained by CHECK"),
+        order_id: r.opt_int(3)?,
+        status: r.opt_int(4)?.map(|s| s as u8),
+        balance_minor: r.int(5)?,
+        created_at_ms: r.int(6)?,
+        attempts: r.int(7)? as u32,
+        state: r.text(8)?,
+    })
+}
+
+/// The columns of [`callback_attempt`].
+#[macro_export]
+macro_rules! callback_attempt_columns {
+    () => {
+        "callback_id, attempt, at_ms, url, http_status, latency_ms, error, response_excerpt"
+    };
+}
+
+pub fn callback_attempt<R: Columns>(r: &R) -> Result<CallbackAttempt, R::Error> {
+    Ok(CallbackAttempt {
+        callback_id: r.int(0)?,
+        attempt: r.int(1)? as u32,
+        at_ms: r.int(2)?,
+        url: r.text(3)?,
+        http_status: r.opt_int(4)?.map(|s| s as u16),
+        latency_ms: r.int(5)?,
+        error: r.text(6)?,
+        response_excerpt: r.text(7)?,
+    })
+}
+
+/// `SELECT` of [`dispute`] rows; append a `WHERE`.
+#[macro_export]
+macro_rules! dispute_select {
+    () => {
+        "SELECT d.id, d.merchant_id, d.order_id, o.refid, d.emails, d.state, d.resolution, d.created_at_ms, \
+         d.resolved_at_ms FROM disputes d JOIN orders o ON o.id = d.order_id"
+    };
+}
+
+pub fn dispute<R: Columns>(r: &R) -> Result<DisputeRow, R::Error> {
+    Ok(DisputeRow {
+        id: r.int(0)?,
+        merchant_id: r.int(1)?,
+        order_id: r.int(2)?,
+        refid: r.text(3)?,
+        emails: r.text(4)?,
+        state: r.text(5)?,
+        resolution: r.text(6)?,
+        created_at_ms: r.int(7)?,
+        resolved_at_ms: r.opt_int(8)?,
+    })
+}
+
+/// The columns of [`statement_entry`], from `transfers t LEFT JOIN orders o ON o.id = t.order_id`.
+#[macro_export]
+macro_rules! statement_columns {
+    () => {
+        "t.id, t.created_at_ms, t.kind, CASE WHEN t.kind = 'HOLD' THEN -t.amount_minor ELSE t.amount_minor END, \
+         t.wallet_balance_after_minor, t.remarks, o.refid, o.product"
+    };
+}
+
+pub fn statement_entry<R: Columns>(r: &R) -> Result<StatementEntry, R::Error> {
+    Ok(StatementEntry {
+        transfer_id: r.int(0)?,
+        at_ms: r.int(1)?,
+        kind: r.text(2)?,
+        amount_minor: r.int(3)?,
+        balance_after_minor: r.int(4)?,
+        remarks: r.text(5)?,
+        refid: r.opt_text(6)?,
+        product: r.opt_text(7)?,
+    })
+}
+
+/// A daily summary row: `day, product, count, amount sum, cost sum`.
+pub fn summary<R: Columns>(r: &R) -> Result<SummaryRow, R::Error> {
+    Ok(SummaryRow {
+        day: r.int(0)?,
+        product: r.text(1)?,
+        count: r.int(2)? as u64,
+        amount_minor: r.int(3)?,
+        cost_minor: r.int(4)?,
+    })
+}
+
+/// Order totals: count, amount sum, cost sum, then the counts of the
+/// successful, pending, failed and refund groups, then amount and cost sums
+/// of the successful orders.
+pub fn order_totals<R: Columns>(r: &R) -> Result<OrderTotals, R::Error> {
+    Ok(OrderTotals {
+        count: r.int(0)? as u64,
+        amount_minor: r.int(1)?,
+        cost_minor: r.int(2)?,
+        successful: r.int(3)? as u64,
+        pending: r.int(4)? as u64,
+        failed: r.int(5)? as u64,
+        refund: r.int(6)? as u64,
+        successful_amount_minor: r.int(7)?,
+        successful_cost_minor: r.int(8)?,
+    })
+}
+
+/// The `WHERE` condition of a status group of the transaction listing (the
+/// same text in both dialects).
+pub fn status_group_sql(g: StatusGroup) -> &'static str {
+    match g {
+        StatusGroup::Successful => "status = 20",
+        StatusGroup::Pending => "status IN (0, 1)",
+        StatusGroup::Failed => "(status >= 40 AND status <> 53)",
+        StatusGroup::Refund => "status = 53",
+    }
+}
+
+/// A value bound to a filter's placeholder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FilterValue {
+    Int(i64),
+    Text(String),
+}
+
+/// The `WHERE` condition and bound values of an order listing.
+/// `placeholder(n)` writes the dialect's n-th placeholder (1-based).
+pub fn order_filter(q: &OrderQuery, placeholder: impl Fn(usize) -> String) -> (String, Vec<FilterValue>) {
+    let mut values = vec![FilterValue::Int(q.merchant_id)];
+    let mut clauses = vec![format!("merchant_id = {}", placeholder(1))];
+    let mut bind = |clause: &str, value: FilterValue, values: &mut Vec<FilterValue>| {
+        values.push(value);
+        clauses.push(format!("{clause} {}", placeholder(values.len())));
+    };
+    if let Some(from) = q.from_ms {
+        bind("created_at_ms >=", FilterValue::Int(from), &mut values);
+    }
+    if let Some(to) = q.to_ms {
+        bind("created_at_ms <", FilterValue::Int(to), &mut values);
+    }
+    for (field, value) in [("account", &q.account), ("product", &q.product), ("refid", &q.refid), ("sn", &q.sn)] {
+        if let Some(v) = value {
+            bind(&format!("{field} ="), FilterValue::Text(v.clone()), &mut values);
+        }
+    }
+    if !q.statuses.is_empty() {
+        let groups: Vec<&str> = q.statuses.iter().map(|g| status_group_sql(*g)).collect();
+        clauses.push(format!("({})", groups.join(" OR ")));
+    }
+    (clauses.join(" AND "), values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_filter_numbers_its_placeholders_in_binding_order() {
+        let q = OrderQuery {
+            merchant_id: 7,
+            to_ms: Some(9),
+            product: Some("D".into()),
+            statuses: vec![StatusGroup::Pending, StatusGroup::Refund],
+            ..OrderQuery::default()
+        };
+        let (sql, values) = order_filter(&q, |n| format!("${n}"));
+        assert_eq!(
+            sql,
+            "merchant_id = $1 AND created_at_ms < $2 AND product = $3 AND (status IN (0, 1) OR status = 53)"
+        );
+        assert_eq!(values, vec![FilterValue::Int(7), FilterValue::Int(9), FilterValue::Text("D".into())]);
+        let (sql, _) = order_filter(&q, |_| "?".into());
+        assert!(sql.starts_with("merchant_id = ? AND created_at_ms < ?"));
+    }
+}

@@ -1,0 +1,71 @@
+//! The write session of the group-commit writer: one connection owned by one
+//! thread, every order and ledger write inside its batch transaction.
+
+use crate::{
+    Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
+};
+
+/// One open write session (a connection owned by one thread). All primitives
+/// act inside the transaction opened by `begin`.
+pub trait Writer: Send {
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+    /// Marks the start of one command inside the batch.
+    fn savepoint(&mut self) -> Result<()>;
+    fn release_savepoint(&mut self) -> Result<()>;
+    fn rollback_to_savepoint(&mut self) -> Result<()>;
+
+    /// Reads (and on backends that need it, locks) accounts; callers pass ids
+    /// sorted ascending so that concurrent writers never deadlock.
+    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
+    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()>;
+
+    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>>;
+    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>>;
+    /// Inserts `order` (its `id` ignored) and returns the new id;
+    /// `StoreError::Unique` when the merchant already has the refid.
+    fn insert_order(&mut self, order: &OrderRow) -> Result<i64>;
+    fn update_order(&mut self, update: &OrderUpdate) -> Result<()>;
+    /// The HOLD transfer of an order and whether it has been resolved.
+    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>>;
+    fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<i64>;
+
+    /// Queues a callback (the outbox), inside the batch transaction.
+    fn insert_callback(&mut self, callback: &NewCallback) -> Result<i64>;
+    /// The low-balance settings of the merchants owning these wallets (only
+    /// those with a threshold set).
+    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>>;
+    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()>;
+    /// Takes one unit of a product's stock: `None` when the product has no
+    /// stock limit, `Some(false)` when it is out of stock.
+    fn take_stock(&mut self, product: &str) -> Result<Option<bool>>;
+    /// Counts a payment to a biller account in a month unless `limit` is
+    /// reached; false when it is.
+    fn count_bill_payment(&mut self, product: &str, account: &str, month: i64, limit: u32) -> Result<bool>;
+
+    /// Inserts an order unless the merchant already has its refid, with its
+    /// transfers (see `OrderTransfers`). Network backends override this to
+    /// do it in one round trip; this default composes the primitives (fine
+    /// where a failed statement does not abort the transaction, as on SQLite).
+    fn insert_order_with_transfers(&mut self, order: &OrderRow, transfers: &OrderTransfers) -> Result<Inserted> {
+        let order_id = match self.insert_order(order) {
+            Ok(id) => id,
+            Err(StoreError::Unique(_)) => return Ok(Inserted::Exists),
+            Err(e) => return Err(e),
+        };
+        let mut hold_id = None;
+        if let Some(hold) = &transfers.hold {
+            hold_id = Some(self.insert_transfer(&NewTransfer { order_id: Some(order_id), ..hold.clone() })?);
+        }
+        if let Some(resolution) = &transfers.resolution {
+            let pending_id = hold_id.ok_or_else(|| StoreError::Constraint("a resolution needs a hold".into()))?;
+            self.insert_transfer(&NewTransfer {
+                order_id: Some(order_id),
+                pending_id: Some(pending_id),
+                ..resolution.clone()
+            })?;
+        }
+        Ok(Inserted::New { order_id, hold_id })
+    }
+}
