@@ -1,0 +1,174 @@
+//! Callbacks on PostgreSQL: callback settings, the outbox outside a batch, delivery leases and the attempt log.
+
+use std::collections::HashMap;
+
+use tambah_store::{
+    callback_attempt_columns, callback_columns, rows, BoxFuture, CallbackAttempt, CallbackLog, CallbackNext,
+    CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, Result, StoreError,
+};
+use tokio_postgres::types::ToSql;
+
+use crate::{all, PgStore};
+
+/// The outbox insert, shared by the writer (inside a batch) and
+/// `enqueue_callback` (on its own), bound by [`callback_values`]. Due at once.
+pub(crate) const INSERT_CALLBACK: &str =
+    "INSERT INTO callbacks (merchant_id, kind, order_id, status, balance_minor, created_at_ms, next_attempt_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
+
+/// The 6 values of [`INSERT_CALLBACK`], in order; `kind` is `c.kind.as_str()`
+/// and `status` is `c.status` as the column's BIGINT (the caller holds both).
+pub(crate) fn callback_values<'a>(
+    c: &'a NewCallback,
+    kind: &'a &'static str,
+    status: &'a Option<i64>,
+) -> [&'a (dyn ToSql + Sync); 6] {
+    [&c.merchant_id, kind, &c.order_id, status, &c.balance_minor, &c.created_at_ms]
+}
+
+impl CallbackStore for PgStore {
+    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "UPDATE merchants SET callback_url = $2, callback_method = $3 WHERE id = $1",
+                &[&merchant_id, &url, &method],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>> {
+        Box::pin(async move {
+            let row = self
+                .query_opt(
+                    "SELECT callback_secret_sealed, callback_secret_prev_sealed, callback_secret_prev_until_ms
+                     FROM merchants WHERE id = $1",
+                    &[&merchant_id],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Other(format!("no merchant {merchant_id}")))?;
+            let previous: Option<Vec<u8>> = row.get(1);
+            let until: Option<i64> = row.get(2);
+            Ok(CallbackSecrets { current: row.get(0), previous: previous.zip(until) })
+        })
+    }
+
+    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, s: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let previous = s.previous.as_ref().map(|(p, _)| p.as_slice());
+            let until = s.previous.as_ref().map(|(_, u)| *u);
+            self.execute(
+                "UPDATE merchants SET callback_secret_sealed = $2, callback_secret_prev_sealed = $3,
+                   callback_secret_prev_until_ms = $4 WHERE id = $1",
+                &[&merchant_id, &s.current.as_deref(), &previous, &until],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "UPDATE merchants SET low_balance_threshold_minor = $2, low_balance_notified = false WHERE id = $1",
+                &[&merchant_id, &threshold_minor],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn enqueue_callback<'a>(&'a self, c: &'a NewCallback) -> BoxFuture<'a, Result<i64>> {
+        Box::pin(async move {
+            let (kind, status) = (c.kind.as_str(), c.status.map(i64::from));
+            let row = self.query_opt(INSERT_CALLBACK, &callback_values(c, &kind, &status)).await?;
+            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
+        })
+    }
+
+    fn claim_due_callbacks<'a>(&'a self, c: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>> {
+        Box::pin(async move {
+            // As claim_due_orders: rows another node is leasing are skipped.
+            const SQL: &str = concat!(
+                "UPDATE callbacks SET lease_owner = $2, lease_until_ms = $1 + $4
+                 WHERE id IN (
+                     SELECT id FROM callbacks
+                     WHERE state = 'pending' AND next_attempt_ms <= $1
+                       AND (lease_until_ms IS NULL OR lease_until_ms < $1 OR lease_owner = $2)
+                     ORDER BY id LIMIT $3
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING ",
+                callback_columns!()
+            );
+            let limit = i64::from(c.limit);
+            let claimed = self.query(SQL, &[&c.now_ms, &c.node, &limit, &c.lease_ms]).await?;
+            let mut callbacks = all(&claimed, rows::callback)?;
+            callbacks.sort_by_key(|cb| cb.id);
+            Ok(callbacks)
+        })
+    }
+
+    fn record_callback_attempt<'a>(&'a self, a: &'a CallbackAttempt, next: CallbackNext) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let (state, next_at) = match next {
+                CallbackNext::Delivered => ("delivered", None),
+                CallbackNext::RetryAt(at) => ("pending", Some(at)),
+                CallbackNext::Failed => ("failed", None),
+            };
+            let attempt = i64::from(a.attempt);
+            let http_status = a.http_status.map(i64::from);
+            // One statement: atomic without a transaction on a shared connection.
+            self.execute(
+                "WITH logged AS (
+                     INSERT INTO callback_attempts (callback_id, attempt, at_ms, url, http_status, latency_ms, error,
+                       response_excerpt)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+                 UPDATE callbacks SET attempts = $2, state = $9, next_attempt_ms = $10, lease_owner = NULL,
+                   lease_until_ms = NULL WHERE id = $1",
+                &[
+                    &a.callback_id,
+                    &attempt,
+                    &a.at_ms,
+                    &a.url,
+                    &http_status,
+                    &a.latency_ms,
+                    &a.error,
+                    &a.response_excerpt,
+                    &state,
+                    &next_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<CallbackLog>> {
+        Box::pin(async move {
+            const CALLBACKS: &str =
+                concat!("SELECT ", callback_columns!(), " FROM callbacks WHERE order_id = $1 ORDER BY id");
+            const ATTEMPTS: &str = concat!(
+                "SELECT ",
+                callback_attempt_columns!(),
+                " FROM callback_attempts WHERE callback_id = ANY($1) ORDER BY callback_id, attempt, id"
+            );
+            let callbacks = all(&self.query(CALLBACKS, &[&order_id]).await?, rows::callback)?;
+            if callbacks.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<i64> = callbacks.iter().map(|cb| cb.id).collect();
+            let mut attempts: HashMap<i64, Vec<CallbackAttempt>> = HashMap::new();
+            for attempt in all(&self.query(ATTEMPTS, &[&ids]).await?, rows::callback_attempt)? {
+                attempts.entry(attempt.callback_id).or_default().push(attempt);
+            }
+            Ok(callbacks
+                .into_iter()
+                .map(|cb| {
+                    let log = attempts.remove(&cb.id).unwrap_or_default();
+                    (cb, log)
+                })
+                .collect())
+        })
+    }
+}

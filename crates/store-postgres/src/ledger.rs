@@ -1,0 +1,40 @@
+//! The ledger on PostgreSQL: system accounts, balances outside the writer, and `verify`.
+
+use tambah_domain::Environment;
+use tambah_store::{BoxFuture, Check, LedgerStore, Result, StoreError, SystemAccounts};
+
+use crate::{verify, PgStore};
+
+impl LedgerStore for PgStore {
+    fn system_accounts(&self, environment: Environment) -> BoxFuture<'_, Result<SystemAccounts>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT kind, id FROM ledger_accounts WHERE environment = $1 AND kind <> 'wallet'",
+                    &[&environment.as_str()],
+                )
+                .await?;
+            let id = |kind: &str| {
+                rows.iter()
+                    .find(|r| r.get::<_, &str>(0) == kind)
+                    .map(|r| r.get::<_, i64>(1))
+                    .ok_or_else(|| StoreError::Other(format!("system account {kind} missing")))
+            };
+            Ok(SystemAccounts { funding: id("funding")?, holds: id("holds")?, revenue: id("revenue")? })
+        })
+    }
+
+    fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>> {
+        Box::pin(async move {
+            let row = self.query_opt("SELECT balance_minor FROM ledger_accounts WHERE id = $1", &[&account_id]).await?;
+            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other(format!("no ledger account {account_id}")))
+        })
+    }
+
+    fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            verify::run(&conn.client).await
+        })
+    }
+}

@@ -1,0 +1,61 @@
+//! Schema migrations: the numbered scripts of `migrations/` and the runner that applies the missing ones.
+
+use tambah_store::Result;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use crate::err;
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_merchant_settings.sql")),
+    (3, include_str!("../migrations/0003_order_leases.sql")),
+    (4, include_str!("../migrations/0004_nonces.sql")),
+    (5, include_str!("../migrations/0005_after_the_sale.sql")),
+    (6, include_str!("../migrations/0006_report_indexes.sql")),
+    (7, include_str!("../migrations/0007_statement_balances.sql")),
+    (8, include_str!("../migrations/0008_catalogue_state.sql")),
+];
+/// Serializes migrations of nodes starting together.
+const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;
+
+/// Applies every migration newer than the database's, in one transaction
+/// under an advisory lock (nodes starting together take turns; the later
+/// ones find nothing left to do).
+pub(crate) async fn run(c: &Client) -> Result<()> {
+    // Two nodes creating the table at once: the loser's CREATE fails on the
+    // catalog's unique index, and the table exists.
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+    )
+    .await
+    .or_else(|e| if e.code() == Some(&SqlState::UNIQUE_VIOLATION) { Ok(()) } else { Err(e) })
+    .map_err(err)?;
+    c.batch_execute("BEGIN").await.map_err(err)?;
+    match apply_missing(c).await {
+        Ok(()) => c.batch_execute("COMMIT").await.map_err(err),
+        Err(e) => {
+            let _ = c.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// The body of the migration transaction.
+async fn apply_missing(c: &Client) -> Result<()> {
+    c.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(err)?;
+    let current: i64 =
+        c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(err)?.get(0);
+    for (version, sql) in MIGRATIONS {
+        if *version > current {
+            c.batch_execute(sql).await.map_err(err)?;
+            c.execute(
+                "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, (extract(epoch from now()) * 1000)::bigint)",
+                &[version],
+            )
+            .await
+            .map_err(err)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Reports on PostgreSQL: transaction listings with totals, wallet statements, movement sums and the daily summary.
+
+use tambah_store::{
+    order_columns, rows, statement_columns, BoxFuture, Movements, OrderQuery, OrderRow, OrderTotals, ReportStore,
+    Result, StatementEntry, StatementQuery, StoreError, SummaryRow,
+};
+
+use crate::{all, filter_values, one, placeholder, refs, PgStore, Values};
+
+impl ReportStore for PgStore {
+    fn list_orders<'a>(&'a self, q: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>> {
+        Box::pin(async move {
+            let (filter, values) = rows::order_filter(q, placeholder);
+            let mut values = filter_values(values);
+            let totals = self.order_totals(&filter, &values).await?;
+            let n = values.len();
+            values.push(Box::new(i64::from(q.limit)));
+            values.push(Box::new(q.offset as i64));
+            let order = if q.ascending { "ASC" } else { "DESC" };
+            let page_sql = format!(
+                "SELECT {} FROM orders WHERE {filter} ORDER BY created_at_ms {order}, id {order} LIMIT ${} OFFSET ${}",
+                order_columns!(),
+                n + 1,
+                n + 2
+            );
+            let page = self.query_dynamic(&page_sql, &refs(&values)).await?;
+            Ok((all(&page, rows::order)?, totals))
+        })
+    }
+
+    fn statement<'a>(&'a self, q: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>> {
+        Box::pin(async move {
+            // Balances were recorded with each entry: the page reads only itself.
+            let (filter, mut values) = statement_filter(q);
+            let counted =
+                self.query_dynamic(&format!("SELECT COUNT(*) FROM transfers t WHERE {filter}"), &refs(&values)).await?;
+            let total = counted.first().map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0);
+            let n = values.len();
+            values.push(Box::new(i64::from(q.limit)));
+            values.push(Box::new(q.offset as i64));
+            let page_sql = format!(
+                "SELECT {} FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
+                 WHERE {filter} ORDER BY t.created_at_ms, t.id LIMIT ${} OFFSET ${}",
+                statement_columns!(),
+                n + 1,
+                n + 2
+            );
+            let page = self.query_dynamic(&page_sql, &refs(&values)).await?;
+            Ok((all(&page, rows::statement_entry)?, total))
+        })
+    }
+
+    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>> {
+        Box::pin(async move {
+            let from = from_ms.unwrap_or(i64::MIN);
+            let to = to_ms.unwrap_or(i64::MAX);
+            // One grouped scan per side, each on its (account, time, kind,
+            // amount) index.
+            let mut sides = Vec::new();
+            for (credit, sql) in [
+                (
+                    true,
+                    "SELECT kind, created_at_ms >= $2, SUM(amount_minor)::bigint, COUNT(*) FROM transfers
+                     WHERE credit_account = $1 AND created_at_ms < $3 GROUP BY 1, 2",
+                ),
+                (
+                    false,
+                    "SELECT kind, created_at_ms >= $2, SUM(amount_minor)::bigint, COUNT(*) FROM transfers
+                     WHERE debit_account = $1 AND created_at_ms < $3 GROUP BY 1, 2",
+                ),
+            ] {
+                for r in self.query(sql, &[&wallet_id, &from, &to]).await? {
+                    sides.push((
+                        credit,
+                        r.get::<_, String>(0),
+                        r.get::<_, bool>(1),
+                        r.get::<_, i64>(2),
+                        r.get::<_, i64>(3) as u64,
+                    ));
+                }
+            }
+            Ok(Movements::fold(sides))
+        })
+    }
+
+    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
+        Box::pin(async move {
+            // Products in byte order (COLLATE "C"), as SQLite sorts them.
+            let summary = self
+                .query(
+                    "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*),
+                       SUM(amount_minor)::bigint, SUM(cost_minor)::bigint
+                     FROM orders WHERE merchant_id = $1 AND created_at_ms >= $2 AND created_at_ms < $3 AND status = 20
+                     GROUP BY day, product ORDER BY day, product COLLATE \"C\"",
+                    &[&merchant_id, &from_ms, &to_ms],
+                )
+                .await?;
+            all(&summary, rows::summary)
+        })
+    }
+}
+
+impl PgStore {
+    /// Counts and sums over the whole filtered listing (in the column order of
+    /// `rows::order_totals`).
+    async fn order_totals(&self, filter: &str, values: &Values) -> Result<OrderTotals> {
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0)::bigint, COALESCE(SUM(cost_minor), 0)::bigint,
+               COUNT(*) FILTER (WHERE status = 20), COUNT(*) FILTER (WHERE status IN (0, 1)),
+               COUNT(*) FILTER (WHERE status >= 40 AND status <> 53), COUNT(*) FILTER (WHERE status = 53),
+               COALESCE(SUM(amount_minor) FILTER (WHERE status = 20), 0)::bigint,
+               COALESCE(SUM(cost_minor) FILTER (WHERE status = 20), 0)::bigint
+             FROM orders WHERE {filter}"
+        );
+        let totals = self.query_dynamic(&sql, &refs(values)).await?;
+        let r = totals.first().ok_or_else(|| StoreError::Other("order totals returned no row".into()))?;
+        one(r, rows::order_totals)
+    }
+}
+
+/// `WHERE` clauses (numbered parameters from `$1`) and parameters of a
+/// statement page.
+fn statement_filter(q: &StatementQuery) -> (String, Values) {
+    let mut values: Values = vec![Box::new(q.wallet_id)];
+    let mut clauses = vec!["t.wallet_account = $1".to_owned()];
+    if let Some(from) = q.from_ms {
+        values.push(Box::new(from));
+        clauses.push(format!("t.created_at_ms >= ${}", values.len()));
+    }
+    if let Some(to) = q.to_ms {
+        values.push(Box::new(to));
+        clauses.push(format!("t.created_at_ms < ${}", values.len()));
+    }
+    if !q.kinds.is_empty() {
+        values.push(Box::new(q.kinds.clone()));
+        clauses.push(format!("t.kind = ANY(${})", values.len()));
+    }
+    (clauses.join(" AND "), values)
+}

@@ -1,0 +1,397 @@
+//! The PostgreSQL `Writer`: one connection blocked on by the writer thread, every order and ledger write of a batch.
+
+use std::collections::HashMap;
+
+use tambah_store::{
+    order_columns, order_insert_columns, rows, Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow,
+    OrderTransfers, OrderUpdate, Result, StoreError, Writer,
+};
+use tokio::runtime::Runtime;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use crate::callbacks::{callback_values, INSERT_CALLBACK};
+use crate::{connect, err, maybe, Conn, Params};
+
+/// `INSERT INTO orders (...) VALUES ($1..$18)`: every column but `id`, bound by [`order_values`].
+macro_rules! insert_order_sql {
+    () => {
+        concat!(
+            "INSERT INTO orders (",
+            order_insert_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        )
+    };
+}
+
+/// The 18 values of [`insert_order_sql`], in order (`status` as the column's `i16`).
+fn order_values<'a>(o: &'a OrderRow, status: &'a i16) -> [&'a (dyn ToSql + Sync); 18] {
+    [
+        &o.merchant_id,
+        &o.refid,
+        &o.product,
+        &o.account,
+        &o.amount_minor,
+        &o.cost_minor,
+        status,
+        &o.sn,
+        &o.pin,
+        &o.expiry,
+        &o.note,
+        &o.voucherlink,
+        &o.remarks,
+        &o.extras_json,
+        &o.provider,
+        &o.recheck_at_ms,
+        &o.created_at_ms,
+        &o.updated_at_ms,
+    ]
+}
+
+/// The bound columns of a transfer written with its order, all NULL when
+/// there is no such transfer.
+struct TransferColumns<'a> {
+    kind: Option<&'static str>,
+    debit: Option<i64>,
+    credit: Option<i64>,
+    amount: Option<i64>,
+    remarks: Option<&'a str>,
+    at: Option<i64>,
+    wallet: Option<i64>,
+    balance_after: Option<i64>,
+}
+
+impl<'a> TransferColumns<'a> {
+    fn of(t: Option<&'a NewTransfer>) -> TransferColumns<'a> {
+        TransferColumns {
+            kind: t.map(|t| t.kind.as_str()),
+            debit: t.map(|t| t.debit_account),
+            credit: t.map(|t| t.credit_account),
+            amount: t.map(|t| t.amount_minor),
+            remarks: t.map(|t| t.remarks.as_str()),
+            at: t.map(|t| t.created_at_ms),
+            wallet: t.and_then(|t| t.wallet_account()),
+            balance_after: t.and_then(|t| t.wallet_balance_after_minor),
+        }
+    }
+}
+
+/// `$19..$34` of [`INSERT_ORDER_WITH_TRANSFERS`], after the order's 18.
+fn transfer_values<'a>(h: &'a TransferColumns, r: &'a TransferColumns) -> [&'a (dyn ToSql + Sync); 16] {
+    [
+        &h.kind,
+        &h.debit,
+        &h.credit,
+        &h.amount,
+        &h.remarks,
+        &h.at,
+        &r.kind,
+        &r.debit,
+        &r.credit,
+        &r.amount,
+        &r.remarks,
+        &r.at,
+        &h.wallet,
+        &h.balance_after,
+        &r.wallet,
+        &r.balance_after,
+    ]
+}
+
+/// The order (unless its refid exists), its hold and the hold's resolution in
+/// one statement; answers the new order's id and the hold's id.
+const INSERT_ORDER_WITH_TRANSFERS: &str = concat!(
+    "WITH o AS (",
+    insert_order_sql!(),
+    " ON CONFLICT (merchant_id, refid) DO NOTHING RETURNING id),
+     h AS (
+         INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, remarks, created_at_ms,
+           wallet_account, wallet_balance_after_minor)
+         SELECT $19::text, $20::bigint, $21::bigint, $22::bigint, o.id, $23::text, $24::bigint, $31::bigint,
+           $32::bigint
+         FROM o WHERE $19::text IS NOT NULL RETURNING id, order_id),
+     r AS (
+         INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
+           created_at_ms, wallet_account, wallet_balance_after_minor)
+         SELECT $25::text, $26::bigint, $27::bigint, $28::bigint, h.order_id, h.id, $29::text, $30::bigint,
+           $33::bigint, $34::bigint
+         FROM h WHERE $25::text IS NOT NULL RETURNING id)
+     SELECT (SELECT id FROM o), (SELECT id FROM h)"
+);
+
+/// A write session on its own connection, used by one (non-async) thread.
+/// It owns a single-threaded runtime that drives both its queries and its
+/// connection on the calling thread: a round trip costs no hand-off between
+/// threads. Connects on first use, and again after the connection is lost.
+pub struct PgWriter {
+    config: tokio_postgres::Config,
+    runtime: Option<Runtime>,
+    conn: Option<Conn>,
+}
+
+impl PgWriter {
+    /// A session that has not connected yet (it must not block the caller).
+    pub(crate) fn new(config: tokio_postgres::Config) -> PgWriter {
+        PgWriter { config, runtime: None, conn: None }
+    }
+
+    fn conn(&mut self) -> Result<(&Runtime, &Conn)> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            self.runtime = Some(rt);
+        }
+        let rt = self.runtime.as_ref().expect("created above");
+        if self.conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            let config = self.config.clone();
+            let handle = rt.handle().clone();
+            self.conn = Some(rt.block_on(async move { connect(&config, &handle).await })?);
+        }
+        Ok((rt, self.conn.as_ref().expect("connected above")))
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        let (rt, conn) = self.conn()?;
+        rt.block_on(conn.client.batch_execute(sql)).map_err(err)
+    }
+
+    fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
+        let (rt, conn) = self.conn()?;
+        rt.block_on(async {
+            let statement = conn.statement(sql).await?;
+            conn.client.query(&statement, params).await.map_err(err)
+        })
+    }
+
+    fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
+        let (rt, conn) = self.conn()?;
+        rt.block_on(async {
+            let statement = conn.statement(sql).await?;
+            conn.client.query_opt(&statement, params).await.map_err(err)
+        })
+    }
+
+    fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
+        let (rt, conn) = self.conn()?;
+        rt.block_on(async {
+            let statement = conn.statement(sql).await?;
+            conn.client.execute(&statement, params).await.map_err(err)
+        })
+    }
+}
+
+impl Drop for PgWriter {
+    fn drop(&mut self) {
+        self.conn = None;
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Writer for PgWriter {
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN")
+    }
+
+    fn insert_callback(&mut self, c: &NewCallback) -> Result<i64> {
+        let (kind, status) = (c.kind.as_str(), c.status.map(i64::from));
+        let row = self.query_opt(INSERT_CALLBACK, &callback_values(c, &kind, &status))?;
+        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
+    }
+
+    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>> {
+        if wallet_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = wallet_ids.to_vec();
+        let rows = self.query(
+            "SELECT a.id, m.id, m.low_balance_threshold_minor, m.low_balance_notified
+             FROM ledger_accounts a JOIN merchants m ON m.id = a.merchant_id
+             WHERE a.id = ANY($1) AND m.low_balance_threshold_minor > 0",
+            &[&ids],
+        )?;
+        let found: HashMap<i64, LowBalanceWatch> = rows
+            .iter()
+            .map(|r| {
+                let watch = LowBalanceWatch {
+                    wallet_id: r.get(0),
+                    merchant_id: r.get(1),
+                    threshold_minor: r.get(2),
+                    notified: r.get(3),
+                };
+                (watch.wallet_id, watch)
+            })
+            .collect();
+        // In the order asked, as the SQLite backend answers.
+        Ok(wallet_ids.iter().filter_map(|id| found.get(id).copied()).collect())
+    }
+
+    fn take_stock(&mut self, product: &str) -> Result<Option<bool>> {
+        let row = self.query_opt(
+            "WITH t AS (UPDATE stock SET remaining = remaining - 1 WHERE product = $1 AND remaining > 0 RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM stock WHERE product = $1)",
+            &[&product],
+        )?;
+        let (taken, limited): (bool, bool) = row.map(|r| (r.get(0), r.get(1))).unwrap_or((false, false));
+        Ok(if taken { Some(true) } else { limited.then_some(false) })
+    }
+
+    fn count_bill_payment(&mut self, product: &str, account: &str, month: i64, limit: u32) -> Result<bool> {
+        let limit = i64::from(limit);
+        let counted = self.execute(
+            "INSERT INTO bill_counts AS b (product, account, month, count) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (product, account, month) DO UPDATE SET count = b.count + 1 WHERE b.count < $4",
+            &[&product, &account, &month, &limit],
+        )?;
+        Ok(counted == 1)
+    }
+
+    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {
+        self.execute("UPDATE merchants SET low_balance_notified = $2 WHERE id = $1", &[&merchant_id, &notified])
+            .map(|_| ())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.batch("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        match &self.conn {
+            Some(c) if !c.client.is_closed() => self.batch("ROLLBACK"),
+            _ => Ok(()),
+        }
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        self.batch("SAVEPOINT cmd")
+    }
+
+    fn release_savepoint(&mut self) -> Result<()> {
+        self.batch("RELEASE SAVEPOINT cmd")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.batch("ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd")
+    }
+
+    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
+        if sorted_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Row locks are taken in id order (the sort runs below the lock), the
+        // same order on every node: batches on different nodes never deadlock.
+        let ids = sorted_ids.to_vec();
+        let rows = self.query(
+            "SELECT id, balance_minor FROM ledger_accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[&ids],
+        )?;
+        let found: HashMap<i64, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        sorted_ids
+            .iter()
+            .map(|id| {
+                found.get(id).map(|b| (*id, *b)).ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
+            })
+            .collect()
+    }
+
+    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()> {
+        self.execute("UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2", &[&balance_minor, &account_id])
+            .map(|_| ())
+    }
+
+    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
+        const SQL: &str =
+            concat!("SELECT ", order_columns!(), " FROM orders WHERE merchant_id = $1 AND refid = $2 FOR UPDATE");
+        maybe(self.query_opt(SQL, &[&merchant_id, &refid])?.as_ref(), rows::order)
+    }
+
+    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>> {
+        const SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE");
+        maybe(self.query_opt(SQL, &[&order_id])?.as_ref(), rows::order)
+    }
+
+    fn insert_order(&mut self, o: &OrderRow) -> Result<i64> {
+        let status = i16::from(o.status);
+        let row = self.query_opt(concat!(insert_order_sql!(), " RETURNING id"), &order_values(o, &status))?;
+        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("order insert returned no id".into()))
+    }
+
+    fn update_order(&mut self, u: &OrderUpdate) -> Result<()> {
+        let status = i16::from(u.status);
+        let n = self.execute(
+            "UPDATE orders SET status = $2, sn = $3, pin = $4, expiry = $5, note = $6, voucherlink = $7,
+               provider = $8, recheck_at_ms = $9, updated_at_ms = $10 WHERE id = $1",
+            &[
+                &u.id,
+                &status,
+                &u.sn,
+                &u.pin,
+                &u.expiry,
+                &u.note,
+                &u.voucherlink,
+                &u.provider,
+                &u.recheck_at_ms,
+                &u.updated_at_ms,
+            ],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Other(format!("order {} not found for update", u.id)));
+        }
+        Ok(())
+    }
+
+    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>> {
+        let row = self.query_opt(
+            "SELECT h.id, h.amount_minor, EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
+             FROM transfers h WHERE h.order_id = $1 AND h.kind = 'HOLD'",
+            &[&order_id],
+        )?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// One statement: the order (unless its refid exists: `ON CONFLICT DO
+    /// NOTHING`, which waits for another node's insert to commit or roll
+    /// back), its hold, and the hold's resolution.
+    fn insert_order_with_transfers(&mut self, o: &OrderRow, t: &OrderTransfers) -> Result<Inserted> {
+        if t.hold.is_none() && t.resolution.is_some() {
+            return Err(StoreError::Constraint("a resolution needs a hold".into()));
+        }
+        let status = i16::from(o.status);
+        let hold = TransferColumns::of(t.hold.as_ref());
+        let resolution = TransferColumns::of(t.resolution.as_ref());
+        let row = self.query_opt(
+            INSERT_ORDER_WITH_TRANSFERS,
+            &[order_values(o, &status).as_slice(), &transfer_values(&hold, &resolution)].concat(),
+        )?;
+        let row = row.ok_or_else(|| StoreError::Other("order insert returned no row".into()))?;
+        Ok(match row.get::<_, Option<i64>>(0) {
+            Some(order_id) => Inserted::New { order_id, hold_id: row.get(1) },
+            None => Inserted::Exists,
+        })
+    }
+
+    fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
+        let row = self.query_opt(
+            "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
+               created_at_ms, wallet_account, wallet_balance_after_minor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            &[
+                &t.kind.as_str(),
+                &t.debit_account,
+                &t.credit_account,
+                &t.amount_minor,
+                &t.order_id,
+                &t.pending_id,
+                &t.remarks,
+                &t.created_at_ms,
+                &t.wallet_account(),
+                &t.wallet_balance_after_minor,
+            ],
+        )?;
+        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))
+    }
+}
