@@ -385,148 +385,191 @@ impl Families {
         amount: Amount,
         extras: &BTreeMap<String, String>,
     ) -> Result<Chosen, Refusal> {
-        let extra = |name: &str| extras.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let need = |name: &str| {
-            extra(name).ok_or_else(|| {
-                refuse(StatusCode::INVALID_FORMAT, format!("extras.{name} is required for {}", product.code))
-            })
-        };
-        let ic_number = |required: bool| -> Result<(), Refusal> {
-            match extra("ic_number") {
-                Some(ic) if !is_nric(ic) => Err(refuse(
-                    StatusCode::INVALID_FORMAT,
-                    format!("extras.ic_number {ic:?} must be an NRIC: 12 digits, no dashes"),
-                )),
-                None if required => Err(refuse(
-                    StatusCode::INVALID_FORMAT,
-                    format!("extras.ic_number is required for {}", product.code),
-                )),
-                _ => Ok(()),
-            }
-        };
-        let pick = |list: Vec<Subproduct>, code: &str| {
-            list.into_iter().find(|s| s.code == code).ok_or_else(|| {
-                refuse(
-                    StatusCode::INVALID_FORMAT,
-                    format!("extras.subproduct_code {code:?} is not offered by {} for this account", product.code),
-                )
-            })
-        };
-        let fixed_amount = |s: &Subproduct| -> Result<(), Refusal> {
-            match s.denomination {
-                Some(d) if d != amount => Err(refuse(
-                    StatusCode::INVALID_DENOMINATION,
-                    format!("amount must be the plan's price {} for {:?}", d.to_plain(), s.code),
-                )),
-                _ => Ok(()),
-            }
-        };
-        let bounded = |s: &Subproduct| -> Result<(), Refusal> {
-            if s.min.is_some_and(|m| amount < m) || s.max.is_some_and(|m| amount > m) {
-                return Err(refuse(
-                    StatusCode::INVALID_DENOMINATION,
-                    format!(
-                        "amount must be between {} and {} for {:?}",
-                        s.min.unwrap_or(Amount::ZERO).to_plain(),
-                        s.max.unwrap_or(Amount::ZERO).to_plain(),
-                        s.code
-                    ),
-                ));
-            }
-            Ok(())
-        };
+        let purchase = Purchase { product, account, amount, extras };
         match product.family {
-            Family::Data => {
-                let code = need("subproduct_code")?;
-                let plans = self.subproducts(product, Some(account))?;
-                let plan = pick(plans, code)?;
-                fixed_amount(&plan)?;
-                Ok(Chosen { subproduct: Some(plan), days: None })
-            }
-            Family::Ptptn => {
-                let code = need("subproduct_code")?;
-                let ic = need("ic_number")?;
-                ic_number(true)?;
-                let accounts = self.ptptn_accounts(ic);
-                let found =
-                    accounts.into_iter().find(|s| s.code == code && s.account_number.as_deref() == Some(account));
-                let found = found.ok_or_else(|| {
-                    refuse(
-                        StatusCode::INVALID_ACCOUNT,
-                        format!(
-                            "account {account:?} is not a {code} account of NRIC {ic}: look it up with /v2/subproducts"
-                        ),
-                    )
-                })?;
-                bounded(&found)?;
-                Ok(Chosen { subproduct: Some(found), days: None })
-            }
-            Family::Jompay => {
-                let code = need("biller_code")?;
-                let biller = self.billers.iter().find(|b| b.code == code).ok_or_else(|| {
-                    refuse(StatusCode::INVALID_FORMAT, format!("extras.biller_code {code:?} is not a JomPAY biller"))
-                })?;
-                if !biller.ref2_label.is_empty() && extra("ref2").is_none() {
-                    return Err(refuse(
-                        StatusCode::INVALID_FORMAT,
-                        format!("extras.ref2 ({}) is required for biller {}", biller.ref2_label, biller.code),
-                    ));
-                }
-                ic_number(false)?;
-                Ok(Chosen::default())
-            }
-            Family::Zakat => {
-                let code = need("subproduct_code")?;
-                let kind = pick(self.zakat.clone(), code)?;
-                ic_number(true)?;
-                let name = need("name")?;
-                if name.chars().count() > 100 {
-                    return Err(refuse(StatusCode::INVALID_FORMAT, "extras.name is longer than 100 characters"));
-                }
-                if let Some(email) = extra("email") {
-                    if !email.contains('@') || email.contains(char::is_whitespace) {
-                        return Err(refuse(
-                            StatusCode::INVALID_FORMAT,
-                            format!("extras.email {email:?} is not an e-mail address"),
-                        ));
-                    }
-                }
-                if let Some(phone) = extra("phone") {
-                    if !is_msisdn(phone) {
-                        return Err(refuse(
-                            StatusCode::INVALID_FORMAT,
-                            format!("extras.phone {phone:?} is not a Malaysian mobile number"),
-                        ));
-                    }
-                }
-                match kind.denomination {
-                    // Fitrah: the state's rate per person, for one or more persons.
-                    Some(rate) => {
-                        if !(amount.minor() as u64).is_multiple_of(rate.minor() as u64) || amount > ZAKAT_MAX {
-                            return Err(refuse(
-                                StatusCode::INVALID_DENOMINATION,
-                                format!("zakat fitrah is RM {} per person: pay a multiple of it", rate.to_plain()),
-                            ));
-                        }
-                    }
-                    None => bounded(&kind)?,
-                }
-                Ok(Chosen { subproduct: Some(kind), days: None })
-            }
-            Family::Esim => {
-                let code = need("subproduct_code")?;
-                let iso = code.split('-').next().unwrap_or("");
-                let plans = self.esim_country_plans(iso).ok_or_else(|| {
-                    refuse(StatusCode::INVALID_FORMAT, format!("extras.subproduct_code {code:?} is not an e-SIM plan"))
-                })?;
-                let (plan, days) = plans.into_iter().find(|(p, _)| p.code == code).ok_or_else(|| {
-                    refuse(StatusCode::INVALID_FORMAT, format!("extras.subproduct_code {code:?} is not an e-SIM plan"))
-                })?;
-                fixed_amount(&plan)?;
-                Ok(Chosen { subproduct: Some(plan), days: Some(days) })
-            }
+            Family::Data => self.check_data(&purchase),
+            Family::Ptptn => self.check_ptptn(&purchase),
+            Family::Jompay => self.check_jompay(&purchase),
+            Family::Zakat => self.check_zakat(&purchase),
+            Family::Esim => self.check_esim(&purchase),
             _ => Ok(Chosen::default()),
         }
+    }
+
+    /// A data plan: one the number may buy, at its price.
+    fn check_data(&self, p: &Purchase<'_>) -> Result<Chosen, Refusal> {
+        let code = p.need("subproduct_code")?;
+        let plans = self.subproducts(p.product, Some(p.account))?;
+        let plan = p.pick(plans, code)?;
+        p.fixed_amount(&plan)?;
+        Ok(Chosen { subproduct: Some(plan), days: None })
+    }
+
+    /// A PTPTN repayment: the account must be one of the payer's, looked up by NRIC.
+    fn check_ptptn(&self, p: &Purchase<'_>) -> Result<Chosen, Refusal> {
+        let code = p.need("subproduct_code")?;
+        let ic = p.need("ic_number")?;
+        p.ic_number(true)?;
+        let account = p.account;
+        let accounts = self.ptptn_accounts(ic);
+        let found = accounts.into_iter().find(|s| s.code == code && s.account_number.as_deref() == Some(account));
+        let found = found.ok_or_else(|| {
+            refuse(
+                StatusCode::INVALID_ACCOUNT,
+                format!("account {account:?} is not a {code} account of NRIC {ic}: look it up with /v2/subproducts"),
+            )
+        })?;
+        p.bounded(&found)?;
+        Ok(Chosen { subproduct: Some(found), days: None })
+    }
+
+    /// A JomPAY bill: a known biller, with Ref-2 when the biller asks for one.
+    fn check_jompay(&self, p: &Purchase<'_>) -> Result<Chosen, Refusal> {
+        let code = p.need("biller_code")?;
+        let biller = self.billers.iter().find(|b| b.code == code).ok_or_else(|| {
+            refuse(StatusCode::INVALID_FORMAT, format!("extras.biller_code {code:?} is not a JomPAY biller"))
+        })?;
+        if !biller.ref2_label.is_empty() && p.extra("ref2").is_none() {
+            return Err(refuse(
+                StatusCode::INVALID_FORMAT,
+                format!("extras.ref2 ({}) is required for biller {}", biller.ref2_label, biller.code),
+            ));
+        }
+        p.ic_number(false)?;
+        Ok(Chosen::default())
+    }
+
+    /// Zakat: a known body and type, the payer's identity, and an amount the
+    /// type allows (fitrah is paid per person at the state's rate).
+    fn check_zakat(&self, p: &Purchase<'_>) -> Result<Chosen, Refusal> {
+        let code = p.need("subproduct_code")?;
+        let kind = p.pick(self.zakat.clone(), code)?;
+        p.ic_number(true)?;
+        p.zakat_payer()?;
+        match kind.denomination {
+            // Fitrah: the state's rate per person, for one or more persons.
+            Some(rate) => {
+                if !(p.amount.minor() as u64).is_multiple_of(rate.minor() as u64) || p.amount > ZAKAT_MAX {
+                    return Err(refuse(
+                        StatusCode::INVALID_DENOMINATION,
+                        format!("zakat fitrah is RM {} per person: pay a multiple of it", rate.to_plain()),
+                    ));
+                }
+            }
+            None => p.bounded(&kind)?,
+        }
+        Ok(Chosen { subproduct: Some(kind), days: None })
+    }
+
+    /// An e-SIM plan: the code names the country, the plan must be one of its plans.
+    fn check_esim(&self, p: &Purchase<'_>) -> Result<Chosen, Refusal> {
+        let code = p.need("subproduct_code")?;
+        let iso = code.split('-').next().unwrap_or("");
+        let plans = self.esim_country_plans(iso).ok_or_else(|| {
+            refuse(StatusCode::INVALID_FORMAT, format!("extras.subproduct_code {code:?} is not an e-SIM plan"))
+        })?;
+        let (plan, days) = plans.into_iter().find(|(plan, _)| plan.code == code).ok_or_else(|| {
+            refuse(StatusCode::INVALID_FORMAT, format!("extras.subproduct_code {code:?} is not an e-SIM plan"))
+        })?;
+        p.fixed_amount(&plan)?;
+        Ok(Chosen { subproduct: Some(plan), days: Some(days) })
+    }
+}
+
+/// One purchase being checked: what every family's check reads.
+struct Purchase<'a> {
+    product: &'a Product,
+    account: &'a str,
+    amount: Amount,
+    extras: &'a BTreeMap<String, String>,
+}
+
+impl<'a> Purchase<'a> {
+    /// An extra, trimmed; blank counts as absent.
+    fn extra(&self, name: &str) -> Option<&'a str> {
+        self.extras.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn need(&self, name: &str) -> Result<&'a str, Refusal> {
+        self.extra(name).ok_or_else(|| {
+            refuse(StatusCode::INVALID_FORMAT, format!("extras.{name} is required for {}", self.product.code))
+        })
+    }
+
+    /// `extras.ic_number`, when given, must be an NRIC.
+    fn ic_number(&self, required: bool) -> Result<(), Refusal> {
+        match self.extra("ic_number") {
+            Some(ic) if !is_nric(ic) => Err(refuse(
+                StatusCode::INVALID_FORMAT,
+                format!("extras.ic_number {ic:?} must be an NRIC: 12 digits, no dashes"),
+            )),
+            None if required => Err(refuse(
+                StatusCode::INVALID_FORMAT,
+                format!("extras.ic_number is required for {}", self.product.code),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The zakat payer's name (required) and contact details (optional, but well-formed).
+    fn zakat_payer(&self) -> Result<(), Refusal> {
+        let name = self.need("name")?;
+        if name.chars().count() > 100 {
+            return Err(refuse(StatusCode::INVALID_FORMAT, "extras.name is longer than 100 characters"));
+        }
+        if let Some(email) = self.extra("email") {
+            if !email.contains('@') || email.contains(char::is_whitespace) {
+                return Err(refuse(
+                    StatusCode::INVALID_FORMAT,
+                    format!("extras.email {email:?} is not an e-mail address"),
+                ));
+            }
+        }
+        if let Some(phone) = self.extra("phone") {
+            if !is_msisdn(phone) {
+                return Err(refuse(
+                    StatusCode::INVALID_FORMAT,
+                    format!("extras.phone {phone:?} is not a Malaysian mobile number"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn pick(&self, list: Vec<Subproduct>, code: &str) -> Result<Subproduct, Refusal> {
+        list.into_iter().find(|s| s.code == code).ok_or_else(|| {
+            refuse(
+                StatusCode::INVALID_FORMAT,
+                format!("extras.subproduct_code {code:?} is not offered by {} for this account", self.product.code),
+            )
+        })
+    }
+
+    /// The amount of a fixed-price subproduct must be its price.
+    fn fixed_amount(&self, s: &Subproduct) -> Result<(), Refusal> {
+        match s.denomination {
+            Some(d) if d != self.amount => Err(refuse(
+                StatusCode::INVALID_DENOMINATION,
+                format!("amount must be the plan's price {} for {:?}", d.to_plain(), s.code),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The amount must lie within the subproduct's bounds.
+    fn bounded(&self, s: &Subproduct) -> Result<(), Refusal> {
+        if s.min.is_some_and(|m| self.amount < m) || s.max.is_some_and(|m| self.amount > m) {
+            return Err(refuse(
+                StatusCode::INVALID_DENOMINATION,
+                format!(
+                    "amount must be between {} and {} for {:?}",
+                    s.min.unwrap_or(Amount::ZERO).to_plain(),
+                    s.max.unwrap_or(Amount::ZERO).to_plain(),
+                    s.code
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
