@@ -3,6 +3,7 @@
 //! operator's CLI, usable whether or not a server is running.
 
 mod cli;
+mod database;
 mod serve;
 
 use std::process::ExitCode;

@@ -1,129 +1,230 @@
 //! `tambah serve`: API, dashboard-less for now, and workers in one process;
 //! graceful shutdown on SIGTERM/SIGINT (finish in-flight requests, commit, exit).
+//! `run` reads as its steps: settings, database and engine, listener, demo
+//! merchant, workers, API, shutdown.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Args as ClapArgs;
+use tambah_delivery::mail::SmtpConfig;
 use tambah_delivery::{CallbackSender, DeliveryConfig};
 use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::MerchantSpec;
 use tambah_engine::workers::OrderReconciler;
-use tambah_engine::Config;
+use tambah_engine::{Config, Engine};
 use tambah_http::HttpConfig;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::cli::{open, DbArgs, ServeArgs};
+use crate::database::{open, redact, DbArgs};
 
 /// The demo merchant's starting balance on an empty database.
 const DEMO_DEPOSIT_RM: i64 = 1_000;
 
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, global = true, env = "TAMBAH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Accept credentials of this environment only (staging or live).
+    #[arg(long, global = true, env = "TAMBAH_ENVIRONMENT")]
+    pub environment: Option<String>,
+    /// How long a topup response waits for the final status, in ms.
+    #[arg(long, global = true, env = "TAMBAH_TOPUP_WAIT_MS", default_value_t = 2000)]
+    pub topup_wait_ms: u64,
+    /// Lifetime of IdTokens and AccessTokens, in seconds.
+    #[arg(long, global = true, env = "TAMBAH_TOKEN_TTL_SECONDS", default_value_t = 3600)]
+    pub token_ttl_seconds: i64,
+    /// Base URL used in links (product images); default http://LISTEN.
+    #[arg(long, global = true, env = "TAMBAH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Requests handled at once at most (503 with Retry-After beyond).
+    #[arg(long, global = true, env = "TAMBAH_MAX_IN_FLIGHT", default_value_t = 4096)]
+    pub max_in_flight: usize,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, global = true, env = "TAMBAH_BODY_LIMIT_BYTES", default_value_t = 65536)]
+    pub body_limit_bytes: usize,
+    /// Commands per group-commit batch at most.
+    #[arg(long, global = true, env = "TAMBAH_WRITER_BATCH_MAX", default_value_t = 1024)]
+    pub writer_batch_max: usize,
+    /// Interval of the order reconciler, in ms.
+    #[arg(long, global = true, env = "TAMBAH_RECONCILE_INTERVAL_MS", default_value_t = 500)]
+    pub reconcile_interval_ms: u64,
+    /// How long a node holds due order work before another node may take it, in ms.
+    #[arg(long, global = true, env = "TAMBAH_LEASE_MS", default_value_t = 30_000)]
+    pub lease_ms: i64,
+    /// Ask the provider about a sent order this long after sending it if no
+    /// outcome was recorded (a node died mid-call), in ms.
+    #[arg(long, global = true, env = "TAMBAH_QUERY_AFTER_MS", default_value_t = 10_000)]
+    pub query_after_ms: i64,
+    /// This node's name in worker leases; default node-PID@HOST.
+    #[arg(long, global = true, env = "TAMBAH_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Delay between callback attempts, in ms.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_RETRY_DELAY_MS", default_value_t = 60_000)]
+    pub callback_retry_delay_ms: i64,
+    /// Callback retries after the first attempt.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_MAX_RETRIES", default_value_t = 3)]
+    pub callback_max_retries: u32,
+    /// Time limit of one callback attempt, in ms.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_TIMEOUT_MS", default_value_t = 30_000)]
+    pub callback_timeout_ms: u64,
+    /// Allow callback URLs on loopback, private and link-local addresses.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub callback_allow_private_networks: bool,
+    /// How often the callback sender looks for due callbacks, in ms.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_INTERVAL_MS", default_value_t = 200)]
+    pub callback_interval_ms: u64,
+    /// SMTP relay for low-balance e-mails (smtp://host:port); none by default.
+    #[arg(long, global = true, env = "TAMBAH_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of e-mails.
+    #[arg(long, global = true, env = "TAMBAH_SMTP_FROM", default_value = "tambah@localhost")]
+    pub smtp_from: String,
+    /// Seed of the staging simulator.
+    #[arg(long, global = true, env = "TAMBAH_SIMULATOR_SEED", default_value_t = 0)]
+    pub simulator_seed: u64,
+}
+
+impl ServeArgs {
+    /// The engine's settings; out-of-range intervals are raised to a floor
+    /// rather than refused.
+    fn engine_config(&self) -> Result<Config, String> {
+        let environment = self.environment.as_deref().map(Environment::parse).transpose()?;
+        Ok(Config {
+            topup_wait_ms: self.topup_wait_ms,
+            token_ttl_s: self.token_ttl_seconds,
+            writer_batch_max: self.writer_batch_max.max(1),
+            environment,
+            simulator_seed: self.simulator_seed,
+            lease_ms: self.lease_ms.max(100),
+            query_after_ms: self.query_after_ms.max(100),
+            node_id: self.node_id.clone().unwrap_or_else(default_node_id),
+            ..Config::default()
+        })
+    }
+
+    /// `base` is the address actually bound: the public URL unless one is given.
+    fn http_config(&self, base: &str) -> HttpConfig {
+        HttpConfig {
+            body_limit_bytes: self.body_limit_bytes,
+            public_url: self.public_url.clone().unwrap_or_else(|| base.to_owned()),
+            callback_allow_private_networks: self.callback_allow_private_networks,
+            max_in_flight: self.max_in_flight,
+        }
+    }
+
+    fn delivery_config(&self, base: &str) -> Result<DeliveryConfig, String> {
+        let smtp = match &self.smtp_url {
+            Some(url) => Some(SmtpConfig::parse(url, &self.smtp_from)?),
+            None => None,
+        };
+        Ok(DeliveryConfig {
+            retry_delay_ms: self.callback_retry_delay_ms.max(0),
+            max_retries: self.callback_max_retries,
+            timeout_ms: self.callback_timeout_ms.max(1),
+            allow_private_networks: self.callback_allow_private_networks,
+            smtp,
+            // A delivery may take its whole timeout: keep the lease past it.
+            lease_ms: (self.callback_timeout_ms as i64).saturating_mul(2).max(self.lease_ms),
+            public_url: self.public_url.clone().unwrap_or_else(|| base.to_owned()),
+        })
+    }
+}
+
 pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
-    let environment = args.environment.as_deref().map(Environment::parse).transpose()?;
-    let config = Config {
-        topup_wait_ms: args.topup_wait_ms,
-        token_ttl_s: args.token_ttl_seconds,
-        writer_batch_max: args.writer_batch_max.max(1),
-        environment,
-        simulator_seed: args.simulator_seed,
-        lease_ms: args.lease_ms.max(100),
-        query_after_ms: args.query_after_ms.max(100),
-        node_id: args.node_id.clone().unwrap_or_else(default_node_id),
-        ..Config::default()
-    };
-    let opened = open(db, config).await?;
+    let opened = open(db, args.engine_config()?).await?;
     let engine = opened.engine.clone();
-
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let base = format!("http://{addr}");
-
+    let (listener, base) = bind(&args.listen).await?;
     if engine.store().merchant_count().await.map_err(|e| e.to_string())? == 0 {
         create_demo(&engine, &base).await?;
     }
+    let workers = Workers::start(&engine, &args, &base)?;
+    serve_api(listener, &engine, args.http_config(&base), &base, db).await?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let reconciler = OrderReconciler::new(engine.clone());
-    let mut stop_workers = stop_rx.clone();
-    let interval = Duration::from_millis(args.reconcile_interval_ms.max(10));
-    let workers = tokio::spawn(async move {
-        reconciler
-            .run(interval, async move {
-                let _ = stop_workers.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    tracing::info!("shutting down: in-flight requests done; stopping workers and writer");
+    workers.stop().await;
+    opened.runner.shutdown(&engine).await;
+    tracing::info!("stopped");
+    Ok(())
+}
 
-    let smtp = match &args.smtp_url {
-        Some(url) => Some(tambah_delivery::mail::SmtpConfig::parse(url, &args.smtp_from)?),
-        None => None,
-    };
-    let sender = CallbackSender::new(
-        engine.clone(),
-        DeliveryConfig {
-            retry_delay_ms: args.callback_retry_delay_ms.max(0),
-            max_retries: args.callback_max_retries,
-            timeout_ms: args.callback_timeout_ms.max(1),
-            allow_private_networks: args.callback_allow_private_networks,
-            smtp,
-            lease_ms: (args.callback_timeout_ms as i64).saturating_mul(2).max(args.lease_ms),
-            public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
-        },
-    );
-    let mut stop_sender = stop_rx.clone();
-    let callback_interval = Duration::from_millis(args.callback_interval_ms.max(10));
-    let sender_task = tokio::spawn(async move {
-        sender
-            .run(callback_interval, async move {
-                let _ = stop_sender.wait_for(|s| *s).await;
-            })
-            .await
-    });
+/// The listener and the base URL it answers on (the bound port, when
+/// `--listen` asked for port 0).
+async fn bind(listen: &str) -> Result<(TcpListener, String), String> {
+    let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, format!("http://{addr}")))
+}
 
-    // Catalogue changes imported by `tambah catalog import` reach every node.
-    let mut stop_catalog = stop_rx.clone();
-    let watcher = engine.clone();
-    let catalog_task = tokio::spawn(async move {
-        loop {
-            match watcher.reload_catalog().await {
-                Ok(true) => tracing::info!("catalogue reloaded"),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "catalogue reload failed; keeping the current one"),
-            }
-            tokio::select! {
-                _ = stop_catalog.wait_for(|s| *s) => break,
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            }
-        }
-    });
-
-    let http = HttpConfig {
-        body_limit_bytes: args.body_limit_bytes,
-        public_url: args.public_url.clone().unwrap_or_else(|| base.clone()),
-        callback_allow_private_networks: args.callback_allow_private_networks,
-        max_in_flight: args.max_in_flight,
-    };
+/// Serves the API until SIGTERM/SIGINT, then lets in-flight requests finish.
+async fn serve_api(
+    listener: TcpListener,
+    engine: &Arc<Engine>,
+    http: HttpConfig,
+    base: &str,
+    db: &DbArgs,
+) -> Result<(), String> {
     let app = tambah_http::router(engine.clone(), http);
-    println!("tambah listening on {base} (database {})", crate::cli::redact(&db.database));
+    // Scripts and the tests wait for this line: the node is ready.
+    println!("tambah listening on {base} (database {})", redact(&db.database));
     let _ = std::io::stdout().flush();
     // Answers go out at once (no Nagle delay on small responses).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| format!("server error: {e}"))
+}
 
-    tracing::info!("shutting down: in-flight requests done; stopping workers and writer");
-    let _ = stop_tx.send(true);
-    let _ = workers.await;
-    let _ = sender_task.await;
-    let _ = catalog_task.await;
-    opened.runner.shutdown(&engine).await;
-    tracing::info!("stopped");
-    Ok(())
+/// The node's background tasks, stopped together once the API has closed.
+struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(engine: &Arc<Engine>, args: &ServeArgs, base: &str) -> Result<Workers, String> {
+        let (stop, stop_rx) = watch::channel(false);
+        let reconciler = OrderReconciler::new(engine.clone());
+        let interval = Duration::from_millis(args.reconcile_interval_ms.max(10));
+        let reconciler = tokio::spawn(reconciler.run(interval, stopped(stop_rx.clone())));
+        // A bad SMTP URL ends start-up here; dropping `stop` ends the reconciler.
+        let sender = CallbackSender::new(engine.clone(), args.delivery_config(base)?);
+        let interval = Duration::from_millis(args.callback_interval_ms.max(10));
+        let sender = tokio::spawn(sender.run(interval, stopped(stop_rx.clone())));
+        let catalog = tokio::spawn(watch_catalog(engine.clone(), stop_rx));
+        Ok(Workers { stop, tasks: vec![reconciler, sender, catalog] })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Completes when the stop flag is raised (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Catalogue changes imported by `tambah catalog import` reach every node.
+async fn watch_catalog(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match engine.reload_catalog().await {
+            Ok(true) => tracing::info!("catalogue reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "catalogue reload failed; keeping the current one"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
 }
 
 /// `node-PID@HOST`: unique among the nodes of one database.
@@ -154,7 +255,7 @@ async fn shutdown_signal() {
 }
 
 /// On an empty database: a staging merchant with RM 1,000 and its credentials.
-async fn create_demo(engine: &tambah_engine::Engine, base: &str) -> Result<(), String> {
+async fn create_demo(engine: &Engine, base: &str) -> Result<(), String> {
     let spec = MerchantSpec {
         name: "Demo Sdn Bhd".into(),
         environment: Environment::Staging,

@@ -1,0 +1,79 @@
+//! `tambah order`: operator actions on one order (refund).
+
+use clap::Subcommand;
+use tambah_domain::Amount;
+use tambah_engine::disputes::DisputeError;
+use tambah_engine::Engine;
+use tambah_store::MerchantRow;
+
+use crate::database::{with_engine, DbArgs};
+
+#[derive(Subcommand, Debug)]
+pub enum OrderCommand {
+    /// Reverse a successful order: status 53, the cost returned, a callback sent.
+    Refund {
+        refid: String,
+        /// The merchant's account number (needed only when several merchants used the refid).
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, default_value = "refunded by the operator")]
+        reason: String,
+    },
+}
+
+pub async fn run(db: &DbArgs, command: OrderCommand) -> Result<(), String> {
+    match command {
+        OrderCommand::Refund { refid, account, reason } => refund(db, refid, account, reason).await,
+    }
+}
+
+async fn refund(db: &DbArgs, refid: String, account: Option<String>, reason: String) -> Result<(), String> {
+    let order = with_engine(db, |e| async move {
+        let m = match account {
+            Some(account) => e.merchant_by_account(&account).await.map_err(|e| e.to_string())?,
+            None => merchant_of_refid(&e, &refid).await?,
+        };
+        e.refund(&m, &refid, &reason).await.map_err(|e| match e {
+            DisputeError::NotFound(m) | DisputeError::Failed(m) => m,
+            DisputeError::NotRefundable(o) => {
+                format!("order {} has status {}: only successful (20) orders can be refunded", o.refid, o.status)
+            }
+        })
+    })
+    .await?;
+    println!(
+        "order {} refunded: status {}, RM {} returned",
+        order.refid,
+        order.status,
+        Amount::from_minor(order.cost_minor).to_cents()
+    );
+    Ok(())
+}
+
+/// The merchant whose order has this refid, when `--account` is left out:
+/// refids are unique per merchant only, so several owners is an error
+/// naming their accounts.
+async fn merchant_of_refid(e: &Engine, refid: &str) -> Result<MerchantRow, String> {
+    let found = e.store().orders_with_refid(refid).await.map_err(|e| e.to_string())?;
+    let merchant_id = match found.as_slice() {
+        [one] => one.merchant_id,
+        [] => return Err(format!("no transaction with refid {refid:?}")),
+        many => {
+            let mut accounts = Vec::new();
+            for o in many {
+                if let Ok(Some(m)) = e.store().merchant(o.merchant_id).await {
+                    accounts.push(m.account);
+                }
+            }
+            return Err(format!(
+                "refid {refid:?} was used by several merchants ({}): add --account",
+                accounts.join(", ")
+            ));
+        }
+    };
+    e.store()
+        .merchant(merchant_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "the order's merchant is gone".to_string())
+}
