@@ -97,7 +97,7 @@ fn writer_batch(c: &mut Criterion) {
                     })
                     .collect();
                 for t in tasks {
-                    assert_eq!(t.await.unwrap().order.status, 20);
+                    assert_eq!(t.await.unwrap().order.status, tambah_domain::StatusCode::SUCCESSFUL);
                 }
             })
         })

@@ -62,7 +62,7 @@ impl CallbackSender {
             lease_ms: self.config.lease_ms,
             limit: BATCH,
         };
-        let due = match self.engine.store().claim_due_callbacks(&claim).await {
+        let due = match self.engine.outbox().claim_due(&claim).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "callbacks: cannot claim due callbacks");
@@ -85,10 +85,10 @@ impl CallbackSender {
         let attempt_no = cb.attempts + 1;
         let started = Instant::now();
         let at_ms = self.engine.now_ms();
-        let merchant = match self.engine.store().merchant(cb.merchant_id).await {
+        let merchant = match self.engine.outbox().merchant(cb.merchant_id).await {
             Ok(Some(m)) => m,
             other => {
-                tracing::warn!(callback = cb.id, ?other, "callbacks: merchant not readable");
+                tracing::warn!(callback = %cb.id, ?other, "callbacks: merchant not readable");
                 return;
             }
         };
@@ -113,8 +113,8 @@ impl CallbackSender {
             error: answer.error,
             response_excerpt: answer.excerpt,
         };
-        if let Err(e) = self.engine.store().record_callback_attempt(&record, next).await {
-            tracing::warn!(callback = cb.id, error = %e, "callbacks: could not log the attempt; it will be sent again");
+        if let Err(e) = self.engine.outbox().record_attempt(&record, next).await {
+            tracing::warn!(callback = %cb.id, error = %e, "callbacks: could not log the attempt; it will be sent again");
         }
     }
 }

@@ -16,14 +16,14 @@ impl CallbackSender {
             return (url, Answer::failed("no callback URL is set".into(), false));
         }
         let order = match cb.order_id {
-            Some(id) => self.engine.store().order(id).await.ok().flatten(),
+            Some(id) => self.engine.outbox().order(id).await.ok().flatten(),
             None => None,
         };
         let Some(mut order) = order else {
             return (url, Answer::failed("the order is not readable".into(), true));
         };
         absolutize(&mut order.voucherlink, &self.config.public_url);
-        let status = cb.status.and_then(StatusCode::from_u8).unwrap_or(StatusCode::PROCESSING);
+        let status = cb.status.unwrap_or(StatusCode::PROCESSING);
         let product_name = self.engine.catalog().get(&order.product).map(|p| p.name.clone()).unwrap_or_default();
         let version = ApiVersion::parse(&m.api_version).unwrap_or(ApiVersion::Seed);
         let body = order_body(&order, &product_name, status, cb.balance_minor, Shape::Version(version));

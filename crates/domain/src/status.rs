@@ -4,6 +4,13 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StatusCode(u8);
 
+/// A status code shows as its number, as on the wire (`20`).
+impl std::fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl StatusCode {
     pub const ACCEPTED: StatusCode = StatusCode(0);
     pub const PROCESSING: StatusCode = StatusCode(1);

@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use tambah_domain::Environment;
+use tambah_domain::{Environment, MerchantId, UserId};
 use tambah_store::{MerchantRow, TokenKind, TokenRow};
 
 use crate::credentials::{hash_password, new_token, token_hash, verify_password};
@@ -19,7 +19,7 @@ pub struct Caller {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
     ApiKey(String),
-    Token { user_id: i64 },
+    Token { user_id: UserId },
 }
 
 /// Why a request was not let in. Each maps to a 401 body `{"error","message"}`.
@@ -185,8 +185,8 @@ impl Engine {
         kind: TokenKind,
         prefix: &str,
         ttl_s: i64,
-        merchant_id: i64,
-        user_id: i64,
+        merchant_id: MerchantId,
+        user_id: UserId,
     ) -> Result<String, AuthError> {
         let now = self.now_ms();
         let (token, hash) = new_token(prefix);
@@ -204,8 +204,8 @@ impl Engine {
 
     async fn issue_tokens(
         &self,
-        merchant_id: i64,
-        user_id: i64,
+        merchant_id: MerchantId,
+        user_id: UserId,
         with_refresh: bool,
     ) -> Result<IssuedTokens, AuthError> {
         let ttl_s = self.config().token_ttl_s;

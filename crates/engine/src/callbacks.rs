@@ -5,6 +5,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tambah_domain::{CallbackId, MerchantId};
 use tambah_store::{CallbackKind, CallbackSecrets, MerchantRow, NewCallback, OrderRow, StoreError};
 
 use crate::credentials::random_bytes;
@@ -55,7 +56,7 @@ impl Engine {
     }
 
     /// The valid signing secrets, newest first (creating the first one).
-    pub async fn callback_secrets(&self, merchant_id: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn callback_secrets(&self, merchant_id: MerchantId) -> Result<Vec<String>, StoreError> {
         let stored = self.store().callback_secrets(merchant_id).await?;
         let open = |sealed: &[u8]| -> Result<String, StoreError> {
             let bytes = self.master_key().open(sealed).map_err(StoreError::Other)?;
@@ -82,7 +83,7 @@ impl Engine {
     }
 
     /// A new secret; the old one keeps signing for `ROTATION_OVERLAP_MS`.
-    pub async fn rotate_callback_secret(&self, merchant_id: i64) -> Result<String, StoreError> {
+    pub async fn rotate_callback_secret(&self, merchant_id: MerchantId) -> Result<String, StoreError> {
         let stored = self.store().callback_secrets(merchant_id).await?;
         let secret = new_secret();
         let previous = stored.current.map(|sealed| (sealed, self.now_ms() + ROTATION_OVERLAP_MS));
@@ -95,7 +96,7 @@ impl Engine {
     /// `None` when the merchant has no such order.
     pub async fn callback_log(
         &self,
-        merchant_id: i64,
+        merchant_id: MerchantId,
         refid: &str,
     ) -> Result<Option<(OrderRow, tambah_store::CallbackLog)>, StoreError> {
         let Some(order) = self.store().order_by_refid(merchant_id, refid).await? else { return Ok(None) };
@@ -104,7 +105,7 @@ impl Engine {
     }
 
     /// Queues the order's current status for delivery again.
-    pub async fn redeliver(&self, merchant: &MerchantRow, refid: &str) -> Result<i64, CallbackError> {
+    pub async fn redeliver(&self, merchant: &MerchantRow, refid: &str) -> Result<CallbackId, CallbackError> {
         let order = self
             .store()
             .order_by_refid(merchant.id, refid)

@@ -1,7 +1,7 @@
 //! Refunds by the operator and disputes opened by merchants for successful
 //! orders their customer says did not arrive.
 
-use tambah_domain::StatusCode;
+use tambah_domain::{DisputeId, StatusCode};
 use tambah_store::{DisputeRow, MerchantRow, OrderRow};
 
 use crate::providers::Outcome;
@@ -45,12 +45,12 @@ impl Engine {
             .await
             .map_err(|e| DisputeError::Failed(e.to_string()))?
             .ok_or_else(|| DisputeError::NotFound(format!("no transaction with refid {refid:?}")))?;
-        if order.status != StatusCode::SUCCESSFUL.code() {
+        if order.status != StatusCode::SUCCESSFUL {
             return Err(DisputeError::NotRefundable(Box::new(order)));
         }
         let outcome = Outcome::Reversed { reason: reason.to_owned() };
         let after = self.record(merchant, order.id, outcome).await.map_err(|e| DisputeError::Failed(e.to_string()))?;
-        if after.status != StatusCode::REFUND.code() {
+        if after.status != StatusCode::REFUND {
             return Err(DisputeError::NotRefundable(Box::new(after)));
         }
         Ok(after)
@@ -58,14 +58,19 @@ impl Engine {
 
     /// Opens a case for a successful order (or returns the open one).
     pub async fn open_dispute(&self, order: &OrderRow, emails: &str) -> Result<DisputeRow, DisputeError> {
-        if order.status != StatusCode::SUCCESSFUL.code() {
+        if order.status != StatusCode::SUCCESSFUL {
             return Err(DisputeError::NotRefundable(Box::new(order.clone())));
         }
         self.store().open_dispute(order, emails, self.now_ms()).await.map_err(|e| DisputeError::Failed(e.to_string()))
     }
 
     /// Closes an open case; with `refund`, the order is refunded first.
-    pub async fn resolve_dispute(&self, id: i64, resolution: &str, refund: bool) -> Result<DisputeRow, DisputeError> {
+    pub async fn resolve_dispute(
+        &self,
+        id: DisputeId,
+        resolution: &str,
+        refund: bool,
+    ) -> Result<DisputeRow, DisputeError> {
         let failed = |e: tambah_store::StoreError| DisputeError::Failed(e.to_string());
         let dispute = self
             .store()

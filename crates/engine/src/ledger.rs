@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Environment, TransferId};
 use tambah_store::{CallbackKind, NewCallback, NewTransfer, StoreError, SystemAccounts, Writer};
 
 #[derive(Debug)]
@@ -34,11 +34,11 @@ impl From<StoreError> for LedgerError {
 }
 
 pub(crate) struct BatchLedger {
-    balances: HashMap<i64, i64>,
+    balances: HashMap<AccountId, i64>,
     /// Accounts that may go below zero (the funding accounts).
-    overdraft: Vec<i64>,
-    staged: Vec<(i64, i64)>,
-    dirty: Vec<i64>,
+    overdraft: Vec<AccountId>,
+    staged: Vec<(AccountId, i64)>,
+    dirty: Vec<AccountId>,
     systems: HashMap<Environment, SystemAccounts>,
 }
 
@@ -47,9 +47,9 @@ impl BatchLedger {
     pub(crate) fn open(
         w: &mut dyn Writer,
         systems: &HashMap<Environment, SystemAccounts>,
-        accounts: impl IntoIterator<Item = i64>,
+        accounts: impl IntoIterator<Item = AccountId>,
     ) -> Result<BatchLedger, StoreError> {
-        let mut ids: Vec<i64> = accounts.into_iter().collect();
+        let mut ids: Vec<AccountId> = accounts.into_iter().collect();
         for s in systems.values() {
             ids.extend([s.funding, s.holds, s.revenue]);
         }
@@ -70,7 +70,7 @@ impl BatchLedger {
     }
 
     /// The balance as this command sees it: batch state plus its own staged moves.
-    pub(crate) fn balance(&self, account: i64) -> i64 {
+    pub(crate) fn balance(&self, account: AccountId) -> i64 {
         let base = *self.balances.get(&account).expect("account was locked at batch start");
         base + self.staged.iter().filter(|(a, _)| *a == account).map(|(_, d)| d).sum::<i64>()
     }
@@ -92,7 +92,7 @@ impl BatchLedger {
     }
 
     /// Records one transfer and stages its effect on both balances.
-    pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> Result<i64, LedgerError> {
+    pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> Result<TransferId, LedgerError> {
         let mut t = t.clone();
         self.stage(&mut t)?;
         Ok(w.insert_transfer(&t)?)

@@ -149,8 +149,7 @@ impl Engine {
 
     /// The store, for the engine's own services only: the edges reach the
     /// database through use cases.
-    // TEMPORARY: public until the edges are moved onto the use cases.
-    pub fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
 
@@ -192,8 +191,9 @@ impl Engine {
         if providers::simulator::Simulator::is_simulation(&order.account) {
             return;
         }
-        let healthy = !matches!(order.status, 47 | 55);
-        if order.status >= 20 {
+        let healthy =
+            !matches!(order.status, tambah_domain::StatusCode::UNAVAILABLE | tambah_domain::StatusCode::TIMEOUT);
+        if order.status.is_final() {
             self.health.record(environment, product, self.now_ms(), healthy);
         }
     }

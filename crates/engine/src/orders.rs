@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tambah_domain::{Amount, Environment, Family, Product, RefId, StatusCode};
+use tambah_domain::{Amount, Environment, Family, MerchantId, OrderId, Product, RefId, StatusCode};
 use tambah_store::{MerchantRow, OrderRow, StoreError};
 
 use crate::providers::simulator::{Precheck, Simulator};
@@ -94,6 +94,35 @@ fn reject(kind: RejectionKind, code: StatusCode, reason: impl Into<String>) -> R
     Rejection { kind, code, reason: reason.into(), balance_minor: 0 }
 }
 
+/// The merchant may place new orders: not suspended, not read-only, and by
+/// API key where the account requires it (and not a staging simulation
+/// number for a suspended account).
+fn authorize(caller: &Caller, valid: &ValidTopup) -> Result<(), Rejection> {
+    let merchant = &caller.merchant;
+    if merchant.suspended {
+        return Err(reject(Forbidden, StatusCode::SUSPENDED, "merchant account is suspended"));
+    }
+    if merchant.access != 0 {
+        return Err(reject(Forbidden, StatusCode::SUSPENDED, "merchant account is read-only"));
+    }
+    if merchant.require_api_key_for_topup && matches!(caller.via, AuthMethod::Token { .. }) {
+        return Err(reject(
+            Forbidden,
+            StatusCode::SUSPENDED,
+            "this account requires an API key signature for topups; tokens are refused",
+        ));
+    }
+    let staging = merchant.environment == Environment::Staging;
+    if staging && Simulator::precheck(&valid.account) == Some(Precheck::Suspended) {
+        return Err(reject(
+            Forbidden,
+            StatusCode::SUSPENDED,
+            "simulation number 60123450041: merchant account suspended",
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
     fn validate(&self, input: &TopupInput) -> Result<ValidTopup, Rejection> {
         let required = |field: &Option<String>, name: &str| -> Result<String, Rejection> {
@@ -151,43 +180,47 @@ impl Engine {
         }
     }
 
+    /// validate → authorize → existing order → verdict → place → await.
     async fn topup_or_reject(&self, caller: &Caller, input: &TopupInput) -> Result<OrderView, TopupError> {
         let merchant = &caller.merchant;
-        let with_balance = TopupError::Rejected;
-        let valid = self.validate(input).map_err(with_balance)?;
-        if merchant.suspended {
-            return Err(with_balance(reject(Forbidden, StatusCode::SUSPENDED, "merchant account is suspended")));
-        }
-        if merchant.access != 0 {
-            return Err(with_balance(reject(Forbidden, StatusCode::SUSPENDED, "merchant account is read-only")));
-        }
-        if merchant.require_api_key_for_topup && matches!(caller.via, AuthMethod::Token { .. }) {
-            return Err(with_balance(reject(
-                Forbidden,
-                StatusCode::SUSPENDED,
-                "this account requires an API key signature for topups; tokens are refused",
-            )));
-        }
-        let staging = merchant.environment == Environment::Staging;
-        if staging && Simulator::precheck(&valid.account) == Some(Precheck::Suspended) {
-            return Err(with_balance(reject(
-                Forbidden,
-                StatusCode::SUSPENDED,
-                "simulation number 60123450041: merchant account suspended",
-            )));
-        }
-
+        let valid = self.validate(input).map_err(TopupError::Rejected)?;
+        authorize(caller, &valid).map_err(TopupError::Rejected)?;
         // A refid already used is a status check; it never reaches the writer.
         let (found, balance_minor) =
             self.store().order_with_balance(merchant.id, valid.refid.as_str(), merchant.wallet_id).await?;
         if let Some(existing) = found {
             return self.view_of_existing(existing, balance_minor, &valid);
         }
-
         let now_ms = self.now_ms();
-        let cost = valid.product.cost(valid.amount, &merchant.level);
+        let verdict = self.verdict(merchant, &valid, now_ms);
+        match self.place(merchant, &valid, verdict, now_ms).await? {
+            Placed::Existing(order) | Placed::Conflict(order) => self.existing_view(merchant, order, &valid).await,
+            Placed::New { order, balance_minor, dispatch_to } => {
+                self.record_health(merchant.environment, &order.product, &order);
+                let product_name = valid.product.name.clone();
+                if order.status.is_final() {
+                    return Ok(OrderView { order, product_name, balance_minor });
+                }
+                self.dispatch_and_wait(merchant, order, balance_minor, dispatch_to, product_name).await
+            }
+        }
+    }
+
+    /// What happens to a new order: refused for credit (a simulation
+    /// number), decided now by a provider that can, or sent after the commit.
+    fn verdict(&self, merchant: &MerchantRow, valid: &ValidTopup, now_ms: i64) -> Verdict {
+        let staging = merchant.environment == Environment::Staging;
+        if staging && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit) {
+            return Verdict::InsufficientCredit;
+        }
+        let Some(p) = self.router().route(merchant.environment, &valid.product) else {
+            return Verdict::Decided {
+                provider: "",
+                outcome: Outcome::Unavailable { reason: "no provider is configured for this product".into() },
+            };
+        };
         let provider_order = ProviderOrder {
-            order_id: 0,
+            order_id: OrderId::default(),
             merchant_id: merchant.id,
             refid: valid.refid.as_str().to_owned(),
             product: valid.product.code.clone(),
@@ -196,31 +229,32 @@ impl Engine {
             status: StatusCode::ACCEPTED,
             created_at_ms: now_ms,
         };
-        let verdict = if staging && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit) {
-            Verdict::InsufficientCredit
-        } else {
-            match self.router().route(merchant.environment, &valid.product) {
-                None => Verdict::Decided {
-                    provider: "",
-                    outcome: Outcome::Unavailable { reason: "no provider is configured for this product".into() },
-                },
-                Some(p) => match p.decide_inline(&provider_order, &valid.product) {
-                    Some(outcome) => Verdict::Decided { provider: p.name(), outcome },
-                    None => Verdict::Dispatch { provider: p.name() },
-                },
-            }
-        };
+        match p.decide_inline(&provider_order, &valid.product) {
+            Some(outcome) => Verdict::Decided { provider: p.name(), outcome },
+            None => Verdict::Dispatch { provider: p.name() },
+        }
+    }
+
+    /// Writes the order through the writer. A refid that another node placed
+    /// first (PostgreSQL) is reported as the existing order.
+    async fn place(
+        &self,
+        merchant: &MerchantRow,
+        valid: &ValidTopup,
+        verdict: Verdict,
+        now_ms: i64,
+    ) -> Result<Placed, TopupError> {
         let placed = self
             .writer()
             .run(Place {
                 merchant_id: merchant.id,
                 wallet_id: merchant.wallet_id,
                 environment: merchant.environment,
-                refid: provider_order.refid,
+                refid: valid.refid.as_str().to_owned(),
                 product: valid.product.code.clone(),
                 account: valid.account.clone(),
                 amount_minor: valid.amount.minor(),
-                cost_minor: cost.minor(),
+                cost_minor: valid.product.cost(valid.amount, &merchant.level).minor(),
                 remarks: valid.remarks.clone(),
                 extras_json: valid.extras_json.clone(),
                 verdict,
@@ -231,44 +265,47 @@ impl Engine {
                     .map(|limit| (crate::bills::month_of(now_ms), limit)),
             })
             .await;
-        let placed = match placed {
-            // Another node placed the same refid first (PostgreSQL): report it.
+        match placed {
             Err(WriteError::Store(StoreError::Unique(_))) => {
                 let existing = self.store().order_by_refid(merchant.id, valid.refid.as_str()).await?;
                 let existing = existing.ok_or_else(|| TopupError::Internal("refid raced but is not stored".into()))?;
-                Placed::Existing(existing)
+                Ok(Placed::Existing(existing))
             }
-            other => other?,
-        };
-        match placed {
-            Placed::Existing(order) | Placed::Conflict(order) => self.existing_view(merchant, order, &valid).await,
-            Placed::New { order, balance_minor, dispatch_to } => {
-                self.record_health(merchant.environment, &order.product, &order);
-                if order.status >= 20 {
-                    return Ok(OrderView { order, product_name: valid.product.name.clone(), balance_minor });
-                }
-                let wait = self.config().topup_wait_ms;
-                let woken = (wait > 0).then(|| self.waiters().register(order.id));
-                if let Some(provider) = dispatch_to {
-                    let engine = self.arc();
-                    let order = order.clone();
-                    tokio::spawn(async move { engine.dispatch(order, provider).await });
-                }
-                let Some(woken) = woken else {
-                    return Ok(OrderView { order, product_name: valid.product.name.clone(), balance_minor });
-                };
-                let order_id = order.id;
-                let order = match tokio::time::timeout(Duration::from_millis(wait), woken).await {
-                    Ok(Ok(final_order)) => final_order,
-                    _ => {
-                        self.waiters().forget(order_id);
-                        self.store().order_by_refid(merchant.id, &order.refid).await?.unwrap_or(order)
-                    }
-                };
-                let balance_minor = self.store().balance(merchant.wallet_id).await?;
-                Ok(OrderView { order, product_name: valid.product.name.clone(), balance_minor })
-            }
+            other => Ok(other?),
         }
+    }
+
+    /// Hands a committed order to its provider (if it has one) and waits up
+    /// to `topup_wait_ms` for its final status; then answers with what is
+    /// stored.
+    async fn dispatch_and_wait(
+        &self,
+        merchant: &MerchantRow,
+        order: OrderRow,
+        balance_minor: i64,
+        dispatch_to: Option<&'static str>,
+        product_name: String,
+    ) -> Result<OrderView, TopupError> {
+        let wait = self.config().topup_wait_ms;
+        let woken = (wait > 0).then(|| self.waiters().register(order.id));
+        if let Some(provider) = dispatch_to {
+            let engine = self.arc();
+            let order = order.clone();
+            tokio::spawn(async move { engine.dispatch(order, provider).await });
+        }
+        let Some(woken) = woken else {
+            return Ok(OrderView { order, product_name, balance_minor });
+        };
+        let order_id = order.id;
+        let order = match tokio::time::timeout(Duration::from_millis(wait), woken).await {
+            Ok(Ok(final_order)) => final_order,
+            _ => {
+                self.waiters().forget(order_id);
+                self.store().order_by_refid(merchant.id, &order.refid).await?.unwrap_or(order)
+            }
+        };
+        let balance_minor = self.store().balance(merchant.wallet_id).await?;
+        Ok(OrderView { order, product_name, balance_minor })
     }
 
     async fn existing_view(
@@ -309,7 +346,7 @@ impl Engine {
     /// Accepted to Processing sends it.
     pub(crate) async fn dispatch(&self, order: OrderRow, provider_name: &'static str) {
         let Some(merchant) = self.store().merchant(order.merchant_id).await.ok().flatten() else {
-            tracing::error!(order = order.id, "dispatch: merchant not found");
+            tracing::error!(order = %order.id, "dispatch: merchant not found");
             return;
         };
         let (order, sent_by_us) = match self
@@ -325,7 +362,7 @@ impl Engine {
         {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(order = order.id, error = %e, "dispatch: could not mark processing");
+                tracing::warn!(order = %order.id, error = %e, "dispatch: could not mark processing");
                 return;
             }
         };
@@ -333,16 +370,16 @@ impl Engine {
             return;
         }
         let Some(product) = self.catalog().get(&order.product).cloned() else {
-            tracing::error!(order = order.id, product = %order.product, "dispatch: product left the catalogue");
+            tracing::error!(order = %order.id, product = %order.product, "dispatch: product left the catalogue");
             return;
         };
         let Some(provider) = self.router().by_name(provider_name) else {
-            tracing::error!(order = order.id, provider_name, "dispatch: provider not configured");
+            tracing::error!(order = %order.id, provider_name, "dispatch: provider not configured");
             return;
         };
         let outcome = provider.submit(&provider_order(&order), &product, self.now_ms()).await;
         if let Err(e) = self.record(&merchant, order.id, outcome).await {
-            tracing::warn!(order = order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
+            tracing::warn!(order = %order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
         }
     }
 
@@ -350,7 +387,7 @@ impl Engine {
     pub async fn record(
         &self,
         merchant: &MerchantRow,
-        order_id: i64,
+        order_id: OrderId,
         outcome: Outcome,
     ) -> Result<OrderRow, WriteError> {
         let notify = !merchant.callback_url.is_empty();
@@ -388,20 +425,20 @@ fn provider_order(order: &OrderRow) -> ProviderOrder {
         product: order.product.clone(),
         account: order.account.clone(),
         amount_minor: order.amount_minor,
-        status: StatusCode::from_u8(order.status).unwrap_or(StatusCode::PROCESSING),
+        status: order.status,
         created_at_ms: order.created_at_ms,
     }
 }
 
 impl Engine {
     /// The merchant's order with this refid.
-    pub async fn order_by_refid(&self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>, StoreError> {
+    pub async fn order_by_refid(&self, merchant_id: MerchantId, refid: &str) -> Result<Option<OrderRow>, StoreError> {
         self.store().order_by_refid(merchant_id, refid).await
     }
 
     /// The merchant's order with this id (`None` when it is another
     /// merchant's: ids are global, orders are not).
-    pub async fn order_of(&self, merchant_id: i64, order_id: i64) -> Result<Option<OrderRow>, StoreError> {
+    pub async fn order_of(&self, merchant_id: MerchantId, order_id: OrderId) -> Result<Option<OrderRow>, StoreError> {
         Ok(self.store().order(order_id).await?.filter(|o| o.merchant_id == merchant_id))
     }
 }

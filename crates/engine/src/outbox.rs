@@ -3,6 +3,7 @@
 //! only the store; the worker itself (HTTP, e-mail) lives outside the
 //! engine.
 
+use tambah_domain::{MerchantId, OrderId};
 use tambah_store::{CallbackAttempt, CallbackNext, CallbackRow, Claim, MerchantRow, OrderRow, Store, StoreError};
 
 use crate::Engine;
@@ -26,12 +27,12 @@ impl Outbox<'_> {
     }
 
     /// The merchant a callback goes to.
-    pub async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRow>, StoreError> {
+    pub async fn merchant(&self, merchant_id: MerchantId) -> Result<Option<MerchantRow>, StoreError> {
         self.store.merchant(merchant_id).await
     }
 
     /// The order a callback announces.
-    pub async fn order(&self, order_id: i64) -> Result<Option<OrderRow>, StoreError> {
+    pub async fn order(&self, order_id: OrderId) -> Result<Option<OrderRow>, StoreError> {
         self.store.order(order_id).await
     }
 

@@ -96,6 +96,13 @@ impl Reports<'_> {
         Ok(Statement { entries, total, sums })
     }
 
+    /// A statement that lists nothing (a filter no movement matches), with
+    /// the range's sums.
+    pub async fn empty_statement(&self, query: &StatementQuery) -> Result<Statement, StoreError> {
+        let sums = self.store.movements(query.wallet_id, query.from_ms, query.to_ms).await?;
+        Ok(Statement { entries: Vec::new(), total: 0, sums })
+    }
+
     /// The daily summary of a merchant's successful orders in [from_ms, to_ms).
     pub async fn summary(&self, m: &MerchantRow, from_ms: i64, to_ms: i64) -> Result<Summary, StoreError> {
         let rows = self.store.daily_summary(m.id, from_ms, to_ms).await?;

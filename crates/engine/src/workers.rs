@@ -50,7 +50,7 @@ impl OrderReconciler {
         };
         let mut pass = Pass::default();
         for order in due {
-            if order.status == StatusCode::ACCEPTED.code() {
+            if order.status == StatusCode::ACCEPTED {
                 let provider = self
                     .engine
                     .store()
@@ -66,7 +66,7 @@ impl OrderReconciler {
                         pass.dispatched += 1;
                     }
                     None => {
-                        tracing::warn!(order = order.id, "reconciler: no provider for an accepted order");
+                        tracing::warn!(order = %order.id, "reconciler: no provider for an accepted order");
                         pass.failed += 1;
                     }
                 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use tambah_domain::{Amount, Environment};
+use tambah_domain::{Amount, Environment, MerchantId, StatusCode};
 use tambah_engine::merchants::MerchantSpec;
 use tambah_engine::workers::OrderReconciler;
 use tambah_engine::{catalog, AuthMethod, Caller, Clock, Config, Engine, MasterKey, TopupError, TopupInput};
@@ -69,73 +69,100 @@ const PRODUCTS: &[(&str, &[&str])] = &[
     ("C", &["5", "10"]),
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_orders_keep_the_ledger_exact() {
-    let seed: u64 = std::env::var("TAMBAH_SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7A4B_A100_2026);
-    eprintln!("simulation seed {seed} (TAMBAH_SIM_SEED to replay)");
-    let mut rng = Rng(seed | 1);
+/// The engine under test, on a real SQLite file, with a hand-driven clock.
+struct World {
+    engine: Arc<Engine>,
+    runner: Option<tambah_engine::EngineRunner>,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    path: std::path::PathBuf,
+    rng: Rng,
+    callers: Vec<Caller>,
+    /// Minor units deposited per merchant account.
+    deposits: HashMap<String, i64>,
+    /// Every request sent: (caller index, input).
+    sent: Vec<(usize, TopupInput)>,
+}
 
-    let path = std::env::temp_dir().join(format!("tambah-sim-{}-{seed}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_764_000_000_000)));
-    let config = Config { topup_wait_ms: 0, writer_batch_max: 64, ..Config::default() };
-    let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
-    let (engine, runner) = Engine::start(
-        store.clone(),
-        catalog::parse(catalog::BUILT_IN).unwrap(),
-        tambah_engine::families::Families::parse(tambah_engine::families::BUILT_IN).unwrap(),
-        key,
-        config,
-        clock.clone(),
-    )
-    .await
-    .unwrap();
-
-    // Merchants with small wallets, so that some run dry (43 for real).
-    let mut callers = Vec::new();
-    let mut deposits: HashMap<String, i64> = HashMap::new();
-    for i in 0..6 {
-        let c = engine
-            .create_merchant(&MerchantSpec {
-                name: format!("Sim {i}"),
-                environment: Environment::Staging,
-                level: Some(if i % 2 == 0 { "1".into() } else { "12".into() }),
-                username: None,
-                password: Some("simulation-password".into()),
-                api_version: None,
-            })
-            .await
-            .unwrap();
-        let rm = 300 + rng.below(900) as i64;
-        engine.deposit(&c.merchant.account, Amount::from_rm(rm), "float").await.unwrap();
-        deposits.insert(c.merchant.account.clone(), rm * 10_000);
-        callers.push(Caller { merchant: c.merchant.clone(), via: AuthMethod::ApiKey("sim".into()) });
+impl World {
+    async fn start(seed: u64) -> World {
+        let path = std::env::temp_dir().join(format!("tambah-sim-{}-{seed}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        let clock = Arc::new(ManualClock(AtomicI64::new(1_764_000_000_000)));
+        let config = Config { topup_wait_ms: 0, writer_batch_max: 64, ..Config::default() };
+        let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+        let (engine, runner) = Engine::start(
+            store.clone(),
+            catalog::parse(catalog::BUILT_IN).unwrap(),
+            tambah_engine::families::Families::parse(tambah_engine::families::BUILT_IN).unwrap(),
+            key,
+            config,
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+        let rng = Rng(seed | 1);
+        World {
+            engine,
+            runner: Some(runner),
+            store,
+            clock,
+            path,
+            rng,
+            callers: Vec::new(),
+            deposits: HashMap::new(),
+            sent: Vec::new(),
+        }
     }
 
-    let mut sent: Vec<(usize, TopupInput)> = Vec::new();
-    let reconciler = OrderReconciler::new(engine.clone());
-    for round in 0..30 {
-        // A burst of concurrent orders, some repeating earlier refids.
+    /// Merchants with small wallets, so that some run dry (43 for real).
+    async fn merchants(&mut self, n: usize) {
+        for i in 0..n {
+            let c = self
+                .engine
+                .create_merchant(&MerchantSpec {
+                    name: format!("Sim {i}"),
+                    environment: Environment::Staging,
+                    level: Some(if i % 2 == 0 { "1".into() } else { "12".into() }),
+                    username: None,
+                    password: Some("simulation-password".into()),
+                    api_version: None,
+                })
+                .await
+                .unwrap();
+            let rm = 300 + self.rng.below(900) as i64;
+            self.engine.deposit(&c.merchant.account, Amount::from_rm(rm), "float").await.unwrap();
+            self.deposits.insert(c.merchant.account.clone(), rm * 10_000);
+            self.callers.push(Caller { merchant: c.merchant.clone(), via: AuthMethod::ApiKey("sim".into()) });
+        }
+    }
+
+    /// A new random request, or (one time in eight) one sent before.
+    fn request(&mut self, round: usize) -> (usize, TopupInput) {
+        if !self.sent.is_empty() && self.rng.below(8) == 0 {
+            return self.sent[self.rng.below(self.sent.len() as u64) as usize].clone();
+        }
+        let who = self.rng.below(self.callers.len() as u64) as usize;
+        let (product, amounts) = PRODUCTS[self.rng.below(PRODUCTS.len() as u64) as usize];
+        let input = TopupInput {
+            refid: Some(format!("S{round}-{}", self.rng.next() % 1_000_000)),
+            product: Some(product.into()),
+            account: Some(ACCOUNTS[self.rng.below(ACCOUNTS.len() as u64) as usize].into()),
+            amount: Some(amounts[self.rng.below(amounts.len() as u64) as usize].into()),
+            ..TopupInput::default()
+        };
+        self.sent.push((who, input.clone()));
+        (who, input)
+    }
+
+    /// A burst of concurrent orders, some repeating earlier refids.
+    async fn burst(&mut self, round: usize, size: usize) {
         let mut tasks = Vec::new();
-        for _ in 0..40 {
-            let (who, input) = if !sent.is_empty() && rng.below(8) == 0 {
-                sent[rng.below(sent.len() as u64) as usize].clone()
-            } else {
-                let who = rng.below(callers.len() as u64) as usize;
-                let (product, amounts) = PRODUCTS[rng.below(PRODUCTS.len() as u64) as usize];
-                let input = TopupInput {
-                    refid: Some(format!("S{round}-{}", rng.next() % 1_000_000)),
-                    product: Some(product.into()),
-                    account: Some(ACCOUNTS[rng.below(ACCOUNTS.len() as u64) as usize].into()),
-                    amount: Some(amounts[rng.below(amounts.len() as u64) as usize].into()),
-                    ..TopupInput::default()
-                };
-                sent.push((who, input.clone()));
-                (who, input)
-            };
-            let engine = engine.clone();
-            let caller = callers[who].clone();
+        for _ in 0..size {
+            let (who, input) = self.request(round);
+            let engine = self.engine.clone();
+            let caller = self.callers[who].clone();
             tasks.push(tokio::spawn(async move { engine.topup(&caller, &input).await }));
         }
         for t in tasks {
@@ -146,17 +173,72 @@ async fn random_orders_keep_the_ledger_exact() {
                 Err(e) => panic!("unexpected {e:?}"),
             }
         }
+    }
+
+    /// Every order is final, and wallets hold deposits minus successful
+    /// costs. Returns how many orders ended with each status.
+    async fn check_books(&self) -> HashMap<u8, usize> {
+        let mut counts: HashMap<u8, usize> = HashMap::new();
+        let mut spent: HashMap<MerchantId, i64> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for (who, input) in &self.sent {
+            let m = &self.callers[*who].merchant;
+            if !seen.insert((m.id, input.refid.clone())) {
+                continue;
+            }
+            let Some(order) = self.store.order_by_refid(m.id, input.refid.as_deref().unwrap()).await.unwrap() else {
+                continue; // lost a refid collision with other parameters
+            };
+            assert!(order.status.is_final(), "order {} still {}", order.refid, order.status);
+            *counts.entry(order.status.code()).or_default() += 1;
+            if order.status == StatusCode::SUCCESSFUL {
+                *spent.entry(m.id).or_default() += order.cost_minor;
+            }
+        }
+        for c in &self.callers {
+            let m = &c.merchant;
+            let expected = self.deposits[&m.account] - spent.get(&m.id).copied().unwrap_or(0);
+            assert_eq!(self.store.balance(m.wallet_id).await.unwrap(), expected, "wallet of {}", m.account);
+        }
+        for c in &self.store.verify().await.unwrap() {
+            assert!(c.violations.is_empty(), "{}: {:?}", c.name, c.violations);
+        }
+        counts
+    }
+
+    async fn stop(mut self) {
+        if let Some(runner) = self.runner.take() {
+            runner.shutdown(&self.engine).await;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_orders_keep_the_ledger_exact() {
+    let seed: u64 = std::env::var("TAMBAH_SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7A4B_A100_2026);
+    eprintln!("simulation seed {seed} (TAMBAH_SIM_SEED to replay)");
+    let mut world = World::start(seed).await;
+    world.merchants(6).await;
+    let reconciler = OrderReconciler::new(world.engine.clone());
+    for round in 0..30 {
+        world.burst(round, 40).await;
         // Time passes; pending orders are asked about and reversals land.
-        clock.0.fetch_add(rng.below(20_000) as i64, Ordering::SeqCst);
+        world.clock.0.fetch_add(world.rng.below(20_000) as i64, Ordering::SeqCst);
         reconciler.run_once().await;
         if round % 5 == 4 {
-            let k = rng.below(callers.len() as u64) as usize;
-            engine.deposit(&callers[k].merchant.account, Amount::from_rm(400), "top-up").await.unwrap();
-            *deposits.get_mut(&callers[k].merchant.account).unwrap() += 400 * 10_000;
+            let k = world.rng.below(world.callers.len() as u64) as usize;
+            let account = world.callers[k].merchant.account.clone();
+            world.engine.deposit(&account, Amount::from_rm(400), "top-up").await.unwrap();
+            *world.deposits.get_mut(&account).unwrap() += 400 * 10_000;
         }
     }
     // Let every scenario run out, then settle everything that is due.
-    clock.0.fetch_add(200_000, Ordering::SeqCst);
+    world.clock.0.fetch_add(200_000, Ordering::SeqCst);
     for _ in 0..10 {
         tokio::task::yield_now().await;
         let pass = reconciler.run_once().await;
@@ -164,42 +246,10 @@ async fn random_orders_keep_the_ledger_exact() {
             break;
         }
     }
-
-    // Every order is final, and wallets hold deposits minus successful costs.
-    let mut counts: HashMap<u8, usize> = HashMap::new();
-    let mut spent: HashMap<i64, i64> = HashMap::new();
-    let mut seen = std::collections::HashSet::new();
-    for (who, input) in &sent {
-        let m = &callers[*who].merchant;
-        if !seen.insert((m.id, input.refid.clone())) {
-            continue;
-        }
-        let Some(order) = store.order_by_refid(m.id, input.refid.as_deref().unwrap()).await.unwrap() else {
-            continue; // lost a refid collision with other parameters
-        };
-        assert!(order.status >= 20, "order {} still {}", order.refid, order.status);
-        *counts.entry(order.status).or_default() += 1;
-        if order.status == 20 {
-            *spent.entry(m.id).or_default() += order.cost_minor;
-        }
-    }
-    for c in &callers {
-        let m = &c.merchant;
-        let expected = deposits[&m.account] - spent.get(&m.id).copied().unwrap_or(0);
-        assert_eq!(store.balance(m.wallet_id).await.unwrap(), expected, "wallet of {}", m.account);
-    }
-    let checks = store.verify().await.unwrap();
-    for c in &checks {
-        assert!(c.violations.is_empty(), "{}: {:?}", c.name, c.violations);
-    }
+    let counts = world.check_books().await;
     eprintln!("final statuses: {counts:?}");
     for code in [20u8, 43, 48, 53] {
         assert!(counts.get(&code).copied().unwrap_or(0) > 0, "the run should produce status {code}: {counts:?}");
     }
-    runner.shutdown(&engine).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
+    world.stop().await;
 }

@@ -2,7 +2,7 @@
 //! queued inside the writer's transaction, leases on due callbacks, and the
 //! attempts log.
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, CallbackId, Environment, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, CallbackSecrets, Claim, LowBalanceWatch, MerchantRow,
     NewCallback, OrderRow, Store, Writer,
@@ -20,7 +20,7 @@ fn claim_callbacks(store: &dyn Store, claim: &Claim) -> Vec<CallbackRow> {
     must("claim_due_callbacks", block(store.claim_due_callbacks(claim)))
 }
 
-fn order_callback(order: &OrderRow, status: u8, balance_minor: i64, created_at_ms: i64) -> NewCallback {
+fn order_callback(order: &OrderRow, status: StatusCode, balance_minor: i64, created_at_ms: i64) -> NewCallback {
     NewCallback {
         merchant_id: order.merchant_id,
         kind: CallbackKind::Order,
@@ -31,7 +31,7 @@ fn order_callback(order: &OrderRow, status: u8, balance_minor: i64, created_at_m
     }
 }
 
-fn low_balance_callback(merchant_id: i64, balance_minor: i64, created_at_ms: i64) -> NewCallback {
+fn low_balance_callback(merchant_id: MerchantId, balance_minor: i64, created_at_ms: i64) -> NewCallback {
     NewCallback {
         merchant_id,
         kind: CallbackKind::LowBalance,
@@ -43,7 +43,7 @@ fn low_balance_callback(merchant_id: i64, balance_minor: i64, created_at_ms: i64
 }
 
 /// The row a callback reads back as before any attempt.
-fn queued(id: i64, c: &NewCallback) -> CallbackRow {
+fn queued(id: CallbackId, c: &NewCallback) -> CallbackRow {
     CallbackRow {
         id,
         merchant_id: c.merchant_id,
@@ -57,7 +57,7 @@ fn queued(id: i64, c: &NewCallback) -> CallbackRow {
     }
 }
 
-fn callback_log(store: &dyn Store, order_id: i64) -> Vec<(CallbackRow, Vec<CallbackAttempt>)> {
+fn callback_log(store: &dyn Store, order_id: OrderId) -> Vec<(CallbackRow, Vec<CallbackAttempt>)> {
     must("callback_log", block(store.callback_log(order_id)))
 }
 
@@ -186,7 +186,7 @@ fn watch(m: &MerchantRow, threshold_minor: i64, notified: bool) -> LowBalanceWat
 }
 
 /// What low_balance_watch answers for `ids`, by wallet.
-fn watched(w: &mut dyn Writer, ids: &[i64]) -> Vec<LowBalanceWatch> {
+fn watched(w: &mut dyn Writer, ids: &[AccountId]) -> Vec<LowBalanceWatch> {
     let mut got = must("low_balance_watch", w.low_balance_watch(ids));
     got.sort_by_key(|x| x.wallet_id);
     got
@@ -200,7 +200,7 @@ fn the_mark_is_kept_cleared_and_reset(
     w: &mut dyn Writer,
     a: &MerchantRow,
     watch_c: LowBalanceWatch,
-    all: &[i64],
+    all: &[AccountId],
 ) {
     let watch_a = |threshold_minor: i64, notified: bool| watch(a, threshold_minor, notified);
     must("begin", w.begin());
@@ -246,10 +246,10 @@ fn the_mark_is_kept_cleared_and_reset(
 /// commit, gone after a rollback, due at its creation time.
 pub fn callback_outbox(store: &dyn Store) {
     let m = create(store, Environment::Staging, "outbox");
-    let o = insert_committed(store, &[order(m.id, "outbox-1", 43, 0, T0)]).remove(0);
+    let o = insert_committed(store, &[order(m.id, "outbox-1", StatusCode::INSUFFICIENT_CREDIT, 0, T0)]).remove(0);
     let mut w = writer(store);
 
-    let first = order_callback(&o, 43, 1_234, T0 + 10);
+    let first = order_callback(&o, StatusCode::INSUFFICIENT_CREDIT, 1_234, T0 + 10);
     must("begin", w.begin());
     let id = must("insert_callback", w.insert_callback(&first));
     assert!(callback_log(store, o.id).is_empty(), "a callback queued in an open transaction is invisible to readers");
@@ -266,7 +266,7 @@ pub fn callback_outbox(store: &dyn Store) {
     );
 
     must("begin", w.begin());
-    let gone = must("insert_callback", w.insert_callback(&order_callback(&o, 20, 5, T0 + 11)));
+    let gone = must("insert_callback", w.insert_callback(&order_callback(&o, StatusCode::SUCCESSFUL, 5, T0 + 11)));
     assert_ne!(gone, id, "insert_callback returns distinct ids");
     must("rollback", w.rollback());
     assert_eq!(
@@ -312,11 +312,14 @@ pub fn callback_outbox(store: &dyn Store) {
 /// by id, at most `limit`.
 pub fn claim_due_callbacks(store: &dyn Store) {
     let m = create(store, Environment::Staging, "due-cb");
-    let o = insert_committed(store, &[order(m.id, "due-cb-1", 20, 0, 0)]).remove(0);
+    let o = insert_committed(store, &[order(m.id, "due-cb-1", StatusCode::SUCCESSFUL, 0, 0)]).remove(0);
     let mut rows = Vec::new();
     for (i, at) in [900, 100, 5_000, 1_000, 1_001, 50].into_iter().enumerate() {
-        let new =
-            if i % 2 == 0 { order_callback(&o, 20, 10 * i as i64, at) } else { low_balance_callback(m.id, 7, at) };
+        let new = if i % 2 == 0 {
+            order_callback(&o, StatusCode::SUCCESSFUL, 10 * i as i64, at)
+        } else {
+            low_balance_callback(m.id, 7, at)
+        };
         let id = must("enqueue_callback", block(store.enqueue_callback(&new)));
         rows.push(queued(id, &new));
     }
@@ -369,12 +372,15 @@ pub fn claim_due_callbacks(store: &dyn Store) {
 /// callbacks with their attempts, oldest first.
 pub fn callback_attempts(store: &dyn Store) {
     let m = create(store, Environment::Staging, "attempts");
-    let orders = insert_committed(store, &[order(m.id, "att-1", 20, 0, 0), order(m.id, "att-2", 20, 0, 0)]);
+    let orders = insert_committed(
+        store,
+        &[order(m.id, "att-1", StatusCode::SUCCESSFUL, 0, 0), order(m.id, "att-2", StatusCode::SUCCESSFUL, 0, 0)],
+    );
     let (o1, o2) = (&orders[0], &orders[1]);
     let enqueue = |c: &NewCallback| queued(must("enqueue_callback", block(store.enqueue_callback(c))), c);
-    let c1 = enqueue(&order_callback(o1, 20, 5_000, 1_000));
-    let c1b = enqueue(&order_callback(o1, 53, 6_000, 1_100));
-    let c2 = enqueue(&order_callback(o2, 20, 4_000, 1_000));
+    let c1 = enqueue(&order_callback(o1, StatusCode::SUCCESSFUL, 5_000, 1_000));
+    let c1b = enqueue(&order_callback(o1, StatusCode::REFUND, 6_000, 1_100));
+    let c2 = enqueue(&order_callback(o2, StatusCode::SUCCESSFUL, 4_000, 1_000));
     let low = enqueue(&low_balance_callback(m.id, 4_000, 1_000));
     assert_eq!(
         callback_log(store, o1.id),
@@ -403,7 +409,8 @@ pub fn callback_attempts(store: &dyn Store) {
         "callback_log returns the order's callbacks with their state and attempts, in order, every field preserved"
     );
     assert_eq!(callback_log(store, o2.id), vec![(c2, vec![])], "callback_log is per order");
-    assert!(callback_log(store, o1.id.max(o2.id) + 1_000).is_empty(), "callback_log of an unknown order is empty");
+    let unknown = OrderId::new(o1.id.max(o2.id).get() + 1_000);
+    assert!(callback_log(store, unknown).is_empty(), "callback_log of an unknown order is empty");
 }
 
 /// Records attempts on `c1` (two retries, then delivered) and on `c1b`

@@ -1,7 +1,7 @@
 //! Credentials: API keys, users' tokens, request nonces, and the one-query
 //! look-ups of the hot path that join them with their merchant.
 
-use tambah_domain::Environment;
+use tambah_domain::{Environment, StatusCode};
 use tambah_store::{ApiKeyRow, MerchantRow, Store, TokenKind, TokenRow, UserRow};
 
 use crate::fixtures::{block, create, deposit, expect_unique, insert, must, order, writer, T0};
@@ -136,7 +136,7 @@ pub fn combined_lookups(store: &dyn Store) {
     deposit(store, Environment::Staging, m.wallet_id, 5_000);
     let mut w = writer(store);
     must("begin", w.begin());
-    let o = insert(w.as_mut(), &order(m.id, "COMBINED-1", 43, 100, T0));
+    let o = insert(w.as_mut(), &order(m.id, "COMBINED-1", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
     must("commit", w.commit());
     let merchant = must("merchant", block(store.merchant(m.id))).expect("merchant");
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Disputes: opened once per order while open, resolved once, listed.
 
-use tambah_domain::Environment;
+use tambah_domain::{DisputeId, Environment, StatusCode};
 use tambah_store::{DisputeRow, OrderRow, Store};
 
 use crate::fixtures::{block, create, insert_committed, must, order, T0};
@@ -9,7 +9,10 @@ use crate::fixtures::{block, create, insert_committed, must, order, T0};
 /// once; listings of open ones and of all.
 pub fn disputes(store: &dyn Store) {
     let m = create(store, Environment::Staging, "disputes");
-    let orders = insert_committed(store, &[order(m.id, "d-1", 20, 0, T0), order(m.id, "d-2", 53, 0, T0)]);
+    let orders = insert_committed(
+        store,
+        &[order(m.id, "d-1", StatusCode::SUCCESSFUL, 0, T0), order(m.id, "d-2", StatusCode::REFUND, 0, T0)],
+    );
     let (o1, o2) = (&orders[0], &orders[1]);
     let open = |o: &OrderRow, emails: &str, now: i64| must("open_dispute", block(store.open_dispute(o, emails, now)));
     let list = |open_only: bool| must("disputes", block(store.disputes(open_only)));
@@ -44,8 +47,9 @@ pub fn disputes(store: &dyn Store) {
         !must("resolve_dispute", block(store.resolve_dispute(d1.id, "again", T0 + 11))),
         "resolving a resolved dispute returns false"
     );
+    let unknown = DisputeId::new(d1.id.max(d2.id).get() + 1_000);
     assert!(
-        !must("resolve_dispute", block(store.resolve_dispute(d1.id.max(d2.id) + 1_000, "x", T0 + 11))),
+        !must("resolve_dispute", block(store.resolve_dispute(unknown, "x", T0 + 11))),
         "resolving an unknown dispute returns false"
     );
     let resolved = DisputeRow {

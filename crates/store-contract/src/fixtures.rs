@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Environment, MerchantId, OrderId, StatusCode, TransferId};
 use tambah_store::{
     Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts,
     TransferKind, Writer,
@@ -80,9 +80,15 @@ pub(crate) fn systems(store: &dyn Store, environment: Environment) -> SystemAcco
 }
 
 /// A plain order row: the fields the engine fills at acceptance.
-pub(crate) fn order(merchant_id: i64, refid: &str, status: u8, cost_minor: i64, created_at_ms: i64) -> OrderRow {
+pub(crate) fn order(
+    merchant_id: MerchantId,
+    refid: &str,
+    status: StatusCode,
+    cost_minor: i64,
+    created_at_ms: i64,
+) -> OrderRow {
     OrderRow {
-        id: 0,
+        id: OrderId::new(0),
         merchant_id,
         refid: refid.to_owned(),
         product: "HI10".to_owned(),
@@ -105,16 +111,16 @@ pub(crate) fn order(merchant_id: i64, refid: &str, status: u8, cost_minor: i64, 
 }
 
 /// An order row with every field set to something worth round-tripping.
-pub(crate) fn rich_order(merchant_id: i64, refid: &str, recheck_at_ms: Option<i64>) -> OrderRow {
+pub(crate) fn rich_order(merchant_id: MerchantId, refid: &str, recheck_at_ms: Option<i64>) -> OrderRow {
     OrderRow {
-        id: 0,
+        id: OrderId::new(0),
         merchant_id,
         refid: refid.to_owned(),
         product: "CELCOM-RM30".to_owned(),
         account: "+60 12-345 6789".to_owned(),
         amount_minor: 300_000,
         cost_minor: 291_000,
-        status: 1,
+        status: StatusCode::PROCESSING,
         sn: "SN'1\"2;--".to_owned(),
         pin: "1234-5678-9012".to_owned(),
         expiry: "2031-12-31".to_owned(),
@@ -136,11 +142,11 @@ pub(crate) fn insert(w: &mut dyn Writer, row: &OrderRow) -> OrderRow {
 
 pub(crate) fn new_transfer(
     kind: TransferKind,
-    debit_account: i64,
-    credit_account: i64,
+    debit_account: AccountId,
+    credit_account: AccountId,
     amount_minor: i64,
-    order_id: Option<i64>,
-    pending_id: Option<i64>,
+    order_id: Option<OrderId>,
+    pending_id: Option<TransferId>,
 ) -> NewTransfer {
     NewTransfer {
         kind,
@@ -158,23 +164,23 @@ pub(crate) fn new_transfer(
 /// The balances of one open transaction, kept the way the engine keeps them:
 /// read with `lock_balances`, moved by transfers, written with `set_balance`.
 pub(crate) struct Books {
-    balances: HashMap<i64, i64>,
+    balances: HashMap<AccountId, i64>,
 }
 
 impl Books {
-    pub(crate) fn open(w: &mut dyn Writer, accounts: &[i64]) -> Books {
+    pub(crate) fn open(w: &mut dyn Writer, accounts: &[AccountId]) -> Books {
         let mut ids = accounts.to_vec();
         ids.sort_unstable();
         ids.dedup();
         let locked = must("lock_balances", w.lock_balances(&ids));
-        let got: Vec<i64> = locked.iter().map(|(id, _)| *id).collect();
+        let got: Vec<AccountId> = locked.iter().map(|(id, _)| *id).collect();
         assert_eq!(got, ids, "lock_balances returns one (id, balance) pair per id, in the order given");
         Books { balances: locked.into_iter().collect() }
     }
 
     /// Writes a transfer with the balance of its wallet after it, as the
     /// engine's ledger does.
-    pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> i64 {
+    pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> TransferId {
         *self.balances.get_mut(&t.debit_account).expect("debit account was locked") -= t.amount_minor;
         *self.balances.get_mut(&t.credit_account).expect("credit account was locked") += t.amount_minor;
         let t = NewTransfer { wallet_balance_after_minor: t.wallet_account().map(|a| self.balances[&a]), ..t.clone() };
@@ -182,7 +188,7 @@ impl Books {
     }
 
     pub(crate) fn flush(&self, w: &mut dyn Writer) {
-        let mut ids: Vec<i64> = self.balances.keys().copied().collect();
+        let mut ids: Vec<AccountId> = self.balances.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
             must(&format!("set_balance({id})"), w.set_balance(id, self.balances[&id]));
@@ -191,7 +197,7 @@ impl Books {
 }
 
 /// Deposits `amount` into `wallet` in a transaction of its own.
-pub(crate) fn deposit(store: &dyn Store, environment: Environment, wallet: i64, amount: i64) {
+pub(crate) fn deposit(store: &dyn Store, environment: Environment, wallet: AccountId, amount: i64) {
     let s = systems(store, environment);
     let mut w = writer(store);
     must("begin", w.begin());
@@ -201,7 +207,7 @@ pub(crate) fn deposit(store: &dyn Store, environment: Environment, wallet: i64, 
     must("commit (deposit)", w.commit());
 }
 
-pub(crate) fn balance(store: &dyn Store, account: i64) -> i64 {
+pub(crate) fn balance(store: &dyn Store, account: AccountId) -> i64 {
     must(&format!("balance({account})"), block(store.balance(account)))
 }
 
@@ -213,9 +219,9 @@ pub(crate) fn assert_verified(store: &dyn Store, when: &str) {
     assert!(broken.is_empty(), "verify ({when}): expected no violations, got {broken:#?}");
 }
 
-pub(crate) fn set_order_status(w: &mut dyn Writer, order: &OrderRow, status: u8) {
+pub(crate) fn set_order_status(w: &mut dyn Writer, order: &OrderRow, status: StatusCode) {
     must(
-        &format!("update_order({}) to status {status}", order.refid),
+        &format!("update_order({}) to status {}", order.refid, status.code()),
         w.update_order(&OrderUpdate {
             id: order.id,
             status,
@@ -231,7 +237,7 @@ pub(crate) fn set_order_status(w: &mut dyn Writer, order: &OrderRow, status: u8)
     );
 }
 
-pub(crate) fn merchant_now(store: &dyn Store, merchant_id: i64) -> MerchantRow {
+pub(crate) fn merchant_now(store: &dyn Store, merchant_id: MerchantId) -> MerchantRow {
     must("merchant", block(store.merchant(merchant_id))).unwrap_or_else(|| panic!("merchant {merchant_id} exists"))
 }
 

@@ -2,7 +2,7 @@
 //! refused amounts and balances, balance locks, orders written with their
 //! transfers, and `verify` (clean through a consistent history, not vacuous).
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Environment, StatusCode};
 use tambah_store::{Inserted, NewTransfer, OrderTransfers, Store, StoreError, TransferKind};
 
 use crate::fixtures::{
@@ -42,7 +42,7 @@ pub fn ledger_deposit(store: &dyn Store) {
     let mut ids = vec![m.wallet_id, s.funding];
     ids.sort_unstable();
     let locked = must("lock_balances", w.lock_balances(&ids));
-    let expected: Vec<(i64, i64)> =
+    let expected: Vec<(AccountId, i64)> =
         ids.iter().map(|&id| (id, if id == m.wallet_id { 12_500 } else { -12_500 })).collect();
     assert_eq!(locked, expected, "lock_balances reads the committed balances");
     must("rollback", w.rollback());
@@ -60,8 +60,8 @@ pub fn ledger_hold_post(store: &dyn Store) {
     let mut w = writer(store);
     must("begin", w.begin());
     let mut books = Books::open(w.as_mut(), &accounts);
-    let o = insert(w.as_mut(), &order(m.id, "H1", 0, 3_000, T0));
-    let plain = insert(w.as_mut(), &order(m.id, "H2", 43, 0, T0));
+    let o = insert(w.as_mut(), &order(m.id, "H1", StatusCode::ACCEPTED, 3_000, T0));
+    let plain = insert(w.as_mut(), &order(m.id, "H2", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
     assert_eq!(must("order_hold", w.order_hold(o.id)), None, "order_hold of an order without a hold is None");
     let hold =
         books.transfer(w.as_mut(), &new_transfer(TransferKind::Hold, m.wallet_id, s.holds, 3_000, Some(o.id), None));
@@ -86,7 +86,7 @@ pub fn ledger_hold_post(store: &dyn Store) {
     let post = books
         .transfer(w.as_mut(), &new_transfer(TransferKind::Post, s.holds, s.revenue, 3_000, Some(o.id), Some(hold)));
     assert_ne!(post, hold, "transfer ids are distinct");
-    set_order_status(w.as_mut(), &o, 20);
+    set_order_status(w.as_mut(), &o, StatusCode::SUCCESSFUL);
     assert_eq!(
         must("order_hold", w.order_hold(o.id)),
         Some((hold, 3_000, true)),
@@ -137,13 +137,13 @@ pub fn ledger_constraints(store: &dyn Store) {
     }
     must("commit", w.commit());
 
-    let before: Vec<(i64, i64)> =
+    let before: Vec<(AccountId, i64)> =
         [m.wallet_id, s.holds, s.revenue].iter().map(|&id| (id, balance(store, id))).collect();
     for (i, &(account, was)) in before.iter().enumerate() {
         let marker = format!("neg-{i}");
         must("begin", w.begin());
         let _ = Books::open(w.as_mut(), &[m.wallet_id, s.funding, s.holds, s.revenue]);
-        insert(w.as_mut(), &order(m.id, &marker, 43, 0, T0));
+        insert(w.as_mut(), &order(m.id, &marker, StatusCode::INSUFFICIENT_CREDIT, 0, T0));
         match w.set_balance(account, -1) {
             Err(StoreError::Constraint(_)) => {}
             Ok(()) => expect_constraint(&format!("commit after set_balance({account}, -1)"), w.commit()),
@@ -176,7 +176,7 @@ pub fn lock_balances_order(store: &dyn Store) {
     deposit(store, Environment::Staging, a.wallet_id, 111);
     deposit(store, Environment::Live, b.wallet_id, 2_222);
 
-    let expected_of = |id: i64| -> i64 {
+    let expected_of = |id: AccountId| -> i64 {
         if id == a.wallet_id {
             111
         } else if id == b.wallet_id {
@@ -203,15 +203,15 @@ pub fn lock_balances_order(store: &dyn Store) {
     let mut w = writer(store);
     must("begin", w.begin());
     let locked = must("lock_balances", w.lock_balances(&ids));
-    let expected: Vec<(i64, i64)> = ids.iter().map(|&id| (id, expected_of(id))).collect();
+    let expected: Vec<(AccountId, i64)> = ids.iter().map(|&id| (id, expected_of(id))).collect();
     assert_eq!(locked, expected, "lock_balances returns (id, balance) for every id, in the order given");
     let subset = [ids[1], ids[4], ids[6]];
     let locked = must("lock_balances", w.lock_balances(&subset));
-    let expected: Vec<(i64, i64)> = subset.iter().map(|&id| (id, expected_of(id))).collect();
+    let expected: Vec<(AccountId, i64)> = subset.iter().map(|&id| (id, expected_of(id))).collect();
     assert_eq!(locked, expected, "lock_balances of a subset, in the order given");
     assert_eq!(
         must("lock_balances", w.lock_balances(&[])),
-        Vec::<(i64, i64)>::new(),
+        Vec::<(AccountId, i64)>::new(),
         "lock_balances of no ids is empty"
     );
     must("commit", w.commit());
@@ -236,7 +236,7 @@ pub fn insert_order_with_transfers(store: &dyn Store) {
     };
     let mut w = writer(store);
     must("begin", w.begin());
-    let mut posted = order(m.id, "compound-posted", 20, 4_000, 7);
+    let mut posted = order(m.id, "compound-posted", StatusCode::SUCCESSFUL, 4_000, 7);
     let both = OrderTransfers {
         hold: Some(transfer(TransferKind::Hold, m.wallet_id, s.holds, Some(6_000))),
         resolution: Some(transfer(TransferKind::Post, s.holds, s.revenue, None)),
@@ -252,7 +252,7 @@ pub fn insert_order_with_transfers(store: &dyn Store) {
     assert_eq!(must("get_order", w.get_order(order_id)).as_ref(), Some(&posted), "order written as given");
     let again = must("insert_order_with_transfers", w.insert_order_with_transfers(&posted, &both));
     assert_eq!(again, Inserted::Exists, "a used refid is reported, not written");
-    let refused = order(m.id, "compound-43", 43, 4_000, 7);
+    let refused = order(m.id, "compound-43", StatusCode::INSUFFICIENT_CREDIT, 4_000, 7);
     let Inserted::New { order_id: refused_id, hold_id: none } =
         must("insert_order_with_transfers", w.insert_order_with_transfers(&refused, &OrderTransfers::default()))
     else {
@@ -292,13 +292,13 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
     let mut held = Vec::new();
     for (refid, cost) in [("posted", 4_000), ("voided", 2_500), ("refunded", 1_500)] {
         must("savepoint", w.savepoint());
-        let o = insert(w.as_mut(), &order(m.id, refid, 0, cost, T0));
+        let o = insert(w.as_mut(), &order(m.id, refid, StatusCode::ACCEPTED, cost, T0));
         let hold =
             books.transfer(w.as_mut(), &new_transfer(TransferKind::Hold, m.wallet_id, s.holds, cost, Some(o.id), None));
         must("release_savepoint", w.release_savepoint());
         held.push((o, hold));
     }
-    let refused = insert(w.as_mut(), &order(m.id, "refused", 43, 900, T0));
+    let refused = insert(w.as_mut(), &order(m.id, "refused", StatusCode::INSUFFICIENT_CREDIT, 900, T0));
     books.flush(w.as_mut());
     must("commit", w.commit());
     assert_verified(store, "after three unresolved holds and a refused order");
@@ -311,13 +311,13 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
         w.as_mut(),
         &new_transfer(TransferKind::Post, s.holds, s.revenue, posted.cost_minor, Some(posted.id), Some(*posted_hold)),
     );
-    set_order_status(w.as_mut(), posted, 20);
+    set_order_status(w.as_mut(), posted, StatusCode::SUCCESSFUL);
     let (voided, voided_hold) = &held[1];
     books.transfer(
         w.as_mut(),
         &new_transfer(TransferKind::Void, s.holds, m.wallet_id, voided.cost_minor, Some(voided.id), Some(*voided_hold)),
     );
-    set_order_status(w.as_mut(), voided, 48);
+    set_order_status(w.as_mut(), voided, StatusCode::REJECTED);
     let (refunded, refunded_hold) = &held[2];
     books.transfer(
         w.as_mut(),
@@ -330,7 +330,7 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
             Some(*refunded_hold),
         ),
     );
-    set_order_status(w.as_mut(), refunded, 20);
+    set_order_status(w.as_mut(), refunded, StatusCode::SUCCESSFUL);
     books.flush(w.as_mut());
     must("commit", w.commit());
     assert_verified(store, "after a post and a void");
@@ -341,9 +341,9 @@ pub fn verify_consistent_sequence(store: &dyn Store) {
         w.as_mut(),
         &new_transfer(TransferKind::Refund, s.revenue, m.wallet_id, refunded.cost_minor, Some(refunded.id), None),
     );
-    set_order_status(w.as_mut(), refunded, 53);
+    set_order_status(w.as_mut(), refunded, StatusCode::REFUND);
     // One more order left accepted with its hold unresolved.
-    let open = insert(w.as_mut(), &order(m.id, "open", 0, 1_000, T0));
+    let open = insert(w.as_mut(), &order(m.id, "open", StatusCode::ACCEPTED, 1_000, T0));
     books.transfer(w.as_mut(), &new_transfer(TransferKind::Hold, m.wallet_id, s.holds, 1_000, Some(open.id), None));
     books.flush(w.as_mut());
     must("commit", w.commit());

@@ -1,7 +1,7 @@
 //! Merchants: creation, look-ups, username uniqueness, passwords and the
 //! operator's settings.
 
-use tambah_domain::Environment;
+use tambah_domain::{Environment, MerchantId};
 use tambah_store::{MerchantRow, MerchantSettings, Store, UserRow};
 
 use crate::fixtures::{balance, block, create, expect_unique, must, new_merchant, systems};
@@ -27,7 +27,7 @@ pub fn merchants(store: &dyn Store) {
     }
     assert_eq!(must("merchant_count", block(store.merchant_count())), 2, "merchant_count counts created merchants");
 
-    let unknown = alice.id.max(bob.id) + 1000;
+    let unknown = MerchantId::new(alice.id.max(bob.id).get() + 1000);
     assert_eq!(must("merchant", block(store.merchant(unknown))), None, "merchant of an unknown id is None");
     assert_eq!(
         must("merchant_by_account", block(store.merchant_by_account("no-such-account"))),
@@ -157,7 +157,7 @@ pub fn merchant_settings(store: &dyn Store) {
         "identity unchanged"
     );
     assert!(
-        !block(store.update_merchant(m.id + 1000, &settings)).expect("update_merchant"),
+        !block(store.update_merchant(MerchantId::new(m.id.get() + 1000), &settings)).expect("update_merchant"),
         "unknown merchant reported"
     );
 }

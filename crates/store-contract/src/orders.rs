@@ -1,7 +1,7 @@
 //! Orders: writing them through a `Writer` (visibility, uniqueness, updates,
 //! rollback), leasing due orders to nodes, and the readers' look-ups.
 
-use tambah_domain::Environment;
+use tambah_domain::{Environment, OrderId, StatusCode};
 use tambah_store::{Claim, MerchantRow, OrderRow, OrderUpdate, Store, Writer};
 
 use crate::fixtures::{block, create, expect_unique, insert, must, order, rich_order, writer, T0};
@@ -26,7 +26,7 @@ fn inserts_are_seen_in_their_transaction(
 ) -> [OrderRow; 3] {
     must("begin", w.begin());
     let mut with_recheck = rich_order(m1.id, "R1", Some(T0 + 60_000));
-    with_recheck.id = 987_654; // ignored by insert_order
+    with_recheck.id = OrderId::new(987_654); // ignored by insert_order
     let r1 = insert(w, &with_recheck);
     let r2 = insert(w, &rich_order(m1.id, "R2", None));
     assert_ne!(r1.id, r2.id, "insert_order returns distinct ids");
@@ -44,7 +44,8 @@ fn inserts_are_seen_in_their_transaction(
     }
     assert_eq!(must("find_order", w.find_order(m1.id, "nope")), None, "find_order of an unknown refid is None");
     assert_eq!(must("find_order", w.find_order(m2.id, "R1")), None, "find_order is per merchant");
-    assert_eq!(must("get_order", w.get_order(r1.id.max(r2.id) + 1000)), None, "get_order of an unknown id is None");
+    let unknown = OrderId::new(r1.id.max(r2.id).get() + 1000);
+    assert_eq!(must("get_order", w.get_order(unknown)), None, "get_order of an unknown id is None");
     assert_eq!(
         must("order_by_refid", block(store.order_by_refid(m1.id, "R1"))),
         None,
@@ -52,7 +53,10 @@ fn inserts_are_seen_in_their_transaction(
     );
 
     must("savepoint", w.savepoint());
-    expect_unique("insert_order of a refid the merchant already has", w.insert_order(&order(m1.id, "R1", 0, 1, T0)));
+    expect_unique(
+        "insert_order of a refid the merchant already has",
+        w.insert_order(&order(m1.id, "R1", StatusCode::ACCEPTED, 1, T0)),
+    );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     let other = insert(w, &rich_order(m2.id, "R1", None));
     assert_ne!(other.id, r1.id, "the same refid for another merchant is a new order");
@@ -78,7 +82,7 @@ fn update_order_changes_the_provider_fields(
     must("begin", w.begin());
     let update = OrderUpdate {
         id: r1.id,
-        status: 20,
+        status: StatusCode::SUCCESSFUL,
         sn: "SN-9 ✓".to_owned(),
         pin: "9999".to_owned(),
         expiry: "2032-01-01".to_owned(),
@@ -108,7 +112,7 @@ fn update_order_changes_the_provider_fields(
     );
     let rescheduled = OrderUpdate {
         id: r2.id,
-        status: 1,
+        status: StatusCode::PROCESSING,
         recheck_at_ms: Some(T0 + 120_000),
         updated_at_ms: T0 + 100,
         sn: r2.sn.clone(),
@@ -121,7 +125,7 @@ fn update_order_changes_the_provider_fields(
     must("update_order", w.update_order(&rescheduled));
     let r2_after = OrderRow { recheck_at_ms: Some(T0 + 120_000), updated_at_ms: T0 + 100, ..r2.clone() };
     must("savepoint", w.savepoint());
-    let missing = OrderUpdate { id: r1.id.max(r2.id).max(other.id) + 1000, ..update.clone() };
+    let missing = OrderUpdate { id: OrderId::new(r1.id.max(r2.id).max(other.id).get() + 1000), ..update.clone() };
     assert!(w.update_order(&missing).is_err(), "update_order of an unknown order id is an error");
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     must("commit", w.commit());
@@ -140,7 +144,7 @@ fn update_order_changes_the_provider_fields(
 /// A rolled-back transaction leaves nothing behind, and the writer goes on.
 fn a_rollback_leaves_nothing(store: &dyn Store, w: &mut dyn Writer, m1: &MerchantRow) {
     must("begin", w.begin());
-    insert(w, &order(m1.id, "R3", 43, 0, T0));
+    insert(w, &order(m1.id, "R3", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
     must("rollback", w.rollback());
     assert_eq!(
         must("order_by_refid", block(store.order_by_refid(m1.id, "R3"))),
@@ -153,7 +157,7 @@ fn a_rollback_leaves_nothing(store: &dyn Store, w: &mut dyn Writer, m1: &Merchan
         None,
         "an order of a rolled-back transaction is not visible to the writer either"
     );
-    let r3 = insert(w, &order(m1.id, "R3", 43, 0, T0));
+    let r3 = insert(w, &order(m1.id, "R3", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
     must("commit", w.commit());
     assert_eq!(
         must("order_by_refid", block(store.order_by_refid(m1.id, "R3"))),
@@ -169,18 +173,18 @@ pub fn claim_due_orders(store: &dyn Store) {
     let cutoff = 1_000;
     let now = 5_000;
     // (refid, status, created_at_ms, recheck_at_ms, due)
-    let cases: &[(&str, u8, i64, Option<i64>, bool)] = &[
-        ("k-posted-recheck", 20, 500, Some(4_500), true),
-        ("h-final", 20, 500, None, false),
-        ("c-accepted-late", 0, 2_000, None, false),
-        ("a-accepted-early", 0, 500, None, true),
-        ("g-recheck-later", 1, 3_000, Some(5_001), false),
-        ("i-both", 0, 400, Some(100), true),
-        ("b-accepted-at-cutoff", 0, 1_000, None, false),
-        ("f-recheck-now", 1, 3_000, Some(5_000), true),
-        ("d-processing-early", 1, 500, None, false),
-        ("e-recheck-due", 1, 3_000, Some(4_000), true),
-        ("j-failed", 48, 10, None, false),
+    let cases: &[(&str, StatusCode, i64, Option<i64>, bool)] = &[
+        ("k-posted-recheck", StatusCode::SUCCESSFUL, 500, Some(4_500), true),
+        ("h-final", StatusCode::SUCCESSFUL, 500, None, false),
+        ("c-accepted-late", StatusCode::ACCEPTED, 2_000, None, false),
+        ("a-accepted-early", StatusCode::ACCEPTED, 500, None, true),
+        ("g-recheck-later", StatusCode::PROCESSING, 3_000, Some(5_001), false),
+        ("i-both", StatusCode::ACCEPTED, 400, Some(100), true),
+        ("b-accepted-at-cutoff", StatusCode::ACCEPTED, 1_000, None, false),
+        ("f-recheck-now", StatusCode::PROCESSING, 3_000, Some(5_000), true),
+        ("d-processing-early", StatusCode::PROCESSING, 500, None, false),
+        ("e-recheck-due", StatusCode::PROCESSING, 3_000, Some(4_000), true),
+        ("j-failed", StatusCode::REJECTED, 10, None, false),
     ];
     let mut w = writer(store);
     must("begin", w.begin());
@@ -247,7 +251,8 @@ pub fn order_by_id(store: &dyn Store) {
     assert_eq!(must("order", block(store.order(r.id))), None, "order(id) does not see an uncommitted order");
     must("commit", w.commit());
     assert_eq!(must("order", block(store.order(r.id))), Some(r.clone()), "order(id) returns every field");
-    assert_eq!(must("order", block(store.order(r.id + 1_000))), None, "order of an unknown id is None");
+    let unknown = OrderId::new(r.id.get() + 1_000);
+    assert_eq!(must("order", block(store.order(unknown))), None, "order of an unknown id is None");
 }
 
 /// An operator looks a refid up across merchants.
@@ -256,9 +261,9 @@ pub fn orders_with_refid(store: &dyn Store) {
     let b = create(store, Environment::Staging, "refid-b");
     let mut w = writer(store);
     must("begin", w.begin());
-    let first = insert(w.as_mut(), &order(a.id, "SHARED-1", 43, 100, T0));
-    let second = insert(w.as_mut(), &order(b.id, "SHARED-1", 43, 100, T0));
-    insert(w.as_mut(), &order(a.id, "ONLY-A", 43, 100, T0));
+    let first = insert(w.as_mut(), &order(a.id, "SHARED-1", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
+    let second = insert(w.as_mut(), &order(b.id, "SHARED-1", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
+    insert(w.as_mut(), &order(a.id, "ONLY-A", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
     must("commit", w.commit());
     let found = must("orders_with_refid", block(store.orders_with_refid("SHARED-1")));
     assert_eq!(found, vec![first, second], "both merchants' orders, by id");

@@ -1,7 +1,7 @@
 //! Reports: order listings with their filters and totals, the wallet
 //! statement, movements per kind, and the daily summary in Malaysian days.
 
-use tambah_domain::Environment;
+use tambah_domain::{Environment, MerchantId, StatusCode, TransferId};
 use tambah_store::{
     MerchantRow, Movements, NewTransfer, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery,
     StatusGroup, Store, SummaryRow, TransferKind, Writer,
@@ -12,8 +12,8 @@ use crate::fixtures::{
     Books, T0,
 };
 
-fn status_group(status: u8) -> Option<StatusGroup> {
-    match status {
+fn status_group(status: StatusCode) -> Option<StatusGroup> {
+    match status.code() {
         20 => Some(StatusGroup::Successful),
         0 | 1 => Some(StatusGroup::Pending),
         53 => Some(StatusGroup::Refund),
@@ -109,7 +109,18 @@ pub fn list_orders(store: &dyn Store) {
 /// group, three products, two accounts and shared creation times, and four
 /// of merchant `x` with the same refids.
 fn listing_rows(m: &MerchantRow, x: &MerchantRow) -> Vec<OrderRow> {
-    let statuses = [0u8, 1, 20, 43, 48, 53, 20, 40, 20, 52];
+    let statuses = [
+        StatusCode::ACCEPTED,
+        StatusCode::PROCESSING,
+        StatusCode::SUCCESSFUL,
+        StatusCode::INSUFFICIENT_CREDIT,
+        StatusCode::REJECTED,
+        StatusCode::REFUND,
+        StatusCode::SUCCESSFUL,
+        StatusCode::INVALID_ACCOUNT,
+        StatusCode::SUCCESSFUL,
+        StatusCode::BARRED,
+    ];
     let products = ["HI10", "CELCOM-RM30", "DIGI5"];
     let mut rows = Vec::new();
     for i in 0..24usize {
@@ -120,11 +131,11 @@ fn listing_rows(m: &MerchantRow, x: &MerchantRow) -> Vec<OrderRow> {
         row.amount_minor = 10_000 * (i as i64 + 1);
         row.product = products[i % products.len()].to_owned();
         row.account = if i % 4 < 2 { "0111111111".to_owned() } else { "0122222222".to_owned() };
-        row.sn = if status == 20 { format!("SN-{i}") } else { String::new() };
+        row.sn = if status == StatusCode::SUCCESSFUL { format!("SN-{i}") } else { String::new() };
         rows.push(row);
     }
     for i in 0..4usize {
-        let mut row = order(x.id, &format!("L-{i:02}"), 20, 1_000, T0 + i as i64 * 1_000);
+        let mut row = order(x.id, &format!("L-{i:02}"), StatusCode::SUCCESSFUL, 1_000, T0 + i as i64 * 1_000);
         row.sn = format!("SN-{i}");
         rows.push(row);
     }
@@ -138,7 +149,10 @@ fn listing_queries(base: &OrderQuery, m: &MerchantRow, x: &MerchantRow) -> Vec<(
         ("everything, newest first", base.clone()),
         ("everything, oldest first", OrderQuery { ascending: true, ..base.clone() }),
         ("the other merchant", OrderQuery { merchant_id: x.id, ..base.clone() }),
-        ("an unknown merchant", OrderQuery { merchant_id: m.id.max(x.id) + 1_000, ..base.clone() }),
+        (
+            "an unknown merchant",
+            OrderQuery { merchant_id: MerchantId::new(m.id.max(x.id).get() + 1_000), ..base.clone() },
+        ),
         ("from", OrderQuery { from_ms: Some(T0 + 4_000), ..base.clone() }),
         ("to", OrderQuery { to_ms: Some(T0 + 4_000), ..base.clone() }),
         ("from and to", OrderQuery { from_ms: Some(T0 + 2_000), to_ms: Some(T0 + 7_000), ..base.clone() }),
@@ -204,7 +218,7 @@ fn listing_queries(base: &OrderQuery, m: &MerchantRow, x: &MerchantRow) -> Vec<(
 /// One movement of a wallet as the statement must show it.
 #[derive(Clone)]
 struct Movement {
-    id: i64,
+    id: TransferId,
     at_ms: i64,
     kind: TransferKind,
     signed: i64,
@@ -227,7 +241,7 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
     let mut moves = Vec::new();
     let wallet = m.wallet_id;
     // Writes a transfer (of an order, if given) and notes it if it moves the wallet.
-    let mut ledger = |w: &mut dyn Writer, books: &mut Books, o: Option<&OrderRow>, t: NewTransfer| -> i64 {
+    let mut ledger = |w: &mut dyn Writer, books: &mut Books, o: Option<&OrderRow>, t: NewTransfer| -> TransferId {
         let remarks = format!("{} at {}", t.kind.as_str(), t.created_at_ms);
         let t = NewTransfer { order_id: o.map(|o| o.id), remarks: remarks.clone(), ..t };
         let id = books.transfer(w, &t);
@@ -256,7 +270,7 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
         pending_id: Some(hold),
         ..move_at(kind, debit, credit, amount, at_ms)
     };
-    let named = |merchant_id: i64, refid: &str, status: u8, cost: i64, at_ms: i64, product: &str| {
+    let named = |merchant_id: MerchantId, refid: &str, status: StatusCode, cost: i64, at_ms: i64, product: &str| {
         let mut row = order(merchant_id, refid, status, cost, at_ms);
         row.product = product.to_owned();
         row
@@ -266,22 +280,22 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
 
     ledger(w, b, None, move_at(Deposit, s.funding, wallet, 50_000, at(1)));
     ledger(w, b, None, move_at(Deposit, s.funding, other.wallet_id, 9_000, at(2)));
-    let posted = insert(w, &named(m.id, "posted", 20, 4_000, at(2), "HI10"));
+    let posted = insert(w, &named(m.id, "posted", StatusCode::SUCCESSFUL, 4_000, at(2), "HI10"));
     let hold = ledger(w, b, Some(&posted), move_at(Hold, wallet, s.holds, 4_000, at(2)));
     ledger(w, b, Some(&posted), resolve_at(Post, s.holds, s.revenue, 4_000, hold, at(3)));
-    let voided = insert(w, &named(m.id, "voided", 48, 2_500, at(3), "DIGI5"));
+    let voided = insert(w, &named(m.id, "voided", StatusCode::REJECTED, 2_500, at(3), "DIGI5"));
     let hold = ledger(w, b, Some(&voided), move_at(Hold, wallet, s.holds, 2_500, at(3)));
     ledger(w, b, Some(&voided), resolve_at(Void, s.holds, wallet, 2_500, hold, at(4)));
-    let theirs = insert(w, &named(other.id, "theirs", 20, 1_000, at(4), "HI10"));
+    let theirs = insert(w, &named(other.id, "theirs", StatusCode::SUCCESSFUL, 1_000, at(4), "HI10"));
     let hold = ledger(w, b, Some(&theirs), move_at(Hold, other.wallet_id, s.holds, 1_000, at(4)));
     ledger(w, b, Some(&theirs), resolve_at(Post, s.holds, s.revenue, 1_000, hold, at(4)));
     ledger(w, b, None, move_at(Deposit, s.funding, wallet, 10_000, at(5)));
-    let refunded = insert(w, &named(m.id, "refunded", 53, 1_500, at(5), "HI10"));
+    let refunded = insert(w, &named(m.id, "refunded", StatusCode::REFUND, 1_500, at(5), "HI10"));
     let hold = ledger(w, b, Some(&refunded), move_at(Hold, wallet, s.holds, 1_500, at(5)));
     ledger(w, b, Some(&refunded), resolve_at(Post, s.holds, s.revenue, 1_500, hold, at(6)));
     ledger(w, b, Some(&refunded), move_at(Refund, s.revenue, wallet, 1_500, at(7)));
-    insert(w, &named(m.id, "refused", 43, 900, at(7), "HI10"));
-    let open = insert(w, &named(m.id, "open", 0, 1_000, at(8), "CELCOM-RM30"));
+    insert(w, &named(m.id, "refused", StatusCode::INSUFFICIENT_CREDIT, 900, at(7), "HI10"));
+    let open = insert(w, &named(m.id, "open", StatusCode::ACCEPTED, 1_000, at(8), "CELCOM-RM30"));
     ledger(w, b, Some(&open), move_at(Hold, wallet, s.holds, 1_000, at(8)));
     books.flush(w);
     must("commit", w.commit());
@@ -302,7 +316,7 @@ pub fn statement(store: &dyn Store) {
             StatementEntry {
                 transfer_id: mv.id,
                 at_ms: mv.at_ms,
-                kind: mv.kind.as_str().to_owned(),
+                kind: mv.kind,
                 amount_minor: mv.signed,
                 balance_after_minor: running,
                 remarks: mv.remarks.clone(),
@@ -315,15 +329,17 @@ pub fn statement(store: &dyn Store) {
     assert_eq!(running, balance(store, m.wallet_id), "the last running balance is the wallet's balance");
 
     let base = StatementQuery { wallet_id: m.wallet_id, limit: 100, ..StatementQuery::default() };
-    let kinds = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let cases: Vec<(&str, StatementQuery)> = vec![
         ("everything", base.clone()),
         ("a page", StatementQuery { limit: 3, offset: 2, ..base.clone() }),
         ("a page past the end", StatementQuery { limit: 3, offset: 8, ..base.clone() }),
         ("a page of none", StatementQuery { limit: 0, ..base.clone() }),
-        ("holds", StatementQuery { kinds: kinds(&["HOLD"]), ..base.clone() }),
-        ("deposits and refunds", StatementQuery { kinds: kinds(&["DEPOSIT", "REFUND"]), ..base.clone() }),
-        ("posts (never the wallet's)", StatementQuery { kinds: kinds(&["POST"]), ..base.clone() }),
+        ("holds", StatementQuery { kinds: vec![TransferKind::Hold], ..base.clone() }),
+        (
+            "deposits and refunds",
+            StatementQuery { kinds: vec![TransferKind::Deposit, TransferKind::Refund], ..base.clone() },
+        ),
+        ("posts (never the wallet's)", StatementQuery { kinds: vec![TransferKind::Post], ..base.clone() }),
         ("from", StatementQuery { from_ms: Some(T0 + 5_000), ..base.clone() }),
         ("to", StatementQuery { to_ms: Some(T0 + 5_000), ..base.clone() }),
         ("from and to", StatementQuery { from_ms: Some(T0 + 3_000), to_ms: Some(T0 + 7_000), ..base.clone() }),
@@ -332,7 +348,7 @@ pub fn statement(store: &dyn Store) {
             StatementQuery {
                 from_ms: Some(T0 + 2_000),
                 to_ms: Some(T0 + 9_000),
-                kinds: kinds(&["HOLD", "VOID"]),
+                kinds: vec![TransferKind::Hold, TransferKind::Void],
                 limit: 2,
                 offset: 1,
                 ..base.clone()
@@ -443,28 +459,29 @@ pub fn daily_summary(store: &dyn Store) {
     // 2023-11-15T16:00:00.000Z is 2023-11-16 00:00 in Malaysia: day 19677.
     let midnight: i64 = 1_700_064_000_000;
     let day = 86_400_000;
-    let row = |merchant_id: i64, refid: &str, product: &str, status: u8, amount: i64, cost: i64, at: i64| {
-        let mut o = order(merchant_id, refid, status, cost, at);
-        o.product = product.to_owned();
-        o.amount_minor = amount;
-        o
-    };
+    let row =
+        |merchant_id: MerchantId, refid: &str, product: &str, status: StatusCode, amount: i64, cost: i64, at: i64| {
+            let mut o = order(merchant_id, refid, status, cost, at);
+            o.product = product.to_owned();
+            o.amount_minor = amount;
+            o
+        };
     insert_committed(
         store,
         &[
-            row(m.id, "s-before", "HI10", 20, 1_000, 900, midnight - day - 1),
-            row(m.id, "s-from", "HI10", 20, 20_000, 19_000, midnight - day),
-            row(m.id, "s-last-ms", "HI10", 20, 10_000, 9_500, midnight - 1),
-            row(m.id, "s-midnight", "HI10", 20, 30_000, 28_500, midnight),
-            row(m.id, "s-digi", "DIGI5", 20, 5_000, 4_900, midnight + 1),
-            row(m.id, "s-day-end", "HI10", 20, 40_000, 38_000, midnight + day - 1),
-            row(m.id, "s-to", "HI10", 20, 1_000, 900, midnight + day),
-            row(m.id, "s-failed", "HI10", 43, 1_000, 900, midnight),
-            row(m.id, "s-accepted", "HI10", 0, 1_000, 900, midnight),
-            row(m.id, "s-processing", "DIGI5", 1, 1_000, 900, midnight),
-            row(m.id, "s-refunded", "HI10", 53, 1_000, 900, midnight),
-            row(m.id, "s-voided", "AAA", 48, 1_000, 900, midnight),
-            row(x.id, "s-other", "HI10", 20, 1_000, 900, midnight),
+            row(m.id, "s-before", "HI10", StatusCode::SUCCESSFUL, 1_000, 900, midnight - day - 1),
+            row(m.id, "s-from", "HI10", StatusCode::SUCCESSFUL, 20_000, 19_000, midnight - day),
+            row(m.id, "s-last-ms", "HI10", StatusCode::SUCCESSFUL, 10_000, 9_500, midnight - 1),
+            row(m.id, "s-midnight", "HI10", StatusCode::SUCCESSFUL, 30_000, 28_500, midnight),
+            row(m.id, "s-digi", "DIGI5", StatusCode::SUCCESSFUL, 5_000, 4_900, midnight + 1),
+            row(m.id, "s-day-end", "HI10", StatusCode::SUCCESSFUL, 40_000, 38_000, midnight + day - 1),
+            row(m.id, "s-to", "HI10", StatusCode::SUCCESSFUL, 1_000, 900, midnight + day),
+            row(m.id, "s-failed", "HI10", StatusCode::INSUFFICIENT_CREDIT, 1_000, 900, midnight),
+            row(m.id, "s-accepted", "HI10", StatusCode::ACCEPTED, 1_000, 900, midnight),
+            row(m.id, "s-processing", "DIGI5", StatusCode::PROCESSING, 1_000, 900, midnight),
+            row(m.id, "s-refunded", "HI10", StatusCode::REFUND, 1_000, 900, midnight),
+            row(m.id, "s-voided", "AAA", StatusCode::REJECTED, 1_000, 900, midnight),
+            row(x.id, "s-other", "HI10", StatusCode::SUCCESSFUL, 1_000, 900, midnight),
         ],
     );
     let summary = |from: i64, to: i64| must("daily_summary", block(store.daily_summary(m.id, from, to)));

@@ -1,7 +1,7 @@
 //! The write session and the store itself: savepoints inside a `Writer`'s
 //! transaction, and `ping`.
 
-use tambah_domain::Environment;
+use tambah_domain::{Environment, StatusCode};
 use tambah_store::{Store, TransferKind};
 
 use crate::fixtures::{
@@ -17,10 +17,10 @@ pub fn savepoints(store: &dyn Store) {
     let mut w = writer(store);
     must("begin", w.begin());
     let books = Books::open(w.as_mut(), &[m.wallet_id, s.funding, s.holds, s.revenue]);
-    let a = insert(w.as_mut(), &order(m.id, "A", 43, 0, T0));
+    let a = insert(w.as_mut(), &order(m.id, "A", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
 
     must("savepoint", w.savepoint());
-    insert(w.as_mut(), &order(m.id, "B", 43, 0, T0));
+    insert(w.as_mut(), &order(m.id, "B", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
     must(
         "insert_transfer",
         w.insert_transfer(&new_transfer(TransferKind::Deposit, s.funding, m.wallet_id, 500, None, None)),
@@ -38,7 +38,7 @@ pub fn savepoints(store: &dyn Store) {
     );
 
     must("savepoint", w.savepoint());
-    let c = insert(w.as_mut(), &order(m.id, "C", 43, 0, T0));
+    let c = insert(w.as_mut(), &order(m.id, "C", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
     must("release_savepoint", w.release_savepoint());
     assert_eq!(
         must("find_order", w.find_order(m.id, "C")),
@@ -48,9 +48,12 @@ pub fn savepoints(store: &dyn Store) {
 
     // A failed statement inside a savepoint does not sink the transaction.
     must("savepoint", w.savepoint());
-    expect_unique("insert_order of a refid the merchant already has", w.insert_order(&order(m.id, "A", 43, 0, T0)));
+    expect_unique(
+        "insert_order of a refid the merchant already has",
+        w.insert_order(&order(m.id, "A", StatusCode::INSUFFICIENT_CREDIT, 0, T0)),
+    );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
-    let d = insert(w.as_mut(), &order(m.id, "D", 43, 0, T0));
+    let d = insert(w.as_mut(), &order(m.id, "D", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
 
     books.flush(w.as_mut());
     must("commit", w.commit());

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use tambah_domain::{CallbackId, MerchantId, OrderId};
 use tambah_store::{
     callback_attempt_columns, callback_columns, rows, BoxFuture, CallbackAttempt, CallbackLog, CallbackNext,
     CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, Result, StoreError,
@@ -16,35 +17,56 @@ pub(crate) const INSERT_CALLBACK: &str =
     "INSERT INTO callbacks (merchant_id, kind, order_id, status, balance_minor, created_at_ms, next_attempt_ms)
      VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
 
-/// The 6 values of [`INSERT_CALLBACK`], in order; `kind` is `c.kind.as_str()`
-/// and `status` is `c.status` as the column's BIGINT (the caller holds both).
-pub(crate) fn callback_values<'a>(
-    c: &'a NewCallback,
-    kind: &'a &'static str,
-    status: &'a Option<i64>,
-) -> [&'a (dyn ToSql + Sync); 6] {
-    [&c.merchant_id, kind, &c.order_id, status, &c.balance_minor, &c.created_at_ms]
+/// A new callback's typed columns as the SQL values [`callback_values`]
+/// binds (held by the caller, as the bound values are references).
+pub(crate) struct CallbackKeys {
+    merchant_id: i64,
+    kind: &'static str,
+    order_id: Option<i64>,
+    /// The column is a BIGINT.
+    status: Option<i64>,
+}
+
+impl CallbackKeys {
+    pub(crate) fn of(c: &NewCallback) -> CallbackKeys {
+        CallbackKeys {
+            merchant_id: c.merchant_id.get(),
+            kind: c.kind.as_str(),
+            order_id: c.order_id.map(OrderId::get),
+            status: c.status.map(|s| i64::from(s.code())),
+        }
+    }
+}
+
+/// The 6 values of [`INSERT_CALLBACK`], in order.
+pub(crate) fn callback_values<'a>(c: &'a NewCallback, k: &'a CallbackKeys) -> [&'a (dyn ToSql + Sync); 6] {
+    [&k.merchant_id, &k.kind, &k.order_id, &k.status, &c.balance_minor, &c.created_at_ms]
 }
 
 impl CallbackStore for PgStore {
-    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn set_callback_url<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        url: &'a str,
+        method: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             self.execute(
                 "UPDATE merchants SET callback_url = $2, callback_method = $3 WHERE id = $1",
-                &[&merchant_id, &url, &method],
+                &[&merchant_id.get(), &url, &method],
             )
             .await
             .map(|_| ())
         })
     }
 
-    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>> {
+    fn callback_secrets(&self, merchant_id: MerchantId) -> BoxFuture<'_, Result<CallbackSecrets>> {
         Box::pin(async move {
             let row = self
                 .query_opt(
                     "SELECT callback_secret_sealed, callback_secret_prev_sealed, callback_secret_prev_until_ms
                      FROM merchants WHERE id = $1",
-                    &[&merchant_id],
+                    &[&merchant_id.get()],
                 )
                 .await?
                 .ok_or_else(|| StoreError::Other(format!("no merchant {merchant_id}")))?;
@@ -54,36 +76,41 @@ impl CallbackStore for PgStore {
         })
     }
 
-    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, s: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>> {
+    fn set_callback_secrets<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        s: &'a CallbackSecrets,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let previous = s.previous.as_ref().map(|(p, _)| p.as_slice());
             let until = s.previous.as_ref().map(|(_, u)| *u);
             self.execute(
                 "UPDATE merchants SET callback_secret_sealed = $2, callback_secret_prev_sealed = $3,
                    callback_secret_prev_until_ms = $4 WHERE id = $1",
-                &[&merchant_id, &s.current.as_deref(), &previous, &until],
+                &[&merchant_id.get(), &s.current.as_deref(), &previous, &until],
             )
             .await
             .map(|_| ())
         })
     }
 
-    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
+    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.execute(
                 "UPDATE merchants SET low_balance_threshold_minor = $2, low_balance_notified = false WHERE id = $1",
-                &[&merchant_id, &threshold_minor],
+                &[&merchant_id.get(), &threshold_minor],
             )
             .await
             .map(|_| ())
         })
     }
 
-    fn enqueue_callback<'a>(&'a self, c: &'a NewCallback) -> BoxFuture<'a, Result<i64>> {
+    fn enqueue_callback<'a>(&'a self, c: &'a NewCallback) -> BoxFuture<'a, Result<CallbackId>> {
         Box::pin(async move {
-            let (kind, status) = (c.kind.as_str(), c.status.map(i64::from));
-            let row = self.query_opt(INSERT_CALLBACK, &callback_values(c, &kind, &status)).await?;
-            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
+            let keys = CallbackKeys::of(c);
+            let row = self.query_opt(INSERT_CALLBACK, &callback_values(c, &keys)).await?;
+            row.map(|r| CallbackId::new(r.get(0)))
+                .ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
         })
     }
 
@@ -116,6 +143,7 @@ impl CallbackStore for PgStore {
                 CallbackNext::RetryAt(at) => ("pending", Some(at)),
                 CallbackNext::Failed => ("failed", None),
             };
+            let callback_id = a.callback_id.get();
             let attempt = i64::from(a.attempt);
             let http_status = a.http_status.map(i64::from);
             // One statement: atomic without a transaction on a shared connection.
@@ -127,7 +155,7 @@ impl CallbackStore for PgStore {
                  UPDATE callbacks SET attempts = $2, state = $9, next_attempt_ms = $10, lease_owner = NULL,
                    lease_until_ms = NULL WHERE id = $1",
                 &[
-                    &a.callback_id,
+                    &callback_id,
                     &attempt,
                     &a.at_ms,
                     &a.url,
@@ -144,7 +172,7 @@ impl CallbackStore for PgStore {
         })
     }
 
-    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<CallbackLog>> {
+    fn callback_log(&self, order_id: OrderId) -> BoxFuture<'_, Result<CallbackLog>> {
         Box::pin(async move {
             const CALLBACKS: &str =
                 concat!("SELECT ", callback_columns!(), " FROM callbacks WHERE order_id = $1 ORDER BY id");
@@ -153,12 +181,12 @@ impl CallbackStore for PgStore {
                 callback_attempt_columns!(),
                 " FROM callback_attempts WHERE callback_id = ANY($1) ORDER BY callback_id, attempt, id"
             );
-            let callbacks = all(&self.query(CALLBACKS, &[&order_id]).await?, rows::callback)?;
+            let callbacks = all(&self.query(CALLBACKS, &[&order_id.get()]).await?, rows::callback)?;
             if callbacks.is_empty() {
                 return Ok(Vec::new());
             }
-            let ids: Vec<i64> = callbacks.iter().map(|cb| cb.id).collect();
-            let mut attempts: HashMap<i64, Vec<CallbackAttempt>> = HashMap::new();
+            let ids: Vec<i64> = callbacks.iter().map(|cb| cb.id.get()).collect();
+            let mut attempts: HashMap<CallbackId, Vec<CallbackAttempt>> = HashMap::new();
             for attempt in all(&self.query(ATTEMPTS, &[&ids]).await?, rows::callback_attempt)? {
                 attempts.entry(attempt.callback_id).or_default().push(attempt);
             }

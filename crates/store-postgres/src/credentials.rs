@@ -2,6 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
+use tambah_domain::UserId;
 use tambah_store::{
     api_key_columns, merchant_select, rows, token_columns, user_columns, ApiKeyRow, BoxFuture, CredentialStore,
     MerchantRow, Result, TokenRow, UserRow,
@@ -34,7 +35,7 @@ impl CredentialStore for PgStore {
         Box::pin(async move {
             self.execute(
                 "INSERT INTO api_keys (key_id, merchant_id, secret_sealed, revoked, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
-                &[&key.key_id, &key.merchant_id, &key.secret_sealed, &key.revoked, &created_at_ms],
+                &[&key.key_id, &key.merchant_id.get(), &key.secret_sealed, &key.revoked, &created_at_ms],
             )
             .await
             .map(|_| ())
@@ -78,16 +79,16 @@ impl CredentialStore for PgStore {
         })
     }
 
-    fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>> {
+    fn user(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<UserRow>>> {
         Box::pin(async move {
             const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-            maybe(self.query_opt(SQL, &[&user_id]).await?.as_ref(), rows::user)
+            maybe(self.query_opt(SQL, &[&user_id.get()]).await?.as_ref(), rows::user)
         })
     }
 
-    fn set_password_hash<'a>(&'a self, user_id: i64, password_hash: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn set_password_hash<'a>(&'a self, user_id: UserId, password_hash: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.execute("UPDATE users SET password_hash = $1 WHERE id = $2", &[&password_hash, &user_id])
+            self.execute("UPDATE users SET password_hash = $1 WHERE id = $2", &[&password_hash, &user_id.get()])
                 .await
                 .map(|_| ())
         })
@@ -101,8 +102,8 @@ impl CredentialStore for PgStore {
                 &[
                     &t.token_hash,
                     &t.kind.as_str(),
-                    &t.merchant_id,
-                    &t.user_id,
+                    &t.merchant_id.get(),
+                    &t.user_id.get(),
                     &t.expires_at_ms,
                     &t.revoked,
                     &created_at_ms,
@@ -140,9 +141,9 @@ impl CredentialStore for PgStore {
         })
     }
 
-    fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>> {
+    fn revoke_user_tokens(&self, user_id: UserId) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.execute("UPDATE tokens SET revoked = true WHERE user_id = $1", &[&user_id]).await.map(|_| ())
+            self.execute("UPDATE tokens SET revoked = true WHERE user_id = $1", &[&user_id.get()]).await.map(|_| ())
         })
     }
 

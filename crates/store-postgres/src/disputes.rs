@@ -1,5 +1,6 @@
 //! Disputes on PostgreSQL: opening one per order (race-safe), listing and resolving them.
 
+use tambah_domain::DisputeId;
 use tambah_store::{dispute_select, rows, BoxFuture, DisputeRow, DisputeStore, OrderRow, Result, StoreError};
 
 use crate::{all, maybe, PgStore};
@@ -22,7 +23,7 @@ impl DisputeStore for PgStore {
             for _ in 0..OPEN_ATTEMPTS {
                 if let Some(id) = self.open_dispute_id(order, emails, now_ms).await? {
                     const SQL: &str = concat!(dispute_select!(), " WHERE d.id = $1");
-                    let row = self.query_opt(SQL, &[&id]).await?;
+                    let row = self.query_opt(SQL, &[&id.get()]).await?;
                     return maybe(row.as_ref(), rows::dispute)?
                         .ok_or_else(|| StoreError::Other(format!("dispute {id} vanished")));
                 }
@@ -38,13 +39,13 @@ impl DisputeStore for PgStore {
         })
     }
 
-    fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>> {
+    fn resolve_dispute<'a>(&'a self, id: DisputeId, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let n = self
                 .execute(
                     "UPDATE disputes SET state = 'resolved', resolution = $2, resolved_at_ms = $3
                      WHERE id = $1 AND state = 'open'",
-                    &[&id, &resolution, &now_ms],
+                    &[&id.get(), &resolution, &now_ms],
                 )
                 .await?;
             Ok(n == 1)
@@ -55,20 +56,20 @@ impl DisputeStore for PgStore {
 impl PgStore {
     /// The id of the order's open dispute: the one inserted now, or else the
     /// one already open (`None` when neither: it was resolved in between).
-    async fn open_dispute_id(&self, order: &OrderRow, emails: &str, now_ms: i64) -> Result<Option<i64>> {
+    async fn open_dispute_id(&self, order: &OrderRow, emails: &str, now_ms: i64) -> Result<Option<DisputeId>> {
         let inserted = self
             .query_opt(
                 "INSERT INTO disputes (merchant_id, order_id, emails, created_at_ms) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (order_id) WHERE state = 'open' DO NOTHING RETURNING id",
-                &[&order.merchant_id, &order.id, &emails, &now_ms],
+                &[&order.merchant_id.get(), &order.id.get(), &emails, &now_ms],
             )
             .await?;
         Ok(match inserted {
-            Some(r) => Some(r.get(0)),
+            Some(r) => Some(DisputeId::new(r.get(0))),
             None => self
-                .query_opt("SELECT id FROM disputes WHERE order_id = $1 AND state = 'open'", &[&order.id])
+                .query_opt("SELECT id FROM disputes WHERE order_id = $1 AND state = 'open'", &[&order.id.get()])
                 .await?
-                .map(|r| r.get(0)),
+                .map(|r| DisputeId::new(r.get(0))),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The ledger on PostgreSQL: system accounts, balances outside the writer, and `verify`.
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Environment};
 use tambah_store::{BoxFuture, Check, LedgerStore, Result, StoreError, SystemAccounts};
 
 use crate::{verify, PgStore};
@@ -17,16 +17,17 @@ impl LedgerStore for PgStore {
             let id = |kind: &str| {
                 rows.iter()
                     .find(|r| r.get::<_, &str>(0) == kind)
-                    .map(|r| r.get::<_, i64>(1))
+                    .map(|r| AccountId::new(r.get(1)))
                     .ok_or_else(|| StoreError::Other(format!("system account {kind} missing")))
             };
             Ok(SystemAccounts { funding: id("funding")?, holds: id("holds")?, revenue: id("revenue")? })
         })
     }
 
-    fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>> {
+    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<i64>> {
         Box::pin(async move {
-            let row = self.query_opt("SELECT balance_minor FROM ledger_accounts WHERE id = $1", &[&account_id]).await?;
+            let row =
+                self.query_opt("SELECT balance_minor FROM ledger_accounts WHERE id = $1", &[&account_id.get()]).await?;
             row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other(format!("no ledger account {account_id}")))
         })
     }

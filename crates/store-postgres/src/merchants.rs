@@ -1,5 +1,6 @@
 //! Merchants on PostgreSQL: creating one with its wallet and first user, look-ups, and settings.
 
+use tambah_domain::MerchantId;
 use tambah_store::{
     merchant_select, rows, BoxFuture, MerchantRow, MerchantSettings, MerchantStore, NewMerchant, Result, StoreError,
 };
@@ -25,15 +26,15 @@ impl MerchantStore for PgStore {
                 )
                 .await?
                 .ok_or_else(|| StoreError::Other("merchant insert returned nothing".into()))?;
-            let id: i64 = row.get(0);
+            let id = MerchantId::new(row.get(0));
             self.merchant(id).await?.ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
         })
     }
 
-    fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
+    fn merchant(&self, merchant_id: MerchantId) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
         Box::pin(async move {
             const SQL: &str = concat!(merchant_select!(), " WHERE m.id = $1");
-            maybe(self.query_opt(SQL, &[&merchant_id]).await?.as_ref(), rows::merchant)
+            maybe(self.query_opt(SQL, &[&merchant_id.get()]).await?.as_ref(), rows::merchant)
         })
     }
 
@@ -51,7 +52,7 @@ impl MerchantStore for PgStore {
         })
     }
 
-    fn update_merchant<'a>(&'a self, merchant_id: i64, m: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>> {
+    fn update_merchant<'a>(&'a self, merchant_id: MerchantId, m: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let access = i16::from(m.access);
             let n = self
@@ -59,7 +60,7 @@ impl MerchantStore for PgStore {
                     "UPDATE merchants SET name = $2, level = $3, access = $4, suspended = $5, api_version = $6,
                        require_api_key_for_topup = $7, email = $8 WHERE id = $1",
                     &[
-                        &merchant_id,
+                        &merchant_id.get(),
                         &m.name,
                         &m.level,
                         &access,

@@ -1,5 +1,6 @@
 //! Orders on PostgreSQL: reads outside the writer, and the lease by which nodes share the due order work.
 
+use tambah_domain::{AccountId, MerchantId, OrderId};
 use tambah_store::{order_columns, rows, BoxFuture, Claim, OrderRow, OrderStore, Result, StoreError};
 
 use crate::{all, maybe, PgStore};
@@ -8,26 +9,30 @@ use crate::{all, maybe, PgStore};
 const BALANCE_COLUMN: usize = 19;
 
 impl OrderStore for PgStore {
-    fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>> {
+    fn order(&self, order_id: OrderId) -> BoxFuture<'_, Result<Option<OrderRow>>> {
         Box::pin(async move {
             const SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1");
-            maybe(self.query_opt(SQL, &[&order_id]).await?.as_ref(), rows::order)
+            maybe(self.query_opt(SQL, &[&order_id.get()]).await?.as_ref(), rows::order)
         })
     }
 
-    fn order_by_refid<'a>(&'a self, merchant_id: i64, refid: &'a str) -> BoxFuture<'a, Result<Option<OrderRow>>> {
+    fn order_by_refid<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        refid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderRow>>> {
         Box::pin(async move {
             const SQL: &str =
                 concat!("SELECT ", order_columns!(), " FROM orders WHERE merchant_id = $1 AND refid = $2");
-            maybe(self.query_opt(SQL, &[&merchant_id, &refid]).await?.as_ref(), rows::order)
+            maybe(self.query_opt(SQL, &[&merchant_id.get(), &refid]).await?.as_ref(), rows::order)
         })
     }
 
     fn order_with_balance<'a>(
         &'a self,
-        merchant_id: i64,
+        merchant_id: MerchantId,
         refid: &'a str,
-        wallet_id: i64,
+        wallet_id: AccountId,
     ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>> {
         Box::pin(async move {
             // One round trip: the order (if any) and the balance side by side.
@@ -37,7 +42,7 @@ impl OrderStore for PgStore {
                 " FROM orders WHERE merchant_id = $1 AND refid = $2) o ON true"
             );
             let row = self
-                .query_opt(SQL, &[&merchant_id, &refid, &wallet_id])
+                .query_opt(SQL, &[&merchant_id.get(), &refid, &wallet_id.get()])
                 .await?
                 .ok_or_else(|| StoreError::Other("order look-up returned no row".into()))?;
             let balance: i64 = row.get(BALANCE_COLUMN);

@@ -1,5 +1,6 @@
 //! Reports on PostgreSQL: transaction listings with totals, wallet statements, movement sums and the daily summary.
 
+use tambah_domain::{AccountId, MerchantId};
 use tambah_store::{
     order_columns, rows, statement_columns, BoxFuture, Movements, OrderQuery, OrderRow, OrderTotals, ReportStore,
     Result, StatementEntry, StatementQuery, StoreError, SummaryRow,
@@ -50,7 +51,12 @@ impl ReportStore for PgStore {
         })
     }
 
-    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>> {
+    fn movements(
+        &self,
+        wallet_id: AccountId,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> BoxFuture<'_, Result<Movements>> {
         Box::pin(async move {
             let from = from_ms.unwrap_or(i64::MIN);
             let to = to_ms.unwrap_or(i64::MAX);
@@ -69,7 +75,7 @@ impl ReportStore for PgStore {
                      WHERE debit_account = $1 AND created_at_ms < $3 GROUP BY 1, 2",
                 ),
             ] {
-                for r in self.query(sql, &[&wallet_id, &from, &to]).await? {
+                for r in self.query(sql, &[&wallet_id.get(), &from, &to]).await? {
                     sides.push((
                         credit,
                         r.get::<_, String>(0),
@@ -83,7 +89,12 @@ impl ReportStore for PgStore {
         })
     }
 
-    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
+    fn daily_summary(
+        &self,
+        merchant_id: MerchantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
         Box::pin(async move {
             // Products in byte order (COLLATE "C"), as SQLite sorts them.
             let summary = self
@@ -92,7 +103,7 @@ impl ReportStore for PgStore {
                        SUM(amount_minor)::bigint, SUM(cost_minor)::bigint
                      FROM orders WHERE merchant_id = $1 AND created_at_ms >= $2 AND created_at_ms < $3 AND status = 20
                      GROUP BY day, product ORDER BY day, product COLLATE \"C\"",
-                    &[&merchant_id, &from_ms, &to_ms],
+                    &[&merchant_id.get(), &from_ms, &to_ms],
                 )
                 .await?;
             all(&summary, rows::summary)
@@ -121,7 +132,7 @@ impl PgStore {
 /// `WHERE` clauses (numbered parameters from `$1`) and parameters of a
 /// statement page.
 fn statement_filter(q: &StatementQuery) -> (String, Values) {
-    let mut values: Values = vec![Box::new(q.wallet_id)];
+    let mut values: Values = vec![Box::new(q.wallet_id.get())];
     let mut clauses = vec!["t.wallet_account = $1".to_owned()];
     if let Some(from) = q.from_ms {
         values.push(Box::new(from));
@@ -132,7 +143,7 @@ fn statement_filter(q: &StatementQuery) -> (String, Values) {
         clauses.push(format!("t.created_at_ms < ${}", values.len()));
     }
     if !q.kinds.is_empty() {
-        values.push(Box::new(q.kinds.clone()));
+        values.push(Box::new(q.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()));
         clauses.push(format!("t.kind = ANY(${})", values.len()));
     }
     (clauses.join(" AND "), values)

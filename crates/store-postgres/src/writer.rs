@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_columns, order_insert_columns, rows, Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow,
     OrderTransfers, OrderUpdate, Result, StoreError, Writer,
@@ -10,7 +11,7 @@ use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::callbacks::{callback_values, INSERT_CALLBACK};
+use crate::callbacks::{callback_values, CallbackKeys, INSERT_CALLBACK};
 use crate::{connect, err, maybe, Conn, Params};
 
 /// `INSERT INTO orders (...) VALUES ($1..$18)`: every column but `id`, bound by [`order_values`].
@@ -24,16 +25,30 @@ macro_rules! insert_order_sql {
     };
 }
 
-/// The 18 values of [`insert_order_sql`], in order (`status` as the column's `i16`).
-fn order_values<'a>(o: &'a OrderRow, status: &'a i16) -> [&'a (dyn ToSql + Sync); 18] {
+/// An order's typed columns as the SQL values [`order_values`] binds (held
+/// by the caller, as the bound values are references).
+struct OrderKeys {
+    merchant_id: i64,
+    /// The column is a SMALLINT.
+    status: i16,
+}
+
+impl OrderKeys {
+    fn of(o: &OrderRow) -> OrderKeys {
+        OrderKeys { merchant_id: o.merchant_id.get(), status: i16::from(o.status.code()) }
+    }
+}
+
+/// The 18 values of [`insert_order_sql`], in order.
+fn order_values<'a>(o: &'a OrderRow, k: &'a OrderKeys) -> [&'a (dyn ToSql + Sync); 18] {
     [
-        &o.merchant_id,
+        &k.merchant_id,
         &o.refid,
         &o.product,
         &o.account,
         &o.amount_minor,
         &o.cost_minor,
-        status,
+        &k.status,
         &o.sn,
         &o.pin,
         &o.expiry,
@@ -65,12 +80,12 @@ impl<'a> TransferColumns<'a> {
     fn of(t: Option<&'a NewTransfer>) -> TransferColumns<'a> {
         TransferColumns {
             kind: t.map(|t| t.kind.as_str()),
-            debit: t.map(|t| t.debit_account),
-            credit: t.map(|t| t.credit_account),
+            debit: t.map(|t| t.debit_account.get()),
+            credit: t.map(|t| t.credit_account.get()),
             amount: t.map(|t| t.amount_minor),
             remarks: t.map(|t| t.remarks.as_str()),
             at: t.map(|t| t.created_at_ms),
-            wallet: t.and_then(|t| t.wallet_account()),
+            wallet: t.and_then(NewTransfer::wallet_account).map(AccountId::get),
             balance_after: t.and_then(|t| t.wallet_balance_after_minor),
         }
     }
@@ -196,29 +211,29 @@ impl Writer for PgWriter {
         self.batch("BEGIN")
     }
 
-    fn insert_callback(&mut self, c: &NewCallback) -> Result<i64> {
-        let (kind, status) = (c.kind.as_str(), c.status.map(i64::from));
-        let row = self.query_opt(INSERT_CALLBACK, &callback_values(c, &kind, &status))?;
-        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
+    fn insert_callback(&mut self, c: &NewCallback) -> Result<CallbackId> {
+        let keys = CallbackKeys::of(c);
+        let row = self.query_opt(INSERT_CALLBACK, &callback_values(c, &keys))?;
+        row.map(|r| CallbackId::new(r.get(0))).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
     }
 
-    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>> {
+    fn low_balance_watch(&mut self, wallet_ids: &[AccountId]) -> Result<Vec<LowBalanceWatch>> {
         if wallet_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = wallet_ids.to_vec();
+        let ids: Vec<i64> = wallet_ids.iter().map(|id| id.get()).collect();
         let rows = self.query(
             "SELECT a.id, m.id, m.low_balance_threshold_minor, m.low_balance_notified
              FROM ledger_accounts a JOIN merchants m ON m.id = a.merchant_id
              WHERE a.id = ANY($1) AND m.low_balance_threshold_minor > 0",
             &[&ids],
         )?;
-        let found: HashMap<i64, LowBalanceWatch> = rows
+        let found: HashMap<AccountId, LowBalanceWatch> = rows
             .iter()
             .map(|r| {
                 let watch = LowBalanceWatch {
-                    wallet_id: r.get(0),
-                    merchant_id: r.get(1),
+                    wallet_id: AccountId::new(r.get(0)),
+                    merchant_id: MerchantId::new(r.get(1)),
                     threshold_minor: r.get(2),
                     notified: r.get(3),
                 };
@@ -249,8 +264,8 @@ impl Writer for PgWriter {
         Ok(counted == 1)
     }
 
-    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {
-        self.execute("UPDATE merchants SET low_balance_notified = $2 WHERE id = $1", &[&merchant_id, &notified])
+    fn set_low_balance_notified(&mut self, merchant_id: MerchantId, notified: bool) -> Result<()> {
+        self.execute("UPDATE merchants SET low_balance_notified = $2 WHERE id = $1", &[&merchant_id.get(), &notified])
             .map(|_| ())
     }
 
@@ -277,14 +292,14 @@ impl Writer for PgWriter {
         self.batch("ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd")
     }
 
-    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, i64)>> {
         debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
         if sorted_ids.is_empty() {
             return Ok(Vec::new());
         }
         // Row locks are taken in id order (the sort runs below the lock), the
         // same order on every node: batches on different nodes never deadlock.
-        let ids = sorted_ids.to_vec();
+        let ids: Vec<i64> = sorted_ids.iter().map(|id| id.get()).collect();
         let rows = self.query(
             "SELECT id, balance_minor FROM ledger_accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
             &[&ids],
@@ -293,40 +308,46 @@ impl Writer for PgWriter {
         sorted_ids
             .iter()
             .map(|id| {
-                found.get(id).map(|b| (*id, *b)).ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
+                found
+                    .get(&id.get())
+                    .map(|b| (*id, *b))
+                    .ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
             })
             .collect()
     }
 
-    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()> {
-        self.execute("UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2", &[&balance_minor, &account_id])
-            .map(|_| ())
+    fn set_balance(&mut self, account_id: AccountId, balance_minor: i64) -> Result<()> {
+        self.execute(
+            "UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2",
+            &[&balance_minor, &account_id.get()],
+        )
+        .map(|_| ())
     }
 
-    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
+    fn find_order(&mut self, merchant_id: MerchantId, refid: &str) -> Result<Option<OrderRow>> {
         const SQL: &str =
             concat!("SELECT ", order_columns!(), " FROM orders WHERE merchant_id = $1 AND refid = $2 FOR UPDATE");
-        maybe(self.query_opt(SQL, &[&merchant_id, &refid])?.as_ref(), rows::order)
+        maybe(self.query_opt(SQL, &[&merchant_id.get(), &refid])?.as_ref(), rows::order)
     }
 
-    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>> {
+    fn get_order(&mut self, order_id: OrderId) -> Result<Option<OrderRow>> {
         const SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE");
-        maybe(self.query_opt(SQL, &[&order_id])?.as_ref(), rows::order)
+        maybe(self.query_opt(SQL, &[&order_id.get()])?.as_ref(), rows::order)
     }
 
-    fn insert_order(&mut self, o: &OrderRow) -> Result<i64> {
-        let status = i16::from(o.status);
-        let row = self.query_opt(concat!(insert_order_sql!(), " RETURNING id"), &order_values(o, &status))?;
-        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("order insert returned no id".into()))
+    fn insert_order(&mut self, o: &OrderRow) -> Result<OrderId> {
+        let keys = OrderKeys::of(o);
+        let row = self.query_opt(concat!(insert_order_sql!(), " RETURNING id"), &order_values(o, &keys))?;
+        row.map(|r| OrderId::new(r.get(0))).ok_or_else(|| StoreError::Other("order insert returned no id".into()))
     }
 
     fn update_order(&mut self, u: &OrderUpdate) -> Result<()> {
-        let status = i16::from(u.status);
+        let (id, status) = (u.id.get(), i16::from(u.status.code()));
         let n = self.execute(
             "UPDATE orders SET status = $2, sn = $3, pin = $4, expiry = $5, note = $6, voucherlink = $7,
                provider = $8, recheck_at_ms = $9, updated_at_ms = $10 WHERE id = $1",
             &[
-                &u.id,
+                &id,
                 &status,
                 &u.sn,
                 &u.pin,
@@ -344,13 +365,13 @@ impl Writer for PgWriter {
         Ok(())
     }
 
-    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>> {
+    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, i64, bool)>> {
         let row = self.query_opt(
             "SELECT h.id, h.amount_minor, EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
              FROM transfers h WHERE h.order_id = $1 AND h.kind = 'HOLD'",
-            &[&order_id],
+            &[&order_id.get()],
         )?;
-        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+        Ok(row.map(|r| (TransferId::new(r.get(0)), r.get(1), r.get(2))))
     }
 
     /// One statement: the order (unless its refid exists: `ON CONFLICT DO
@@ -360,38 +381,41 @@ impl Writer for PgWriter {
         if t.hold.is_none() && t.resolution.is_some() {
             return Err(StoreError::Constraint("a resolution needs a hold".into()));
         }
-        let status = i16::from(o.status);
+        let keys = OrderKeys::of(o);
         let hold = TransferColumns::of(t.hold.as_ref());
         let resolution = TransferColumns::of(t.resolution.as_ref());
         let row = self.query_opt(
             INSERT_ORDER_WITH_TRANSFERS,
-            &[order_values(o, &status).as_slice(), &transfer_values(&hold, &resolution)].concat(),
+            &[order_values(o, &keys).as_slice(), &transfer_values(&hold, &resolution)].concat(),
         )?;
         let row = row.ok_or_else(|| StoreError::Other("order insert returned no row".into()))?;
         Ok(match row.get::<_, Option<i64>>(0) {
-            Some(order_id) => Inserted::New { order_id, hold_id: row.get(1) },
+            Some(order_id) => Inserted::New {
+                order_id: OrderId::new(order_id),
+                hold_id: row.get::<_, Option<i64>>(1).map(TransferId::new),
+            },
             None => Inserted::Exists,
         })
     }
 
-    fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
+    fn insert_transfer(&mut self, t: &NewTransfer) -> Result<TransferId> {
         let row = self.query_opt(
             "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
                created_at_ms, wallet_account, wallet_balance_after_minor)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             &[
                 &t.kind.as_str(),
-                &t.debit_account,
-                &t.credit_account,
+                &t.debit_account.get(),
+                &t.credit_account.get(),
                 &t.amount_minor,
-                &t.order_id,
-                &t.pending_id,
+                &t.order_id.map(OrderId::get),
+                &t.pending_id.map(TransferId::get),
                 &t.remarks,
                 &t.created_at_ms,
-                &t.wallet_account(),
+                &t.wallet_account().map(AccountId::get),
                 &t.wallet_balance_after_minor,
             ],
         )?;
-        row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))
+        row.map(|r| TransferId::new(r.get(0))).ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))
     }
 }

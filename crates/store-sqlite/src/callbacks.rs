@@ -2,6 +2,7 @@
 //! a batch, delivery leases and the attempt log.
 
 use rusqlite::{params, Connection};
+use tambah_domain::{CallbackId, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     callback_attempt_columns, callback_columns, ready, rows, BoxFuture, CallbackAttempt, CallbackLog, CallbackNext,
     CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, Result,
@@ -23,13 +24,20 @@ const ATTEMPTS: &str =
     concat!("SELECT ", callback_attempt_columns!(), " FROM callback_attempts WHERE callback_id = ?1 ORDER BY attempt");
 
 /// Queues a callback: from the writer's batch, or alone (a redelivery).
-pub(crate) fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::Result<i64> {
+pub(crate) fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::Result<CallbackId> {
     conn.prepare_cached(
         "INSERT INTO callbacks (merchant_id, kind, order_id, status, balance_minor, created_at_ms, next_attempt_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )?
-    .execute(params![c.merchant_id, c.kind.as_str(), c.order_id, c.status, c.balance_minor, c.created_at_ms])?;
-    Ok(conn.last_insert_rowid())
+    .execute(params![
+        c.merchant_id.get(),
+        c.kind.as_str(),
+        c.order_id.map(OrderId::get),
+        c.status.map(StatusCode::code),
+        c.balance_minor,
+        c.created_at_ms
+    ])?;
+    Ok(CallbackId::new(conn.last_insert_rowid()))
 }
 
 impl SqliteStore {
@@ -43,29 +51,29 @@ impl SqliteStore {
             tx.execute(
                 "INSERT INTO callback_attempts (callback_id, attempt, at_ms, url, http_status, latency_ms, error, response_excerpt)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![a.callback_id, a.attempt, a.at_ms, a.url, a.http_status, a.latency_ms, a.error, a.response_excerpt],
+                params![a.callback_id.get(), a.attempt, a.at_ms, a.url, a.http_status, a.latency_ms, a.error, a.response_excerpt],
             )?;
             tx.execute(
                 "UPDATE callbacks SET attempts = ?2, state = ?3, next_attempt_ms = ?4, lease_owner = NULL,
                    lease_until_ms = NULL WHERE id = ?1",
-                params![a.callback_id, a.attempt, state, next_at],
+                params![a.callback_id.get(), a.attempt, state, next_at],
             )?;
             Ok(())
         })
     }
 
-    fn callback_log_now(&self, order_id: i64) -> Result<CallbackLog> {
+    fn callback_log_now(&self, order_id: OrderId) -> Result<CallbackLog> {
         self.read(|c| {
             let callbacks: Vec<CallbackRow> = c
                 .prepare_cached(OF_ORDER)?
-                .query_map([order_id], |r| rows::callback(&Cols::new(r)))?
+                .query_map([order_id.get()], |r| rows::callback(&Cols::new(r)))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut stmt = c.prepare_cached(ATTEMPTS)?;
             callbacks
                 .into_iter()
                 .map(|cb| {
                     let attempts = stmt
-                        .query_map([cb.id], |r| rows::callback_attempt(&Cols::new(r)))?
+                        .query_map([cb.id.get()], |r| rows::callback_attempt(&Cols::new(r)))?
                         .collect::<rusqlite::Result<_>>()?;
                     Ok((cb, attempts))
                 })
@@ -75,22 +83,27 @@ impl SqliteStore {
 }
 
 impl CallbackStore for SqliteStore {
-    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn set_callback_url<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        url: &'a str,
+        method: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
         ready(self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET callback_url = ?2, callback_method = ?3 WHERE id = ?1",
-                params![merchant_id, url, method],
+                params![merchant_id.get(), url, method],
             )
             .map(|_| ())
         }))
     }
 
-    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>> {
+    fn callback_secrets(&self, merchant_id: MerchantId) -> BoxFuture<'_, Result<CallbackSecrets>> {
         ready(self.read(|c| {
             c.query_row(
                 "SELECT callback_secret_sealed, callback_secret_prev_sealed, callback_secret_prev_until_ms
                  FROM merchants WHERE id = ?1",
-                [merchant_id],
+                [merchant_id.get()],
                 |r| {
                     let prev: Option<Vec<u8>> = r.get(1)?;
                     let until: Option<i64> = r.get(2)?;
@@ -100,7 +113,11 @@ impl CallbackStore for SqliteStore {
         }))
     }
 
-    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, s: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>> {
+    fn set_callback_secrets<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        s: &'a CallbackSecrets,
+    ) -> BoxFuture<'a, Result<()>> {
         let (prev, until) = match &s.previous {
             Some((p, u)) => (Some(p.clone()), Some(*u)),
             None => (None, None),
@@ -109,23 +126,23 @@ impl CallbackStore for SqliteStore {
             tx.execute(
                 "UPDATE merchants SET callback_secret_sealed = ?2, callback_secret_prev_sealed = ?3,
                    callback_secret_prev_until_ms = ?4 WHERE id = ?1",
-                params![merchant_id, s.current, prev, until],
+                params![merchant_id.get(), s.current, prev, until],
             )
             .map(|_| ())
         }))
     }
 
-    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
+    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
         ready(self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET low_balance_threshold_minor = ?2, low_balance_notified = 0 WHERE id = ?1",
-                params![merchant_id, threshold_minor],
+                params![merchant_id.get(), threshold_minor],
             )
             .map(|_| ())
         }))
     }
 
-    fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<i64>> {
+    fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<CallbackId>> {
         ready(self.write(|tx| insert_callback(tx, callback)))
     }
 
@@ -135,7 +152,7 @@ impl CallbackStore for SqliteStore {
             params![c.now_ms, c.node, c.limit],
             |r| rows::callback(&Cols::new(r)),
             "callbacks",
-            |cb| cb.id,
+            |cb| cb.id.get(),
             c,
         ))
     }
@@ -148,7 +165,7 @@ impl CallbackStore for SqliteStore {
         ready(self.record_callback_attempt_now(attempt, next))
     }
 
-    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<CallbackLog>> {
+    fn callback_log(&self, order_id: OrderId) -> BoxFuture<'_, Result<CallbackLog>> {
         ready(self.callback_log_now(order_id))
     }
 }

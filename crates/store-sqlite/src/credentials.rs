@@ -3,6 +3,7 @@
 //! signature nonces, which live in this node's memory.
 
 use rusqlite::{params, OptionalExtension};
+use tambah_domain::UserId;
 use tambah_store::{
     api_key_columns, merchant_columns, ready, rows, token_columns, user_columns, ApiKeyRow, BoxFuture, CredentialStore,
     MerchantRow, Result, TokenRow, UserRow,
@@ -47,7 +48,7 @@ impl CredentialStore for SqliteStore {
         ready(self.write(|tx| {
             tx.execute(
                 "INSERT INTO api_keys (key_id, merchant_id, secret_sealed, revoked, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key.key_id, key.merchant_id, key.secret_sealed, key.revoked, created_at_ms],
+                params![key.key_id, key.merchant_id.get(), key.secret_sealed, key.revoked, created_at_ms],
             )
             .map(|_| ())
         }))
@@ -77,13 +78,14 @@ impl CredentialStore for SqliteStore {
         ready(self.user_where(USER_BY_USERNAME, &username))
     }
 
-    fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>> {
-        ready(self.user_where(USER_BY_ID, &user_id))
+    fn user(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<UserRow>>> {
+        ready(self.user_where(USER_BY_ID, &user_id.get()))
     }
 
-    fn set_password_hash<'a>(&'a self, user_id: i64, password_hash: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn set_password_hash<'a>(&'a self, user_id: UserId, password_hash: &'a str) -> BoxFuture<'a, Result<()>> {
         ready(self.write(|tx| {
-            tx.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![password_hash, user_id]).map(|_| ())
+            tx.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![password_hash, user_id.get()])
+                .map(|_| ())
         }))
     }
 
@@ -95,8 +97,8 @@ impl CredentialStore for SqliteStore {
                 params![
                     t.token_hash,
                     t.kind.as_str(),
-                    t.merchant_id,
-                    t.user_id,
+                    t.merchant_id.get(),
+                    t.user_id.get(),
                     t.expires_at_ms,
                     t.revoked,
                     created_at_ms
@@ -125,7 +127,8 @@ impl CredentialStore for SqliteStore {
         }))
     }
 
-    fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>> {
+    fn revoke_user_tokens(&self, user_id: UserId) -> BoxFuture<'_, Result<()>> {
+        let user_id = user_id.get();
         ready(self.write(|tx| tx.execute("UPDATE tokens SET revoked = 1 WHERE user_id = ?1", [user_id]).map(|_| ())))
     }
 

@@ -2,6 +2,7 @@
 //! listing them, and resolving one.
 
 use rusqlite::{params, OptionalExtension};
+use tambah_domain::DisputeId;
 use tambah_store::{dispute_select, ready, rows, BoxFuture, DisputeRow, DisputeStore, OrderRow, Result};
 
 use crate::{Cols, SqliteStore};
@@ -11,16 +12,17 @@ const LIST: &str = concat!(dispute_select!(), " WHERE (?1 = 0 OR d.state = 'open
 
 impl SqliteStore {
     fn open_dispute_now(&self, order: &OrderRow, emails: &str, now_ms: i64) -> Result<DisputeRow> {
+        let order_id = order.id.get();
         let id = self.write(|tx| {
             let existing: Option<i64> = tx
-                .query_row("SELECT id FROM disputes WHERE order_id = ?1 AND state = 'open'", [order.id], |r| r.get(0))
+                .query_row("SELECT id FROM disputes WHERE order_id = ?1 AND state = 'open'", [order_id], |r| r.get(0))
                 .optional()?;
             if let Some(id) = existing {
                 return Ok(id);
             }
             tx.execute(
                 "INSERT INTO disputes (merchant_id, order_id, emails, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![order.merchant_id, order.id, emails, now_ms],
+                params![order.merchant_id.get(), order_id, emails, now_ms],
             )?;
             Ok(tx.last_insert_rowid())
         })?;
@@ -46,11 +48,11 @@ impl DisputeStore for SqliteStore {
         }))
     }
 
-    fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>> {
+    fn resolve_dispute<'a>(&'a self, id: DisputeId, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>> {
         ready(self.write(|tx| {
             tx.execute(
                 "UPDATE disputes SET state = 'resolved', resolution = ?2, resolved_at_ms = ?3 WHERE id = ?1 AND state = 'open'",
-                params![id, resolution, now_ms],
+                params![id.get(), resolution, now_ms],
             )
             .map(|n| n == 1)
         }))

@@ -2,6 +2,7 @@
 //! them, and the operator-editable settings.
 
 use rusqlite::{params, OptionalExtension};
+use tambah_domain::MerchantId;
 use tambah_store::{
     merchant_select, ready, rows, BoxFuture, MerchantRow, MerchantSettings, MerchantStore, NewMerchant, Result,
     StoreError,
@@ -41,13 +42,13 @@ impl SqliteStore {
         self.merchant_where(BY_ID, &id)?.ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
     }
 
-    fn update_merchant_now(&self, merchant_id: i64, m: &MerchantSettings) -> Result<bool> {
+    fn update_merchant_now(&self, merchant_id: MerchantId, m: &MerchantSettings) -> Result<bool> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
                    require_api_key_for_topup = ?7, email = ?8 WHERE id = ?1",
                 params![
-                    merchant_id,
+                    merchant_id.get(),
                     m.name,
                     m.level,
                     m.access,
@@ -67,8 +68,8 @@ impl MerchantStore for SqliteStore {
         ready(self.create_merchant_now(merchant))
     }
 
-    fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
-        ready(self.merchant_where(BY_ID, &merchant_id))
+    fn merchant(&self, merchant_id: MerchantId) -> BoxFuture<'_, Result<Option<MerchantRow>>> {
+        ready(self.merchant_where(BY_ID, &merchant_id.get()))
     }
 
     fn merchant_by_account<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Option<MerchantRow>>> {
@@ -79,7 +80,11 @@ impl MerchantStore for SqliteStore {
         ready(self.read(|c| c.query_row("SELECT COUNT(*) FROM merchants", [], |r| r.get(0))))
     }
 
-    fn update_merchant<'a>(&'a self, merchant_id: i64, settings: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>> {
+    fn update_merchant<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        settings: &'a MerchantSettings,
+    ) -> BoxFuture<'a, Result<bool>> {
         ready(self.update_merchant_now(merchant_id, settings))
     }
 }

@@ -2,6 +2,7 @@
 //! wallet's balance) and the lease by which a node takes due order work.
 
 use rusqlite::{params, Connection, OptionalExtension};
+use tambah_domain::{AccountId, MerchantId, OrderId};
 use tambah_store::{order_columns, ready, rows, BoxFuture, Claim, OrderRow, OrderStore, Result};
 
 use crate::{ledger, Cols, SqliteStore};
@@ -26,29 +27,39 @@ const DUE: &str = concat!(
 );
 
 /// An order by id (read side and writer alike).
-pub(crate) fn order_by_id(conn: &Connection, order_id: i64) -> rusqlite::Result<Option<OrderRow>> {
-    conn.prepare_cached(BY_ID)?.query_row([order_id], |r| rows::order(&Cols::new(r))).optional()
+pub(crate) fn order_by_id(conn: &Connection, order_id: OrderId) -> rusqlite::Result<Option<OrderRow>> {
+    conn.prepare_cached(BY_ID)?.query_row([order_id.get()], |r| rows::order(&Cols::new(r))).optional()
 }
 
 /// A merchant's order by refid (read side and writer alike).
-pub(crate) fn find_order(conn: &Connection, merchant_id: i64, refid: &str) -> rusqlite::Result<Option<OrderRow>> {
-    conn.prepare_cached(BY_REFID)?.query_row(params![merchant_id, refid], |r| rows::order(&Cols::new(r))).optional()
+pub(crate) fn find_order(
+    conn: &Connection,
+    merchant_id: MerchantId,
+    refid: &str,
+) -> rusqlite::Result<Option<OrderRow>> {
+    conn.prepare_cached(BY_REFID)?
+        .query_row(params![merchant_id.get(), refid], |r| rows::order(&Cols::new(r)))
+        .optional()
 }
 
 impl OrderStore for SqliteStore {
-    fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>> {
+    fn order(&self, order_id: OrderId) -> BoxFuture<'_, Result<Option<OrderRow>>> {
         ready(self.read(|c| order_by_id(c, order_id)))
     }
 
-    fn order_by_refid<'a>(&'a self, merchant_id: i64, refid: &'a str) -> BoxFuture<'a, Result<Option<OrderRow>>> {
+    fn order_by_refid<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        refid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderRow>>> {
         ready(self.read(|c| find_order(c, merchant_id, refid)))
     }
 
     fn order_with_balance<'a>(
         &'a self,
-        merchant_id: i64,
+        merchant_id: MerchantId,
         refid: &'a str,
-        wallet_id: i64,
+        wallet_id: AccountId,
     ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>> {
         ready(self.read(|c| Ok((find_order(c, merchant_id, refid)?, ledger::balance_of(c, wallet_id)?))))
     }
@@ -67,7 +78,7 @@ impl OrderStore for SqliteStore {
             params![c.accepted_before_ms, c.now_ms, c.node, c.limit],
             |r| rows::order(&Cols::new(r)),
             "orders",
-            |o| o.id,
+            |o| o.id.get(),
             c,
         ))
     }

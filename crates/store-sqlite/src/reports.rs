@@ -3,6 +3,7 @@
 
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter};
+use tambah_domain::{AccountId, MerchantId};
 use tambah_store::rows::{self, FilterValue};
 use tambah_store::{
     order_columns, ready, statement_columns, BoxFuture, Movements, OrderQuery, OrderRow, OrderTotals, ReportStore,
@@ -44,7 +45,7 @@ fn value(v: FilterValue) -> Value {
 /// `WHERE` clauses and parameters of a statement page.
 fn statement_filter(q: &StatementQuery) -> (String, Vec<Value>) {
     let mut clauses = vec!["t.wallet_account = ?".to_owned()];
-    let mut values = vec![Value::Integer(q.wallet_id)];
+    let mut values = vec![Value::Integer(q.wallet_id.get())];
     if let Some(from) = q.from_ms {
         clauses.push("t.created_at_ms >= ?".into());
         values.push(Value::Integer(from));
@@ -55,7 +56,7 @@ fn statement_filter(q: &StatementQuery) -> (String, Vec<Value>) {
     }
     if !q.kinds.is_empty() {
         clauses.push(format!("t.kind IN ({})", vec!["?"; q.kinds.len()].join(", ")));
-        values.extend(q.kinds.iter().map(|k| Value::Text(k.clone())));
+        values.extend(q.kinds.iter().map(|k| Value::Text(k.as_str().to_owned())));
     }
     (clauses.join(" AND "), values)
 }
@@ -115,14 +116,14 @@ impl SqliteStore {
         })
     }
 
-    fn movements_now(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Movements> {
+    fn movements_now(&self, wallet_id: AccountId, from_ms: Option<i64>, to_ms: Option<i64>) -> Result<Movements> {
         let from = from_ms.unwrap_or(i64::MIN);
         let to = to_ms.unwrap_or(i64::MAX);
         self.read(|c| {
             let mut sides = Vec::new();
             for (credit, sql) in MOVEMENTS {
                 let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt.query_map(params![wallet_id, from, to], |r| {
+                let rows = stmt.query_map(params![wallet_id.get(), from, to], |r| {
                     Ok((credit, r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, u64>(3)?))
                 })?;
                 for row in rows {
@@ -143,18 +144,28 @@ impl ReportStore for SqliteStore {
         ready(self.statement_now(query))
     }
 
-    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>> {
+    fn movements(
+        &self,
+        wallet_id: AccountId,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> BoxFuture<'_, Result<Movements>> {
         ready(self.movements_now(wallet_id, from_ms, to_ms))
     }
 
-    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
+    fn daily_summary(
+        &self,
+        merchant_id: MerchantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<SummaryRow>>> {
         ready(self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*), SUM(amount_minor), SUM(cost_minor)
                  FROM orders WHERE merchant_id = ?1 AND status = 20 AND created_at_ms >= ?2 AND created_at_ms < ?3
                  GROUP BY day, product ORDER BY day, product",
             )?;
-            let rows = stmt.query_map(params![merchant_id, from_ms, to_ms], |r| rows::summary(&Cols::new(r)))?;
+            let rows = stmt.query_map(params![merchant_id.get(), from_ms, to_ms], |r| rows::summary(&Cols::new(r)))?;
             rows.collect()
         }))
     }

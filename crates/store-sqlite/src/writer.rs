@@ -2,6 +2,7 @@
 //! every order, ledger and outbox write inside its `BEGIN IMMEDIATE` batch.
 
 use rusqlite::{params, Connection, OptionalExtension};
+use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_insert_columns, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderUpdate, Result, StoreError, Writer,
 };
@@ -21,11 +22,11 @@ impl SqliteWriter {
 }
 
 impl Writer for SqliteWriter {
-    fn insert_callback(&mut self, c: &NewCallback) -> Result<i64> {
+    fn insert_callback(&mut self, c: &NewCallback) -> Result<CallbackId> {
         callbacks::insert_callback(&self.conn, c).map_err(err)
     }
 
-    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>> {
+    fn low_balance_watch(&mut self, wallet_ids: &[AccountId]) -> Result<Vec<LowBalanceWatch>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -37,10 +38,10 @@ impl Writer for SqliteWriter {
         let mut out = Vec::new();
         for id in wallet_ids {
             let row = stmt
-                .query_row([id], |r| {
+                .query_row([id.get()], |r| {
                     Ok(LowBalanceWatch {
-                        wallet_id: r.get(0)?,
-                        merchant_id: r.get(1)?,
+                        wallet_id: AccountId::new(r.get(0)?),
+                        merchant_id: MerchantId::new(r.get(1)?),
                         threshold_minor: r.get(2)?,
                         notified: r.get(3)?,
                     })
@@ -81,10 +82,10 @@ impl Writer for SqliteWriter {
         Ok(counted == 1)
     }
 
-    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()> {
+    fn set_low_balance_notified(&mut self, merchant_id: MerchantId, notified: bool) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE merchants SET low_balance_notified = ?2 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![merchant_id, notified]))
+            .and_then(|mut s| s.execute(params![merchant_id.get(), notified]))
             .map(|_| ())
             .map_err(err)
     }
@@ -116,29 +117,29 @@ impl Writer for SqliteWriter {
         self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd").map_err(err)
     }
 
-    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, i64)>> {
         debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
         let mut stmt = self.conn.prepare_cached(ledger::BALANCE).map_err(err)?;
-        sorted_ids.iter().map(|&id| stmt.query_row([id], |r| r.get(0)).map(|b| (id, b)).map_err(err)).collect()
+        sorted_ids.iter().map(|&id| stmt.query_row([id.get()], |r| r.get(0)).map(|b| (id, b)).map_err(err)).collect()
     }
 
-    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()> {
+    fn set_balance(&mut self, account_id: AccountId, balance_minor: i64) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE ledger_accounts SET balance_minor = ?1 WHERE id = ?2")
-            .and_then(|mut s| s.execute(params![balance_minor, account_id]))
+            .and_then(|mut s| s.execute(params![balance_minor, account_id.get()]))
             .map(|_| ())
             .map_err(err)
     }
 
-    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>> {
+    fn find_order(&mut self, merchant_id: MerchantId, refid: &str) -> Result<Option<OrderRow>> {
         orders::find_order(&self.conn, merchant_id, refid).map_err(err)
     }
 
-    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>> {
+    fn get_order(&mut self, order_id: OrderId) -> Result<Option<OrderRow>> {
         orders::order_by_id(&self.conn, order_id).map_err(err)
     }
 
-    fn insert_order(&mut self, o: &OrderRow) -> Result<i64> {
+    fn insert_order(&mut self, o: &OrderRow) -> Result<OrderId> {
         self.conn
             .prepare_cached(concat!(
                 "INSERT INTO orders (",
@@ -147,13 +148,13 @@ impl Writer for SqliteWriter {
             ))
             .and_then(|mut s| {
                 s.execute(params![
-                    o.merchant_id,
+                    o.merchant_id.get(),
                     o.refid,
                     o.product,
                     o.account,
                     o.amount_minor,
                     o.cost_minor,
-                    o.status,
+                    o.status.code(),
                     o.sn,
                     o.pin,
                     o.expiry,
@@ -168,7 +169,7 @@ impl Writer for SqliteWriter {
                 ])
             })
             .map_err(err)?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(OrderId::new(self.conn.last_insert_rowid()))
     }
 
     fn update_order(&mut self, u: &OrderUpdate) -> Result<()> {
@@ -180,8 +181,8 @@ impl Writer for SqliteWriter {
             )
             .and_then(|mut s| {
                 s.execute(params![
-                    u.id,
-                    u.status,
+                    u.id.get(),
+                    u.status.code(),
                     u.sn,
                     u.pin,
                     u.expiry,
@@ -199,17 +200,19 @@ impl Writer for SqliteWriter {
         Ok(())
     }
 
-    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>> {
+    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, i64, bool)>> {
         self.conn
             .prepare_cached(
                 "SELECT h.id, h.amount_minor, EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
                  FROM transfers h WHERE h.order_id = ?1 AND h.kind = 'HOLD'",
             )
-            .and_then(|mut s| s.query_row([order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+            .and_then(|mut s| {
+                s.query_row([order_id.get()], |r| Ok((TransferId::new(r.get(0)?), r.get(1)?, r.get(2)?))).optional()
+            })
             .map_err(err)
     }
 
-    fn insert_transfer(&mut self, t: &NewTransfer) -> Result<i64> {
+    fn insert_transfer(&mut self, t: &NewTransfer) -> Result<TransferId> {
         self.conn
             .prepare_cached(
                 "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
@@ -219,18 +222,18 @@ impl Writer for SqliteWriter {
             .and_then(|mut s| {
                 s.execute(params![
                     t.kind.as_str(),
-                    t.debit_account,
-                    t.credit_account,
+                    t.debit_account.get(),
+                    t.credit_account.get(),
                     t.amount_minor,
-                    t.order_id,
-                    t.pending_id,
+                    t.order_id.map(OrderId::get),
+                    t.pending_id.map(TransferId::get),
                     t.remarks,
                     t.created_at_ms,
-                    t.wallet_account(),
+                    t.wallet_account().map(AccountId::get),
                     t.wallet_balance_after_minor
                 ])
             })
             .map_err(err)?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(TransferId::new(self.conn.last_insert_rowid()))
     }
 }

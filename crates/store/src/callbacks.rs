@@ -1,6 +1,8 @@
 //! Callbacks: the outbox of status changes and low-balance notices, their
 //! delivery attempts, and each merchant's callback settings.
 
+use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, StatusCode};
+
 use crate::{BoxFuture, Claim, Result};
 
 /// What a callback announces.
@@ -33,11 +35,11 @@ impl CallbackKind {
 /// the change it announces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewCallback {
-    pub merchant_id: i64,
+    pub merchant_id: MerchantId,
     pub kind: CallbackKind,
-    pub order_id: Option<i64>,
+    pub order_id: Option<OrderId>,
     /// The order's status at the event.
-    pub status: Option<u8>,
+    pub status: Option<StatusCode>,
     /// The wallet balance at the event.
     pub balance_minor: i64,
     pub created_at_ms: i64,
@@ -45,11 +47,11 @@ pub struct NewCallback {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallbackRow {
-    pub id: i64,
-    pub merchant_id: i64,
+    pub id: CallbackId,
+    pub merchant_id: MerchantId,
     pub kind: CallbackKind,
-    pub order_id: Option<i64>,
-    pub status: Option<u8>,
+    pub order_id: Option<OrderId>,
+    pub status: Option<StatusCode>,
     pub balance_minor: i64,
     pub created_at_ms: i64,
     /// Attempts made so far.
@@ -61,7 +63,7 @@ pub struct CallbackRow {
 /// One delivery attempt, for the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallbackAttempt {
-    pub callback_id: i64,
+    pub callback_id: CallbackId,
     /// 1 for the first attempt.
     pub attempt: u32,
     pub at_ms: i64,
@@ -88,8 +90,8 @@ pub enum CallbackNext {
 /// A merchant whose wallet a batch changed, with their low-balance setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LowBalanceWatch {
-    pub wallet_id: i64,
-    pub merchant_id: i64,
+    pub wallet_id: AccountId,
+    pub merchant_id: MerchantId,
     pub threshold_minor: i64,
     pub notified: bool,
 }
@@ -104,13 +106,22 @@ pub struct CallbackSecrets {
 
 /// Callback settings, the outbox outside a batch, and delivery leases.
 pub trait CallbackStore {
-    fn set_callback_url<'a>(&'a self, merchant_id: i64, url: &'a str, method: &'a str) -> BoxFuture<'a, Result<()>>;
-    fn callback_secrets(&self, merchant_id: i64) -> BoxFuture<'_, Result<CallbackSecrets>>;
-    fn set_callback_secrets<'a>(&'a self, merchant_id: i64, secrets: &'a CallbackSecrets) -> BoxFuture<'a, Result<()>>;
+    fn set_callback_url<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        url: &'a str,
+        method: &'a str,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn callback_secrets(&self, merchant_id: MerchantId) -> BoxFuture<'_, Result<CallbackSecrets>>;
+    fn set_callback_secrets<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        secrets: &'a CallbackSecrets,
+    ) -> BoxFuture<'a, Result<()>>;
     /// Sets the threshold and clears the "notified" mark.
-    fn set_low_balance_threshold(&self, merchant_id: i64, threshold_minor: i64) -> BoxFuture<'_, Result<()>>;
+    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold_minor: i64) -> BoxFuture<'_, Result<()>>;
     /// Queues a callback outside a batch (a manual redelivery).
-    fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<i64>>;
+    fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<CallbackId>>;
     /// Leases pending callbacks whose next attempt is due (as `claim_due_orders`).
     fn claim_due_callbacks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>>;
     /// Logs an attempt and moves the callback on (delivered, retry, failed).
@@ -120,5 +131,5 @@ pub trait CallbackStore {
         next: CallbackNext,
     ) -> BoxFuture<'a, Result<()>>;
     /// Every callback of an order with its attempts, oldest first.
-    fn callback_log(&self, order_id: i64) -> BoxFuture<'_, Result<CallbackLog>>;
+    fn callback_log(&self, order_id: OrderId) -> BoxFuture<'_, Result<CallbackLog>>;
 }

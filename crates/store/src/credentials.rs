@@ -1,11 +1,13 @@
 //! Credentials: API keys, users, tokens and used signature nonces.
 
+use tambah_domain::{MerchantId, UserId};
+
 use crate::{BoxFuture, MerchantRow, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiKeyRow {
     pub key_id: String,
-    pub merchant_id: i64,
+    pub merchant_id: MerchantId,
     /// The signing secret, sealed with the node's master key.
     pub secret_sealed: Vec<u8>,
     pub revoked: bool,
@@ -13,8 +15,8 @@ pub struct ApiKeyRow {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRow {
-    pub id: i64,
-    pub merchant_id: i64,
+    pub id: UserId,
+    pub merchant_id: MerchantId,
     pub username: String,
     pub password_hash: String,
 }
@@ -50,8 +52,8 @@ pub struct TokenRow {
     /// SHA-256 of the token, hex. The token itself is never stored.
     pub token_hash: String,
     pub kind: TokenKind,
-    pub merchant_id: i64,
-    pub user_id: i64,
+    pub merchant_id: MerchantId,
+    pub user_id: UserId,
     pub expires_at_ms: i64,
     pub revoked: bool,
 }
@@ -67,8 +69,8 @@ pub trait CredentialStore {
     fn api_key_with_merchant<'a>(&'a self, key_id: &'a str) -> BoxFuture<'a, Result<Option<(ApiKeyRow, MerchantRow)>>>;
 
     fn user_by_username<'a>(&'a self, username: &'a str) -> BoxFuture<'a, Result<Option<UserRow>>>;
-    fn user(&self, user_id: i64) -> BoxFuture<'_, Result<Option<UserRow>>>;
-    fn set_password_hash<'a>(&'a self, user_id: i64, password_hash: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn user(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<UserRow>>>;
+    fn set_password_hash<'a>(&'a self, user_id: UserId, password_hash: &'a str) -> BoxFuture<'a, Result<()>>;
 
     fn insert_token<'a>(&'a self, token: &'a TokenRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>>;
     fn token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<TokenRow>>>;
@@ -77,7 +79,7 @@ pub trait CredentialStore {
     fn token_with_merchant<'a>(&'a self, token_hash: &'a str)
         -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>>;
     /// Revokes every token of a user (after a password change).
-    fn revoke_user_tokens(&self, user_id: i64) -> BoxFuture<'_, Result<()>>;
+    fn revoke_user_tokens(&self, user_id: UserId) -> BoxFuture<'_, Result<()>>;
 
     /// Records a signature nonce; false when this key already used it within
     /// its window. Shared by every node of the database.

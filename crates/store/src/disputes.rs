@@ -1,12 +1,14 @@
 //! Disputes a merchant opens on an order, and their resolution.
 
+use tambah_domain::{DisputeId, MerchantId, OrderId};
+
 use crate::{BoxFuture, OrderRow, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisputeRow {
-    pub id: i64,
-    pub merchant_id: i64,
-    pub order_id: i64,
+    pub id: DisputeId,
+    pub merchant_id: MerchantId,
+    pub order_id: OrderId,
     pub refid: String,
     pub emails: String,
     /// `open` or `resolved`.
@@ -27,5 +29,5 @@ pub trait DisputeStore {
     ) -> BoxFuture<'a, Result<DisputeRow>>;
     fn disputes(&self, open_only: bool) -> BoxFuture<'_, Result<Vec<DisputeRow>>>;
     /// False when no open dispute has this id.
-    fn resolve_dispute<'a>(&'a self, id: i64, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>>;
+    fn resolve_dispute<'a>(&'a self, id: DisputeId, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>>;
 }

@@ -1,7 +1,7 @@
 //! The ledger as stored: transfers between accounts, the system accounts of
 //! each environment, and the invariant checks of `verify`.
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Environment, OrderId, TransferId};
 
 use crate::{BoxFuture, Result};
 
@@ -21,6 +21,12 @@ pub enum TransferKind {
 }
 
 impl TransferKind {
+    pub fn parse(text: &str) -> Option<TransferKind> {
+        [TransferKind::Deposit, TransferKind::Hold, TransferKind::Post, TransferKind::Void, TransferKind::Refund]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TransferKind::Deposit => "DEPOSIT",
@@ -35,12 +41,12 @@ impl TransferKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTransfer {
     pub kind: TransferKind,
-    pub debit_account: i64,
-    pub credit_account: i64,
+    pub debit_account: AccountId,
+    pub credit_account: AccountId,
     pub amount_minor: i64,
-    pub order_id: Option<i64>,
+    pub order_id: Option<OrderId>,
     /// For POST and VOID: the HOLD transfer being resolved.
-    pub pending_id: Option<i64>,
+    pub pending_id: Option<TransferId>,
     pub remarks: String,
     pub created_at_ms: i64,
     /// The balance of the merchant wallet this transfer moves, right after
@@ -52,7 +58,7 @@ pub struct NewTransfer {
 impl NewTransfer {
     /// The merchant wallet a transfer moves: the debit of a HOLD, the credit
     /// of a DEPOSIT, VOID or REFUND, none for a POST.
-    pub fn wallet_account(&self) -> Option<i64> {
+    pub fn wallet_account(&self) -> Option<AccountId> {
         match self.kind {
             TransferKind::Hold => Some(self.debit_account),
             TransferKind::Post => None,
@@ -65,11 +71,11 @@ impl NewTransfer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SystemAccounts {
     /// Where deposits come from; the only account allowed below zero.
-    pub funding: i64,
+    pub funding: AccountId,
     /// Money held for accepted orders.
-    pub holds: i64,
+    pub holds: AccountId,
     /// Money of delivered orders.
-    pub revenue: i64,
+    pub revenue: AccountId,
 }
 
 /// The transfers written together with a new order: its HOLD and, when the
@@ -86,8 +92,8 @@ pub struct OrderTransfers {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Inserted {
     New {
-        order_id: i64,
-        hold_id: Option<i64>,
+        order_id: OrderId,
+        hold_id: Option<TransferId>,
     },
     /// The merchant already has this refid: nothing was written.
     Exists,
@@ -136,7 +142,7 @@ pub struct VerifyRule {
 /// Balances outside the writer, and the ledger's invariant checks.
 pub trait LedgerStore {
     fn system_accounts(&self, environment: Environment) -> BoxFuture<'_, Result<SystemAccounts>>;
-    fn balance(&self, account_id: i64) -> BoxFuture<'_, Result<i64>>;
+    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<i64>>;
     /// Checks every ledger invariant; see ARCHITECTURE.md.
     fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>>;
 }

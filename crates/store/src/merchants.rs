@@ -1,13 +1,13 @@
 //! Merchants: the account a merchant's developer signs in to, its settings,
 //! and the wallet it pays from.
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Environment, MerchantId};
 
 use crate::{BoxFuture, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MerchantRow {
-    pub id: i64,
+    pub id: MerchantId,
     /// The public account number, e.g. `10023`.
     pub account: String,
     pub name: String,
@@ -19,7 +19,7 @@ pub struct MerchantRow {
     pub api_version: String,
     /// Token-authenticated topups are refused (403); API keys only.
     pub require_api_key_for_topup: bool,
-    pub wallet_id: i64,
+    pub wallet_id: AccountId,
     pub created_at_ms: i64,
     /// Where low-balance notices go by e-mail (empty: none).
     pub email: String,
@@ -58,9 +58,13 @@ pub struct NewMerchant {
 pub trait MerchantStore {
     /// Creates the merchant, its wallet and its first user in one transaction.
     fn create_merchant<'a>(&'a self, merchant: &'a NewMerchant) -> BoxFuture<'a, Result<MerchantRow>>;
-    fn merchant(&self, merchant_id: i64) -> BoxFuture<'_, Result<Option<MerchantRow>>>;
+    fn merchant(&self, merchant_id: MerchantId) -> BoxFuture<'_, Result<Option<MerchantRow>>>;
     fn merchant_by_account<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<Option<MerchantRow>>>;
     fn merchant_count(&self) -> BoxFuture<'_, Result<u64>>;
     /// Replaces the operator-editable settings; false when no such merchant.
-    fn update_merchant<'a>(&'a self, merchant_id: i64, settings: &'a MerchantSettings) -> BoxFuture<'a, Result<bool>>;
+    fn update_merchant<'a>(
+        &'a self,
+        merchant_id: MerchantId,
+        settings: &'a MerchantSettings,
+    ) -> BoxFuture<'a, Result<bool>>;
 }

@@ -1,19 +1,21 @@
 //! Orders as stored: the row, the provider-facing update, and the leases
 //! by which nodes share the work on pending orders.
 
+use tambah_domain::{AccountId, MerchantId, OrderId, StatusCode};
+
 use crate::{BoxFuture, Result};
 
 /// An order as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderRow {
-    pub id: i64,
-    pub merchant_id: i64,
+    pub id: OrderId,
+    pub merchant_id: MerchantId,
     pub refid: String,
     pub product: String,
     pub account: String,
     pub amount_minor: i64,
     pub cost_minor: i64,
-    pub status: u8,
+    pub status: StatusCode,
     pub sn: String,
     pub pin: String,
     pub expiry: String,
@@ -32,8 +34,8 @@ pub struct OrderRow {
 /// A change to an order's provider-facing fields and status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderUpdate {
-    pub id: i64,
-    pub status: u8,
+    pub id: OrderId,
+    pub status: StatusCode,
     pub sn: String,
     pub pin: String,
     pub expiry: String,
@@ -60,15 +62,16 @@ pub struct Claim {
 
 /// Reads of orders outside the writer, and the order-work lease.
 pub trait OrderStore {
-    fn order(&self, order_id: i64) -> BoxFuture<'_, Result<Option<OrderRow>>>;
-    fn order_by_refid<'a>(&'a self, merchant_id: i64, refid: &'a str) -> BoxFuture<'a, Result<Option<OrderRow>>>;
+    fn order(&self, order_id: OrderId) -> BoxFuture<'_, Result<Option<OrderRow>>>;
+    fn order_by_refid<'a>(&'a self, merchant_id: MerchantId, refid: &'a str)
+        -> BoxFuture<'a, Result<Option<OrderRow>>>;
     /// An order by refid with the wallet's balance, in one look-up (the hot
     /// path of a status check).
     fn order_with_balance<'a>(
         &'a self,
-        merchant_id: i64,
+        merchant_id: MerchantId,
         refid: &'a str,
-        wallet_id: i64,
+        wallet_id: AccountId,
     ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>>;
     /// Orders of any merchant with this refid (an operator's look-up; it may
     /// read the whole table).

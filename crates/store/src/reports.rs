@@ -1,7 +1,9 @@
 //! Reports: transaction listings with totals, wallet statements, movement
 //! sums and the daily summary.
 
-use crate::{BoxFuture, OrderRow, Result};
+use tambah_domain::{AccountId, MerchantId, TransferId};
+
+use crate::{BoxFuture, OrderRow, Result, TransferKind};
 
 /// Status groups of the transaction listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,7 +17,7 @@ pub enum StatusGroup {
 /// A filtered, paged listing of one merchant's orders.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderQuery {
-    pub merchant_id: i64,
+    pub merchant_id: MerchantId,
     /// Created at or after.
     pub from_ms: Option<i64>,
     /// Created before.
@@ -50,10 +52,10 @@ pub struct OrderTotals {
 /// One movement of a wallet, with the balance right after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatementEntry {
-    pub transfer_id: i64,
+    pub transfer_id: TransferId,
     pub at_ms: i64,
     /// `DEPOSIT`, `HOLD`, `VOID` or `REFUND` (the ledger's kinds).
-    pub kind: String,
+    pub kind: TransferKind,
     /// Signed: what the wallet gained (+) or lost (−).
     pub amount_minor: i64,
     pub balance_after_minor: i64,
@@ -65,11 +67,11 @@ pub struct StatementEntry {
 /// Which movements a statement lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatementQuery {
-    pub wallet_id: i64,
+    pub wallet_id: AccountId,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     /// Ledger kinds to list (empty: all).
-    pub kinds: Vec<String>,
+    pub kinds: Vec<TransferKind>,
     pub limit: u32,
     pub offset: u64,
 }
@@ -130,7 +132,17 @@ pub trait ReportStore {
     /// A page of wallet movements with running balances, and how many match.
     fn statement<'a>(&'a self, query: &'a StatementQuery) -> BoxFuture<'a, Result<(Vec<StatementEntry>, u64)>>;
     /// Sums of a wallet's movements in [from, to), and the balance at `from_ms`.
-    fn movements(&self, wallet_id: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> BoxFuture<'_, Result<Movements>>;
+    fn movements(
+        &self,
+        wallet_id: AccountId,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> BoxFuture<'_, Result<Movements>>;
     /// Successful orders of a merchant per Malaysia-time day and product.
-    fn daily_summary(&self, merchant_id: i64, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<SummaryRow>>>;
+    fn daily_summary(
+        &self,
+        merchant_id: MerchantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<SummaryRow>>>;
 }

@@ -10,9 +10,11 @@
 
 use crate::{
     ApiKeyRow, CallbackAttempt, CallbackKind, CallbackRow, DisputeRow, MerchantRow, OrderQuery, OrderRow, OrderTotals,
-    StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow, UserRow,
+    StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow, TransferKind, UserRow,
 };
-use tambah_domain::Environment;
+use tambah_domain::{
+    AccountId, CallbackId, DisputeId, Environment, MerchantId, OrderId, StatusCode, TransferId, UserId,
+};
 
 /// One selected row of a backend, read column by column (0-based). Integer
 /// columns of any width read as `i64`; booleans stored as integers read as
@@ -51,7 +53,7 @@ macro_rules! merchant_select {
 
 pub fn merchant<R: Columns>(r: &R) -> Result<MerchantRow, R::Error> {
     Ok(MerchantRow {
-        id: r.int(0)?,
+        id: MerchantId::new(r.int(0)?),
         account: r.text(1)?,
         name: r.text(2)?,
         environment: environment(&r.text(3)?),
@@ -60,13 +62,19 @@ pub fn merchant<R: Columns>(r: &R) -> Result<MerchantRow, R::Error> {
         suspended: r.flag(6)?,
         api_version: r.text(7)?,
         require_api_key_for_topup: r.flag(8)?,
-        wallet_id: r.int(9)?,
+        wallet_id: AccountId::new(r.int(9)?),
         created_at_ms: r.int(10)?,
         email: r.text(11)?,
         callback_url: r.text(12)?,
         callback_method: r.text(13)?,
         low_balance_threshold_minor: r.int(14)?,
     })
+}
+
+/// A stored status code: every stored code is a contract code (the writer
+/// only stores codes it made from `StatusCode`).
+fn status_code(code: i64) -> StatusCode {
+    u8::try_from(code).ok().and_then(StatusCode::from_u8).expect("stored status codes are contract codes")
 }
 
 fn environment(text: &str) -> Environment {
@@ -82,7 +90,12 @@ macro_rules! api_key_columns {
 }
 
 pub fn api_key<R: Columns>(r: &R) -> Result<ApiKeyRow, R::Error> {
-    Ok(ApiKeyRow { key_id: r.text(0)?, merchant_id: r.int(1)?, secret_sealed: r.bytes(2)?, revoked: r.flag(3)? })
+    Ok(ApiKeyRow {
+        key_id: r.text(0)?,
+        merchant_id: MerchantId::new(r.int(1)?),
+        secret_sealed: r.bytes(2)?,
+        revoked: r.flag(3)?,
+    })
 }
 
 /// The columns of [`user`].
@@ -94,7 +107,12 @@ macro_rules! user_columns {
 }
 
 pub fn user<R: Columns>(r: &R) -> Result<UserRow, R::Error> {
-    Ok(UserRow { id: r.int(0)?, merchant_id: r.int(1)?, username: r.text(2)?, password_hash: r.text(3)? })
+    Ok(UserRow {
+        id: UserId::new(r.int(0)?),
+        merchant_id: MerchantId::new(r.int(1)?),
+        username: r.text(2)?,
+        password_hash: r.text(3)?,
+    })
 }
 
 /// The columns of [`token`].
@@ -109,8 +127,8 @@ pub fn token<R: Columns>(r: &R) -> Result<TokenRow, R::Error> {
     Ok(TokenRow {
         token_hash: r.text(0)?,
         kind: TokenKind::parse(&r.text(1)?).expect("kind constrained by CHECK"),
-        merchant_id: r.int(2)?,
-        user_id: r.int(3)?,
+        merchant_id: MerchantId::new(r.int(2)?),
+        user_id: UserId::new(r.int(3)?),
         expires_at_ms: r.int(4)?,
         revoked: r.flag(5)?,
     })
@@ -136,14 +154,14 @@ macro_rules! order_insert_columns {
 
 pub fn order<R: Columns>(r: &R) -> Result<OrderRow, R::Error> {
     Ok(OrderRow {
-        id: r.int(0)?,
-        merchant_id: r.int(1)?,
+        id: OrderId::new(r.int(0)?),
+        merchant_id: MerchantId::new(r.int(1)?),
         refid: r.text(2)?,
         product: r.text(3)?,
         account: r.text(4)?,
         amount_minor: r.int(5)?,
         cost_minor: r.int(6)?,
-        status: r.int(7)? as u8,
+        status: status_code(r.int(7)?),
         sn: r.text(8)?,
         pin: r.text(9)?,
         expiry: r.text(10)?,
@@ -168,11 +186,11 @@ macro_rules! callback_columns {
 
 pub fn callback<R: Columns>(r: &R) -> Result<CallbackRow, R::Error> {
     Ok(CallbackRow {
-        id: r.int(0)?,
-        merchant_id: r.int(1)?,
+        id: CallbackId::new(r.int(0)?),
+        merchant_id: MerchantId::new(r.int(1)?),
         kind: CallbackKind::parse(&r.text(2)?).expect("kind constrained by CHECK"),
-        order_id: r.opt_int(3)?,
-        status: r.opt_int(4)?.map(|s| s as u8),
+        order_id: r.opt_int(3)?.map(OrderId::new),
+        status: r.opt_int(4)?.map(status_code),
         balance_minor: r.int(5)?,
         created_at_ms: r.int(6)?,
         attempts: r.int(7)? as u32,
@@ -190,7 +208,7 @@ macro_rules! callback_attempt_columns {
 
 pub fn callback_attempt<R: Columns>(r: &R) -> Result<CallbackAttempt, R::Error> {
     Ok(CallbackAttempt {
-        callback_id: r.int(0)?,
+        callback_id: CallbackId::new(r.int(0)?),
         attempt: r.int(1)? as u32,
         at_ms: r.int(2)?,
         url: r.text(3)?,
@@ -212,9 +230,9 @@ macro_rules! dispute_select {
 
 pub fn dispute<R: Columns>(r: &R) -> Result<DisputeRow, R::Error> {
     Ok(DisputeRow {
-        id: r.int(0)?,
-        merchant_id: r.int(1)?,
-        order_id: r.int(2)?,
+        id: DisputeId::new(r.int(0)?),
+        merchant_id: MerchantId::new(r.int(1)?),
+        order_id: OrderId::new(r.int(2)?),
         refid: r.text(3)?,
         emails: r.text(4)?,
         state: r.text(5)?,
@@ -235,9 +253,9 @@ macro_rules! statement_columns {
 
 pub fn statement_entry<R: Columns>(r: &R) -> Result<StatementEntry, R::Error> {
     Ok(StatementEntry {
-        transfer_id: r.int(0)?,
+        transfer_id: TransferId::new(r.int(0)?),
         at_ms: r.int(1)?,
-        kind: r.text(2)?,
+        kind: TransferKind::parse(&r.text(2)?).expect("kind constrained by CHECK"),
         amount_minor: r.int(3)?,
         balance_after_minor: r.int(4)?,
         remarks: r.text(5)?,
@@ -295,7 +313,7 @@ pub enum FilterValue {
 /// The `WHERE` condition and bound values of an order listing.
 /// `placeholder(n)` writes the dialect's n-th placeholder (1-based).
 pub fn order_filter(q: &OrderQuery, placeholder: impl Fn(usize) -> String) -> (String, Vec<FilterValue>) {
-    let mut values = vec![FilterValue::Int(q.merchant_id)];
+    let mut values = vec![FilterValue::Int(q.merchant_id.get())];
     let mut clauses = vec![format!("merchant_id = {}", placeholder(1))];
     let mut bind = |clause: &str, value: FilterValue, values: &mut Vec<FilterValue>| {
         values.push(value);
@@ -326,7 +344,7 @@ mod tests {
     #[test]
     fn an_order_filter_numbers_its_placeholders_in_binding_order() {
         let q = OrderQuery {
-            merchant_id: 7,
+            merchant_id: MerchantId::new(7),
             to_ms: Some(9),
             product: Some("D".into()),
             statuses: vec![StatusGroup::Pending, StatusGroup::Refund],

@@ -1,6 +1,8 @@
 //! The write session of the group-commit writer: one connection owned by one
 //! thread, every order and ledger write inside its batch transaction.
 
+use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, TransferId};
+
 use crate::{
     Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
 };
@@ -18,25 +20,25 @@ pub trait Writer: Send {
 
     /// Reads (and on backends that need it, locks) accounts; callers pass ids
     /// sorted ascending so that concurrent writers never deadlock.
-    fn lock_balances(&mut self, sorted_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
-    fn set_balance(&mut self, account_id: i64, balance_minor: i64) -> Result<()>;
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, i64)>>;
+    fn set_balance(&mut self, account_id: AccountId, balance_minor: i64) -> Result<()>;
 
-    fn find_order(&mut self, merchant_id: i64, refid: &str) -> Result<Option<OrderRow>>;
-    fn get_order(&mut self, order_id: i64) -> Result<Option<OrderRow>>;
+    fn find_order(&mut self, merchant_id: MerchantId, refid: &str) -> Result<Option<OrderRow>>;
+    fn get_order(&mut self, order_id: OrderId) -> Result<Option<OrderRow>>;
     /// Inserts `order` (its `id` ignored) and returns the new id;
     /// `StoreError::Unique` when the merchant already has the refid.
-    fn insert_order(&mut self, order: &OrderRow) -> Result<i64>;
+    fn insert_order(&mut self, order: &OrderRow) -> Result<OrderId>;
     fn update_order(&mut self, update: &OrderUpdate) -> Result<()>;
     /// The HOLD transfer of an order and whether it has been resolved.
-    fn order_hold(&mut self, order_id: i64) -> Result<Option<(i64, i64, bool)>>;
-    fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<i64>;
+    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, i64, bool)>>;
+    fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<TransferId>;
 
     /// Queues a callback (the outbox), inside the batch transaction.
-    fn insert_callback(&mut self, callback: &NewCallback) -> Result<i64>;
+    fn insert_callback(&mut self, callback: &NewCallback) -> Result<CallbackId>;
     /// The low-balance settings of the merchants owning these wallets (only
     /// those with a threshold set).
-    fn low_balance_watch(&mut self, wallet_ids: &[i64]) -> Result<Vec<LowBalanceWatch>>;
-    fn set_low_balance_notified(&mut self, merchant_id: i64, notified: bool) -> Result<()>;
+    fn low_balance_watch(&mut self, wallet_ids: &[AccountId]) -> Result<Vec<LowBalanceWatch>>;
+    fn set_low_balance_notified(&mut self, merchant_id: MerchantId, notified: bool) -> Result<()>;
     /// Takes one unit of a product's stock: `None` when the product has no
     /// stock limit, `Some(false)` when it is out of stock.
     fn take_stock(&mut self, product: &str) -> Result<Option<bool>>;

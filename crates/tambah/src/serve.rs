@@ -139,7 +139,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
     let opened = open(db, args.engine_config()?).await?;
     let engine = opened.engine.clone();
     let (listener, base) = bind(&args.listen).await?;
-    if engine.store().merchant_count().await.map_err(|e| e.to_string())? == 0 {
+    if engine.merchant_count().await.map_err(|e| e.to_string())? == 0 {
         create_demo(&engine, &base).await?;
     }
     let workers = Workers::start(&engine, &args, &base)?;

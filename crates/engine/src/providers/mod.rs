@@ -7,15 +7,15 @@ pub mod simulator;
 use std::future::Future;
 use std::pin::Pin;
 
-use tambah_domain::{Environment, Product, StatusCode};
+use tambah_domain::{Environment, MerchantId, OrderId, Product, StatusCode};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a provider needs to know about an order.
 #[derive(Clone, Debug)]
 pub struct ProviderOrder {
-    pub order_id: i64,
-    pub merchant_id: i64,
+    pub order_id: OrderId,
+    pub merchant_id: MerchantId,
     pub refid: String,
     pub product: String,
     pub account: String,

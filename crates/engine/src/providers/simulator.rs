@@ -87,7 +87,7 @@ impl Simulator {
     fn digits(&self, order: &ProviderOrder, what: &str, n: usize) -> String {
         let mut h = Sha256::new();
         h.update(self.seed.to_le_bytes());
-        h.update(order.merchant_id.to_le_bytes());
+        h.update(order.merchant_id.get().to_le_bytes());
         h.update(order.refid.as_bytes());
         h.update(what.as_bytes());
         let digest = h.finalize();

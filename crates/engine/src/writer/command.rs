@@ -4,6 +4,7 @@
 //! file with its `apply` beside it; adding one is one new file, one variant
 //! and one arm of [`dispatch!`].
 
+use tambah_domain::AccountId;
 use tambah_store::{OrderRow, StoreError, Writer};
 use tokio::sync::oneshot;
 
@@ -22,7 +23,7 @@ pub(crate) struct Batch<'a> {
 /// a fixed order.
 pub(crate) trait Apply: Sized {
     type Output;
-    fn wallet(&self) -> i64;
+    fn wallet(&self) -> AccountId;
     fn now_ms(&self) -> i64;
     fn apply(&self, batch: &mut Batch<'_>) -> Result<Self::Output, StoreError>;
     /// The order this command left in a final state (the waiters are woken).
@@ -99,7 +100,7 @@ macro_rules! dispatch {
 }
 
 impl Command {
-    pub(crate) fn wallet(&self) -> i64 {
+    pub(crate) fn wallet(&self) -> AccountId {
         dispatch!(self, call => call.command.wallet())
     }
 

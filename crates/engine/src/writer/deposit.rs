@@ -1,13 +1,13 @@
 //! `Deposit`: the operator credits a merchant's wallet from the funding
 //! account of its environment.
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Environment};
 use tambah_store::{NewTransfer, StoreError, TransferKind};
 
 use super::command::{Apply, Batch, Call, Command};
 
 pub(crate) struct Deposit {
-    pub wallet_id: i64,
+    pub wallet_id: AccountId,
     pub environment: Environment,
     pub amount_minor: i64,
     pub remarks: String,
@@ -18,7 +18,7 @@ impl Apply for Deposit {
     /// The wallet's balance after the deposit.
     type Output = i64;
 
-    fn wallet(&self) -> i64 {
+    fn wallet(&self) -> AccountId {
         self.wallet_id
     }
 

@@ -1,15 +1,15 @@
 //! `MarkProcessing`: an accepted order is about to be sent to its provider.
 //! Committed before the call, so that only one sender ever sends it.
 
-use tambah_domain::StatusCode;
+use tambah_domain::{AccountId, OrderId, StatusCode};
 use tambah_store::{OrderRow, StoreError};
 
 use super::command::{Apply, Batch, Call, Command};
 use super::transitions::update_of;
 
 pub(crate) struct MarkProcessing {
-    pub order_id: i64,
-    pub wallet_id: i64,
+    pub order_id: OrderId,
+    pub wallet_id: AccountId,
     pub provider: &'static str,
     pub now_ms: i64,
     /// Ask the provider this long after sending if no outcome was recorded.
@@ -20,7 +20,7 @@ impl Apply for MarkProcessing {
     /// The order, and whether this call moved it (and so must send it).
     type Output = (OrderRow, bool);
 
-    fn wallet(&self) -> i64 {
+    fn wallet(&self) -> AccountId {
         self.wallet_id
     }
 
@@ -31,10 +31,10 @@ impl Apply for MarkProcessing {
     fn apply(&self, b: &mut Batch<'_>) -> Result<(OrderRow, bool), StoreError> {
         let id = self.order_id;
         let mut order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
-        if order.status != StatusCode::ACCEPTED.code() {
+        if order.status != StatusCode::ACCEPTED {
             return Ok((order, false));
         }
-        order.status = StatusCode::PROCESSING.code();
+        order.status = StatusCode::PROCESSING;
         order.provider = self.provider.to_owned();
         order.updated_at_ms = self.now_ms;
         // If no outcome is ever recorded (the node dies mid-call), the

@@ -218,6 +218,7 @@ impl WriterHandle {
 
 #[cfg(test)]
 mod tests {
+    use tambah_domain::AccountId;
     use tambah_store::{LedgerStore, MerchantStore, NewMerchant, Store};
     use tambah_store_sqlite::SqliteStore;
     use tokio::sync::oneshot;
@@ -232,7 +233,7 @@ mod tests {
 
     type Reply<T> = oneshot::Receiver<Result<T, StoreError>>;
 
-    fn deposit(wallet_id: i64, amount_minor: i64) -> (Command, Reply<i64>) {
+    fn deposit(wallet_id: AccountId, amount_minor: i64) -> (Command, Reply<i64>) {
         let (call, rx) = Call::new(Deposit {
             wallet_id,
             environment: Environment::Staging,
@@ -274,7 +275,7 @@ mod tests {
         // savepoints; the failure is answered and the others are committed.
         let (a, rx_a) = deposit(m.wallet_id, 7);
         let (bad, rx_bad) = Call::new(Resolve {
-            order_id: 424_242,
+            order_id: tambah_domain::OrderId::new(424_242),
             wallet_id: m.wallet_id,
             environment: Environment::Staging,
             outcome: Outcome::Unavailable { reason: "test".into() },

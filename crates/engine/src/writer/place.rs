@@ -4,7 +4,7 @@
 //! biller's monthly count.
 
 use tambah_domain::order::LedgerEffect;
-use tambah_domain::{Environment, StatusCode};
+use tambah_domain::{AccountId, Environment, MerchantId, OrderId, StatusCode};
 use tambah_store::{Inserted, OrderRow, OrderTransfers, StoreError, TransferKind};
 
 use super::command::{Apply, Batch, Call, Command};
@@ -23,8 +23,8 @@ pub(crate) enum Verdict {
 }
 
 pub(crate) struct Place {
-    pub merchant_id: i64,
-    pub wallet_id: i64,
+    pub merchant_id: MerchantId,
+    pub wallet_id: AccountId,
     pub environment: Environment,
     pub refid: String,
     pub product: String,
@@ -64,7 +64,7 @@ pub(crate) fn same_request(existing: &OrderRow, product: &str, account: &str, am
 impl Apply for Place {
     type Output = Placed;
 
-    fn wallet(&self) -> i64 {
+    fn wallet(&self) -> AccountId {
         self.wallet_id
     }
 
@@ -78,14 +78,14 @@ impl Apply for Place {
         let mut dispatch_to = None;
         if let Some(code) = self.refusal(b)? {
             // Final at once, nothing held.
-            row.status = code.code();
+            row.status = code;
         } else {
             dispatch_to = self.hold_and_resolve(b, &mut row, &mut transfers)?;
         }
         match b.w.insert_order_with_transfers(&row, &transfers)? {
             Inserted::New { order_id, .. } => {
                 row.id = order_id;
-                if self.notify && row.status >= StatusCode::SUCCESSFUL.code() {
+                if self.notify && row.status.is_final() {
                     b.w.insert_callback(&order_callback(&row, b.ledger.balance(self.wallet_id), self.now_ms))?;
                 }
             }
@@ -96,7 +96,7 @@ impl Apply for Place {
 
     fn final_order(placed: &Placed) -> Option<&OrderRow> {
         match placed {
-            Placed::New { order, .. } if order.status >= StatusCode::SUCCESSFUL.code() => Some(order),
+            Placed::New { order, .. } if order.status.is_final() => Some(order),
             _ => None,
         }
     }
@@ -110,14 +110,14 @@ impl Place {
     /// The order row as first written: accepted, nothing delivered yet.
     fn accepted_row(&self) -> OrderRow {
         OrderRow {
-            id: 0,
+            id: OrderId::default(),
             merchant_id: self.merchant_id,
             refid: self.refid.clone(),
             product: self.product.clone(),
             account: self.account.clone(),
             amount_minor: self.amount_minor,
             cost_minor: self.cost_minor,
-            status: StatusCode::ACCEPTED.code(),
+            status: StatusCode::ACCEPTED,
             sn: String::new(),
             pin: String::new(),
             expiry: String::new(),

@@ -2,7 +2,7 @@
 //! effect, and queues a callback when the order reaches a new final status.
 
 use tambah_domain::order::LedgerEffect;
-use tambah_domain::{Environment, StatusCode};
+use tambah_domain::{AccountId, Environment, OrderId, TransferId};
 use tambah_store::{NewTransfer, OrderRow, StoreError, TransferKind};
 
 use super::command::{Apply, Batch, Call, Command};
@@ -10,8 +10,8 @@ use super::transitions::{order_callback, plan, update_of};
 use crate::providers::Outcome;
 
 pub(crate) struct Resolve {
-    pub order_id: i64,
-    pub wallet_id: i64,
+    pub order_id: OrderId,
+    pub wallet_id: AccountId,
     pub environment: Environment,
     pub outcome: Outcome,
     pub now_ms: i64,
@@ -22,7 +22,7 @@ pub(crate) struct Resolve {
 impl Apply for Resolve {
     type Output = OrderRow;
 
-    fn wallet(&self) -> i64 {
+    fn wallet(&self) -> AccountId {
         self.wallet_id
     }
 
@@ -39,14 +39,14 @@ impl Apply for Resolve {
         };
         self.book(b, &next, effect)?;
         b.w.update_order(&update_of(&next))?;
-        if self.notify && next.status >= StatusCode::SUCCESSFUL.code() && next.status != order.status {
+        if self.notify && next.status.is_final() && next.status != order.status {
             b.w.insert_callback(&order_callback(&next, b.ledger.balance(self.wallet_id), self.now_ms))?;
         }
         Ok(next)
     }
 
     fn final_order(order: &OrderRow) -> Option<&OrderRow> {
-        (order.status >= StatusCode::SUCCESSFUL.code()).then_some(order)
+        (order.status.is_final()).then_some(order)
     }
 
     fn into_command(call: Call<Self>) -> Command {
@@ -89,7 +89,7 @@ impl Resolve {
 }
 
 /// The order's HOLD (id, amount), which must not be resolved yet.
-fn open_hold(b: &mut Batch<'_>, order_id: i64) -> Result<(i64, i64), StoreError> {
+fn open_hold(b: &mut Batch<'_>, order_id: OrderId) -> Result<(TransferId, i64), StoreError> {
     let (id, amount, resolved) =
         b.w.order_hold(order_id)?
             .ok_or_else(|| StoreError::Constraint(format!("order {order_id} has no hold to resolve")))?;

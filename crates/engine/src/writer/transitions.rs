@@ -2,7 +2,7 @@
 //! order, and the rows a transition writes.
 
 use tambah_domain::order::LedgerEffect;
-use tambah_domain::{OrderState, StatusCode};
+use tambah_domain::{AccountId, OrderState, StatusCode};
 use tambah_store::{CallbackKind, NewCallback, NewTransfer, OrderRow, OrderUpdate, TransferKind};
 
 use crate::providers::Outcome;
@@ -11,7 +11,7 @@ use crate::providers::Outcome;
 /// `None` when the outcome does not apply to the order's state (a late or
 /// repeated answer), which then changes nothing: resolution is idempotent.
 pub(super) fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(OrderRow, LedgerEffect)> {
-    let current = OrderState::from_code(StatusCode::from_u8(order.status).expect("stored codes are contract codes"));
+    let current = OrderState::from_code(order.status);
     let mut next_row = order.clone();
     next_row.updated_at_ms = now_ms;
     let next = match outcome {
@@ -23,7 +23,7 @@ pub(super) fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(
             if current.is_final() {
                 return None;
             }
-            next_row.status = StatusCode::PROCESSING.code();
+            next_row.status = StatusCode::PROCESSING;
             next_row.recheck_at_ms = Some(*recheck_at_ms);
             return Some((next_row, LedgerEffect::None));
         }
@@ -31,11 +31,11 @@ pub(super) fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(
     let effect = match current.transition(next) {
         Ok(effect) => effect,
         Err(why) => {
-            tracing::info!(order = order.id, %why, "outcome ignored");
+            tracing::info!(order = %order.id, %why, "outcome ignored");
             return None;
         }
     };
-    next_row.status = next.code().code();
+    next_row.status = next.code();
     next_row.recheck_at_ms = None;
     if let Outcome::Delivered(d) = outcome {
         next_row.sn = d.sn.clone();
@@ -79,8 +79,8 @@ pub(super) fn order_callback(order: &OrderRow, balance_minor: i64, now_ms: i64) 
 /// hold ids).
 pub(super) fn order_transfer(
     kind: TransferKind,
-    debit_account: i64,
-    credit_account: i64,
+    debit_account: AccountId,
+    credit_account: AccountId,
     amount_minor: i64,
     now_ms: i64,
 ) -> NewTransfer {

@@ -7,6 +7,7 @@ use axum::extract::Path;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tambah_domain::{MerchantId, StatusCode};
 use tambah_engine::Engine;
 
 use crate::guard::check_url;
@@ -67,7 +68,7 @@ async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
 /// [ours] Queues the order's current status for delivery again.
 async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
     let id = state.engine.redeliver(&req.caller.merchant, &refid).await?;
-    Ok(Json(json!({"data": {"refid": refid, "callback_id": id, "status": "queued"}})))
+    Ok(Json(json!({"data": {"refid": refid, "callback_id": id.get(), "status": "queued"}})))
 }
 
 /// [ours] Every callback of an order and every attempt to deliver it.
@@ -76,19 +77,17 @@ async fn log(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Js
 }
 
 /// The delivery log of a merchant's order, as JSON (also for the CLI).
-pub async fn log_json(engine: &Engine, merchant_id: i64, refid: &str) -> Result<Value, ApiError> {
-    let order = engine
-        .store()
-        .order_by_refid(merchant_id, refid)
+pub async fn log_json(engine: &Engine, merchant_id: MerchantId, refid: &str) -> Result<Value, ApiError> {
+    let (_order, log) = engine
+        .callback_log(merchant_id, refid)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no transaction with refid {refid:?}")))?;
-    let log = engine.store().callback_log(order.id).await?;
     Ok(Value::Array(
         log.into_iter()
             .map(|(cb, attempts)| {
                 json!({
-                    "id": cb.id,
-                    "status_code": cb.status,
+                    "id": cb.id.get(),
+                    "status_code": cb.status.map(StatusCode::code),
                     "queued_at": wire::myt(cb.created_at_ms).millis_text(),
                     "state": cb.state,
                     "attempts": attempts.iter().map(|a| json!({

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tambah_domain::StatusCode;
 
 use crate::{qr, ApiError, AppState, Authed, Shared};
 
@@ -31,10 +32,9 @@ async fn countries(state: Shared, _req: Authed) -> Result<Json<Value>, ApiError>
 async fn qr_code(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Response, ApiError> {
     let order = state
         .engine
-        .store()
         .order_by_refid(req.caller.merchant.id, &refid)
         .await?
-        .filter(|o| o.pin.starts_with("LPA:") && o.status == 20)
+        .filter(|o| o.pin.starts_with("LPA:") && o.status == StatusCode::SUCCESSFUL)
         .ok_or_else(|| ApiError::NotFound(format!("no delivered e-SIM with refid {refid:?}")))?;
     let png = qr::png(&order.pin, 8).map_err(ApiError::Internal)?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, no-store")], png).into_response())

@@ -14,7 +14,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 }
 
 async fn health(state: Shared) -> Response {
-    match state.engine.store().ping().await {
+    match state.engine.ping().await {
         Ok(_) => Json(json!({"status": "ok", "database": "ok"})).into_response(),
         Err(e) => ApiError::Unavailable(format!("database: {e}")).into_response(),
     }

@@ -22,25 +22,22 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/v2/reports/invoice", get(invoice_route))
 }
 
-/// The daily summary of successful orders in [from_ms, to_ms).
+/// The daily summary of successful orders in [from_ms, to_ms), as the API
+/// (and the CLI) render it.
 pub async fn summary(engine: &Engine, m: &MerchantRow, from_ms: i64, to_ms: i64) -> Result<Value, ApiError> {
-    let rows = engine.store().daily_summary(m.id, from_ms, to_ms).await?;
-    let catalog = engine.catalog();
-    let (mut count, mut amount, mut cost) = (0u64, 0i64, 0i64);
-    let lines: Vec<Value> = rows
+    let s = engine.reports().summary(m, from_ms, to_ms).await?;
+    let lines: Vec<Value> = s
+        .lines
         .iter()
-        .map(|r| {
-            count += r.count;
-            amount += r.amount_minor;
-            cost += r.cost_minor;
+        .map(|l| {
             json!({
-                "date": time::date_text(r.day),
-                "product_code": r.product,
-                "product_name": catalog.get(&r.product).map(|p| p.name.clone()).unwrap_or_default(),
-                "count": r.count,
-                "amount": Amount::from_minor(r.amount_minor).to_cents(),
-                "cost": Amount::from_minor(r.cost_minor).to_cents(),
-                "profit": Amount::from_minor(r.amount_minor - r.cost_minor).to_cents(),
+                "date": time::date_text(l.day),
+                "product_code": l.product,
+                "product_name": l.product_name,
+                "count": l.count,
+                "amount": l.amount.to_cents(),
+                "cost": l.cost.to_cents(),
+                "profit": profit(l.amount, l.cost),
             })
         })
         .collect();
@@ -49,49 +46,37 @@ pub async fn summary(engine: &Engine, m: &MerchantRow, from_ms: i64, to_ms: i64)
         "from": time::date_text(time::day_of(from_ms)),
         "to": time::date_text(time::day_of(to_ms - 1)),
         "data": lines,
-        "total": {"count": count, "amount": Amount::from_minor(amount).to_cents(),
-                  "cost": Amount::from_minor(cost).to_cents(), "profit": Amount::from_minor(amount - cost).to_cents()},
+        "total": {"count": s.count, "amount": s.amount.to_cents(), "cost": s.cost.to_cents(),
+                  "profit": profit(s.amount, s.cost)},
     }))
 }
 
-/// The invoice statement of one month: wallet movements and the successful
-/// orders of the month per product.
+/// Amount less cost, in cents (negative when sold below cost).
+fn profit(amount: Amount, cost: Amount) -> String {
+    Amount::from_minor(amount.minor() - cost.minor()).to_cents()
+}
+
+/// The invoice statement of one month (`yyyy-MM`): wallet movements and the
+/// successful orders of the month per product.
 pub async fn invoice(engine: &Engine, m: &MerchantRow, month: &str) -> Result<Value, ApiError> {
     let (from_ms, to_ms) =
         time::parse_month(month).map_err(|message| ApiError::bad_request("invalid_month", message))?;
-    let mv = engine.store().movements(m.wallet_id, Some(from_ms), Some(to_ms)).await?;
-    let rows = engine.store().daily_summary(m.id, from_ms, to_ms).await?;
-    let catalog = engine.catalog();
-    let mut by_product: Vec<(String, u64, i64, i64)> = Vec::new();
-    for r in rows {
-        match by_product.iter_mut().find(|(p, ..)| *p == r.product) {
-            Some(line) => {
-                line.1 += r.count;
-                line.2 += r.amount_minor;
-                line.3 += r.cost_minor;
-            }
-            None => by_product.push((r.product, r.count, r.amount_minor, r.cost_minor)),
-        }
-    }
-    by_product.sort();
-    let charges = mv.holds_minor - mv.voids_minor;
-    let closing = mv.opening_minor + mv.deposits_minor - charges + mv.refunds_minor;
-    let cents = |minor: i64| Amount::from_minor(minor).to_cents();
+    let i = engine.reports().invoice(m, from_ms, to_ms).await?;
     Ok(json!({
         "account": m.account,
         "name": m.name,
         "month": month,
-        "opening_balance": cents(mv.opening_minor),
-        "deposits": cents(mv.deposits_minor),
-        "charges": cents(charges),
-        "refunds": cents(mv.refunds_minor),
-        "closing_balance": cents(closing),
-        "lines": by_product.iter().map(|(p, count, amount, cost)| json!({
-            "product_code": p,
-            "product_name": catalog.get(p).map(|x| x.name.clone()).unwrap_or_default(),
-            "count": count,
-            "amount": cents(*amount),
-            "cost": cents(*cost),
+        "opening_balance": i.opening.to_cents(),
+        "deposits": i.deposits.to_cents(),
+        "charges": i.charges.to_cents(),
+        "refunds": i.refunds.to_cents(),
+        "closing_balance": i.closing.to_cents(),
+        "lines": i.lines.iter().map(|l| json!({
+            "product_code": l.product,
+            "product_name": l.product_name,
+            "count": l.count,
+            "amount": l.amount.to_cents(),
+            "cost": l.cost.to_cents(),
         })).collect::<Vec<_>>(),
     }))
 }

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tambah_domain::Amount;
-use tambah_store::{Movements, StatementEntry, StatementQuery};
+use tambah_store::{Movements, StatementEntry, StatementQuery, TransferKind};
 
 use crate::wire;
 use crate::wire::query::{date_range, first_value, PAGE_DEFAULT, PAGE_MAX};
@@ -18,22 +18,23 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 }
 
 /// The statement type of a ledger kind.
-fn statement_type(kind: &str) -> &'static str {
+fn statement_type(kind: TransferKind) -> &'static str {
     match kind {
-        "DEPOSIT" => "DEPOSIT",
-        "HOLD" => "TRANSACTION",
-        _ => "REFUND",
+        TransferKind::Deposit => "DEPOSIT",
+        TransferKind::Hold => "TRANSACTION",
+        TransferKind::Post | TransferKind::Void | TransferKind::Refund => "REFUND",
     }
 }
 
 /// The ledger kinds of a statement type.
-fn ledger_kinds(statement_type: &str) -> Result<Vec<String>, ApiError> {
+/// `None`: a type no ledger movement has (nothing matches).
+fn ledger_kinds(statement_type: &str) -> Result<Option<Vec<TransferKind>>, ApiError> {
     Ok(match statement_type.to_ascii_uppercase().as_str() {
-        "DEPOSIT" => vec!["DEPOSIT".into()],
-        "TRANSACTION" => vec!["HOLD".into()],
-        "REFUND" => vec!["VOID".into(), "REFUND".into()],
+        "DEPOSIT" => Some(vec![TransferKind::Deposit]),
+        "TRANSACTION" => Some(vec![TransferKind::Hold]),
+        "REFUND" => Some(vec![TransferKind::Void, TransferKind::Refund]),
         // No commissions are paid yet: nothing matches.
-        "COMMISSION" => vec!["COMMISSION".into()],
+        "COMMISSION" => None,
         other => {
             return Err(ApiError::bad_request(
                 "invalid_type",
@@ -44,10 +45,14 @@ fn ledger_kinds(statement_type: &str) -> Result<Vec<String>, ApiError> {
 }
 
 fn remarks(e: &StatementEntry) -> String {
-    match (e.kind.as_str(), &e.refid, &e.product) {
-        ("HOLD", Some(refid), Some(product)) => format!("Transaction {refid} ({product})"),
-        ("VOID", Some(refid), Some(product)) => format!("Refund of failed transaction {refid} ({product})"),
-        ("REFUND", Some(refid), Some(product)) => format!("Refund of reversed transaction {refid} ({product})"),
+    match (e.kind, &e.refid, &e.product) {
+        (TransferKind::Hold, Some(refid), Some(product)) => format!("Transaction {refid} ({product})"),
+        (TransferKind::Void, Some(refid), Some(product)) => {
+            format!("Refund of failed transaction {refid} ({product})")
+        }
+        (TransferKind::Refund, Some(refid), Some(product)) => {
+            format!("Refund of reversed transaction {refid} ({product})")
+        }
         _ => e.remarks.clone(),
     }
 }
@@ -76,12 +81,12 @@ fn page(q: &str) -> Result<Page, ApiError> {
 
 fn entry(e: &StatementEntry) -> Value {
     json!({
-        "id": e.transfer_id,
+        "id": e.transfer_id.get(),
         "date": wire::myt(e.at_ms).millis_text(),
         "amount": wire::money(Amount::from_minor(e.amount_minor)),
         "balance": wire::money(Amount::from_minor(e.balance_after_minor)),
         "remarks": remarks(e),
-        "type": statement_type(&e.kind),
+        "type": statement_type(e.kind),
     })
 }
 
@@ -100,7 +105,7 @@ async fn statement(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> 
     let (from_ms, to_ms) = date_range(q)?;
     let kinds = match first_value(q, "type") {
         Some(t) => ledger_kinds(&t)?,
-        None => Vec::new(),
+        None => Some(Vec::new()),
     };
     let page = page(q)?;
     let wallet_id = req.caller.merchant.wallet_id;
@@ -108,13 +113,15 @@ async fn statement(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> 
         wallet_id,
         from_ms,
         to_ms,
-        kinds,
+        kinds: kinds.clone().unwrap_or_default(),
         limit: page.size as u32,
         offset: (page.number - 1).saturating_mul(page.size),
     };
-    let store = state.engine.store();
-    let (entries, total) = store.statement(&query).await?;
-    let sums = store.movements(wallet_id, from_ms, to_ms).await?;
+    let statement = match kinds {
+        Some(_) => state.engine.reports().statement(&query).await?,
+        None => state.engine.reports().empty_statement(&query).await?,
+    };
+    let (entries, total, sums) = (statement.entries, statement.total, statement.sums);
     let data: Vec<Value> = entries.iter().map(entry).collect();
     let path = format!("{}{}", state.config.public_url, req.uri.path());
     let (links, meta) = pages(q, &path, &page, total, query.offset, data.len() as u64);

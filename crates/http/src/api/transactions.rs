@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tambah_domain::{Amount, StatusCode};
+use tambah_domain::{Amount, MerchantId, OrderId, StatusCode};
 use tambah_engine::disputes::DisputeError;
 use tambah_store::{OrderQuery, OrderRow, StatusGroup};
 
@@ -38,11 +38,11 @@ fn status_group(text: &str) -> Result<StatusGroup, ApiError> {
     })
 }
 
-fn status_word(code: u8) -> &'static str {
+fn status_word(code: StatusCode) -> &'static str {
     match code {
-        20 => "Successful",
-        0 | 1 => "Pending",
-        53 => "Refund",
+        StatusCode::SUCCESSFUL => "Successful",
+        StatusCode::ACCEPTED | StatusCode::PROCESSING => "Pending",
+        StatusCode::REFUND => "Refund",
         _ => "Failed",
     }
 }
@@ -68,13 +68,13 @@ fn item(state: &Shared, o: &OrderRow, member_id: &str) -> Value {
         "sender": "",
         "member_id": member_id,
         "status": status_word(o.status),
-        "status_code": o.status.to_string(),
+        "status_code": o.status.code().to_string(),
         "remarks": o.remarks,
     })
 }
 
 /// The filters both versions take: date, page, status, account, product.
-fn base_query(q: &str, merchant_id: i64) -> Result<OrderQuery, ApiError> {
+fn base_query(q: &str, merchant_id: MerchantId) -> Result<OrderQuery, ApiError> {
     let (from_ms, to_ms) = date_range(q)?;
     let (limit, offset) = limit_offset(q)?;
     let statuses = all_values(q, "status").iter().map(|s| status_group(s)).collect::<Result<Vec<_>, _>>()?;
@@ -119,7 +119,7 @@ async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
 
 /// One page of orders and the totals of every order the filters match.
 async fn list(state: &Shared, req: &Authed, query: &OrderQuery) -> Result<Json<Value>, ApiError> {
-    let (rows, t) = state.engine.store().list_orders(query).await?;
+    let (rows, t) = state.engine.reports().transactions(query).await?;
     let data: Vec<Value> = rows.iter().map(|o| item(state, o, &req.caller.merchant.account)).collect();
     let amount = Amount::from_minor(t.successful_amount_minor);
     let price = Amount::from_minor(t.successful_cost_minor);
@@ -150,12 +150,12 @@ fn emails(body: &[u8], p: &params::Params) -> Vec<String> {
 }
 
 /// The caller's order named by `refid` or else `trxid`.
-async fn order(state: &Shared, merchant_id: i64, p: &params::Params) -> Result<Option<OrderRow>, ApiError> {
-    let store = state.engine.store();
+async fn order(state: &Shared, merchant_id: MerchantId, p: &params::Params) -> Result<Option<OrderRow>, ApiError> {
+    let engine = &state.engine;
     let order = match (p.get("refid"), p.get("trxid")) {
-        (Some(refid), _) => store.order_by_refid(merchant_id, &refid).await?,
+        (Some(refid), _) => engine.order_by_refid(merchant_id, &refid).await?,
         (None, Some(trxid)) => match trxid.parse::<i64>() {
-            Ok(id) => store.order(id).await?.filter(|o| o.merchant_id == merchant_id),
+            Ok(id) => engine.order_of(merchant_id, OrderId::new(id)).await?,
             Err(_) => None,
         },
         (None, None) => return Err(ApiError::bad_request("invalid_request", "refid or trxid is required")),
@@ -179,7 +179,7 @@ async fn check(state: Shared, req: Authed) -> Result<Response, ApiError> {
             "message": format!("Dispute case {} is open; we will check with the provider and reply", d.id)}}),
         Err(DisputeError::NotRefundable(o)) => json!({"data": {"refid": order.refid, "status": "Failed",
             "message": format!("Only successful transactions can be disputed; this one is {} ({})",
-                StatusCode::from_u8(o.status).map(|c| c.status_word()).unwrap_or("unknown"), o.status)}}),
+                o.status.status_word(), o.status.code())}}),
         Err(DisputeError::NotFound(m)) => return Err(ApiError::NotFound(m)),
         Err(DisputeError::Failed(m)) => return Err(ApiError::Internal(m)),
     };

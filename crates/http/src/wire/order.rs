@@ -58,7 +58,7 @@ impl Envelope {
         let o = &v.order;
         let amount = Amount::from_minor(o.amount_minor);
         Envelope {
-            code: StatusCode::from_u8(o.status).unwrap_or(StatusCode::PROCESSING),
+            code: o.status,
             account: o.account.clone(),
             product: o.product.clone(),
             product_name: v.product_name.clone(),

@@ -40,22 +40,15 @@ pub async fn run(db: &DbArgs, command: CatalogCommand) -> Result<(), String> {
 
 async fn import(db: &DbArgs, file: PathBuf) -> Result<(), String> {
     let json = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-    let parsed = catalog::parse(&json)?;
-    let n = parsed.products().len();
-    let version =
-        with_engine(db, |e| async move { e.store().save_catalog(&json, e.now_ms()).await.map_err(|e| e.to_string()) })
-            .await?;
+    // Refuse a bad file before the database is opened (or created).
+    catalog::parse(&json)?;
+    let (version, n) = with_engine(db, |e| async move { e.import_catalog(&json).await }).await?;
     println!("catalogue version {version} imported: {n} products");
     Ok(())
 }
 
 async fn show(db: &DbArgs, json: bool) -> Result<(), String> {
-    let (text, stock) = with_engine(db, |e| async move {
-        let stored = e.store().latest_catalog(true).await.map_err(|e| e.to_string())?;
-        let stock = e.store().stock_levels().await.map_err(|e| e.to_string())?;
-        Ok((stored.map(|(_, j)| j), stock))
-    })
-    .await?;
+    let (text, stock) = with_engine(db, |e| async move { e.stored_catalog().await.map_err(|e| e.to_string()) }).await?;
     // The same precedence as a starting node: imported, then --catalog, then built in.
     let text = match (text, &db.catalog) {
         (Some(t), _) => t,
@@ -98,13 +91,7 @@ async fn stock(db: &DbArgs, product: String, set: Option<u64>, unlimited: bool) 
         _ => return Err("give either --set N or --unlimited".into()),
     };
     let p = product.clone();
-    with_engine(db, |e| async move {
-        if e.catalog().get(&p).is_none() {
-            return Err(format!("unknown product {p:?}"));
-        }
-        e.store().set_stock(&p, remaining).await.map_err(|e| e.to_string())
-    })
-    .await?;
+    with_engine(db, |e| async move { e.set_stock(&p, remaining).await }).await?;
     match remaining {
         Some(n) => println!("stock of {product}: {n}"),
         None => println!("stock of {product}: unlimited"),

@@ -30,7 +30,7 @@ pub async fn run(db: &DbArgs, command: DisputeCommand) -> Result<(), String> {
 }
 
 async fn list(db: &DbArgs, all: bool) -> Result<(), String> {
-    let list = with_engine(db, |e| async move { e.store().disputes(!all).await.map_err(|e| e.to_string()) }).await?;
+    let list = with_engine(db, |e| async move { e.disputes(!all).await.map_err(|e| e.to_string()) }).await?;
     for d in list {
         println!(
             "{}",

@@ -54,26 +54,13 @@ async fn refund(db: &DbArgs, refid: String, account: Option<String>, reason: Str
 /// refids are unique per merchant only, so several owners is an error
 /// naming their accounts.
 async fn merchant_of_refid(e: &Engine, refid: &str) -> Result<MerchantRow, String> {
-    let found = e.store().orders_with_refid(refid).await.map_err(|e| e.to_string())?;
-    let merchant_id = match found.as_slice() {
-        [one] => one.merchant_id,
-        [] => return Err(format!("no transaction with refid {refid:?}")),
-        many => {
-            let mut accounts = Vec::new();
-            for o in many {
-                if let Ok(Some(m)) = e.store().merchant(o.merchant_id).await {
-                    accounts.push(m.account);
-                }
-            }
-            return Err(format!(
-                "refid {refid:?} was used by several merchants ({}): add --account",
-                accounts.join(", ")
-            ));
+    let mut merchants = e.merchants_with_refid(refid).await.map_err(|e| e.to_string())?;
+    match merchants.len() {
+        0 => Err(format!("no transaction with refid {refid:?}")),
+        1 => Ok(merchants.remove(0)),
+        _ => {
+            let accounts: Vec<String> = merchants.into_iter().map(|m| m.account).collect();
+            Err(format!("refid {refid:?} was used by several merchants ({}): add --account", accounts.join(", ")))
         }
-    };
-    e.store()
-        .merchant(merchant_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "the order's merchant is gone".to_string())
+    }
 }

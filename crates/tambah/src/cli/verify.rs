@@ -4,7 +4,7 @@
 use crate::database::{with_engine, DbArgs};
 
 pub async fn run(db: &DbArgs) -> Result<(), String> {
-    let checks = with_engine(db, |e| async move { e.store().verify().await.map_err(|e| e.to_string()) }).await?;
+    let checks = with_engine(db, |e| async move { e.verify().await.map_err(|e| e.to_string()) }).await?;
     let mut violations = 0;
     for c in &checks {
         let mark = if c.violations.is_empty() { "ok  " } else { "FAIL" };
