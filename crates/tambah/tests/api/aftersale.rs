@@ -291,6 +291,17 @@ async fn transactions_statement_and_reports_agree_to_the_sen() {
     let today = tambah_domain::time::date_text(tambah_domain::time::day_of(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64,
     ));
+    transactions_of_the_day(&c, &m, &today).await;
+    transaction_filters(&c, &today).await;
+    v1_transaction_lookups(&c).await;
+    balance_statement(&c).await;
+    reports_reconcile(&s, &c, &m, &today).await;
+    assert_verified(&s.db);
+}
+
+/// The day's listing of the seeded history: counts and totals to the sen,
+/// newest first.
+async fn transactions_of_the_day(c: &Client, m: &Merchant, today: &str) {
     let r = c.signed("GET", &format!("/v2/transactions?date={today}"), None).await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     let meta = &r.json["meta"];
@@ -310,7 +321,10 @@ async fn transactions_statement_and_reports_agree_to_the_sen() {
     assert_eq!(first["price"], "4.85");
     assert_eq!(first["member_id"], m.account.as_str());
     assert_eq!(first["date"].as_str().unwrap().len(), 23, "yyyy-MM-dd HH:mm:ss.fff");
-    // Filters: repeated status, account, product, paging, and the day before.
+}
+
+/// Filters: repeated status, account, product, paging, and the day before.
+async fn transaction_filters(c: &Client, today: &str) {
     let r = c.signed("GET", "/v2/transactions?status=SUCCESSFUL&status=REFUND", None).await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 4);
     let r = c.signed("GET", "/v2/transactions?account=0198765432", None).await;
@@ -322,7 +336,7 @@ async fn transactions_statement_and_reports_agree_to_the_sen() {
     assert_eq!(r.json["meta"]["transaction_count"], "6", "meta counts the whole filtered set");
     assert_eq!(c.signed("GET", "/v2/transactions?limit=2&offset=6", None).await.json["data"], json!([]));
     let yesterday = {
-        let d = tambah_domain::time::parse_date(&today).unwrap() - 1;
+        let d = tambah_domain::time::parse_date(today).unwrap() - 1;
         tambah_domain::time::date_text(d)
     };
     let r = c.signed("GET", &format!("/v2/transactions?date={yesterday}"), None).await;
@@ -333,15 +347,20 @@ async fn transactions_statement_and_reports_agree_to_the_sen() {
     for bad in ["date=2023-13-01", "status=WON", "limit=0", "limit=9999", "offset=-1"] {
         assert_eq!(c.signed("GET", &format!("/v2/transactions?{bad}"), None).await.status, 400, "{bad}");
     }
-    // v1: refid, sn, direction.
+}
+
+/// v1: refid, sn, direction.
+async fn v1_transaction_lookups(c: &Client) {
     let r = c.signed("GET", "/v1/transactions?refid=H-2", None).await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
     let sn = r.json["data"][0]["sn"].as_str().unwrap().to_owned();
     assert_eq!(c.signed("GET", &format!("/v1/transactions?sn={sn}"), None).await.json["data"][0]["refid"], "H-2");
     let r = c.signed("GET", "/v1/transactions?direction=asc&limit=1", None).await;
     assert_eq!(r.json["data"][0]["refid"], "H-1");
+}
 
-    // Statement: every movement with the balance after it.
+/// Statement: every movement with the balance after it.
+async fn balance_statement(c: &Client) {
     let r = c.signed("GET", "/v2/balance-statement?limit=3", None).await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     let rows = r.json["data"].as_array().unwrap();
@@ -379,15 +398,17 @@ async fn transactions_statement_and_reports_agree_to_the_sen() {
     assert_eq!(rows[0]["amount"], json!(9.7));
     assert_eq!(rows[0]["balance"], json!(161.2), "balances stay true when the filter skips entries");
     assert_eq!(c.signed("GET", "/v2/balance-statement?page=9", None).await.json["data"], json!([]));
+}
 
-    // Reports: the summary counts what was bought and kept; the invoice
-    // reconciles the wallet.
+/// Reports: the summary counts what was bought and kept; the invoice
+/// reconciles the wallet; the CLI renders both the same.
+async fn reports_reconcile(s: &Server, c: &Client, m: &Merchant, today: &str) {
     let r = c.signed("GET", &format!("/v2/reports/transaction-summary?date={today}"), None).await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     let data = &r.json["data"];
     assert_eq!(data["total"], json!({"count": 3, "amount": "90.00", "cost": "87.30", "profit": "2.70"}));
     assert_eq!(data["data"][0]["product_code"], "D");
-    assert_eq!(data["data"][0]["date"], today.as_str());
+    assert_eq!(data["data"][0]["date"], today);
     let csv = c
         .http
         .get(s.url(&format!("/v2/reports/transaction-summary?date={today}&format=csv")))
@@ -412,10 +433,9 @@ async fn transactions_statement_and_reports_agree_to_the_sen() {
     let cli = s.cli(&["report", "invoice", "--account", &m.account, "--month", month]);
     let cli: Value = serde_json::from_str(&cli).unwrap();
     assert_eq!(&cli, inv, "the CLI renders the same report");
-    let cli_csv = s.cli(&["report", "summary", "--account", &m.account, "--date", &today, "--csv"]);
+    let cli_csv = s.cli(&["report", "summary", "--account", &m.account, "--date", today, "--csv"]);
     assert_eq!(cli_csv, csv);
     assert_eq!(c.signed("GET", "/v2/reports/invoice?month=2026-13", None).await.status, 400);
-    assert_verified(&s.db);
 }
 
 #[tokio::test]

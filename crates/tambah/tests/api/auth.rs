@@ -156,8 +156,20 @@ async fn tokens_login_refresh_and_failures() {
     let s = Server::start(&[]);
     let m = s.merchant(&["--username", "kedai.ali", "--password", "correct horse"], "100");
     let http = reqwest::Client::new();
+    login_failures(&s, &http).await;
+    let login = login_and_use_the_tokens(&s, &http, &m).await;
+    let id2 = refresh_tokens(&s, &http, &login.refresh, &login.id).await;
+    change_password_revokes_everything(&s, &http, &id2).await;
+}
 
-    // Wrong password, unknown user, missing fields.
+/// The tokens a login hands out that the later steps use.
+struct Login {
+    id: String,
+    refresh: String,
+}
+
+/// Wrong password, unknown user, missing fields.
+async fn login_failures(s: &Server, http: &reqwest::Client) {
     let r = read(
         http.post(s.url("/v2/token"))
             .json(&json!({"username": "kedai.ali", "password": "wrong"}))
@@ -173,8 +185,11 @@ async fn tokens_login_refresh_and_failures() {
     assert_401(&r, "NotAuthorizedException", "Incorrect username or password.");
     let r = read(http.post(s.url("/v2/token")).json(&json!({"username": "kedai.ali"})).send().await.unwrap()).await;
     assert_eq!(r.status, 400);
+}
 
-    // Login (form body, v1 path), then use the IdToken both ways.
+/// Login (form body, v1 path), then use the IdToken both ways; a refresh
+/// token or a made-up one is not an access credential.
+async fn login_and_use_the_tokens(s: &Server, http: &reqwest::Client, m: &Merchant) -> Login {
     let r = read(
         http.post(s.url("/v1/token"))
             .form(&[("username", "kedai.ali"), ("password", "correct horse")])
@@ -202,8 +217,12 @@ async fn tokens_login_refresh_and_failures() {
     // A made-up token.
     let r = read(http.get(s.url("/v2/balance")).bearer_auth("tbh_id_made_up").send().await.unwrap()).await;
     assert_401(&r, "invalid_token", "Unauthorized");
+    Login { id, refresh }
+}
 
-    // Refresh: new Id/Access tokens, no new RefreshToken.
+/// Refresh: new Id/Access tokens, no new RefreshToken; an unknown refresh
+/// token is refused. Returns the new IdToken.
+async fn refresh_tokens(s: &Server, http: &reqwest::Client, refresh: &str, id: &str) -> String {
     let r = read(http.post(s.url("/v2/token/refresh")).json(&json!({"refresh_token": refresh})).send().await.unwrap())
         .await;
     assert_eq!(r.status, 200, "{:?}", r.json);
@@ -213,11 +232,14 @@ async fn tokens_login_refresh_and_failures() {
     let r =
         read(http.post(s.url("/v1/token/refresh")).json(&json!({"refresh_token": "nope"})).send().await.unwrap()).await;
     assert_401(&r, "invalid_token", "Unauthorized");
+    id2
+}
 
-    // Change password: old one stops working, every token is revoked.
+/// Change password: old one stops working, every token is revoked.
+async fn change_password_revokes_everything(s: &Server, http: &reqwest::Client, id2: &str) {
     let r = read(
         http.post(s.url("/v1/auth/change-password"))
-            .bearer_auth(&id2)
+            .bearer_auth(id2)
             .json(&json!({"old_password": "wrong", "new_password": "new password 1"}))
             .send()
             .await
@@ -227,7 +249,7 @@ async fn tokens_login_refresh_and_failures() {
     assert_401(&r, "NotAuthorizedException", "Incorrect username or password.");
     let r = read(
         http.post(s.url("/v1/auth/change-password"))
-            .bearer_auth(&id2)
+            .bearer_auth(id2)
             .json(&json!({"old_password": "correct horse", "new_password": "new password 1"}))
             .send()
             .await
@@ -236,7 +258,7 @@ async fn tokens_login_refresh_and_failures() {
     .await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     assert!(r.json["message"].is_string());
-    let r = read(http.get(s.url("/v2/balance")).bearer_auth(&id2).send().await.unwrap()).await;
+    let r = read(http.get(s.url("/v2/balance")).bearer_auth(id2).send().await.unwrap()).await;
     assert_401(&r, "invalid_token", "Unauthorized");
     let r = read(
         http.post(s.url("/v2/token"))

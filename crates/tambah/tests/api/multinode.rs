@@ -44,6 +44,24 @@ fn account_for(i: usize) -> String {
     }
 }
 
+/// How many refids the run places.
+const REFIDS: usize = 240;
+
+/// The order a refid stands for, the same body on every node.
+fn order(i: usize) -> Value {
+    json!({"refid": format!("MN-{i}"), "product": "D", "account": account_for(i), "amount": "10"})
+}
+
+/// What the waves of topups got back: the acknowledged answers as
+/// (merchant, request, response), and how many requests died with the node.
+struct Waves {
+    acked: Vec<(usize, Value, Value)>,
+    cut_off: usize,
+}
+
+/// Finals per (merchant, refid), polled until no order is left pending.
+type Finals = HashMap<(usize, String), Value>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_one_database_one_killed() {
     let Some(server) = server_url() else { return };
@@ -53,10 +71,29 @@ async fn three_nodes_one_database_one_killed() {
     let mut nodes: Vec<Server> = (0..3).map(|_| Server::start_on_db(db.clone(), &args)).collect();
     let merchants: Vec<Merchant> = (0..3).map(|_| create_merchant(&db.url, &[], "100000")).collect();
 
-    // Shared security state: a signed request replayed to another node is
-    // refused, and a revoked key stops working on every node at once.
-    let m = &merchants[0];
-    let (ts, nonce) = (now_s().to_string(), crate::harness::nonce());
+    security_state_is_shared(&db, &nodes, &merchants[0]).await;
+    let waves = send_waves_and_kill_a_node(&mut nodes, &merchants).await;
+    one_transaction_per_refid(&waves.acked);
+    let finals = every_refid_reaches_a_final(&nodes, &merchants).await;
+    acknowledged_answers_agree(&waves.acked, &finals);
+    wallets_are_exact(&nodes, &merchants, &finals).await;
+    for n in &mut nodes {
+        n.kill9();
+    }
+    assert_verified(&db.url);
+    let failed = finals.values().filter(|f| f["statuscode"] == "48").count();
+    eprintln!(
+        "{} answers acknowledged for {REFIDS} refids over 3 nodes, {} requests cut off by the kill \
+         ({failed} final failures by design); node 1 killed mid-wave and restarted",
+        waves.acked.len(),
+        waves.cut_off
+    );
+}
+
+/// Shared security state: a signed request replayed to another node is
+/// refused, and a revoked key stops working on every node at once.
+async fn security_state_is_shared(db: &Db, nodes: &[Server], m: &Merchant) {
+    let (ts, nonce) = (now_s().to_string(), nonce());
     let sig = signature(&m.api_secret, &ts, &nonce, "GET", "", b"");
     let http = reqwest::Client::new();
     let send = |node: &Server| {
@@ -73,15 +110,16 @@ async fn three_nodes_one_database_one_killed() {
     let spare = create_merchant(&db.url, &[], "1");
     assert_eq!(Client::new(&nodes[1], &spare).signed("GET", "/v2/balance", None).await.status, 200);
     cli(&db.url, &["key", "revoke", &spare.api_key]);
-    for node in &nodes {
+    for node in nodes {
         assert_eq!(Client::new(node, &spare).signed("GET", "/v2/balance", None).await.status, 401);
     }
+}
 
-    // The refids, each sent to two or three nodes at once by one merchant.
-    const REFIDS: usize = 240;
-    let mut acked: Vec<(usize, Value, Value)> = Vec::new(); // (merchant, request, response)
+/// The refids, each sent to two or three nodes at once by one merchant;
+/// node 1 is killed during wave 4 and restarted before wave 7.
+async fn send_waves_and_kill_a_node(nodes: &mut [Server], merchants: &[Merchant]) -> Waves {
+    let mut waves = Waves { acked: Vec::new(), cut_off: 0 };
     let mut killed_at = None;
-    let mut cut_off = 0;
     for wave in 0..(REFIDS / 24) {
         if wave == 7 {
             nodes[1].restart();
@@ -90,7 +128,7 @@ async fn three_nodes_one_database_one_killed() {
         for j in 0..24 {
             let i = wave * 24 + j;
             let who = i % merchants.len();
-            let body = json!({"refid": format!("MN-{i}"), "product": "D", "account": account_for(i), "amount": "10"});
+            let body = order(i);
             let fanout = 2 + i % 2;
             for k in 0..fanout {
                 let node = &nodes[(i + k) % nodes.len()];
@@ -112,17 +150,20 @@ async fn three_nodes_one_database_one_killed() {
         for t in tasks {
             let (who, body, r) = t.await.unwrap();
             match r {
-                Some(r) if r.status == 200 => acked.push((who, body, r.json)),
+                Some(r) if r.status == 200 => waves.acked.push((who, body, r.json)),
                 Some(r) => panic!("unexpected {}: {:?}", r.status, r.json),
-                None => cut_off += 1, // sent to the dead node, or cut off by the kill
+                None => waves.cut_off += 1, // sent to the dead node, or cut off by the kill
             }
         }
     }
     assert!(killed_at.is_some());
+    waves
+}
 
-    // Same refid answered by several nodes: never two different transactions.
+/// Same refid answered by several nodes: never two different transactions.
+fn one_transaction_per_refid(acked: &[(usize, Value, Value)]) {
     let mut by_refid: HashMap<(usize, String), Vec<&Value>> = HashMap::new();
-    for (who, body, r) in &acked {
+    for (who, body, r) in acked {
         by_refid.entry((*who, body["refid"].as_str().unwrap().to_owned())).or_default().push(r);
     }
     for ((_, refid), answers) in &by_refid {
@@ -133,15 +174,17 @@ async fn three_nodes_one_database_one_killed() {
             assert_eq!(pair[0]["sn"], pair[1]["sn"], "{refid}: one transaction");
         }
     }
+}
 
-    // Nothing stranded: every refid reaches a final status through any node,
-    // including orders the killed node was processing.
+/// Nothing stranded: every refid reaches a final status through any node,
+/// including orders the killed node was processing.
+async fn every_refid_reaches_a_final(nodes: &[Server], merchants: &[Merchant]) -> Finals {
     let live = Client::new(&nodes[0], &merchants[0]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut finals: HashMap<(usize, String), Value> = HashMap::new();
+    let mut finals = Finals::new();
     for i in 0..REFIDS {
         let who = i % merchants.len();
-        let body = json!({"refid": format!("MN-{i}"), "product": "D", "account": account_for(i), "amount": "10"});
+        let body = order(i);
         let c = Client { m: merchants[who].clone(), base: nodes[i % 3].base.clone(), ..live.clone() };
         loop {
             let r = c.topup(body.clone()).await;
@@ -154,8 +197,12 @@ async fn three_nodes_one_database_one_killed() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    // Acknowledged answers agree with the final state.
-    for (who, body, r) in &acked {
+    finals
+}
+
+/// Acknowledged answers agree with the final state.
+fn acknowledged_answers_agree(acked: &[(usize, Value, Value)], finals: &Finals) {
+    for (who, body, r) in acked {
         let f = &finals[&(*who, body["refid"].as_str().unwrap().to_owned())];
         let code: u8 = r["statuscode"].as_str().unwrap().parse().unwrap();
         if code >= 20 {
@@ -164,7 +211,10 @@ async fn three_nodes_one_database_one_killed() {
             assert_eq!(f["statuscode"], "20", "{body}: pending scenario orders end successful");
         }
     }
-    // Wallets: deposits minus the cost of successful orders, to the sen.
+}
+
+/// Wallets: deposits minus the cost of successful orders, to the sen.
+async fn wallets_are_exact(nodes: &[Server], merchants: &[Merchant], finals: &Finals) {
     for (who, m) in merchants.iter().enumerate() {
         let spent: i64 = finals
             .iter()
@@ -174,14 +224,4 @@ async fn three_nodes_one_database_one_killed() {
         let c = Client::new(&nodes[2], m);
         assert_eq!(minor_units(&c.balance().await), 100_000 * 10_000 - spent, "wallet of {}", m.account);
     }
-    for n in &mut nodes {
-        n.kill9();
-    }
-    assert_verified(&db.url);
-    let failed = finals.values().filter(|f| f["statuscode"] == "48").count();
-    eprintln!(
-        "{} answers acknowledged for {REFIDS} refids over 3 nodes, {cut_off} requests cut off by the kill \
-         ({failed} final failures by design); node 1 killed mid-wave and restarted",
-        acked.len()
-    );
 }
