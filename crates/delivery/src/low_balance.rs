@@ -13,8 +13,8 @@ use crate::mail;
 
 impl CallbackSender {
     pub(crate) async fn deliver_low_balance(&self, cb: &CallbackRow, m: &MerchantRow) -> (String, Answer) {
-        let balance = Amount::from_minor(cb.balance_minor);
-        let threshold = Amount::from_minor(m.low_balance_threshold_minor);
+        let balance = cb.balance;
+        let threshold = m.low_balance_threshold;
         let when = wire::myt(cb.created_at_ms).seconds_text();
         let mut answers = Vec::new();
         if !m.callback_url.is_empty() {

@@ -2,7 +2,7 @@
 //! was when the callback was queued, in the merchant's API version, as a
 //! signed POST (JSON) or GET (URL-encoded, as IIMMPACT's GET callbacks).
 
-use tambah_domain::{Amount, StatusCode};
+use tambah_domain::StatusCode;
 use tambah_engine::callbacks;
 use tambah_http::wire::{absolutize, order_body, ApiVersion, Shape};
 use tambah_store::{CallbackRow, MerchantRow};
@@ -26,7 +26,7 @@ impl CallbackSender {
         let status = cb.status.unwrap_or(StatusCode::PROCESSING);
         let product_name = self.engine.catalog().get(&order.product).map(|p| p.name.clone()).unwrap_or_default();
         let version = ApiVersion::parse(&m.api_version).unwrap_or(ApiVersion::Seed);
-        let body = order_body(&order, &product_name, status, cb.balance_minor, Shape::Version(version));
+        let body = order_body(&order, &product_name, status, cb.balance, Shape::Version(version));
         let secrets = match self.engine.callback_secrets(m.id).await {
             Ok(s) => s,
             Err(e) => return (url, Answer::failed(format!("secrets: {e}"), true)),
@@ -38,7 +38,7 @@ impl CallbackSender {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("refid", &order.refid)
                 .append_pair("status", &status.code().to_string())
-                .append_pair("price", &Amount::from_minor(order.cost_minor).to_cents())
+                .append_pair("price", &order.cost.to_cents())
                 .append_pair("message", &data.to_string())
                 .finish();
             let full = if url.contains('?') { format!("{url}&{query}") } else { format!("{url}?{query}") };

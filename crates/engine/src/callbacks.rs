@@ -1,7 +1,7 @@
 //! Callbacks: the merchant's URL and method, the signing secrets (with a
 //! rotation overlap), the signature, and manual redelivery. Queuing happens
 //! in the writer (the outbox row is written with the status change);
-//! delivery is the HTTP edge's worker.
+//! delivery is the `tambah-delivery` worker, through [`crate::outbox`].
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -111,7 +111,7 @@ impl Engine {
             .order_by_refid(merchant.id, refid)
             .await?
             .ok_or_else(|| CallbackError::NotFound(format!("no transaction with refid {refid:?}")))?;
-        let balance_minor = self.store().balance(merchant.wallet_id).await?;
+        let balance = self.store().balance(merchant.wallet_id).await?;
         let id = self
             .store()
             .enqueue_callback(&NewCallback {
@@ -119,7 +119,7 @@ impl Engine {
                 kind: CallbackKind::Order,
                 order_id: Some(order.id),
                 status: Some(order.status),
-                balance_minor,
+                balance,
                 created_at_ms: self.now_ms(),
             })
             .await?;

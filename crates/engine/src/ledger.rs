@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use tambah_domain::{AccountId, Environment, TransferId};
+use tambah_domain::{AccountId, Amount, Environment, TransferId};
 use tambah_store::{CallbackKind, NewCallback, NewTransfer, StoreError, SystemAccounts, Writer};
 
 #[derive(Debug)]
@@ -34,10 +34,11 @@ impl From<StoreError> for LedgerError {
 }
 
 pub(crate) struct BatchLedger {
-    balances: HashMap<AccountId, i64>,
+    balances: HashMap<AccountId, Amount>,
     /// Accounts that may go below zero (the funding accounts).
     overdraft: Vec<AccountId>,
-    staged: Vec<(AccountId, i64)>,
+    /// Signed changes of the command being applied.
+    staged: Vec<(AccountId, Amount)>,
     dirty: Vec<AccountId>,
     systems: HashMap<Environment, SystemAccounts>,
 }
@@ -70,24 +71,25 @@ impl BatchLedger {
     }
 
     /// The balance as this command sees it: batch state plus its own staged moves.
-    pub(crate) fn balance(&self, account: AccountId) -> i64 {
+    pub(crate) fn balance(&self, account: AccountId) -> Amount {
         let base = *self.balances.get(&account).expect("account was locked at batch start");
-        base + self.staged.iter().filter(|(a, _)| *a == account).map(|(_, d)| d).sum::<i64>()
+        self.staged.iter().filter(|(a, _)| *a == account).fold(base, |sum, (_, delta)| add(sum, *delta))
     }
 
     /// Checks a transfer against the balances, stages its effect, and
     /// records on it the balance of its wallet after it; the caller writes
     /// it (alone, or together with its order).
     pub(crate) fn stage(&mut self, t: &mut NewTransfer) -> Result<(), LedgerError> {
-        assert!(t.amount_minor > 0, "transfers move a positive amount");
+        assert!(t.amount > Amount::ZERO, "transfers move a positive amount");
         assert_ne!(t.debit_account, t.credit_account);
-        let after = self.balance(t.debit_account).checked_sub(t.amount_minor).expect("balances stay far inside i64");
-        if after < 0 && !self.overdraft.contains(&t.debit_account) {
+        let after = self.balance(t.debit_account).checked_sub(t.amount).expect("balances stay far inside i64");
+        if after < Amount::ZERO && !self.overdraft.contains(&t.debit_account) {
             return Err(LedgerError::Insufficient);
         }
-        self.staged.push((t.debit_account, -t.amount_minor));
-        self.staged.push((t.credit_account, t.amount_minor));
-        t.wallet_balance_after_minor = t.wallet_account().map(|wallet| self.balance(wallet));
+        let debit = Amount::ZERO.checked_sub(t.amount).expect("a transfer's amount is bounded");
+        self.staged.push((t.debit_account, debit));
+        self.staged.push((t.credit_account, t.amount));
+        t.wallet_balance_after = t.wallet_account().map(|wallet| self.balance(wallet));
         Ok(())
     }
 
@@ -101,7 +103,8 @@ impl BatchLedger {
     /// The command succeeded: its movements become part of the batch.
     pub(crate) fn keep_command(&mut self) {
         for (account, delta) in self.staged.drain(..) {
-            *self.balances.get_mut(&account).expect("locked") += delta;
+            let balance = self.balances.get_mut(&account).expect("locked");
+            *balance = add(*balance, delta);
             if !self.dirty.contains(&account) {
                 self.dirty.push(account);
             }
@@ -121,14 +124,14 @@ impl BatchLedger {
         self.dirty.sort_unstable();
         for watch in w.low_balance_watch(&self.dirty)? {
             let balance = self.balances[&watch.wallet_id];
-            let below = balance < watch.threshold_minor;
+            let below = balance < watch.threshold;
             if below && !watch.notified {
                 w.insert_callback(&NewCallback {
                     merchant_id: watch.merchant_id,
                     kind: CallbackKind::LowBalance,
                     order_id: None,
                     status: None,
-                    balance_minor: balance,
+                    balance,
                     created_at_ms: now_ms,
                 })?;
                 w.set_low_balance_notified(watch.merchant_id, true)?;
@@ -141,4 +144,11 @@ impl BatchLedger {
         }
         Ok(())
     }
+}
+
+/// Adds a signed change to a balance. Balances and amounts are bounded far
+/// inside `i64` (`money::MAX_MINOR` per amount), so an overflow is a broken
+/// invariant.
+fn add(balance: Amount, delta: Amount) -> Amount {
+    balance.checked_add(delta).expect("balances stay far inside i64")
 }

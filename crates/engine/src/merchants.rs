@@ -216,22 +216,22 @@ impl Engine {
             .run(crate::writer::Deposit {
                 wallet_id: merchant.wallet_id,
                 environment: merchant.environment,
-                amount_minor: amount.minor(),
+                amount,
                 remarks: remarks.to_owned(),
                 now_ms: self.now_ms(),
             })
             .await?;
-        Ok(Amount::from_minor(balance))
+        Ok(balance)
     }
 
     /// Sets the low-balance threshold (0 turns notices off).
     pub async fn set_low_balance_threshold(&self, merchant: &MerchantRow, threshold: Amount) -> Result<(), AdminError> {
-        self.store().set_low_balance_threshold(merchant.id, threshold.minor()).await?;
+        self.store().set_low_balance_threshold(merchant.id, threshold).await?;
         Ok(())
     }
 
     /// The wallet balance, pending holds already taken off.
     pub async fn balance(&self, merchant: &MerchantRow) -> Result<Amount, StoreError> {
-        self.store().balance(merchant.wallet_id).await.map(Amount::from_minor)
+        self.store().balance(merchant.wallet_id).await
     }
 }

@@ -46,7 +46,7 @@ pub struct Rejection {
     pub kind: RejectionKind,
     pub code: StatusCode,
     pub reason: String,
-    pub balance_minor: i64,
+    pub balance: Amount,
 }
 
 /// An order as the merchant sees it.
@@ -54,7 +54,7 @@ pub struct Rejection {
 pub struct OrderView {
     pub order: OrderRow,
     pub product_name: String,
-    pub balance_minor: i64,
+    pub balance: Amount,
 }
 
 #[derive(Debug)]
@@ -91,7 +91,7 @@ struct ValidTopup {
 }
 
 fn reject(kind: RejectionKind, code: StatusCode, reason: impl Into<String>) -> Rejection {
-    Rejection { kind, code, reason: reason.into(), balance_minor: 0 }
+    Rejection { kind, code, reason: reason.into(), balance: Amount::ZERO }
 }
 
 /// The merchant may place new orders: not suspended, not read-only, and by
@@ -173,7 +173,7 @@ impl Engine {
             // A rejection still tells the merchant their balance.
             Err(TopupError::Rejected(mut r)) => {
                 let balance = self.store().balance(caller.merchant.wallet_id).await;
-                r.balance_minor = balance.unwrap_or(r.balance_minor);
+                r.balance = balance.unwrap_or(r.balance);
                 Err(TopupError::Rejected(r))
             }
             other => other,
@@ -186,22 +186,22 @@ impl Engine {
         let valid = self.validate(input).map_err(TopupError::Rejected)?;
         authorize(caller, &valid).map_err(TopupError::Rejected)?;
         // A refid already used is a status check; it never reaches the writer.
-        let (found, balance_minor) =
+        let (found, balance) =
             self.store().order_with_balance(merchant.id, valid.refid.as_str(), merchant.wallet_id).await?;
         if let Some(existing) = found {
-            return self.view_of_existing(existing, balance_minor, &valid);
+            return self.view_of_existing(existing, balance, &valid);
         }
         let now_ms = self.now_ms();
         let verdict = self.verdict(merchant, &valid, now_ms);
         match self.place(merchant, &valid, verdict, now_ms).await? {
             Placed::Existing(order) | Placed::Conflict(order) => self.existing_view(merchant, order, &valid).await,
-            Placed::New { order, balance_minor, dispatch_to } => {
+            Placed::New { order, balance, dispatch_to } => {
                 self.record_health(merchant.environment, &order.product, &order);
                 let product_name = valid.product.name.clone();
                 if order.status.is_final() {
-                    return Ok(OrderView { order, product_name, balance_minor });
+                    return Ok(OrderView { order, product_name, balance });
                 }
-                self.dispatch_and_wait(merchant, order, balance_minor, dispatch_to, product_name).await
+                self.dispatch_and_wait(merchant, order, balance, dispatch_to, product_name).await
             }
         }
     }
@@ -225,7 +225,7 @@ impl Engine {
             refid: valid.refid.as_str().to_owned(),
             product: valid.product.code.clone(),
             account: valid.account.clone(),
-            amount_minor: valid.amount.minor(),
+            amount: valid.amount,
             status: StatusCode::ACCEPTED,
             created_at_ms: now_ms,
         };
@@ -253,8 +253,8 @@ impl Engine {
                 refid: valid.refid.as_str().to_owned(),
                 product: valid.product.code.clone(),
                 account: valid.account.clone(),
-                amount_minor: valid.amount.minor(),
-                cost_minor: valid.product.cost(valid.amount, &merchant.level).minor(),
+                amount: valid.amount,
+                cost: valid.product.cost(valid.amount, &merchant.level),
                 remarks: valid.remarks.clone(),
                 extras_json: valid.extras_json.clone(),
                 verdict,
@@ -282,7 +282,7 @@ impl Engine {
         &self,
         merchant: &MerchantRow,
         order: OrderRow,
-        balance_minor: i64,
+        balance: Amount,
         dispatch_to: Option<&'static str>,
         product_name: String,
     ) -> Result<OrderView, TopupError> {
@@ -294,7 +294,7 @@ impl Engine {
             tokio::spawn(async move { engine.dispatch(order, provider).await });
         }
         let Some(woken) = woken else {
-            return Ok(OrderView { order, product_name, balance_minor });
+            return Ok(OrderView { order, product_name, balance });
         };
         let order_id = order.id;
         let order = match tokio::time::timeout(Duration::from_millis(wait), woken).await {
@@ -304,8 +304,8 @@ impl Engine {
                 self.store().order_by_refid(merchant.id, &order.refid).await?.unwrap_or(order)
             }
         };
-        let balance_minor = self.store().balance(merchant.wallet_id).await?;
-        Ok(OrderView { order, product_name, balance_minor })
+        let balance = self.store().balance(merchant.wallet_id).await?;
+        Ok(OrderView { order, product_name, balance })
     }
 
     async fn existing_view(
@@ -314,8 +314,8 @@ impl Engine {
         existing: OrderRow,
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
-        let balance_minor = self.store().balance(merchant.wallet_id).await?;
-        self.view_of_existing(existing, balance_minor, valid)
+        let balance = self.store().balance(merchant.wallet_id).await?;
+        self.view_of_existing(existing, balance, valid)
     }
 
     /// A refid already used: its status (a status check), or 409 when the
@@ -323,10 +323,10 @@ impl Engine {
     fn view_of_existing(
         &self,
         existing: OrderRow,
-        balance_minor: i64,
+        balance: Amount,
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
-        if !same_request(&existing, &valid.product.code, &valid.account, valid.amount.minor()) {
+        if !same_request(&existing, &valid.product.code, &valid.account, valid.amount) {
             return Err(TopupError::Rejected(Rejection {
                 kind: RejectionKind::Conflict,
                 code: StatusCode::DUPLICATE,
@@ -334,11 +334,11 @@ impl Engine {
                     "refid {} was already used with a different product, account or amount",
                     existing.refid
                 ),
-                balance_minor,
+                balance,
             }));
         }
         let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();
-        Ok(OrderView { order: existing, product_name, balance_minor })
+        Ok(OrderView { order: existing, product_name, balance })
     }
 
     /// Sends an accepted order to its provider and records the answer.
@@ -424,7 +424,7 @@ fn provider_order(order: &OrderRow) -> ProviderOrder {
         refid: order.refid.clone(),
         product: order.product.clone(),
         account: order.account.clone(),
-        amount_minor: order.amount_minor,
+        amount: order.amount,
         status: order.status,
         created_at_ms: order.created_at_ms,
     }

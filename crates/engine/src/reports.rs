@@ -110,15 +110,15 @@ impl Reports<'_> {
             Summary { lines: Vec::with_capacity(rows.len()), count: 0, amount: Amount::ZERO, cost: Amount::ZERO };
         for r in rows {
             summary.count += r.count;
-            summary.amount = sum(summary.amount, r.amount_minor)?;
-            summary.cost = sum(summary.cost, r.cost_minor)?;
+            summary.amount = sum(summary.amount, r.amount)?;
+            summary.cost = sum(summary.cost, r.cost)?;
             summary.lines.push(SummaryLine {
                 day: r.day,
                 product_name: self.product_name(&r.product),
                 product: r.product,
                 count: r.count,
-                amount: Amount::from_minor(r.amount_minor),
-                cost: Amount::from_minor(r.cost_minor),
+                amount: r.amount,
+                cost: r.cost,
             });
         }
         Ok(summary)
@@ -134,34 +134,33 @@ impl Reports<'_> {
             match lines.iter_mut().find(|l| l.product == r.product) {
                 Some(line) => {
                     line.count += r.count;
-                    line.amount = sum(line.amount, r.amount_minor)?;
-                    line.cost = sum(line.cost, r.cost_minor)?;
+                    line.amount = sum(line.amount, r.amount)?;
+                    line.cost = sum(line.cost, r.cost)?;
                 }
                 None => lines.push(InvoiceLine {
                     product_name: self.product_name(&r.product),
                     product: r.product,
                     count: r.count,
-                    amount: Amount::from_minor(r.amount_minor),
-                    cost: Amount::from_minor(r.cost_minor),
+                    amount: r.amount,
+                    cost: r.cost,
                 }),
             }
         }
         lines.sort_by(|a, b| a.product.cmp(&b.product));
-        let charges = mv.holds_minor - mv.voids_minor;
-        let closing = mv.opening_minor + mv.deposits_minor - charges + mv.refunds_minor;
-        Ok(Invoice {
-            opening: Amount::from_minor(mv.opening_minor),
-            deposits: Amount::from_minor(mv.deposits_minor),
-            charges: Amount::from_minor(charges),
-            refunds: Amount::from_minor(mv.refunds_minor),
-            closing: Amount::from_minor(closing),
-            lines,
-        })
+        let overflow = || StoreError::Other("invoice sums overflow".into());
+        let charges = mv.holds.checked_sub(mv.voids).ok_or_else(overflow)?;
+        let closing = mv
+            .opening
+            .checked_add(mv.deposits)
+            .and_then(|b| b.checked_sub(charges))
+            .and_then(|b| b.checked_add(mv.refunds))
+            .ok_or_else(overflow)?;
+        Ok(Invoice { opening: mv.opening, deposits: mv.deposits, charges, refunds: mv.refunds, closing, lines })
     }
 }
 
 /// Adds a stored sum to a running total; an overflow is a broken invariant
 /// (no wallet holds more than `Amount::MAX_MINOR`), reported, not wrapped.
-fn sum(total: Amount, minor: i64) -> Result<Amount, StoreError> {
-    total.checked_add(Amount::from_minor(minor)).ok_or_else(|| StoreError::Other("report sum overflows".into()))
+fn sum(total: Amount, more: Amount) -> Result<Amount, StoreError> {
+    total.checked_add(more).ok_or_else(|| StoreError::Other("report sum overflows".into()))
 }

@@ -192,13 +192,13 @@ impl World {
             assert!(order.status.is_final(), "order {} still {}", order.refid, order.status);
             *counts.entry(order.status.code()).or_default() += 1;
             if order.status == StatusCode::SUCCESSFUL {
-                *spent.entry(m.id).or_default() += order.cost_minor;
+                *spent.entry(m.id).or_default() += order.cost.minor();
             }
         }
         for c in &self.callers {
             let m = &c.merchant;
             let expected = self.deposits[&m.account] - spent.get(&m.id).copied().unwrap_or(0);
-            assert_eq!(self.store.balance(m.wallet_id).await.unwrap(), expected, "wallet of {}", m.account);
+            assert_eq!(self.store.balance(m.wallet_id).await.unwrap().minor(), expected, "wallet of {}", m.account);
         }
         for c in &self.store.verify().await.unwrap() {
             assert!(c.violations.is_empty(), "{}: {:?}", c.name, c.violations);

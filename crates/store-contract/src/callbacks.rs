@@ -2,7 +2,7 @@
 //! queued inside the writer's transaction, leases on due callbacks, and the
 //! attempts log.
 
-use tambah_domain::{AccountId, CallbackId, Environment, MerchantId, OrderId, StatusCode};
+use tambah_domain::{AccountId, Amount, CallbackId, Environment, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, CallbackSecrets, Claim, LowBalanceWatch, MerchantRow,
     NewCallback, OrderRow, Store, Writer,
@@ -20,26 +20,19 @@ fn claim_callbacks(store: &dyn Store, claim: &Claim) -> Vec<CallbackRow> {
     must("claim_due_callbacks", block(store.claim_due_callbacks(claim)))
 }
 
-fn order_callback(order: &OrderRow, status: StatusCode, balance_minor: i64, created_at_ms: i64) -> NewCallback {
+fn order_callback(order: &OrderRow, status: StatusCode, balance: Amount, created_at_ms: i64) -> NewCallback {
     NewCallback {
         merchant_id: order.merchant_id,
         kind: CallbackKind::Order,
         order_id: Some(order.id),
         status: Some(status),
-        balance_minor,
+        balance,
         created_at_ms,
     }
 }
 
-fn low_balance_callback(merchant_id: MerchantId, balance_minor: i64, created_at_ms: i64) -> NewCallback {
-    NewCallback {
-        merchant_id,
-        kind: CallbackKind::LowBalance,
-        order_id: None,
-        status: None,
-        balance_minor,
-        created_at_ms,
-    }
+fn low_balance_callback(merchant_id: MerchantId, balance: Amount, created_at_ms: i64) -> NewCallback {
+    NewCallback { merchant_id, kind: CallbackKind::LowBalance, order_id: None, status: None, balance, created_at_ms }
 }
 
 /// The row a callback reads back as before any attempt.
@@ -50,7 +43,7 @@ fn queued(id: CallbackId, c: &NewCallback) -> CallbackRow {
         kind: c.kind,
         order_id: c.order_id,
         status: c.status,
-        balance_minor: c.balance_minor,
+        balance: c.balance,
         created_at_ms: c.created_at_ms,
         attempts: 0,
         state: "pending".to_owned(),
@@ -67,8 +60,8 @@ pub fn callback_settings(store: &dyn Store) {
     let m = create(store, Environment::Staging, "cb-settings");
     let other = create(store, Environment::Staging, "cb-other");
     assert_eq!(
-        (m.email.as_str(), m.callback_url.as_str(), m.callback_method.as_str(), m.low_balance_threshold_minor),
-        ("", "", "POST", 0),
+        (m.email.as_str(), m.callback_url.as_str(), m.callback_method.as_str(), m.low_balance_threshold),
+        ("", "", "POST", Amount::ZERO),
         "a new merchant has no e-mail, no callback URL (method POST) and no low-balance threshold"
     );
     assert_eq!(
@@ -136,20 +129,25 @@ pub fn low_balance_watch(store: &dyn Store) {
     let b = create(store, Environment::Staging, "low-b");
     let c = create(store, Environment::Live, "low-c");
     let s = systems(store, Environment::Staging);
-    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, 5_000)));
-    must("set_low_balance_threshold", block(store.set_low_balance_threshold(c.id, 1)));
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, Amount::from_minor(5_000))));
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(c.id, Amount::from_minor(1))));
     assert_eq!(
         merchant_now(store, a.id),
-        MerchantRow { low_balance_threshold_minor: 5_000, ..a.clone() },
+        MerchantRow { low_balance_threshold: Amount::from_minor(5_000), ..a.clone() },
         "set_low_balance_threshold sets the threshold and nothing else"
     );
     assert_eq!(merchant_now(store, b.id), b, "set_low_balance_threshold changes only that merchant");
 
-    let watch_a = |threshold_minor: i64, notified: bool| watch(&a, threshold_minor, notified);
-    let watch_c = LowBalanceWatch { wallet_id: c.wallet_id, merchant_id: c.id, threshold_minor: 1, notified: false };
+    let watch_a = |threshold: Amount, notified: bool| watch(&a, threshold, notified);
+    let watch_c = LowBalanceWatch {
+        wallet_id: c.wallet_id,
+        merchant_id: c.id,
+        threshold: Amount::from_minor(1),
+        notified: false,
+    };
     let mut all = vec![a.wallet_id, b.wallet_id, c.wallet_id, s.funding, s.holds, s.revenue];
     all.sort_unstable();
-    let mut both = vec![watch_a(5_000, false), watch_c];
+    let mut both = vec![watch_a(Amount::from_minor(5_000), false), watch_c];
     both.sort_by_key(|x| x.wallet_id);
 
     let mut w = writer(store);
@@ -168,21 +166,25 @@ pub fn low_balance_watch(store: &dyn Store) {
     must("set_low_balance_notified", w.set_low_balance_notified(a.id, true));
     assert_eq!(
         watched(w.as_mut(), &[a.wallet_id]),
-        vec![watch_a(5_000, true)],
+        vec![watch_a(Amount::from_minor(5_000), true)],
         "set_low_balance_notified is seen in the same transaction"
     );
     must("rollback", w.rollback());
     must("begin", w.begin());
-    assert_eq!(watched(w.as_mut(), &[a.wallet_id]), vec![watch_a(5_000, false)], "a rolled-back mark is not kept");
+    assert_eq!(
+        watched(w.as_mut(), &[a.wallet_id]),
+        vec![watch_a(Amount::from_minor(5_000), false)],
+        "a rolled-back mark is not kept"
+    );
     must("set_low_balance_notified", w.set_low_balance_notified(a.id, true));
     must("commit", w.commit());
 
     the_mark_is_kept_cleared_and_reset(store, w.as_mut(), &a, watch_c, &all);
 }
 
-/// The watch of merchant `m` at `threshold_minor`, notified or not.
-fn watch(m: &MerchantRow, threshold_minor: i64, notified: bool) -> LowBalanceWatch {
-    LowBalanceWatch { wallet_id: m.wallet_id, merchant_id: m.id, threshold_minor, notified }
+/// The watch of merchant `m` at `threshold`, notified or not.
+fn watch(m: &MerchantRow, threshold: Amount, notified: bool) -> LowBalanceWatch {
+    LowBalanceWatch { wallet_id: m.wallet_id, merchant_id: m.id, threshold, notified }
 }
 
 /// What low_balance_watch answers for `ids`, by wallet.
@@ -202,12 +204,12 @@ fn the_mark_is_kept_cleared_and_reset(
     watch_c: LowBalanceWatch,
     all: &[AccountId],
 ) {
-    let watch_a = |threshold_minor: i64, notified: bool| watch(a, threshold_minor, notified);
+    let watch_a = |threshold: Amount, notified: bool| watch(a, threshold, notified);
     must("begin", w.begin());
     assert_eq!(
         watched(w, all),
         {
-            let mut v = vec![watch_a(5_000, true), watch_c];
+            let mut v = vec![watch_a(Amount::from_minor(5_000), true), watch_c];
             v.sort_by_key(|x| x.wallet_id);
             v
         },
@@ -218,38 +220,46 @@ fn the_mark_is_kept_cleared_and_reset(
     must("begin", w.begin());
     assert_eq!(
         watched(w, &[a.wallet_id]),
-        vec![watch_a(5_000, false)],
+        vec![watch_a(Amount::from_minor(5_000), false)],
         "set_low_balance_notified(false) clears the mark"
     );
     must("set_low_balance_notified", w.set_low_balance_notified(a.id, true));
     must("commit", w.commit());
 
-    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, 7_000)));
-    assert_eq!(merchant_now(store, a.id).low_balance_threshold_minor, 7_000, "the threshold can be changed");
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, Amount::from_minor(7_000))));
+    assert_eq!(
+        merchant_now(store, a.id).low_balance_threshold,
+        Amount::from_minor(7_000),
+        "the threshold can be changed"
+    );
     must("begin", w.begin());
     assert_eq!(
         watched(w, &[a.wallet_id]),
-        vec![watch_a(7_000, false)],
+        vec![watch_a(Amount::from_minor(7_000), false)],
         "set_low_balance_threshold clears the notified mark"
     );
     must("rollback", w.rollback());
 
-    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, 0)));
+    must("set_low_balance_threshold", block(store.set_low_balance_threshold(a.id, Amount::ZERO)));
     must("begin", w.begin());
     assert_eq!(watched(w, all), vec![watch_c], "a threshold of 0 is no threshold: the wallet is not watched");
     must("rollback", w.rollback());
-    expect_constraint("a negative low-balance threshold", block(store.set_low_balance_threshold(a.id, -1)));
-    assert_eq!(merchant_now(store, a.id).low_balance_threshold_minor, 0, "a refused threshold is not kept");
+    expect_constraint(
+        "a negative low-balance threshold",
+        block(store.set_low_balance_threshold(a.id, Amount::from_minor(-1))),
+    );
+    assert_eq!(merchant_now(store, a.id).low_balance_threshold, Amount::ZERO, "a refused threshold is not kept");
 }
 
 /// insert_callback queues inside the writer's transaction: invisible until
 /// commit, gone after a rollback, due at its creation time.
 pub fn callback_outbox(store: &dyn Store) {
     let m = create(store, Environment::Staging, "outbox");
-    let o = insert_committed(store, &[order(m.id, "outbox-1", StatusCode::INSUFFICIENT_CREDIT, 0, T0)]).remove(0);
+    let o = insert_committed(store, &[order(m.id, "outbox-1", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0)])
+        .remove(0);
     let mut w = writer(store);
 
-    let first = order_callback(&o, StatusCode::INSUFFICIENT_CREDIT, 1_234, T0 + 10);
+    let first = order_callback(&o, StatusCode::INSUFFICIENT_CREDIT, Amount::from_minor(1_234), T0 + 10);
     must("begin", w.begin());
     let id = must("insert_callback", w.insert_callback(&first));
     assert!(callback_log(store, o.id).is_empty(), "a callback queued in an open transaction is invisible to readers");
@@ -266,7 +276,10 @@ pub fn callback_outbox(store: &dyn Store) {
     );
 
     must("begin", w.begin());
-    let gone = must("insert_callback", w.insert_callback(&order_callback(&o, StatusCode::SUCCESSFUL, 5, T0 + 11)));
+    let gone = must(
+        "insert_callback",
+        w.insert_callback(&order_callback(&o, StatusCode::SUCCESSFUL, Amount::from_minor(5), T0 + 11)),
+    );
     assert_ne!(gone, id, "insert_callback returns distinct ids");
     must("rollback", w.rollback());
     assert_eq!(
@@ -275,7 +288,7 @@ pub fn callback_outbox(store: &dyn Store) {
         "a callback of a rolled-back transaction is gone"
     );
 
-    let low = low_balance_callback(m.id, 99, T0 + 30);
+    let low = low_balance_callback(m.id, Amount::from_minor(99), T0 + 30);
     must("begin", w.begin());
     let low_id = must("insert_callback", w.insert_callback(&low));
     must("savepoint", w.savepoint());
@@ -312,13 +325,13 @@ pub fn callback_outbox(store: &dyn Store) {
 /// by id, at most `limit`.
 pub fn claim_due_callbacks(store: &dyn Store) {
     let m = create(store, Environment::Staging, "due-cb");
-    let o = insert_committed(store, &[order(m.id, "due-cb-1", StatusCode::SUCCESSFUL, 0, 0)]).remove(0);
+    let o = insert_committed(store, &[order(m.id, "due-cb-1", StatusCode::SUCCESSFUL, Amount::ZERO, 0)]).remove(0);
     let mut rows = Vec::new();
     for (i, at) in [900, 100, 5_000, 1_000, 1_001, 50].into_iter().enumerate() {
         let new = if i % 2 == 0 {
-            order_callback(&o, StatusCode::SUCCESSFUL, 10 * i as i64, at)
+            order_callback(&o, StatusCode::SUCCESSFUL, Amount::from_minor(10 * i as i64), at)
         } else {
-            low_balance_callback(m.id, 7, at)
+            low_balance_callback(m.id, Amount::from_minor(7), at)
         };
         let id = must("enqueue_callback", block(store.enqueue_callback(&new)));
         rows.push(queued(id, &new));
@@ -374,14 +387,17 @@ pub fn callback_attempts(store: &dyn Store) {
     let m = create(store, Environment::Staging, "attempts");
     let orders = insert_committed(
         store,
-        &[order(m.id, "att-1", StatusCode::SUCCESSFUL, 0, 0), order(m.id, "att-2", StatusCode::SUCCESSFUL, 0, 0)],
+        &[
+            order(m.id, "att-1", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+            order(m.id, "att-2", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+        ],
     );
     let (o1, o2) = (&orders[0], &orders[1]);
     let enqueue = |c: &NewCallback| queued(must("enqueue_callback", block(store.enqueue_callback(c))), c);
-    let c1 = enqueue(&order_callback(o1, StatusCode::SUCCESSFUL, 5_000, 1_000));
-    let c1b = enqueue(&order_callback(o1, StatusCode::REFUND, 6_000, 1_100));
-    let c2 = enqueue(&order_callback(o2, StatusCode::SUCCESSFUL, 4_000, 1_000));
-    let low = enqueue(&low_balance_callback(m.id, 4_000, 1_000));
+    let c1 = enqueue(&order_callback(o1, StatusCode::SUCCESSFUL, Amount::from_minor(5_000), 1_000));
+    let c1b = enqueue(&order_callback(o1, StatusCode::REFUND, Amount::from_minor(6_000), 1_100));
+    let c2 = enqueue(&order_callback(o2, StatusCode::SUCCESSFUL, Amount::from_minor(4_000), 1_000));
+    let low = enqueue(&low_balance_callback(m.id, Amount::from_minor(4_000), 1_000));
     assert_eq!(
         callback_log(store, o1.id),
         vec![(c1.clone(), vec![]), (c1b.clone(), vec![])],

@@ -1,7 +1,7 @@
 //! Credentials: API keys, users' tokens, request nonces, and the one-query
 //! look-ups of the hot path that join them with their merchant.
 
-use tambah_domain::{Environment, StatusCode};
+use tambah_domain::{Amount, Environment, StatusCode};
 use tambah_store::{ApiKeyRow, MerchantRow, Store, TokenKind, TokenRow, UserRow};
 
 use crate::fixtures::{block, create, deposit, expect_unique, insert, must, order, writer, T0};
@@ -133,10 +133,11 @@ pub fn combined_lookups(store: &dyn Store) {
         revoked: false,
     };
     must("insert_token", block(store.insert_token(&token, T0)));
-    deposit(store, Environment::Staging, m.wallet_id, 5_000);
+    deposit(store, Environment::Staging, m.wallet_id, Amount::from_minor(5_000));
     let mut w = writer(store);
     must("begin", w.begin());
-    let o = insert(w.as_mut(), &order(m.id, "COMBINED-1", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
+    let o =
+        insert(w.as_mut(), &order(m.id, "COMBINED-1", StatusCode::INSUFFICIENT_CREDIT, Amount::from_minor(100), T0));
     must("commit", w.commit());
     let merchant = must("merchant", block(store.merchant(m.id))).expect("merchant");
     assert_eq!(
@@ -153,12 +154,12 @@ pub fn combined_lookups(store: &dyn Store) {
     assert_eq!(must("token_with_merchant", block(store.token_with_merchant("nope"))), None);
     assert_eq!(
         must("order_with_balance", block(store.order_with_balance(m.id, "COMBINED-1", m.wallet_id))),
-        (Some(o), 5_000),
+        (Some(o), Amount::from_minor(5_000)),
         "order and balance"
     );
     assert_eq!(
         must("order_with_balance", block(store.order_with_balance(m.id, "NONE", m.wallet_id))),
-        (None, 5_000),
+        (None, Amount::from_minor(5_000)),
         "no order, still the balance"
     );
 }

@@ -1,6 +1,6 @@
 //! Disputes: opened once per order while open, resolved once, listed.
 
-use tambah_domain::{DisputeId, Environment, StatusCode};
+use tambah_domain::{Amount, DisputeId, Environment, StatusCode};
 use tambah_store::{DisputeRow, OrderRow, Store};
 
 use crate::fixtures::{block, create, insert_committed, must, order, T0};
@@ -11,7 +11,10 @@ pub fn disputes(store: &dyn Store) {
     let m = create(store, Environment::Staging, "disputes");
     let orders = insert_committed(
         store,
-        &[order(m.id, "d-1", StatusCode::SUCCESSFUL, 0, T0), order(m.id, "d-2", StatusCode::REFUND, 0, T0)],
+        &[
+            order(m.id, "d-1", StatusCode::SUCCESSFUL, Amount::ZERO, T0),
+            order(m.id, "d-2", StatusCode::REFUND, Amount::ZERO, T0),
+        ],
     );
     let (o1, o2) = (&orders[0], &orders[1]);
     let open = |o: &OrderRow, emails: &str, now: i64| must("open_dispute", block(store.open_dispute(o, emails, now)));

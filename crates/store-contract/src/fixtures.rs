@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use tambah_domain::{AccountId, Environment, MerchantId, OrderId, StatusCode, TransferId};
+use tambah_domain::{AccountId, Amount, Environment, MerchantId, OrderId, StatusCode, TransferId};
 use tambah_store::{
     Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts,
     TransferKind, Writer,
@@ -84,7 +84,7 @@ pub(crate) fn order(
     merchant_id: MerchantId,
     refid: &str,
     status: StatusCode,
-    cost_minor: i64,
+    cost: Amount,
     created_at_ms: i64,
 ) -> OrderRow {
     OrderRow {
@@ -93,8 +93,8 @@ pub(crate) fn order(
         refid: refid.to_owned(),
         product: "HI10".to_owned(),
         account: "0123456789".to_owned(),
-        amount_minor: 100_000,
-        cost_minor,
+        amount: Amount::from_rm(10),
+        cost,
         status,
         sn: String::new(),
         pin: String::new(),
@@ -118,8 +118,8 @@ pub(crate) fn rich_order(merchant_id: MerchantId, refid: &str, recheck_at_ms: Op
         refid: refid.to_owned(),
         product: "CELCOM-RM30".to_owned(),
         account: "+60 12-345 6789".to_owned(),
-        amount_minor: 300_000,
-        cost_minor: 291_000,
+        amount: Amount::from_rm(30),
+        cost: Amount::from_minor(291_000),
         status: StatusCode::PROCESSING,
         sn: "SN'1\"2;--".to_owned(),
         pin: "1234-5678-9012".to_owned(),
@@ -144,7 +144,7 @@ pub(crate) fn new_transfer(
     kind: TransferKind,
     debit_account: AccountId,
     credit_account: AccountId,
-    amount_minor: i64,
+    amount: Amount,
     order_id: Option<OrderId>,
     pending_id: Option<TransferId>,
 ) -> NewTransfer {
@@ -152,19 +152,29 @@ pub(crate) fn new_transfer(
         kind,
         debit_account,
         credit_account,
-        amount_minor,
+        amount,
         order_id,
         pending_id,
         remarks: format!("contract {}", kind.as_str()),
         created_at_ms: T0,
-        wallet_balance_after_minor: None,
+        wallet_balance_after: None,
     }
+}
+
+/// `a + b`: the contract's sums stay within a few hundred ringgit, far inside `i64`.
+pub(crate) fn plus(a: Amount, b: Amount) -> Amount {
+    a.checked_add(b).expect("contract amounts stay far inside i64")
+}
+
+/// `a - b`: the contract's sums stay within a few hundred ringgit, far inside `i64`.
+pub(crate) fn minus(a: Amount, b: Amount) -> Amount {
+    a.checked_sub(b).expect("contract amounts stay far inside i64")
 }
 
 /// The balances of one open transaction, kept the way the engine keeps them:
 /// read with `lock_balances`, moved by transfers, written with `set_balance`.
 pub(crate) struct Books {
-    balances: HashMap<AccountId, i64>,
+    balances: HashMap<AccountId, Amount>,
 }
 
 impl Books {
@@ -181,9 +191,11 @@ impl Books {
     /// Writes a transfer with the balance of its wallet after it, as the
     /// engine's ledger does.
     pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> TransferId {
-        *self.balances.get_mut(&t.debit_account).expect("debit account was locked") -= t.amount_minor;
-        *self.balances.get_mut(&t.credit_account).expect("credit account was locked") += t.amount_minor;
-        let t = NewTransfer { wallet_balance_after_minor: t.wallet_account().map(|a| self.balances[&a]), ..t.clone() };
+        let debit = self.balances.get_mut(&t.debit_account).expect("debit account was locked");
+        *debit = minus(*debit, t.amount);
+        let credit = self.balances.get_mut(&t.credit_account).expect("credit account was locked");
+        *credit = plus(*credit, t.amount);
+        let t = NewTransfer { wallet_balance_after: t.wallet_account().map(|a| self.balances[&a]), ..t.clone() };
         must(&format!("insert_transfer({})", t.kind.as_str()), w.insert_transfer(&t))
     }
 
@@ -197,7 +209,7 @@ impl Books {
 }
 
 /// Deposits `amount` into `wallet` in a transaction of its own.
-pub(crate) fn deposit(store: &dyn Store, environment: Environment, wallet: AccountId, amount: i64) {
+pub(crate) fn deposit(store: &dyn Store, environment: Environment, wallet: AccountId, amount: Amount) {
     let s = systems(store, environment);
     let mut w = writer(store);
     must("begin", w.begin());
@@ -207,7 +219,7 @@ pub(crate) fn deposit(store: &dyn Store, environment: Environment, wallet: Accou
     must("commit (deposit)", w.commit());
 }
 
-pub(crate) fn balance(store: &dyn Store, account: AccountId) -> i64 {
+pub(crate) fn balance(store: &dyn Store, account: AccountId) -> Amount {
     must(&format!("balance({account})"), block(store.balance(account)))
 }
 

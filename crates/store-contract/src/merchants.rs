@@ -1,7 +1,7 @@
 //! Merchants: creation, look-ups, username uniqueness, passwords and the
 //! operator's settings.
 
-use tambah_domain::{Environment, MerchantId};
+use tambah_domain::{Amount, Environment, MerchantId};
 use tambah_store::{MerchantRow, MerchantSettings, Store, UserRow};
 
 use crate::fixtures::{balance, block, create, expect_unique, must, new_merchant, systems};
@@ -55,7 +55,7 @@ fn created_reads_back(store: &dyn Store, m: &MerchantRow, env: Environment, user
     assert_eq!(m.access, 0, "a new merchant has full access (0)");
     assert!(!m.suspended, "a new merchant is not suspended");
     assert!(!m.account.is_empty(), "a new merchant has an account number");
-    assert_eq!(balance(store, m.wallet_id), 0, "a new merchant's wallet starts at 0");
+    assert_eq!(balance(store, m.wallet_id), Amount::ZERO, "a new merchant's wallet starts at 0");
     assert_eq!(
         must("merchant", block(store.merchant(m.id))).as_ref(),
         Some(m),
@@ -147,8 +147,8 @@ pub fn merchant_settings(store: &dyn Store) {
     );
     assert_eq!(after.email, "ops@kedai.my", "the e-mail setting reads back");
     assert_eq!(
-        (after.callback_url.as_str(), after.callback_method.as_str(), after.low_balance_threshold_minor),
-        (m.callback_url.as_str(), m.callback_method.as_str(), m.low_balance_threshold_minor),
+        (after.callback_url.as_str(), after.callback_method.as_str(), after.low_balance_threshold),
+        (m.callback_url.as_str(), m.callback_method.as_str(), m.low_balance_threshold),
         "update_merchant leaves the callback and low-balance settings alone"
     );
     assert_eq!(

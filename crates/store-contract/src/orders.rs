@@ -1,7 +1,7 @@
 //! Orders: writing them through a `Writer` (visibility, uniqueness, updates,
 //! rollback), leasing due orders to nodes, and the readers' look-ups.
 
-use tambah_domain::{Environment, OrderId, StatusCode};
+use tambah_domain::{Amount, Environment, OrderId, StatusCode};
 use tambah_store::{Claim, MerchantRow, OrderRow, OrderUpdate, Store, Writer};
 
 use crate::fixtures::{block, create, expect_unique, insert, must, order, rich_order, writer, T0};
@@ -55,7 +55,7 @@ fn inserts_are_seen_in_their_transaction(
     must("savepoint", w.savepoint());
     expect_unique(
         "insert_order of a refid the merchant already has",
-        w.insert_order(&order(m1.id, "R1", StatusCode::ACCEPTED, 1, T0)),
+        w.insert_order(&order(m1.id, "R1", StatusCode::ACCEPTED, Amount::from_minor(1), T0)),
     );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     let other = insert(w, &rich_order(m2.id, "R1", None));
@@ -144,7 +144,7 @@ fn update_order_changes_the_provider_fields(
 /// A rolled-back transaction leaves nothing behind, and the writer goes on.
 fn a_rollback_leaves_nothing(store: &dyn Store, w: &mut dyn Writer, m1: &MerchantRow) {
     must("begin", w.begin());
-    insert(w, &order(m1.id, "R3", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
+    insert(w, &order(m1.id, "R3", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0));
     must("rollback", w.rollback());
     assert_eq!(
         must("order_by_refid", block(store.order_by_refid(m1.id, "R3"))),
@@ -157,7 +157,7 @@ fn a_rollback_leaves_nothing(store: &dyn Store, w: &mut dyn Writer, m1: &Merchan
         None,
         "an order of a rolled-back transaction is not visible to the writer either"
     );
-    let r3 = insert(w, &order(m1.id, "R3", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
+    let r3 = insert(w, &order(m1.id, "R3", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0));
     must("commit", w.commit());
     assert_eq!(
         must("order_by_refid", block(store.order_by_refid(m1.id, "R3"))),
@@ -190,7 +190,7 @@ pub fn claim_due_orders(store: &dyn Store) {
     must("begin", w.begin());
     let mut rows = Vec::new();
     for &(refid, status, created, recheck, due) in cases {
-        let mut row = order(m.id, refid, status, 0, created);
+        let mut row = order(m.id, refid, status, Amount::ZERO, created);
         row.recheck_at_ms = recheck;
         rows.push((insert(w.as_mut(), &row), due));
     }
@@ -261,9 +261,11 @@ pub fn orders_with_refid(store: &dyn Store) {
     let b = create(store, Environment::Staging, "refid-b");
     let mut w = writer(store);
     must("begin", w.begin());
-    let first = insert(w.as_mut(), &order(a.id, "SHARED-1", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
-    let second = insert(w.as_mut(), &order(b.id, "SHARED-1", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
-    insert(w.as_mut(), &order(a.id, "ONLY-A", StatusCode::INSUFFICIENT_CREDIT, 100, T0));
+    let first =
+        insert(w.as_mut(), &order(a.id, "SHARED-1", StatusCode::INSUFFICIENT_CREDIT, Amount::from_minor(100), T0));
+    let second =
+        insert(w.as_mut(), &order(b.id, "SHARED-1", StatusCode::INSUFFICIENT_CREDIT, Amount::from_minor(100), T0));
+    insert(w.as_mut(), &order(a.id, "ONLY-A", StatusCode::INSUFFICIENT_CREDIT, Amount::from_minor(100), T0));
     must("commit", w.commit());
     let found = must("orders_with_refid", block(store.orders_with_refid("SHARED-1")));
     assert_eq!(found, vec![first, second], "both merchants' orders, by id");

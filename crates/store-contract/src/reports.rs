@@ -1,15 +1,15 @@
 //! Reports: order listings with their filters and totals, the wallet
 //! statement, movements per kind, and the daily summary in Malaysian days.
 
-use tambah_domain::{Environment, MerchantId, StatusCode, TransferId};
+use tambah_domain::{Amount, Environment, MerchantId, StatusCode, TransferId};
 use tambah_store::{
     MerchantRow, Movements, NewTransfer, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery,
     StatusGroup, Store, SummaryRow, TransferKind, Writer,
 };
 
 use crate::fixtures::{
-    assert_verified, balance, block, create, insert, insert_committed, must, new_transfer, order, systems, writer,
-    Books, T0,
+    assert_verified, balance, block, create, insert, insert_committed, minus, must, new_transfer, order, plus, systems,
+    writer, Books, T0,
 };
 
 fn status_group(status: StatusCode) -> Option<StatusGroup> {
@@ -46,13 +46,13 @@ fn expected_listing(all: &[OrderRow], q: &OrderQuery) -> (Vec<OrderRow>, OrderTo
     let mut t = OrderTotals::default();
     for o in &rows {
         t.count += 1;
-        t.amount_minor += o.amount_minor;
-        t.cost_minor += o.cost_minor;
+        t.amount = plus(t.amount, o.amount);
+        t.cost = plus(t.cost, o.cost);
         match status_group(o.status) {
             Some(StatusGroup::Successful) => {
                 t.successful += 1;
-                t.successful_amount_minor += o.amount_minor;
-                t.successful_cost_minor += o.cost_minor;
+                t.successful_amount = plus(t.successful_amount, o.amount);
+                t.successful_cost = plus(t.successful_cost, o.cost);
             }
             Some(StatusGroup::Pending) => t.pending += 1,
             Some(StatusGroup::Failed) => t.failed += 1,
@@ -93,8 +93,8 @@ pub fn list_orders(store: &dyn Store) {
     );
     let (page, t) = must("list_orders", block(store.list_orders(&OrderQuery { sn: some("SN-8"), ..base.clone() })));
     assert_eq!(
-        (page.len(), t.count, t.successful_amount_minor, t.successful_cost_minor),
-        (1, 1, 90_000, 85_500),
+        (page.len(), t.count, t.successful_amount, t.successful_cost),
+        (1, 1, Amount::from_minor(90_000), Amount::from_minor(85_500)),
         "an sn finds its one order; successful sums are its amount and cost"
     );
     let (page, _) = must("list_orders", block(store.list_orders(&OrderQuery { limit: 3, ..base.clone() })));
@@ -126,16 +126,17 @@ fn listing_rows(m: &MerchantRow, x: &MerchantRow) -> Vec<OrderRow> {
     for i in 0..24usize {
         let status = statuses[i % statuses.len()];
         // Created times out of insertion order, each shared by two or three orders.
-        let mut row =
-            order(m.id, &format!("L-{i:02}"), status, 9_500 * (i as i64 + 1), T0 + ((i * 7) % 10) as i64 * 1_000);
-        row.amount_minor = 10_000 * (i as i64 + 1);
+        let cost = Amount::from_minor(9_500 * (i as i64 + 1));
+        let mut row = order(m.id, &format!("L-{i:02}"), status, cost, T0 + ((i * 7) % 10) as i64 * 1_000);
+        row.amount = Amount::from_minor(10_000 * (i as i64 + 1));
         row.product = products[i % products.len()].to_owned();
         row.account = if i % 4 < 2 { "0111111111".to_owned() } else { "0122222222".to_owned() };
         row.sn = if status == StatusCode::SUCCESSFUL { format!("SN-{i}") } else { String::new() };
         rows.push(row);
     }
     for i in 0..4usize {
-        let mut row = order(x.id, &format!("L-{i:02}"), StatusCode::SUCCESSFUL, 1_000, T0 + i as i64 * 1_000);
+        let mut row =
+            order(x.id, &format!("L-{i:02}"), StatusCode::SUCCESSFUL, Amount::from_minor(1_000), T0 + i as i64 * 1_000);
         row.sn = format!("SN-{i}");
         rows.push(row);
     }
@@ -221,7 +222,8 @@ struct Movement {
     id: TransferId,
     at_ms: i64,
     kind: TransferKind,
-    signed: i64,
+    /// What the wallet gained (+) or lost (−).
+    signed: Amount,
     remarks: String,
     order: Option<(String, String)>,
 }
@@ -246,9 +248,9 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
         let t = NewTransfer { order_id: o.map(|o| o.id), remarks: remarks.clone(), ..t };
         let id = books.transfer(w, &t);
         let signed = if t.credit_account == wallet {
-            t.amount_minor
+            t.amount
         } else if t.debit_account == wallet {
-            -t.amount_minor
+            minus(Amount::ZERO, t.amount)
         } else {
             return id;
         };
@@ -270,7 +272,7 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
         pending_id: Some(hold),
         ..move_at(kind, debit, credit, amount, at_ms)
     };
-    let named = |merchant_id: MerchantId, refid: &str, status: StatusCode, cost: i64, at_ms: i64, product: &str| {
+    let named = |merchant_id: MerchantId, refid: &str, status: StatusCode, cost: Amount, at_ms: i64, product: &str| {
         let mut row = order(merchant_id, refid, status, cost, at_ms);
         row.product = product.to_owned();
         row
@@ -278,25 +280,26 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
     let (w, b) = (w.as_mut(), &mut books);
     use TransferKind::{Deposit, Hold, Post, Refund, Void};
 
-    ledger(w, b, None, move_at(Deposit, s.funding, wallet, 50_000, at(1)));
-    ledger(w, b, None, move_at(Deposit, s.funding, other.wallet_id, 9_000, at(2)));
-    let posted = insert(w, &named(m.id, "posted", StatusCode::SUCCESSFUL, 4_000, at(2), "HI10"));
-    let hold = ledger(w, b, Some(&posted), move_at(Hold, wallet, s.holds, 4_000, at(2)));
-    ledger(w, b, Some(&posted), resolve_at(Post, s.holds, s.revenue, 4_000, hold, at(3)));
-    let voided = insert(w, &named(m.id, "voided", StatusCode::REJECTED, 2_500, at(3), "DIGI5"));
-    let hold = ledger(w, b, Some(&voided), move_at(Hold, wallet, s.holds, 2_500, at(3)));
-    ledger(w, b, Some(&voided), resolve_at(Void, s.holds, wallet, 2_500, hold, at(4)));
-    let theirs = insert(w, &named(other.id, "theirs", StatusCode::SUCCESSFUL, 1_000, at(4), "HI10"));
-    let hold = ledger(w, b, Some(&theirs), move_at(Hold, other.wallet_id, s.holds, 1_000, at(4)));
-    ledger(w, b, Some(&theirs), resolve_at(Post, s.holds, s.revenue, 1_000, hold, at(4)));
-    ledger(w, b, None, move_at(Deposit, s.funding, wallet, 10_000, at(5)));
-    let refunded = insert(w, &named(m.id, "refunded", StatusCode::REFUND, 1_500, at(5), "HI10"));
-    let hold = ledger(w, b, Some(&refunded), move_at(Hold, wallet, s.holds, 1_500, at(5)));
-    ledger(w, b, Some(&refunded), resolve_at(Post, s.holds, s.revenue, 1_500, hold, at(6)));
-    ledger(w, b, Some(&refunded), move_at(Refund, s.revenue, wallet, 1_500, at(7)));
-    insert(w, &named(m.id, "refused", StatusCode::INSUFFICIENT_CREDIT, 900, at(7), "HI10"));
-    let open = insert(w, &named(m.id, "open", StatusCode::ACCEPTED, 1_000, at(8), "CELCOM-RM30"));
-    ledger(w, b, Some(&open), move_at(Hold, wallet, s.holds, 1_000, at(8)));
+    ledger(w, b, None, move_at(Deposit, s.funding, wallet, Amount::from_minor(50_000), at(1)));
+    ledger(w, b, None, move_at(Deposit, s.funding, other.wallet_id, Amount::from_minor(9_000), at(2)));
+    let posted = insert(w, &named(m.id, "posted", StatusCode::SUCCESSFUL, Amount::from_minor(4_000), at(2), "HI10"));
+    let hold = ledger(w, b, Some(&posted), move_at(Hold, wallet, s.holds, Amount::from_minor(4_000), at(2)));
+    ledger(w, b, Some(&posted), resolve_at(Post, s.holds, s.revenue, Amount::from_minor(4_000), hold, at(3)));
+    let voided = insert(w, &named(m.id, "voided", StatusCode::REJECTED, Amount::from_minor(2_500), at(3), "DIGI5"));
+    let hold = ledger(w, b, Some(&voided), move_at(Hold, wallet, s.holds, Amount::from_minor(2_500), at(3)));
+    ledger(w, b, Some(&voided), resolve_at(Void, s.holds, wallet, Amount::from_minor(2_500), hold, at(4)));
+    let theirs =
+        insert(w, &named(other.id, "theirs", StatusCode::SUCCESSFUL, Amount::from_minor(1_000), at(4), "HI10"));
+    let hold = ledger(w, b, Some(&theirs), move_at(Hold, other.wallet_id, s.holds, Amount::from_minor(1_000), at(4)));
+    ledger(w, b, Some(&theirs), resolve_at(Post, s.holds, s.revenue, Amount::from_minor(1_000), hold, at(4)));
+    ledger(w, b, None, move_at(Deposit, s.funding, wallet, Amount::from_minor(10_000), at(5)));
+    let refunded = insert(w, &named(m.id, "refunded", StatusCode::REFUND, Amount::from_minor(1_500), at(5), "HI10"));
+    let hold = ledger(w, b, Some(&refunded), move_at(Hold, wallet, s.holds, Amount::from_minor(1_500), at(5)));
+    ledger(w, b, Some(&refunded), resolve_at(Post, s.holds, s.revenue, Amount::from_minor(1_500), hold, at(6)));
+    ledger(w, b, Some(&refunded), move_at(Refund, s.revenue, wallet, Amount::from_minor(1_500), at(7)));
+    insert(w, &named(m.id, "refused", StatusCode::INSUFFICIENT_CREDIT, Amount::from_minor(900), at(7), "HI10"));
+    let open = insert(w, &named(m.id, "open", StatusCode::ACCEPTED, Amount::from_minor(1_000), at(8), "CELCOM-RM30"));
+    ledger(w, b, Some(&open), move_at(Hold, wallet, s.holds, Amount::from_minor(1_000), at(8)));
     books.flush(w);
     must("commit", w.commit());
     assert_verified(store, "after the wallet history");
@@ -308,17 +311,17 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
 /// every match.
 pub fn statement(store: &dyn Store) {
     let (m, moves) = wallet_history(store);
-    let mut running = 0;
+    let mut running = Amount::ZERO;
     let entries: Vec<StatementEntry> = moves
         .iter()
         .map(|mv| {
-            running += mv.signed;
+            running = plus(running, mv.signed);
             StatementEntry {
                 transfer_id: mv.id,
                 at_ms: mv.at_ms,
                 kind: mv.kind,
-                amount_minor: mv.signed,
-                balance_after_minor: running,
+                amount: mv.signed,
+                balance_after: running,
                 remarks: mv.remarks.clone(),
                 refid: mv.order.as_ref().map(|(r, _)| r.clone()),
                 product: mv.order.as_ref().map(|(_, p)| p.clone()),
@@ -375,8 +378,8 @@ pub fn statement(store: &dyn Store) {
     }
     let (page, total) = must("statement", block(store.statement(&cases[1].1)));
     assert_eq!(
-        (page.first().map(|e| e.balance_after_minor), total),
-        (Some(50_000 - 4_000 - 2_500), 8),
+        (page.first().map(|e| e.balance_after), total),
+        (Some(Amount::from_minor(50_000 - 4_000 - 2_500)), 8),
         "the first entry of a later page carries the balance after every earlier entry"
     );
 
@@ -396,18 +399,18 @@ pub fn movements(store: &dyn Store) {
         let mut out = Movements::default();
         for mv in &moves {
             if from.is_some_and(|f| mv.at_ms < f) {
-                out.opening_minor += mv.signed;
+                out.opening = plus(out.opening, mv.signed);
                 continue;
             }
             if to.is_some_and(|t| mv.at_ms >= t) {
                 continue;
             }
-            let amount = mv.signed.abs();
+            let amount = if mv.signed < Amount::ZERO { minus(Amount::ZERO, mv.signed) } else { mv.signed };
             match mv.kind {
-                TransferKind::Deposit => (out.deposits_minor += amount, out.deposit_count += 1),
-                TransferKind::Hold => (out.holds_minor += amount, out.hold_count += 1),
-                TransferKind::Void => (out.voids_minor += amount, out.void_count += 1),
-                TransferKind::Refund => (out.refunds_minor += amount, out.refund_count += 1),
+                TransferKind::Deposit => (out.deposits = plus(out.deposits, amount), out.deposit_count += 1),
+                TransferKind::Hold => (out.holds = plus(out.holds, amount), out.hold_count += 1),
+                TransferKind::Void => (out.voids = plus(out.voids, amount), out.void_count += 1),
+                TransferKind::Refund => (out.refunds = plus(out.refunds, amount), out.refund_count += 1),
                 TransferKind::Post => unreachable!("a POST never moves a wallet"),
             };
         }
@@ -417,14 +420,14 @@ pub fn movements(store: &dyn Store) {
     assert_eq!(
         everything,
         Movements {
-            opening_minor: 0,
-            deposits_minor: 60_000,
+            opening: Amount::ZERO,
+            deposits: Amount::from_minor(60_000),
             deposit_count: 2,
-            holds_minor: 9_000,
+            holds: Amount::from_minor(9_000),
             hold_count: 4,
-            voids_minor: 2_500,
+            voids: Amount::from_minor(2_500),
             void_count: 1,
-            refunds_minor: 1_500,
+            refunds: Amount::from_minor(1_500),
             refund_count: 1,
         },
         "movements over all time: every deposit, hold, void and refund, opening at 0"
@@ -445,7 +448,7 @@ pub fn movements(store: &dyn Store) {
         );
     }
     assert_eq!(
-        must("movements", block(store.movements(m.wallet_id, Some(T0 + 9_000), None))).opening_minor,
+        must("movements", block(store.movements(m.wallet_id, Some(T0 + 9_000), None))).opening,
         balance(store, m.wallet_id),
         "the opening balance after every movement is the wallet's balance"
     );
@@ -459,13 +462,19 @@ pub fn daily_summary(store: &dyn Store) {
     // 2023-11-15T16:00:00.000Z is 2023-11-16 00:00 in Malaysia: day 19677.
     let midnight: i64 = 1_700_064_000_000;
     let day = 86_400_000;
-    let row =
-        |merchant_id: MerchantId, refid: &str, product: &str, status: StatusCode, amount: i64, cost: i64, at: i64| {
-            let mut o = order(merchant_id, refid, status, cost, at);
-            o.product = product.to_owned();
-            o.amount_minor = amount;
-            o
-        };
+    // The table below gives amounts in minor units, to stay one row a line.
+    let row = |merchant_id: MerchantId,
+               refid: &str,
+               product: &str,
+               status: StatusCode,
+               amount_minor: i64,
+               cost_minor: i64,
+               at: i64| {
+        let mut o = order(merchant_id, refid, status, Amount::from_minor(cost_minor), at);
+        o.product = product.to_owned();
+        o.amount = Amount::from_minor(amount_minor);
+        o
+    };
     insert_committed(
         store,
         &[
@@ -489,8 +498,8 @@ pub fn daily_summary(store: &dyn Store) {
         day,
         product: product.to_owned(),
         count,
-        amount_minor,
-        cost_minor,
+        amount: Amount::from_minor(amount_minor),
+        cost: Amount::from_minor(cost_minor),
     };
     assert_eq!(
         summary(midnight - day, midnight + day),

@@ -1,7 +1,7 @@
 //! The write session and the store itself: savepoints inside a `Writer`'s
 //! transaction, and `ping`.
 
-use tambah_domain::{Environment, StatusCode};
+use tambah_domain::{Amount, Environment, StatusCode};
 use tambah_store::{Store, TransferKind};
 
 use crate::fixtures::{
@@ -17,13 +17,20 @@ pub fn savepoints(store: &dyn Store) {
     let mut w = writer(store);
     must("begin", w.begin());
     let books = Books::open(w.as_mut(), &[m.wallet_id, s.funding, s.holds, s.revenue]);
-    let a = insert(w.as_mut(), &order(m.id, "A", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
+    let a = insert(w.as_mut(), &order(m.id, "A", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0));
 
     must("savepoint", w.savepoint());
-    insert(w.as_mut(), &order(m.id, "B", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
+    insert(w.as_mut(), &order(m.id, "B", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0));
     must(
         "insert_transfer",
-        w.insert_transfer(&new_transfer(TransferKind::Deposit, s.funding, m.wallet_id, 500, None, None)),
+        w.insert_transfer(&new_transfer(
+            TransferKind::Deposit,
+            s.funding,
+            m.wallet_id,
+            Amount::from_minor(500),
+            None,
+            None,
+        )),
     );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
     assert_eq!(
@@ -38,7 +45,7 @@ pub fn savepoints(store: &dyn Store) {
     );
 
     must("savepoint", w.savepoint());
-    let c = insert(w.as_mut(), &order(m.id, "C", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
+    let c = insert(w.as_mut(), &order(m.id, "C", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0));
     must("release_savepoint", w.release_savepoint());
     assert_eq!(
         must("find_order", w.find_order(m.id, "C")),
@@ -50,10 +57,10 @@ pub fn savepoints(store: &dyn Store) {
     must("savepoint", w.savepoint());
     expect_unique(
         "insert_order of a refid the merchant already has",
-        w.insert_order(&order(m.id, "A", StatusCode::INSUFFICIENT_CREDIT, 0, T0)),
+        w.insert_order(&order(m.id, "A", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0)),
     );
     must("rollback_to_savepoint", w.rollback_to_savepoint());
-    let d = insert(w.as_mut(), &order(m.id, "D", StatusCode::INSUFFICIENT_CREDIT, 0, T0));
+    let d = insert(w.as_mut(), &order(m.id, "D", StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0));
 
     books.flush(w.as_mut());
     must("commit", w.commit());
@@ -65,7 +72,7 @@ pub fn savepoints(store: &dyn Store) {
             "after commit, order {refid} is visible exactly when its savepoint was kept"
         );
     }
-    assert_eq!(balance(store, m.wallet_id), 0, "no money moved");
+    assert_eq!(balance(store, m.wallet_id), Amount::ZERO, "no money moved");
     assert_verified(store, "after a transfer rolled back to a savepoint (it must leave no entry)");
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use tambah_domain::{CallbackId, MerchantId, OrderId};
+use tambah_domain::{Amount, CallbackId, MerchantId, OrderId};
 use tambah_store::{
     callback_attempt_columns, callback_columns, rows, BoxFuture, CallbackAttempt, CallbackLog, CallbackNext,
     CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, Result, StoreError,
@@ -25,6 +25,8 @@ pub(crate) struct CallbackKeys {
     order_id: Option<i64>,
     /// The column is a BIGINT.
     status: Option<i64>,
+    /// In minor units, as the column stores it.
+    balance: i64,
 }
 
 impl CallbackKeys {
@@ -34,13 +36,14 @@ impl CallbackKeys {
             kind: c.kind.as_str(),
             order_id: c.order_id.map(OrderId::get),
             status: c.status.map(|s| i64::from(s.code())),
+            balance: c.balance.minor(),
         }
     }
 }
 
 /// The 6 values of [`INSERT_CALLBACK`], in order.
 pub(crate) fn callback_values<'a>(c: &'a NewCallback, k: &'a CallbackKeys) -> [&'a (dyn ToSql + Sync); 6] {
-    [&k.merchant_id, &k.kind, &k.order_id, &k.status, &c.balance_minor, &c.created_at_ms]
+    [&k.merchant_id, &k.kind, &k.order_id, &k.status, &k.balance, &c.created_at_ms]
 }
 
 impl CallbackStore for PgStore {
@@ -94,11 +97,11 @@ impl CallbackStore for PgStore {
         })
     }
 
-    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
+    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold: Amount) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.execute(
                 "UPDATE merchants SET low_balance_threshold_minor = $2, low_balance_notified = false WHERE id = $1",
-                &[&merchant_id.get(), &threshold_minor],
+                &[&merchant_id.get(), &threshold.minor()],
             )
             .await
             .map(|_| ())

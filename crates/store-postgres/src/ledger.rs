@@ -1,6 +1,6 @@
 //! The ledger on PostgreSQL: system accounts, balances outside the writer, and `verify`.
 
-use tambah_domain::{AccountId, Environment};
+use tambah_domain::{AccountId, Amount, Environment};
 use tambah_store::{BoxFuture, Check, LedgerStore, Result, StoreError, SystemAccounts};
 
 use crate::{verify, PgStore};
@@ -24,11 +24,12 @@ impl LedgerStore for PgStore {
         })
     }
 
-    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<i64>> {
+    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<Amount>> {
         Box::pin(async move {
             let row =
                 self.query_opt("SELECT balance_minor FROM ledger_accounts WHERE id = $1", &[&account_id.get()]).await?;
-            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Other(format!("no ledger account {account_id}")))
+            row.map(|r| Amount::from_minor(r.get(0)))
+                .ok_or_else(|| StoreError::Other(format!("no ledger account {account_id}")))
         })
     }
 

@@ -1,6 +1,6 @@
 //! Orders on PostgreSQL: reads outside the writer, and the lease by which nodes share the due order work.
 
-use tambah_domain::{AccountId, MerchantId, OrderId};
+use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::{order_columns, rows, BoxFuture, Claim, OrderRow, OrderStore, Result, StoreError};
 
 use crate::{all, maybe, PgStore};
@@ -33,7 +33,7 @@ impl OrderStore for PgStore {
         merchant_id: MerchantId,
         refid: &'a str,
         wallet_id: AccountId,
-    ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>> {
+    ) -> BoxFuture<'a, Result<(Option<OrderRow>, Amount)>> {
         Box::pin(async move {
             // One round trip: the order (if any) and the balance side by side.
             const SQL: &str = concat!(
@@ -45,7 +45,7 @@ impl OrderStore for PgStore {
                 .query_opt(SQL, &[&merchant_id.get(), &refid, &wallet_id.get()])
                 .await?
                 .ok_or_else(|| StoreError::Other("order look-up returned no row".into()))?;
-            let balance: i64 = row.get(BALANCE_COLUMN);
+            let balance = Amount::from_minor(row.get(BALANCE_COLUMN));
             // No order: the LEFT JOIN left its columns NULL.
             let found = row.get::<_, Option<i64>>(0).map(|_| &row);
             Ok((maybe(found, rows::order)?, balance))

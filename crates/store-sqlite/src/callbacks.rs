@@ -2,7 +2,7 @@
 //! a batch, delivery leases and the attempt log.
 
 use rusqlite::{params, Connection};
-use tambah_domain::{CallbackId, MerchantId, OrderId, StatusCode};
+use tambah_domain::{Amount, CallbackId, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     callback_attempt_columns, callback_columns, ready, rows, BoxFuture, CallbackAttempt, CallbackLog, CallbackNext,
     CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, Result,
@@ -34,7 +34,7 @@ pub(crate) fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::R
         c.kind.as_str(),
         c.order_id.map(OrderId::get),
         c.status.map(StatusCode::code),
-        c.balance_minor,
+        c.balance.minor(),
         c.created_at_ms
     ])?;
     Ok(CallbackId::new(conn.last_insert_rowid()))
@@ -132,11 +132,11 @@ impl CallbackStore for SqliteStore {
         }))
     }
 
-    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold_minor: i64) -> BoxFuture<'_, Result<()>> {
+    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold: Amount) -> BoxFuture<'_, Result<()>> {
         ready(self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET low_balance_threshold_minor = ?2, low_balance_notified = 0 WHERE id = ?1",
-                params![merchant_id.get(), threshold_minor],
+                params![merchant_id.get(), threshold.minor()],
             )
             .map(|_| ())
         }))

@@ -2,7 +2,7 @@
 //! `verify` (its rules are in `verify.rs`).
 
 use rusqlite::{params, Connection};
-use tambah_domain::{AccountId, Environment};
+use tambah_domain::{AccountId, Amount, Environment};
 use tambah_store::{ready, BoxFuture, Check, LedgerStore, Result, SystemAccounts};
 
 use crate::{verify, SqliteStore};
@@ -10,8 +10,8 @@ use crate::{verify, SqliteStore};
 /// One account's balance (the writer locks balances with the same statement).
 pub(crate) const BALANCE: &str = "SELECT balance_minor FROM ledger_accounts WHERE id = ?1";
 
-pub(crate) fn balance_of(conn: &Connection, account_id: AccountId) -> rusqlite::Result<i64> {
-    conn.prepare_cached(BALANCE)?.query_row([account_id.get()], |r| r.get(0))
+pub(crate) fn balance_of(conn: &Connection, account_id: AccountId) -> rusqlite::Result<Amount> {
+    conn.prepare_cached(BALANCE)?.query_row([account_id.get()], |r| r.get(0).map(Amount::from_minor))
 }
 
 impl LedgerStore for SqliteStore {
@@ -28,7 +28,7 @@ impl LedgerStore for SqliteStore {
         }))
     }
 
-    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<i64>> {
+    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<Amount>> {
         ready(self.read(|c| balance_of(c, account_id)))
     }
 

@@ -2,7 +2,7 @@
 //! wallet's balance) and the lease by which a node takes due order work.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use tambah_domain::{AccountId, MerchantId, OrderId};
+use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::{order_columns, ready, rows, BoxFuture, Claim, OrderRow, OrderStore, Result};
 
 use crate::{ledger, Cols, SqliteStore};
@@ -60,7 +60,7 @@ impl OrderStore for SqliteStore {
         merchant_id: MerchantId,
         refid: &'a str,
         wallet_id: AccountId,
-    ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>> {
+    ) -> BoxFuture<'a, Result<(Option<OrderRow>, Amount)>> {
         ready(self.read(|c| Ok((find_order(c, merchant_id, refid)?, ledger::balance_of(c, wallet_id)?))))
     }
 

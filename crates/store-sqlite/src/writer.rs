@@ -2,7 +2,7 @@
 //! every order, ledger and outbox write inside its `BEGIN IMMEDIATE` batch.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, TransferId};
+use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_insert_columns, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderUpdate, Result, StoreError, Writer,
 };
@@ -42,7 +42,7 @@ impl Writer for SqliteWriter {
                     Ok(LowBalanceWatch {
                         wallet_id: AccountId::new(r.get(0)?),
                         merchant_id: MerchantId::new(r.get(1)?),
-                        threshold_minor: r.get(2)?,
+                        threshold: Amount::from_minor(r.get(2)?),
                         notified: r.get(3)?,
                     })
                 })
@@ -117,16 +117,19 @@ impl Writer for SqliteWriter {
         self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd").map_err(err)
     }
 
-    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, i64)>> {
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, Amount)>> {
         debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
         let mut stmt = self.conn.prepare_cached(ledger::BALANCE).map_err(err)?;
-        sorted_ids.iter().map(|&id| stmt.query_row([id.get()], |r| r.get(0)).map(|b| (id, b)).map_err(err)).collect()
+        sorted_ids
+            .iter()
+            .map(|&id| stmt.query_row([id.get()], |r| r.get(0)).map(|b| (id, Amount::from_minor(b))).map_err(err))
+            .collect()
     }
 
-    fn set_balance(&mut self, account_id: AccountId, balance_minor: i64) -> Result<()> {
+    fn set_balance(&mut self, account_id: AccountId, balance: Amount) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE ledger_accounts SET balance_minor = ?1 WHERE id = ?2")
-            .and_then(|mut s| s.execute(params![balance_minor, account_id.get()]))
+            .and_then(|mut s| s.execute(params![balance.minor(), account_id.get()]))
             .map(|_| ())
             .map_err(err)
     }
@@ -152,8 +155,8 @@ impl Writer for SqliteWriter {
                     o.refid,
                     o.product,
                     o.account,
-                    o.amount_minor,
-                    o.cost_minor,
+                    o.amount.minor(),
+                    o.cost.minor(),
                     o.status.code(),
                     o.sn,
                     o.pin,
@@ -200,14 +203,17 @@ impl Writer for SqliteWriter {
         Ok(())
     }
 
-    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, i64, bool)>> {
+    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, Amount, bool)>> {
         self.conn
             .prepare_cached(
                 "SELECT h.id, h.amount_minor, EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
                  FROM transfers h WHERE h.order_id = ?1 AND h.kind = 'HOLD'",
             )
             .and_then(|mut s| {
-                s.query_row([order_id.get()], |r| Ok((TransferId::new(r.get(0)?), r.get(1)?, r.get(2)?))).optional()
+                s.query_row([order_id.get()], |r| {
+                    Ok((TransferId::new(r.get(0)?), Amount::from_minor(r.get(1)?), r.get(2)?))
+                })
+                .optional()
             })
             .map_err(err)
     }
@@ -224,13 +230,13 @@ impl Writer for SqliteWriter {
                     t.kind.as_str(),
                     t.debit_account.get(),
                     t.credit_account.get(),
-                    t.amount_minor,
+                    t.amount.minor(),
                     t.order_id.map(OrderId::get),
                     t.pending_id.map(TransferId::get),
                     t.remarks,
                     t.created_at_ms,
                     t.wallet_account().map(AccountId::get),
-                    t.wallet_balance_after_minor
+                    t.wallet_balance_after.map(Amount::minor)
                 ])
             })
             .map_err(err)?;

@@ -1,7 +1,7 @@
 //! Callbacks: the outbox of status changes and low-balance notices, their
 //! delivery attempts, and each merchant's callback settings.
 
-use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, StatusCode};
+use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, StatusCode};
 
 use crate::{BoxFuture, Claim, Result};
 
@@ -41,7 +41,7 @@ pub struct NewCallback {
     /// The order's status at the event.
     pub status: Option<StatusCode>,
     /// The wallet balance at the event.
-    pub balance_minor: i64,
+    pub balance: Amount,
     pub created_at_ms: i64,
 }
 
@@ -52,7 +52,7 @@ pub struct CallbackRow {
     pub kind: CallbackKind,
     pub order_id: Option<OrderId>,
     pub status: Option<StatusCode>,
-    pub balance_minor: i64,
+    pub balance: Amount,
     pub created_at_ms: i64,
     /// Attempts made so far.
     pub attempts: u32,
@@ -92,7 +92,7 @@ pub enum CallbackNext {
 pub struct LowBalanceWatch {
     pub wallet_id: AccountId,
     pub merchant_id: MerchantId,
-    pub threshold_minor: i64,
+    pub threshold: Amount,
     pub notified: bool,
 }
 
@@ -119,7 +119,7 @@ pub trait CallbackStore {
         secrets: &'a CallbackSecrets,
     ) -> BoxFuture<'a, Result<()>>;
     /// Sets the threshold and clears the "notified" mark.
-    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold_minor: i64) -> BoxFuture<'_, Result<()>>;
+    fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold: Amount) -> BoxFuture<'_, Result<()>>;
     /// Queues a callback outside a batch (a manual redelivery).
     fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<CallbackId>>;
     /// Leases pending callbacks whose next attempt is due (as `claim_due_orders`).

@@ -1,7 +1,7 @@
 //! The ledger as stored: transfers between accounts, the system accounts of
 //! each environment, and the invariant checks of `verify`.
 
-use tambah_domain::{AccountId, Environment, OrderId, TransferId};
+use tambah_domain::{AccountId, Amount, Environment, OrderId, TransferId};
 
 use crate::{BoxFuture, Result};
 
@@ -43,7 +43,7 @@ pub struct NewTransfer {
     pub kind: TransferKind,
     pub debit_account: AccountId,
     pub credit_account: AccountId,
-    pub amount_minor: i64,
+    pub amount: Amount,
     pub order_id: Option<OrderId>,
     /// For POST and VOID: the HOLD transfer being resolved.
     pub pending_id: Option<TransferId>,
@@ -52,7 +52,7 @@ pub struct NewTransfer {
     /// The balance of the merchant wallet this transfer moves, right after
     /// it (`None` for POST, which moves no wallet). Set by the writer's
     /// ledger; statements read it.
-    pub wallet_balance_after_minor: Option<i64>,
+    pub wallet_balance_after: Option<Amount>,
 }
 
 impl NewTransfer {
@@ -142,7 +142,7 @@ pub struct VerifyRule {
 /// Balances outside the writer, and the ledger's invariant checks.
 pub trait LedgerStore {
     fn system_accounts(&self, environment: Environment) -> BoxFuture<'_, Result<SystemAccounts>>;
-    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<i64>>;
+    fn balance(&self, account_id: AccountId) -> BoxFuture<'_, Result<Amount>>;
     /// Checks every ledger invariant; see ARCHITECTURE.md.
     fn verify(&self) -> BoxFuture<'_, Result<Vec<Check>>>;
 }

@@ -1,7 +1,7 @@
 //! Merchants: the account a merchant's developer signs in to, its settings,
 //! and the wallet it pays from.
 
-use tambah_domain::{AccountId, Environment, MerchantId};
+use tambah_domain::{AccountId, Amount, Environment, MerchantId};
 
 use crate::{BoxFuture, Result};
 
@@ -28,7 +28,7 @@ pub struct MerchantRow {
     /// `GET` or `POST`.
     pub callback_method: String,
     /// Notify when the balance falls below this (0: never).
-    pub low_balance_threshold_minor: i64,
+    pub low_balance_threshold: Amount,
 }
 
 /// The operator-editable settings of a merchant (`tambah merchant update`).

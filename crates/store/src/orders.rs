@@ -1,7 +1,7 @@
 //! Orders as stored: the row, the provider-facing update, and the leases
 //! by which nodes share the work on pending orders.
 
-use tambah_domain::{AccountId, MerchantId, OrderId, StatusCode};
+use tambah_domain::{AccountId, Amount, MerchantId, OrderId, StatusCode};
 
 use crate::{BoxFuture, Result};
 
@@ -13,8 +13,8 @@ pub struct OrderRow {
     pub refid: String,
     pub product: String,
     pub account: String,
-    pub amount_minor: i64,
-    pub cost_minor: i64,
+    pub amount: Amount,
+    pub cost: Amount,
     pub status: StatusCode,
     pub sn: String,
     pub pin: String,
@@ -72,7 +72,7 @@ pub trait OrderStore {
         merchant_id: MerchantId,
         refid: &'a str,
         wallet_id: AccountId,
-    ) -> BoxFuture<'a, Result<(Option<OrderRow>, i64)>>;
+    ) -> BoxFuture<'a, Result<(Option<OrderRow>, Amount)>>;
     /// Orders of any merchant with this refid (an operator's look-up; it may
     /// read the whole table).
     fn orders_with_refid<'a>(&'a self, refid: &'a str) -> BoxFuture<'a, Result<Vec<OrderRow>>>;

@@ -1,7 +1,7 @@
 //! Reports: transaction listings with totals, wallet statements, movement
 //! sums and the daily summary.
 
-use tambah_domain::{AccountId, MerchantId, TransferId};
+use tambah_domain::{AccountId, Amount, MerchantId, TransferId};
 
 use crate::{BoxFuture, OrderRow, Result, TransferKind};
 
@@ -38,15 +38,15 @@ pub struct OrderQuery {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OrderTotals {
     pub count: u64,
-    pub amount_minor: i64,
-    pub cost_minor: i64,
+    pub amount: Amount,
+    pub cost: Amount,
     pub successful: u64,
     pub pending: u64,
     pub failed: u64,
     pub refund: u64,
     /// Amount and cost of the successful orders only.
-    pub successful_amount_minor: i64,
-    pub successful_cost_minor: i64,
+    pub successful_amount: Amount,
+    pub successful_cost: Amount,
 }
 
 /// One movement of a wallet, with the balance right after it.
@@ -57,8 +57,8 @@ pub struct StatementEntry {
     /// `DEPOSIT`, `HOLD`, `VOID` or `REFUND` (the ledger's kinds).
     pub kind: TransferKind,
     /// Signed: what the wallet gained (+) or lost (−).
-    pub amount_minor: i64,
-    pub balance_after_minor: i64,
+    pub amount: Amount,
+    pub balance_after: Amount,
     pub remarks: String,
     pub refid: Option<String>,
     pub product: Option<String>,
@@ -80,14 +80,14 @@ pub struct StatementQuery {
 /// balance before it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Movements {
-    pub opening_minor: i64,
-    pub deposits_minor: i64,
+    pub opening: Amount,
+    pub deposits: Amount,
     pub deposit_count: u64,
-    pub holds_minor: i64,
+    pub holds: Amount,
     pub hold_count: u64,
-    pub voids_minor: i64,
+    pub voids: Amount,
     pub void_count: u64,
-    pub refunds_minor: i64,
+    pub refunds: Amount,
     pub refund_count: u64,
 }
 
@@ -99,19 +99,25 @@ impl Movements {
         let mut m = Movements::default();
         for (credit, kind, within, sum, count) in sides {
             if !within {
-                m.opening_minor += if credit { sum } else { -sum };
+                m.opening = add(m.opening, if credit { sum } else { -sum });
                 continue;
             }
             match kind.as_str() {
-                "DEPOSIT" => (m.deposits_minor, m.deposit_count) = (m.deposits_minor + sum, m.deposit_count + count),
-                "HOLD" => (m.holds_minor, m.hold_count) = (m.holds_minor + sum, m.hold_count + count),
-                "VOID" => (m.voids_minor, m.void_count) = (m.voids_minor + sum, m.void_count + count),
-                "REFUND" => (m.refunds_minor, m.refund_count) = (m.refunds_minor + sum, m.refund_count + count),
+                "DEPOSIT" => (m.deposits, m.deposit_count) = (add(m.deposits, sum), m.deposit_count + count),
+                "HOLD" => (m.holds, m.hold_count) = (add(m.holds, sum), m.hold_count + count),
+                "VOID" => (m.voids, m.void_count) = (add(m.voids, sum), m.void_count + count),
+                "REFUND" => (m.refunds, m.refund_count) = (add(m.refunds, sum), m.refund_count + count),
                 _ => {}
             }
         }
         m
     }
+}
+
+/// Adds a stored sum (minor units) to a running total: no wallet comes near
+/// the limits of `i64`, so an overflow is a broken invariant.
+fn add(total: Amount, minor: i64) -> Amount {
+    total.checked_add(Amount::from_minor(minor)).expect("ledger sums stay far inside i64")
 }
 
 /// One line of the daily transaction summary: successful orders of one
@@ -122,8 +128,8 @@ pub struct SummaryRow {
     pub day: i64,
     pub product: String,
     pub count: u64,
-    pub amount_minor: i64,
-    pub cost_minor: i64,
+    pub amount: Amount,
+    pub cost: Amount,
 }
 
 /// Read-only aggregates over orders and the ledger.

@@ -13,7 +13,7 @@ use crate::{
     StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow, TransferKind, UserRow,
 };
 use tambah_domain::{
-    AccountId, CallbackId, DisputeId, Environment, MerchantId, OrderId, StatusCode, TransferId, UserId,
+    AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, StatusCode, TransferId, UserId,
 };
 
 /// One selected row of a backend, read column by column (0-based). Integer
@@ -67,7 +67,7 @@ pub fn merchant<R: Columns>(r: &R) -> Result<MerchantRow, R::Error> {
         email: r.text(11)?,
         callback_url: r.text(12)?,
         callback_method: r.text(13)?,
-        low_balance_threshold_minor: r.int(14)?,
+        low_balance_threshold: Amount::from_minor(r.int(14)?),
     })
 }
 
@@ -159,8 +159,8 @@ pub fn order<R: Columns>(r: &R) -> Result<OrderRow, R::Error> {
         refid: r.text(2)?,
         product: r.text(3)?,
         account: r.text(4)?,
-        amount_minor: r.int(5)?,
-        cost_minor: r.int(6)?,
+        amount: Amount::from_minor(r.int(5)?),
+        cost: Amount::from_minor(r.int(6)?),
         status: status_code(r.int(7)?),
         sn: r.text(8)?,
         pin: r.text(9)?,
@@ -191,7 +191,7 @@ pub fn callback<R: Columns>(r: &R) -> Result<CallbackRow, R::Error> {
         kind: CallbackKind::parse(&r.text(2)?).expect("kind constrained by CHECK"),
         order_id: r.opt_int(3)?.map(OrderId::new),
         status: r.opt_int(4)?.map(status_code),
-        balance_minor: r.int(5)?,
+        balance: Amount::from_minor(r.int(5)?),
         created_at_ms: r.int(6)?,
         attempts: r.int(7)? as u32,
         state: r.text(8)?,
@@ -256,8 +256,8 @@ pub fn statement_entry<R: Columns>(r: &R) -> Result<StatementEntry, R::Error> {
         transfer_id: TransferId::new(r.int(0)?),
         at_ms: r.int(1)?,
         kind: TransferKind::parse(&r.text(2)?).expect("kind constrained by CHECK"),
-        amount_minor: r.int(3)?,
-        balance_after_minor: r.int(4)?,
+        amount: Amount::from_minor(r.int(3)?),
+        balance_after: Amount::from_minor(r.int(4)?),
         remarks: r.text(5)?,
         refid: r.opt_text(6)?,
         product: r.opt_text(7)?,
@@ -270,8 +270,8 @@ pub fn summary<R: Columns>(r: &R) -> Result<SummaryRow, R::Error> {
         day: r.int(0)?,
         product: r.text(1)?,
         count: r.int(2)? as u64,
-        amount_minor: r.int(3)?,
-        cost_minor: r.int(4)?,
+        amount: Amount::from_minor(r.int(3)?),
+        cost: Amount::from_minor(r.int(4)?),
     })
 }
 
@@ -281,14 +281,14 @@ pub fn summary<R: Columns>(r: &R) -> Result<SummaryRow, R::Error> {
 pub fn order_totals<R: Columns>(r: &R) -> Result<OrderTotals, R::Error> {
     Ok(OrderTotals {
         count: r.int(0)? as u64,
-        amount_minor: r.int(1)?,
-        cost_minor: r.int(2)?,
+        amount: Amount::from_minor(r.int(1)?),
+        cost: Amount::from_minor(r.int(2)?),
         successful: r.int(3)? as u64,
         pending: r.int(4)? as u64,
         failed: r.int(5)? as u64,
         refund: r.int(6)? as u64,
-        successful_amount_minor: r.int(7)?,
-        successful_cost_minor: r.int(8)?,
+        successful_amount: Amount::from_minor(r.int(7)?),
+        successful_cost: Amount::from_minor(r.int(8)?),
     })
 }
 

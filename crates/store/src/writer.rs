@@ -1,7 +1,7 @@
 //! The write session of the group-commit writer: one connection owned by one
 //! thread, every order and ledger write inside its batch transaction.
 
-use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, TransferId};
+use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 
 use crate::{
     Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
@@ -20,8 +20,8 @@ pub trait Writer: Send {
 
     /// Reads (and on backends that need it, locks) accounts; callers pass ids
     /// sorted ascending so that concurrent writers never deadlock.
-    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, i64)>>;
-    fn set_balance(&mut self, account_id: AccountId, balance_minor: i64) -> Result<()>;
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, Amount)>>;
+    fn set_balance(&mut self, account_id: AccountId, balance: Amount) -> Result<()>;
 
     fn find_order(&mut self, merchant_id: MerchantId, refid: &str) -> Result<Option<OrderRow>>;
     fn get_order(&mut self, order_id: OrderId) -> Result<Option<OrderRow>>;
@@ -30,7 +30,7 @@ pub trait Writer: Send {
     fn insert_order(&mut self, order: &OrderRow) -> Result<OrderId>;
     fn update_order(&mut self, update: &OrderUpdate) -> Result<()>;
     /// The HOLD transfer of an order and whether it has been resolved.
-    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, i64, bool)>>;
+    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, Amount, bool)>>;
     fn insert_transfer(&mut self, transfer: &NewTransfer) -> Result<TransferId>;
 
     /// Queues a callback (the outbox), inside the batch transaction.

@@ -7,7 +7,7 @@ pub mod simulator;
 use std::future::Future;
 use std::pin::Pin;
 
-use tambah_domain::{Environment, MerchantId, OrderId, Product, StatusCode};
+use tambah_domain::{Amount, Environment, MerchantId, OrderId, Product, StatusCode};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -19,7 +19,7 @@ pub struct ProviderOrder {
     pub refid: String,
     pub product: String,
     pub account: String,
-    pub amount_minor: i64,
+    pub amount: Amount,
     pub status: StatusCode,
     pub created_at_ms: i64,
 }

@@ -218,7 +218,7 @@ impl WriterHandle {
 
 #[cfg(test)]
 mod tests {
-    use tambah_domain::AccountId;
+    use tambah_domain::{AccountId, Amount};
     use tambah_store::{LedgerStore, MerchantStore, NewMerchant, Store};
     use tambah_store_sqlite::SqliteStore;
     use tokio::sync::oneshot;
@@ -233,11 +233,11 @@ mod tests {
 
     type Reply<T> = oneshot::Receiver<Result<T, StoreError>>;
 
-    fn deposit(wallet_id: AccountId, amount_minor: i64) -> (Command, Reply<i64>) {
+    fn deposit(wallet_id: AccountId, minor: i64) -> (Command, Reply<Amount>) {
         let (call, rx) = Call::new(Deposit {
             wallet_id,
             environment: Environment::Staging,
-            amount_minor,
+            amount: Amount::from_minor(minor),
             remarks: String::new(),
             now_ms: 1,
         });
@@ -268,8 +268,8 @@ mod tests {
         let (a, rx_a) = deposit(m.wallet_id, 100);
         let (b, rx_b) = deposit(m.wallet_id, 50);
         run_batch(w.as_mut(), &systems, vec![a, b], None);
-        assert_eq!(rx_a.blocking_recv().unwrap().unwrap(), 100);
-        assert_eq!(rx_b.blocking_recv().unwrap().unwrap(), 150);
+        assert_eq!(rx_a.blocking_recv().unwrap().unwrap(), Amount::from_minor(100));
+        assert_eq!(rx_b.blocking_recv().unwrap().unwrap(), Amount::from_minor(150));
 
         // A command that fails between two good ones: the batch is re-run with
         // savepoints; the failure is answered and the others are committed.
@@ -285,10 +285,10 @@ mod tests {
         let bad = Command::Resolve(bad);
         let (c, rx_c) = deposit(m.wallet_id, 3);
         run_batch(w.as_mut(), &systems, vec![a, bad, c], None);
-        assert_eq!(rx_a.blocking_recv().unwrap().unwrap(), 157);
+        assert_eq!(rx_a.blocking_recv().unwrap().unwrap(), Amount::from_minor(157));
         assert!(rx_bad.blocking_recv().unwrap().is_err());
-        assert_eq!(rx_c.blocking_recv().unwrap().unwrap(), 160);
-        assert_eq!(block(store.balance(m.wallet_id)).unwrap(), 160);
+        assert_eq!(rx_c.blocking_recv().unwrap().unwrap(), Amount::from_minor(160));
+        assert_eq!(block(store.balance(m.wallet_id)).unwrap(), Amount::from_minor(160));
         for check in block(store.verify()).unwrap() {
             assert!(check.violations.is_empty(), "{}: {:?}", check.name, check.violations);
         }

@@ -4,7 +4,7 @@
 //! biller's monthly count.
 
 use tambah_domain::order::LedgerEffect;
-use tambah_domain::{AccountId, Environment, MerchantId, OrderId, StatusCode};
+use tambah_domain::{AccountId, Amount, Environment, MerchantId, OrderId, StatusCode};
 use tambah_store::{Inserted, OrderRow, OrderTransfers, StoreError, TransferKind};
 
 use super::command::{Apply, Batch, Call, Command};
@@ -29,8 +29,8 @@ pub(crate) struct Place {
     pub refid: String,
     pub product: String,
     pub account: String,
-    pub amount_minor: i64,
-    pub cost_minor: i64,
+    pub amount: Amount,
+    pub cost: Amount,
     pub remarks: String,
     pub extras_json: String,
     pub verdict: Verdict,
@@ -47,7 +47,7 @@ pub(crate) struct Place {
 pub(crate) enum Placed {
     New {
         order: OrderRow,
-        balance_minor: i64,
+        balance: Amount,
         dispatch_to: Option<&'static str>,
     },
     /// The refid exists with the same parameters: this is a status check.
@@ -57,8 +57,8 @@ pub(crate) enum Placed {
 }
 
 /// The same refid asked again for the same product, account and amount.
-pub(crate) fn same_request(existing: &OrderRow, product: &str, account: &str, amount_minor: i64) -> bool {
-    existing.product == product && existing.account == account && existing.amount_minor == amount_minor
+pub(crate) fn same_request(existing: &OrderRow, product: &str, account: &str, amount: Amount) -> bool {
+    existing.product == product && existing.account == account && existing.amount == amount
 }
 
 impl Apply for Place {
@@ -91,7 +91,7 @@ impl Apply for Place {
             }
             Inserted::Exists => return self.existing(b),
         }
-        Ok(Placed::New { order: row, balance_minor: b.ledger.balance(self.wallet_id), dispatch_to })
+        Ok(Placed::New { order: row, balance: b.ledger.balance(self.wallet_id), dispatch_to })
     }
 
     fn final_order(placed: &Placed) -> Option<&OrderRow> {
@@ -115,8 +115,8 @@ impl Place {
             refid: self.refid.clone(),
             product: self.product.clone(),
             account: self.account.clone(),
-            amount_minor: self.amount_minor,
-            cost_minor: self.cost_minor,
+            amount: self.amount,
+            cost: self.cost,
             status: StatusCode::ACCEPTED,
             sn: String::new(),
             pin: String::new(),
@@ -137,7 +137,7 @@ impl Place {
     /// are taken only for orders that are not already known to fail.
     fn refusal(&self, b: &mut Batch<'_>) -> Result<Option<StatusCode>, StoreError> {
         let insufficient =
-            matches!(self.verdict, Verdict::InsufficientCredit) || b.ledger.balance(self.wallet_id) < self.cost_minor;
+            matches!(self.verdict, Verdict::InsufficientCredit) || b.ledger.balance(self.wallet_id) < self.cost;
         if insufficient {
             return Ok(Some(StatusCode::INSUFFICIENT_CREDIT));
         }
@@ -168,7 +168,7 @@ impl Place {
         transfers: &mut OrderTransfers,
     ) -> Result<Option<&'static str>, StoreError> {
         let systems = b.ledger.system(self.environment);
-        let mut hold = order_transfer(TransferKind::Hold, self.wallet_id, systems.holds, self.cost_minor, self.now_ms);
+        let mut hold = order_transfer(TransferKind::Hold, self.wallet_id, systems.holds, self.cost, self.now_ms);
         b.ledger.stage(&mut hold).map_err(|e| e.into_store("hold"))?;
         transfers.hold = Some(hold);
         let (provider, outcome) = match &self.verdict {
@@ -184,7 +184,7 @@ impl Place {
             LedgerEffect::VoidHold => (TransferKind::Void, systems.holds, self.wallet_id),
             LedgerEffect::None | LedgerEffect::RefundPosted => return Ok(None),
         };
-        let mut resolution = order_transfer(kind, debit, credit, self.cost_minor, self.now_ms);
+        let mut resolution = order_transfer(kind, debit, credit, self.cost, self.now_ms);
         b.ledger.stage(&mut resolution).map_err(|e| e.into_store(kind.as_str()))?;
         transfers.resolution = Some(resolution);
         Ok(None)
@@ -197,7 +197,7 @@ impl Place {
         let existing =
             b.w.find_order(self.merchant_id, &self.refid)?
                 .ok_or_else(|| StoreError::Other(format!("refid {} exists but cannot be read", self.refid)))?;
-        Ok(if same_request(&existing, &self.product, &self.account, self.amount_minor) {
+        Ok(if same_request(&existing, &self.product, &self.account, self.amount) {
             Placed::Existing(existing)
         } else {
             Placed::Conflict(existing)

@@ -2,7 +2,7 @@
 //! effect, and queues a callback when the order reaches a new final status.
 
 use tambah_domain::order::LedgerEffect;
-use tambah_domain::{AccountId, Environment, OrderId, TransferId};
+use tambah_domain::{AccountId, Amount, Environment, OrderId, TransferId};
 use tambah_store::{NewTransfer, OrderRow, StoreError, TransferKind};
 
 use super::command::{Apply, Batch, Call, Command};
@@ -69,27 +69,25 @@ impl Resolve {
                     (TransferKind::Void, systems.holds, self.wallet_id, amount, Some(hold_id))
                 }
             }
-            LedgerEffect::RefundPosted => {
-                (TransferKind::Refund, systems.revenue, self.wallet_id, order.cost_minor, None)
-            }
+            LedgerEffect::RefundPosted => (TransferKind::Refund, systems.revenue, self.wallet_id, order.cost, None),
         };
         let transfer = NewTransfer {
             kind,
             debit_account: debit,
             credit_account: credit,
-            amount_minor: amount,
+            amount,
             order_id: Some(order.id),
             pending_id,
             remarks: String::new(),
             created_at_ms: self.now_ms,
-            wallet_balance_after_minor: None,
+            wallet_balance_after: None,
         };
         b.ledger.transfer(b.w, &transfer).map(|_| ()).map_err(|e| e.into_store(kind.as_str()))
     }
 }
 
 /// The order's HOLD (id, amount), which must not be resolved yet.
-fn open_hold(b: &mut Batch<'_>, order_id: OrderId) -> Result<(TransferId, i64), StoreError> {
+fn open_hold(b: &mut Batch<'_>, order_id: OrderId) -> Result<(TransferId, Amount), StoreError> {
     let (id, amount, resolved) =
         b.w.order_hold(order_id)?
             .ok_or_else(|| StoreError::Constraint(format!("order {order_id} has no hold to resolve")))?;

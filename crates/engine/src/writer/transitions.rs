@@ -2,7 +2,7 @@
 //! order, and the rows a transition writes.
 
 use tambah_domain::order::LedgerEffect;
-use tambah_domain::{AccountId, OrderState, StatusCode};
+use tambah_domain::{AccountId, Amount, OrderState, StatusCode};
 use tambah_store::{CallbackKind, NewCallback, NewTransfer, OrderRow, OrderUpdate, TransferKind};
 
 use crate::providers::Outcome;
@@ -64,13 +64,13 @@ pub(super) fn update_of(o: &OrderRow) -> OrderUpdate {
 }
 
 /// The outbox row announcing an order's status.
-pub(super) fn order_callback(order: &OrderRow, balance_minor: i64, now_ms: i64) -> NewCallback {
+pub(super) fn order_callback(order: &OrderRow, balance: Amount, now_ms: i64) -> NewCallback {
     NewCallback {
         merchant_id: order.merchant_id,
         kind: CallbackKind::Order,
         order_id: Some(order.id),
         status: Some(order.status),
-        balance_minor,
+        balance,
         created_at_ms: now_ms,
     }
 }
@@ -81,18 +81,18 @@ pub(super) fn order_transfer(
     kind: TransferKind,
     debit_account: AccountId,
     credit_account: AccountId,
-    amount_minor: i64,
+    amount: Amount,
     now_ms: i64,
 ) -> NewTransfer {
     NewTransfer {
         kind,
         debit_account,
         credit_account,
-        amount_minor,
+        amount,
         order_id: None,
         pending_id: None,
         remarks: String::new(),
         created_at_ms: now_ms,
-        wallet_balance_after_minor: None,
+        wallet_balance_after: None,
     }
 }

@@ -35,7 +35,7 @@ fn shape(email: &str, threshold: Amount, now_ms: i64) -> Json<Value> {
 
 async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let m = &req.caller.merchant;
-    Ok(shape(&m.email, Amount::from_minor(m.low_balance_threshold_minor), state.engine.now_ms()))
+    Ok(shape(&m.email, m.low_balance_threshold, state.engine.now_ms()))
 }
 
 /// `?amount=` (query or body), at least 1.

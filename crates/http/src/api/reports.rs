@@ -53,7 +53,7 @@ pub async fn summary(engine: &Engine, m: &MerchantRow, from_ms: i64, to_ms: i64)
 
 /// Amount less cost, in cents (negative when sold below cost).
 fn profit(amount: Amount, cost: Amount) -> String {
-    Amount::from_minor(amount.minor() - cost.minor()).to_cents()
+    amount.checked_sub(cost).expect("report sums stay far inside i64").to_cents()
 }
 
 /// The invoice statement of one month (`yyyy-MM`): wallet movements and the

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tambah_domain::Amount;
 use tambah_store::{Movements, StatementEntry, StatementQuery, TransferKind};
 
 use crate::wire;
@@ -83,19 +82,19 @@ fn entry(e: &StatementEntry) -> Value {
     json!({
         "id": e.transfer_id.get(),
         "date": wire::myt(e.at_ms).millis_text(),
-        "amount": wire::money(Amount::from_minor(e.amount_minor)),
-        "balance": wire::money(Amount::from_minor(e.balance_after_minor)),
+        "amount": wire::money(e.amount),
+        "balance": wire::money(e.balance_after),
         "remarks": remarks(e),
         "type": statement_type(e.kind),
     })
 }
 
 fn summary(sums: &Movements) -> Value {
-    let magnitude = |minor: i64| wire::money(Amount::from_minor(minor));
+    let magnitude = wire::money;
     json!({
-        "total_transactions": {"amount": magnitude(sums.holds_minor), "count": sums.hold_count},
-        "total_deposit": {"amount": magnitude(sums.deposits_minor), "count": sums.deposit_count},
-        "total_refund": {"amount": magnitude(sums.voids_minor + sums.refunds_minor),
+        "total_transactions": {"amount": magnitude(sums.holds), "count": sums.hold_count},
+        "total_deposit": {"amount": magnitude(sums.deposits), "count": sums.deposit_count},
+        "total_refund": {"amount": magnitude(sums.voids.checked_add(sums.refunds).expect("ledger sums stay far inside i64")),
                          "count": sums.void_count + sums.refund_count},
     })
 }

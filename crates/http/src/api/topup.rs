@@ -54,7 +54,7 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
         }
         Err(TopupError::Rejected(r)) => {
             let http = http_status(r.kind);
-            let balance = Amount::from_minor(r.balance_minor);
+            let balance = r.balance;
             Ok(Refusal { code: r.code, reason: &r.reason, balance, http }.render(shape, &input, &state))
         }
         Err(TopupError::Unavailable(m)) => Err(ApiError::Unavailable(m)),

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tambah_domain::{Amount, MerchantId, OrderId, StatusCode};
+use tambah_domain::{MerchantId, OrderId, StatusCode};
 use tambah_engine::disputes::DisputeError;
 use tambah_store::{OrderQuery, OrderRow, StatusGroup};
 
@@ -61,8 +61,8 @@ fn item(state: &Shared, o: &OrderRow, member_id: &str) -> Value {
         "biller_code": extras.get("biller_code").and_then(Value::as_str).unwrap_or(""),
         "product_image_url": format!("{}/img/{}.png", state.config.public_url, o.product),
         "category": product.map(|p| p.category.clone()).unwrap_or_default(),
-        "amount": Amount::from_minor(o.amount_minor).to_cents(),
-        "price": Amount::from_minor(o.cost_minor).to_cents(),
+        "amount": o.amount.to_cents(),
+        "price": o.cost.to_cents(),
         "account": o.account,
         "sn": o.sn,
         "sender": "",
@@ -121,9 +121,9 @@ async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
 async fn list(state: &Shared, req: &Authed, query: &OrderQuery) -> Result<Json<Value>, ApiError> {
     let (rows, t) = state.engine.reports().transactions(query).await?;
     let data: Vec<Value> = rows.iter().map(|o| item(state, o, &req.caller.merchant.account)).collect();
-    let amount = Amount::from_minor(t.successful_amount_minor);
-    let price = Amount::from_minor(t.successful_cost_minor);
-    let profit = Amount::from_minor(t.successful_amount_minor - t.successful_cost_minor);
+    let amount = t.successful_amount;
+    let price = t.successful_cost;
+    let profit = amount.checked_sub(price).ok_or_else(|| ApiError::Internal("profit overflows".into()))?;
     Ok(Json(json!({
         "data": data,
         "meta": {

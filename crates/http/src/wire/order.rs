@@ -46,8 +46,8 @@ pub fn absolutize(link: &mut String, public_url: &str) {
 
 /// An order's topup response body as `status` and `balance` were at an
 /// event (a callback announces the status it was queued with).
-pub fn order_body(order: &OrderRow, product_name: &str, status: StatusCode, balance_minor: i64, shape: Shape) -> Value {
-    let view = OrderView { order: order.clone(), product_name: product_name.to_owned(), balance_minor };
+pub fn order_body(order: &OrderRow, product_name: &str, status: StatusCode, balance: Amount, shape: Shape) -> Value {
+    let view = OrderView { order: order.clone(), product_name: product_name.to_owned(), balance };
     let mut envelope = Envelope::from_view(&view);
     envelope.code = status;
     envelope.render(shape)
@@ -56,7 +56,7 @@ pub fn order_body(order: &OrderRow, product_name: &str, status: StatusCode, bala
 impl Envelope {
     pub(crate) fn from_view(v: &OrderView) -> Envelope {
         let o = &v.order;
-        let amount = Amount::from_minor(o.amount_minor);
+        let amount = o.amount;
         Envelope {
             code: o.status,
             account: o.account.clone(),
@@ -67,8 +67,8 @@ impl Envelope {
             sn: o.sn.clone(),
             pin: o.pin.clone(),
             expiry: o.expiry.clone(),
-            cost: Amount::from_minor(o.cost_minor),
-            balance: Amount::from_minor(v.balance_minor),
+            cost: o.cost,
+            balance: v.balance,
             remarks: o.remarks.clone(),
             refid: o.refid.clone(),
             timestamp_ms: o.created_at_ms,

@@ -1,7 +1,6 @@
 //! `tambah order`: operator actions on one order (refund).
 
 use clap::Subcommand;
-use tambah_domain::Amount;
 use tambah_engine::disputes::DisputeError;
 use tambah_engine::Engine;
 use tambah_store::MerchantRow;
@@ -41,12 +40,7 @@ async fn refund(db: &DbArgs, refid: String, account: Option<String>, reason: Str
         })
     })
     .await?;
-    println!(
-        "order {} refunded: status {}, RM {} returned",
-        order.refid,
-        order.status,
-        Amount::from_minor(order.cost_minor).to_cents()
-    );
+    println!("order {} refunded: status {}, RM {} returned", order.refid, order.status, order.cost.to_cents());
     Ok(())
 }
 

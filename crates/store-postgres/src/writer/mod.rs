@@ -2,137 +2,22 @@
 
 use std::collections::HashMap;
 
-use tambah_domain::{AccountId, CallbackId, MerchantId, OrderId, TransferId};
+use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
-    order_columns, order_insert_columns, rows, Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow,
-    OrderTransfers, OrderUpdate, Result, StoreError, Writer,
+    order_columns, rows, Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate,
+    Result, StoreError, Writer,
 };
 use tokio::runtime::Runtime;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::callbacks::{callback_values, CallbackKeys, INSERT_CALLBACK};
 use crate::{connect, err, maybe, Conn, Params};
 
-/// `INSERT INTO orders (...) VALUES ($1..$18)`: every column but `id`, bound by [`order_values`].
-macro_rules! insert_order_sql {
-    () => {
-        concat!(
-            "INSERT INTO orders (",
-            order_insert_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        )
-    };
-}
+mod order_insert;
 
-/// An order's typed columns as the SQL values [`order_values`] binds (held
-/// by the caller, as the bound values are references).
-struct OrderKeys {
-    merchant_id: i64,
-    /// The column is a SMALLINT.
-    status: i16,
-}
-
-impl OrderKeys {
-    fn of(o: &OrderRow) -> OrderKeys {
-        OrderKeys { merchant_id: o.merchant_id.get(), status: i16::from(o.status.code()) }
-    }
-}
-
-/// The 18 values of [`insert_order_sql`], in order.
-fn order_values<'a>(o: &'a OrderRow, k: &'a OrderKeys) -> [&'a (dyn ToSql + Sync); 18] {
-    [
-        &k.merchant_id,
-        &o.refid,
-        &o.product,
-        &o.account,
-        &o.amount_minor,
-        &o.cost_minor,
-        &k.status,
-        &o.sn,
-        &o.pin,
-        &o.expiry,
-        &o.note,
-        &o.voucherlink,
-        &o.remarks,
-        &o.extras_json,
-        &o.provider,
-        &o.recheck_at_ms,
-        &o.created_at_ms,
-        &o.updated_at_ms,
-    ]
-}
-
-/// The bound columns of a transfer written with its order, all NULL when
-/// there is no such transfer.
-struct TransferColumns<'a> {
-    kind: Option<&'static str>,
-    debit: Option<i64>,
-    credit: Option<i64>,
-    amount: Option<i64>,
-    remarks: Option<&'a str>,
-    at: Option<i64>,
-    wallet: Option<i64>,
-    balance_after: Option<i64>,
-}
-
-impl<'a> TransferColumns<'a> {
-    fn of(t: Option<&'a NewTransfer>) -> TransferColumns<'a> {
-        TransferColumns {
-            kind: t.map(|t| t.kind.as_str()),
-            debit: t.map(|t| t.debit_account.get()),
-            credit: t.map(|t| t.credit_account.get()),
-            amount: t.map(|t| t.amount_minor),
-            remarks: t.map(|t| t.remarks.as_str()),
-            at: t.map(|t| t.created_at_ms),
-            wallet: t.and_then(NewTransfer::wallet_account).map(AccountId::get),
-            balance_after: t.and_then(|t| t.wallet_balance_after_minor),
-        }
-    }
-}
-
-/// `$19..$34` of [`INSERT_ORDER_WITH_TRANSFERS`], after the order's 18.
-fn transfer_values<'a>(h: &'a TransferColumns, r: &'a TransferColumns) -> [&'a (dyn ToSql + Sync); 16] {
-    [
-        &h.kind,
-        &h.debit,
-        &h.credit,
-        &h.amount,
-        &h.remarks,
-        &h.at,
-        &r.kind,
-        &r.debit,
-        &r.credit,
-        &r.amount,
-        &r.remarks,
-        &r.at,
-        &h.wallet,
-        &h.balance_after,
-        &r.wallet,
-        &r.balance_after,
-    ]
-}
-
-/// The order (unless its refid exists), its hold and the hold's resolution in
-/// one statement; answers the new order's id and the hold's id.
-const INSERT_ORDER_WITH_TRANSFERS: &str = concat!(
-    "WITH o AS (",
-    insert_order_sql!(),
-    " ON CONFLICT (merchant_id, refid) DO NOTHING RETURNING id),
-     h AS (
-         INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, remarks, created_at_ms,
-           wallet_account, wallet_balance_after_minor)
-         SELECT $19::text, $20::bigint, $21::bigint, $22::bigint, o.id, $23::text, $24::bigint, $31::bigint,
-           $32::bigint
-         FROM o WHERE $19::text IS NOT NULL RETURNING id, order_id),
-     r AS (
-         INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
-           created_at_ms, wallet_account, wallet_balance_after_minor)
-         SELECT $25::text, $26::bigint, $27::bigint, $28::bigint, h.order_id, h.id, $29::text, $30::bigint,
-           $33::bigint, $34::bigint
-         FROM h WHERE $25::text IS NOT NULL RETURNING id)
-     SELECT (SELECT id FROM o), (SELECT id FROM h)"
-);
+use order_insert::{
+    order_values, transfer_values, OrderKeys, TransferColumns, INSERT_ORDER, INSERT_ORDER_WITH_TRANSFERS,
+};
 
 /// A write session on its own connection, used by one (non-async) thread.
 /// It owns a single-threaded runtime that drives both its queries and its
@@ -234,7 +119,7 @@ impl Writer for PgWriter {
                 let watch = LowBalanceWatch {
                     wallet_id: AccountId::new(r.get(0)),
                     merchant_id: MerchantId::new(r.get(1)),
-                    threshold_minor: r.get(2),
+                    threshold: Amount::from_minor(r.get(2)),
                     notified: r.get(3),
                 };
                 (watch.wallet_id, watch)
@@ -292,7 +177,7 @@ impl Writer for PgWriter {
         self.batch("ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd")
     }
 
-    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, i64)>> {
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, Amount)>> {
         debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
         if sorted_ids.is_empty() {
             return Ok(Vec::new());
@@ -310,16 +195,16 @@ impl Writer for PgWriter {
             .map(|id| {
                 found
                     .get(&id.get())
-                    .map(|b| (*id, *b))
+                    .map(|&b| (*id, Amount::from_minor(b)))
                     .ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
             })
             .collect()
     }
 
-    fn set_balance(&mut self, account_id: AccountId, balance_minor: i64) -> Result<()> {
+    fn set_balance(&mut self, account_id: AccountId, balance: Amount) -> Result<()> {
         self.execute(
             "UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2",
-            &[&balance_minor, &account_id.get()],
+            &[&balance.minor(), &account_id.get()],
         )
         .map(|_| ())
     }
@@ -337,7 +222,7 @@ impl Writer for PgWriter {
 
     fn insert_order(&mut self, o: &OrderRow) -> Result<OrderId> {
         let keys = OrderKeys::of(o);
-        let row = self.query_opt(concat!(insert_order_sql!(), " RETURNING id"), &order_values(o, &keys))?;
+        let row = self.query_opt(INSERT_ORDER, &order_values(o, &keys))?;
         row.map(|r| OrderId::new(r.get(0))).ok_or_else(|| StoreError::Other("order insert returned no id".into()))
     }
 
@@ -365,13 +250,13 @@ impl Writer for PgWriter {
         Ok(())
     }
 
-    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, i64, bool)>> {
+    fn order_hold(&mut self, order_id: OrderId) -> Result<Option<(TransferId, Amount, bool)>> {
         let row = self.query_opt(
             "SELECT h.id, h.amount_minor, EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)
              FROM transfers h WHERE h.order_id = $1 AND h.kind = 'HOLD'",
             &[&order_id.get()],
         )?;
-        Ok(row.map(|r| (TransferId::new(r.get(0)), r.get(1), r.get(2))))
+        Ok(row.map(|r| (TransferId::new(r.get(0)), Amount::from_minor(r.get(1)), r.get(2))))
     }
 
     /// One statement: the order (unless its refid exists: `ON CONFLICT DO
@@ -407,13 +292,13 @@ impl Writer for PgWriter {
                 &t.kind.as_str(),
                 &t.debit_account.get(),
                 &t.credit_account.get(),
-                &t.amount_minor,
+                &t.amount.minor(),
                 &t.order_id.map(OrderId::get),
                 &t.pending_id.map(TransferId::get),
                 &t.remarks,
                 &t.created_at_ms,
                 &t.wallet_account().map(AccountId::get),
-                &t.wallet_balance_after_minor,
+                &t.wallet_balance_after.map(Amount::minor),
             ],
         )?;
         row.map(|r| TransferId::new(r.get(0))).ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))
