@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tambah_domain::{Amount, Catalog};
 use tambah_store::{
     MerchantRow, Movements, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery, Store, StoreError,
+    SummaryRow,
 };
 
 use crate::Engine;
@@ -27,32 +28,28 @@ pub struct Statement {
     pub sums: Movements,
 }
 
-/// Successful orders of one product on one Malaysia-time day.
+/// Successful orders of one product: how many, their amount and cost.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SummaryLine {
-    /// Days since 1970-01-01, Malaysia time.
-    pub day: i64,
+pub struct ProductSales {
     pub product: String,
     pub product_name: String,
     pub count: u64,
     pub amount: Amount,
     pub cost: Amount,
+}
+
+/// Successful orders of one product on one Malaysia-time day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryLine {
+    /// Days since 1970-01-01, Malaysia time.
+    pub day: i64,
+    pub sales: ProductSales,
 }
 
 /// The daily summary of a range: its lines and their totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub lines: Vec<SummaryLine>,
-    pub count: u64,
-    pub amount: Amount,
-    pub cost: Amount,
-}
-
-/// Successful orders of one product over a month.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvoiceLine {
-    pub product: String,
-    pub product_name: String,
     pub count: u64,
     pub amount: Amount,
     pub cost: Amount,
@@ -68,7 +65,8 @@ pub struct Invoice {
     pub charges: Amount,
     pub refunds: Amount,
     pub closing: Amount,
-    pub lines: Vec<InvoiceLine>,
+    /// One line per product, in product order.
+    pub lines: Vec<ProductSales>,
 }
 
 impl Engine {
@@ -79,8 +77,10 @@ impl Engine {
 }
 
 impl Reports<'_> {
-    fn product_name(&self, code: &str) -> String {
-        self.catalog.get(code).map(|p| p.name.clone()).unwrap_or_default()
+    /// A summary row as sales of its product, named from the catalogue.
+    fn sales(&self, r: SummaryRow) -> ProductSales {
+        let product_name = self.catalog.get(&r.product).map(|p| p.name.clone()).unwrap_or_default();
+        ProductSales { product: r.product, product_name, count: r.count, amount: r.amount, cost: r.cost }
     }
 
     /// One page of a merchant's orders and the totals of every order the
@@ -112,14 +112,7 @@ impl Reports<'_> {
             summary.count += r.count;
             summary.amount = sum(summary.amount, r.amount)?;
             summary.cost = sum(summary.cost, r.cost)?;
-            summary.lines.push(SummaryLine {
-                day: r.day,
-                product_name: self.product_name(&r.product),
-                product: r.product,
-                count: r.count,
-                amount: r.amount,
-                cost: r.cost,
-            });
+            summary.lines.push(SummaryLine { day: r.day, sales: self.sales(r) });
         }
         Ok(summary)
     }
@@ -129,7 +122,7 @@ impl Reports<'_> {
     pub async fn invoice(&self, m: &MerchantRow, from_ms: i64, to_ms: i64) -> Result<Invoice, StoreError> {
         let mv = self.store.movements(m.wallet_id, Some(from_ms), Some(to_ms)).await?;
         let rows = self.store.daily_summary(m.id, from_ms, to_ms).await?;
-        let mut lines: Vec<InvoiceLine> = Vec::new();
+        let mut lines: Vec<ProductSales> = Vec::new();
         for r in rows {
             match lines.iter_mut().find(|l| l.product == r.product) {
                 Some(line) => {
@@ -137,13 +130,7 @@ impl Reports<'_> {
                     line.amount = sum(line.amount, r.amount)?;
                     line.cost = sum(line.cost, r.cost)?;
                 }
-                None => lines.push(InvoiceLine {
-                    product_name: self.product_name(&r.product),
-                    product: r.product,
-                    count: r.count,
-                    amount: r.amount,
-                    cost: r.cost,
-                }),
+                None => lines.push(self.sales(r)),
             }
         }
         lines.sort_by(|a, b| a.product.cmp(&b.product));

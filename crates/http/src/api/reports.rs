@@ -30,14 +30,15 @@ pub async fn summary(engine: &Engine, m: &MerchantRow, from_ms: i64, to_ms: i64)
         .lines
         .iter()
         .map(|l| {
+            let s = &l.sales;
             json!({
                 "date": time::date_text(l.day),
-                "product_code": l.product,
-                "product_name": l.product_name,
-                "count": l.count,
-                "amount": l.amount.to_cents(),
-                "cost": l.cost.to_cents(),
-                "profit": profit(l.amount, l.cost),
+                "product_code": s.product,
+                "product_name": s.product_name,
+                "count": s.count,
+                "amount": s.amount.to_cents(),
+                "cost": s.cost.to_cents(),
+                "profit": profit(s.amount, s.cost),
             })
         })
         .collect();
