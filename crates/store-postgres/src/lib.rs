@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tambah_domain::StatusCode;
 use tambah_store::rows::{Columns, FilterValue};
 use tambah_store::{BoxFuture, Result, Store, StoreError, Writer};
 use tokio::runtime::{Handle, Runtime};
@@ -147,6 +148,35 @@ impl Columns for Cols<'_> {
 
     fn bytes(&self, i: usize) -> std::result::Result<Vec<u8>, Self::Error> {
         self.row.try_get(self.from + i)
+    }
+
+    fn status(&self, i: usize) -> std::result::Result<StatusCode, Self::Error> {
+        self.row.try_get::<_, StoredCode>(self.from + i).map(|c| c.0)
+    }
+
+    fn opt_status(&self, i: usize) -> std::result::Result<Option<StatusCode>, Self::Error> {
+        Ok(self.row.try_get::<_, Option<StoredCode>>(self.from + i)?.map(|c| c.0))
+    }
+}
+
+/// A stored status code (SMALLINT or BIGINT), read as a conversion error
+/// (not a panic) when the contract does not define it: a row edited by hand
+/// must not stop a worker.
+struct StoredCode(StatusCode);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for StoredCode {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let n = match *ty {
+            Type::INT2 => i64::from(i16::from_sql(ty, raw)?),
+            Type::INT4 => i64::from(i32::from_sql(ty, raw)?),
+            _ => i64::from_sql(ty, raw)?,
+        };
+        let code = u8::try_from(n).ok().and_then(StatusCode::from_u8);
+        code.map(StoredCode).ok_or_else(|| format!("status code {n} is not a contract code").into())
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
     }
 }
 

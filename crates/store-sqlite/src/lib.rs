@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, Row};
+use tambah_domain::StatusCode;
 use tambah_store::{ready, rows, BoxFuture, Claim, Result, Store, StoreError, Writer};
 
 mod callbacks;
@@ -186,6 +187,29 @@ impl rows::Columns for Cols<'_, '_> {
 
     fn bytes(&self, i: usize) -> rusqlite::Result<Vec<u8>> {
         self.row.get(self.at + i)
+    }
+
+    fn status(&self, i: usize) -> rusqlite::Result<StatusCode> {
+        self.row.get::<_, StoredCode>(self.at + i).map(|c| c.0)
+    }
+
+    fn opt_status(&self, i: usize) -> rusqlite::Result<Option<StatusCode>> {
+        Ok(self.row.get::<_, Option<StoredCode>>(self.at + i)?.map(|c| c.0))
+    }
+}
+
+/// A stored status code, read as a conversion error (not a panic) when the
+/// contract does not define it: a row edited by hand must not stop a worker.
+struct StoredCode(StatusCode);
+
+impl rusqlite::types::FromSql for StoredCode {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let n = value.as_i64()?;
+        u8::try_from(n)
+            .ok()
+            .and_then(StatusCode::from_u8)
+            .map(StoredCode)
+            .ok_or(rusqlite::types::FromSqlError::OutOfRange(n))
     }
 }
 

@@ -27,6 +27,10 @@ pub trait Columns {
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
     fn flag(&self, i: usize) -> Result<bool, Self::Error>;
     fn bytes(&self, i: usize) -> Result<Vec<u8>, Self::Error>;
+    /// A status code; a number the contract does not define is a conversion
+    /// error of the backend (the request fails), never a panic.
+    fn status(&self, i: usize) -> Result<StatusCode, Self::Error>;
+    fn opt_status(&self, i: usize) -> Result<Option<StatusCode>, Self::Error>;
 }
 
 /// The columns of [`merchant`], from `merchants m JOIN ledger_accounts a ON a.merchant_id = m.id`.
@@ -69,12 +73,6 @@ pub fn merchant<R: Columns>(r: &R) -> Result<MerchantRow, R::Error> {
         callback_method: r.text(13)?,
         low_balance_threshold: Amount::from_minor(r.int(14)?),
     })
-}
-
-/// A stored status code: every stored code is a contract code (the writer
-/// only stores codes it made from `StatusCode`).
-fn status_code(code: i64) -> StatusCode {
-    u8::try_from(code).ok().and_then(StatusCode::from_u8).expect("stored status codes are contract codes")
 }
 
 fn environment(text: &str) -> Environment {
@@ -161,7 +159,7 @@ pub fn order<R: Columns>(r: &R) -> Result<OrderRow, R::Error> {
         account: r.text(4)?,
         amount: Amount::from_minor(r.int(5)?),
         cost: Amount::from_minor(r.int(6)?),
-        status: status_code(r.int(7)?),
+        status: r.status(7)?,
         sn: r.text(8)?,
         pin: r.text(9)?,
         expiry: r.text(10)?,
@@ -190,7 +188,7 @@ pub fn callback<R: Columns>(r: &R) -> Result<CallbackRow, R::Error> {
         merchant_id: MerchantId::new(r.int(1)?),
         kind: CallbackKind::parse(&r.text(2)?).expect("kind constrained by CHECK"),
         order_id: r.opt_int(3)?.map(OrderId::new),
-        status: r.opt_int(4)?.map(status_code),
+        status: r.opt_status(4)?,
         balance: Amount::from_minor(r.int(5)?),
         created_at_ms: r.int(6)?,
         attempts: r.int(7)? as u32,
