@@ -67,7 +67,7 @@ pub(crate) fn new_merchant(environment: Environment, username: &str) -> NewMerch
     }
 }
 
-pub(crate) fn create(store: &dyn Store, environment: Environment, username: &str) -> MerchantRow {
+pub fn create(store: &dyn Store, environment: Environment, username: &str) -> MerchantRow {
     must(&format!("create_merchant({username})"), block(store.create_merchant(&new_merchant(environment, username))))
 }
 
@@ -80,13 +80,7 @@ pub(crate) fn systems(store: &dyn Store, environment: Environment) -> SystemAcco
 }
 
 /// A plain order row: the fields the engine fills at acceptance.
-pub(crate) fn order(
-    merchant_id: MerchantId,
-    refid: &str,
-    status: StatusCode,
-    cost: Amount,
-    created_at_ms: i64,
-) -> OrderRow {
+pub fn order(merchant_id: MerchantId, refid: &str, status: StatusCode, cost: Amount, created_at_ms: i64) -> OrderRow {
     OrderRow {
         id: OrderId::new(0),
         merchant_id,

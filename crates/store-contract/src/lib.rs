@@ -24,7 +24,7 @@ pub mod orders;
 pub mod reports;
 pub mod writer;
 
-pub use fixtures::block;
+pub use fixtures::{block, create, order};
 
 /// One contract check, run against a fresh store.
 pub type ContractCheck = fn(&dyn Store);

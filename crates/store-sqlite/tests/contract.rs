@@ -55,47 +55,15 @@ tambah_store_contract::contract_tests!(temp_db);
 /// store error on read, not a panic that would stop a node's workers.
 #[test]
 fn an_unknown_stored_status_is_an_error_not_a_panic() {
-    use tambah_domain::{Amount, Environment, OrderId, StatusCode};
-    use tambah_store::{NewMerchant, OrderRow};
-    use tambah_store_contract::block;
+    use tambah_domain::{Amount, Environment, StatusCode};
+    use tambah_store_contract::{block, create, order};
 
     let db = temp_db("unknown_status");
     let store = db.store();
-    let m = block(store.create_merchant(&NewMerchant {
-        name: "M".into(),
-        environment: Environment::Staging,
-        level: "1".into(),
-        api_version: "2023-10-01".into(),
-        username: "unknown-status".into(),
-        password_hash: "x".into(),
-        created_at_ms: 0,
-    }))
-    .unwrap();
+    let m = create(store, Environment::Staging, "unknown-status");
     let mut w = store.writer().unwrap();
     w.begin().unwrap();
-    let id = w
-        .insert_order(&OrderRow {
-            id: OrderId::default(),
-            merchant_id: m.id,
-            refid: "R1".into(),
-            product: "D".into(),
-            account: "0123456789".into(),
-            amount: Amount::from_rm(10),
-            cost: Amount::from_rm(10),
-            status: StatusCode::PROCESSING,
-            sn: String::new(),
-            pin: String::new(),
-            expiry: String::new(),
-            note: String::new(),
-            voucherlink: String::new(),
-            remarks: String::new(),
-            extras_json: "{}".into(),
-            provider: String::new(),
-            recheck_at_ms: None,
-            created_at_ms: 1,
-            updated_at_ms: 1,
-        })
-        .unwrap();
+    let id = w.insert_order(&order(m.id, "R1", StatusCode::PROCESSING, Amount::from_rm(10), 1)).unwrap();
     w.commit().unwrap();
     drop(w);
     assert_eq!(block(store.order(id)).unwrap().unwrap().status, StatusCode::PROCESSING);
