@@ -58,6 +58,10 @@ row_id!(
     /// A dispute case.
     DisputeId
 );
+row_id!(
+    /// An upstream provider (connector) configured by the operator.
+    ProviderId
+);
 
 /// The merchant's id for one transaction: 1–25 characters of letters, digits,
 /// `-`, `_`, `.`; unique per merchant account.

@@ -9,7 +9,9 @@ pub mod status;
 pub mod time;
 
 pub use catalog::{AccountFormat, Catalog, Denomination, Family, Product};
-pub use ids::{AccountId, CallbackId, DisputeId, Environment, MerchantId, OrderId, RefId, TransferId, UserId};
+pub use ids::{
+    AccountId, CallbackId, DisputeId, Environment, MerchantId, OrderId, ProviderId, RefId, TransferId, UserId,
+};
 pub use money::Amount;
 pub use order::OrderState;
 pub use status::StatusCode;

@@ -21,6 +21,7 @@ mod fixtures;
 pub mod ledger;
 pub mod merchants;
 pub mod orders;
+pub mod providers;
 pub mod reports;
 pub mod writer;
 
@@ -90,6 +91,10 @@ macro_rules! contract_tests {
             reports::movements
             reports::daily_summary
             disputes::disputes
+            providers::providers
+            providers::provider_enabled
+            providers::routes
+            providers::attempts
         }
     };
     (@each [table] $($section:ident :: $check:ident)*) => {
@@ -128,6 +133,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("ledger", include_str!("ledger.rs")),
     ("merchants", include_str!("merchants.rs")),
     ("orders", include_str!("orders.rs")),
+    ("providers", include_str!("providers.rs")),
     ("reports", include_str!("reports.rs")),
     ("writer", include_str!("writer.rs")),
 ];

@@ -29,6 +29,7 @@ mod ledger;
 mod merchants;
 mod migrate;
 mod orders;
+mod providers;
 mod reports;
 mod verify;
 mod writer;

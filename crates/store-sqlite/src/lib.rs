@@ -20,6 +20,7 @@ mod merchants;
 mod migrate;
 mod nonces;
 mod orders;
+mod providers;
 mod reports;
 mod verify;
 mod writer;

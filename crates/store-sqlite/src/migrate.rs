@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_report_indexes.sql")),
     (7, include_str!("../migrations/0007_statement_balances.sql")),
     (8, include_str!("../migrations/0008_catalogue_state.sql")),
+    (9, include_str!("../migrations/0009_providers.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -4,10 +4,11 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
-    order_insert_columns, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderUpdate, Result, StoreError, Writer,
+    order_insert_columns, AttemptAnswer, AttemptRow, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer, OrderRow,
+    OrderUpdate, Result, StoreError, Writer,
 };
 
-use crate::{callbacks, err, ledger, orders};
+use crate::{callbacks, err, ledger, orders, providers};
 
 /// A write session on its own connection. Transactions are opened with
 /// `BEGIN IMMEDIATE`, so the batch holds SQLite's write lock from the start.
@@ -51,6 +52,57 @@ impl Writer for SqliteWriter {
             out.extend(row);
         }
         Ok(out)
+    }
+
+    fn insert_attempt(&mut self, a: &NewAttempt) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO attempts (order_id, attempt, provider_id, upstream_ref, upstream_product, sent_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.order_id.get(),
+                    a.attempt,
+                    a.provider_id.get(),
+                    a.upstream_ref,
+                    a.upstream_product,
+                    a.sent_at_ms
+                ])
+            })
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    fn answer_attempt(&mut self, a: &AttemptAnswer) -> Result<()> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE attempts SET outcome = ?3, upstream_code = ?4, answer_excerpt = ?5, answered_at_ms = ?6
+                 WHERE order_id = ?1 AND attempt = ?2",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.order_id.get(),
+                    a.attempt,
+                    a.outcome.as_str(),
+                    a.upstream_code,
+                    a.answer_excerpt,
+                    a.answered_at_ms
+                ])
+            })
+            .map_err(err)?;
+        if n != 1 {
+            return Err(StoreError::Other(format!(
+                "attempt {} of order {} not found for its answer",
+                a.attempt, a.order_id
+            )));
+        }
+        Ok(())
+    }
+
+    fn last_attempt(&mut self, order_id: OrderId) -> Result<Option<AttemptRow>> {
+        providers::last_attempt(&self.conn, order_id).map_err(err)
     }
 
     fn take_stock(&mut self, product: &str) -> Result<Option<bool>> {

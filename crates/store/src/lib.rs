@@ -1,6 +1,7 @@
 //! The store seam: the traits the engine sees and the rows that cross it,
 //! one section per file (merchants, credentials, orders, ledger, callbacks,
-//! reports, catalog, disputes). `Store` is the sum of the section traits.
+//! reports, catalog, disputes, providers). `Store` is the sum of the section
+//! traits.
 //! Backends (SQLite, PostgreSQL) implement them in files of the same names;
 //! row mapping is written once, in `rows`. The write side is a `Writer`
 //! session used by exactly one thread (the group-commit writer); reads go
@@ -16,6 +17,7 @@ mod disputes;
 mod ledger;
 mod merchants;
 mod orders;
+mod providers;
 mod reports;
 pub mod rows;
 mod writer;
@@ -27,6 +29,7 @@ pub use disputes::*;
 pub use ledger::*;
 pub use merchants::*;
 pub use orders::*;
+pub use providers::*;
 pub use reports::*;
 pub use writer::*;
 
@@ -67,6 +70,7 @@ pub trait Store:
     + ReportStore
     + CatalogStore
     + DisputeStore
+    + ProviderStore
     + Send
     + Sync
     + 'static

@@ -9,11 +9,13 @@
 //! text).
 
 use crate::{
-    ApiKeyRow, CallbackAttempt, CallbackKind, CallbackRow, DisputeRow, MerchantRow, OrderQuery, OrderRow, OrderTotals,
-    StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow, TransferKind, UserRow,
+    ApiKeyRow, AttemptOutcome, AttemptRow, CallbackAttempt, CallbackKind, CallbackRow, DisputeRow, MerchantRow,
+    OrderQuery, OrderRow, OrderTotals, ProviderKind, ProviderRow, RouteRow, StatementEntry, StatusGroup, SummaryRow,
+    TokenKind, TokenRow, TransferKind, UserRow,
 };
 use tambah_domain::{
-    AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, StatusCode, TransferId, UserId,
+    AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, ProviderId, StatusCode, TransferId,
+    UserId,
 };
 
 /// One selected row of a backend, read column by column (0-based). Integer
@@ -171,6 +173,74 @@ pub fn order<R: Columns>(r: &R) -> Result<OrderRow, R::Error> {
         recheck_at_ms: r.opt_int(16)?,
         created_at_ms: r.int(17)?,
         updated_at_ms: r.int(18)?,
+    })
+}
+
+/// The columns of [`provider`].
+#[macro_export]
+macro_rules! provider_columns {
+    () => {
+        "id, name, kind, base_url, auth_url, ref_prefix, secrets_sealed, timeout_ms, enabled, created_at_ms, \
+         updated_at_ms"
+    };
+}
+
+pub fn provider<R: Columns>(r: &R) -> Result<ProviderRow, R::Error> {
+    Ok(ProviderRow {
+        id: ProviderId::new(r.int(0)?),
+        name: r.text(1)?,
+        kind: ProviderKind::parse(&r.text(2)?).expect("kind constrained by CHECK"),
+        base_url: r.text(3)?,
+        auth_url: r.text(4)?,
+        ref_prefix: r.text(5)?,
+        secrets_sealed: r.bytes(6)?,
+        timeout_ms: r.int(7)?,
+        enabled: r.flag(8)?,
+        created_at_ms: r.int(9)?,
+        updated_at_ms: r.int(10)?,
+    })
+}
+
+/// The columns of [`route`].
+#[macro_export]
+macro_rules! route_columns {
+    () => {
+        "product, provider_id, upstream_product, priority, weight, buy_price_minor"
+    };
+}
+
+pub fn route<R: Columns>(r: &R) -> Result<RouteRow, R::Error> {
+    Ok(RouteRow {
+        product: r.text(0)?,
+        provider_id: ProviderId::new(r.int(1)?),
+        upstream_product: r.text(2)?,
+        priority: r.int(3)? as u32,
+        weight: r.int(4)? as u32,
+        buy_price: r.opt_int(5)?.map(Amount::from_minor),
+    })
+}
+
+/// The columns of [`attempt`].
+#[macro_export]
+macro_rules! attempt_columns {
+    () => {
+        "order_id, attempt, provider_id, upstream_ref, upstream_product, sent_at_ms, outcome, upstream_code, \
+         answer_excerpt, answered_at_ms"
+    };
+}
+
+pub fn attempt<R: Columns>(r: &R) -> Result<AttemptRow, R::Error> {
+    Ok(AttemptRow {
+        order_id: OrderId::new(r.int(0)?),
+        attempt: r.int(1)? as u32,
+        provider_id: ProviderId::new(r.int(2)?),
+        upstream_ref: r.text(3)?,
+        upstream_product: r.text(4)?,
+        sent_at_ms: r.int(5)?,
+        outcome: AttemptOutcome::parse(&r.text(6)?).expect("outcome constrained by CHECK"),
+        upstream_code: r.text(7)?,
+        answer_excerpt: r.text(8)?,
+        answered_at_ms: r.opt_int(9)?,
     })
 }
 

@@ -4,7 +4,8 @@
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 
 use crate::{
-    Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
+    AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer, OrderRow,
+    OrderTransfers, OrderUpdate, Result, StoreError,
 };
 
 /// One open write session (a connection owned by one thread). All primitives
@@ -39,6 +40,13 @@ pub trait Writer: Send {
     /// those with a threshold set).
     fn low_balance_watch(&mut self, wallet_ids: &[AccountId]) -> Result<Vec<LowBalanceWatch>>;
     fn set_low_balance_notified(&mut self, merchant_id: MerchantId, notified: bool) -> Result<()>;
+    /// Records an attempt at sending an order, before the network call;
+    /// `StoreError::Unique` when its upstream reference was used.
+    fn insert_attempt(&mut self, attempt: &NewAttempt) -> Result<()>;
+    /// Records the answer to an attempt.
+    fn answer_attempt(&mut self, answer: &AttemptAnswer) -> Result<()>;
+    /// The order's latest attempt.
+    fn last_attempt(&mut self, order_id: OrderId) -> Result<Option<AttemptRow>>;
     /// Takes one unit of a product's stock: `None` when the product has no
     /// stock limit, `Some(false)` when it is out of stock.
     fn take_stock(&mut self, product: &str) -> Result<Option<bool>>;

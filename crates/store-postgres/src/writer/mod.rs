@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
-    order_columns, rows, Inserted, LowBalanceWatch, NewCallback, NewTransfer, OrderRow, OrderTransfers, OrderUpdate,
-    Result, StoreError, Writer,
+    order_columns, rows, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer,
+    OrderRow, OrderTransfers, OrderUpdate, Result, StoreError, Writer,
 };
 use tokio::runtime::Runtime;
 use tokio_postgres::Row;
 
 use crate::callbacks::{callback_values, CallbackKeys, INSERT_CALLBACK};
+use crate::providers::LAST_ATTEMPT;
 use crate::{connect, err, maybe, Conn, Params};
 
 mod order_insert;
@@ -127,6 +128,36 @@ impl Writer for PgWriter {
             .collect();
         // In the order asked, as the SQLite backend answers.
         Ok(wallet_ids.iter().filter_map(|id| found.get(id).copied()).collect())
+    }
+
+    fn insert_attempt(&mut self, a: &NewAttempt) -> Result<()> {
+        let attempt = i64::from(a.attempt);
+        self.execute(
+            "INSERT INTO attempts (order_id, attempt, provider_id, upstream_ref, upstream_product, sent_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&a.order_id.get(), &attempt, &a.provider_id.get(), &a.upstream_ref, &a.upstream_product, &a.sent_at_ms],
+        )
+        .map(|_| ())
+    }
+
+    fn answer_attempt(&mut self, a: &AttemptAnswer) -> Result<()> {
+        let attempt = i64::from(a.attempt);
+        let n = self.execute(
+            "UPDATE attempts SET outcome = $3, upstream_code = $4, answer_excerpt = $5, answered_at_ms = $6
+             WHERE order_id = $1 AND attempt = $2",
+            &[&a.order_id.get(), &attempt, &a.outcome.as_str(), &a.upstream_code, &a.answer_excerpt, &a.answered_at_ms],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Other(format!(
+                "attempt {} of order {} not found for its answer",
+                a.attempt, a.order_id
+            )));
+        }
+        Ok(())
+    }
+
+    fn last_attempt(&mut self, order_id: OrderId) -> Result<Option<AttemptRow>> {
+        maybe(self.query_opt(LAST_ATTEMPT, &[&order_id.get()])?.as_ref(), rows::attempt)
     }
 
     fn take_stock(&mut self, product: &str) -> Result<Option<bool>> {

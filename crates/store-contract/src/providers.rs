@@ -1,0 +1,332 @@
+//! Providers: the connectors the operator configures (unique names, enabled
+//! or not), the routes of each product to them, and the attempts at sending
+//! an order, written through a `Writer` and answered later.
+
+use tambah_domain::{Amount, Environment, OrderId, ProviderId, StatusCode};
+use tambah_store::{
+    AttemptAnswer, AttemptOutcome, AttemptRow, NewAttempt, NewProvider, ProviderKind, ProviderRow, RouteRow, Store,
+    Writer,
+};
+
+use crate::fixtures::{block, create, expect_unique, insert_committed, must, order, writer, T0};
+
+fn new_provider(name: &str, kind: ProviderKind) -> NewProvider {
+    NewProvider {
+        name: name.to_owned(),
+        kind,
+        base_url: format!("https://{name}.example.com/v2"),
+        auth_url: if kind == ProviderKind::Reloadly { "https://auth.example.com".to_owned() } else { String::new() },
+        ref_prefix: format!("tb{}x", name.len()),
+        // Sealed bytes are binary: every byte value must survive.
+        secrets_sealed: (0..=255).rev().collect(),
+        timeout_ms: 25_000,
+        now_ms: T0,
+    }
+}
+
+fn add_provider(store: &dyn Store, name: &str, kind: ProviderKind) -> ProviderRow {
+    must(&format!("create_provider({name})"), block(store.create_provider(&new_provider(name, kind))))
+}
+
+fn list_providers(store: &dyn Store) -> Vec<ProviderRow> {
+    must("providers", block(store.providers()))
+}
+
+/// Providers round-trip every field and kind, are listed by name (in byte
+/// order on every backend), and a name is unique.
+pub fn providers(store: &dyn Store) {
+    assert!(list_providers(store).is_empty(), "a fresh store has no providers");
+    let mut created = Vec::new();
+    // "ding-2" sorts before "ding1" in byte order (a locale's collation may
+    // ignore the dash and put it after).
+    for (name, kind) in
+        [("sim-b", ProviderKind::Iimmpact), ("ding1", ProviderKind::Ding), ("ding-2", ProviderKind::Ding)]
+    {
+        let row = add_provider(store, name, kind);
+        let asked = new_provider(name, kind);
+        assert_eq!(
+            row,
+            ProviderRow {
+                id: row.id,
+                name: asked.name,
+                kind,
+                base_url: asked.base_url,
+                auth_url: asked.auth_url,
+                ref_prefix: asked.ref_prefix,
+                secrets_sealed: asked.secrets_sealed,
+                timeout_ms: 25_000,
+                enabled: true,
+                created_at_ms: T0,
+                updated_at_ms: T0,
+            },
+            "create_provider returns the new provider, enabled, every field preserved"
+        );
+        created.push(row);
+    }
+    let reloadly = add_provider(store, "Reloadly", ProviderKind::Reloadly);
+    assert_eq!(reloadly.auth_url, "https://auth.example.com", "create_provider keeps the auth URL");
+    let ids: std::collections::BTreeSet<ProviderId> = created.iter().map(|p| p.id).chain([reloadly.id]).collect();
+    assert_eq!(ids.len(), 4, "create_provider returns distinct ids");
+
+    let [sim, ding1, ding2] = [&created[0], &created[1], &created[2]];
+    let by_name = vec![reloadly.clone(), ding2.clone(), ding1.clone(), sim.clone()];
+    assert_eq!(list_providers(store), by_name, "providers() lists every provider by name, in byte order");
+
+    let mut again = new_provider("sim-b", ProviderKind::Ding);
+    again.base_url = "https://elsewhere.example.com".to_owned();
+    expect_unique("create_provider with a name that is taken", block(store.create_provider(&again)));
+    assert_eq!(list_providers(store), by_name, "a refused create_provider changes nothing");
+}
+
+/// Disabling and enabling a provider by name stamps it; an unknown name is false.
+pub fn provider_enabled(store: &dyn Store) {
+    let p = add_provider(store, "sim-b", ProviderKind::Iimmpact);
+    let other = add_provider(store, "sim-c", ProviderKind::Iimmpact);
+    let set = |name: &str, enabled: bool, now: i64| {
+        must("set_provider_enabled", block(store.set_provider_enabled(name, enabled, now)))
+    };
+    assert!(set("sim-b", false, T0 + 5), "disabling a known provider returns true");
+    let disabled = ProviderRow { enabled: false, updated_at_ms: T0 + 5, ..p.clone() };
+    assert_eq!(
+        list_providers(store),
+        vec![disabled, other.clone()],
+        "a disabled provider is listed as disabled with its update time, the others unchanged"
+    );
+    assert!(set("sim-b", true, T0 + 9), "enabling a known provider returns true");
+    assert_eq!(
+        list_providers(store),
+        vec![ProviderRow { updated_at_ms: T0 + 9, ..p }, other],
+        "an enabled provider is listed as enabled again"
+    );
+    assert!(!set("nope", false, T0 + 10), "set_provider_enabled of an unknown name returns false");
+    assert!(!set("SIM-B", false, T0 + 10), "provider names are matched exactly");
+}
+
+fn route(product: &str, provider_id: ProviderId, priority: u32, buy_price: Option<Amount>) -> RouteRow {
+    RouteRow {
+        product: product.to_owned(),
+        provider_id,
+        upstream_product: format!("UP-{product}"),
+        priority,
+        weight: 1,
+        buy_price,
+    }
+}
+
+/// Routes: put_route adds, or replaces the route of the same product and
+/// provider; remove_route; listed by product, priority, then provider.
+pub fn routes(store: &dyn Store) {
+    let list = || must("routes", block(store.routes()));
+    let put = |r: &RouteRow| must(&format!("put_route({}, {})", r.product, r.provider_id), block(store.put_route(r)));
+    let p1 = add_provider(store, "sim-b", ProviderKind::Iimmpact).id;
+    let p2 = add_provider(store, "ding", ProviderKind::Ding).id;
+    let p3 = add_provider(store, "reloadly", ProviderKind::Reloadly).id;
+    assert!(list().is_empty(), "a fresh store has no routes");
+
+    // Put in an order unlike the listing's.
+    let hi10_p2 = RouteRow { weight: 3, ..route("HI10", p2, 1, Some(Amount::from_minor(9_512))) };
+    let hi10_p1 = route("HI10", p1, 1, None);
+    let hi10_p3 = route("HI10", p3, 0, Some(Amount::ZERO));
+    let dg5 = route("DG5", p2, 7, Some(Amount::from_rm(5)));
+    let celcom = route("CELCOM30", p1, 2, None);
+    for r in [&hi10_p2, &hi10_p1, &hi10_p3, &dg5, &celcom] {
+        put(r);
+    }
+    assert_eq!(
+        list(),
+        vec![celcom.clone(), dg5.clone(), hi10_p3.clone(), hi10_p1.clone(), hi10_p2.clone()],
+        "routes() lists by product, then priority, then provider id, every field preserved (a buy price or none)"
+    );
+
+    let replaced = RouteRow { upstream_product: "D-HI-10".to_owned(), weight: 5, buy_price: None, ..hi10_p2 };
+    put(&replaced);
+    let priced = RouteRow { priority: 0, buy_price: Some(Amount::from_minor(9_700)), ..hi10_p1.clone() };
+    put(&priced);
+    assert_eq!(
+        list(),
+        vec![celcom.clone(), dg5.clone(), priced, hi10_p3.clone(), replaced.clone()],
+        "put_route of a product and provider that have a route replaces it (no second route)"
+    );
+
+    assert!(must("remove_route", block(store.remove_route("HI10", p1))), "removing a route returns true");
+    assert!(!must("remove_route", block(store.remove_route("HI10", p1))), "removing it again returns false");
+    assert!(!must("remove_route", block(store.remove_route("DG5", p1))), "removing a route never put returns false");
+    assert_eq!(list(), vec![celcom, dg5, hi10_p3, replaced], "remove_route removes that route only");
+}
+
+fn new_attempt(order_id: OrderId, attempt: u32, provider_id: ProviderId) -> NewAttempt {
+    NewAttempt {
+        order_id,
+        attempt,
+        provider_id,
+        upstream_ref: format!("tb-{order_id}-{attempt}"),
+        // Each try may go out under another provider's code.
+        upstream_product: format!("UP-HI10-{attempt}"),
+        sent_at_ms: T0 + 1,
+    }
+}
+
+/// What an attempt reads as before its answer.
+fn unanswered(a: &NewAttempt) -> AttemptRow {
+    AttemptRow {
+        order_id: a.order_id,
+        attempt: a.attempt,
+        provider_id: a.provider_id,
+        upstream_ref: a.upstream_ref.clone(),
+        upstream_product: a.upstream_product.clone(),
+        sent_at_ms: a.sent_at_ms,
+        outcome: AttemptOutcome::Sent,
+        upstream_code: String::new(),
+        answer_excerpt: String::new(),
+        answered_at_ms: None,
+    }
+}
+
+fn answered(row: &AttemptRow, answer: &AttemptAnswer) -> AttemptRow {
+    AttemptRow {
+        outcome: answer.outcome,
+        upstream_code: answer.upstream_code.clone(),
+        answer_excerpt: answer.answer_excerpt.clone(),
+        answered_at_ms: Some(answer.answered_at_ms),
+        ..row.clone()
+    }
+}
+
+fn answer(a: &NewAttempt, outcome: AttemptOutcome, code: &str, excerpt: &str) -> AttemptAnswer {
+    AttemptAnswer {
+        order_id: a.order_id,
+        attempt: a.attempt,
+        outcome,
+        upstream_code: code.to_owned(),
+        answer_excerpt: excerpt.to_owned(),
+        answered_at_ms: T0 + 100 + i64::from(a.attempt),
+    }
+}
+
+fn list_attempts(store: &dyn Store, order_id: OrderId) -> Vec<AttemptRow> {
+    must("attempts", block(store.attempts(order_id)))
+}
+
+/// Attempts written through a Writer: seen by readers at commit, answered,
+/// the latest by number, every outcome kept, the upstream reference unique,
+/// and nothing left by a rollback.
+pub fn attempts(store: &dyn Store) {
+    let m = create(store, Environment::Live, "attempts");
+    let orders: Vec<OrderId> = insert_committed(
+        store,
+        &["A-1", "A-2", "A-3"].map(|refid| order(m.id, refid, StatusCode::PROCESSING, Amount::from_rm(10), T0)),
+    )
+    .into_iter()
+    .map(|o| o.id)
+    .collect();
+    let p1 = add_provider(store, "sim-b", ProviderKind::Iimmpact).id;
+    let p2 = add_provider(store, "ding", ProviderKind::Ding).id;
+    let mut w = writer(store);
+    let first = attempts_are_written_then_answered(store, w.as_mut(), orders[0], [p1, p2]);
+    every_outcome_is_kept(store, w.as_mut(), orders[1], p1);
+    an_upstream_ref_is_used_once(store, w.as_mut(), &first, orders[1]);
+    a_rollback_leaves_no_attempt(store, w.as_mut(), orders[2], p1);
+}
+
+/// An attempt is seen by the writer at once, by readers at commit, and reads
+/// back answered; `last_attempt` is the highest number, `attempts()` is in
+/// number order. Returns the first attempt as written.
+fn attempts_are_written_then_answered(
+    store: &dyn Store,
+    w: &mut dyn Writer,
+    order_id: OrderId,
+    [p1, p2]: [ProviderId; 2],
+) -> NewAttempt {
+    assert_eq!(must("last_attempt", w.last_attempt(order_id)), None, "an order never sent has no last attempt");
+    let a1 = new_attempt(order_id, 1, p1);
+    must("begin", w.begin());
+    must("insert_attempt", w.insert_attempt(&a1));
+    assert_eq!(
+        must("last_attempt", w.last_attempt(order_id)),
+        Some(unanswered(&a1)),
+        "last_attempt sees an attempt inserted earlier in the same transaction, as sent and unanswered"
+    );
+    assert!(list_attempts(store, order_id).is_empty(), "readers do not see an attempt before its transaction commits");
+    must("commit", w.commit());
+    assert_eq!(list_attempts(store, order_id), vec![unanswered(&a1)], "attempts() sees a committed attempt");
+
+    let timeout = answer(&a1, AttemptOutcome::Unknown, "504", "<html>Gateway \"Time-out\"\n— 超时 ✓</html>");
+    // Numbers are written out of order: the order is the number's.
+    let (a3, a2) = (new_attempt(order_id, 3, p2), new_attempt(order_id, 2, p1));
+    let delivered = answer(&a3, AttemptOutcome::Delivered, "00", r#"{"status":"SUCCESSFUL","sn":"SN1"}"#);
+    must("begin", w.begin());
+    must("answer_attempt", w.answer_attempt(&timeout));
+    must("insert_attempt", w.insert_attempt(&a3));
+    must("insert_attempt", w.insert_attempt(&a2));
+    must("answer_attempt", w.answer_attempt(&delivered));
+    let a3_row = answered(&unanswered(&a3), &delivered);
+    assert_eq!(
+        must("last_attempt", w.last_attempt(order_id)),
+        Some(a3_row.clone()),
+        "last_attempt is the attempt with the highest number, with its answer"
+    );
+    must("commit", w.commit());
+    assert_eq!(
+        list_attempts(store, order_id),
+        vec![answered(&unanswered(&a1), &timeout), unanswered(&a2), a3_row],
+        "attempts() lists an order's attempts by number, answers preserved"
+    );
+
+    let missing = answer(&new_attempt(order_id, 9, p1), AttemptOutcome::Declined, "", "");
+    must("begin", w.begin());
+    assert!(w.answer_attempt(&missing).is_err(), "answering an attempt that was never written is an error");
+    must("rollback", w.rollback());
+    a1
+}
+
+/// Every outcome is stored and read back as itself.
+fn every_outcome_is_kept(store: &dyn Store, w: &mut dyn Writer, order_id: OrderId, provider_id: ProviderId) {
+    must("begin", w.begin());
+    let mut expected = Vec::new();
+    for (n, outcome) in (1..).zip(AttemptOutcome::ALL) {
+        let a = new_attempt(order_id, n, provider_id);
+        must("insert_attempt", w.insert_attempt(&a));
+        let ans = answer(&a, outcome, outcome.as_str(), "");
+        must(&format!("answer_attempt({})", outcome.as_str()), w.answer_attempt(&ans));
+        expected.push(answered(&unanswered(&a), &ans));
+    }
+    must("commit", w.commit());
+    assert_eq!(list_attempts(store, order_id), expected, "every attempt outcome reads back as itself");
+}
+
+/// An upstream reference belongs to one attempt, and an attempt number to
+/// one try of an order (`StoreError::Unique`).
+fn an_upstream_ref_is_used_once(store: &dyn Store, w: &mut dyn Writer, first: &NewAttempt, other_order: OrderId) {
+    let before = list_attempts(store, other_order);
+    let next = before.len() as u32 + 1;
+    must("begin", w.begin());
+    must("savepoint", w.savepoint());
+    let reused =
+        NewAttempt { upstream_ref: first.upstream_ref.clone(), ..new_attempt(other_order, next, first.provider_id) };
+    expect_unique("insert_attempt with an upstream reference already used", w.insert_attempt(&reused));
+    must("rollback_to_savepoint", w.rollback_to_savepoint());
+    must("savepoint", w.savepoint());
+    let again = NewAttempt { upstream_ref: "tb-fresh".to_owned(), ..first.clone() };
+    expect_unique("insert_attempt with an attempt number the order already has", w.insert_attempt(&again));
+    must("rollback_to_savepoint", w.rollback_to_savepoint());
+    let fine = new_attempt(other_order, next, first.provider_id);
+    must("insert_attempt after the refused ones", w.insert_attempt(&fine));
+    must("commit", w.commit());
+    let mut expected = before;
+    expected.push(unanswered(&fine));
+    assert_eq!(list_attempts(store, other_order), expected, "the refused attempts left nothing, the next one is kept");
+}
+
+/// A rolled-back attempt is gone, for the writer and for readers.
+fn a_rollback_leaves_no_attempt(store: &dyn Store, w: &mut dyn Writer, order_id: OrderId, provider_id: ProviderId) {
+    let a = new_attempt(order_id, 1, provider_id);
+    must("begin", w.begin());
+    must("insert_attempt", w.insert_attempt(&a));
+    must("rollback", w.rollback());
+    assert_eq!(must("last_attempt", w.last_attempt(order_id)), None, "a rolled-back attempt is gone for the writer");
+    assert!(list_attempts(store, order_id).is_empty(), "a rolled-back attempt is gone for readers");
+    must("begin", w.begin());
+    must("insert_attempt", w.insert_attempt(&a));
+    must("commit", w.commit());
+    assert_eq!(list_attempts(store, order_id), vec![unanswered(&a)], "its reference can be used once it rolled back");
+}

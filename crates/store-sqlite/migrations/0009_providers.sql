@@ -1,0 +1,47 @@
+-- Upstream providers (the connectors live orders are sent to), the routes of
+-- each product to them, and one attempt row per try at sending an order,
+-- written before the network call so that an order whose node died mid-call
+-- is looked up upstream by its reference, never sent again.
+CREATE TABLE providers (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL UNIQUE,
+    kind           TEXT NOT NULL CHECK (kind IN ('iimmpact', 'reloadly', 'ding')),
+    base_url       TEXT NOT NULL,
+    auth_url       TEXT NOT NULL DEFAULT '',
+    -- Starts every upstream reference of this installation at this provider,
+    -- so that two installations sharing an upstream account never collide.
+    ref_prefix     TEXT NOT NULL,
+    -- The credentials as JSON, sealed with the node's master key.
+    secrets_sealed BLOB NOT NULL,
+    timeout_ms     INTEGER NOT NULL CHECK (timeout_ms > 0),
+    enabled        INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_at_ms  INTEGER NOT NULL,
+    updated_at_ms  INTEGER NOT NULL
+);
+CREATE TABLE routes (
+    product          TEXT NOT NULL,
+    provider_id      INTEGER NOT NULL REFERENCES providers(id),
+    upstream_product TEXT NOT NULL,
+    -- Lower first; routes of the same priority share by weight.
+    priority         INTEGER NOT NULL CHECK (priority >= 0),
+    weight           INTEGER NOT NULL CHECK (weight > 0),
+    buy_price_minor  INTEGER CHECK (buy_price_minor >= 0),
+    PRIMARY KEY (product, provider_id)
+);
+CREATE TABLE attempts (
+    order_id       INTEGER NOT NULL REFERENCES orders(id),
+    attempt        INTEGER NOT NULL CHECK (attempt > 0),
+    provider_id    INTEGER NOT NULL REFERENCES providers(id),
+    upstream_ref   TEXT NOT NULL UNIQUE,
+    -- The provider's product code the order was sent as (a query must ask
+    -- about the same product, whatever the routes say by then).
+    upstream_product TEXT NOT NULL,
+    sent_at_ms     INTEGER NOT NULL,
+    -- sent (no answer recorded yet), or what the answer meant.
+    outcome        TEXT NOT NULL DEFAULT 'sent'
+                   CHECK (outcome IN ('sent', 'delivered', 'declined', 'not_sent', 'unknown', 'reversed')),
+    upstream_code  TEXT NOT NULL DEFAULT '',
+    answer_excerpt TEXT NOT NULL DEFAULT '',
+    answered_at_ms INTEGER,
+    PRIMARY KEY (order_id, attempt)
+);
