@@ -100,6 +100,8 @@ pub struct Engine {
     health: health::Health,
     catalog_version: std::sync::atomic::AtomicI64,
     router: providers::Router,
+    /// The connectors built for configured providers, by (id, row version).
+    connectors: std::sync::Mutex<HashMap<(tambah_domain::ProviderId, i64), Arc<dyn providers::Provider>>>,
     writer: writer::WriterHandle,
     waiters: Arc<waiters::Waiters>,
     master_key: MasterKey,
@@ -136,7 +138,11 @@ impl Engine {
             families: Arc::new(families),
             health: health::Health::default(),
             catalog_version: std::sync::atomic::AtomicI64::new(0),
-            router: providers::Router::new(providers::simulator::Simulator::new(config.simulator_seed)),
+            router: providers::Router::new(
+                providers::simulator::Simulator::new(config.simulator_seed),
+                config.simulator_seed,
+            ),
+            connectors: std::sync::Mutex::default(),
             writer,
             waiters,
             master_key,
@@ -144,6 +150,9 @@ impl Engine {
             clock,
             me: me.clone(),
         });
+        if let Err(e) = engine.reload_providers().await {
+            tracing::warn!(error = %e, "providers could not be loaded; live orders have no route until they are");
+        }
         Ok((engine, EngineRunner { thread }))
     }
 

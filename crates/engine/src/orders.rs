@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tambah_domain::{Amount, Environment, Family, MerchantId, OrderId, Product, RefId, StatusCode};
-use tambah_store::{MerchantRow, OrderRow, StoreError};
+use tambah_store::{AttemptAnswer, AttemptOutcome, MerchantRow, NewAttempt, OrderRow, StoreError};
 
 use crate::providers::simulator::{Precheck, Simulator};
-use crate::providers::{Outcome, ProviderOrder};
+use crate::providers::{Answer, Outcome, ProviderOrder, Route};
 use crate::writer::{same_request, MarkProcessing, Place, Placed, Resolve, Verdict, WriteError};
 use crate::{AuthMethod, Caller, Engine};
 use RejectionKind::{Forbidden, Invalid};
@@ -213,9 +213,9 @@ impl Engine {
         if staging && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit) {
             return Verdict::InsufficientCredit;
         }
-        let Some(p) = self.router().route(merchant.environment, &valid.product) else {
+        let Some(route) = self.router().route(merchant.environment, &valid.product) else {
             return Verdict::Decided {
-                provider: "",
+                provider: String::new(),
                 outcome: Outcome::Unavailable { reason: "no provider is configured for this product".into() },
             };
         };
@@ -228,10 +228,12 @@ impl Engine {
             amount: valid.amount,
             status: StatusCode::ACCEPTED,
             created_at_ms: now_ms,
+            upstream_product: route.upstream_product.clone(),
+            upstream_ref: String::new(),
         };
-        match p.decide_inline(&provider_order, &valid.product) {
-            Some(outcome) => Verdict::Decided { provider: p.name(), outcome },
-            None => Verdict::Dispatch { provider: p.name() },
+        match route.provider.decide_inline(&provider_order, &valid.product) {
+            Some(outcome) => Verdict::Decided { provider: route.provider.name().to_owned(), outcome },
+            None => Verdict::Dispatch { route },
         }
     }
 
@@ -283,15 +285,15 @@ impl Engine {
         merchant: &MerchantRow,
         order: OrderRow,
         balance: Amount,
-        dispatch_to: Option<&'static str>,
+        dispatch_to: Option<Route>,
         product_name: String,
     ) -> Result<OrderView, TopupError> {
         let wait = self.config().topup_wait_ms;
         let woken = (wait > 0).then(|| self.waiters().register(order.id));
-        if let Some(provider) = dispatch_to {
+        if let Some(route) = dispatch_to {
             let engine = self.arc();
             let order = order.clone();
-            tokio::spawn(async move { engine.dispatch(order, provider).await });
+            tokio::spawn(async move { engine.dispatch(order, route).await });
         }
         let Some(woken) = woken else {
             return Ok(OrderView { order, product_name, balance });
@@ -343,23 +345,34 @@ impl Engine {
 
     /// Sends an accepted order to its provider and records the answer.
     /// Safe to call more than once: only the call that moves the order from
-    /// Accepted to Processing sends it.
-    pub(crate) async fn dispatch(&self, order: OrderRow, provider_name: &'static str) {
+    /// Accepted to Processing sends it, and it records the attempt (with its
+    /// upstream reference) in the same transaction, before the call.
+    pub(crate) async fn dispatch(&self, order: OrderRow, route: Route) {
         let Some(merchant) = self.store().merchant(order.merchant_id).await.ok().flatten() else {
             tracing::error!(order = %order.id, "dispatch: merchant not found");
             return;
         };
-        let (order, sent_by_us) = match self
+        let now_ms = self.now_ms();
+        let attempt = route.provider_id.map(|provider_id| NewAttempt {
+            order_id: order.id,
+            attempt: FIRST_ATTEMPT,
+            provider_id,
+            upstream_ref: route.upstream_ref(order.id, FIRST_ATTEMPT),
+            upstream_product: route.upstream_product.clone(),
+            sent_at_ms: now_ms,
+        });
+        let marked = self
             .writer()
             .run(MarkProcessing {
                 order_id: order.id,
                 wallet_id: merchant.wallet_id,
-                provider: provider_name,
-                now_ms: self.now_ms(),
+                provider: route.provider.name().to_owned(),
+                attempt,
+                now_ms,
                 query_after_ms: self.config().query_after_ms,
             })
-            .await
-        {
+            .await;
+        let (order, sent_by_us) = match marked {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(order = %order.id, error = %e, "dispatch: could not mark processing");
@@ -373,12 +386,10 @@ impl Engine {
             tracing::error!(order = %order.id, product = %order.product, "dispatch: product left the catalogue");
             return;
         };
-        let Some(provider) = self.router().by_name(provider_name) else {
-            tracing::error!(order = %order.id, provider_name, "dispatch: provider not configured");
-            return;
-        };
-        let outcome = provider.submit(&provider_order(&order), &product, self.now_ms()).await;
-        if let Err(e) = self.record(&merchant, order.id, outcome).await {
+        let sent = provider_order(&order, &route, FIRST_ATTEMPT);
+        let answer = route.provider.submit(&sent, &product, self.now_ms()).await;
+        let attempt = route.provider_id.map(|_| FIRST_ATTEMPT);
+        if let Err(e) = self.record_answer(&merchant, order.id, answer, attempt).await {
             tracing::warn!(order = %order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
         }
     }
@@ -390,34 +401,79 @@ impl Engine {
         order_id: OrderId,
         outcome: Outcome,
     ) -> Result<OrderRow, WriteError> {
-        let notify = !merchant.callback_url.is_empty();
+        self.record_answer(merchant, order_id, outcome.into(), None).await
+    }
+
+    /// Applies a provider's answer to an order, and to its attempt `attempt`
+    /// (configured providers keep an attempt log).
+    async fn record_answer(
+        &self,
+        merchant: &MerchantRow,
+        order_id: OrderId,
+        answer: Answer,
+        attempt: Option<u32>,
+    ) -> Result<OrderRow, WriteError> {
+        let now_ms = self.now_ms();
+        let logged = attempt.map(|attempt| AttemptAnswer {
+            order_id,
+            attempt,
+            outcome: attempt_outcome(&answer.outcome),
+            upstream_code: answer.upstream_code.clone(),
+            answer_excerpt: answer.excerpt.clone(),
+            answered_at_ms: now_ms,
+        });
         let order = self
             .writer()
             .run(Resolve {
                 order_id,
                 wallet_id: merchant.wallet_id,
                 environment: merchant.environment,
-                outcome,
-                now_ms: self.now_ms(),
-                notify,
+                outcome: answer.outcome,
+                now_ms,
+                notify: !merchant.callback_url.is_empty(),
+                answer: logged,
             })
             .await?;
         self.record_health(merchant.environment, &order.product, &order);
         Ok(order)
     }
 
-    /// Asks the provider about an order whose re-check is due and records it.
+    /// Asks the provider about an order whose re-check is due (by the
+    /// reference of its last attempt, never by sending again) and records it.
     pub(crate) async fn recheck(&self, order: OrderRow) -> Result<(), String> {
         let merchant =
             self.store().merchant(order.merchant_id).await.map_err(|e| e.to_string())?.ok_or("merchant not found")?;
         let product = self.catalog().get(&order.product).cloned().ok_or("product left the catalogue")?;
-        let provider = self.router().by_name(&order.provider).ok_or("provider not configured")?;
-        let outcome = provider.query(&provider_order(&order), &product, self.now_ms()).await;
-        self.record(&merchant, order.id, outcome).await.map(|_| ()).map_err(|e| e.to_string())
+        let last = self.store().attempts(order.id).await.map_err(|e| e.to_string())?.pop();
+        let upstream_product = last.as_ref().map_or(order.product.as_str(), |a| a.upstream_product.as_str());
+        let route = self.router().by_name(&order.provider, upstream_product).ok_or("provider not configured")?;
+        let mut asked = provider_order(&order, &route, FIRST_ATTEMPT);
+        if let Some(a) = &last {
+            asked.upstream_ref = a.upstream_ref.clone();
+        }
+        let answer = route.provider.query(&asked, &product, self.now_ms()).await;
+        let attempt = last.map(|a| a.attempt);
+        self.record_answer(&merchant, order.id, answer, attempt).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
-fn provider_order(order: &OrderRow) -> ProviderOrder {
+/// Every order is sent once; a second attempt would need a new reference and
+/// is only ever made for an attempt that provably never left.
+const FIRST_ATTEMPT: u32 = 1;
+
+/// What an answer means for the attempt log.
+fn attempt_outcome(outcome: &Outcome) -> AttemptOutcome {
+    match outcome {
+        Outcome::Delivered(_) => AttemptOutcome::Delivered,
+        Outcome::Declined { .. } => AttemptOutcome::Declined,
+        Outcome::Unavailable { .. } => AttemptOutcome::NotSent,
+        Outcome::Pending { .. } => AttemptOutcome::Unknown,
+        Outcome::Reversed { .. } => AttemptOutcome::Reversed,
+    }
+}
+
+/// An order as its provider sees it on attempt `attempt` of `route`.
+fn provider_order(order: &OrderRow, route: &Route, attempt: u32) -> ProviderOrder {
     ProviderOrder {
         order_id: order.id,
         merchant_id: order.merchant_id,
@@ -427,6 +483,8 @@ fn provider_order(order: &OrderRow) -> ProviderOrder {
         amount: order.amount,
         status: order.status,
         created_at_ms: order.created_at_ms,
+        upstream_product: route.upstream_product.clone(),
+        upstream_ref: route.upstream_ref(order.id, attempt),
     }
 }
 

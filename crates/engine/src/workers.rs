@@ -59,10 +59,10 @@ impl OrderReconciler {
                     .ok()
                     .flatten()
                     .and_then(|m| self.engine.catalog().get(&order.product).cloned().map(|p| (m, p)))
-                    .and_then(|(m, p)| self.engine.router().route(m.environment, &p).map(|r| r.name()));
+                    .and_then(|(m, p)| self.engine.router().route(m.environment, &p));
                 match provider {
-                    Some(name) => {
-                        self.engine.dispatch(order, name).await;
+                    Some(route) => {
+                        self.engine.dispatch(order, route).await;
                         pass.dispatched += 1;
                     }
                     None => {

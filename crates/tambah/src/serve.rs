@@ -212,13 +212,17 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Catalogue changes imported by `tambah catalog import` reach every node.
+/// Catalogue changes imported by `tambah catalog import`, and provider and
+/// route changes (`tambah provider|route ...`), reach every node.
 async fn watch_catalog(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
         match engine.reload_catalog().await {
             Ok(true) => tracing::info!("catalogue reloaded"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "catalogue reload failed; keeping the current one"),
+        }
+        if let Err(e) = engine.reload_providers().await {
+            tracing::warn!(error = %e, "provider reload failed; keeping the current routes");
         }
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,

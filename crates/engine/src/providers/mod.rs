@@ -1,13 +1,20 @@
-//! Providers deliver orders: the staging simulator now, upstream connectors for
-//! live later. A provider answers with one of four outcomes (plus a refund
-//! notice); the engine turns each into an order transition and ledger entries.
+//! Providers deliver orders: the staging simulator, and for live orders the
+//! upstream connectors the operator configures (`routes` picks one per order
+//! from the product's routes). A provider answers with one of four outcomes
+//! (plus a refund notice); the engine turns each into an order transition and
+//! ledger entries, and records the answer on the order's attempt.
 
+pub mod config;
+pub mod iimmpact;
+pub mod routes;
 pub mod simulator;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use tambah_domain::{Amount, Environment, MerchantId, OrderId, Product, StatusCode};
+use tambah_domain::{Amount, MerchantId, OrderId, Product, StatusCode};
+
+pub use routes::{Route, Router};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -22,6 +29,11 @@ pub struct ProviderOrder {
     pub amount: Amount,
     pub status: StatusCode,
     pub created_at_ms: i64,
+    /// The provider's code for the product (ours for the simulator).
+    pub upstream_product: String,
+    /// Our reference at the provider for this attempt (empty for the
+    /// simulator): the same on a query as on the send.
+    pub upstream_ref: String,
 }
 
 /// What was delivered.
@@ -52,8 +64,25 @@ pub enum Outcome {
     Reversed { reason: String },
 }
 
+/// A provider's answer: the outcome, and what the provider itself said (for
+/// the attempt log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub outcome: Outcome,
+    /// The provider's own status or error code.
+    pub upstream_code: String,
+    /// The start of the provider's answer.
+    pub excerpt: String,
+}
+
+impl From<Outcome> for Answer {
+    fn from(outcome: Outcome) -> Answer {
+        Answer { outcome, upstream_code: String::new(), excerpt: String::new() }
+    }
+}
+
 pub trait Provider: Send + Sync {
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// The outcome, when the provider can decide without any side effect
     /// (the simulator for ordinary accounts). The engine then records order,
@@ -61,36 +90,22 @@ pub trait Provider: Send + Sync {
     fn decide_inline(&self, order: &ProviderOrder, product: &Product) -> Option<Outcome>;
 
     /// Sends the order. Called once per order, after it is durably Processing.
-    fn submit<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome>;
+    fn submit<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer>;
 
     /// Asks what became of an order sent earlier.
-    fn query<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome>;
+    fn query<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer>;
 }
 
-/// Picks the provider for an order. Staging always goes to the simulator;
-/// live goes to the configured connectors (none exist yet, so live orders fail
-/// with 47 and their hold is released).
-pub struct Router {
-    simulator: simulator::Simulator,
-}
-
-impl Router {
-    pub fn new(simulator: simulator::Simulator) -> Router {
-        Router { simulator }
-    }
-
-    pub fn route(&self, environment: Environment, _product: &Product) -> Option<&dyn Provider> {
-        match environment {
-            Environment::Staging => Some(&self.simulator),
-            Environment::Live => None,
+/// The connector for a configured provider, when this build speaks its kind.
+pub(crate) fn connect(
+    row: &tambah_store::ProviderRow,
+    credentials: config::Credentials,
+) -> Option<std::sync::Arc<dyn Provider>> {
+    match row.kind {
+        tambah_store::ProviderKind::Iimmpact => iimmpact::Iimmpact::connect(row, credentials),
+        kind => {
+            tracing::warn!(provider = %row.name, kind = kind.as_str(), "this kind of provider is not spoken yet");
+            None
         }
-    }
-
-    pub fn by_name(&self, name: &str) -> Option<&dyn Provider> {
-        (name == self.simulator.name()).then_some(&self.simulator as &dyn Provider)
-    }
-
-    pub fn simulator(&self) -> &simulator::Simulator {
-        &self.simulator
     }
 }

@@ -10,7 +10,7 @@
 use sha2::{Digest, Sha256};
 use tambah_domain::{Family, Product, StatusCode};
 
-use super::{BoxFuture, Delivery, Outcome, Provider, ProviderOrder};
+use super::{Answer, BoxFuture, Delivery, Outcome, Provider, ProviderOrder};
 
 /// What a simulation number asks for before any provider is involved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +66,9 @@ pub struct Simulator {
 }
 
 impl Simulator {
+    /// The simulator's name on orders it handles.
+    pub const NAME: &'static str = "simulator";
+
     pub fn new(seed: u64) -> Simulator {
         Simulator { seed }
     }
@@ -166,8 +169,8 @@ impl Simulator {
 }
 
 impl Provider for Simulator {
-    fn name(&self) -> &'static str {
-        "simulator"
+    fn name(&self) -> &str {
+        Simulator::NAME
     }
 
     fn decide_inline(&self, order: &ProviderOrder, product: &Product) -> Option<Outcome> {
@@ -177,12 +180,12 @@ impl Provider for Simulator {
         }
     }
 
-    fn submit<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move { self.decide(order, product, now_ms) })
+    fn submit<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer> {
+        Box::pin(async move { self.decide(order, product, now_ms).into() })
     }
 
-    fn query<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move { self.decide(order, product, now_ms) })
+    fn query<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer> {
+        Box::pin(async move { self.decide(order, product, now_ms).into() })
     }
 }
 

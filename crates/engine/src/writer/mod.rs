@@ -281,6 +281,7 @@ mod tests {
             outcome: Outcome::Unavailable { reason: "test".into() },
             now_ms: 1,
             notify: false,
+            answer: None,
         });
         let bad = Command::Resolve(bad);
         let (c, rx_c) = deposit(m.wallet_id, 3);

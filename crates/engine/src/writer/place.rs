@@ -9,7 +9,7 @@ use tambah_store::{Inserted, OrderRow, OrderTransfers, StoreError, TransferKind}
 
 use super::command::{Apply, Batch, Call, Command};
 use super::transitions::{order_callback, order_transfer, plan};
-use crate::providers::Outcome;
+use crate::providers::{Outcome, Route};
 
 /// What to do once the order row and hold exist.
 #[derive(Clone, Debug)]
@@ -17,9 +17,9 @@ pub(crate) enum Verdict {
     /// Fail with 43 before holding anything (a simulation number).
     InsufficientCredit,
     /// The outcome is already known (decided without side effects).
-    Decided { provider: &'static str, outcome: Outcome },
-    /// Hand the order to `provider` after the commit.
-    Dispatch { provider: &'static str },
+    Decided { provider: String, outcome: Outcome },
+    /// Hand the order to this route's provider after the commit.
+    Dispatch { route: Route },
 }
 
 pub(crate) struct Place {
@@ -48,7 +48,7 @@ pub(crate) enum Placed {
     New {
         order: OrderRow,
         balance: Amount,
-        dispatch_to: Option<&'static str>,
+        dispatch_to: Option<Route>,
     },
     /// The refid exists with the same parameters: this is a status check.
     Existing(OrderRow),
@@ -166,17 +166,17 @@ impl Place {
         b: &mut Batch<'_>,
         row: &mut OrderRow,
         transfers: &mut OrderTransfers,
-    ) -> Result<Option<&'static str>, StoreError> {
+    ) -> Result<Option<Route>, StoreError> {
         let systems = b.ledger.system(self.environment);
         let mut hold = order_transfer(TransferKind::Hold, self.wallet_id, systems.holds, self.cost, self.now_ms);
         b.ledger.stage(&mut hold).map_err(|e| e.into_store("hold"))?;
         transfers.hold = Some(hold);
         let (provider, outcome) = match &self.verdict {
             Verdict::InsufficientCredit => unreachable!("refused before the hold"),
-            Verdict::Dispatch { provider } => return Ok(Some(*provider)),
+            Verdict::Dispatch { route } => return Ok(Some(route.clone())),
             Verdict::Decided { provider, outcome } => (provider, outcome),
         };
-        row.provider = (*provider).to_owned();
+        row.provider = provider.clone();
         let Some((next, effect)) = plan(row, outcome, self.now_ms) else { return Ok(None) };
         *row = next;
         let (kind, debit, credit) = match effect {

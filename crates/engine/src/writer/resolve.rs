@@ -3,7 +3,7 @@
 
 use tambah_domain::order::LedgerEffect;
 use tambah_domain::{AccountId, Amount, Environment, OrderId, TransferId};
-use tambah_store::{NewTransfer, OrderRow, StoreError, TransferKind};
+use tambah_store::{AttemptAnswer, NewTransfer, OrderRow, StoreError, TransferKind};
 
 use super::command::{Apply, Batch, Call, Command};
 use super::transitions::{order_callback, plan, update_of};
@@ -17,6 +17,8 @@ pub(crate) struct Resolve {
     pub now_ms: i64,
     /// The merchant takes callbacks.
     pub notify: bool,
+    /// The provider's answer, for the order's attempt log.
+    pub answer: Option<AttemptAnswer>,
 }
 
 impl Apply for Resolve {
@@ -33,6 +35,9 @@ impl Apply for Resolve {
     fn apply(&self, b: &mut Batch<'_>) -> Result<OrderRow, StoreError> {
         let id = self.order_id;
         let order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
+        if let Some(answer) = &self.answer {
+            b.w.answer_attempt(answer)?;
+        }
         // An outcome that does not fit the order's state changes nothing.
         let Some((next, effect)) = plan(&order, &self.outcome, self.now_ms) else {
             return Ok(order);

@@ -10,7 +10,9 @@ mod key;
 mod merchant;
 mod migrate;
 mod order;
+mod provider;
 mod report;
+mod route;
 mod sign;
 mod verify;
 
@@ -63,6 +65,12 @@ pub enum Command {
     /// The product catalogue: import, show, stock.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// Upstream providers that live orders are sent to.
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Which providers each product's live orders go to.
+    #[command(subcommand)]
+    Route(route::RouteCommand),
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
@@ -78,6 +86,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         Command::Order(c) => order::run(db, c).await,
         Command::Callbacks(c) => callbacks::run(db, c).await,
         Command::Dispute(c) => dispute::run(db, c).await,
+        Command::Provider(c) => provider::run(db, c).await,
+        Command::Route(c) => route::run(db, c).await,
         Command::Report(c) => report::run(db, c).await,
         Command::Catalog(c) => catalog::run(db, c).await,
     }

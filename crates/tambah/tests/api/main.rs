@@ -4,6 +4,7 @@
 
 mod aftersale;
 mod auth;
+mod chain;
 mod cli;
 mod crash;
 mod docs;

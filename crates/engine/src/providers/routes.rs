@@ -1,0 +1,193 @@
+//! Which provider an order goes to. Staging orders always go to the
+//! simulator. Live orders follow their product's routes (`tambah route add`):
+//! the lowest priority first, shared by weight among routes of the same
+//! priority; a product without a route (or whose providers are all disabled)
+//! has nowhere to go (47). The table is read from the database and replaced
+//! whole when the operator changes it, so every node follows within seconds.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tambah_domain::{Environment, Product, ProviderId};
+
+use super::simulator::Simulator;
+use super::Provider;
+
+/// A provider chosen for an order, and how the order is known there.
+#[derive(Clone)]
+pub struct Route {
+    pub provider: Arc<dyn Provider>,
+    /// The configured provider (`None` for the simulator, which keeps no
+    /// attempt log).
+    pub provider_id: Option<ProviderId>,
+    /// The provider's product code.
+    pub upstream_product: String,
+    /// Starts this installation's references at the provider.
+    pub ref_prefix: String,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("provider", &self.provider.name())
+            .field("provider_id", &self.provider_id)
+            .field("upstream_product", &self.upstream_product)
+            .finish()
+    }
+}
+
+impl Route {
+    /// Our reference at the provider for an attempt at an order:
+    /// deterministic, so that it can be looked up there after a crash, and
+    /// at most 25 characters of `[A-Za-z0-9-]` (IIMMPACT's refid rules).
+    pub fn upstream_ref(&self, order_id: tambah_domain::OrderId, attempt: u32) -> String {
+        if self.provider_id.is_none() {
+            return String::new();
+        }
+        format!("{}{order_id}-{attempt}", self.ref_prefix)
+    }
+}
+
+/// A configured provider, ready to send.
+#[derive(Clone)]
+pub struct Connector {
+    pub id: ProviderId,
+    pub provider: Arc<dyn Provider>,
+    pub ref_prefix: String,
+}
+
+/// One live route, resolved to its connector.
+#[derive(Clone)]
+pub struct LiveRoute {
+    pub connector: Connector,
+    pub upstream_product: String,
+    pub priority: u32,
+    pub weight: u32,
+}
+
+/// The live routing table: enabled connectors by name, and each product's
+/// routes in priority order.
+#[derive(Default)]
+pub struct LiveTable {
+    pub by_name: HashMap<String, Connector>,
+    pub by_product: HashMap<String, Vec<LiveRoute>>,
+}
+
+pub struct Router {
+    simulator: Arc<Simulator>,
+    live: RwLock<Arc<LiveTable>>,
+    /// Counts live choices: the weighted pick is a deterministic rotation
+    /// (seedable for tests), not a random draw.
+    picks: AtomicU64,
+}
+
+impl Router {
+    pub fn new(simulator: Simulator, seed: u64) -> Router {
+        Router { simulator: Arc::new(simulator), live: RwLock::new(Arc::default()), picks: AtomicU64::new(seed) }
+    }
+
+    /// Replaces the live routing table (every route sorted by priority).
+    pub fn set_live(&self, table: LiveTable) {
+        *self.live.write().expect("routes lock poisoned") = Arc::new(table);
+    }
+
+    fn table(&self) -> Arc<LiveTable> {
+        self.live.read().expect("routes lock poisoned").clone()
+    }
+
+    fn simulated(&self, product: &Product) -> Route {
+        Route {
+            provider: self.simulator.clone(),
+            provider_id: None,
+            upstream_product: product.code.clone(),
+            ref_prefix: String::new(),
+        }
+    }
+
+    /// The provider a new order of `product` goes to.
+    pub fn route(&self, environment: Environment, product: &Product) -> Option<Route> {
+        match environment {
+            Environment::Staging => Some(self.simulated(product)),
+            Environment::Live => {
+                let table = self.table();
+                let routes = table.by_product.get(&product.code)?;
+                let first = routes.first()?.priority;
+                let group: Vec<&LiveRoute> = routes.iter().take_while(|r| r.priority == first).collect();
+                let n = self.picks.fetch_add(1, Ordering::Relaxed);
+                let chosen = pick_weighted(&group, n);
+                Some(Route {
+                    provider: chosen.connector.provider.clone(),
+                    provider_id: Some(chosen.connector.id),
+                    upstream_product: chosen.upstream_product.clone(),
+                    ref_prefix: chosen.connector.ref_prefix.clone(),
+                })
+            }
+        }
+    }
+
+    /// The provider named on an order (to ask about it), with the product
+    /// code it was sent as.
+    pub fn by_name(&self, name: &str, upstream_product: &str) -> Option<Route> {
+        if name == Simulator::NAME {
+            return Some(Route {
+                provider: self.simulator.clone(),
+                provider_id: None,
+                upstream_product: upstream_product.to_owned(),
+                ref_prefix: String::new(),
+            });
+        }
+        let table = self.table();
+        let c = table.by_name.get(name)?;
+        Some(Route {
+            provider: c.provider.clone(),
+            provider_id: Some(c.id),
+            upstream_product: upstream_product.to_owned(),
+            ref_prefix: c.ref_prefix.clone(),
+        })
+    }
+
+    pub fn simulator(&self) -> &Simulator {
+        &self.simulator
+    }
+}
+
+/// The `n`-th choice of a rotation through `group` in which each route
+/// appears as often as its weight.
+fn pick_weighted<'a>(group: &[&'a LiveRoute], n: u64) -> &'a LiveRoute {
+    let total: u64 = group.iter().map(|r| u64::from(r.weight)).sum();
+    let mut slot = n % total.max(1);
+    for r in group {
+        if slot < u64::from(r.weight) {
+            return r;
+        }
+        slot -= u64::from(r.weight);
+    }
+    group[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str, weight: u32) -> LiveRoute {
+        LiveRoute {
+            connector: Connector {
+                id: ProviderId::new(1),
+                provider: Arc::new(Simulator::new(0)),
+                ref_prefix: name.to_owned(),
+            },
+            upstream_product: String::new(),
+            priority: 1,
+            weight,
+        }
+    }
+
+    #[test]
+    fn weights_share_the_choices() {
+        let (a, b) = (route("a", 3), route("b", 1));
+        let group = [&a, &b];
+        let picked: Vec<&str> = (0..8).map(|n| pick_weighted(&group, n).connector.ref_prefix.as_str()).collect();
+        assert_eq!(picked, ["a", "a", "a", "b", "a", "a", "a", "b"]);
+    }
+}
