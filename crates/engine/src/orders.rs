@@ -10,7 +10,7 @@ use tambah_store::{AttemptAnswer, AttemptOutcome, MerchantRow, NewAttempt, Order
 
 use crate::providers::simulator::{Precheck, Simulator};
 use crate::providers::{Answer, Outcome, ProviderOrder, Route};
-use crate::writer::{same_request, MarkProcessing, Place, Placed, Resolve, Verdict, WriteError};
+use crate::writer::{same_request, MarkProcessing, Place, Placed, Reroute, Resolve, Verdict, WriteError};
 use crate::{AuthMethod, Caller, Engine};
 use RejectionKind::{Forbidden, Invalid};
 
@@ -386,11 +386,86 @@ impl Engine {
             tracing::error!(order = %order.id, product = %order.product, "dispatch: product left the catalogue");
             return;
         };
-        let sent = provider_order(&order, &route, FIRST_ATTEMPT);
-        let answer = route.provider.submit(&sent, &product, self.now_ms()).await;
-        let attempt = route.provider_id.map(|_| FIRST_ATTEMPT);
-        if let Err(e) = self.record_answer(&merchant, order.id, answer, attempt).await {
-            tracing::warn!(order = %order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
+        self.send(&merchant, order, route, &product).await;
+    }
+
+    /// Sends a Processing order along its routes: an attempt that provably
+    /// took nothing at its provider (`Unavailable`) moves on to the next
+    /// route under a new attempt; any other answer is recorded on the order.
+    async fn send(&self, merchant: &MerchantRow, mut order: OrderRow, mut route: Route, product: &Product) {
+        let mut attempt = FIRST_ATTEMPT;
+        let mut tried = Vec::new();
+        loop {
+            let sent = provider_order(&order, &route, attempt);
+            let answer = route.provider.submit(&sent, product, self.now_ms()).await;
+            let next = match (&answer.outcome, route.provider_id) {
+                (Outcome::Unavailable { .. }, Some(id)) if attempt < ATTEMPTS_MAX => {
+                    tried.push(id);
+                    self.router().next_route(product, &tried)
+                }
+                _ => None,
+            };
+            let Some(next) = next else {
+                let logged = route.provider_id.map(|_| attempt);
+                if let Err(e) = self.record_answer(merchant, order.id, answer, logged).await {
+                    tracing::warn!(order = %order.id, error = %e, "dispatch: could not record the outcome; the reconciler will ask again");
+                }
+                return;
+            };
+            match self.reroute(merchant, &order, answer, attempt, &next).await {
+                Some(moved) => (order, route, attempt) = (moved, next, attempt + 1),
+                None => return,
+            }
+        }
+    }
+
+    /// Ends attempt `attempt` as not sent and opens the next one on `next`;
+    /// the order, or `None` when it may not be sent any more.
+    async fn reroute(
+        &self,
+        merchant: &MerchantRow,
+        order: &OrderRow,
+        answer: Answer,
+        attempt: u32,
+        next: &Route,
+    ) -> Option<OrderRow> {
+        let now_ms = self.now_ms();
+        let next_attempt = attempt + 1;
+        let provider_id = next.provider_id?;
+        tracing::info!(order = %order.id, from = %order.provider, to = next.provider.name(), "failing over");
+        let moved = self
+            .writer()
+            .run(Reroute {
+                order_id: order.id,
+                wallet_id: merchant.wallet_id,
+                ended: AttemptAnswer {
+                    order_id: order.id,
+                    attempt,
+                    outcome: AttemptOutcome::NotSent,
+                    upstream_code: answer.upstream_code,
+                    answer_excerpt: answer.excerpt,
+                    answered_at_ms: now_ms,
+                },
+                provider: next.provider.name().to_owned(),
+                attempt: NewAttempt {
+                    order_id: order.id,
+                    attempt: next_attempt,
+                    provider_id,
+                    upstream_ref: next.upstream_ref(order.id, next_attempt),
+                    upstream_product: next.upstream_product.clone(),
+                    sent_at_ms: now_ms,
+                },
+                now_ms,
+                query_after_ms: self.config().query_after_ms,
+            })
+            .await;
+        match moved {
+            Ok((order, true)) => Some(order),
+            Ok((_, false)) => None,
+            Err(e) => {
+                tracing::warn!(order = %order.id, error = %e, "dispatch: could not fail over; the reconciler will ask again");
+                None
+            }
         }
     }
 
@@ -457,9 +532,12 @@ impl Engine {
     }
 }
 
-/// Every order is sent once; a second attempt would need a new reference and
-/// is only ever made for an attempt that provably never left.
+/// Every order is sent once per route; a further attempt (with a new
+/// reference) is only ever made after one that provably took nothing.
 const FIRST_ATTEMPT: u32 = 1;
+
+/// Routes one order may go through at most.
+const ATTEMPTS_MAX: u32 = 4;
 
 /// What an answer means for the attempt log.
 fn attempt_outcome(outcome: &Outcome) -> AttemptOutcome {

@@ -109,21 +109,27 @@ impl Router {
     pub fn route(&self, environment: Environment, product: &Product) -> Option<Route> {
         match environment {
             Environment::Staging => Some(self.simulated(product)),
-            Environment::Live => {
-                let table = self.table();
-                let routes = table.by_product.get(&product.code)?;
-                let first = routes.first()?.priority;
-                let group: Vec<&LiveRoute> = routes.iter().take_while(|r| r.priority == first).collect();
-                let n = self.picks.fetch_add(1, Ordering::Relaxed);
-                let chosen = pick_weighted(&group, n);
-                Some(Route {
-                    provider: chosen.connector.provider.clone(),
-                    provider_id: Some(chosen.connector.id),
-                    upstream_product: chosen.upstream_product.clone(),
-                    ref_prefix: chosen.connector.ref_prefix.clone(),
-                })
-            }
+            Environment::Live => self.next_route(product, &[]),
         }
+    }
+
+    /// The route a live order of `product` fails over to once the providers
+    /// in `tried` could not take it: the lowest priority left, shared by
+    /// weight.
+    pub fn next_route(&self, product: &Product, tried: &[ProviderId]) -> Option<Route> {
+        let table = self.table();
+        let left: Vec<&LiveRoute> =
+            table.by_product.get(&product.code)?.iter().filter(|r| !tried.contains(&r.connector.id)).collect();
+        let first = left.first()?.priority;
+        let group: Vec<&LiveRoute> = left.into_iter().take_while(|r| r.priority == first).collect();
+        let n = self.picks.fetch_add(1, Ordering::Relaxed);
+        let chosen = pick_weighted(&group, n);
+        Some(Route {
+            provider: chosen.connector.provider.clone(),
+            provider_id: Some(chosen.connector.id),
+            upstream_product: chosen.upstream_product.clone(),
+            ref_prefix: chosen.connector.ref_prefix.clone(),
+        })
     }
 
     /// The provider named on an order (to ask about it), with the product

@@ -8,7 +8,7 @@ use tambah_domain::AccountId;
 use tambah_store::{OrderRow, StoreError, Writer};
 use tokio::sync::oneshot;
 
-use super::{Deposit, MarkProcessing, Place, Resolve};
+use super::{Deposit, MarkProcessing, Place, Reroute, Resolve};
 use crate::ledger::BatchLedger;
 
 /// What a command sees while it runs: the open transaction and the batch's
@@ -81,6 +81,7 @@ pub(crate) enum Command {
     Place(Call<Place>),
     MarkProcessing(Call<MarkProcessing>),
     Resolve(Call<Resolve>),
+    Reroute(Call<Reroute>),
     Deposit(Call<Deposit>),
     /// Finish the commands queued before this one, then stop.
     Stop,
@@ -93,6 +94,7 @@ macro_rules! dispatch {
             Command::Place($call) => $body,
             Command::MarkProcessing($call) => $body,
             Command::Resolve($call) => $body,
+            Command::Reroute($call) => $body,
             Command::Deposit($call) => $body,
             Command::Stop => unreachable!("Stop never enters a batch"),
         }

@@ -148,3 +148,129 @@ async fn check_books(chain: &Chain) {
     assert_verified(&chain.a.db);
     assert_verified(&chain.b.db);
 }
+
+/// A port nothing listens on: connections to it are refused (not sent).
+fn dead_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/v2")
+}
+
+/// Routes of D at A: `name` → `url` at `priority`, signed as `m`.
+fn add_route(a: &Server, name: &str, url: &str, m: &Merchant, priority: &str) {
+    let provider = ["provider", "add", "--name", name, "--kind", "iimmpact", "--base-url", url];
+    let keys = ["--api-key", &m.api_key, "--api-secret", &m.api_secret, "--timeout-ms", "5000"];
+    a.cli(&[&provider[..], &keys[..]].concat());
+    a.cli(&["route", "add", "--product", "D", "--provider", name, "--priority", priority]);
+}
+
+/// A provider that is down: its order fails over to the next route under a
+/// new attempt and reference, and is delivered once; with no route left it
+/// fails 47 and its hold is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
+    let b = Server::start(&[]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let a = Server::start(&["--reconcile-interval-ms", "200"]);
+    let buyer = a.merchant(&["--environment", "live"], "500");
+    add_route(&a, "down", &dead_port_url(), &upstream, "1");
+    add_route(&a, "tambah-b", &format!("{}/v2", b.base), &upstream, "2");
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // every node reloads routes within 2 s
+    let client = Client::new(&a, &buyer);
+
+    let over = Sent { refid: "F-OVER", account: "0123456789", final_code: "20" };
+    client.topup(json!({"refid": over.refid, "product": "D", "account": over.account, "amount": "10"})).await;
+    assert_eq!(final_code(&client, &over).await, "20", "failed over to B");
+    let at_b = orders(&b, &upstream).await;
+    assert_eq!(at_b.len(), 1, "B got the order once: {at_b:?}");
+    let reference = at_b[0]["refid"].as_str().unwrap();
+    assert!(reference.ends_with("-2"), "the second attempt's reference: {reference}");
+
+    a.cli(&["route", "remove", "--product", "D", "--provider", "tambah-b"]);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let before = client.balance().await;
+    let nowhere = Sent { refid: "F-NONE", account: "0123456789", final_code: "47" };
+    client.topup(json!({"refid": nowhere.refid, "product": "D", "account": nowhere.account, "amount": "10"})).await;
+    assert_eq!(final_code(&client, &nowhere).await, "47", "no route left");
+    assert_eq!(client.balance().await, before, "the hold of a 47 is released");
+    assert_eq!(orders(&b, &upstream).await.len(), 1, "B saw nothing of it");
+    assert_verified(&a.db);
+    assert_verified(&b.db);
+}
+
+/// A TCP relay between A and B that can swallow requests (accept them and
+/// never answer, as a provider that hangs) or pass them on.
+struct Relay {
+    url: String,
+    forward: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    async fn start(to: String) -> Relay {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v2", listener.local_addr().unwrap());
+        let forward = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = forward.clone();
+        tokio::spawn(async move {
+            let mut swallowed = Vec::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    swallowed.push(inbound); // held open, never answered
+                    continue;
+                }
+                let to = to.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Relay { url, forward }
+    }
+
+    fn pass_on(&self) {
+        self.forward.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A's node dies while its provider has the order and has not answered:
+/// after the restart the order is asked about under the same reference (the
+/// attempt written before the call), never sent under a new one, and it ends
+/// delivered once at B and charged once at A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_call_asks_before_anything_else() {
+    let b = Server::start(&[]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let relay = Relay::start(b.base.trim_start_matches("http://").to_owned()).await;
+    let mut a =
+        Server::start(&["--query-after-ms", "1000", "--reconcile-interval-ms", "200", "--topup-wait-ms", "300"]);
+    let buyer = a.merchant(&["--environment", "live"], "500");
+    add_route(&a, "relayed-b", &relay.url, &upstream, "1");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let order = Sent { refid: "K-1", account: "0123456789", final_code: "20" };
+    let body = json!({"refid": order.refid, "product": "D", "account": order.account, "amount": "10"});
+    let first = Client::new(&a, &buyer).topup(body).await;
+    assert_eq!(first.code(), "1", "the provider has not answered: processing");
+    a.kill9();
+    relay.pass_on();
+    a.restart();
+    let client = Client::new(&a, &buyer);
+    assert_eq!(final_code(&client, &order).await, "20", "asked again after the restart");
+    let at_b = orders(&b, &upstream).await;
+    assert_eq!(at_b.len(), 1, "one order at B: {at_b:?}");
+    assert!(at_b[0]["refid"].as_str().unwrap().ends_with("-1"), "the first attempt's reference, asked again");
+    let spent = minor_units(at_b[0]["price"].as_str().unwrap());
+    let at_a = orders(&a, &buyer).await;
+    assert_eq!(at_a.len(), 1);
+    assert_eq!(
+        minor_units(&client.balance().await),
+        minor_units("500") - minor_units(at_a[0]["price"].as_str().unwrap())
+    );
+    assert!(spent > 0);
+    assert_verified(&a.db);
+    assert_verified(&b.db);
+}
