@@ -12,6 +12,8 @@ pub enum DisputeError {
     NotFound(String),
     /// The order is not Successful (only those can be refunded or disputed).
     NotRefundable(Box<OrderRow>),
+    /// The order is already final (only pending orders are resolved by hand).
+    NotPending(Box<OrderRow>),
     Failed(String),
 }
 

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod providers;
 pub mod reports;
 pub mod signing;
+pub mod unknowns;
 mod waiters;
 pub mod workers;
 mod writer;

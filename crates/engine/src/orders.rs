@@ -481,7 +481,7 @@ impl Engine {
 
     /// Applies a provider's answer to an order, and to its attempt `attempt`
     /// (configured providers keep an attempt log).
-    async fn record_answer(
+    pub(crate) async fn record_answer(
         &self,
         merchant: &MerchantRow,
         order_id: OrderId,

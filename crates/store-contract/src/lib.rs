@@ -70,6 +70,7 @@ macro_rules! contract_tests {
             orders::claim_due_orders
             orders::order_by_id
             orders::orders_with_refid
+            orders::pending_orders
             writer::savepoints
             writer::ping
             ledger::system_accounts

@@ -272,3 +272,25 @@ pub fn orders_with_refid(store: &dyn Store) {
     assert_eq!(must("orders_with_refid", block(store.orders_with_refid("ONLY-A"))).len(), 1);
     assert!(must("orders_with_refid", block(store.orders_with_refid("NONE"))).is_empty());
 }
+
+pub fn pending_orders(store: &dyn Store) {
+    let a = create(store, Environment::Staging, "pending-a");
+    let b = create(store, Environment::Live, "pending-b");
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let cost = Amount::from_minor(100);
+    let old_b = insert(w.as_mut(), &order(b.id, "P-OLD-B", StatusCode::PROCESSING, cost, T0 + 1));
+    let old_a = insert(w.as_mut(), &order(a.id, "P-OLD-A", StatusCode::ACCEPTED, cost, T0));
+    insert(w.as_mut(), &order(a.id, "P-DONE", StatusCode::SUCCESSFUL, cost, T0));
+    insert(w.as_mut(), &order(a.id, "P-FAILED", StatusCode::REJECTED, cost, T0));
+    insert(w.as_mut(), &order(a.id, "P-NEW", StatusCode::PROCESSING, cost, T0 + 10_000));
+    must("commit", w.commit());
+    let found = must("pending_orders", block(store.pending_orders(T0 + 5_000, 100)));
+    assert_eq!(
+        found,
+        vec![old_a.clone(), old_b],
+        "pending orders of every merchant created before the cut, oldest first"
+    );
+    assert_eq!(must("pending_orders", block(store.pending_orders(T0 + 5_000, 1))), vec![old_a], "at most the limit");
+    assert!(must("pending_orders", block(store.pending_orders(T0, 100))).is_empty(), "created before, strictly");
+}

@@ -59,6 +59,17 @@ impl OrderStore for PgStore {
         })
     }
 
+    fn pending_orders(&self, created_before_ms: i64, limit: u32) -> BoxFuture<'_, Result<Vec<OrderRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders WHERE status IN (0, 1) AND created_at_ms < $1 ORDER BY created_at_ms, id LIMIT $2"
+            );
+            all(&self.query(SQL, &[&created_before_ms, &i64::from(limit)]).await?, rows::order)
+        })
+    }
+
     fn claim_due_orders<'a>(&'a self, c: &'a Claim) -> BoxFuture<'a, Result<Vec<OrderRow>>> {
         Box::pin(async move {
             // Rows another node is leasing right now are skipped, not waited for.

@@ -72,6 +72,19 @@ impl OrderStore for SqliteStore {
         }))
     }
 
+    fn pending_orders(&self, created_before_ms: i64, limit: u32) -> BoxFuture<'_, Result<Vec<OrderRow>>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE status IN (0, 1) AND created_at_ms < ?1 ORDER BY created_at_ms, id LIMIT ?2"
+        );
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(SQL)?;
+            let rows = stmt.query_map(params![created_before_ms, limit], |r| rows::order(&Cols::new(r)))?;
+            rows.collect()
+        }))
+    }
+
     fn claim_due_orders<'a>(&'a self, c: &'a Claim) -> BoxFuture<'a, Result<Vec<OrderRow>>> {
         ready(self.claim_leased(
             DUE,

@@ -76,6 +76,10 @@ pub trait OrderStore {
     /// Orders of any merchant with this refid (an operator's look-up; it may
     /// read the whole table).
     fn orders_with_refid<'a>(&'a self, refid: &'a str) -> BoxFuture<'a, Result<Vec<OrderRow>>>;
+    /// Orders of any merchant still Accepted or Processing that were created
+    /// before `created_before_ms`, oldest first (the operator's list of
+    /// outcomes still unknown).
+    fn pending_orders(&self, created_before_ms: i64, limit: u32) -> BoxFuture<'_, Result<Vec<OrderRow>>>;
     /// Leases to `claim.node` the orders whose provider work is due (status 0
     /// created before `accepted_before_ms`, or a re-check due at or before
     /// `now_ms`) that no other node holds a live lease on; ordered by id.

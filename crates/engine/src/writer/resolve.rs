@@ -35,13 +35,15 @@ impl Apply for Resolve {
     fn apply(&self, b: &mut Batch<'_>) -> Result<OrderRow, StoreError> {
         let id = self.order_id;
         let order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
-        if let Some(answer) = &self.answer {
-            b.w.answer_attempt(answer)?;
-        }
-        // An outcome that does not fit the order's state changes nothing.
+        // An outcome that does not fit the order's state changes nothing, not
+        // even the attempt log (a late answer must not overwrite the one, or
+        // the operator's resolution, that settled the order).
         let Some((next, effect)) = plan(&order, &self.outcome, self.now_ms) else {
             return Ok(order);
         };
+        if let Some(answer) = &self.answer {
+            b.w.answer_attempt(answer)?;
+        }
         self.book(b, &next, effect)?;
         b.w.update_order(&update_of(&next))?;
         if self.notify && next.status.is_final() && next.status != order.status {

@@ -177,9 +177,11 @@ async fn check(state: Shared, req: Authed) -> Result<Response, ApiError> {
     let answer = match state.engine.open_dispute(&order, &emails.join(",")).await {
         Ok(d) => json!({"data": {"refid": order.refid, "status": "Success",
             "message": format!("Dispute case {} is open; we will check with the provider and reply", d.id)}}),
-        Err(DisputeError::NotRefundable(o)) => json!({"data": {"refid": order.refid, "status": "Failed",
+        Err(DisputeError::NotRefundable(o) | DisputeError::NotPending(o)) => {
+            json!({"data": {"refid": order.refid, "status": "Failed",
             "message": format!("Only successful transactions can be disputed; this one is {} ({})",
-                o.status.status_word(), o.status.code())}}),
+                o.status.status_word(), o.status.code())}})
+        }
         Err(DisputeError::NotFound(m)) => return Err(ApiError::NotFound(m)),
         Err(DisputeError::Failed(m)) => return Err(ApiError::Internal(m)),
     };

@@ -274,3 +274,46 @@ async fn a_node_killed_mid_call_asks_before_anything_else() {
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
+
+/// A provider that never answers: the orders stay Processing (never failed,
+/// never refunded, never sent again), the operator lists them with their
+/// upstream references and settles each by hand, with the reason on record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_outcomes_are_listed_and_resolved_by_hand() {
+    let b = Server::start(&[]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let relay = Relay::start(b.base.trim_start_matches("http://").to_owned()).await;
+    let a = Server::start(&["--query-after-ms", "500", "--reconcile-interval-ms", "200", "--topup-wait-ms", "300"]);
+    let buyer = a.merchant(&["--environment", "live"], "500");
+    add_route(&a, "silent", &relay.url, &upstream, "1");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let client = Client::new(&a, &buyer);
+    for refid in ["U-GOT", "U-LOST"] {
+        let r = client.topup(json!({"refid": refid, "product": "D", "account": "0123456789", "amount": "10"})).await;
+        assert_eq!(r.code(), "1", "{refid}: no answer yet");
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // re-checks go out and get nothing either
+    let listed: Value = serde_json::from_str(&a.cli(&["order", "pending", "--older-than", "0s", "--json"])).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|p| p["upstream_ref"].as_str().unwrap().ends_with("-1")), "{listed:?}");
+    let held = client.balance().await;
+
+    a.cli(&["order", "resolve", "U-GOT", "--account", &buyer.account, "--delivered", "--sn", "SN-BY-HAND"]);
+    let reason = "the provider's portal shows it failed";
+    a.cli(&["order", "resolve", "U-LOST", "--account", &buyer.account, "--failed", "--reason", reason]);
+    let got = client.topup(json!({"refid": "U-GOT", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    assert_eq!(got.code(), "20");
+    assert_eq!(got.json["sn"], "SN-BY-HAND");
+    let lost = client.topup(json!({"refid": "U-LOST", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    assert_eq!(lost.code(), "48");
+    let released = minor_units(&client.balance().await) - minor_units(&held);
+    assert_eq!(released, minor_units("9.70"), "the failed order's hold is released, the delivered one's kept");
+    let (ok, _, err) = crate::harness::cli_status(
+        &a.db,
+        &["order", "resolve", "U-GOT", "--account", &buyer.account, "--failed", "--reason", "x"],
+    );
+    assert!(!ok && err.contains("only pending"), "a final order is not resolved again: {err}");
+    assert!(orders(&b, &upstream).await.is_empty(), "nothing reached B");
+    assert_verified(&a.db);
+}

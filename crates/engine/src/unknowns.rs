@@ -1,0 +1,81 @@
+//! Orders whose outcome is still unknown, for the operator: the list of
+//! those older than an age, and their resolution by hand once the provider's
+//! answer is known some other way (its portal, its support). A resolution is
+//! audited: it is recorded on the order's last attempt with the reason, and
+//! it moves the order and its hold exactly as a provider's answer would.
+
+use tambah_domain::StatusCode;
+use tambah_store::{AttemptRow, MerchantRow, OrderRow, StoreError};
+
+use crate::disputes::DisputeError;
+use crate::providers::{Answer, Delivery, Outcome};
+use crate::Engine;
+
+/// Orders listed at most.
+pub const PENDING_LIST_MAX: u32 = 1_000;
+
+/// A pending order with who it belongs to and where it was sent.
+#[derive(Clone, Debug)]
+pub struct PendingOrder {
+    pub order: OrderRow,
+    pub merchant_account: String,
+    /// The last attempt at a configured provider, if any.
+    pub attempt: Option<AttemptRow>,
+}
+
+/// What the operator learned about an order.
+#[derive(Clone, Debug)]
+pub enum HandResolution {
+    Delivered { sn: String },
+    Failed { reason: String },
+}
+
+impl Engine {
+    /// Orders still Accepted or Processing that were created more than
+    /// `older_than_ms` ago, oldest first.
+    pub async fn pending_orders(&self, older_than_ms: i64) -> Result<Vec<PendingOrder>, StoreError> {
+        let cut = self.now_ms() - older_than_ms;
+        let mut out = Vec::new();
+        for order in self.store().pending_orders(cut, PENDING_LIST_MAX).await? {
+            let merchant_account =
+                self.store().merchant(order.merchant_id).await?.map(|m| m.account).unwrap_or_default();
+            let attempt = self.store().attempts(order.id).await?.pop();
+            out.push(PendingOrder { order, merchant_account, attempt });
+        }
+        Ok(out)
+    }
+
+    /// Settles a pending order by hand. Only Accepted and Processing orders
+    /// can be; the reason (and who said so) goes to the attempt log.
+    pub async fn resolve_by_hand(
+        &self,
+        merchant: &MerchantRow,
+        refid: &str,
+        resolution: &HandResolution,
+    ) -> Result<OrderRow, DisputeError> {
+        let failed = |e: StoreError| DisputeError::Failed(e.to_string());
+        let order = self
+            .store()
+            .order_by_refid(merchant.id, refid)
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| DisputeError::NotFound(format!("no transaction with refid {refid:?}")))?;
+        if order.status.is_final() {
+            return Err(DisputeError::NotPending(Box::new(order)));
+        }
+        let (outcome, note) = match resolution {
+            HandResolution::Delivered { sn } => (
+                Outcome::Delivered(Delivery { sn: sn.clone(), ..Delivery::default() }),
+                format!("resolved by hand: delivered (sn {sn:?})"),
+            ),
+            HandResolution::Failed { reason } => (
+                Outcome::Declined { code: StatusCode::REJECTED, reason: reason.clone() },
+                format!("resolved by hand: failed: {reason}"),
+            ),
+        };
+        let attempt = self.store().attempts(order.id).await.map_err(failed)?.pop().map(|a| a.attempt);
+        tracing::warn!(order = %order.id, refid, %note, "an order was resolved by hand");
+        let answer = Answer { outcome, upstream_code: "operator".into(), excerpt: note };
+        self.record_answer(merchant, order.id, answer, attempt).await.map_err(|e| DisputeError::Failed(e.to_string()))
+    }
+}
