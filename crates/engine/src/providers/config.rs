@@ -166,6 +166,16 @@ impl Engine {
         serde_json::from_slice(&json).map_err(|e| format!("provider {}: credentials: {e}", row.name))
     }
 
+    /// Our float at a provider (`None`: it does not tell); a successful call
+    /// also proves its settings and credentials.
+    pub async fn provider_balance(&self, name: &str) -> Result<Option<Amount>, AdminError> {
+        let row = self.provider_row(name).await?;
+        let connector = self.connector(&row).ok_or_else(|| {
+            AdminError::Invalid(format!("provider {name}: this build cannot connect to it (see the log)"))
+        })?;
+        connector.balance().await.map_err(|e| AdminError::Store(format!("provider {name}: {e}")))
+    }
+
     /// Takes a provider out of routing (`false`) or puts it back.
     pub async fn set_provider_enabled(&self, name: &str, enabled: bool) -> Result<(), AdminError> {
         if !self.store().set_provider_enabled(name, enabled, self.now_ms()).await? {

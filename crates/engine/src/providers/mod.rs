@@ -94,6 +94,12 @@ pub trait Provider: Send + Sync {
 
     /// Asks what became of an order sent earlier.
     fn query<'a>(&'a self, order: &'a ProviderOrder, product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer>;
+
+    /// Our float at the provider, when it tells (`Ok(None)`: it does not).
+    /// A successful call also proves the credentials (`tambah provider test`).
+    fn balance(&self) -> BoxFuture<'_, Result<Option<Amount>, String>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The connector for a configured provider, when this build speaks its kind.

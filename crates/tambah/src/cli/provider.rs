@@ -57,6 +57,11 @@ pub enum ProviderCommand {
     },
     /// One provider's settings (never its secrets).
     Show { name: String },
+    /// Our float at the provider.
+    Balance { name: String },
+    /// Check the provider's settings and credentials with a call that buys
+    /// nothing; non-zero exit when it fails.
+    Test { name: String },
     /// Take a provider out of routing.
     Disable { name: String },
     /// Put a provider back into routing.
@@ -85,6 +90,8 @@ pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
         }
         ProviderCommand::List { json } => list(db, json).await,
         ProviderCommand::Show { name } => show(db, name).await,
+        ProviderCommand::Balance { name } => balance(db, name, false).await,
+        ProviderCommand::Test { name } => balance(db, name, true).await,
         ProviderCommand::Disable { name } => set_enabled(db, name, false).await,
         ProviderCommand::Enable { name } => set_enabled(db, name, true).await,
     }
@@ -165,5 +172,19 @@ async fn set_enabled(db: &DbArgs, name: String, enabled: bool) -> Result<(), Str
     let n = name.clone();
     with_engine(db, |e| async move { e.set_provider_enabled(&n, enabled).await.map_err(|e| e.to_string()) }).await?;
     println!("provider {name} {}", if enabled { "enabled" } else { "disabled" });
+    Ok(())
+}
+
+/// `provider balance` and `provider test`: both ask for the float, which
+/// proves the settings and credentials without buying anything.
+async fn balance(db: &DbArgs, name: String, test: bool) -> Result<(), String> {
+    let n = name.clone();
+    let float = with_engine(db, |e| async move { e.provider_balance(&n).await.map_err(|e| e.to_string()) }).await?;
+    match (test, float) {
+        (true, Some(b)) => println!("provider {name}: ok (balance RM {})", b.to_cents()),
+        (true, None) => println!("provider {name}: ok"),
+        (false, Some(b)) => println!("{}", b.to_cents()),
+        (false, None) => return Err(format!("provider {name} does not report a balance")),
+    }
     Ok(())
 }

@@ -145,6 +145,10 @@ async fn check_books(chain: &Chain) {
     assert_eq!(minor_units(&a_balance), minor_units("500") - spent(&at_a), "A's wallet");
     let b_balance = Client::new(&chain.b, &chain.upstream).balance().await;
     assert_eq!(minor_units(&b_balance), minor_units("1000") - spent(&at_b), "B's wallet");
+    // A sees its float at B as B's merchant does.
+    let float = chain.a.cli(&["provider", "balance", "tambah-b"]);
+    assert_eq!(minor_units(float.trim()), minor_units(&b_balance), "provider balance");
+    assert!(chain.a.cli(&["provider", "test", "tambah-b"]).contains("ok"));
     assert_verified(&chain.a.db);
     assert_verified(&chain.b.db);
 }
@@ -309,6 +313,11 @@ async fn unknown_outcomes_are_listed_and_resolved_by_hand() {
     assert_eq!(lost.code(), "48");
     let released = minor_units(&client.balance().await) - minor_units(&held);
     assert_eq!(released, minor_units("9.70"), "the failed order's hold is released, the delivered one's kept");
+    // Credentials the provider refuses fail `provider test`, and buy nothing.
+    let wrong = Merchant { api_secret: "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==".into(), ..upstream.clone() };
+    add_route(&a, "wrong-key", &format!("{}/v2", b.base), &wrong, "9");
+    let (ok, _, err) = crate::harness::cli_status(&a.db, &["provider", "test", "wrong-key"]);
+    assert!(!ok, "a refused key fails the test: {err}");
     let (ok, _, err) = crate::harness::cli_status(
         &a.db,
         &["order", "resolve", "U-GOT", "--account", &buyer.account, "--failed", "--reason", "x"],

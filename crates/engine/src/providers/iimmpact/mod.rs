@@ -11,7 +11,7 @@ mod transform;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tambah_domain::Product;
+use tambah_domain::{Amount, Product};
 use tambah_iimmpact::{Client, Config, TopupRequest};
 use tambah_store::ProviderRow;
 
@@ -68,6 +68,13 @@ impl Provider for Iimmpact {
         Box::pin(async move {
             let result = self.client.topup(&Self::request(order)).await;
             transform::answer(order, result, Call::Send, now_ms + RECHECK_AFTER_MS)
+        })
+    }
+
+    fn balance(&self) -> BoxFuture<'_, Result<Option<Amount>, String>> {
+        Box::pin(async move {
+            let b = self.client.balance().await.map_err(|e| e.to_string())?;
+            Ok(Some(Amount::from_minor(b.balance.minor())))
         })
     }
 
