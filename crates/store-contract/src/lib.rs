@@ -96,6 +96,7 @@ macro_rules! contract_tests {
             providers::provider_enabled
             providers::routes
             providers::attempts
+            providers::attempts_sent
         }
     };
     (@each [table] $($section:ident :: $check:ident)*) => {

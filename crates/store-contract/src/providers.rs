@@ -330,3 +330,33 @@ fn a_rollback_leaves_no_attempt(store: &dyn Store, w: &mut dyn Writer, order_id:
     must("commit", w.commit());
     assert_eq!(list_attempts(store, order_id), vec![unanswered(&a)], "its reference can be used once it rolled back");
 }
+
+pub fn attempts_sent(store: &dyn Store) {
+    let m = create(store, Environment::Live, "attempts-sent");
+    let orders: Vec<OrderId> = insert_committed(
+        store,
+        &["S-1", "S-2", "S-3"].map(|refid| order(m.id, refid, StatusCode::PROCESSING, Amount::from_rm(10), T0)),
+    )
+    .into_iter()
+    .map(|o| o.id)
+    .collect();
+    let p1 = add_provider(store, "sent-1", ProviderKind::Iimmpact).id;
+    let p2 = add_provider(store, "sent-2", ProviderKind::Iimmpact).id;
+    let at = |order_id: OrderId, provider_id: ProviderId, sent_at_ms: i64| NewAttempt {
+        sent_at_ms,
+        upstream_ref: format!("ref-{order_id}-{provider_id}"),
+        ..new_attempt(order_id, 1, provider_id)
+    };
+    let (late, early, other) = (at(orders[0], p1, T0 + 500), at(orders[1], p1, T0 + 100), at(orders[2], p2, T0 + 200));
+    let mut w = writer(store);
+    must("begin", w.begin());
+    for a in [&late, &early, &other] {
+        must("insert_attempt", w.insert_attempt(a));
+    }
+    must("commit", w.commit());
+    let sent = must("attempts_sent", block(store.attempts_sent(p1, T0, T0 + 1_000)));
+    assert_eq!(sent, vec![unanswered(&early), unanswered(&late)], "this provider's attempts, by time sent");
+    let window = must("attempts_sent", block(store.attempts_sent(p1, T0 + 100, T0 + 500)));
+    assert_eq!(window, vec![unanswered(&early)], "from inclusive, to exclusive");
+    assert!(must("attempts_sent", block(store.attempts_sent(p2, T0 + 201, T0 + 1_000))).is_empty());
+}

@@ -112,4 +112,21 @@ impl ProviderStore for PgStore {
             all(&self.query(SQL, &[&order_id.get()]).await?, rows::attempt)
         })
     }
+
+    fn attempts_sent(
+        &self,
+        provider_id: ProviderId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<AttemptRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM attempts WHERE provider_id = $1 AND sent_at_ms >= $2 AND sent_at_ms < $3
+                 ORDER BY sent_at_ms, order_id, attempt"
+            );
+            all(&self.query(SQL, &[&provider_id.get(), &from_ms, &to_ms]).await?, rows::attempt)
+        })
+    }
 }

@@ -45,3 +45,5 @@ CREATE TABLE attempts (
     answered_at_ms INTEGER,
     PRIMARY KEY (order_id, attempt)
 );
+-- Reconciliation reads one provider's attempts of a day.
+CREATE INDEX attempts_provider_sent ON attempts (provider_id, sent_at_ms);

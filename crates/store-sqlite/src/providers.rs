@@ -116,4 +116,22 @@ impl ProviderStore for SqliteStore {
             rows.collect()
         }))
     }
+
+    fn attempts_sent(
+        &self,
+        provider_id: ProviderId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<AttemptRow>>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE provider_id = ?1 AND sent_at_ms >= ?2 AND sent_at_ms < ?3 ORDER BY sent_at_ms, order_id, attempt"
+        );
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(SQL)?;
+            let rows = stmt.query_map(params![provider_id.get(), from_ms, to_ms], |r| rows::attempt(&Cols::new(r)))?;
+            rows.collect()
+        }))
+    }
 }

@@ -179,4 +179,12 @@ pub trait ProviderStore {
     fn routes(&self) -> BoxFuture<'_, Result<Vec<RouteRow>>>;
     /// An order's attempts, first first.
     fn attempts(&self, order_id: OrderId) -> BoxFuture<'_, Result<Vec<AttemptRow>>>;
+    /// The attempts sent to a provider in [from_ms, to_ms), by time of
+    /// sending (reconciliation against the provider's own list).
+    fn attempts_sent(
+        &self,
+        provider_id: ProviderId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<AttemptRow>>>;
 }

@@ -156,7 +156,7 @@ impl Engine {
         self.credentials_of(&row).map_err(AdminError::Store)
     }
 
-    async fn provider_row(&self, name: &str) -> Result<ProviderRow, AdminError> {
+    pub(crate) async fn provider_row(&self, name: &str) -> Result<ProviderRow, AdminError> {
         let rows = self.store().providers().await?;
         rows.into_iter().find(|p| p.name == name).ok_or_else(|| AdminError::NotFound(format!("no provider {name:?}")))
     }
@@ -266,7 +266,7 @@ impl Engine {
     }
 
     /// The connector of a provider row: reused while the row is unchanged.
-    fn connector(&self, row: &ProviderRow) -> Option<Arc<dyn Provider>> {
+    pub(crate) fn connector(&self, row: &ProviderRow) -> Option<Arc<dyn Provider>> {
         let key = (row.id, row.updated_at_ms);
         if let Some(c) = self.connectors.lock().expect("connectors lock poisoned").get(&key) {
             return Some(c.clone());

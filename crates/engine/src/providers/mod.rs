@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod iimmpact;
+pub mod reconcile;
 pub mod routes;
 pub mod simulator;
 
@@ -100,6 +101,24 @@ pub trait Provider: Send + Sync {
     fn balance(&self) -> BoxFuture<'_, Result<Option<Amount>, String>> {
         Box::pin(async { Ok(None) })
     }
+
+    /// The provider's own list of what it took on a Malaysia-time day
+    /// (`yyyy-MM-dd`), for reconciliation; `Err` when it cannot list.
+    fn transactions<'a>(&'a self, _day: &'a str) -> BoxFuture<'a, Result<Vec<UpstreamTransaction>, String>> {
+        Box::pin(async { Err("this provider cannot list its transactions".into()) })
+    }
+}
+
+/// One transaction in a provider's own list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamTransaction {
+    /// Our upstream reference, as the provider recorded it.
+    pub reference: String,
+    /// The provider's status code, as it gave it.
+    pub code: String,
+    /// What the status means for an attempt (`None`: not settled yet).
+    pub settled: Option<tambah_store::AttemptOutcome>,
+    pub amount: Amount,
 }
 
 /// The connector for a configured provider, when this build speaks its kind.

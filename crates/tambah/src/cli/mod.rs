@@ -11,6 +11,7 @@ mod merchant;
 mod migrate;
 mod order;
 mod provider;
+mod reconcile;
 mod report;
 mod route;
 mod sign;
@@ -71,6 +72,8 @@ pub enum Command {
     /// Which providers each product's live orders go to.
     #[command(subcommand)]
     Route(route::RouteCommand),
+    /// A provider's day: our attempts against its own list (non-zero exit on any difference).
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
@@ -88,6 +91,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         Command::Dispute(c) => dispute::run(db, c).await,
         Command::Provider(c) => provider::run(db, c).await,
         Command::Route(c) => route::run(db, c).await,
+        Command::Reconcile(a) => reconcile::run(db, a).await,
         Command::Report(c) => report::run(db, c).await,
         Command::Catalog(c) => catalog::run(db, c).await,
     }

@@ -149,8 +149,20 @@ async fn check_books(chain: &Chain) {
     let float = chain.a.cli(&["provider", "balance", "tambah-b"]);
     assert_eq!(minor_units(float.trim()), minor_units(&b_balance), "provider balance");
     assert!(chain.a.cli(&["provider", "test", "tambah-b"]).contains("ok"));
+    // Our attempts of the day match B's own list, reference by reference.
+    let day = today();
+    let report: Value =
+        serde_json::from_str(&chain.a.cli(&["reconcile", "--provider", "tambah-b", "--date", &day, "--json"])).unwrap();
+    assert_eq!(report["differences"], json!([]), "{report}");
+    assert_eq!(report["ours"], at_b.len() + 1, "every attempt, the one B refused (41) included: {report}");
     assert_verified(&chain.a.db);
     assert_verified(&chain.b.db);
+}
+
+/// Today in Malaysia time, `yyyy-MM-dd`.
+fn today() -> String {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    tambah_domain::time::date_text(tambah_domain::time::day_of(now_ms))
 }
 
 /// A port nothing listens on: connections to it are refused (not sent).
@@ -324,5 +336,15 @@ async fn unknown_outcomes_are_listed_and_resolved_by_hand() {
     );
     assert!(!ok && err.contains("only pending"), "a final order is not resolved again: {err}");
     assert!(orders(&b, &upstream).await.is_empty(), "nothing reached B");
+    // B never saw them: the one settled as delivered is a difference (the
+    // failed one too: we sent it, B does not list it); the exit says so.
+    relay.pass_on(); // the provider's list is read through it
+    let (ok, out, _) =
+        crate::harness::cli_status(&a.db, &["reconcile", "--provider", "silent", "--date", &today(), "--json"]);
+    assert!(!ok, "differences exit non-zero");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    let kinds: Vec<&str> =
+        report["differences"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["missing_upstream", "missing_upstream"], "{report}");
     assert_verified(&a.db);
 }

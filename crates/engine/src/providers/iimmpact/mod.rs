@@ -12,15 +12,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tambah_domain::{Amount, Product};
-use tambah_iimmpact::{Client, Config, TopupRequest};
+use tambah_iimmpact::{Client, Config, Method, TopupRequest};
 use tambah_store::ProviderRow;
 
 use super::config::Credentials;
-use super::{Answer, BoxFuture, Outcome, Provider, ProviderOrder};
+use super::{Answer, BoxFuture, Outcome, Provider, ProviderOrder, UpstreamTransaction};
 use transform::Call;
 
 /// Ask about a pending order this long after an answer that did not settle it.
 const RECHECK_AFTER_MS: i64 = 10_000;
+/// A page of the provider's transaction list (its largest).
+const LIST_PAGE: usize = 500;
+/// Pages read at most for one day's reconciliation.
+const LIST_PAGES_MAX: usize = 200;
 
 pub struct Iimmpact {
     name: String,
@@ -75,6 +79,25 @@ impl Provider for Iimmpact {
         Box::pin(async move {
             let b = self.client.balance().await.map_err(|e| e.to_string())?;
             Ok(Some(Amount::from_minor(b.balance.minor())))
+        })
+    }
+
+    fn transactions<'a>(&'a self, day: &'a str) -> BoxFuture<'a, Result<Vec<UpstreamTransaction>, String>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for page in 0..LIST_PAGES_MAX {
+                let offset = (page * LIST_PAGE).to_string();
+                let limit = LIST_PAGE.to_string();
+                let query = [("date", day), ("limit", limit.as_str()), ("offset", offset.as_str())];
+                let reply = self.client.request(Method::GET, "/v2/transactions", &query, None).await;
+                let items = transform::listing(&reply.map_err(|e| e.to_string())?.body)?;
+                let full = items.len() == LIST_PAGE;
+                out.extend(items);
+                if !full {
+                    return Ok(out);
+                }
+            }
+            Err(format!("more than {} transactions on {day}: not listed whole", LIST_PAGES_MAX * LIST_PAGE))
         })
     }
 

@@ -8,7 +8,9 @@ use tambah_domain::StatusCode;
 use tambah_iimmpact::{Error, RejectionCode, TopupResponse};
 
 use super::codes::{meaning, Meaning};
-use crate::providers::{Answer, Delivery, Outcome, ProviderOrder};
+use crate::providers::{Answer, Delivery, Outcome, ProviderOrder, UpstreamTransaction};
+use tambah_domain::Amount;
+use tambah_store::AttemptOutcome;
 
 /// How long the start of an answer kept for the attempt log is, in bytes.
 const EXCERPT_MAX: usize = 512;
@@ -133,4 +135,27 @@ fn rejected(http_status: u16, code: &RejectionCode, call: Call, recheck_at_ms: i
             Outcome::Declined { code: StatusCode::UNAVAILABLE, reason: format!("upstream refused the request: {word}") }
         }
     }
+}
+
+/// The items of one page of `/v2/transactions`: our references there, their
+/// status codes (read through the code table) and amounts.
+pub fn listing(body: &str) -> Result<Vec<UpstreamTransaction>, String> {
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("transaction list: {e}"))?;
+    let items = value["data"].as_array().ok_or("transaction list: no data array")?;
+    items.iter().map(listed).collect()
+}
+
+fn listed(item: &serde_json::Value) -> Result<UpstreamTransaction, String> {
+    let text =
+        |field: &str| item[field].as_str().map(str::to_owned).ok_or_else(|| format!("transaction list: no {field}"));
+    let code = text("status_code")?;
+    let amount = Amount::parse_rm(&text("amount")?, 4).map_err(|e| format!("transaction list: amount: {e}"))?;
+    let settled = match code.parse().map(meaning).unwrap_or(Meaning::Unknown) {
+        Meaning::Delivered => Some(AttemptOutcome::Delivered),
+        Meaning::Declined(_) => Some(AttemptOutcome::Declined),
+        Meaning::Unavailable => Some(AttemptOutcome::NotSent),
+        Meaning::Reversed => Some(AttemptOutcome::Reversed),
+        Meaning::Pending | Meaning::Unknown => None,
+    };
+    Ok(UpstreamTransaction { reference: text("refid")?, code, settled, amount })
 }
