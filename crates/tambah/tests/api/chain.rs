@@ -222,8 +222,17 @@ struct Relay {
     forward: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// How long the relay holds each connection before passing it on.
+const NO_DELAY: Duration = Duration::ZERO;
+
 impl Relay {
     async fn start(to: String) -> Relay {
+        Relay::start_delayed(to, NO_DELAY).await
+    }
+
+    /// A relay that passes the first connection on only after `delay` (a
+    /// provider slower than our timeout, once), and the others at once.
+    async fn start_delayed(to: String, delay: Duration) -> Relay {
         use std::sync::atomic::{AtomicBool, Ordering};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v2", listener.local_addr().unwrap());
@@ -231,13 +240,16 @@ impl Relay {
         let flag = forward.clone();
         tokio::spawn(async move {
             let mut swallowed = Vec::new();
+            let mut first = true;
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !flag.load(Ordering::SeqCst) {
                     swallowed.push(inbound); // held open, never answered
                     continue;
                 }
                 let to = to.clone();
+                let wait = if std::mem::take(&mut first) { delay } else { NO_DELAY };
                 tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
@@ -347,4 +359,37 @@ async fn unknown_outcomes_are_listed_and_resolved_by_hand() {
         report["differences"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["missing_upstream", "missing_upstream"], "{report}");
     assert_verified(&a.db);
+}
+
+/// B answers only after A stopped waiting (A's call timed out after the
+/// request left): the outcome is unknown, so A keeps the order Processing
+/// and asks again under the same reference; B, which did take the order,
+/// answers with it, and it ends delivered once, charged once on each side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_after_our_timeout_is_asked_for_not_resent() {
+    let b = Server::start(&[]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let relay =
+        Relay::start_delayed(b.base.trim_start_matches("http://").to_owned(), Duration::from_millis(1_500)).await;
+    relay.pass_on();
+    let a = Server::start(&["--query-after-ms", "500", "--reconcile-interval-ms", "200", "--topup-wait-ms", "300"]);
+    let buyer = a.merchant(&["--environment", "live"], "500");
+    let provider = ["provider", "add", "--name", "slow-b", "--kind", "iimmpact", "--base-url", &relay.url];
+    let keys = ["--api-key", &upstream.api_key, "--api-secret", &upstream.api_secret, "--timeout-ms", "1000"];
+    a.cli(&[&provider[..], &keys[..]].concat());
+    a.cli(&["route", "add", "--product", "D", "--provider", "slow-b"]);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let client = Client::new(&a, &buyer);
+    let order = Sent { refid: "T-SLOW", account: "0123456789", final_code: "20" };
+    let first =
+        client.topup(json!({"refid": order.refid, "product": "D", "account": order.account, "amount": "10"})).await;
+    assert_eq!(first.code(), "1", "no answer within our timeout: processing, not failed");
+    assert_eq!(final_code(&client, &order).await, "20", "asked again under the same reference");
+    let at_b = orders(&b, &upstream).await;
+    assert_eq!(at_b.len(), 1, "one order at B: {at_b:?}");
+    assert!(at_b[0]["refid"].as_str().unwrap().ends_with("-1"));
+    assert_eq!(minor_units(&client.balance().await), minor_units("500") - minor_units("9.70"));
+    assert_eq!(minor_units(&Client::new(&b, &upstream).balance().await), minor_units("1000") - minor_units("9.70"));
+    assert_verified(&a.db);
+    assert_verified(&b.db);
 }
