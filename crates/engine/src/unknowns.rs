@@ -79,3 +79,32 @@ impl Engine {
         self.record_answer(merchant, order.id, answer, attempt).await.map_err(|e| DisputeError::Failed(e.to_string()))
     }
 }
+
+impl Engine {
+    /// A provider's callback about our reference `upstream_ref`: only a
+    /// prompt to ask that provider (never proof on its own). True when the
+    /// reference is one of this installation's attempts at that provider; the
+    /// query then runs in the background.
+    pub async fn upstream_callback(&self, provider: &str, upstream_ref: &str) -> bool {
+        let Ok(row) = self.provider_row(provider).await else { return false };
+        let Some(order_id) = order_of_reference(&row.ref_prefix, upstream_ref) else { return false };
+        let Ok(Some(order)) = self.store().order(order_id).await else { return false };
+        let Ok(attempts) = self.store().attempts(order.id).await else { return false };
+        if !attempts.iter().any(|a| a.upstream_ref == upstream_ref && a.provider_id == row.id) {
+            return false;
+        }
+        let engine = self.arc();
+        tokio::spawn(async move {
+            if let Err(e) = engine.recheck(order).await {
+                tracing::warn!(error = %e, "provider callback: the query failed; the reconciler will ask again");
+            }
+        });
+        true
+    }
+}
+
+/// The order id in one of our upstream references (`<prefix><order id>-<attempt>`).
+fn order_of_reference(prefix: &str, reference: &str) -> Option<tambah_domain::OrderId> {
+    let (order, _attempt) = reference.strip_prefix(prefix)?.split_once('-')?;
+    order.parse().ok().map(tambah_domain::OrderId::new)
+}

@@ -32,6 +32,7 @@ fn resources() -> Router<Arc<AppState>> {
         .merge(api::catalog::router())
         .merge(api::bills::router())
         .merge(api::network_status::router())
+        .merge(api::upstream::router())
 }
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {

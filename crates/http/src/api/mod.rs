@@ -16,6 +16,7 @@ pub(crate) mod statement;
 pub(crate) mod tokens;
 pub(crate) mod topup;
 pub(crate) mod transactions;
+pub(crate) mod upstream;
 
 use std::sync::Arc;
 

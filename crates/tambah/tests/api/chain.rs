@@ -393,3 +393,42 @@ async fn an_answer_after_our_timeout_is_asked_for_not_resent() {
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
+
+/// A reversal at B after delivery reaches A: B's callback to A's
+/// `/upstream/{provider}/callback` is a prompt; A asks B, learns 53, and
+/// returns the cost to its merchant. A callback about a reference A never
+/// sent changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reversal_upstream_reaches_the_merchant() {
+    let b = Server::start(&["--callback-allow-private-networks", "true", "--callback-interval-ms", "100"]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let a = Server::start(&["--reconcile-interval-ms", "200"]);
+    let buyer = a.merchant(&["--environment", "live"], "500");
+    add_route(&a, "tambah-b", &format!("{}/v2", b.base), &upstream, "1");
+    let b_client = Client::new(&b, &upstream);
+    let url = a.url("/upstream/tambah-b/callback");
+    let set = b_client.signed("POST", "/v2/callback-url", Some(&json!({"url": url, "method": "POST"}))).await;
+    assert_eq!(set.status, 200, "{:?}", set.json);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let client = Client::new(&a, &buyer);
+    // Delivered at once, reversed by B 3 s later.
+    let order = Sent { refid: "R-53", account: "60123450203", final_code: "20" };
+    let body = json!({"refid": order.refid, "product": "D", "account": order.account, "amount": "10"});
+    assert_eq!(client.topup(body.clone()).await.code(), "20");
+    let mut code = String::new();
+    for _ in 0..75 {
+        code = client.topup(body.clone()).await.code();
+        if code == "53" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(code, "53", "the reversal at B reached A's merchant");
+    assert_eq!(client.balance().await, "500", "the cost went back");
+
+    let forged = reqwest::Client::new().post(&url).json(&json!({"refid": "t-not-ours-1"})).send().await.unwrap();
+    assert_eq!(forged.status().as_u16(), 404, "a reference A never sent");
+    assert_verified(&a.db);
+    assert_verified(&b.db);
+}
