@@ -445,6 +445,7 @@ impl Engine {
                     upstream_code: answer.upstream_code,
                     answer_excerpt: answer.excerpt,
                     answered_at_ms: now_ms,
+                    cost: None,
                 },
                 provider: next.provider.name().to_owned(),
                 attempt: NewAttempt {
@@ -496,6 +497,7 @@ impl Engine {
             upstream_code: answer.upstream_code.clone(),
             answer_excerpt: answer.excerpt.clone(),
             answered_at_ms: now_ms,
+            cost: answer.cost,
         });
         let order = self
             .writer()

@@ -69,6 +69,23 @@ pub struct Invoice {
     pub lines: Vec<ProductSales>,
 }
 
+/// Delivered orders of one product bought from one provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CostOfGoodsLine {
+    pub product: String,
+    pub product_name: String,
+    pub provider: String,
+    pub count: u64,
+    /// What merchants paid.
+    pub sales: Amount,
+    /// What the provider charged (where its answers said).
+    pub cost_of_goods: Amount,
+    /// Sales less cost of goods.
+    pub margin: Amount,
+    /// Deliveries whose charge the provider did not say (left out of the cost).
+    pub uncosted: u64,
+}
+
 impl Engine {
     /// Listings, statements, summaries and invoices.
     pub fn reports(&self) -> Reports<'_> {
@@ -143,6 +160,32 @@ impl Reports<'_> {
             .and_then(|b| b.checked_add(mv.refunds))
             .ok_or_else(overflow)?;
         Ok(Invoice { opening: mv.opening, deposits: mv.deposits, charges, refunds: mv.refunds, closing, lines })
+    }
+}
+
+impl Reports<'_> {
+    /// Delivered orders sent to providers in [from_ms, to_ms), per product
+    /// and provider: sales, cost of goods and margin.
+    pub async fn cost_of_goods(&self, from_ms: i64, to_ms: i64) -> Result<Vec<CostOfGoodsLine>, StoreError> {
+        let names: std::collections::HashMap<_, _> =
+            self.store.providers().await?.into_iter().map(|p| (p.id, p.name)).collect();
+        let rows = self.store.cost_of_goods(from_ms, to_ms).await?;
+        rows.into_iter()
+            .map(|r| {
+                let margin =
+                    r.sales.checked_sub(r.cost_of_goods).ok_or_else(|| StoreError::Other("margin overflows".into()))?;
+                Ok(CostOfGoodsLine {
+                    product_name: self.catalog.get(&r.product).map(|p| p.name.clone()).unwrap_or_default(),
+                    provider: names.get(&r.provider_id).cloned().unwrap_or_default(),
+                    product: r.product,
+                    count: r.count,
+                    sales: r.sales,
+                    cost_of_goods: r.cost_of_goods,
+                    margin,
+                    uncosted: r.uncosted,
+                })
+            })
+            .collect()
     }
 }
 

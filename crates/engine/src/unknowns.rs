@@ -75,7 +75,7 @@ impl Engine {
         };
         let attempt = self.store().attempts(order.id).await.map_err(failed)?.pop().map(|a| a.attempt);
         tracing::warn!(order = %order.id, refid, %note, "an order was resolved by hand");
-        let answer = Answer { outcome, upstream_code: "operator".into(), excerpt: note };
+        let answer = Answer { outcome, upstream_code: "operator".into(), excerpt: note, cost: None };
         self.record_answer(merchant, order.id, answer, attempt).await.map_err(|e| DisputeError::Failed(e.to_string()))
     }
 }

@@ -97,6 +97,7 @@ macro_rules! contract_tests {
             providers::routes
             providers::attempts
             providers::attempts_sent
+            providers::cost_of_goods
         }
     };
     (@each [table] $($section:ident :: $check:ident)*) => {

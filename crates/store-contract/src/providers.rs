@@ -4,8 +4,8 @@
 
 use tambah_domain::{Amount, Environment, OrderId, ProviderId, StatusCode};
 use tambah_store::{
-    AttemptAnswer, AttemptOutcome, AttemptRow, NewAttempt, NewProvider, ProviderKind, ProviderRow, RouteRow, Store,
-    Writer,
+    AttemptAnswer, AttemptOutcome, AttemptRow, CostOfGoodsRow, NewAttempt, NewProvider, ProviderKind, ProviderRow,
+    RouteRow, Store, Writer,
 };
 
 use crate::fixtures::{block, create, expect_unique, insert_committed, must, order, writer, T0};
@@ -179,6 +179,7 @@ fn unanswered(a: &NewAttempt) -> AttemptRow {
         upstream_code: String::new(),
         answer_excerpt: String::new(),
         answered_at_ms: None,
+        cost: None,
     }
 }
 
@@ -188,6 +189,7 @@ fn answered(row: &AttemptRow, answer: &AttemptAnswer) -> AttemptRow {
         upstream_code: answer.upstream_code.clone(),
         answer_excerpt: answer.answer_excerpt.clone(),
         answered_at_ms: Some(answer.answered_at_ms),
+        cost: answer.cost,
         ..row.clone()
     }
 }
@@ -200,6 +202,7 @@ fn answer(a: &NewAttempt, outcome: AttemptOutcome, code: &str, excerpt: &str) ->
         upstream_code: code.to_owned(),
         answer_excerpt: excerpt.to_owned(),
         answered_at_ms: T0 + 100 + i64::from(a.attempt),
+        cost: (outcome == AttemptOutcome::Delivered).then(|| Amount::from_minor(97_000 + i64::from(a.attempt))),
     }
 }
 
@@ -359,4 +362,50 @@ pub fn attempts_sent(store: &dyn Store) {
     let window = must("attempts_sent", block(store.attempts_sent(p1, T0 + 100, T0 + 500)));
     assert_eq!(window, vec![unanswered(&early)], "from inclusive, to exclusive");
     assert!(must("attempts_sent", block(store.attempts_sent(p2, T0 + 201, T0 + 1_000))).is_empty());
+}
+
+pub fn cost_of_goods(store: &dyn Store) {
+    let m = create(store, Environment::Live, "cost-of-goods");
+    let cost = Amount::from_minor(97_000);
+    let orders: Vec<OrderId> = insert_committed(
+        store,
+        &[
+            order(m.id, "G-1", StatusCode::SUCCESSFUL, cost, T0),
+            order(m.id, "G-2", StatusCode::SUCCESSFUL, cost, T0),
+            order(m.id, "G-3", StatusCode::REJECTED, cost, T0),
+        ],
+    )
+    .into_iter()
+    .map(|o| o.id)
+    .collect();
+    let p = add_provider(store, "goods", ProviderKind::Iimmpact).id;
+    let sent: Vec<NewAttempt> = orders.iter().map(|id| new_attempt(*id, 1, p)).collect();
+    let mut w = writer(store);
+    must("begin", w.begin());
+    for (a, outcome) in
+        sent.iter().zip([AttemptOutcome::Delivered, AttemptOutcome::Delivered, AttemptOutcome::Declined])
+    {
+        must("insert_attempt", w.insert_attempt(a));
+        let mut answered = answer(a, outcome, "20", "");
+        if a.order_id == orders[1] {
+            answered.cost = None; // the provider did not say
+        }
+        must("answer_attempt", w.answer_attempt(&answered));
+    }
+    must("commit", w.commit());
+    let rows = must("cost_of_goods", block(store.cost_of_goods(T0, T0 + 1_000)));
+    let charged = answer(&sent[0], AttemptOutcome::Delivered, "20", "").cost.expect("a delivery's cost");
+    assert_eq!(
+        rows,
+        vec![CostOfGoodsRow {
+            product: "HI10".into(),
+            provider_id: p,
+            count: 2,
+            sales: Amount::from_minor(2 * 97_000),
+            cost_of_goods: charged,
+            uncosted: 1,
+        }],
+        "delivered orders only, what merchants paid and what the provider charged"
+    );
+    assert!(must("cost_of_goods", block(store.cost_of_goods(T0 + 2, T0 + 1_000))).is_empty(), "by time sent");
 }

@@ -2,8 +2,8 @@
 
 use tambah_domain::{AccountId, MerchantId};
 use tambah_store::{
-    order_columns, rows, statement_columns, BoxFuture, Movements, OrderQuery, OrderRow, OrderTotals, ReportStore,
-    Result, StatementEntry, StatementQuery, StoreError, SummaryRow,
+    order_columns, rows, statement_columns, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow, OrderTotals,
+    ReportStore, Result, StatementEntry, StatementQuery, StoreError, SummaryRow,
 };
 
 use crate::{all, filter_values, one, placeholder, refs, PgStore, Values};
@@ -107,6 +107,18 @@ impl ReportStore for PgStore {
                 )
                 .await?;
             all(&summary, rows::summary)
+        })
+    }
+
+    fn cost_of_goods(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<CostOfGoodsRow>>> {
+        Box::pin(async move {
+            // Products in byte order (COLLATE "C"), as SQLite sorts them.
+            const SQL: &str = "SELECT o.product, a.provider_id, COUNT(*), SUM(o.cost_minor)::bigint,
+                   COALESCE(SUM(a.cost_minor), 0)::bigint, COUNT(*) FILTER (WHERE a.cost_minor IS NULL)
+                 FROM attempts a JOIN orders o ON o.id = a.order_id
+                 WHERE a.outcome = 'delivered' AND o.status = 20 AND a.sent_at_ms >= $1 AND a.sent_at_ms < $2
+                 GROUP BY o.product, a.provider_id ORDER BY o.product COLLATE \"C\", a.provider_id";
+            all(&self.query(SQL, &[&from_ms, &to_ms]).await?, rows::cost_of_goods)
         })
     }
 }

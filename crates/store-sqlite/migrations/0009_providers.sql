@@ -42,6 +42,8 @@ CREATE TABLE attempts (
                    CHECK (outcome IN ('sent', 'delivered', 'declined', 'not_sent', 'unknown', 'reversed')),
     upstream_code  TEXT NOT NULL DEFAULT '',
     answer_excerpt TEXT NOT NULL DEFAULT '',
+    -- What the provider charged us for it, when its answer says (cost of goods).
+    cost_minor     INTEGER CHECK (cost_minor >= 0),
     answered_at_ms INTEGER,
     PRIMARY KEY (order_id, attempt)
 );

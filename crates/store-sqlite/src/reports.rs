@@ -6,8 +6,8 @@ use rusqlite::{params, params_from_iter};
 use tambah_domain::{AccountId, MerchantId};
 use tambah_store::rows::{self, FilterValue};
 use tambah_store::{
-    order_columns, ready, statement_columns, BoxFuture, Movements, OrderQuery, OrderRow, OrderTotals, ReportStore,
-    Result, StatementEntry, StatementQuery, SummaryRow,
+    order_columns, ready, statement_columns, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow, OrderTotals,
+    ReportStore, Result, StatementEntry, StatementQuery, SummaryRow,
 };
 
 use crate::{Cols, SqliteStore};
@@ -166,6 +166,20 @@ impl ReportStore for SqliteStore {
                  GROUP BY day, product ORDER BY day, product",
             )?;
             let rows = stmt.query_map(params![merchant_id.get(), from_ms, to_ms], |r| rows::summary(&Cols::new(r)))?;
+            rows.collect()
+        }))
+    }
+
+    fn cost_of_goods(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<CostOfGoodsRow>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT o.product, a.provider_id, COUNT(*), SUM(o.cost_minor), COALESCE(SUM(a.cost_minor), 0),
+                   SUM(a.cost_minor IS NULL)
+                 FROM attempts a JOIN orders o ON o.id = a.order_id
+                 WHERE a.outcome = 'delivered' AND o.status = 20 AND a.sent_at_ms >= ?1 AND a.sent_at_ms < ?2
+                 GROUP BY o.product, a.provider_id ORDER BY o.product, a.provider_id",
+            )?;
+            let rows = stmt.query_map(params![from_ms, to_ms], |r| rows::cost_of_goods(&Cols::new(r)))?;
             rows.collect()
         }))
     }

@@ -78,8 +78,8 @@ impl Writer for SqliteWriter {
         let n = self
             .conn
             .prepare_cached(
-                "UPDATE attempts SET outcome = ?3, upstream_code = ?4, answer_excerpt = ?5, answered_at_ms = ?6
-                 WHERE order_id = ?1 AND attempt = ?2",
+                "UPDATE attempts SET outcome = ?3, upstream_code = ?4, answer_excerpt = ?5, answered_at_ms = ?6,
+                   cost_minor = ?7 WHERE order_id = ?1 AND attempt = ?2",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -88,7 +88,8 @@ impl Writer for SqliteWriter {
                     a.outcome.as_str(),
                     a.upstream_code,
                     a.answer_excerpt,
-                    a.answered_at_ms
+                    a.answered_at_ms,
+                    a.cost.map(Amount::minor)
                 ])
             })
             .map_err(err)?;

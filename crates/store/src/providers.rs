@@ -149,6 +149,8 @@ pub struct AttemptRow {
     /// The start of the provider's answer, for the operator.
     pub answer_excerpt: String,
     pub answered_at_ms: Option<i64>,
+    /// What the provider charged us, when its answer says.
+    pub cost: Option<Amount>,
 }
 
 /// The answer to an attempt, recorded with the order's transition.
@@ -160,6 +162,8 @@ pub struct AttemptAnswer {
     pub upstream_code: String,
     pub answer_excerpt: String,
     pub answered_at_ms: i64,
+    /// What the provider charged us, when its answer says.
+    pub cost: Option<Amount>,
 }
 
 /// Providers and routes (administrative writes; every node re-reads them

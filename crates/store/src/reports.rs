@@ -1,7 +1,7 @@
 //! Reports: transaction listings with totals, wallet statements, movement
 //! sums and the daily summary.
 
-use tambah_domain::{AccountId, Amount, MerchantId, TransferId};
+use tambah_domain::{AccountId, Amount, MerchantId, ProviderId, TransferId};
 
 use crate::{BoxFuture, OrderRow, Result, TransferKind};
 
@@ -132,6 +132,21 @@ pub struct SummaryRow {
     pub cost: Amount,
 }
 
+/// Delivered orders of one product bought from one provider: what the
+/// merchants paid us, and what the provider charged us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CostOfGoodsRow {
+    pub product: String,
+    pub provider_id: ProviderId,
+    pub count: u64,
+    /// What merchants paid (the orders' cost).
+    pub sales: Amount,
+    /// What the provider charged, where its answers said.
+    pub cost_of_goods: Amount,
+    /// Deliveries whose charge the provider did not say.
+    pub uncosted: u64,
+}
+
 /// Read-only aggregates over orders and the ledger.
 pub trait ReportStore {
     fn list_orders<'a>(&'a self, query: &'a OrderQuery) -> BoxFuture<'a, Result<(Vec<OrderRow>, OrderTotals)>>;
@@ -151,4 +166,7 @@ pub trait ReportStore {
         from_ms: i64,
         to_ms: i64,
     ) -> BoxFuture<'_, Result<Vec<SummaryRow>>>;
+    /// Orders delivered by providers, sent in [from, to), per product and
+    /// provider, by product then provider.
+    fn cost_of_goods(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<CostOfGoodsRow>>>;
 }

@@ -9,9 +9,9 @@
 //! text).
 
 use crate::{
-    ApiKeyRow, AttemptOutcome, AttemptRow, CallbackAttempt, CallbackKind, CallbackRow, DisputeRow, MerchantRow,
-    OrderQuery, OrderRow, OrderTotals, ProviderKind, ProviderRow, RouteRow, StatementEntry, StatusGroup, SummaryRow,
-    TokenKind, TokenRow, TransferKind, UserRow,
+    ApiKeyRow, AttemptOutcome, AttemptRow, CallbackAttempt, CallbackKind, CallbackRow, CostOfGoodsRow, DisputeRow,
+    MerchantRow, OrderQuery, OrderRow, OrderTotals, ProviderKind, ProviderRow, RouteRow, StatementEntry, StatusGroup,
+    SummaryRow, TokenKind, TokenRow, TransferKind, UserRow,
 };
 use tambah_domain::{
     AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, ProviderId, StatusCode, TransferId,
@@ -225,7 +225,7 @@ pub fn route<R: Columns>(r: &R) -> Result<RouteRow, R::Error> {
 macro_rules! attempt_columns {
     () => {
         "order_id, attempt, provider_id, upstream_ref, upstream_product, sent_at_ms, outcome, upstream_code, \
-         answer_excerpt, answered_at_ms"
+         answer_excerpt, answered_at_ms, cost_minor"
     };
 }
 
@@ -241,6 +241,7 @@ pub fn attempt<R: Columns>(r: &R) -> Result<AttemptRow, R::Error> {
         upstream_code: r.text(7)?,
         answer_excerpt: r.text(8)?,
         answered_at_ms: r.opt_int(9)?,
+        cost: r.opt_int(10)?.map(Amount::from_minor),
     })
 }
 
@@ -357,6 +358,18 @@ pub fn order_totals<R: Columns>(r: &R) -> Result<OrderTotals, R::Error> {
         refund: r.int(6)? as u64,
         successful_amount: Amount::from_minor(r.int(7)?),
         successful_cost: Amount::from_minor(r.int(8)?),
+    })
+}
+
+/// A cost-of-goods row: `product, provider_id, count, sales sum, cost sum, uncosted count`.
+pub fn cost_of_goods<R: Columns>(r: &R) -> Result<CostOfGoodsRow, R::Error> {
+    Ok(CostOfGoodsRow {
+        product: r.text(0)?,
+        provider_id: ProviderId::new(r.int(1)?),
+        count: r.int(2)? as u64,
+        sales: Amount::from_minor(r.int(3)?),
+        cost_of_goods: Amount::from_minor(r.int(4)?),
+        uncosted: r.int(5)? as u64,
     })
 }
 

@@ -74,11 +74,13 @@ pub struct Answer {
     pub upstream_code: String,
     /// The start of the provider's answer.
     pub excerpt: String,
+    /// What the provider charged us, when its answer says.
+    pub cost: Option<Amount>,
 }
 
 impl From<Outcome> for Answer {
     fn from(outcome: Outcome) -> Answer {
-        Answer { outcome, upstream_code: String::new(), excerpt: String::new() }
+        Answer { outcome, upstream_code: String::new(), excerpt: String::new(), cost: None }
     }
 }
 

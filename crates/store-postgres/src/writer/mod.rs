@@ -143,9 +143,17 @@ impl Writer for PgWriter {
     fn answer_attempt(&mut self, a: &AttemptAnswer) -> Result<()> {
         let attempt = i64::from(a.attempt);
         let n = self.execute(
-            "UPDATE attempts SET outcome = $3, upstream_code = $4, answer_excerpt = $5, answered_at_ms = $6
-             WHERE order_id = $1 AND attempt = $2",
-            &[&a.order_id.get(), &attempt, &a.outcome.as_str(), &a.upstream_code, &a.answer_excerpt, &a.answered_at_ms],
+            "UPDATE attempts SET outcome = $3, upstream_code = $4, answer_excerpt = $5, answered_at_ms = $6,
+               cost_minor = $7 WHERE order_id = $1 AND attempt = $2",
+            &[
+                &a.order_id.get(),
+                &attempt,
+                &a.outcome.as_str(),
+                &a.upstream_code,
+                &a.answer_excerpt,
+                &a.answered_at_ms,
+                &a.cost.map(Amount::minor),
+            ],
         )?;
         if n != 1 {
             return Err(StoreError::Other(format!(

@@ -155,6 +155,12 @@ async fn check_books(chain: &Chain) {
         serde_json::from_str(&chain.a.cli(&["reconcile", "--provider", "tambah-b", "--date", &day, "--json"])).unwrap();
     assert_eq!(report["differences"], json!([]), "{report}");
     assert_eq!(report["ours"], at_b.len() + 1, "every attempt, the one B refused (41) included: {report}");
+    // A's cost of goods is what B charged for what it delivered.
+    let cost: Value = serde_json::from_str(&chain.a.cli(&["report", "cost", "--date", &day])).unwrap();
+    let lines = cost["lines"].as_array().unwrap();
+    let cost_of_goods: i64 = lines.iter().map(|l| minor_units(l["cost_of_goods"].as_str().unwrap())).sum();
+    assert_eq!(cost_of_goods, spent(&at_b), "{cost}");
+    assert!(lines.iter().all(|l| l["uncosted"] == 0 && l["provider"] == "tambah-b"), "{cost}");
     assert_verified(&chain.a.db);
     assert_verified(&chain.b.db);
 }

@@ -61,7 +61,9 @@ fn from_response(order: &ProviderOrder, r: &TopupResponse, recheck_at_ms: i64) -
         (Ok(()), Meaning::Unavailable) => Outcome::Unavailable { reason: format!("upstream {code}: {}", r.status) },
         (Ok(()), Meaning::Reversed) => Outcome::Reversed { reason: "reversed upstream".into() },
     };
-    Answer { outcome, upstream_code: code.to_string(), excerpt: excerpt(&r.raw) }
+    // What the provider charged, for a delivery it stands by.
+    let cost = matches!(outcome, Outcome::Delivered(_)).then(|| Amount::from_minor(r.cost.minor()));
+    Answer { outcome, upstream_code: code.to_string(), excerpt: excerpt(&r.raw), cost }
 }
 
 /// A delivery must be of what was ordered: the same reference, product,
@@ -110,7 +112,7 @@ fn from_error(e: &Error, call: Call, recheck_at_ms: i64) -> Answer {
             Call::Query => (pending, code.clone(), body.to_string()),
         },
     };
-    Answer { outcome, upstream_code: code, excerpt: excerpt(&text) }
+    Answer { outcome, upstream_code: code, excerpt: excerpt(&text), cost: None }
 }
 
 /// A 4xx with a reason: nothing was stored upstream for this request. On a
