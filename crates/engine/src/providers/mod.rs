@@ -7,6 +7,7 @@
 pub mod config;
 pub mod iimmpact;
 pub mod reconcile;
+pub mod reloadly;
 pub mod routes;
 pub mod simulator;
 
@@ -130,6 +131,7 @@ pub(crate) fn connect(
 ) -> Option<std::sync::Arc<dyn Provider>> {
     match row.kind {
         tambah_store::ProviderKind::Iimmpact => iimmpact::Iimmpact::connect(row, credentials),
+        tambah_store::ProviderKind::Reloadly => reloadly::Reloadly::connect(row, credentials),
         kind => {
             tracing::warn!(provider = %row.name, kind = kind.as_str(), "this kind of provider is not spoken yet");
             None

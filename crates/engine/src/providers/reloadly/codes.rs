@@ -1,0 +1,109 @@
+//! The Reloadly code tables: what each `errorCode` of an error body and each
+//! transaction `status` means for our order. Only codes Reloadly documents as
+//! raised before anything is attempted may end an order (declined) or send it
+//! elsewhere (unavailable); the codes seen on the wire but undocumented, and
+//! the ones whose "was anything sent?" is unknown, stay out of the table and so
+//! are unknown: the order waits for a query, never fails on a guess.
+//! Sources: Reloadly's error-code page
+//! (https://raphaelugwu.gitbook.io/airtime/airtime-errors/error-codes) and its
+//! status post (https://www.reloadly.com/blog/how-does-the-get-top-up-status-endpoint-work/).
+
+use tambah_domain::StatusCode;
+
+/// What a Reloadly code or status means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Meaning {
+    /// Still being worked on, or sent and not settled: ask again later.
+    Pending,
+    Delivered,
+    /// Refused for good about the customer's number, with our code.
+    Declined(StatusCode),
+    /// Reloadly could not take the order and nothing was debited there: it
+    /// may go to another route.
+    Unavailable,
+    /// Our bearer token or client credentials were refused: nothing was done.
+    Auth,
+    /// Our reference was used before: that earlier request may have been
+    /// paid, so the order is looked up, never failed.
+    Duplicate,
+    /// Not in the table: unknown, never a failure.
+    Unknown,
+}
+
+/// (`errorCode`, meaning), the whole table of error bodies.
+pub const ERRORS: &[(&str, Meaning)] = &[
+    ("INVALID_CREDENTIALS", Meaning::Auth),
+    ("INVALID_AUDIENCE", Meaning::Auth),
+    ("INVALID_TOKEN", Meaning::Auth),
+    ("TOKEN_EXPIRED", Meaning::Auth),
+    ("MISSING_TOKEN", Meaning::Auth),
+    // About the customer's number: final, and the same at any provider.
+    ("INVALID_RECIPIENT_PHONE", Meaning::Declined(StatusCode::INVALID_ACCOUNT)),
+    ("INVALID_PHONE_NUMBER", Meaning::Declined(StatusCode::INVALID_ACCOUNT)),
+    // The same number was topped up under two minutes ago.
+    ("PHONE_RECENTLY_RECHARGED", Meaning::Declined(StatusCode::DUPLICATE)),
+    // About this route, not the customer: our catalogue accepted the amount,
+    // so another provider may take it.
+    ("INVALID_SENDER_PHONE", Meaning::Unavailable),
+    ("INVALID_AMOUNT", Meaning::Unavailable),
+    ("INVALID_AMOUNT_FOR_OPERATOR", Meaning::Unavailable),
+    ("INVALID_INPUT_PROVIDED", Meaning::Unavailable),
+    ("COUNTRY_NOT_SUPPORTED", Meaning::Unavailable),
+    ("COULD_NOT_AUTO_DETECT_OPERATOR", Meaning::Unavailable),
+    ("OPERATOR_UNAVAILABLE_OR_CURRENTLY_INACTIVE", Meaning::Unavailable),
+    ("OPERATOR_NOT_IN_SERVICE", Meaning::Unavailable),
+    ("INSUFFICIENT_BALANCE", Meaning::Unavailable),
+    ("MAX_DAILY_TRANSACTION_AMOUNT_REACHED", Meaning::Unavailable),
+    ("MAX_DAILY_TRANSACTION_COUNT_REACHED", Meaning::Unavailable),
+    ("INACTIVE_ACCOUNT", Meaning::Unavailable),
+    ("ACCOUNT_NOT_FOUND", Meaning::Unavailable),
+    ("CUSTOM_IDENTIFIER_ALREADY_USED", Meaning::Duplicate),
+    // Documented without saying whether anything was recorded: unknown.
+    ("TRANSACTION_CANNOT_BE_PROCESSED_AT_THE_MOMENT", Meaning::Pending),
+    ("TOPUP_TRANSACTION_FAILED", Meaning::Pending),
+];
+
+/// (transaction `status`, meaning). `FAILED` ("funds are not debited") and
+/// `REFUNDED` ("not processed", any debit refunded) took nothing.
+pub const STATUSES: &[(&str, Meaning)] = &[
+    ("PROCESSING", Meaning::Pending),
+    ("SUCCESSFUL", Meaning::Delivered),
+    ("FAILED", Meaning::Unavailable),
+    ("REFUNDED", Meaning::Unavailable),
+];
+
+fn find(table: &[(&str, Meaning)], code: &str) -> Meaning {
+    table.iter().find(|(c, _)| *c == code).map_or(Meaning::Unknown, |(_, m)| *m)
+}
+
+pub fn error_meaning(code: &str) -> Meaning {
+    find(ERRORS, code)
+}
+
+pub fn status_meaning(status: &str) -> Meaning {
+    find(STATUSES, status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlisted_codes_and_statuses_are_unknown() {
+        assert_eq!(error_meaning("PHONE_BANNED_BY_OPERATOR"), Meaning::Unknown);
+        assert_eq!(error_meaning(""), Meaning::Unknown);
+        assert_eq!(status_meaning("successful"), Meaning::Unknown);
+        assert_eq!(status_meaning("SUCCESSFUL"), Meaning::Delivered);
+        assert_eq!(error_meaning("CUSTOM_IDENTIFIER_ALREADY_USED"), Meaning::Duplicate);
+    }
+
+    #[test]
+    fn no_code_is_listed_twice() {
+        for table in [ERRORS, STATUSES] {
+            let mut codes: Vec<&str> = table.iter().map(|(c, _)| *c).collect();
+            codes.sort_unstable();
+            codes.dedup();
+            assert_eq!(codes.len(), table.len());
+        }
+    }
+}
