@@ -369,7 +369,7 @@ impl Engine {
                 provider: route.provider.name().to_owned(),
                 attempt,
                 now_ms,
-                query_after_ms: self.config().query_after_ms,
+                query_after_ms: self.query_after_ms(&route),
             })
             .await;
         let (order, sent_by_us) = match marked {
@@ -457,7 +457,7 @@ impl Engine {
                     sent_at_ms: now_ms,
                 },
                 now_ms,
-                query_after_ms: self.config().query_after_ms,
+                query_after_ms: self.query_after_ms(next),
             })
             .await;
         match moved {
@@ -468,6 +468,13 @@ impl Engine {
                 None
             }
         }
+    }
+
+    /// When to ask about an order sent on `route` if no answer is recorded:
+    /// after the call could have ended, so that a query never races the
+    /// send it is about.
+    fn query_after_ms(&self, route: &Route) -> i64 {
+        self.config().query_after_ms.saturating_add(route.timeout_ms)
     }
 
     /// Applies an outcome to a merchant's order through the writer.

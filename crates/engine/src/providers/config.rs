@@ -244,7 +244,7 @@ impl Engine {
         let mut table = LiveTable::default();
         for row in rows.iter().filter(|r| r.enabled) {
             let Some(provider) = self.connector(row) else { continue };
-            let c = Connector { id: row.id, provider, ref_prefix: row.ref_prefix.clone() };
+            let c = Connector { id: row.id, provider, ref_prefix: row.ref_prefix.clone(), timeout_ms: row.timeout_ms };
             table.by_name.insert(row.name.clone(), c.clone());
             by_id.insert(row.id, c);
         }

@@ -25,6 +25,8 @@ pub struct Route {
     pub upstream_product: String,
     /// Starts this installation's references at the provider.
     pub ref_prefix: String,
+    /// How long a call to the provider may take (0 for the simulator).
+    pub timeout_ms: i64,
 }
 
 impl std::fmt::Debug for Route {
@@ -55,6 +57,7 @@ pub struct Connector {
     pub id: ProviderId,
     pub provider: Arc<dyn Provider>,
     pub ref_prefix: String,
+    pub timeout_ms: i64,
 }
 
 /// One live route, resolved to its connector.
@@ -102,6 +105,7 @@ impl Router {
             provider_id: None,
             upstream_product: product.code.clone(),
             ref_prefix: String::new(),
+            timeout_ms: 0,
         }
     }
 
@@ -129,6 +133,7 @@ impl Router {
             provider_id: Some(chosen.connector.id),
             upstream_product: chosen.upstream_product.clone(),
             ref_prefix: chosen.connector.ref_prefix.clone(),
+            timeout_ms: chosen.connector.timeout_ms,
         })
     }
 
@@ -141,6 +146,7 @@ impl Router {
                 provider_id: None,
                 upstream_product: upstream_product.to_owned(),
                 ref_prefix: String::new(),
+                timeout_ms: 0,
             });
         }
         let table = self.table();
@@ -150,6 +156,7 @@ impl Router {
             provider_id: Some(c.id),
             upstream_product: upstream_product.to_owned(),
             ref_prefix: c.ref_prefix.clone(),
+            timeout_ms: c.timeout_ms,
         })
     }
 
@@ -182,6 +189,7 @@ mod tests {
                 id: ProviderId::new(1),
                 provider: Arc::new(Simulator::new(0)),
                 ref_prefix: name.to_owned(),
+                timeout_ms: 1,
             },
             upstream_product: String::new(),
             priority: 1,

@@ -326,7 +326,7 @@ async fn unknown_outcomes_are_listed_and_resolved_by_hand() {
         let r = client.topup(json!({"refid": refid, "product": "D", "account": "0123456789", "amount": "10"})).await;
         assert_eq!(r.code(), "1", "{refid}: no answer yet");
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await; // re-checks go out and get nothing either
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // still nothing from the provider
     let listed: Value = serde_json::from_str(&a.cli(&["order", "pending", "--older-than", "0s", "--json"])).unwrap();
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 2, "{listed:?}");
