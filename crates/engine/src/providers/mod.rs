@@ -5,6 +5,7 @@
 //! ledger entries, and records the answer on the order's attempt.
 
 pub mod config;
+pub mod ding;
 pub mod iimmpact;
 pub mod reconcile;
 pub mod reloadly;
@@ -132,9 +133,6 @@ pub(crate) fn connect(
     match row.kind {
         tambah_store::ProviderKind::Iimmpact => iimmpact::Iimmpact::connect(row, credentials),
         tambah_store::ProviderKind::Reloadly => reloadly::Reloadly::connect(row, credentials),
-        kind => {
-            tracing::warn!(provider = %row.name, kind = kind.as_str(), "this kind of provider is not spoken yet");
-            None
-        }
+        tambah_store::ProviderKind::Ding => ding::Ding::connect(row, credentials),
     }
 }
