@@ -4,19 +4,22 @@
 //! port, unknown on a 5xx/timeout/garbage, a reference Ding already has
 //! looked up, never failed), decisions made on Ding's codes whatever the HTTP
 //! status, Batch transfers settled by query, the integrity check of a
-//! delivery, `ValidateOnly` and the balance.
+//! delivery, `ValidateOnly`, the balance and the day's transfer list for
+//! reconciliation.
 
 #[path = "fakes/ding.rs"]
 mod fake;
 
 use std::sync::Arc;
 
-use fake::{FakeDing, Switches, API_KEY, BATCH_SKU, DISTRIBUTOR_FEE_SEN, SKU, START_BALANCE_SEN, UAT_NUMBER};
+use fake::{
+    now_unix_ms, FakeDing, Switches, API_KEY, BATCH_SKU, DISTRIBUTOR_FEE_SEN, SKU, START_BALANCE_SEN, UAT_NUMBER,
+};
 use tambah_domain::{Amount, MerchantId, OrderId, Product, ProviderId, StatusCode};
 use tambah_engine::providers::config::Credentials;
 use tambah_engine::providers::ding::{Ding, Validation};
 use tambah_engine::providers::{Answer, Outcome, Provider, ProviderOrder};
-use tambah_store::{ProviderKind, ProviderRow};
+use tambah_store::{AttemptOutcome, ProviderKind, ProviderRow};
 
 const NOW_MS: i64 = 1_800_000_000_000;
 /// A customer's number as merchants send it, and as Ding gets it.
@@ -365,4 +368,27 @@ async fn the_balance_is_our_float_in_ringgit_and_the_host_alone_is_a_base_url() 
     assert_eq!(ding.balance().await.unwrap(), Some(Amount::from_rm(1_000)));
     fake.set(|s| s.currency = "USD");
     assert_eq!(ding.balance().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_days_transfers_are_listed_page_by_page_for_reconciliation() {
+    for plain in [false, true] {
+        let (fake, ding) = start_with(Switches { started_utc_plain: plain, ..Switches::default() }).await;
+        // More than one page of Ding's list (100), one of them failed.
+        for i in 0..104 {
+            submit(&ding, &order(&format!("tXyZ{i}-1"), ACCOUNT, 5)).await;
+        }
+        fake.set(|s| s.provider_timeout_ms = Some(0));
+        submit(&ding, &order("tXyZfail-1", ACCOUNT, 7)).await;
+        let today = tambah_domain::time::date_text(tambah_domain::time::day_of(now_unix_ms()));
+        let listed = ding.transactions(&today).await.expect("listed");
+        assert_eq!(listed.len(), 105);
+        let delivered = listed.iter().find(|t| t.reference == "tXyZ3-1").unwrap();
+        assert_eq!((delivered.settled, delivered.amount), (Some(AttemptOutcome::Delivered), Amount::from_rm(5)));
+        let failed = listed.iter().find(|t| t.reference == "tXyZfail-1").unwrap();
+        assert_eq!((failed.settled, failed.amount), (Some(AttemptOutcome::NotSent), Amount::from_rm(7)));
+        assert_eq!(failed.code, "TransientProviderError/ProviderTimedOut");
+        assert_eq!(fake.lists().iter().map(|l| l["Skip"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 100]);
+        assert!(ding.transactions("2020-01-01").await.unwrap().is_empty());
+    }
 }

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -71,6 +71,9 @@ pub struct Switches {
     pub list_garbage: bool,
     /// The account's currency.
     pub currency: &'static str,
+    /// `StartedUtc` as `2026-12-02T09:02:11` (its exact text is not
+    /// documented); otherwise with a fraction and `Z`.
+    pub started_utc_plain: bool,
 }
 
 impl Default for Switches {
@@ -88,6 +91,7 @@ impl Default for Switches {
             provider_ref: true,
             list_garbage: false,
             currency: "MYR",
+            started_utc_plain: false,
         }
     }
 }
@@ -102,6 +106,7 @@ struct Transfer {
     state: String,
     errors: Vec<(String, Option<String>)>,
     sent_at: Instant,
+    started_unix_ms: i64,
     batch: bool,
 }
 
@@ -260,13 +265,29 @@ impl Fake {
             "SkuCode": t.sku,
             "Price": price(t.send_sen, receive, self.switches.currency),
             "CommissionApplied": 0.03,
-            "StartedUtc": "2026-12-02T09:02:11.52Z",
+            "StartedUtc": utc_text(t.started_unix_ms, self.switches.started_utc_plain),
             "CompletedUtc": if t.state == "Complete" { json!("2026-12-02T09:02:14.08Z") } else { Value::Null },
             "ProcessingState": t.state,
             "ReceiptText": "Top-up successful",
             "ReceiptParams": params,
             "AccountNumber": t.account,
         })
+    }
+}
+
+pub fn now_unix_ms() -> i64 {
+    let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap();
+    i64::try_from(since.as_millis()).unwrap()
+}
+
+fn utc_text(unix_ms: i64, plain: bool) -> String {
+    let (day, ms) = (unix_ms.div_euclid(86_400_000), unix_ms.rem_euclid(86_400_000));
+    let (h, m, s, cs) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1_000 % 60, ms % 1_000 / 10);
+    let date = tambah_domain::time::date_text(day);
+    if plain {
+        format!("{date}T{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{date}T{h:02}:{m:02}:{s:02}.{cs:02}Z")
     }
 }
 
@@ -420,6 +441,7 @@ fn record(f: &mut Fake, asked: &Asked, debit: i64) -> (Reply, u64) {
         state: if batch { "Submitted".into() } else { "Complete".into() },
         errors: Vec::new(),
         sent_at: Instant::now(),
+        started_unix_ms: now_unix_ms(),
         batch,
     };
     f.next_ref += 1;

@@ -120,6 +120,9 @@ pub struct TransferRecord {
     pub receipt_params: Option<BTreeMap<String, Value>>,
     #[serde(default)]
     pub account_number: Option<String>,
+    /// ISO 8601 in UTC (the fraction and the `Z` are not documented).
+    #[serde(default)]
+    pub started_utc: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -156,6 +159,8 @@ pub struct ListAnswer {
     pub error_codes: Vec<ErrorCode>,
     #[serde(default)]
     pub items: Vec<ListedTransfer>,
+    #[serde(default)]
+    pub there_are_more_items: bool,
 }
 
 /// One listed transfer, with its own result: its error codes can include

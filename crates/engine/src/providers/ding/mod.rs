@@ -23,7 +23,7 @@ use tambah_domain::{Amount, Product};
 use tambah_store::ProviderRow;
 
 use super::config::Credentials;
-use super::{Answer, BoxFuture, Outcome, Provider, ProviderOrder};
+use super::{Answer, BoxFuture, Outcome, Provider, ProviderOrder, UpstreamTransaction};
 use client::{Client, ListRequest, Settings, TransferRequest};
 use transform::Ordered;
 pub use transform::{Validated, Validation};
@@ -41,6 +41,11 @@ const COUNTRY_DIALING_CODE: &str = "60";
 const LIST_TAKE: u32 = 10;
 /// Minor units in one sen: Ding takes two decimals.
 const MINOR_PER_SEN: i64 = 100;
+/// A page of Ding's transfer list for reconciliation.
+const LIST_PAGE: u32 = 100;
+/// Pages read at most for one day's reconciliation (Ding lists two months,
+/// with no filter by date).
+const LIST_PAGES_MAX: u32 = 500;
 
 pub struct Ding {
     name: String,
@@ -179,6 +184,31 @@ impl Provider for Ding {
 
     fn balance(&self) -> BoxFuture<'_, Result<Option<Amount>, String>> {
         Box::pin(async move { transform::balance(self.client.get_balance().await, CURRENCY) })
+    }
+
+    /// Ding's list has no date filter: it is read whole (two months) and the
+    /// transfers started that Malaysia-time day are kept.
+    fn transactions<'a>(&'a self, day: &'a str) -> BoxFuture<'a, Result<Vec<UpstreamTransaction>, String>> {
+        Box::pin(async move {
+            let wanted = tambah_domain::time::parse_date(day)?;
+            let mut out = Vec::new();
+            for page in 0..LIST_PAGES_MAX {
+                let request = ListRequest {
+                    transfer_ref: None,
+                    distributor_ref: None,
+                    account_number: None,
+                    skip: page * LIST_PAGE,
+                    take: LIST_PAGE,
+                };
+                let reply = self.client.list_transfer_records(&request).await.map_err(|e| format!("{e:?}"))?;
+                let (items, more) = transform::listing(&reply, wanted)?;
+                out.extend(items);
+                if !more {
+                    return Ok(out);
+                }
+            }
+            Err(format!("more than {} transfers listed: not read whole", LIST_PAGES_MAX * LIST_PAGE))
+        })
     }
 }
 

@@ -9,11 +9,12 @@
 //! not what was ordered, a reference Ding already has) waits for a query by
 //! the same reference.
 
-use tambah_domain::Amount;
+use tambah_domain::{time, Amount};
+use tambah_store::AttemptOutcome;
 
 use super::client::{BalanceAnswer, CallError, ErrorCode, ListAnswer, Reply, TransferAnswer, TransferRecord};
 use super::codes::{errors_meaning, state_meaning, Meaning};
-use crate::providers::{Answer, Delivery, Outcome};
+use crate::providers::{Answer, Delivery, Outcome, UpstreamTransaction};
 
 /// How long the start of an answer kept for the attempt log is, in bytes.
 const EXCERPT_MAX: usize = 512;
@@ -331,4 +332,51 @@ pub fn balance(result: Result<Reply, CallError>, currency: &str) -> Result<Optio
     }
     let value = answer.balance.map(|b| b.to_string()).unwrap_or_default();
     Amount::parse_rm(&value, 4).map(Some).map_err(|e| format!("Ding GetBalance: balance {value}: {e:?}"))
+}
+
+/// One page of `ListTransferRecords` for reconciliation: the transfers
+/// started on the Malaysia-time day `day`, with our reference, what their
+/// state means for an attempt, and their `SendValue`; and whether Ding has
+/// more pages.
+pub fn listing(reply: &Reply, day: time::Day) -> Result<(Vec<UpstreamTransaction>, bool), String> {
+    let list: ListAnswer = serde_json::from_str(&reply.body)
+        .map_err(|e| format!("ListTransferRecords: HTTP {}: unreadable answer: {e}", reply.http_status))?;
+    if list.result_code != SUCCESS {
+        let code = upstream_code(Some(list.result_code), &list.error_codes, None);
+        return Err(format!("ListTransferRecords refused: HTTP {}: {code}", reply.http_status));
+    }
+    let mut out = Vec::new();
+    for item in &list.items {
+        let Some(record) = &item.transfer_record else { continue };
+        let started = record.started_utc.as_deref().unwrap_or_default();
+        if time::day_of(utc_ms(started)?) != day {
+            continue;
+        }
+        let Some(reference) = record.transfer_id.as_ref().and_then(|t| t.distributor_ref.clone()) else { continue };
+        let value = record.price.as_ref().and_then(|p| p.send_value.as_ref()).map(ToString::to_string);
+        let amount = Amount::parse_rm(value.as_deref().unwrap_or("0"), 4)
+            .map_err(|e| format!("ListTransferRecords: {reference}: SendValue {value:?}: {e:?}"))?;
+        let state = record.processing_state.clone().unwrap_or_default();
+        let settled = match state_meaning(&state) {
+            Meaning::Delivered => Some(AttemptOutcome::Delivered),
+            Meaning::Unavailable => match errors_meaning(pairs(&item.error_codes)) {
+                Meaning::Declined(_) => Some(AttemptOutcome::Declined),
+                _ => Some(AttemptOutcome::NotSent),
+            },
+            _ => None,
+        };
+        let code = upstream_code(None, &item.error_codes, Some(record));
+        out.push(UpstreamTransaction { reference, code, settled, amount });
+    }
+    Ok((out, list.there_are_more_items))
+}
+
+/// `yyyy-MM-ddTHH:mm:ss`, then anything (a fraction, `Z`), as UTC Unix ms.
+fn utc_ms(text: &str) -> Result<i64, String> {
+    let bad = || format!("ListTransferRecords: StartedUtc {text:?} is not a date-time");
+    let (date, clock) = text.get(..19).and_then(|t| t.split_once('T')).ok_or_else(bad)?;
+    let day = time::parse_date(date).map_err(|_| bad())?;
+    let parts: Vec<i64> = clock.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let [h, m, s] = parts.as_slice() else { return Err(bad()) };
+    Ok(((day * 86_400) + h * 3_600 + m * 60 + s) * 1_000)
 }
