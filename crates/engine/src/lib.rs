@@ -73,6 +73,8 @@ pub struct Config {
     pub node_id: String,
     /// How long a node holds due order work before another may take it.
     pub lease_ms: i64,
+    /// When a failing provider leaves rotation (per product), and for how long.
+    pub provider_bucket: tambah_store::Bucket,
 }
 
 impl Default for Config {
@@ -90,6 +92,7 @@ impl Default for Config {
             simulator_seed: 0,
             node_id: format!("node-{}", std::process::id()),
             lease_ms: 30_000,
+            provider_bucket: tambah_store::Bucket { capacity: 5, window_ms: 60_000, out_ms: 60_000 },
         }
     }
 }
@@ -191,7 +194,9 @@ impl Engine {
     /// staging test product `FP` is always interrupted, and live products
     /// are while no live provider is configured.
     pub fn network_healthy(&self, environment: Environment, product: &Product) -> bool {
-        if product.family == tambah_domain::Family::Test || self.router().route(environment, product).is_none() {
+        let now_ms = self.now_ms();
+        if product.family == tambah_domain::Family::Test || self.router().route(environment, product, now_ms).is_none()
+        {
             return false;
         }
         self.health.healthy(environment, &product.code, self.now_ms())

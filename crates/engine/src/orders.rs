@@ -213,7 +213,7 @@ impl Engine {
         if staging && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit) {
             return Verdict::InsufficientCredit;
         }
-        let Some(route) = self.router().route(merchant.environment, &valid.product) else {
+        let Some(route) = self.router().route(merchant.environment, &valid.product, now_ms) else {
             return Verdict::Decided {
                 provider: String::new(),
                 outcome: Outcome::Unavailable { reason: "no provider is configured for this product".into() },
@@ -398,10 +398,11 @@ impl Engine {
         loop {
             let sent = provider_order(&order, &route, attempt);
             let answer = route.provider.submit(&sent, product, self.now_ms()).await;
+            self.note_health(&route, product, &answer).await;
             let next = match (&answer.outcome, route.provider_id) {
                 (Outcome::Unavailable { .. }, Some(id)) if attempt < ATTEMPTS_MAX => {
                     tried.push(id);
-                    self.router().next_route(product, &tried)
+                    self.router().next_route(product, &tried, self.now_ms())
                 }
                 _ => None,
             };
@@ -416,6 +417,32 @@ impl Engine {
                 Some(moved) => (order, route, attempt) = (moved, next, attempt + 1),
                 None => return,
             }
+        }
+    }
+
+    /// Counts an answer that shows the provider failing (it could not take
+    /// the order, or no usable answer came back) in its bucket for the
+    /// product; a full bucket takes it out of rotation, here at once and on
+    /// every node within seconds.
+    async fn note_health(&self, route: &Route, product: &Product, answer: &Answer) {
+        let Some(provider) = route.provider_id else { return };
+        let failed = match &answer.outcome {
+            Outcome::Unavailable { .. } => true,
+            Outcome::Pending { .. } => answer.upstream_code.is_empty() || answer.upstream_code.starts_with('5'),
+            _ => false,
+        };
+        if !failed {
+            return;
+        }
+        let now_ms = self.now_ms();
+        let bucket = self.config().provider_bucket;
+        match self.store().record_provider_failure(provider, &product.code, now_ms, bucket).await {
+            Ok(Some(until_ms)) => {
+                tracing::warn!(provider = route.provider.name(), product = %product.code, until_ms, "provider out of rotation");
+                self.router().mark_out(provider, &product.code, until_ms);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "provider health not recorded"),
         }
     }
 

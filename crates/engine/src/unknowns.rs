@@ -108,3 +108,29 @@ fn order_of_reference(prefix: &str, reference: &str) -> Option<tambah_domain::Or
     let (order, _attempt) = reference.strip_prefix(prefix)?.split_once('-')?;
     order.parse().ok().map(tambah_domain::OrderId::new)
 }
+
+/// An attempt with its provider's name, for the operator.
+#[derive(Clone, Debug)]
+pub struct AttemptView {
+    pub provider: String,
+    pub attempt: AttemptRow,
+}
+
+impl Engine {
+    /// A merchant's order and every attempt at sending it, first first.
+    pub async fn order_attempts(
+        &self,
+        merchant: &MerchantRow,
+        refid: &str,
+    ) -> Result<Option<(OrderRow, Vec<AttemptView>)>, StoreError> {
+        let Some(order) = self.store().order_by_refid(merchant.id, refid).await? else { return Ok(None) };
+        let names: std::collections::HashMap<_, _> =
+            self.store().providers().await?.into_iter().map(|p| (p.id, p.name)).collect();
+        let attempts = self.store().attempts(order.id).await?;
+        let views = attempts
+            .into_iter()
+            .map(|a| AttemptView { provider: names.get(&a.provider_id).cloned().unwrap_or_default(), attempt: a })
+            .collect();
+        Ok(Some((order, views)))
+    }
+}

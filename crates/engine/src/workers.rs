@@ -59,7 +59,7 @@ impl OrderReconciler {
                     .ok()
                     .flatten()
                     .and_then(|m| self.engine.catalog().get(&order.product).cloned().map(|p| (m, p)))
-                    .and_then(|(m, p)| self.engine.router().route(m.environment, &p));
+                    .and_then(|(m, p)| self.engine.router().route(m.environment, &p, now));
                 match provider {
                     Some(route) => {
                         self.engine.dispatch(order, route).await;

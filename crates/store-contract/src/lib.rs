@@ -98,6 +98,7 @@ macro_rules! contract_tests {
             providers::attempts
             providers::attempts_sent
             providers::cost_of_goods
+            providers::provider_health
         }
     };
     (@each [table] $($section:ident :: $check:ident)*) => {

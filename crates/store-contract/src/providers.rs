@@ -4,8 +4,8 @@
 
 use tambah_domain::{Amount, Environment, OrderId, ProviderId, StatusCode};
 use tambah_store::{
-    AttemptAnswer, AttemptOutcome, AttemptRow, CostOfGoodsRow, NewAttempt, NewProvider, ProviderKind, ProviderRow,
-    RouteRow, Store, Writer,
+    AttemptAnswer, AttemptOutcome, AttemptRow, Bucket, CostOfGoodsRow, NewAttempt, NewProvider, ProviderKind,
+    ProviderRow, RouteRow, Store, Writer,
 };
 
 use crate::fixtures::{block, create, expect_unique, insert_committed, must, order, writer, T0};
@@ -408,4 +408,24 @@ pub fn cost_of_goods(store: &dyn Store) {
         "delivered orders only, what merchants paid and what the provider charged"
     );
     assert!(must("cost_of_goods", block(store.cost_of_goods(T0 + 2, T0 + 1_000))).is_empty(), "by time sent");
+}
+
+pub fn provider_health(store: &dyn Store) {
+    let p = add_provider(store, "health", ProviderKind::Iimmpact).id;
+    let bucket = Bucket { capacity: 3, window_ms: 60_000, out_ms: 5_000 };
+    let fail = |at: i64, product: &str| {
+        must("record_provider_failure", block(store.record_provider_failure(p, product, at, bucket)))
+    };
+    assert_eq!(fail(T0, "D"), None);
+    assert_eq!(fail(T0 + 1, "D"), None);
+    assert_eq!(fail(T0 + 2, "HI10"), None, "each product has its own bucket");
+    assert_eq!(fail(T0 + 3, "D"), Some(T0 + 3 + 5_000), "the third failure within the window fills the bucket");
+    let out = must("providers_out", block(store.providers_out(T0 + 4)));
+    assert_eq!(out, vec![(p, "D".to_owned(), T0 + 5_003)], "out of rotation for that product only");
+    assert!(must("providers_out", block(store.providers_out(T0 + 5_003))).is_empty(), "back at the time given");
+    // The bucket emptied when it overflowed; failures spread over more than
+    // the window leak away and never fill it again.
+    for i in 0..6 {
+        assert_eq!(fail(T0 + 10_000 + i * 30_000, "D"), None, "failure {i}, 30 s apart");
+    }
 }

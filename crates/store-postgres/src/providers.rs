@@ -3,7 +3,7 @@
 
 use tambah_domain::{Amount, OrderId, ProviderId};
 use tambah_store::{
-    attempt_columns, provider_columns, route_columns, rows, AttemptRow, BoxFuture, NewProvider, ProviderRow,
+    attempt_columns, provider_columns, route_columns, rows, AttemptRow, BoxFuture, Bucket, NewProvider, ProviderRow,
     ProviderStore, Result, RouteRow, StoreError,
 };
 
@@ -110,6 +110,49 @@ impl ProviderStore for PgStore {
             const SQL: &str =
                 concat!("SELECT ", attempt_columns!(), " FROM attempts WHERE order_id = $1 ORDER BY attempt");
             all(&self.query(SQL, &[&order_id.get()]).await?, rows::attempt)
+        })
+    }
+
+    fn record_provider_failure<'a>(
+        &'a self,
+        provider_id: ProviderId,
+        product: &'a str,
+        now_ms: i64,
+        bucket: Bucket,
+    ) -> BoxFuture<'a, Result<Option<i64>>> {
+        Box::pin(async move {
+            // The level leaks `capacity` per window since the last update,
+            // then takes this failure; a full bucket empties and sets the
+            // time out. Advisory: two nodes racing may both count.
+            let full = i64::from(bucket.capacity) * 1000;
+            let window_ms = bucket.window_ms.max(1);
+            const BUMP: &str = "INSERT INTO provider_health (provider_id, product, level_milli, updated_at_ms)
+                 VALUES ($1, $2, 1000, $3)
+                 ON CONFLICT (provider_id, product) DO UPDATE SET
+                   level_milli = GREATEST(0, provider_health.level_milli
+                     - ($3 - provider_health.updated_at_ms) * $4 / $5) + 1000,
+                   updated_at_ms = $3
+                 RETURNING level_milli";
+            let rows = self.query(BUMP, &[&provider_id.get(), &product, &now_ms, &full, &window_ms]).await?;
+            let level: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+            // Not full while no more than capacity − 1 failures are in it: the
+            // capacity-th failure in a short time fills it (leaking is continuous).
+            if level <= full - 1000 {
+                return Ok(None);
+            }
+            let until = now_ms + bucket.out_ms;
+            const OUT: &str =
+                "UPDATE provider_health SET level_milli = 0, out_until_ms = $3 WHERE provider_id = $1 AND product = $2";
+            self.execute(OUT, &[&provider_id.get(), &product, &until]).await?;
+            Ok(Some(until))
+        })
+    }
+
+    fn providers_out(&self, now_ms: i64) -> BoxFuture<'_, Result<Vec<(ProviderId, String, i64)>>> {
+        Box::pin(async move {
+            const SQL: &str = "SELECT provider_id, product, out_until_ms FROM provider_health WHERE out_until_ms > $1";
+            let rows = self.query(SQL, &[&now_ms]).await?;
+            Ok(rows.iter().map(|r| (ProviderId::new(r.get(0)), r.get(1), r.get(2))).collect())
         })
     }
 

@@ -49,3 +49,15 @@ CREATE TABLE attempts (
 );
 -- Reconciliation reads one provider's attempts of a day.
 CREATE INDEX attempts_provider_sent ON attempts (provider_id, sent_at_ms);
+-- Failures of a provider for a product, as a leaky bucket shared by every
+-- node: a provider whose bucket overflows is out of rotation until
+-- out_until_ms. Advisory (no money depends on it).
+CREATE TABLE provider_health (
+    provider_id   INTEGER NOT NULL REFERENCES providers(id),
+    product       TEXT NOT NULL,
+    -- Failures in the bucket, in thousandths.
+    level_milli   INTEGER NOT NULL CHECK (level_milli >= 0),
+    updated_at_ms INTEGER NOT NULL,
+    out_until_ms  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (provider_id, product)
+);

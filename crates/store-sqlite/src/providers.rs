@@ -5,8 +5,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use tambah_domain::{Amount, OrderId, ProviderId};
 use tambah_store::{
-    attempt_columns, provider_columns, ready, route_columns, rows, AttemptRow, BoxFuture, NewProvider, ProviderRow,
-    ProviderStore, Result, RouteRow, StoreError,
+    attempt_columns, provider_columns, ready, route_columns, rows, AttemptRow, BoxFuture, Bucket, NewProvider,
+    ProviderRow, ProviderStore, Result, RouteRow, StoreError,
 };
 
 use crate::{Cols, SqliteStore};
@@ -113,6 +113,50 @@ impl ProviderStore for SqliteStore {
         ready(self.read(|c| {
             let mut stmt = c.prepare_cached(ATTEMPTS)?;
             let rows = stmt.query_map([order_id.get()], |r| rows::attempt(&Cols::new(r)))?;
+            rows.collect()
+        }))
+    }
+
+    fn record_provider_failure<'a>(
+        &'a self,
+        provider_id: ProviderId,
+        product: &'a str,
+        now_ms: i64,
+        bucket: Bucket,
+    ) -> BoxFuture<'a, Result<Option<i64>>> {
+        // The level leaks `capacity` per window since the last update, then
+        // takes this failure; a full bucket empties and sets the time out.
+        let full = i64::from(bucket.capacity) * 1000;
+        ready(self.write(|tx| {
+            let level: i64 = tx.query_row(
+                "INSERT INTO provider_health (provider_id, product, level_milli, updated_at_ms) VALUES (?1, ?2, 1000, ?3)
+                 ON CONFLICT (provider_id, product) DO UPDATE SET
+                   level_milli = MAX(0, level_milli - (?3 - updated_at_ms) * ?4 / ?5) + 1000,
+                   updated_at_ms = ?3
+                 RETURNING level_milli",
+                params![provider_id.get(), product, now_ms, full, bucket.window_ms.max(1)],
+                |r| r.get(0),
+            )?;
+            // Not full while no more than capacity − 1 failures are in it: the
+            // capacity-th failure in a short time fills it (leaking is continuous).
+            if level <= full - 1000 {
+                return Ok(None);
+            }
+            let until = now_ms + bucket.out_ms;
+            tx.execute(
+                "UPDATE provider_health SET level_milli = 0, out_until_ms = ?3 WHERE provider_id = ?1 AND product = ?2",
+                params![provider_id.get(), product, until],
+            )?;
+            Ok(Some(until))
+        }))
+    }
+
+    fn providers_out(&self, now_ms: i64) -> BoxFuture<'_, Result<Vec<(ProviderId, String, i64)>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT provider_id, product, out_until_ms FROM provider_health WHERE out_until_ms > ?1",
+            )?;
+            let rows = stmt.query_map([now_ms], |r| Ok((ProviderId::new(r.get(0)?), r.get(1)?, r.get(2)?)))?;
             rows.collect()
         }))
     }

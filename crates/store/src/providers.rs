@@ -166,6 +166,17 @@ pub struct AttemptAnswer {
     pub cost: Option<Amount>,
 }
 
+/// The leaky bucket that takes a failing provider out of rotation for a
+/// product: each failure adds one, `capacity` leak away evenly over
+/// `window_ms`, and a failure that fills the bucket takes the provider out
+/// for `out_ms` (and empties the bucket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub capacity: u32,
+    pub window_ms: i64,
+    pub out_ms: i64,
+}
+
 /// Providers and routes (administrative writes; every node re-reads them
 /// within seconds), and the attempt log of an order.
 pub trait ProviderStore {
@@ -183,6 +194,17 @@ pub trait ProviderStore {
     fn routes(&self) -> BoxFuture<'_, Result<Vec<RouteRow>>>;
     /// An order's attempts, first first.
     fn attempts(&self, order_id: OrderId) -> BoxFuture<'_, Result<Vec<AttemptRow>>>;
+    /// Counts a failure of a provider for a product in its bucket; the time
+    /// it is out of rotation until, when this failure filled the bucket.
+    fn record_provider_failure<'a>(
+        &'a self,
+        provider_id: ProviderId,
+        product: &'a str,
+        now_ms: i64,
+        bucket: Bucket,
+    ) -> BoxFuture<'a, Result<Option<i64>>>;
+    /// (provider, product, out until) of every provider out of rotation at `now_ms`.
+    fn providers_out(&self, now_ms: i64) -> BoxFuture<'_, Result<Vec<(ProviderId, String, i64)>>>;
     /// The attempts sent to a provider in [from_ms, to_ms), by time of
     /// sending (reconciliation against the provider's own list).
     fn attempts_sent(

@@ -60,6 +60,16 @@ pub struct ServeArgs {
     /// outcome was recorded (a node died mid-call), in ms.
     #[arg(long, global = true, env = "TAMBAH_QUERY_AFTER_MS", default_value_t = 10_000)]
     pub query_after_ms: i64,
+    /// Failures of a provider for a product that take it out of rotation
+    /// (a leaky bucket: this many leak away per window).
+    #[arg(long, global = true, env = "TAMBAH_PROVIDER_FAILURE_CAPACITY", default_value_t = 5)]
+    pub provider_failure_capacity: u32,
+    /// The window over which that many failures leak away, in ms.
+    #[arg(long, global = true, env = "TAMBAH_PROVIDER_FAILURE_WINDOW_MS", default_value_t = 60_000)]
+    pub provider_failure_window_ms: i64,
+    /// How long a failing provider stays out of rotation for the product, in ms.
+    #[arg(long, global = true, env = "TAMBAH_PROVIDER_OUT_MS", default_value_t = 60_000)]
+    pub provider_out_ms: i64,
     /// This node's name in worker leases; default node-PID@HOST.
     #[arg(long, global = true, env = "TAMBAH_NODE_ID")]
     pub node_id: Option<String>,
@@ -103,6 +113,11 @@ impl ServeArgs {
             lease_ms: self.lease_ms.max(100),
             query_after_ms: self.query_after_ms.max(100),
             node_id: self.node_id.clone().unwrap_or_else(default_node_id),
+            provider_bucket: tambah_store::Bucket {
+                capacity: self.provider_failure_capacity.max(1),
+                window_ms: self.provider_failure_window_ms.max(1),
+                out_ms: self.provider_out_ms.max(0),
+            },
             ..Config::default()
         })
     }

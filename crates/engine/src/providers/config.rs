@@ -262,6 +262,8 @@ impl Engine {
             routes.sort_by_key(|r| r.priority);
         }
         self.router().set_live(table);
+        let out = self.store().providers_out(self.now_ms()).await.map_err(|e| e.to_string())?;
+        self.router().set_out(out.into_iter().map(|(id, product, until)| ((id, product), until)).collect());
         Ok(())
     }
 

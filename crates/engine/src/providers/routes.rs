@@ -80,6 +80,9 @@ pub struct LiveTable {
 pub struct Router {
     simulator: Arc<Simulator>,
     live: RwLock<Arc<LiveTable>>,
+    /// (provider, product) out of rotation, until when (shared through the
+    /// database; this node's own findings count at once).
+    out: RwLock<HashMap<(ProviderId, String), i64>>,
     /// Counts live choices: the weighted pick is a deterministic rotation
     /// (seedable for tests), not a random draw.
     picks: AtomicU64,
@@ -87,12 +90,32 @@ pub struct Router {
 
 impl Router {
     pub fn new(simulator: Simulator, seed: u64) -> Router {
-        Router { simulator: Arc::new(simulator), live: RwLock::new(Arc::default()), picks: AtomicU64::new(seed) }
+        Router {
+            simulator: Arc::new(simulator),
+            live: RwLock::new(Arc::default()),
+            out: RwLock::default(),
+            picks: AtomicU64::new(seed),
+        }
     }
 
     /// Replaces the live routing table (every route sorted by priority).
     pub fn set_live(&self, table: LiveTable) {
         *self.live.write().expect("routes lock poisoned") = Arc::new(table);
+    }
+
+    /// Replaces what is out of rotation with the shared view.
+    pub fn set_out(&self, out: HashMap<(ProviderId, String), i64>) {
+        *self.out.write().expect("routes lock poisoned") = out;
+    }
+
+    /// Takes a provider out of rotation for a product until `until_ms`.
+    pub fn mark_out(&self, provider: ProviderId, product: &str, until_ms: i64) {
+        self.out.write().expect("routes lock poisoned").insert((provider, product.to_owned()), until_ms);
+    }
+
+    fn is_out(&self, provider: ProviderId, product: &str, now_ms: i64) -> bool {
+        let out = self.out.read().expect("routes lock poisoned");
+        out.get(&(provider, product.to_owned())).is_some_and(|until| *until > now_ms)
     }
 
     fn table(&self) -> Arc<LiveTable> {
@@ -109,21 +132,25 @@ impl Router {
         }
     }
 
-    /// The provider a new order of `product` goes to.
-    pub fn route(&self, environment: Environment, product: &Product) -> Option<Route> {
+    /// The provider a new order of `product` goes to at `now_ms`.
+    pub fn route(&self, environment: Environment, product: &Product, now_ms: i64) -> Option<Route> {
         match environment {
             Environment::Staging => Some(self.simulated(product)),
-            Environment::Live => self.next_route(product, &[]),
+            Environment::Live => self.next_route(product, &[], now_ms),
         }
     }
 
     /// The route a live order of `product` fails over to once the providers
     /// in `tried` could not take it: the lowest priority left, shared by
-    /// weight.
-    pub fn next_route(&self, product: &Product, tried: &[ProviderId]) -> Option<Route> {
+    /// weight. Providers out of rotation for the product are skipped, unless
+    /// every route left is (then they are tried rather than refusing).
+    pub fn next_route(&self, product: &Product, tried: &[ProviderId], now_ms: i64) -> Option<Route> {
         let table = self.table();
-        let left: Vec<&LiveRoute> =
+        let untried: Vec<&LiveRoute> =
             table.by_product.get(&product.code)?.iter().filter(|r| !tried.contains(&r.connector.id)).collect();
+        let healthy: Vec<&LiveRoute> =
+            untried.iter().copied().filter(|r| !self.is_out(r.connector.id, &product.code, now_ms)).collect();
+        let left = if healthy.is_empty() { untried } else { healthy };
         let first = left.first()?.priority;
         let group: Vec<&LiveRoute> = left.into_iter().take_while(|r| r.priority == first).collect();
         let n = self.picks.fetch_add(1, Ordering::Relaxed);

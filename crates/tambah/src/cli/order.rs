@@ -21,6 +21,12 @@ pub enum OrderCommand {
         #[arg(long, default_value = "refunded by the operator")]
         reason: String,
     },
+    /// One order with every attempt at sending it upstream, as JSON.
+    Show {
+        refid: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
     /// Orders still Accepted or Processing after an age (outcomes still unknown).
     Pending {
         /// `30m`, `2h`, `45s` or milliseconds.
@@ -52,6 +58,7 @@ pub async fn run(db: &DbArgs, command: OrderCommand) -> Result<(), String> {
     match command {
         OrderCommand::Refund { refid, account, reason } => refund(db, refid, account, reason).await,
         OrderCommand::Pending { older_than, json } => pending(db, &older_than, json).await,
+        OrderCommand::Show { refid, account } => show(db, refid, account).await,
         OrderCommand::Resolve { refid, account, delivered, sn, failed, reason } => {
             let resolution = match (delivered, failed) {
                 (true, false) => HandResolution::Delivered { sn: sn.unwrap_or_default() },
@@ -161,5 +168,35 @@ async fn resolve(
     })
     .await?;
     println!("order {} resolved: status {}", order.refid, order.status);
+    Ok(())
+}
+
+async fn show(db: &DbArgs, refid: String, account: Option<String>) -> Result<(), String> {
+    let r = refid.clone();
+    let found = with_engine(db, |e| async move {
+        let m = match account {
+            Some(account) => e.merchant_by_account(&account).await.map_err(|e| e.to_string())?,
+            None => merchant_of_refid(&e, &r).await?,
+        };
+        e.order_attempts(&m, &r).await.map_err(|e| e.to_string())
+    })
+    .await?;
+    let (o, attempts) = found.ok_or_else(|| format!("no transaction with refid {refid:?}"))?;
+    let attempts: Vec<serde_json::Value> = attempts
+        .iter()
+        .map(|v| {
+            let a = &v.attempt;
+            json!({"attempt": a.attempt, "provider": v.provider, "upstream_ref": a.upstream_ref,
+                   "upstream_product": a.upstream_product, "sent_at_ms": a.sent_at_ms, "outcome": a.outcome.as_str(),
+                   "upstream_code": a.upstream_code, "answer": a.answer_excerpt, "answered_at_ms": a.answered_at_ms,
+                   "cost": a.cost.map(|c| c.to_plain())})
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({"refid": o.refid, "trxid": o.id.get(), "product": o.product, "account": o.account,
+               "amount": o.amount.to_plain(), "cost": o.cost.to_plain(), "status_code": o.status.code(),
+               "provider": o.provider, "sn": o.sn, "attempts": attempts})
+    );
     Ok(())
 }

@@ -239,8 +239,13 @@ impl Relay {
     /// A relay that passes the first connection on only after `delay` (a
     /// provider slower than our timeout, once), and the others at once.
     async fn start_delayed(to: String, delay: Duration) -> Relay {
+        Relay::start_on("127.0.0.1:0", to, delay).await
+    }
+
+    /// A relay on a given address (a provider that comes back where it was).
+    async fn start_on(address: &str, to: String, delay: Duration) -> Relay {
         use std::sync::atomic::{AtomicBool, Ordering};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
         let url = format!("http://{}/v2", listener.local_addr().unwrap());
         let forward = std::sync::Arc::new(AtomicBool::new(false));
         let flag = forward.clone();
@@ -435,6 +440,70 @@ async fn a_reversal_upstream_reaches_the_merchant() {
 
     let forged = reqwest::Client::new().post(&url).json(&json!({"refid": "t-not-ours-1"})).send().await.unwrap();
     assert_eq!(forged.status().as_u16(), 404, "a reference A never sent");
+    assert_verified(&a.db);
+    assert_verified(&b.db);
+}
+
+/// Attempts at `provider` over these orders of `m` (from `tambah order show`).
+fn attempts_at(a: &Server, m: &Merchant, refids: &[String], provider: &str) -> usize {
+    let mut n = 0;
+    for refid in refids {
+        let shown: Value = serde_json::from_str(&a.cli(&["order", "show", refid, "--account", &m.account])).unwrap();
+        n += shown["attempts"].as_array().unwrap().iter().filter(|t| t["provider"] == provider).count();
+    }
+    n
+}
+
+/// One of two providers of equal weight fails: after the bucket's worth of
+/// failures it gets nothing more (the orders all go to the other), and once
+/// it is back and its time out is over it takes its share again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_provider_leaves_rotation_and_comes_back() {
+    let b = Server::start(&[]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let flaky_url = dead_port_url();
+    let flaky_address = flaky_url.trim_start_matches("http://").trim_end_matches("/v2").to_owned();
+    let a = Server::start(&[
+        "--provider-failure-capacity",
+        "3",
+        "--provider-out-ms",
+        "4000",
+        "--reconcile-interval-ms",
+        "200",
+    ]);
+    let buyer = a.merchant(&["--environment", "live"], "900");
+    add_route(&a, "flaky", &flaky_url, &upstream, "1");
+    add_route(&a, "steady", &format!("{}/v2", b.base), &upstream, "1");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let client = Client::new(&a, &buyer);
+    let buy = |refid: String| {
+        let client = client.clone();
+        async move {
+            let r =
+                client.topup(json!({"refid": refid, "product": "D", "account": "0123456789", "amount": "10"})).await;
+            assert_eq!(r.code(), "20", "{refid}: delivered (by the other provider if need be)");
+        }
+    };
+    let down: Vec<String> = (0..20).map(|i| format!("E-DOWN-{i}")).collect();
+    for refid in &down {
+        buy(refid.clone()).await;
+    }
+    assert_eq!(
+        attempts_at(&a, &buyer, &down, "flaky"),
+        3,
+        "out of rotation after 3 failures: no more orders sent to it"
+    );
+
+    let _back = Relay::start_on(&flaky_address, b.base.trim_start_matches("http://").to_owned(), NO_DELAY).await;
+    _back.pass_on();
+    tokio::time::sleep(Duration::from_millis(4_500)).await; // its time out is over
+    let back: Vec<String> = (0..20).map(|i| format!("E-BACK-{i}")).collect();
+    for refid in &back {
+        buy(refid.clone()).await;
+    }
+    let shared = attempts_at(&a, &buyer, &back, "flaky");
+    assert!((7..=13).contains(&shared), "back in rotation with about half the orders: {shared} of 20");
+    assert_eq!(orders(&b, &upstream).await.len(), 40, "every order delivered once at B");
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
