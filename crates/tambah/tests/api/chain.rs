@@ -165,6 +165,13 @@ async fn check_books(chain: &Chain) {
     assert_verified(&chain.b.db);
 }
 
+/// `tambah reconcile` of today finds nothing between A and `provider`.
+fn assert_reconciled(a: &Server, provider: &str) {
+    let report: Value =
+        serde_json::from_str(&a.cli(&["reconcile", "--provider", provider, "--date", &today(), "--json"])).unwrap();
+    assert_eq!(report["differences"], json!([]), "{report}");
+}
+
 /// Today in Malaysia time, `yyyy-MM-dd`.
 fn today() -> String {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
@@ -217,6 +224,7 @@ async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
     assert_eq!(final_code(&client, &nowhere).await, "47", "no route left");
     assert_eq!(client.balance().await, before, "the hold of a 47 is released");
     assert_eq!(orders(&b, &upstream).await.len(), 1, "B saw nothing of it");
+    assert_reconciled(&a, "tambah-b");
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
@@ -226,6 +234,11 @@ async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
 struct Relay {
     url: String,
     forward: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Where connections are passed on to (a restarted server moves).
+    target: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Connections wait 0, 1, 2 or 3 times this (ms, in turn) before they
+    /// are passed on.
+    slow_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How long the relay holds each connection before passing it on.
@@ -249,16 +262,23 @@ impl Relay {
         let url = format!("http://{}/v2", listener.local_addr().unwrap());
         let forward = std::sync::Arc::new(AtomicBool::new(false));
         let flag = forward.clone();
+        let target = std::sync::Arc::new(std::sync::Mutex::new(to));
+        let current = target.clone();
+        let slow_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let slow = slow_ms.clone();
         tokio::spawn(async move {
             let mut swallowed = Vec::new();
             let mut first = true;
+            let mut turn = 0u64;
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !flag.load(Ordering::SeqCst) {
                     swallowed.push(inbound); // held open, never answered
                     continue;
                 }
-                let to = to.clone();
-                let wait = if std::mem::take(&mut first) { delay } else { NO_DELAY };
+                let to = current.lock().unwrap().clone();
+                turn += 1;
+                let wait = if std::mem::take(&mut first) { delay } else { NO_DELAY }
+                    + Duration::from_millis(slow.load(Ordering::SeqCst) * (turn % 4));
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
@@ -267,7 +287,18 @@ impl Relay {
                 });
             }
         });
-        Relay { url, forward }
+        Relay { url, forward, target, slow_ms }
+    }
+
+    /// Holds new connections 0, 1, 2 or 3 × `ms` in turn before passing them
+    /// on (0: all at once).
+    fn slow_all(&self, ms: u64) {
+        self.slow_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Passes connections on to `to` from now on.
+    fn point_to(&self, to: &str) {
+        *self.target.lock().unwrap() = to.trim_start_matches("http://").to_owned();
     }
 
     fn pass_on(&self) {
@@ -310,6 +341,7 @@ async fn a_node_killed_mid_call_asks_before_anything_else() {
         minor_units("500") - minor_units(at_a[0]["price"].as_str().unwrap())
     );
     assert!(spent > 0);
+    assert_reconciled(&a, "relayed-b");
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
@@ -401,6 +433,7 @@ async fn an_answer_after_our_timeout_is_asked_for_not_resent() {
     assert!(at_b[0]["refid"].as_str().unwrap().ends_with("-1"));
     assert_eq!(minor_units(&client.balance().await), minor_units("500") - minor_units("9.70"));
     assert_eq!(minor_units(&Client::new(&b, &upstream).balance().await), minor_units("1000") - minor_units("9.70"));
+    assert_reconciled(&a, "slow-b");
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
@@ -504,6 +537,66 @@ async fn a_failing_provider_leaves_rotation_and_comes_back() {
     let shared = attempts_at(&a, &buyer, &back, "flaky");
     assert!((7..=13).contains(&shared), "back in rotation with about half the orders: {shared} of 20");
     assert_eq!(orders(&b, &upstream).await.len(), 40, "every order delivered once at B");
+    assert_verified(&a.db);
+    assert_verified(&b.db);
+}
+
+/// B dies in the middle of a burst and comes back (on another address): the
+/// orders it never answered stay Processing at A and are asked about under
+/// their references once it is back; every one ends delivered once, the
+/// wallets are exact on both sides and the day reconciles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_killed_mid_burst_then_restarted() {
+    let mut b = Server::start(&[]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let relay = Relay::start(b.base.trim_start_matches("http://").to_owned()).await;
+    relay.pass_on();
+    let a = Server::start(&["--query-after-ms", "500", "--reconcile-interval-ms", "200", "--topup-wait-ms", "500"]);
+    let buyer = a.merchant(&["--environment", "live"], "900");
+    let provider = ["provider", "add", "--name", "b", "--kind", "iimmpact", "--base-url", &relay.url];
+    let keys = ["--api-key", &upstream.api_key, "--api-secret", &upstream.api_secret, "--timeout-ms", "3000"];
+    a.cli(&[&provider[..], &keys[..]].concat());
+    a.cli(&["route", "add", "--product", "D", "--provider", "b"]);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let client = Client::new(&a, &buyer);
+    // B answers some orders at once and some later, so that it dies with
+    // the burst half answered.
+    relay.slow_all(100);
+    let burst: Vec<Sent> = (0..30)
+        .map(|i| Sent { refid: Box::leak(format!("K-{i}").into_boxed_str()), account: "0123456789", final_code: "20" })
+        .collect();
+    let sends: Vec<_> = burst
+        .iter()
+        .map(|o| {
+            let client = client.clone();
+            let body = json!({"refid": o.refid, "product": "D", "account": o.account, "amount": "10"});
+            tokio::spawn(async move { client.topup(body).await.code() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    b.kill9();
+    let mut unsettled = 0;
+    for s in sends {
+        let code = s.await.unwrap();
+        assert!(["0", "1", "20"].contains(&code.as_str()), "nothing fails while B is down: {code}");
+        unsettled += usize::from(code != "20");
+    }
+    assert!(unsettled > 0, "the burst was in flight when B died");
+    b.restart();
+    relay.slow_all(0);
+    relay.point_to(&b.base);
+    for o in &burst {
+        assert_eq!(final_code(&client, o).await, "20", "{} after B came back", o.refid);
+    }
+    let at_b = orders(&b, &upstream).await;
+    assert_eq!(at_b.len(), burst.len(), "each order once at B");
+    assert_eq!(minor_units(&client.balance().await), minor_units("900") - 30 * minor_units("9.70"));
+    assert_eq!(
+        minor_units(&Client::new(&b, &upstream).balance().await),
+        minor_units("1000") - 30 * minor_units("9.70")
+    );
+    assert_reconciled(&a, "b");
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
