@@ -192,11 +192,15 @@ impl Engine {
 
     /// `Healthy` or `Interruption` for a product, from recent outcomes. The
     /// staging test product `FP` is always interrupted, and live products
-    /// are while no live provider is configured.
+    /// are while no live provider is routed, or every one routed is out of
+    /// rotation (the health every node shares).
     pub fn network_healthy(&self, environment: Environment, product: &Product) -> bool {
         let now_ms = self.now_ms();
         if product.family == tambah_domain::Family::Test || self.router().route(environment, product, now_ms).is_none()
         {
+            return false;
+        }
+        if environment == Environment::Live && self.router().all_out(product, now_ms) {
             return false;
         }
         self.health.healthy(environment, &product.code, self.now_ms())

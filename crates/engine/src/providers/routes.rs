@@ -118,6 +118,15 @@ impl Router {
         out.get(&(provider, product.to_owned())).is_some_and(|until| *until > now_ms)
     }
 
+    /// Every live route of the product is out of rotation at `now_ms`.
+    pub fn all_out(&self, product: &Product, now_ms: i64) -> bool {
+        let table = self.table();
+        table
+            .by_product
+            .get(&product.code)
+            .is_none_or(|routes| routes.iter().all(|r| self.is_out(r.connector.id, &product.code, now_ms)))
+    }
+
     fn table(&self) -> Arc<LiveTable> {
         self.live.read().expect("routes lock poisoned").clone()
     }

@@ -201,7 +201,8 @@ fn add_route(a: &Server, name: &str, url: &str, m: &Merchant, priority: &str) {
 async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
     let b = Server::start(&[]);
     let upstream = b.merchant(&["--environment", "staging"], "1000");
-    let a = Server::start(&["--reconcile-interval-ms", "200"]);
+    // One failure takes a provider out of rotation.
+    let a = Server::start(&["--reconcile-interval-ms", "200", "--provider-failure-capacity", "1"]);
     let buyer = a.merchant(&["--environment", "live"], "500");
     add_route(&a, "down", &dead_port_url(), &upstream, "1");
     add_route(&a, "tambah-b", &format!("{}/v2", b.base), &upstream, "2");
@@ -223,6 +224,9 @@ async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
     client.topup(json!({"refid": nowhere.refid, "product": "D", "account": nowhere.account, "amount": "10"})).await;
     assert_eq!(final_code(&client, &nowhere).await, "47", "no route left");
     assert_eq!(client.balance().await, before, "the hold of a 47 is released");
+    // Its only route is out of rotation: the product shows interrupted.
+    let status = client.signed("GET", "/v2/networkstatus?product=D", None).await;
+    assert_eq!(status.json["data"]["network_status"], "Interruption", "{:?}", status.json);
     assert_eq!(orders(&b, &upstream).await.len(), 1, "B saw nothing of it");
     assert_reconciled(&a, "tambah-b");
     assert_verified(&a.db);
