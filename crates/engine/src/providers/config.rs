@@ -285,3 +285,46 @@ impl Engine {
         Some(built)
     }
 }
+
+/// What `tambah catalog sync` did with one route of the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncedRoute {
+    pub product: String,
+    pub upstream_product: String,
+    /// The buy price now on the route (`None`: the provider does not list
+    /// the product, or lists no price; the route was left as it was).
+    pub buy_price: Option<Amount>,
+    /// The provider lists the product as inactive.
+    pub inactive: bool,
+    /// The provider does not list the product at all.
+    pub unlisted: bool,
+}
+
+impl Engine {
+    /// Reads a provider's products and prices and sets the buy price of
+    /// every route to it from them.
+    pub async fn sync_catalogue(&self, provider: &str) -> Result<Vec<SyncedRoute>, AdminError> {
+        let row = self.provider_row(provider).await?;
+        let connector =
+            self.connector(&row).ok_or_else(|| AdminError::Invalid(format!("provider {provider}: cannot connect")))?;
+        let listed = connector.catalogue().await.map_err(|e| AdminError::Store(format!("{provider}: {e}")))?;
+        let mut synced = Vec::new();
+        for mut route in self.store().routes().await?.into_iter().filter(|r| r.provider_id == row.id) {
+            let found = listed.iter().find(|p| p.code == route.upstream_product);
+            let price = found.and_then(|p| p.buy_price);
+            if price.is_some() && price != route.buy_price {
+                route.buy_price = price;
+                self.store().put_route(&route).await?;
+            }
+            synced.push(SyncedRoute {
+                buy_price: route.buy_price,
+                inactive: found.is_some_and(|p| !p.active),
+                unlisted: found.is_none(),
+                product: route.product,
+                upstream_product: route.upstream_product,
+            });
+        }
+        self.reload_providers().await.map_err(AdminError::Store)?;
+        Ok(synced)
+    }
+}

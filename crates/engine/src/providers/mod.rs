@@ -106,11 +106,28 @@ pub trait Provider: Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// The provider's products and what it charges us for one ringgit of
+    /// face value of each, for `tambah catalog sync`; `Err` when it cannot
+    /// list them.
+    fn catalogue(&self) -> BoxFuture<'_, Result<Vec<UpstreamProduct>, String>> {
+        Box::pin(async { Err("this provider cannot list its products".into()) })
+    }
+
     /// The provider's own list of what it took on a Malaysia-time day
     /// (`yyyy-MM-dd`), for reconciliation; `Err` when it cannot list.
     fn transactions<'a>(&'a self, _day: &'a str) -> BoxFuture<'a, Result<Vec<UpstreamTransaction>, String>> {
         Box::pin(async { Err("this provider cannot list its transactions".into()) })
     }
+}
+
+/// A product as a provider lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamProduct {
+    pub code: String,
+    pub name: String,
+    pub active: bool,
+    /// What one ringgit of face value costs us (`None`: not listed).
+    pub buy_price: Option<Amount>,
 }
 
 /// One transaction in a provider's own list.

@@ -18,6 +18,12 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Read a provider's products and prices: the buy price of every route to
+    /// it is set from them, and unlisted or inactive products are shown.
+    Sync {
+        #[arg(long)]
+        provider: String,
+    },
     /// Set a product's stock (PINs and vouchers fail with 45 at 0).
     Stock {
         #[arg(long)]
@@ -35,6 +41,7 @@ pub async fn run(db: &DbArgs, command: CatalogCommand) -> Result<(), String> {
         CatalogCommand::Import { file } => import(db, file).await,
         CatalogCommand::Show { json } => show(db, json).await,
         CatalogCommand::Stock { product, set, unlimited } => stock(db, product, set, unlimited).await,
+        CatalogCommand::Sync { provider } => sync(db, provider).await,
     }
 }
 
@@ -96,5 +103,24 @@ async fn stock(db: &DbArgs, product: String, set: Option<u64>, unlimited: bool) 
         Some(n) => println!("stock of {product}: {n}"),
         None => println!("stock of {product}: unlimited"),
     }
+    Ok(())
+}
+
+async fn sync(db: &DbArgs, provider: String) -> Result<(), String> {
+    let p = provider.clone();
+    let routes = with_engine(db, |e| async move { e.sync_catalogue(&p).await.map_err(|e| e.to_string()) }).await?;
+    println!("{:<10} {:<12} {:>9} NOTE", "PRODUCT", "UPSTREAM", "BUY");
+    for r in &routes {
+        let buy = r.buy_price.map(|p| p.to_plain()).unwrap_or_else(|| "-".into());
+        let note = if r.unlisted {
+            "not listed by the provider"
+        } else if r.inactive {
+            "inactive at the provider"
+        } else {
+            ""
+        };
+        println!("{:<10} {:<12} {:>9} {note}", r.product, r.upstream_product, buy);
+    }
+    println!("{} route(s) of {provider} synced", routes.len());
     Ok(())
 }

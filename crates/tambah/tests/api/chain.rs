@@ -161,6 +161,11 @@ async fn check_books(chain: &Chain) {
     let cost_of_goods: i64 = lines.iter().map(|l| minor_units(l["cost_of_goods"].as_str().unwrap())).sum();
     assert_eq!(cost_of_goods, spent(&at_b), "{cost}");
     assert!(lines.iter().all(|l| l["uncosted"] == 0 && l["provider"] == "tambah-b"), "{cost}");
+    // B's product list sets the route's buy price: what one ringgit of D costs A at B.
+    let synced = chain.a.cli(&["catalog", "sync", "--provider", "tambah-b"]);
+    assert!(synced.contains("1 route(s) of tambah-b synced"), "{synced}");
+    let routes: Value = serde_json::from_str(&chain.a.cli(&["route", "show", "--product", "D", "--json"])).unwrap();
+    assert_eq!(routes[0]["buy_price"], "0.97", "{routes}");
     assert_verified(&chain.a.db);
     assert_verified(&chain.b.db);
 }

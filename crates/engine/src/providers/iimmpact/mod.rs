@@ -16,7 +16,7 @@ use tambah_iimmpact::{Client, Config, Method, TopupRequest};
 use tambah_store::ProviderRow;
 
 use super::config::Credentials;
-use super::{Answer, BoxFuture, Outcome, Provider, ProviderOrder, UpstreamTransaction};
+use super::{Answer, BoxFuture, Outcome, Provider, ProviderOrder, UpstreamProduct, UpstreamTransaction};
 use transform::Call;
 
 /// Ask about a pending order this long after an answer that did not settle it.
@@ -79,6 +79,22 @@ impl Provider for Iimmpact {
         Box::pin(async move {
             let b = self.client.balance().await.map_err(|e| e.to_string())?;
             Ok(Some(Amount::from_minor(b.balance.minor())))
+        })
+    }
+
+    fn catalogue(&self) -> BoxFuture<'_, Result<Vec<UpstreamProduct>, String>> {
+        Box::pin(async move {
+            let products = self.client.products().await.map_err(|e| e.to_string())?;
+            let one_ringgit = tambah_iimmpact::Amount::from_rm(1);
+            Ok(products
+                .iter()
+                .map(|p| UpstreamProduct {
+                    code: p.product_code.clone(),
+                    name: p.product_name.clone(),
+                    active: p.is_active(),
+                    buy_price: p.cost_of(one_ringgit).map(|c| Amount::from_minor(c.minor())),
+                })
+                .collect())
         })
     }
 
