@@ -11,6 +11,7 @@ pub mod reconcile;
 pub mod reloadly;
 pub mod routes;
 pub mod simulator;
+pub mod transport;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -8,6 +8,8 @@
 //! API reference: https://www.dingconnect.com/Api/Description (swagger "Ding
 //! API V1") and https://www.dingconnect.com/Api/Faq.
 
+pub use crate::providers::transport::Reply;
+use crate::providers::transport::{self, Fault};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -32,13 +34,6 @@ pub struct Settings {
     pub timeout: Duration,
 }
 
-/// An answer that arrived: its HTTP status and body, whatever they say.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub http_status: u16,
-    pub body: String,
-}
-
 /// A call that got no answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallError {
@@ -46,6 +41,15 @@ pub enum CallError {
     NotSent(String),
     /// Bytes may have left and no answer came (timeout, reset, unreadable).
     Unknown(String),
+}
+
+impl From<Fault> for CallError {
+    fn from(f: Fault) -> CallError {
+        match f {
+            Fault::NotSent(reason) => CallError::NotSent(reason),
+            Fault::Unknown(reason) => CallError::Unknown(reason),
+        }
+    }
 }
 
 /// `POST SendTransfer`'s body. Every field is sent, `ValidateOnly` even when
@@ -213,7 +217,7 @@ impl Client {
             // A redirect would send the transfer again, somewhere else.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| chain(&e))?;
+            .map_err(|e| transport::chain(&e))?;
         Ok(Client { http, api_url, api_key: settings.api_key })
     }
 
@@ -241,39 +245,6 @@ impl Client {
         if let Some(body) = body {
             request = request.header(CONTENT_TYPE, "application/json").json(body);
         }
-        send(request).await
+        transport::send(request).await.map_err(CallError::from)
     }
-}
-
-/// Sends and reads the whole answer. Only a failed connection proves the
-/// request never left; a timeout or reset after connecting may have come
-/// after it was written.
-async fn send(request: reqwest::RequestBuilder) -> Result<Reply, CallError> {
-    let response = request.send().await.map_err(|e| transport(&e))?;
-    let http_status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| CallError::Unknown(format!("reading the answer: {}", chain(&e))))?;
-    Ok(Reply { http_status, body })
-}
-
-fn transport(e: &reqwest::Error) -> CallError {
-    let reason = chain(e);
-    if e.is_builder() || e.is_connect() {
-        CallError::NotSent(reason)
-    } else if e.is_timeout() {
-        CallError::Unknown(format!("timed out: {reason}"))
-    } else {
-        CallError::Unknown(reason)
-    }
-}
-
-/// An error with its causes, `a: b: c` (reqwest's own text omits them).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -7,6 +7,8 @@
 //! API reference: https://docs.reloadly.com/airtime (and its OpenAPI spec in
 //! github.com/Reloadly/reloadly-api-documentation).
 
+pub use crate::providers::transport::Reply;
+use crate::providers::transport::{self, Fault};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -47,19 +49,6 @@ pub struct Settings {
     pub timeout: Duration,
 }
 
-/// An answer that arrived: its HTTP status and body, whatever they say.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub http_status: u16,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.http_status)
-    }
-}
-
 /// A call that got no answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallError {
@@ -70,6 +59,15 @@ pub enum CallError {
     NotSent(String),
     /// Bytes may have left and no answer came (timeout, reset, unreadable).
     Unknown(String),
+}
+
+impl From<Fault> for CallError {
+    fn from(f: Fault) -> CallError {
+        match f {
+            Fault::NotSent(reason) => CallError::NotSent(reason),
+            Fault::Unknown(reason) => CallError::Unknown(reason),
+        }
+    }
 }
 
 /// The top-up request (`POST /topups-async`).
@@ -200,7 +198,7 @@ impl Client {
             // A redirect would send the top-up again, somewhere else.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| chain(&e))?;
+            .map_err(|e| transport::chain(&e))?;
         Ok(Client { http, settings, token_url, token: Mutex::new(None) })
     }
 
@@ -246,7 +244,7 @@ impl Client {
             if let Some(body) = body {
                 request = request.header(CONTENT_TYPE, "application/json").json(body);
             }
-            let reply = send(request).await?;
+            let reply = transport::send(request).await.map_err(CallError::from)?;
             if renewed || !token_refused(&reply) {
                 return Ok(reply);
             }
@@ -284,7 +282,7 @@ impl Client {
             "audience": s.base_url,
         });
         let request = self.http.post(&self.token_url).header(ACCEPT, "application/json").json(&body);
-        let reply = send(request).await.map_err(|e| match e {
+        let reply = transport::send(request).await.map_err(CallError::from).map_err(|e| match e {
             CallError::NotSent(reason) | CallError::Unknown(reason) => {
                 CallError::Token { reason: format!("token request: {reason}"), code: String::new() }
             }
@@ -312,39 +310,6 @@ fn token_refused(reply: &Reply) -> bool {
     }
     let refusal: ErrorBody = serde_json::from_str(&reply.body).unwrap_or_default();
     refusal.error_code.is_some_and(|code| TOKEN_CODES.contains(&code.as_str()))
-}
-
-/// Sends and reads the whole answer. Only a failed connection proves the
-/// request never left; a timeout or reset after connecting may have come
-/// after it was written.
-async fn send(request: reqwest::RequestBuilder) -> Result<Reply, CallError> {
-    let response = request.send().await.map_err(|e| transport(&e))?;
-    let http_status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| CallError::Unknown(format!("reading the answer: {}", chain(&e))))?;
-    Ok(Reply { http_status, body })
-}
-
-fn transport(e: &reqwest::Error) -> CallError {
-    let reason = chain(e);
-    if e.is_builder() || e.is_connect() {
-        CallError::NotSent(reason)
-    } else if e.is_timeout() {
-        CallError::Unknown(format!("timed out: {reason}"))
-    } else {
-        CallError::Unknown(reason)
-    }
-}
-
-/// An error with its causes, `a: b: c` (reqwest's own text omits them).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A path segment or query value, percent-encoded.
