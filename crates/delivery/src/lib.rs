@@ -4,10 +4,12 @@
 //! (the same body `tambah-http` answers with), signs and sends it to the
 //! merchant's URL (`webhook`, behind the SSRF guard of `tambah_http::guard`)
 //! or by e-mail (`mail`), logs every attempt and schedules the retry.
+//! `alerts` sends the operator's own alerts (provider float, reconciliation).
 //!
 //! Layering: `engine` ← `http` (wire shapes, URL guard) ← `delivery` ←
 //! `tambah`; the inbound crate knows nothing of this one.
 
+pub mod alerts;
 mod callbacks;
 mod low_balance;
 pub mod mail;

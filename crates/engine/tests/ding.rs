@@ -36,6 +36,7 @@ fn row(base_url: &str, timeout_ms: i64) -> ProviderRow {
         ref_prefix: "tXyZ".into(),
         secrets_sealed: Vec::new(),
         timeout_ms,
+        low_balance: None,
         enabled: true,
         created_at_ms: 0,
         updated_at_ms: 0,

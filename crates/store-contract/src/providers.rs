@@ -20,6 +20,7 @@ fn new_provider(name: &str, kind: ProviderKind) -> NewProvider {
         // Sealed bytes are binary: every byte value must survive.
         secrets_sealed: (0..=255).rev().collect(),
         timeout_ms: 25_000,
+        low_balance: (kind == ProviderKind::Ding).then_some(Amount::from_rm(250)),
         now_ms: T0,
     }
 }
@@ -55,6 +56,7 @@ pub fn providers(store: &dyn Store) {
                 ref_prefix: asked.ref_prefix,
                 secrets_sealed: asked.secrets_sealed,
                 timeout_ms: 25_000,
+                low_balance: asked.low_balance,
                 enabled: true,
                 created_at_ms: T0,
                 updated_at_ms: T0,

@@ -15,6 +15,8 @@ CREATE TABLE providers (
     -- The credentials as JSON, sealed with the node's master key.
     secrets_sealed BYTEA NOT NULL,
     timeout_ms     BIGINT NOT NULL CHECK (timeout_ms > 0),
+    -- Alert the operator when our float there falls below this (none: never).
+    low_balance_minor BIGINT CHECK (low_balance_minor >= 0),
     enabled        BOOLEAN NOT NULL DEFAULT true,
     created_at_ms  BIGINT NOT NULL,
     updated_at_ms  BIGINT NOT NULL

@@ -18,8 +18,8 @@ impl ProviderStore for PgStore {
         Box::pin(async move {
             const SQL: &str = concat!(
                 "INSERT INTO providers (name, kind, base_url, auth_url, ref_prefix, secrets_sealed, timeout_ms,
-                   created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
+                   created_at_ms, updated_at_ms, low_balance_minor)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING ",
                 provider_columns!()
             );
             let row = self
@@ -34,6 +34,7 @@ impl ProviderStore for PgStore {
                         &p.secrets_sealed,
                         &p.timeout_ms,
                         &p.now_ms,
+                        &p.low_balance.map(Amount::minor),
                     ],
                 )
                 .await?

@@ -14,6 +14,8 @@ CREATE TABLE providers (
     -- The credentials as JSON, sealed with the node's master key.
     secrets_sealed BLOB NOT NULL,
     timeout_ms     INTEGER NOT NULL CHECK (timeout_ms > 0),
+    -- Alert the operator when our float there falls below this (none: never).
+    low_balance_minor INTEGER CHECK (low_balance_minor >= 0),
     enabled        INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
     created_at_ms  INTEGER NOT NULL,
     updated_at_ms  INTEGER NOT NULL

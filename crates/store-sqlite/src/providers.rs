@@ -28,8 +28,8 @@ impl SqliteStore {
         let id = self.write(|tx| {
             tx.execute(
                 "INSERT INTO providers (name, kind, base_url, auth_url, ref_prefix, secrets_sealed, timeout_ms,
-                   created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                   created_at_ms, updated_at_ms, low_balance_minor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
                 params![
                     p.name,
                     p.kind.as_str(),
@@ -38,7 +38,8 @@ impl SqliteStore {
                     p.ref_prefix,
                     p.secrets_sealed,
                     p.timeout_ms,
-                    p.now_ms
+                    p.now_ms,
+                    p.low_balance.map(Amount::minor)
                 ],
             )?;
             Ok(tx.last_insert_rowid())

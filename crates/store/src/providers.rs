@@ -46,6 +46,8 @@ pub struct NewProvider {
     /// The credentials as JSON, sealed with the master key.
     pub secrets_sealed: Vec<u8>,
     pub timeout_ms: i64,
+    /// Alert the operator when our float there falls below this.
+    pub low_balance: Option<Amount>,
     pub now_ms: i64,
 }
 
@@ -59,6 +61,7 @@ pub struct ProviderRow {
     pub ref_prefix: String,
     pub secrets_sealed: Vec<u8>,
     pub timeout_ms: i64,
+    pub low_balance: Option<Amount>,
     pub enabled: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,

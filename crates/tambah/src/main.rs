@@ -5,6 +5,7 @@
 mod cli;
 mod database;
 mod serve;
+mod watch;
 
 use std::process::ExitCode;
 

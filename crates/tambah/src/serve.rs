@@ -97,6 +97,15 @@ pub struct ServeArgs {
     /// Seed of the staging simulator.
     #[arg(long, global = true, env = "TAMBAH_SIMULATOR_SEED", default_value_t = 0)]
     pub simulator_seed: u64,
+    /// The operator's alerts (provider float, reconciliation) are POSTed here as JSON.
+    #[arg(long, global = true, env = "TAMBAH_ALERT_WEBHOOK")]
+    pub alert_webhook: Option<String>,
+    /// The operator's alerts are e-mailed here (needs --smtp-url).
+    #[arg(long, global = true, env = "TAMBAH_ALERT_EMAIL")]
+    pub alert_email: Option<String>,
+    /// How often providers' floats are checked (and yesterday reconciled, once a day), in ms.
+    #[arg(long, global = true, env = "TAMBAH_PROVIDER_CHECK_INTERVAL_MS", default_value_t = 300_000)]
+    pub provider_check_interval_ms: u64,
 }
 
 impl ServeArgs {
@@ -120,6 +129,16 @@ impl ServeArgs {
             },
             ..Config::default()
         })
+    }
+
+    /// Where the operator's alerts go (none: the provider watch does not run).
+    fn alert_config(&self) -> Result<tambah_delivery::alerts::AlertConfig, String> {
+        let email = match (&self.alert_email, &self.smtp_url) {
+            (Some(to), Some(url)) => Some((SmtpConfig::parse(url, &self.smtp_from)?, to.clone())),
+            (Some(_), None) => return Err("--alert-email needs --smtp-url".into()),
+            (None, _) => None,
+        };
+        Ok(tambah_delivery::alerts::AlertConfig { webhook: self.alert_webhook.clone(), email })
     }
 
     /// `base` is the address actually bound: the public URL unless one is given.
@@ -210,8 +229,15 @@ impl Workers {
         let sender = CallbackSender::new(engine.clone(), args.delivery_config(base)?);
         let interval = Duration::from_millis(args.callback_interval_ms.max(10));
         let sender = tokio::spawn(sender.run(interval, stopped(stop_rx.clone())));
-        let catalog = tokio::spawn(watch_catalog(engine.clone(), stop_rx));
-        Ok(Workers { stop, tasks: vec![reconciler, sender, catalog] })
+        let catalog = tokio::spawn(watch_catalog(engine.clone(), stop_rx.clone()));
+        let mut tasks = vec![reconciler, sender, catalog];
+        let alerts = args.alert_config()?;
+        if !alerts.is_empty() {
+            let every = Duration::from_millis(args.provider_check_interval_ms.max(100));
+            let alerts = tambah_delivery::alerts::Alerts::new(alerts);
+            tasks.push(tokio::spawn(crate::watch::watch_providers(engine.clone(), alerts, every, stop_rx)));
+        }
+        Ok(Workers { stop, tasks })
     }
 
     async fn stop(self) {

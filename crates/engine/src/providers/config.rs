@@ -42,6 +42,8 @@ pub struct ProviderSpec {
     pub auth_url: String,
     pub credentials: Credentials,
     pub timeout_ms: i64,
+    /// Alert the operator when our float there falls below this.
+    pub low_balance: Option<Amount>,
 }
 
 /// A provider as the operator sees it (no secrets).
@@ -52,6 +54,7 @@ pub struct ProviderView {
     pub kind: ProviderKind,
     pub base_url: String,
     pub timeout_ms: i64,
+    pub low_balance: Option<Amount>,
     pub enabled: bool,
     /// Whether this node has a connector for it (a kind it cannot speak yet,
     /// or credentials it cannot open, leave it out of routing).
@@ -123,6 +126,7 @@ impl Engine {
             ref_prefix: format!("t{}", random_alnum(5)),
             secrets_sealed: self.master_key().seal(&secrets),
             timeout_ms: spec.timeout_ms,
+            low_balance: spec.low_balance,
             now_ms: self.now_ms(),
         };
         let created = self.store().create_provider(&row).await.map_err(|e| match e {
@@ -140,6 +144,7 @@ impl Engine {
             kind: row.kind,
             base_url: row.base_url.clone(),
             timeout_ms: row.timeout_ms,
+            low_balance: row.low_balance,
             enabled: row.enabled,
             connected: self.connector(row).is_some(),
         }

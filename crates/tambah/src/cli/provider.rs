@@ -4,6 +4,7 @@
 
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
+use tambah_domain::Amount;
 use tambah_engine::providers::config::{Credentials, ProviderSpec, ProviderView, DEFAULT_TIMEOUT_MS};
 use tambah_store::ProviderKind;
 
@@ -49,6 +50,9 @@ pub enum ProviderCommand {
         /// How long the provider has to answer a call.
         #[arg(long, default_value_t = DEFAULT_TIMEOUT_MS)]
         timeout_ms: i64,
+        /// Alert the operator when our float there falls below this, in RM.
+        #[arg(long)]
+        low_balance: Option<String>,
     },
     /// List the providers.
     List {
@@ -80,9 +84,14 @@ pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
             client_id,
             client_secret,
             timeout_ms,
+            low_balance,
         } => {
             let secrets = Secrets { api_key, api_secret, client_id, client_secret };
-            let spec = spec(name, kind, base_url, auth_url, secrets, timeout_ms)?;
+            let mut spec = spec(name, kind, base_url, auth_url, secrets, timeout_ms)?;
+            spec.low_balance = match low_balance {
+                Some(text) => Some(Amount::parse_rm(&text, 4).map_err(|e| format!("--low-balance {text:?}: {e}"))?),
+                None => None,
+            };
             let view =
                 with_engine(db, |e| async move { e.add_provider(&spec).await.map_err(|e| e.to_string()) }).await?;
             println!("provider {} added ({}, {})", view.name, view.kind.as_str(), view.base_url);
@@ -140,12 +149,12 @@ fn spec(
     };
     let base_url = base_url.or(default_base.map(str::to_owned)).ok_or("--base-url is required for this kind")?;
     let auth_url = auth_url.unwrap_or_else(|| default_auth.to_owned());
-    Ok(ProviderSpec { name, kind, base_url, auth_url, credentials, timeout_ms })
+    Ok(ProviderSpec { name, kind, base_url, auth_url, credentials, timeout_ms, low_balance: None })
 }
 
 fn view_json(p: &ProviderView) -> serde_json::Value {
     json!({"name": p.name, "kind": p.kind.as_str(), "base_url": p.base_url, "timeout_ms": p.timeout_ms,
-           "enabled": p.enabled, "connected": p.connected})
+           "low_balance": p.low_balance.map(|b| b.to_plain()), "enabled": p.enabled, "connected": p.connected})
 }
 
 async fn list(db: &DbArgs, json: bool) -> Result<(), String> {

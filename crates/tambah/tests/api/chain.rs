@@ -609,3 +609,40 @@ async fn the_provider_killed_mid_burst_then_restarted() {
     assert_verified(&a.db);
     assert_verified(&b.db);
 }
+
+/// The operator is alerted, once, when the float at a provider falls below
+/// its mark: by webhook and by e-mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_float_at_a_provider_alerts_the_operator() {
+    let b = Server::start(&[]);
+    let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let hook = crate::receiver::Receiver::start(&[]).await;
+    let smtp = crate::receiver::SmtpSink::start().await;
+    let a = Server::start(&[
+        "--alert-webhook",
+        &hook.url,
+        "--alert-email",
+        "ops@example.com",
+        "--smtp-url",
+        &smtp.url,
+        "--provider-check-interval-ms",
+        "300",
+    ]);
+    let provider = ["provider", "add", "--name", "b", "--kind", "iimmpact", "--base-url", &b.base];
+    let keys = ["--api-key", &upstream.api_key, "--api-secret", &upstream.api_secret, "--low-balance", "2000"];
+    a.cli(&[&provider[..], &keys[..]].concat());
+    let alerts = hook.wait_for(1, 15).await;
+    let body: Value = serde_json::from_slice(&alerts[0].body).unwrap();
+    assert_eq!(body["event"], "provider_low_balance", "{body}");
+    assert!(body["text"].as_str().unwrap().contains("RM 1000.00"), "{body}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let again = hook.received().iter().filter(|r| r.body.windows(20).any(|w| w == b"provider_low_balance")).count();
+    assert_eq!(again, 1, "one alert per crossing, not one per check");
+    for _ in 0..50 {
+        if smtp.messages().iter().any(|m| m.contains("provider_low_balance")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no alert e-mail: {:?}", smtp.messages());
+}
