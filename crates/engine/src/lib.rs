@@ -104,6 +104,8 @@ pub struct Engine {
     health: health::Health,
     catalog_version: std::sync::atomic::AtomicI64,
     router: providers::Router,
+    /// Orders this node is asking a provider about right now.
+    asking: Arc<std::sync::Mutex<std::collections::HashSet<tambah_domain::OrderId>>>,
     /// The connectors built for configured providers, by (id, row version).
     connectors: std::sync::Mutex<HashMap<(tambah_domain::ProviderId, i64), Arc<dyn providers::Provider>>>,
     writer: writer::WriterHandle,
@@ -147,6 +149,7 @@ impl Engine {
                 config.simulator_seed,
             ),
             connectors: std::sync::Mutex::default(),
+            asking: Arc::default(),
             writer,
             waiters,
             master_key,
@@ -264,6 +267,15 @@ impl Engine {
         &self.master_key
     }
 
+    /// Marks an order as being asked about on this node; `None` when it
+    /// already is (the mark goes when the guard is dropped).
+    pub(crate) fn asking(&self, order: tambah_domain::OrderId) -> Option<Asking> {
+        if !self.asking.lock().expect("asking lock poisoned").insert(order) {
+            return None;
+        }
+        Some(Asking { set: self.asking.clone(), order })
+    }
+
     pub(crate) fn arc(&self) -> Arc<Engine> {
         self.me.upgrade().expect("engine is alive while its methods run")
     }
@@ -275,5 +287,17 @@ impl EngineRunner {
         engine.writer().stop().await;
         let thread = self.thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+/// An order being asked about on this node (see `Engine::asking`).
+pub(crate) struct Asking {
+    set: Arc<std::sync::Mutex<std::collections::HashSet<tambah_domain::OrderId>>>,
+    order: tambah_domain::OrderId,
+}
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        self.set.lock().expect("asking lock poisoned").remove(&self.order);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tambah_domain::{Amount, Environment, Family, MerchantId, OrderId, Product, RefId, StatusCode};
-use tambah_store::{AttemptAnswer, AttemptOutcome, MerchantRow, NewAttempt, OrderRow, StoreError};
+use tambah_store::{AttemptAnswer, AttemptOutcome, AttemptRow, MerchantRow, NewAttempt, OrderRow, StoreError};
 
 use crate::providers::simulator::{Precheck, Simulator};
 use crate::providers::{Answer, Outcome, ProviderOrder, Route};
@@ -393,6 +393,8 @@ impl Engine {
     /// took nothing at its provider (`Unavailable`) moves on to the next
     /// route under a new attempt; any other answer is recorded on the order.
     async fn send(&self, merchant: &MerchantRow, mut order: OrderRow, mut route: Route, product: &Product) {
+        // No query about this order from this node while its send is in flight.
+        let _sending = self.asking(order.id);
         let mut attempt = FIRST_ATTEMPT;
         let mut tried = Vec::new();
         loop {
@@ -428,7 +430,11 @@ impl Engine {
         let Some(provider) = route.provider_id else { return };
         let failed = match &answer.outcome {
             Outcome::Unavailable { .. } => true,
-            Outcome::Pending { .. } => answer.upstream_code.is_empty() || answer.upstream_code.starts_with('5'),
+            // No answer, or an HTTP 5xx (a 3-digit code; provider status codes are shorter).
+            Outcome::Pending { .. } => {
+                answer.upstream_code.is_empty()
+                    || (answer.upstream_code.len() == 3 && answer.upstream_code.starts_with('5'))
+            }
             _ => false,
         };
         if !failed {
@@ -551,13 +557,25 @@ impl Engine {
 
     /// Asks the provider about an order whose re-check is due (by the
     /// reference of its last attempt, never by sending again) and records it.
+    ///
+    /// For a configured provider a query may itself place the order (an
+    /// IIMMPACT status check is the same request again), so it is only made
+    /// about an attempt the provider may hold: the order's last attempt, sent
+    /// and unanswered (or unknown) once its call can no longer be in flight,
+    /// or delivered (to learn of a reversal) — never one that failed, was not
+    /// sent, or was settled by hand; and never twice at once on this node.
     pub(crate) async fn recheck(&self, order: OrderRow) -> Result<(), String> {
+        let Some(_asking) = self.asking(order.id) else { return Ok(()) };
+        let order = self.store().order(order.id).await.map_err(|e| e.to_string())?.ok_or("order vanished")?;
         let merchant =
             self.store().merchant(order.merchant_id).await.map_err(|e| e.to_string())?.ok_or("merchant not found")?;
         let product = self.catalog().get(&order.product).cloned().ok_or("product left the catalogue")?;
         let last = self.store().attempts(order.id).await.map_err(|e| e.to_string())?.pop();
         let upstream_product = last.as_ref().map_or(order.product.as_str(), |a| a.upstream_product.as_str());
         let route = self.router().by_name(&order.provider, upstream_product).ok_or("provider not configured")?;
+        if route.provider_id.is_some() && !may_ask(&order, last.as_ref(), route.timeout_ms, self.now_ms()) {
+            return Ok(());
+        }
         let mut asked = provider_order(&order, &route, FIRST_ATTEMPT);
         if let Some(a) = &last {
             asked.upstream_ref = a.upstream_ref.clone();
@@ -573,7 +591,25 @@ impl Engine {
 const FIRST_ATTEMPT: u32 = 1;
 
 /// Routes one order may go through at most.
-const ATTEMPTS_MAX: u32 = 4;
+pub(crate) const ATTEMPTS_MAX: u32 = 4;
+
+/// Whether a configured provider may be asked about `order` now (see
+/// `Engine::recheck`).
+fn may_ask(order: &OrderRow, last: Option<&AttemptRow>, timeout_ms: i64, now_ms: i64) -> bool {
+    let Some(a) = last else { return false };
+    if a.upstream_code == OPERATOR {
+        return false;
+    }
+    match a.outcome {
+        AttemptOutcome::Sent => !order.status.is_final() && a.sent_at_ms.saturating_add(timeout_ms) < now_ms,
+        AttemptOutcome::Unknown => !order.status.is_final(),
+        AttemptOutcome::Delivered => order.status == StatusCode::SUCCESSFUL,
+        AttemptOutcome::Declined | AttemptOutcome::NotSent | AttemptOutcome::Reversed => false,
+    }
+}
+
+/// The `upstream_code` of an answer the operator gave by hand.
+pub(crate) const OPERATOR: &str = "operator";
 
 /// What an answer means for the attempt log.
 fn attempt_outcome(outcome: &Outcome) -> AttemptOutcome {

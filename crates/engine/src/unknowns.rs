@@ -75,7 +75,7 @@ impl Engine {
         };
         let attempt = self.store().attempts(order.id).await.map_err(failed)?.pop().map(|a| a.attempt);
         tracing::warn!(order = %order.id, refid, %note, "an order was resolved by hand");
-        let answer = Answer { outcome, upstream_code: "operator".into(), excerpt: note, cost: None };
+        let answer = Answer { outcome, upstream_code: crate::orders::OPERATOR.into(), excerpt: note, cost: None };
         self.record_answer(merchant, order.id, answer, attempt).await.map_err(|e| DisputeError::Failed(e.to_string()))
     }
 }
@@ -89,8 +89,10 @@ impl Engine {
         let Ok(row) = self.provider_row(provider).await else { return false };
         let Some(order_id) = order_of_reference(&row.ref_prefix, upstream_ref) else { return false };
         let Ok(Some(order)) = self.store().order(order_id).await else { return false };
+        // Only about the order's current attempt: an older reference is
+        // settled (it failed over), and asking about it could place it anew.
         let Ok(attempts) = self.store().attempts(order.id).await else { return false };
-        if !attempts.iter().any(|a| a.upstream_ref == upstream_ref && a.provider_id == row.id) {
+        if !attempts.last().is_some_and(|a| a.upstream_ref == upstream_ref && a.provider_id == row.id) {
             return false;
         }
         let engine = self.arc();

@@ -38,7 +38,11 @@ impl OrderReconciler {
             node: config.node_id.clone(),
             accepted_before_ms: now - config.dispatch_grace_ms,
             now_ms: now,
-            lease_ms: config.lease_ms,
+            // At least as long as the slowest provider's calls for one order
+            // (every route tried): no other node takes it mid-call.
+            lease_ms: config
+                .lease_ms
+                .max(self.engine.router().max_timeout_ms().saturating_mul(i64::from(crate::orders::ATTEMPTS_MAX))),
             limit: RECONCILE_BATCH,
         };
         let due = match self.engine.store().claim_due_orders(&claim).await {

@@ -131,7 +131,7 @@ impl ProviderStore for PgStore {
                  VALUES ($1, $2, 1000, $3)
                  ON CONFLICT (provider_id, product) DO UPDATE SET
                    level_milli = GREATEST(0, provider_health.level_milli
-                     - ($3 - provider_health.updated_at_ms) * $4 / $5) + 1000,
+                     - GREATEST(0, $3 - provider_health.updated_at_ms) * $4 / $5) + 1000,
                    updated_at_ms = $3
                  RETURNING level_milli";
             let rows = self.query(BUMP, &[&provider_id.get(), &product, &now_ms, &full, &window_ms]).await?;

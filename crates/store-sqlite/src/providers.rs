@@ -132,7 +132,7 @@ impl ProviderStore for SqliteStore {
             let level: i64 = tx.query_row(
                 "INSERT INTO provider_health (provider_id, product, level_milli, updated_at_ms) VALUES (?1, ?2, 1000, ?3)
                  ON CONFLICT (provider_id, product) DO UPDATE SET
-                   level_milli = MAX(0, level_milli - (?3 - updated_at_ms) * ?4 / ?5) + 1000,
+                   level_milli = MAX(0, level_milli - MAX(0, ?3 - updated_at_ms) * ?4 / ?5) + 1000,
                    updated_at_ms = ?3
                  RETURNING level_milli",
                 params![provider_id.get(), product, now_ms, full, bucket.window_ms.max(1)],

@@ -23,6 +23,8 @@ pub enum DifferenceKind {
     Status,
     /// Both have it, for different amounts.
     Amount,
+    /// They list the reference more than once (a reference paid twice).
+    Duplicate,
 }
 
 impl DifferenceKind {
@@ -32,6 +34,7 @@ impl DifferenceKind {
             DifferenceKind::MissingHere => "missing_here",
             DifferenceKind::Status => "status",
             DifferenceKind::Amount => "amount",
+            DifferenceKind::Duplicate => "duplicate_upstream",
         }
     }
 }
@@ -77,9 +80,20 @@ impl Engine {
         let ours = self.store().attempts_sent(row.id, from_ms, to_ms).await?;
         let theirs = connector.transactions(day).await.map_err(|e| AdminError::Store(format!("{provider}: {e}")))?;
         let (n_ours, n_theirs) = (ours.len(), theirs.len());
-        let mut listed: BTreeMap<String, UpstreamTransaction> =
-            theirs.into_iter().map(|t| (t.reference.clone(), t)).collect();
         let mut differences = Vec::new();
+        let mut listed: BTreeMap<String, UpstreamTransaction> = BTreeMap::new();
+        for t in theirs {
+            if let Some(first) = listed.get(&t.reference) {
+                differences.push(Difference {
+                    reference: t.reference.clone(),
+                    kind: DifferenceKind::Duplicate,
+                    ours: first.code.clone(),
+                    theirs: t.code.clone(),
+                });
+                continue;
+            }
+            listed.insert(t.reference.clone(), t);
+        }
         for attempt in ours {
             let theirs = listed.remove(&attempt.upstream_ref);
             differences.extend(self.compare(&attempt, theirs).await?);

@@ -118,6 +118,11 @@ impl Router {
         out.get(&(provider, product.to_owned())).is_some_and(|until| *until > now_ms)
     }
 
+    /// The longest call any live provider may take (0 with none).
+    pub fn max_timeout_ms(&self) -> i64 {
+        self.table().by_name.values().map(|c| c.timeout_ms).max().unwrap_or(0)
+    }
+
     /// Every live route of the product is out of rotation at `now_ms`.
     pub fn all_out(&self, product: &Product, now_ms: i64) -> bool {
         let table = self.table();

@@ -5,7 +5,7 @@
 //! written before the next call, in one transaction.
 
 use tambah_domain::{AccountId, OrderId, StatusCode};
-use tambah_store::{AttemptAnswer, NewAttempt, OrderRow, StoreError};
+use tambah_store::{AttemptAnswer, AttemptOutcome, NewAttempt, OrderRow, StoreError};
 
 use super::command::{Apply, Batch, Call, Command};
 use super::transitions::update_of;
@@ -39,10 +39,18 @@ impl Apply for Reroute {
     fn apply(&self, b: &mut Batch<'_>) -> Result<(OrderRow, bool), StoreError> {
         let id = self.order_id;
         let mut order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
-        b.w.answer_attempt(&self.ended)?;
+        // Only an order still Processing whose ended attempt is still its
+        // last, unanswered one moves on: anything else (an answer recorded
+        // meanwhile, a resolution by hand) settled it, and is left as it is.
         if order.status != StatusCode::PROCESSING {
             return Ok((order, false));
         }
+        let last = b.w.last_attempt(id)?;
+        let current = last.is_some_and(|a| a.attempt == self.ended.attempt && a.outcome == AttemptOutcome::Sent);
+        if !current {
+            return Ok((order, false));
+        }
+        b.w.answer_attempt(&self.ended)?;
         order.provider = self.provider.clone();
         order.updated_at_ms = self.now_ms;
         order.recheck_at_ms = Some(self.now_ms + self.query_after_ms);

@@ -18,6 +18,9 @@ pub(super) fn plan(order: &OrderRow, outcome: &Outcome, now_ms: i64) -> Option<(
         Outcome::Delivered(_) => OrderState::Successful,
         Outcome::Declined { code, .. } => OrderState::Failed(*code),
         Outcome::Unavailable { .. } => OrderState::Failed(StatusCode::UNAVAILABLE),
+        // Reversed before we ever saw it delivered: for us it never was,
+        // and the hold is released (a reversal of a delivered order is a refund).
+        Outcome::Reversed { .. } if current != OrderState::Successful => OrderState::Failed(StatusCode::REJECTED),
         Outcome::Reversed { .. } => OrderState::Refunded,
         Outcome::Pending { recheck_at_ms } => {
             if current.is_final() {
@@ -94,5 +97,50 @@ pub(super) fn order_transfer(
         remarks: String::new(),
         created_at_ms: now_ms,
         wallet_balance_after: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tambah_domain::order::LedgerEffect;
+    use tambah_domain::{Amount, MerchantId, OrderId, StatusCode};
+    use tambah_store::OrderRow;
+
+    use super::plan;
+    use crate::providers::Outcome;
+
+    fn order(status: StatusCode) -> OrderRow {
+        OrderRow {
+            id: OrderId::new(1),
+            merchant_id: MerchantId::new(1),
+            refid: "R".into(),
+            product: "D".into(),
+            account: "0123456789".into(),
+            amount: Amount::from_rm(10),
+            cost: Amount::from_rm(10),
+            status,
+            sn: String::new(),
+            pin: String::new(),
+            expiry: String::new(),
+            note: String::new(),
+            voucherlink: String::new(),
+            remarks: String::new(),
+            extras_json: "{}".into(),
+            provider: "p".into(),
+            recheck_at_ms: Some(5),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_reversal_of_an_order_never_seen_delivered_fails_it_and_releases_the_hold() {
+        let reversed = Outcome::Reversed { reason: "upstream".into() };
+        let (next, effect) = plan(&order(StatusCode::PROCESSING), &reversed, 10).expect("it applies");
+        assert_eq!((next.status, effect), (StatusCode::REJECTED, LedgerEffect::VoidHold));
+        assert_eq!(next.recheck_at_ms, None, "nothing more to ask");
+        let (next, effect) = plan(&order(StatusCode::SUCCESSFUL), &reversed, 10).expect("it applies");
+        assert_eq!((next.status, effect), (StatusCode::REFUND, LedgerEffect::RefundPosted));
+        assert!(plan(&order(StatusCode::REJECTED), &reversed, 10).is_none(), "a failed order stays failed");
     }
 }

@@ -1,6 +1,7 @@
 //! `POST|GET /upstream/{provider}/callback`: an upstream provider's callback
 //! about one of our orders. It is only a prompt: the order is then asked
-//! about at the provider, and only that answer moves it. Nothing in the
+//! about at the provider when it may be (its current attempt, which the
+//! provider may hold), and only that answer moves it. Nothing in the
 //! callback is trusted, so it needs no credentials; an unknown provider or
 //! reference is answered 404 and changes nothing.
 
@@ -31,5 +32,5 @@ async fn callback(
     if !state.engine.upstream_callback(&provider, &reference).await {
         return Err(ApiError::NotFound(format!("no order of provider {provider:?} with reference {reference:?}")));
     }
-    Ok(Json(json!({"data": {"refid": reference, "status": "queried"}})))
+    Ok(Json(json!({"data": {"refid": reference, "status": "noted"}})))
 }

@@ -206,10 +206,11 @@ fn add_route(a: &Server, name: &str, url: &str, m: &Merchant, priority: &str) {
 async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
     let b = Server::start(&[]);
     let upstream = b.merchant(&["--environment", "staging"], "1000");
+    let down_url = dead_port_url();
     // One failure takes a provider out of rotation.
     let a = Server::start(&["--reconcile-interval-ms", "200", "--provider-failure-capacity", "1"]);
     let buyer = a.merchant(&["--environment", "live"], "500");
-    add_route(&a, "down", &dead_port_url(), &upstream, "1");
+    add_route(&a, "down", &down_url, &upstream, "1");
     add_route(&a, "tambah-b", &format!("{}/v2", b.base), &upstream, "2");
     tokio::time::sleep(Duration::from_millis(2_500)).await; // every node reloads routes within 2 s
     let client = Client::new(&a, &buyer);
@@ -229,6 +230,17 @@ async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
     client.topup(json!({"refid": nowhere.refid, "product": "D", "account": nowhere.account, "amount": "10"})).await;
     assert_eq!(final_code(&client, &nowhere).await, "47", "no route left");
     assert_eq!(client.balance().await, before, "the hold of a 47 is released");
+    // The provider comes back, and a callback names the failed order's
+    // reference: it is not asked about (asking could place it now).
+    let shown: Value = serde_json::from_str(&a.cli(&["order", "show", "F-NONE", "--account", &buyer.account])).unwrap();
+    let reference = shown["attempts"][0]["upstream_ref"].as_str().unwrap().to_owned();
+    let address = down_url.trim_start_matches("http://").trim_end_matches("/v2").to_owned();
+    let back = Relay::start_on(&address, b.base.trim_start_matches("http://").to_owned(), NO_DELAY).await;
+    back.pass_on();
+    let prompt = reqwest::Client::new().post(a.url("/upstream/down/callback")).json(&json!({"refid": reference}));
+    assert_eq!(prompt.send().await.unwrap().status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(orders(&b, &upstream).await.len(), 1, "a failed order is never asked about again");
     // Its only route is out of rotation: the product shows interrupted.
     let status = client.signed("GET", "/v2/networkstatus?product=D", None).await;
     assert_eq!(status.json["data"]["network_status"], "Interruption", "{:?}", status.json);
