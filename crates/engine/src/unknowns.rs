@@ -80,20 +80,48 @@ impl Engine {
     }
 }
 
+/// What became of a provider's callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    /// The order will be asked about, if it may be.
+    Noted,
+    /// No current attempt of ours at that provider has that reference.
+    Unknown,
+    /// The provider signs its callbacks and this one is not signed right.
+    BadSignature,
+}
+
+/// How far a callback's signed time may be from ours, in seconds.
+const SIGNATURE_WINDOW_S: i64 = 300;
+
 impl Engine {
     /// A provider's callback about our reference `upstream_ref`: only a
-    /// prompt to ask that provider (never proof on its own). True when the
-    /// reference is one of this installation's attempts at that provider; the
-    /// query then runs in the background.
-    pub async fn upstream_callback(&self, provider: &str, upstream_ref: &str) -> bool {
-        let Ok(row) = self.provider_row(provider).await else { return false };
-        let Some(order_id) = order_of_reference(&row.ref_prefix, upstream_ref) else { return false };
-        let Ok(Some(order)) = self.store().order(order_id).await else { return false };
+    /// prompt to ask that provider (never proof on its own). When the
+    /// provider has a callback secret, the `X-Signature` over `payload` (the
+    /// body, or the query of a GET) must check out first.
+    pub async fn upstream_callback(
+        &self,
+        provider: &str,
+        upstream_ref: &str,
+        signature: Option<&str>,
+        payload: &[u8],
+    ) -> Prompt {
+        let Ok(row) = self.provider_row(provider).await else { return Prompt::Unknown };
+        if let Ok(crate::providers::config::Credentials::ApiKey { callback_secret: Some(secret), .. }) =
+            self.provider_credentials(provider).await
+        {
+            let now_s = self.now_ms() / 1000;
+            if !signature.is_some_and(|s| signed_by(s, &secret, payload, now_s)) {
+                return Prompt::BadSignature;
+            }
+        }
+        let Some(order_id) = order_of_reference(&row.ref_prefix, upstream_ref) else { return Prompt::Unknown };
+        let Ok(Some(order)) = self.store().order(order_id).await else { return Prompt::Unknown };
         // Only about the order's current attempt: an older reference is
         // settled (it failed over), and asking about it could place it anew.
-        let Ok(attempts) = self.store().attempts(order.id).await else { return false };
+        let Ok(attempts) = self.store().attempts(order.id).await else { return Prompt::Unknown };
         if !attempts.last().is_some_and(|a| a.upstream_ref == upstream_ref && a.provider_id == row.id) {
-            return false;
+            return Prompt::Unknown;
         }
         let engine = self.arc();
         tokio::spawn(async move {
@@ -101,8 +129,31 @@ impl Engine {
                 tracing::warn!(error = %e, "provider callback: the query failed; the reconciler will ask again");
             }
         });
-        true
+        Prompt::Noted
     }
+}
+
+/// `t=<unix>,v1=<hex>[,v1=<hex>]` with a `v1` equal to the one `secret`
+/// gives for `t` and `payload` (see `callbacks::signature`), and `t` within
+/// the window.
+fn signed_by(header: &str, secret: &str, payload: &[u8], now_s: i64) -> bool {
+    let mut t = None;
+    let mut given = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => given.push(v.to_owned()),
+            _ => {}
+        }
+    }
+    let Some(t) = t.filter(|t| (now_s - t).abs() <= SIGNATURE_WINDOW_S) else { return false };
+    let expected = crate::callbacks::signature(&[secret.to_owned()], t, payload);
+    let Some(expected) = expected.split(",v1=").nth(1) else { return false };
+    given.iter().any(|g| constant_time_eq(g.as_bytes(), expected.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The order id in one of our upstream references (`<prefix><order id>-<attempt>`).

@@ -25,8 +25,14 @@ pub const DEFAULT_TIMEOUT_MS: i64 = 25_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Credentials {
-    /// IIMMPACT: an API key and its signing secret.
-    ApiKey { key_id: String, secret: String },
+    /// IIMMPACT: an API key and its signing secret, and the secret its
+    /// callbacks to us are signed with, when known.
+    ApiKey {
+        key_id: String,
+        secret: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        callback_secret: Option<String>,
+    },
     /// Reloadly: OAuth2 client credentials.
     ClientCredentials { client_id: String, client_secret: String },
     /// Ding: one API key.

@@ -3,7 +3,9 @@
 //! about at the provider when it may be (its current attempt, which the
 //! provider may hold), and only that answer moves it. Nothing in the
 //! callback is trusted, so it needs no credentials; an unknown provider or
-//! reference is answered 404 and changes nothing.
+//! reference is answered 404 and changes nothing. A provider configured with
+//! a callback secret must sign (`X-Signature`), or the callback is refused
+//! (403).
 
 use std::sync::Arc;
 
@@ -11,6 +13,8 @@ use axum::extract::Path;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+
+use tambah_engine::unknowns::Prompt;
 
 use crate::wire::params;
 use crate::{ApiError, AppState, Shared};
@@ -29,8 +33,14 @@ async fn callback(
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     // IIMMPACT-compatible callbacks carry the topup body: our reference is its refid.
     let reference = p.get("refid").ok_or_else(|| ApiError::bad_request("invalid_request", "refid is required"))?;
-    if !state.engine.upstream_callback(&provider, &reference).await {
-        return Err(ApiError::NotFound(format!("no order of provider {provider:?} with reference {reference:?}")));
+    // What the provider signed: the body of a POST, the query of a GET.
+    let payload = if body.is_empty() { uri.query().unwrap_or("").as_bytes().to_vec() } else { body.to_vec() };
+    let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
+    match state.engine.upstream_callback(&provider, &reference, signature, &payload).await {
+        Prompt::Noted => Ok(Json(json!({"data": {"refid": reference, "status": "noted"}}))),
+        Prompt::BadSignature => Err(ApiError::Forbidden("the callback's X-Signature does not check out".into())),
+        Prompt::Unknown => {
+            Err(ApiError::NotFound(format!("no order of provider {provider:?} with reference {reference:?}")))
+        }
     }
-    Ok(Json(json!({"data": {"refid": reference, "status": "noted"}})))
 }

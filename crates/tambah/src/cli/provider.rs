@@ -21,6 +21,7 @@ pub enum Kind {
 }
 
 #[derive(Subcommand, Debug)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process; boxing would only obscure the flags")]
 pub enum ProviderCommand {
     /// Add a provider.
     Add {
@@ -41,6 +42,11 @@ pub enum ProviderCommand {
         /// IIMMPACT: the API key's signing secret.
         #[arg(long)]
         api_secret: Option<String>,
+        /// IIMMPACT: the secret its callbacks to us are signed with (its
+        /// GET /v2/callback-secret); unsigned or wrongly signed callbacks are
+        /// then refused.
+        #[arg(long)]
+        callback_secret: Option<String>,
         /// Reloadly: OAuth2 client id.
         #[arg(long)]
         client_id: Option<String>,
@@ -81,12 +87,13 @@ pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
             auth_url,
             api_key,
             api_secret,
+            callback_secret,
             client_id,
             client_secret,
             timeout_ms,
             low_balance,
         } => {
-            let secrets = Secrets { api_key, api_secret, client_id, client_secret };
+            let secrets = Secrets { api_key, api_secret, callback_secret, client_id, client_secret };
             let mut spec = spec(name, kind, base_url, auth_url, secrets, timeout_ms)?;
             spec.low_balance = match low_balance {
                 Some(text) => Some(Amount::parse_rm(&text, 4).map_err(|e| format!("--low-balance {text:?}: {e}"))?),
@@ -110,6 +117,7 @@ pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
 struct Secrets {
     api_key: Option<String>,
     api_secret: Option<String>,
+    callback_secret: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -127,7 +135,11 @@ fn spec(
     let (kind, credentials, default_base, default_auth) = match kind {
         Kind::Iimmpact => (
             ProviderKind::Iimmpact,
-            Credentials::ApiKey { key_id: need(s.api_key, "api-key")?, secret: need(s.api_secret, "api-secret")? },
+            Credentials::ApiKey {
+                key_id: need(s.api_key, "api-key")?,
+                secret: need(s.api_secret, "api-secret")?,
+                callback_secret: s.callback_secret,
+            },
             None,
             "",
         ),

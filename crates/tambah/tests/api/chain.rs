@@ -241,6 +241,8 @@ async fn a_provider_that_is_down_fails_over_or_fails_cleanly() {
     assert_eq!(prompt.send().await.unwrap().status().as_u16(), 200);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(orders(&b, &upstream).await.len(), 1, "a failed order is never asked about again");
+    let unknown = reqwest::Client::new().post(a.url("/upstream/down/callback")).json(&json!({"refid": "tX-1"}));
+    assert_eq!(unknown.send().await.unwrap().status().as_u16(), 404, "a reference A never sent");
     // Its only route is out of rotation: the product shows interrupted.
     let status = client.signed("GET", "/v2/networkstatus?product=D", None).await;
     assert_eq!(status.json["data"]["network_status"], "Interruption", "{:?}", status.json);
@@ -461,19 +463,26 @@ async fn an_answer_after_our_timeout_is_asked_for_not_resent() {
 
 /// A reversal at B after delivery reaches A: B's callback to A's
 /// `/upstream/{provider}/callback` is a prompt; A asks B, learns 53, and
-/// returns the cost to its merchant. A callback about a reference A never
-/// sent changes nothing.
+/// returns the cost to its merchant. B signs its callbacks; one that is not
+/// signed is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reversal_upstream_reaches_the_merchant() {
     let b = Server::start(&["--callback-allow-private-networks", "true", "--callback-interval-ms", "100"]);
     let upstream = b.merchant(&["--environment", "staging"], "1000");
     let a = Server::start(&["--reconcile-interval-ms", "200"]);
     let buyer = a.merchant(&["--environment", "live"], "500");
-    add_route(&a, "tambah-b", &format!("{}/v2", b.base), &upstream, "1");
     let b_client = Client::new(&b, &upstream);
     let url = a.url("/upstream/tambah-b/callback");
     let set = b_client.signed("POST", "/v2/callback-url", Some(&json!({"url": url, "method": "POST"}))).await;
     assert_eq!(set.status, 200, "{:?}", set.json);
+    // B signs its callbacks; A is given the secret and checks every one.
+    let secret = b_client.signed("GET", "/v2/callback-secret", None).await;
+    let secret = secret.json["data"]["secret"].as_str().unwrap().to_owned();
+    let base_url = format!("{}/v2", b.base);
+    let provider = ["provider", "add", "--name", "tambah-b", "--kind", "iimmpact", "--base-url", &base_url];
+    let keys = ["--api-key", &upstream.api_key, "--api-secret", &upstream.api_secret, "--callback-secret", &secret];
+    a.cli(&[&provider[..], &keys[..]].concat());
+    a.cli(&["route", "add", "--product", "D", "--provider", "tambah-b"]);
     tokio::time::sleep(Duration::from_millis(2_500)).await;
 
     let client = Client::new(&a, &buyer);
@@ -493,7 +502,7 @@ async fn a_reversal_upstream_reaches_the_merchant() {
     assert_eq!(client.balance().await, "500", "the cost went back");
 
     let forged = reqwest::Client::new().post(&url).json(&json!({"refid": "t-not-ours-1"})).send().await.unwrap();
-    assert_eq!(forged.status().as_u16(), 404, "a reference A never sent");
+    assert_eq!(forged.status().as_u16(), 403, "an unsigned callback from a provider that signs");
     assert_verified(&a.db);
     assert_verified(&b.db);
 }

@@ -35,7 +35,7 @@ impl Iimmpact {
     /// The connector of a configured provider, or `None` (logged) when its
     /// settings cannot make a client.
     pub fn connect(row: &ProviderRow, credentials: Credentials) -> Option<Arc<dyn Provider>> {
-        let Credentials::ApiKey { key_id, secret } = credentials else {
+        let Credentials::ApiKey { key_id, secret, .. } = credentials else {
             tracing::error!(provider = %row.name, "an IIMMPACT provider needs an API key and secret");
             return None;
         };
