@@ -199,7 +199,8 @@ impl Engine {
     /// rotation (the health every node shares).
     pub fn network_healthy(&self, environment: Environment, product: &Product) -> bool {
         let now_ms = self.now_ms();
-        if product.family == tambah_domain::Family::Test || self.router().route(environment, product, now_ms).is_none()
+        if product.family == tambah_domain::Family::Test
+            || self.router().route(environment, product, now_ms, tambah_domain::Amount::ZERO).is_none()
         {
             return false;
         }

@@ -213,7 +213,8 @@ impl Engine {
         if staging && Simulator::precheck(&valid.account) == Some(Precheck::InsufficientCredit) {
             return Verdict::InsufficientCredit;
         }
-        let Some(route) = self.router().route(merchant.environment, &valid.product, now_ms) else {
+        let cost = valid.product.cost(valid.amount, &merchant.level);
+        let Some(route) = self.router().route(merchant.environment, &valid.product, now_ms, cost) else {
             return Verdict::Decided {
                 provider: String::new(),
                 outcome: Outcome::Unavailable { reason: "no provider is configured for this product".into() },
@@ -401,10 +402,13 @@ impl Engine {
             let sent = provider_order(&order, &route, attempt);
             let answer = route.provider.submit(&sent, product, self.now_ms()).await;
             self.note_health(&route, product, &answer).await;
+            if let (Some(id), Some(cost)) = (route.provider_id, answer.cost) {
+                self.router().spend(id, cost);
+            }
             let next = match (&answer.outcome, route.provider_id) {
                 (Outcome::Unavailable { .. }, Some(id)) if attempt < ATTEMPTS_MAX => {
                     tried.push(id);
-                    self.router().next_route(product, &tried, self.now_ms())
+                    self.router().next_route(product, &tried, self.now_ms(), order.cost)
                 }
                 _ => None,
             };

@@ -63,7 +63,7 @@ impl OrderReconciler {
                     .ok()
                     .flatten()
                     .and_then(|m| self.engine.catalog().get(&order.product).cloned().map(|p| (m, p)))
-                    .and_then(|(m, p)| self.engine.router().route(m.environment, &p, now));
+                    .and_then(|(m, p)| self.engine.router().route(m.environment, &p, now, order.cost));
                 match provider {
                     Some(route) => {
                         self.engine.dispatch(order, route).await;

@@ -231,12 +231,11 @@ impl Workers {
         let sender = tokio::spawn(sender.run(interval, stopped(stop_rx.clone())));
         let catalog = tokio::spawn(watch_catalog(engine.clone(), stop_rx.clone()));
         let mut tasks = vec![reconciler, sender, catalog];
-        let alerts = args.alert_config()?;
-        if !alerts.is_empty() {
-            let every = Duration::from_millis(args.provider_check_interval_ms.max(100));
-            let alerts = tambah_delivery::alerts::Alerts::new(alerts);
-            tasks.push(tokio::spawn(crate::watch::watch_providers(engine.clone(), alerts, every, stop_rx)));
-        }
+        // Floats are read for routing even when no alert goes anywhere (then
+        // alerts are only logged).
+        let alerts = tambah_delivery::alerts::Alerts::new(args.alert_config()?);
+        let every = Duration::from_millis(args.provider_check_interval_ms.max(100));
+        tasks.push(tokio::spawn(crate::watch::watch_providers(engine.clone(), alerts, every, stop_rx)));
         Ok(Workers { stop, tasks })
     }
 

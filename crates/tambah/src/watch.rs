@@ -1,5 +1,6 @@
 //! The operator's watch over providers, on every node: each provider's float
-//! against its low-balance mark (one alert per crossing), and once a day
+//! (for routing, and against its low-balance mark: one alert per crossing),
+//! and once a day
 //! yesterday's reconciliation with each provider (an alert when anything
 //! differs or it cannot be done). Nodes watch independently, so with several
 //! nodes an alert comes once per node.
@@ -34,11 +35,12 @@ pub async fn watch_providers(engine: Arc<Engine>, alerts: Alerts, every: Duratio
     }
 }
 
-/// One alert per provider whose float fell below its mark.
+/// Reads every provider's float (routing skips a provider whose float is
+/// short of an order's cost), and alerts once per provider whose float fell
+/// below its mark.
 async fn floats(engine: &Engine, alerts: &Alerts, seen: &mut Seen) {
     let Ok(providers) = engine.providers().await else { return };
-    for p in providers.iter().filter(|p| p.enabled) {
-        let Some(mark) = p.low_balance else { continue };
+    for p in providers.iter().filter(|p| p.enabled && p.connected) {
         let float = match engine.provider_balance(&p.name).await {
             Ok(Some(float)) => float,
             Ok(None) => continue,
@@ -47,6 +49,7 @@ async fn floats(engine: &Engine, alerts: &Alerts, seen: &mut Seen) {
                 continue;
             }
         };
+        let Some(mark) = p.low_balance else { continue };
         if float >= mark {
             seen.low.remove(&p.name);
         } else if seen.low.insert(p.name.clone()) {

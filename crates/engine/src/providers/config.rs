@@ -184,7 +184,11 @@ impl Engine {
         let connector = self.connector(&row).ok_or_else(|| {
             AdminError::Invalid(format!("provider {name}: this build cannot connect to it (see the log)"))
         })?;
-        connector.balance().await.map_err(|e| AdminError::Store(format!("provider {name}: {e}")))
+        let float = connector.balance().await.map_err(|e| AdminError::Store(format!("provider {name}: {e}")))?;
+        if let Some(float) = float {
+            self.router().set_float(row.id, float);
+        }
+        Ok(float)
     }
 
     /// Takes a provider out of routing (`false`) or puts it back.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use tambah_domain::{Environment, Product, ProviderId};
+use tambah_domain::{Amount, Environment, Product, ProviderId};
 
 use super::simulator::Simulator;
 use super::Provider;
@@ -83,6 +83,8 @@ pub struct Router {
     /// (provider, product) out of rotation, until when (shared through the
     /// database; this node's own findings count at once).
     out: RwLock<HashMap<(ProviderId, String), i64>>,
+    /// Our float at each provider as last read (and spent since), where known.
+    floats: RwLock<HashMap<ProviderId, Amount>>,
     /// Counts live choices: the weighted pick is a deterministic rotation
     /// (seedable for tests), not a random draw.
     picks: AtomicU64,
@@ -94,6 +96,7 @@ impl Router {
             simulator: Arc::new(simulator),
             live: RwLock::new(Arc::default()),
             out: RwLock::default(),
+            floats: RwLock::default(),
             picks: AtomicU64::new(seed),
         }
     }
@@ -111,6 +114,23 @@ impl Router {
     /// Takes a provider out of rotation for a product until `until_ms`.
     pub fn mark_out(&self, provider: ProviderId, product: &str, until_ms: i64) {
         self.out.write().expect("routes lock poisoned").insert((provider, product.to_owned()), until_ms);
+    }
+
+    /// Our float at a provider, as just read.
+    pub fn set_float(&self, provider: ProviderId, float: Amount) {
+        self.floats.write().expect("routes lock poisoned").insert(provider, float);
+    }
+
+    /// A delivery the provider charged us `cost` for, until the next read.
+    pub fn spend(&self, provider: ProviderId, cost: Amount) {
+        if let Some(float) = self.floats.write().expect("routes lock poisoned").get_mut(&provider) {
+            *float = float.checked_sub(cost).unwrap_or(Amount::ZERO);
+        }
+    }
+
+    /// Our float there is known and below `cost`.
+    fn short(&self, provider: ProviderId, cost: Amount) -> bool {
+        self.floats.read().expect("routes lock poisoned").get(&provider).is_some_and(|f| *f < cost)
     }
 
     fn is_out(&self, provider: ProviderId, product: &str, now_ms: i64) -> bool {
@@ -146,24 +166,26 @@ impl Router {
         }
     }
 
-    /// The provider a new order of `product` goes to at `now_ms`.
-    pub fn route(&self, environment: Environment, product: &Product, now_ms: i64) -> Option<Route> {
+    /// The provider a new order of `product` costing `cost` goes to at `now_ms`.
+    pub fn route(&self, environment: Environment, product: &Product, now_ms: i64, cost: Amount) -> Option<Route> {
         match environment {
             Environment::Staging => Some(self.simulated(product)),
-            Environment::Live => self.next_route(product, &[], now_ms),
+            Environment::Live => self.next_route(product, &[], now_ms, cost),
         }
     }
 
     /// The route a live order of `product` fails over to once the providers
     /// in `tried` could not take it: the lowest priority left, shared by
-    /// weight. Providers out of rotation for the product are skipped, unless
-    /// every route left is (then they are tried rather than refusing).
-    pub fn next_route(&self, product: &Product, tried: &[ProviderId], now_ms: i64) -> Option<Route> {
+    /// weight. Providers out of rotation for the product, or whose float is
+    /// known to be short of `cost`, are skipped, unless every route left is
+    /// (then they are tried rather than refusing).
+    pub fn next_route(&self, product: &Product, tried: &[ProviderId], now_ms: i64, cost: Amount) -> Option<Route> {
         let table = self.table();
         let untried: Vec<&LiveRoute> =
             table.by_product.get(&product.code)?.iter().filter(|r| !tried.contains(&r.connector.id)).collect();
-        let healthy: Vec<&LiveRoute> =
-            untried.iter().copied().filter(|r| !self.is_out(r.connector.id, &product.code, now_ms)).collect();
+        let usable =
+            |r: &&LiveRoute| !self.is_out(r.connector.id, &product.code, now_ms) && !self.short(r.connector.id, cost);
+        let healthy: Vec<&LiveRoute> = untried.iter().copied().filter(usable).collect();
         let left = if healthy.is_empty() { untried } else { healthy };
         let first = left.first()?.priority;
         let group: Vec<&LiveRoute> = left.into_iter().take_while(|r| r.priority == first).collect();

@@ -667,3 +667,25 @@ async fn a_low_float_at_a_provider_alerts_the_operator() {
     }
     panic!("no alert e-mail: {:?}", smtp.messages());
 }
+
+/// A provider whose float is known to be short of an order's cost is passed
+/// over for the next route (without a doomed attempt there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_short_of_float_is_passed_over() {
+    let b = Server::start(&[]);
+    let poor = b.merchant(&["--environment", "staging"], "5");
+    let rich = b.merchant(&["--environment", "staging"], "1000");
+    let a = Server::start(&["--provider-check-interval-ms", "300"]);
+    let buyer = a.merchant(&["--environment", "live"], "500");
+    add_route(&a, "poor", &format!("{}/v2", b.base), &poor, "1");
+    add_route(&a, "rich", &format!("{}/v2", b.base), &rich, "2");
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // routes reloaded, floats read
+    let client = Client::new(&a, &buyer);
+    let r = client.topup(json!({"refid": "S-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    assert_eq!(r.code(), "20");
+    let shown: Value = serde_json::from_str(&a.cli(&["order", "show", "S-1", "--account", &buyer.account])).unwrap();
+    let attempts = shown["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{shown}");
+    assert_eq!(attempts[0]["provider"], "rich", "RM 5 at the first provider cannot pay RM 9.70: {shown}");
+    assert_verified(&a.db);
+}
