@@ -393,3 +393,79 @@ async fn the_days_transfers_are_listed_page_by_page_for_reconciliation() {
         assert!(ding.transactions("2020-01-01").await.unwrap().is_empty());
     }
 }
+
+/// `tambah provider test NAME --product ...` through the engine: the order
+/// goes to Ding with `ValidateOnly` under the route's SKU, Ding's estimate or
+/// refusal comes back in words, and nothing is debited or recorded at Ding.
+/// A product with no route there, and a provider kind with no such
+/// check, are refused before anything is sent.
+#[tokio::test]
+async fn an_order_is_checked_at_ding_through_its_route_without_buying_it() {
+    use tambah_engine::merchants::AdminError;
+    use tambah_engine::providers::config::{ProviderSpec, RouteSpec};
+    use tambah_engine::{catalog, Config, Engine, MasterKey, SystemClock};
+    use tambah_store_sqlite::SqliteStore;
+
+    let fake = FakeDing::start(Switches::default()).await;
+    let path = std::env::temp_dir().join(format!("tambah-ding-check-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let store: Arc<dyn tambah_store::Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let (engine, runner) = Engine::start(
+        store,
+        catalog::parse(catalog::BUILT_IN).unwrap(),
+        tambah_engine::families::Families::parse(tambah_engine::families::BUILT_IN).unwrap(),
+        MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap(),
+        Config::default(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let spec = |name: &str, kind, credentials| ProviderSpec {
+        name: name.into(),
+        kind,
+        base_url: fake.url.clone(),
+        auth_url: fake.url.clone(),
+        credentials,
+        timeout_ms: 2_000,
+        low_balance: None,
+    };
+    engine.add_provider(&spec("ding", ProviderKind::Ding, key(API_KEY))).await.unwrap();
+    let route = RouteSpec {
+        product: "C".into(),
+        provider: "ding".into(),
+        upstream_product: Some(SKU.into()),
+        priority: 1,
+        weight: 1,
+        buy_price: None,
+    };
+    engine.put_route(&route).await.unwrap();
+
+    let said = engine.check_at_provider("ding", "C", ACCOUNT, Amount::from_rm(10)).await.unwrap();
+    assert!(said.starts_with("sends 10.00 MYR, delivers"), "{said}");
+    let sent = &fake.sends()[0];
+    assert_eq!((sent["ValidateOnly"].as_bool(), sent["SkuCode"].as_str()), (Some(true), Some(SKU)));
+    assert_eq!(sent["AccountNumber"], ACCOUNT_INTERNATIONAL);
+
+    fake.set_balance_sen(100);
+    let err = engine.check_at_provider("ding", "C", ACCOUNT, Amount::from_rm(10)).await.unwrap_err();
+    assert!(err.to_string().contains("[InsufficientBalance]"), "{err}");
+    fake.set_balance_sen(START_BALANCE_SEN);
+    let err = engine.check_at_provider("ding", "C", &test_number('5'), Amount::from_rm(10)).await.unwrap_err();
+    assert!(err.to_string().contains("declined (40)"), "{err}");
+    assert_eq!((fake.transfers(), fake.balance_sen()), (0, START_BALANCE_SEN), "nothing bought");
+
+    let sends = fake.sends().len();
+    let err = engine.check_at_provider("ding", "D", ACCOUNT, Amount::from_rm(10)).await.unwrap_err();
+    assert!(matches!(err, AdminError::NotFound(_)), "{err}");
+    let err = engine.check_at_provider("ding", "C", ACCOUNT, Amount::ZERO).await.unwrap_err();
+    assert!(matches!(err, AdminError::Invalid(_)), "{err}");
+    let reloadly = Credentials::ClientCredentials { client_id: "id".into(), client_secret: "secret".into() };
+    engine.add_provider(&spec("rl", ProviderKind::Reloadly, reloadly)).await.unwrap();
+    engine.put_route(&RouteSpec { provider: "rl".into(), ..route }).await.unwrap();
+    let err = engine.check_at_provider("rl", "C", ACCOUNT, Amount::from_rm(10)).await.unwrap_err();
+    assert!(err.to_string().contains("cannot check an order without buying it"), "{err}");
+    assert_eq!(fake.sends().len(), sends, "refused before anything was sent");
+
+    runner.shutdown(&engine).await;
+    let _ = std::fs::remove_file(&path);
+}

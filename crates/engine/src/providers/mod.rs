@@ -4,6 +4,7 @@
 //! (plus a refund notice); the engine turns each into an order transition and
 //! ledger entries, and records the answer on the order's attempt.
 
+mod check;
 pub mod config;
 pub mod ding;
 pub mod iimmpact;
@@ -112,6 +113,18 @@ pub trait Provider: Send + Sync {
     /// list them.
     fn catalogue(&self) -> BoxFuture<'_, Result<Vec<UpstreamProduct>, String>> {
         Box::pin(async { Err("this provider cannot list its products".into()) })
+    }
+
+    /// Puts an order to the provider to be checked, not bought (Ding's
+    /// `ValidateOnly`): `Ok` with what it says it would send and deliver,
+    /// `Err` with what a real send would have met. `None`: the provider has
+    /// no such check (`tambah provider test --product`).
+    fn validate<'a>(
+        &'a self,
+        _order: &'a ProviderOrder,
+        _now_ms: i64,
+    ) -> Option<BoxFuture<'a, Result<String, Answer>>> {
+        None
     }
 
     /// The provider's own list of what it took on a Malaysia-time day

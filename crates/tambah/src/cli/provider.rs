@@ -21,7 +21,6 @@ pub enum Kind {
 }
 
 #[derive(Subcommand, Debug)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process; boxing would only obscure the flags")]
 pub enum ProviderCommand {
     /// Add a provider.
     Add {
@@ -70,8 +69,19 @@ pub enum ProviderCommand {
     /// Our float at the provider.
     Balance { name: String },
     /// Check the provider's settings and credentials with a call that buys
-    /// nothing; non-zero exit when it fails.
-    Test { name: String },
+    /// nothing; with --product, --account and --amount, also put that order
+    /// to it to be checked, not bought (Ding's ValidateOnly), through the
+    /// product's route there. Non-zero exit when it fails.
+    Test {
+        name: String,
+        #[arg(long, requires_all = ["account", "amount"])]
+        product: Option<String>,
+        #[arg(long, requires = "product")]
+        account: Option<String>,
+        /// In ringgit, e.g. 10 or 10.50.
+        #[arg(long, requires = "product")]
+        amount: Option<String>,
+    },
     /// Take a provider out of routing.
     Disable { name: String },
     /// Put a provider back into routing.
@@ -107,7 +117,13 @@ pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
         ProviderCommand::List { json } => list(db, json).await,
         ProviderCommand::Show { name } => show(db, name).await,
         ProviderCommand::Balance { name } => balance(db, name, false).await,
-        ProviderCommand::Test { name } => balance(db, name, true).await,
+        ProviderCommand::Test { name, product, account, amount } => {
+            balance(db, name.clone(), true).await?;
+            match (product, account, amount) {
+                (Some(product), Some(account), Some(amount)) => check(db, name, product, account, amount).await,
+                _ => Ok(()),
+            }
+        }
         ProviderCommand::Disable { name } => set_enabled(db, name, false).await,
         ProviderCommand::Enable { name } => set_enabled(db, name, true).await,
     }
@@ -207,5 +223,20 @@ async fn balance(db: &DbArgs, name: String, test: bool) -> Result<(), String> {
         (false, Some(b)) => println!("{}", b.to_cents()),
         (false, None) => return Err(format!("provider {name} does not report a balance")),
     }
+    Ok(())
+}
+
+/// `provider test NAME --product CODE --account NUMBER --amount RM`.
+async fn check(db: &DbArgs, name: String, product: String, account: String, amount: String) -> Result<(), String> {
+    let amount = Amount::parse_rm(&amount, 2).map_err(|e| format!("--amount {amount:?}: {e}"))?;
+    let n = name.clone();
+    let p = product.clone();
+    let said =
+        with_engine(
+            db,
+            |e| async move { e.check_at_provider(&n, &p, &account, amount).await.map_err(|e| e.to_string()) },
+        )
+        .await?;
+    println!("provider {name}: {product} ok ({said})");
     Ok(())
 }

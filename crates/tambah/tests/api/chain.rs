@@ -149,6 +149,13 @@ async fn check_books(chain: &Chain) {
     let float = chain.a.cli(&["provider", "balance", "tambah-b"]);
     assert_eq!(minor_units(float.trim()), minor_units(&b_balance), "provider balance");
     assert!(chain.a.cli(&["provider", "test", "tambah-b"]).contains("ok"));
+    // IIMMPACT has no check that buys nothing: asking for one fails, sends
+    // nothing (B's list is unchanged below), and names why.
+    let check = ["provider", "test", "tambah-b", "--product", "D", "--account", "0123456789", "--amount", "10"];
+    let (ok, _, err) = crate::harness::cli_status(&chain.a.db, &check);
+    assert!(!ok && err.contains("cannot check an order without buying it"), "{err}");
+    let (ok, _, err) = crate::harness::cli_status(&chain.a.db, &check[..5]);
+    assert!(!ok && err.contains("--account"), "a check names the whole order: {err}");
     // Our attempts of the day match B's own list, reference by reference.
     let day = today();
     let report: Value =

@@ -182,6 +182,18 @@ impl Provider for Ding {
         })
     }
 
+    fn validate<'a>(&'a self, order: &'a ProviderOrder, now_ms: i64) -> Option<BoxFuture<'a, Result<String, Answer>>> {
+        Some(Box::pin(async move {
+            match self.validate_only(order, now_ms).await {
+                Validation::Valid(v) => Ok(format!(
+                    "sends {} {}, delivers {} {}",
+                    v.send_value, v.send_currency, v.receive_value, v.receive_currency
+                )),
+                Validation::Refused(answer) => Err(answer),
+            }
+        }))
+    }
+
     fn balance(&self) -> BoxFuture<'_, Result<Option<Amount>, String>> {
         Box::pin(async move { transform::balance(self.client.get_balance().await, CURRENCY) })
     }
