@@ -8,6 +8,7 @@ mod check;
 pub mod config;
 pub mod ding;
 pub mod iimmpact;
+mod meaning;
 pub mod reconcile;
 pub mod reloadly;
 pub mod routes;

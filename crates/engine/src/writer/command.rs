@@ -4,7 +4,7 @@
 //! file with its `apply` beside it; adding one is one new file, one variant
 //! and one arm of [`dispatch!`].
 
-use tambah_domain::AccountId;
+use tambah_domain::{AccountId, OrderId};
 use tambah_store::{OrderRow, StoreError, Writer};
 use tokio::sync::oneshot;
 
@@ -16,6 +16,13 @@ use crate::ledger::BatchLedger;
 pub(crate) struct Batch<'a> {
     pub w: &'a mut dyn Writer,
     pub ledger: &'a mut BatchLedger,
+}
+
+impl Batch<'_> {
+    /// The order a command acts on, which must exist.
+    pub fn order(&mut self, id: OrderId) -> Result<OrderRow, StoreError> {
+        self.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))
+    }
 }
 
 /// One state change applied inside a batch transaction. Every command names

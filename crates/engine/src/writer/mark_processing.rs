@@ -32,7 +32,7 @@ impl Apply for MarkProcessing {
 
     fn apply(&self, b: &mut Batch<'_>) -> Result<(OrderRow, bool), StoreError> {
         let id = self.order_id;
-        let mut order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
+        let mut order = b.order(id)?;
         if order.status != StatusCode::ACCEPTED {
             return Ok((order, false));
         }

@@ -38,7 +38,7 @@ impl Apply for Reroute {
 
     fn apply(&self, b: &mut Batch<'_>) -> Result<(OrderRow, bool), StoreError> {
         let id = self.order_id;
-        let mut order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
+        let mut order = b.order(id)?;
         // Only an order still Processing whose ended attempt is still its
         // last, unanswered one moves on: anything else (an answer recorded
         // meanwhile, a resolution by hand) settled it, and is left as it is.

@@ -34,7 +34,7 @@ impl Apply for Resolve {
 
     fn apply(&self, b: &mut Batch<'_>) -> Result<OrderRow, StoreError> {
         let id = self.order_id;
-        let order = b.w.get_order(id)?.ok_or_else(|| StoreError::Other(format!("order {id} not found")))?;
+        let order = b.order(id)?;
         // An outcome that does not fit the order's state changes nothing, not
         // even the attempt log (a late answer must not overwrite the one, or
         // the operator's resolution, that settled the order).

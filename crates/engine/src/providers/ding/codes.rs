@@ -11,25 +11,7 @@
 
 use tambah_domain::StatusCode;
 
-/// What a Ding error code or processing state means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Meaning {
-    /// Recorded and still being worked on: ask again later.
-    Pending,
-    Delivered,
-    /// Refused for good about the customer's number, with our code.
-    Declined(StatusCode),
-    /// Ding could not take the order and nothing was debited there: it may go
-    /// to another route.
-    Unavailable,
-    /// Our API key was refused: nothing was done.
-    Auth,
-    /// Ding says it has a transfer under this reference already: that one may
-    /// have been paid, so the order is looked up, never failed.
-    Duplicate,
-    /// Not in the table: unknown, never a failure.
-    Unknown,
-}
+pub use super::super::meaning::Meaning;
 
 /// (`Code`, `Context` (`None`: any), meaning), the whole table of error
 /// codes. A code listed with contexts only is unknown with any other context.

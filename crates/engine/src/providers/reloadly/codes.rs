@@ -10,25 +10,7 @@
 
 use tambah_domain::StatusCode;
 
-/// What a Reloadly code or status means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Meaning {
-    /// Still being worked on, or sent and not settled: ask again later.
-    Pending,
-    Delivered,
-    /// Refused for good about the customer's number, with our code.
-    Declined(StatusCode),
-    /// Reloadly could not take the order and nothing was debited there: it
-    /// may go to another route.
-    Unavailable,
-    /// Our bearer token or client credentials were refused: nothing was done.
-    Auth,
-    /// Our reference was used before: that earlier request may have been
-    /// paid, so the order is looked up, never failed.
-    Duplicate,
-    /// Not in the table: unknown, never a failure.
-    Unknown,
-}
+pub use super::super::meaning::Meaning;
 
 /// (`errorCode`, meaning), the whole table of error bodies.
 pub const ERRORS: &[(&str, Meaning)] = &[
