@@ -34,6 +34,7 @@ fn row(base_url: &str, timeout_ms: i64) -> ProviderRow {
         enabled: true,
         created_at_ms: 0,
         updated_at_ms: 0,
+        codes_json: "{}".into(),
     }
 }
 

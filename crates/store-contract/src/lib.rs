@@ -94,6 +94,7 @@ macro_rules! contract_tests {
             disputes::disputes
             providers::providers
             providers::provider_enabled
+            providers::provider_codes
             providers::routes
             providers::attempts
             providers::attempts_sent

@@ -60,6 +60,7 @@ pub fn providers(store: &dyn Store) {
                 enabled: true,
                 created_at_ms: T0,
                 updated_at_ms: T0,
+                codes_json: "{}".into(),
             },
             "create_provider returns the new provider, enabled, every field preserved"
         );
@@ -102,6 +103,23 @@ pub fn provider_enabled(store: &dyn Store) {
     );
     assert!(!set("nope", false, T0 + 10), "set_provider_enabled of an unknown name returns false");
     assert!(!set("SIM-B", false, T0 + 10), "provider names are matched exactly");
+}
+
+/// A provider starts with no code-table changes; setting them by name stamps
+/// it and leaves the others alone; an unknown name is false.
+pub fn provider_codes(store: &dyn Store) {
+    let p = add_provider(store, "codes-a", ProviderKind::Ding);
+    let other = add_provider(store, "codes-b", ProviderKind::Ding);
+    assert_eq!(p.codes_json, "{}", "a new provider has no code-table changes");
+    let json = r#"{"error:NewCode":"unavailable"}"#;
+    let set = |name: &str, now: i64| must("set_provider_codes", block(store.set_provider_codes(name, json, now)));
+    assert!(set("codes-a", T0 + 7), "setting the codes of a known provider returns true");
+    assert_eq!(
+        list_providers(store),
+        vec![ProviderRow { codes_json: json.into(), updated_at_ms: T0 + 7, ..p }, other],
+        "the changes are kept as given, the row stamped, the other provider unchanged"
+    );
+    assert!(!set("nope", T0 + 8), "set_provider_codes of an unknown name returns false");
 }
 
 fn route(product: &str, provider_id: ProviderId, priority: u32, buy_price: Option<Amount>) -> RouteRow {

@@ -63,6 +63,23 @@ impl ProviderStore for PgStore {
         })
     }
 
+    fn set_provider_codes<'a>(
+        &'a self,
+        name: &'a str,
+        codes_json: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let n = self
+                .execute(
+                    "UPDATE providers SET codes_json = $2, updated_at_ms = $3 WHERE name = $1",
+                    &[&name, &codes_json, &now_ms],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
     fn put_route<'a>(&'a self, route: &'a RouteRow) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let (priority, weight) = (i64::from(route.priority), i64::from(route.weight));

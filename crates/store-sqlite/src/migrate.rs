@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_statement_balances.sql")),
     (8, include_str!("../migrations/0008_catalogue_state.sql")),
     (9, include_str!("../migrations/0009_providers.sql")),
+    (10, include_str!("../migrations/0010_provider_codes.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

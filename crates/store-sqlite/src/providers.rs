@@ -72,6 +72,21 @@ impl ProviderStore for SqliteStore {
         }))
     }
 
+    fn set_provider_codes<'a>(
+        &'a self,
+        name: &'a str,
+        codes_json: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool>> {
+        ready(self.write(|tx| {
+            tx.execute(
+                "UPDATE providers SET codes_json = ?2, updated_at_ms = ?3 WHERE name = ?1",
+                params![name, codes_json, now_ms],
+            )
+            .map(|n| n == 1)
+        }))
+    }
+
     fn put_route<'a>(&'a self, route: &'a RouteRow) -> BoxFuture<'a, Result<()>> {
         ready(self.write(|tx| {
             tx.execute(

@@ -65,6 +65,9 @@ pub struct ProviderRow {
     pub enabled: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// The operator's changes to the connector's code table: a JSON object
+    /// of key to meaning (`{}`: none).
+    pub codes_json: String,
 }
 
 /// One route of a product to a provider.
@@ -189,6 +192,11 @@ pub trait ProviderStore {
     fn providers(&self) -> BoxFuture<'_, Result<Vec<ProviderRow>>>;
     /// False when no provider has this name.
     fn set_provider_enabled<'a>(&'a self, name: &'a str, enabled: bool, now_ms: i64) -> BoxFuture<'a, Result<bool>>;
+
+    /// Replaces the operator's code-table changes of a provider by name and
+    /// stamps it; false when there is no such provider.
+    fn set_provider_codes<'a>(&'a self, name: &'a str, codes_json: &'a str, now_ms: i64)
+        -> BoxFuture<'a, Result<bool>>;
     /// Adds the route, or replaces the route of the same product and provider.
     fn put_route<'a>(&'a self, route: &'a RouteRow) -> BoxFuture<'a, Result<()>>;
     /// False when there was no such route.

@@ -181,7 +181,7 @@ pub fn order<R: Columns>(r: &R) -> Result<OrderRow, R::Error> {
 macro_rules! provider_columns {
     () => {
         "id, name, kind, base_url, auth_url, ref_prefix, secrets_sealed, timeout_ms, enabled, created_at_ms, \
-         updated_at_ms, low_balance_minor"
+         updated_at_ms, low_balance_minor, codes_json"
     };
 }
 
@@ -199,6 +199,7 @@ pub fn provider<R: Columns>(r: &R) -> Result<ProviderRow, R::Error> {
         created_at_ms: r.int(9)?,
         updated_at_ms: r.int(10)?,
         low_balance: r.opt_int(11)?.map(Amount::from_minor),
+        codes_json: r.text(12)?,
     })
 }
 

@@ -8,11 +8,12 @@ mod check;
 pub mod config;
 pub mod ding;
 pub mod iimmpact;
-mod meaning;
+pub mod meaning;
 pub mod reconcile;
 pub mod reloadly;
 pub mod routes;
 pub mod simulator;
+pub mod table;
 pub mod transport;
 
 use std::future::Future;
@@ -155,6 +156,15 @@ pub struct UpstreamTransaction {
     /// What the status means for an attempt (`None`: not settled yet).
     pub settled: Option<tambah_store::AttemptOutcome>,
     pub amount: Amount,
+}
+
+/// The operator's changes to a provider's code table, or `None` (logged)
+/// when they cannot be read: the provider is then left out of routing rather
+/// than read with a table the operator did not mean.
+pub(crate) fn codes_of(row: &tambah_store::ProviderRow) -> Option<meaning::Codes> {
+    meaning::Codes::from_json(&row.codes_json)
+        .inspect_err(|e| tracing::error!(provider = %row.name, error = %e, "provider code table unreadable"))
+        .ok()
 }
 
 /// The connector for a configured provider, when this build speaks its kind.

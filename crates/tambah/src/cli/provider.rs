@@ -86,6 +86,30 @@ pub enum ProviderCommand {
     Disable { name: String },
     /// Put a provider back into routing.
     Enable { name: String },
+    /// The provider's code table: what each of its codes means for an order
+    /// (shipped with this build, and the operator's changes).
+    Codes {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change what one of the provider's codes means, or add a code the
+    /// shipped table does not know; running nodes pick it up within seconds.
+    /// KEY as `provider codes` lists it (IIMMPACT: 42; Reloadly:
+    /// error:CODE, status:STATUS; Ding: error:Code, error:Code/Context,
+    /// state:State). MEANING: pending, delivered, declined:NN (one of our
+    /// failure codes), unavailable (nothing taken there: may go to another
+    /// route), auth, duplicate (look it up), reversed, unknown (wait for a
+    /// query).
+    Code {
+        name: String,
+        key: String,
+        #[arg(required_unless_present = "shipped")]
+        meaning: Option<String>,
+        /// Give the code back to the shipped table.
+        #[arg(long, conflicts_with = "meaning")]
+        shipped: bool,
+    },
 }
 
 pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
@@ -126,7 +150,41 @@ pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
         }
         ProviderCommand::Disable { name } => set_enabled(db, name, false).await,
         ProviderCommand::Enable { name } => set_enabled(db, name, true).await,
+        ProviderCommand::Codes { name, json } => codes(db, name, json).await,
+        ProviderCommand::Code { name, key, meaning, shipped: _ } => set_code(db, name, key, meaning).await,
     }
+}
+
+async fn codes(db: &DbArgs, name: String, json: bool) -> Result<(), String> {
+    let table = with_engine(db, |e| async move { e.provider_codes(&name).await.map_err(|e| e.to_string()) }).await?;
+    if json {
+        let rows = table
+            .iter()
+            .map(|c| json!({"key": c.key, "meaning": c.meaning, "shipped": c.shipped, "changed": c.changed}));
+        println!("{}", serde_json::Value::Array(rows.collect()));
+        return Ok(());
+    }
+    println!("{:<50} {:<14} SHIPPED", "KEY", "MEANING");
+    for c in &table {
+        let shipped = match (&c.shipped, c.changed) {
+            (Some(s), true) => format!("{s} (changed)"),
+            (Some(s), false) => s.clone(),
+            (None, _) => "- (added)".into(),
+        };
+        println!("{:<50} {:<14} {shipped}", c.key, c.meaning);
+    }
+    Ok(())
+}
+
+async fn set_code(db: &DbArgs, name: String, key: String, meaning: Option<String>) -> Result<(), String> {
+    let (n, k, m) = (name.clone(), key.clone(), meaning.clone());
+    with_engine(db, |e| async move { e.set_provider_code(&n, &k, m.as_deref()).await.map_err(|e| e.to_string()) })
+        .await?;
+    match meaning {
+        Some(m) => println!("provider {name}: {key} means {m}"),
+        None => println!("provider {name}: {key} back to the shipped table"),
+    }
+    Ok(())
 }
 
 /// The credential flags of `provider add`.

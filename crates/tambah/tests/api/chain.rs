@@ -696,3 +696,59 @@ async fn a_provider_short_of_float_is_passed_over() {
     assert_eq!(attempts[0]["provider"], "rich", "RM 5 at the first provider cannot pay RM 9.70: {shown}");
     assert_verified(&a.db);
 }
+
+/// The operator changes what one of B's codes means at A without a new
+/// build: the next order reads the change; given back, the shipped meaning
+/// returns. A meaning the code cannot have is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_changes_what_a_code_means() {
+    let chain = Chain::start();
+    let buyer = Client::new(&chain.a, &chain.buyer);
+    chain.wait_for_route(&buyer).await;
+    let codes =
+        || -> Value { serde_json::from_str(&chain.a.cli(&["provider", "codes", "tambah-b", "--json"])).unwrap() };
+    let entry = |key: &str| codes().as_array().unwrap().iter().find(|c| c["key"] == key).cloned();
+    assert_eq!(
+        entry("48"),
+        Some(json!({"key": "48", "meaning": "declined:48", "shipped": "declined:48", "changed": false}))
+    );
+
+    chain.a.cli(&["provider", "code", "tambah-b", "48", "declined:52"]);
+    chain.a.cli(&["provider", "code", "tambah-b", "99", "unavailable"]);
+    assert_eq!(
+        entry("48"),
+        Some(json!({"key": "48", "meaning": "declined:52", "shipped": "declined:48", "changed": true}))
+    );
+    assert_eq!(entry("99"), Some(json!({"key": "99", "meaning": "unavailable", "shipped": null, "changed": true})));
+    for (bad, says) in [
+        (["provider", "code", "tambah-b", "48", "duplicate"], "cannot mean duplicate"),
+        (["provider", "code", "tambah-b", "48", "declined:20"], "declined:NN"),
+        (["provider", "code", "tambah-b", "error:X", "pending"], "IIMMPACT status code"),
+        (["provider", "code", "nobody", "48", "pending"], "no provider"),
+    ] {
+        let (ok, _, err) = crate::harness::cli_status(&chain.a.db, &bad);
+        assert!(!ok && err.contains(says), "{bad:?}: {err}");
+    }
+    assert_eq!(entry("48").unwrap()["meaning"], "declined:52", "a refused change changes nothing");
+
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // every node reloads providers within 2 s
+    let changed = Sent { refid: "K-48", account: "60123450048", final_code: "52" };
+    buyer.topup(json!({"refid": changed.refid, "product": "D", "account": changed.account, "amount": "10"})).await;
+    assert_eq!(final_code(&buyer, &changed).await, "52", "B's 48 read as the operator said");
+
+    chain.a.cli(&["provider", "code", "tambah-b", "48", "--shipped"]);
+    assert_eq!(entry("48").unwrap()["changed"], false);
+    let (ok, _, err) = crate::harness::cli_status(&chain.a.db, &["provider", "code", "tambah-b", "48", "--shipped"]);
+    assert!(!ok && err.contains("not changed"), "{err}");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let shipped = Sent { refid: "K-48B", account: "60123450048", final_code: "48" };
+    buyer.topup(json!({"refid": shipped.refid, "product": "D", "account": shipped.account, "amount": "10"})).await;
+    assert_eq!(final_code(&buyer, &shipped).await, "48", "the shipped meaning is back");
+
+    // Both declined orders released their holds: A's merchant paid only for
+    // what was delivered (the probe that found the route).
+    let at_a = orders(&chain.a, &chain.buyer).await;
+    assert_eq!(minor_units(&buyer.balance().await), minor_units("500") - spent(&at_a), "A's wallet is exact");
+    assert_verified(&chain.a.db);
+    assert_verified(&chain.b.db);
+}

@@ -11,7 +11,8 @@
 
 use tambah_domain::StatusCode;
 
-pub use super::super::meaning::Meaning;
+use super::super::meaning::{refuse_unless, split_key};
+pub use super::super::meaning::{Codes, Meaning};
 
 /// (`Code`, `Context` (`None`: any), meaning), the whole table of error
 /// codes. A code listed with contexts only is unknown with any other context.
@@ -60,39 +61,115 @@ pub const STATES: &[(&str, Meaning)] = &[
     ("Cancelled", Meaning::Unavailable),
 ];
 
-/// The meaning of one error code in its context.
-pub fn error_meaning(code: &str, context: Option<&str>) -> Meaning {
-    let exact = ERRORS.iter().find(|(c, x, _)| *c == code && x.is_some() && *x == context);
-    let any = || ERRORS.iter().find(|(c, x, _)| *c == code && x.is_none());
-    exact.or_else(any).map_or(Meaning::Unknown, |(_, _, m)| *m)
+/// The shipped tables as keys (`error:Code`, `error:Code/Context`,
+/// `state:ProcessingState`) and meanings.
+pub fn shipped() -> Vec<(String, Meaning)> {
+    let errors =
+        ERRORS.iter().map(|(c, x, m)| (x.map_or_else(|| format!("error:{c}"), |x| format!("error:{c}/{x}")), *m));
+    errors.chain(STATES.iter().map(|(s, m)| (format!("state:{s}"), *m))).collect()
 }
 
-/// The meaning of a list of error codes together: a duplicate first (look it
-/// up), then anything unknown (wait), then a refusal of our key, then a
-/// refusal about the number; only codes that all took nothing are
-/// "unavailable". No codes at all is unknown.
-pub fn errors_meaning<'a>(codes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Meaning {
-    let meanings: Vec<Meaning> = codes.into_iter().map(|(c, x)| error_meaning(c, x)).collect();
-    let any = |wanted: fn(&Meaning) -> bool| meanings.iter().copied().find(wanted);
-    if meanings.is_empty() {
-        return Meaning::Unknown;
+/// Whether the operator may set a key to a meaning: an error code (alone or
+/// `Code/Context`) can mean anything but a delivery or a reversal; a
+/// processing state only pending, delivered, unavailable (took nothing) or
+/// unknown.
+pub fn check(key: &str, meaning: Meaning) -> Result<(), String> {
+    match split_key(key, &["error", "state"])?.0 {
+        "error" => refuse_unless(!matches!(meaning, Meaning::Delivered | Meaning::Reversed), "Ding error", meaning),
+        _ => refuse_unless(
+            matches!(meaning, Meaning::Pending | Meaning::Delivered | Meaning::Unavailable | Meaning::Unknown),
+            "Ding processing state",
+            meaning,
+        ),
     }
-    any(|m| *m == Meaning::Duplicate)
-        .or_else(|| {
-            any(|m| matches!(m, Meaning::Unknown | Meaning::Pending | Meaning::Delivered)).map(|_| Meaning::Unknown)
-        })
-        .or_else(|| any(|m| *m == Meaning::Auth))
-        .or_else(|| any(|m| matches!(m, Meaning::Declined(_))))
-        .unwrap_or(Meaning::Unavailable)
 }
 
-pub fn state_meaning(state: &str) -> Meaning {
-    STATES.iter().find(|(s, _)| *s == state).map_or(Meaning::Unknown, |(_, m)| *m)
+/// The shipped tables with the operator's changes.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    changes: Codes,
+}
+
+impl Table {
+    pub fn new(changes: Codes) -> Table {
+        Table { changes }
+    }
+
+    /// The meaning of one error code in its context: the code with exactly
+    /// that context (changed, then shipped), then the code in any context
+    /// (changed, then shipped).
+    pub fn error_meaning(&self, code: &str, context: Option<&str>) -> Meaning {
+        let changed = |key: String| self.changes.changed(&key);
+        let exact = context.and_then(|x| {
+            changed(format!("error:{code}/{x}"))
+                .or_else(|| ERRORS.iter().find(|(c, k, _)| *c == code && *k == Some(x)).map(|(_, _, m)| *m))
+        });
+        let any = || {
+            changed(format!("error:{code}"))
+                .or_else(|| ERRORS.iter().find(|(c, k, _)| *c == code && k.is_none()).map(|(_, _, m)| *m))
+        };
+        exact.or_else(any).unwrap_or(Meaning::Unknown)
+    }
+
+    /// The meaning of a list of error codes together: a duplicate first
+    /// (look it up), then anything unknown (wait), then a refusal of our key,
+    /// then a refusal about the number; only codes that all took nothing are
+    /// "unavailable". No codes at all is unknown.
+    pub fn errors_meaning<'a>(&self, codes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Meaning {
+        let meanings: Vec<Meaning> = codes.into_iter().map(|(c, x)| self.error_meaning(c, x)).collect();
+        let any = |wanted: fn(&Meaning) -> bool| meanings.iter().copied().find(wanted);
+        if meanings.is_empty() {
+            return Meaning::Unknown;
+        }
+        any(|m| *m == Meaning::Duplicate)
+            .or_else(|| {
+                any(|m| matches!(m, Meaning::Unknown | Meaning::Pending | Meaning::Delivered | Meaning::Reversed))
+                    .map(|_| Meaning::Unknown)
+            })
+            .or_else(|| any(|m| *m == Meaning::Auth))
+            .or_else(|| any(|m| matches!(m, Meaning::Declined(_))))
+            .unwrap_or(Meaning::Unavailable)
+    }
+
+    pub fn state_meaning(&self, state: &str) -> Meaning {
+        let shipped = || STATES.iter().find(|(s, _)| *s == state).map_or(Meaning::Unknown, |(_, m)| *m);
+        self.changes.changed(&format!("state:{state}")).unwrap_or_else(shipped)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn error_meaning(code: &str, context: Option<&str>) -> Meaning {
+        Table::default().error_meaning(code, context)
+    }
+
+    fn errors_meaning<'a>(codes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Meaning {
+        Table::default().errors_meaning(codes)
+    }
+
+    fn state_meaning(state: &str) -> Meaning {
+        Table::default().state_meaning(state)
+    }
+
+    #[test]
+    fn the_operators_changes_come_before_the_shipped_tables() {
+        let mut changes = Codes::default();
+        changes.set("error:TransientProviderError/SomethingNew", Some(Meaning::Unavailable));
+        changes.set("error:ProviderError", Some(Meaning::Declined(StatusCode::BARRED)));
+        changes.set("state:Complete", Some(Meaning::Pending));
+        let table = Table::new(changes);
+        assert_eq!(table.error_meaning("TransientProviderError", Some("SomethingNew")), Meaning::Unavailable);
+        assert_eq!(table.error_meaning("TransientProviderError", Some("Other")), Meaning::Unknown);
+        // The shipped exact context still comes before a changed any-context.
+        assert_eq!(table.error_meaning("ProviderError", Some("ProductUnavailable")), Meaning::Unavailable);
+        assert_eq!(table.error_meaning("ProviderError", Some("Other")), Meaning::Declined(StatusCode::BARRED));
+        assert_eq!(table.state_meaning("Complete"), Meaning::Pending);
+        assert!(check("error:X/Y", Meaning::Unavailable).is_ok());
+        assert!(check("state:Complete", Meaning::Auth).is_err());
+        assert!(check("status:Complete", Meaning::Delivered).is_err());
+    }
 
     #[test]
     fn contexts_narrow_a_code_and_unlisted_ones_are_unknown() {

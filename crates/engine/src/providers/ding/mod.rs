@@ -11,7 +11,7 @@
 //! `client` is the wire, `transform` the mapping, `codes` the code tables.
 
 mod client;
-mod codes;
+pub(crate) mod codes;
 mod transform;
 
 use std::str::FromStr;
@@ -50,6 +50,7 @@ const LIST_PAGES_MAX: u32 = 500;
 pub struct Ding {
     name: String,
     client: Client,
+    table: codes::Table,
 }
 
 impl Ding {
@@ -60,9 +61,10 @@ impl Ding {
         let Credentials::Key { api_key } = credentials else {
             return Err("a Ding provider needs an API key".into());
         };
+        let changes = codes::Codes::from_json(&row.codes_json)?;
         let timeout = Duration::from_millis(u64::try_from(row.timeout_ms).unwrap_or(1).max(1));
         let client = Client::new(Settings { base_url: row.base_url.clone(), api_key, timeout })?;
-        Ok(Ding { name: row.name.clone(), client })
+        Ok(Ding { name: row.name.clone(), client, table: codes::Table::new(changes) })
     }
 
     /// [`Ding::new`] as a routable provider, or `None` (logged).
@@ -87,7 +89,7 @@ impl Ding {
             Err(why) => return Validation::Refused(not_sent(why).into()),
         };
         request.validate_only = true;
-        transform::validated(self.client.send_transfer(&request).await, recheck_at_ms)
+        transform::validated(&self.table, self.client.send_transfer(&request).await, recheck_at_ms)
     }
 
     /// What we ask of Ding, and the transfer request; or why this order
@@ -155,7 +157,7 @@ impl Provider for Ding {
                     return not_sent(why).into();
                 }
             };
-            transform::sent(&ordered, self.client.send_transfer(&request).await, now_ms + RECHECK_AFTER_MS)
+            transform::sent(&self.table, &ordered, self.client.send_transfer(&request).await, now_ms + RECHECK_AFTER_MS)
         })
     }
 
@@ -178,7 +180,7 @@ impl Provider for Ding {
                 skip: 0,
                 take: LIST_TAKE,
             };
-            transform::found(&ordered, self.client.list_transfer_records(&request).await, recheck_at_ms)
+            transform::found(&self.table, &ordered, self.client.list_transfer_records(&request).await, recheck_at_ms)
         })
     }
 
@@ -213,7 +215,7 @@ impl Provider for Ding {
                     take: LIST_PAGE,
                 };
                 let reply = self.client.list_transfer_records(&request).await.map_err(|e| format!("{e:?}"))?;
-                let (items, more) = transform::listing(&reply, wanted)?;
+                let (items, more) = transform::listing(&self.table, &reply, wanted)?;
                 out.extend(items);
                 if !more {
                     return Ok(out);

@@ -13,7 +13,7 @@ use tambah_domain::{time, Amount};
 use tambah_store::AttemptOutcome;
 
 use super::client::{BalanceAnswer, CallError, ErrorCode, ListAnswer, Reply, TransferAnswer, TransferRecord};
-use super::codes::{errors_meaning, state_meaning, Meaning};
+use super::codes::{Meaning, Table};
 use crate::providers::{Answer, Delivery, Outcome, UpstreamTransaction};
 
 /// How long the start of an answer kept for the attempt log is, in bytes.
@@ -95,7 +95,7 @@ fn unreadable(reply: &Reply, what: &str, e: &serde_json::Error, recheck_at_ms: i
 }
 
 /// The answer to `SendTransfer`.
-pub fn sent(ordered: &Ordered, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Answer {
+pub fn sent(table: &Table, ordered: &Ordered, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Answer {
     let reply = match result {
         Ok(reply) => reply,
         Err(e) => return unanswered(&e, true, recheck_at_ms),
@@ -104,16 +104,16 @@ pub fn sent(ordered: &Ordered, result: Result<Reply, CallError>, recheck_at_ms: 
         Ok(answer) => answer,
         Err(e) => return unreadable(&reply, "SendTransfer", &e, recheck_at_ms),
     };
-    let outcome = transfer_outcome(ordered, &answer, recheck_at_ms);
+    let outcome = transfer_outcome(table, ordered, &answer, recheck_at_ms);
     let record = answer.transfer_record.as_ref();
     let code = upstream_code(Some(answer.result_code), &answer.error_codes, record);
     let cost = record.filter(|_| matches!(outcome, Outcome::Delivered(_))).and_then(|r| cost(r, ordered.currency));
     Answer { outcome, upstream_code: code, excerpt: excerpt(&reply.body), cost }
 }
 
-fn transfer_outcome(ordered: &Ordered, a: &TransferAnswer, recheck_at_ms: i64) -> Outcome {
+fn transfer_outcome(table: &Table, ordered: &Ordered, a: &TransferAnswer, recheck_at_ms: i64) -> Outcome {
     let pending = Outcome::Pending { recheck_at_ms };
-    let errors = errors_meaning(pairs(&a.error_codes));
+    let errors = table.errors_meaning(pairs(&a.error_codes));
     if errors == Meaning::Duplicate {
         tracing::info!(upstream_ref = %ordered.reference, "Ding already has a transfer under our reference: it is looked up");
         return pending;
@@ -124,12 +124,12 @@ fn transfer_outcome(ordered: &Ordered, a: &TransferAnswer, recheck_at_ms: i64) -
             tracing::warn!(upstream_ref = %ordered.reference, "Ding answered success without a transfer: the order waits");
             return pending;
         };
-        return record_outcome(ordered, record, &a.error_codes, recheck_at_ms);
+        return record_outcome(table, ordered, record, &a.error_codes, recheck_at_ms);
     }
     // A refusal. The record that may come with it must say the transfer
     // took nothing; one that says otherwise contradicts the refusal.
     let state = record.and_then(|r| r.processing_state.as_deref());
-    if let Some(state) = state.filter(|s| state_meaning(s) != Meaning::Unavailable) {
+    if let Some(state) = state.filter(|s| table.state_meaning(s) != Meaning::Unavailable) {
         tracing::warn!(upstream_ref = %ordered.reference, result_code = a.result_code, state,
             "Ding refused the transfer and shows it in progress or done: the order waits");
         return pending;
@@ -144,7 +144,7 @@ fn refusal(meaning: Meaning, codes: &[ErrorCode], recheck_at_ms: i64) -> Outcome
         Meaning::Declined(code) => Outcome::Declined { code, reason: format!("Ding refused it: {named}") },
         Meaning::Unavailable => Outcome::Unavailable { reason: format!("Ding could not take it: {named}") },
         Meaning::Auth => Outcome::Unavailable { reason: format!("Ding refused our API key: {named}") },
-        Meaning::Pending | Meaning::Delivered | Meaning::Duplicate | Meaning::Unknown => {
+        Meaning::Pending | Meaning::Delivered | Meaning::Duplicate | Meaning::Reversed | Meaning::Unknown => {
             tracing::warn!(code = %named, "a Ding error code that does not settle the order: it waits");
             Outcome::Pending { recheck_at_ms }
         }
@@ -152,10 +152,16 @@ fn refusal(meaning: Meaning, codes: &[ErrorCode], recheck_at_ms: i64) -> Outcome
 }
 
 /// A transfer record, with the error codes that came with it.
-fn record_outcome(ordered: &Ordered, record: &TransferRecord, codes: &[ErrorCode], recheck_at_ms: i64) -> Outcome {
+fn record_outcome(
+    table: &Table,
+    ordered: &Ordered,
+    record: &TransferRecord,
+    codes: &[ErrorCode],
+    recheck_at_ms: i64,
+) -> Outcome {
     let pending = Outcome::Pending { recheck_at_ms };
     let state = record.processing_state.as_deref().unwrap_or_default();
-    let meaning = state_meaning(state);
+    let meaning = table.state_meaning(state);
     if let Err(why) = integrity(ordered, record, meaning == Meaning::Delivered) {
         tracing::error!(upstream_ref = %ordered.reference, %why,
             "Ding answered about something else than what was ordered: flagged, not accepted");
@@ -171,7 +177,7 @@ fn record_outcome(ordered: &Ordered, record: &TransferRecord, codes: &[ErrorCode
         Meaning::Unavailable if codes.is_empty() => {
             Outcome::Unavailable { reason: format!("the transfer is {state} at Ding, nothing debited") }
         }
-        Meaning::Unavailable => refusal(errors_meaning(pairs(codes)), codes, recheck_at_ms),
+        Meaning::Unavailable => refusal(table.errors_meaning(pairs(codes)), codes, recheck_at_ms),
         _ => pending,
     }
 }
@@ -233,7 +239,7 @@ fn delivery(record: &TransferRecord) -> Delivery {
 }
 
 /// The answer to `ListTransferRecords` filtered by our reference.
-pub fn found(ordered: &Ordered, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Answer {
+pub fn found(table: &Table, ordered: &Ordered, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Answer {
     let reply = match result {
         Ok(reply) => reply,
         Err(e) => return unanswered(&e, false, recheck_at_ms),
@@ -262,7 +268,7 @@ pub fn found(ordered: &Ordered, result: Result<Reply, CallError>, recheck_at_ms:
     let answers = list.items.iter().map(|item| {
         let record = item.transfer_record.as_ref();
         let outcome = match record {
-            Some(record) => record_outcome(ordered, record, &item.error_codes, recheck_at_ms),
+            Some(record) => record_outcome(table, ordered, record, &item.error_codes, recheck_at_ms),
             None => pending.clone(),
         };
         let cost = record.filter(|_| matches!(outcome, Outcome::Delivered(_))).and_then(|r| cost(r, ordered.currency));
@@ -289,7 +295,7 @@ pub enum Validation {
 }
 
 /// The answer to a `ValidateOnly` transfer.
-pub fn validated(result: Result<Reply, CallError>, recheck_at_ms: i64) -> Validation {
+pub fn validated(table: &Table, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Validation {
     let reply = match result {
         Ok(reply) => reply,
         Err(e) => return Validation::Refused(unanswered(&e, true, recheck_at_ms)),
@@ -308,7 +314,7 @@ pub fn validated(result: Result<Reply, CallError>, recheck_at_ms: i64) -> Valida
             receive_currency: price.receive_currency_iso.unwrap_or_default(),
         });
     }
-    let outcome = match errors_meaning(pairs(&answer.error_codes)) {
+    let outcome = match table.errors_meaning(pairs(&answer.error_codes)) {
         Meaning::Duplicate => Outcome::Pending { recheck_at_ms },
         meaning => refusal(meaning, &answer.error_codes, recheck_at_ms),
     };
@@ -338,7 +344,7 @@ pub fn balance(result: Result<Reply, CallError>, currency: &str) -> Result<Optio
 /// started on the Malaysia-time day `day`, with our reference, what their
 /// state means for an attempt, and their `SendValue`; and whether Ding has
 /// more pages.
-pub fn listing(reply: &Reply, day: time::Day) -> Result<(Vec<UpstreamTransaction>, bool), String> {
+pub fn listing(table: &Table, reply: &Reply, day: time::Day) -> Result<(Vec<UpstreamTransaction>, bool), String> {
     let list: ListAnswer = serde_json::from_str(&reply.body)
         .map_err(|e| format!("ListTransferRecords: HTTP {}: unreadable answer: {e}", reply.http_status))?;
     if list.result_code != SUCCESS {
@@ -357,9 +363,9 @@ pub fn listing(reply: &Reply, day: time::Day) -> Result<(Vec<UpstreamTransaction
         let amount = Amount::parse_rm(value.as_deref().unwrap_or("0"), 4)
             .map_err(|e| format!("ListTransferRecords: {reference}: SendValue {value:?}: {e:?}"))?;
         let state = record.processing_state.clone().unwrap_or_default();
-        let settled = match state_meaning(&state) {
+        let settled = match table.state_meaning(&state) {
             Meaning::Delivered => Some(AttemptOutcome::Delivered),
-            Meaning::Unavailable => match errors_meaning(pairs(&item.error_codes)) {
+            Meaning::Unavailable => match table.errors_meaning(pairs(&item.error_codes)) {
                 Meaning::Declined(_) => Some(AttemptOutcome::Declined),
                 _ => Some(AttemptOutcome::NotSent),
             },

@@ -5,7 +5,7 @@
 //! row); a status check resubmits the same request, which IIMMPACT answers
 //! without charging again.
 
-mod codes;
+pub(crate) mod codes;
 mod transform;
 
 use std::sync::Arc;
@@ -29,6 +29,7 @@ const LIST_PAGES_MAX: usize = 200;
 pub struct Iimmpact {
     name: String,
     client: Client,
+    table: codes::Table,
 }
 
 impl Iimmpact {
@@ -39,11 +40,14 @@ impl Iimmpact {
             tracing::error!(provider = %row.name, "an IIMMPACT provider needs an API key and secret");
             return None;
         };
+        let changes = super::codes_of(row)?;
         let mut config = Config::new(row.base_url.clone(), tambah_iimmpact::Credentials::ApiKey { key_id, secret });
         config.timeout = Duration::from_millis(u64::try_from(row.timeout_ms).unwrap_or(1));
         config.connect_timeout = config.connect_timeout.min(config.timeout);
         match Client::new(config) {
-            Ok(client) => Some(Arc::new(Iimmpact { name: row.name.clone(), client })),
+            Ok(client) => {
+                Some(Arc::new(Iimmpact { name: row.name.clone(), client, table: codes::Table::new(changes) }))
+            }
             Err(e) => {
                 tracing::error!(provider = %row.name, error = %e, "IIMMPACT provider settings are unusable");
                 None
@@ -71,7 +75,7 @@ impl Provider for Iimmpact {
     fn submit<'a>(&'a self, order: &'a ProviderOrder, _product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer> {
         Box::pin(async move {
             let result = self.client.topup(&Self::request(order)).await;
-            transform::answer(order, result, Call::Send, now_ms + RECHECK_AFTER_MS)
+            transform::answer(&self.table, order, result, Call::Send, now_ms + RECHECK_AFTER_MS)
         })
     }
 
@@ -106,7 +110,7 @@ impl Provider for Iimmpact {
                 let limit = LIST_PAGE.to_string();
                 let query = [("date", day), ("limit", limit.as_str()), ("offset", offset.as_str())];
                 let reply = self.client.request(Method::GET, "/v2/transactions", &query, None).await;
-                let items = transform::listing(&reply.map_err(|e| e.to_string())?.body)?;
+                let items = transform::listing(&self.table, &reply.map_err(|e| e.to_string())?.body)?;
                 let full = items.len() == LIST_PAGE;
                 out.extend(items);
                 if !full {
@@ -120,7 +124,7 @@ impl Provider for Iimmpact {
     fn query<'a>(&'a self, order: &'a ProviderOrder, _product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer> {
         Box::pin(async move {
             let result = self.client.status(&Self::request(order)).await;
-            transform::answer(order, result, Call::Query, now_ms + RECHECK_AFTER_MS)
+            transform::answer(&self.table, order, result, Call::Query, now_ms + RECHECK_AFTER_MS)
         })
     }
 }

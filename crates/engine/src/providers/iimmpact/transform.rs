@@ -7,7 +7,7 @@
 use tambah_domain::StatusCode;
 use tambah_iimmpact::{Error, RejectionCode, TopupResponse};
 
-use super::codes::{meaning, Meaning};
+use super::codes::{Meaning, Table};
 use crate::providers::{Answer, Delivery, Outcome, ProviderOrder, UpstreamTransaction};
 use tambah_domain::Amount;
 use tambah_store::AttemptOutcome;
@@ -32,23 +32,29 @@ fn excerpt(text: &str) -> String {
 }
 
 /// The answer to a topup or status call.
-pub fn answer(order: &ProviderOrder, result: Result<TopupResponse, Error>, call: Call, recheck_at_ms: i64) -> Answer {
+pub fn answer(
+    table: &Table,
+    order: &ProviderOrder,
+    result: Result<TopupResponse, Error>,
+    call: Call,
+    recheck_at_ms: i64,
+) -> Answer {
     match result {
-        Ok(response) => from_response(order, &response, recheck_at_ms),
-        Err(e) => from_error(&e, call, recheck_at_ms),
+        Ok(response) => from_response(table, order, &response, recheck_at_ms),
+        Err(e) => from_error(table, &e, call, recheck_at_ms),
     }
 }
 
-fn from_response(order: &ProviderOrder, r: &TopupResponse, recheck_at_ms: i64) -> Answer {
+fn from_response(table: &Table, order: &ProviderOrder, r: &TopupResponse, recheck_at_ms: i64) -> Answer {
     let code = r.status_code;
     let pending = Outcome::Pending { recheck_at_ms };
-    let outcome = match (integrity(order, r), meaning(code)) {
+    let outcome = match (integrity(order, r), table.meaning(code)) {
         (Err(why), _) => {
             tracing::error!(order = %order.order_id, upstream_ref = %order.upstream_ref, %why,
                 "the provider answered about something else than what was ordered: flagged, not accepted");
             pending
         }
-        (Ok(()), Meaning::Pending | Meaning::Unknown) => pending,
+        (Ok(()), Meaning::Pending | Meaning::Unknown | Meaning::Auth | Meaning::Duplicate) => pending,
         (Ok(()), Meaning::Delivered) => Outcome::Delivered(Delivery {
             sn: r.sn.clone(),
             pin: r.pin.clone(),
@@ -85,7 +91,7 @@ fn integrity(order: &ProviderOrder, r: &TopupResponse) -> Result<(), String> {
     Ok(())
 }
 
-fn from_error(e: &Error, call: Call, recheck_at_ms: i64) -> Answer {
+fn from_error(table: &Table, e: &Error, call: Call, recheck_at_ms: i64) -> Answer {
     let pending = Outcome::Pending { recheck_at_ms };
     let (outcome, code, text) = match e {
         // Nothing left this machine: a send may go elsewhere; a query
@@ -100,7 +106,7 @@ fn from_error(e: &Error, call: Call, recheck_at_ms: i64) -> Answer {
             (pending, http_status.map(|s| s.to_string()).unwrap_or_default(), body.clone().unwrap_or(reason.clone()))
         }
         Error::Rejected { http_status, code, body, .. } => {
-            (rejected(*http_status, code, call, recheck_at_ms), code.to_string(), body.to_string())
+            (rejected(table, *http_status, code, call, recheck_at_ms), code.to_string(), body.to_string())
         }
         // The credentials were refused: nothing was done upstream.
         Error::Auth { code, body, .. } => match call {
@@ -120,14 +126,14 @@ fn from_error(e: &Error, call: Call, recheck_at_ms: i64) -> Answer {
 /// may go elsewhere); a 409 means our reference is known there with other
 /// parameters, which only an operator can untangle; on a query it says
 /// nothing about the first send.
-fn rejected(http_status: u16, code: &RejectionCode, call: Call, recheck_at_ms: i64) -> Outcome {
+fn rejected(table: &Table, http_status: u16, code: &RejectionCode, call: Call, recheck_at_ms: i64) -> Outcome {
     let pending = Outcome::Pending { recheck_at_ms };
     if call == Call::Query || http_status == 409 {
         tracing::warn!(http_status, %code, ?call, "upstream refused a query or knows our reference otherwise: the order waits");
         return pending;
     }
     match code {
-        RejectionCode::Status(c) => match meaning(*c) {
+        RejectionCode::Status(c) => match table.meaning(*c) {
             Meaning::Declined(ours) => Outcome::Declined { code: ours, reason: format!("upstream refused it ({c})") },
             Meaning::Unavailable => Outcome::Unavailable { reason: format!("upstream could not take it ({c})") },
             // A 4xx that claims success or pending: believe neither.
@@ -141,23 +147,23 @@ fn rejected(http_status: u16, code: &RejectionCode, call: Call, recheck_at_ms: i
 
 /// The items of one page of `/v2/transactions`: our references there, their
 /// status codes (read through the code table) and amounts.
-pub fn listing(body: &str) -> Result<Vec<UpstreamTransaction>, String> {
+pub fn listing(table: &Table, body: &str) -> Result<Vec<UpstreamTransaction>, String> {
     let value: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("transaction list: {e}"))?;
     let items = value["data"].as_array().ok_or("transaction list: no data array")?;
-    items.iter().map(listed).collect()
+    items.iter().map(|item| listed(table, item)).collect()
 }
 
-fn listed(item: &serde_json::Value) -> Result<UpstreamTransaction, String> {
+fn listed(table: &Table, item: &serde_json::Value) -> Result<UpstreamTransaction, String> {
     let text =
         |field: &str| item[field].as_str().map(str::to_owned).ok_or_else(|| format!("transaction list: no {field}"));
     let code = text("status_code")?;
     let amount = Amount::parse_rm(&text("amount")?, 4).map_err(|e| format!("transaction list: amount: {e}"))?;
-    let settled = match code.parse().map(meaning).unwrap_or(Meaning::Unknown) {
+    let settled = match code.parse().map(|c| table.meaning(c)).unwrap_or(Meaning::Unknown) {
         Meaning::Delivered => Some(AttemptOutcome::Delivered),
         Meaning::Declined(_) => Some(AttemptOutcome::Declined),
         Meaning::Unavailable => Some(AttemptOutcome::NotSent),
         Meaning::Reversed => Some(AttemptOutcome::Reversed),
-        Meaning::Pending | Meaning::Unknown => None,
+        Meaning::Pending | Meaning::Unknown | Meaning::Auth | Meaning::Duplicate => None,
     };
     Ok(UpstreamTransaction { reference: text("refid")?, code, settled, amount })
 }

@@ -10,7 +10,8 @@
 
 use tambah_domain::StatusCode;
 
-pub use super::super::meaning::Meaning;
+use super::super::meaning::{refuse_unless, split_key};
+pub use super::super::meaning::{Codes, Meaning};
 
 /// (`errorCode`, meaning), the whole table of error bodies.
 pub const ERRORS: &[(&str, Meaning)] = &[
@@ -58,17 +59,75 @@ fn find(table: &[(&str, Meaning)], code: &str) -> Meaning {
     table.iter().find(|(c, _)| *c == code).map_or(Meaning::Unknown, |(_, m)| *m)
 }
 
-pub fn error_meaning(code: &str) -> Meaning {
-    find(ERRORS, code)
+/// The shipped tables as keys (`error:CODE`, `status:STATUS`) and meanings.
+pub fn shipped() -> Vec<(String, Meaning)> {
+    let errors = ERRORS.iter().map(|(c, m)| (format!("error:{c}"), *m));
+    errors.chain(STATUSES.iter().map(|(s, m)| (format!("status:{s}"), *m))).collect()
 }
 
-pub fn status_meaning(status: &str) -> Meaning {
-    find(STATUSES, status)
+/// Whether the operator may set a key to a meaning: an `errorCode` can mean
+/// anything but a delivery or a reversal; a transaction status only
+/// pending, delivered, unavailable (nothing debited) or unknown.
+pub fn check(key: &str, meaning: Meaning) -> Result<(), String> {
+    match split_key(key, &["error", "status"])?.0 {
+        "error" => refuse_unless(!matches!(meaning, Meaning::Delivered | Meaning::Reversed), "Reloadly error", meaning),
+        _ => refuse_unless(
+            matches!(meaning, Meaning::Pending | Meaning::Delivered | Meaning::Unavailable | Meaning::Unknown),
+            "Reloadly status",
+            meaning,
+        ),
+    }
+}
+
+/// The shipped tables with the operator's changes.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    changes: Codes,
+}
+
+impl Table {
+    pub fn new(changes: Codes) -> Table {
+        Table { changes }
+    }
+
+    pub fn error_meaning(&self, code: &str) -> Meaning {
+        self.changes.changed(&format!("error:{code}")).unwrap_or_else(|| find(ERRORS, code))
+    }
+
+    pub fn status_meaning(&self, status: &str) -> Meaning {
+        self.changes.changed(&format!("status:{status}")).unwrap_or_else(|| find(STATUSES, status))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn error_meaning(code: &str) -> Meaning {
+        Table::default().error_meaning(code)
+    }
+
+    fn status_meaning(status: &str) -> Meaning {
+        Table::default().status_meaning(status)
+    }
+
+    #[test]
+    fn the_operators_changes_come_before_the_shipped_tables() {
+        let mut changes = Codes::default();
+        changes.set("error:PHONE_BANNED_BY_OPERATOR", Some(Meaning::Declined(StatusCode::BARRED)));
+        changes.set("status:FAILED", Some(Meaning::Pending));
+        let table = Table::new(changes);
+        assert_eq!(table.error_meaning("PHONE_BANNED_BY_OPERATOR"), Meaning::Declined(StatusCode::BARRED));
+        assert_eq!(table.status_meaning("FAILED"), Meaning::Pending);
+        assert_eq!(table.status_meaning("SUCCESSFUL"), Meaning::Delivered);
+        assert_eq!(table.error_meaning("NEVER_SEEN"), Meaning::Unknown);
+        assert!(check("error:NEW_ONE", Meaning::Unavailable).is_ok());
+        assert!(check("error:NEW_ONE", Meaning::Delivered).is_err());
+        assert!(check("status:SUCCESSFUL", Meaning::Declined(StatusCode::BARRED)).is_err());
+        assert!(check("state:SUCCESSFUL", Meaning::Delivered).is_err());
+        assert!(check("error:", Meaning::Unavailable).is_err());
+        assert!(check("error:TWO WORDS", Meaning::Unavailable).is_err());
+    }
 
     #[test]
     fn unlisted_codes_and_statuses_are_unknown() {

@@ -12,7 +12,7 @@
 //! `client` is the wire, `transform` the mapping, `codes` the code tables.
 
 mod client;
-mod codes;
+pub(crate) mod codes;
 mod transform;
 
 use std::str::FromStr;
@@ -39,6 +39,7 @@ const COUNTRY_CURRENCY: &str = "MYR";
 pub struct Reloadly {
     name: String,
     client: Client,
+    table: codes::Table,
 }
 
 impl Reloadly {
@@ -51,6 +52,7 @@ impl Reloadly {
             tracing::error!(provider = %row.name, "a Reloadly provider needs an OAuth2 client id and secret");
             return None;
         };
+        let changes = super::codes_of(row)?;
         let settings = Settings {
             base_url: row.base_url.clone(),
             auth_url: row.auth_url.clone(),
@@ -59,7 +61,9 @@ impl Reloadly {
             timeout: Duration::from_millis(u64::try_from(row.timeout_ms).unwrap_or(1).max(1)),
         };
         match Client::new(settings) {
-            Ok(client) => Some(Arc::new(Reloadly { name: row.name.clone(), client })),
+            Ok(client) => {
+                Some(Arc::new(Reloadly { name: row.name.clone(), client, table: codes::Table::new(changes) }))
+            }
             Err(e) => {
                 tracing::error!(provider = %row.name, error = %e, "Reloadly provider settings are unusable");
                 None
@@ -89,8 +93,8 @@ impl Reloadly {
     /// Finds the transaction under our reference, then asks its status.
     async fn look_up(&self, order: &ProviderOrder, recheck_at_ms: i64) -> Answer {
         let found = self.client.find_by_identifier(&order.upstream_ref).await;
-        match transform::found(order, found, recheck_at_ms) {
-            Next::AskStatus(id) => transform::status(order, self.client.status(&id).await, recheck_at_ms),
+        match transform::found(&self.table, order, found, recheck_at_ms) {
+            Next::AskStatus(id) => transform::status(&self.table, order, self.client.status(&id).await, recheck_at_ms),
             Next::Answered(answer) => answer,
         }
     }
@@ -118,8 +122,10 @@ impl Provider for Reloadly {
                 }
             };
             let sent = self.client.topup_async(&request).await;
-            match transform::sent(order, sent, recheck_at_ms) {
-                Next::AskStatus(id) => transform::status(order, self.client.status(&id).await, recheck_at_ms),
+            match transform::sent(&self.table, order, sent, recheck_at_ms) {
+                Next::AskStatus(id) => {
+                    transform::status(&self.table, order, self.client.status(&id).await, recheck_at_ms)
+                }
                 Next::Answered(answer) => answer,
             }
         })

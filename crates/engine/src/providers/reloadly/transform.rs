@@ -11,7 +11,7 @@ use serde_json::Value;
 use tambah_domain::Amount;
 
 use super::client::{text, Accepted, CallError, ErrorBody, Page, Reply, Transaction};
-use super::codes::{error_meaning, status_meaning, Meaning};
+use super::codes::{Meaning, Table};
 use super::{COUNTRY_CURRENCY, COUNTRY_DIALING_CODE};
 use crate::providers::{Answer, Delivery, Outcome, ProviderOrder};
 
@@ -44,7 +44,7 @@ fn pending(recheck_at_ms: i64, upstream_code: impl Into<String>, raw: &str) -> A
 
 /// The answer to `POST /topups-async`: its transaction's status is asked
 /// next when Reloadly took the top-up, otherwise what the answer means.
-pub fn sent(order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Next {
+pub fn sent(table: &Table, order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Next {
     let reply = match result {
         Ok(reply) => reply,
         Err(CallError::Token { reason, code }) => {
@@ -63,7 +63,7 @@ pub fn sent(order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_
         Err(CallError::Unknown(reason)) => return Next::Answered(pending(recheck_at_ms, "", &reason)),
     };
     if !reply.is_success() {
-        return Next::Answered(refused(order, &reply, recheck_at_ms));
+        return Next::Answered(refused(table, order, &reply, recheck_at_ms));
     }
     match serde_json::from_str::<Accepted>(&reply.body).ok().and_then(|a| text(Some(&a.transaction_id))) {
         Some(id) => Next::AskStatus(id),
@@ -77,12 +77,12 @@ pub fn sent(order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_
 
 /// A top-up answered with an error: what its `errorCode` means. An error
 /// without Reloadly's body (a proxy's page, a bare 5xx) says nothing.
-fn refused(order: &ProviderOrder, reply: &Reply, recheck_at_ms: i64) -> Answer {
+fn refused(table: &Table, order: &ProviderOrder, reply: &Reply, recheck_at_ms: i64) -> Answer {
     let code = serde_json::from_str::<ErrorBody>(&reply.body).ok().and_then(|e| e.error_code);
     let Some(code) = code else {
         return pending(recheck_at_ms, reply.http_status.to_string(), &reply.body);
     };
-    let outcome = match error_meaning(&code) {
+    let outcome = match table.error_meaning(&code) {
         Meaning::Declined(ours) => Outcome::Declined { code: ours, reason: format!("Reloadly refused it: {code}") },
         Meaning::Unavailable => Outcome::Unavailable { reason: format!("Reloadly could not take it: {code}") },
         // Refused again after a new token: nothing was done there.
@@ -92,7 +92,9 @@ fn refused(order: &ProviderOrder, reply: &Reply, recheck_at_ms: i64) -> Answer {
                 "Reloadly says our reference was used before: that request may have been paid, the order is looked up by it");
             Outcome::Pending { recheck_at_ms }
         }
-        Meaning::Pending | Meaning::Delivered | Meaning::Unknown => Outcome::Pending { recheck_at_ms },
+        Meaning::Pending | Meaning::Delivered | Meaning::Reversed | Meaning::Unknown => {
+            Outcome::Pending { recheck_at_ms }
+        }
     };
     Answer { outcome, upstream_code: code, excerpt: excerpt(&reply.body), cost: None }
 }
@@ -100,7 +102,7 @@ fn refused(order: &ProviderOrder, reply: &Reply, recheck_at_ms: i64) -> Answer {
 /// The answer to the transaction report filtered by our reference: the
 /// transaction to ask about, otherwise an answer (always pending: a report
 /// that does not show our reference is no proof that it was never sent).
-pub fn found(order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Next {
+pub fn found(table: &Table, order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Next {
     let reply = match result {
         Ok(reply) => reply,
         Err(e) => return Next::Answered(not_through(order, &e, recheck_at_ms)),
@@ -120,8 +122,10 @@ pub fn found(order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at
     // A delivery settles the order; otherwise one not yet final; otherwise any.
     let chosen = ours
         .iter()
-        .find(|t| t.status.as_deref() == Some("SUCCESSFUL"))
-        .or_else(|| ours.iter().find(|t| status_meaning(t.status.as_deref().unwrap_or("")) != Meaning::Unavailable))
+        .find(|t| table.status_meaning(t.status.as_deref().unwrap_or("")) == Meaning::Delivered)
+        .or_else(|| {
+            ours.iter().find(|t| table.status_meaning(t.status.as_deref().unwrap_or("")) != Meaning::Unavailable)
+        })
         .or_else(|| ours.first());
     match chosen.and_then(|t| text(t.transaction_id.as_ref())) {
         Some(id) => Next::AskStatus(id),
@@ -144,7 +148,7 @@ fn not_through(order: &ProviderOrder, e: &CallError, recheck_at_ms: i64) -> Answ
 
 /// The answer to `GET /topups/{id}/status` (the `{status, transaction}`
 /// wrapper, or the bare transaction), about a top-up Reloadly took.
-pub fn status(order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Answer {
+pub fn status(table: &Table, order: &ProviderOrder, result: Result<Reply, CallError>, recheck_at_ms: i64) -> Answer {
     let reply = match result {
         Ok(reply) => reply,
         Err(e) => return not_through(order, &e, recheck_at_ms),
@@ -165,7 +169,7 @@ pub fn status(order: &ProviderOrder, result: Result<Reply, CallError>, recheck_a
         // Older answers have no status: not a failure, not a delivery.
         return pending(recheck_at_ms, "", &reply.body);
     };
-    let outcome = settle(order, &status, tx.as_ref(), recheck_at_ms);
+    let outcome = settle(table, order, &status, tx.as_ref(), recheck_at_ms);
     let cost = tx.as_ref().filter(|_| matches!(outcome, Outcome::Delivered(_))).and_then(cost);
     Answer { outcome, upstream_code: status, excerpt: excerpt(&reply.body), cost }
 }
@@ -180,8 +184,8 @@ fn cost(t: &Transaction) -> Option<Amount> {
     Amount::parse_rm(&info.cost.as_ref()?.to_string(), 4).ok()
 }
 
-fn settle(order: &ProviderOrder, status: &str, tx: Option<&Transaction>, recheck_at_ms: i64) -> Outcome {
-    match status_meaning(status) {
+fn settle(table: &Table, order: &ProviderOrder, status: &str, tx: Option<&Transaction>, recheck_at_ms: i64) -> Outcome {
+    match table.status_meaning(status) {
         Meaning::Delivered => match tx.ok_or_else(|| "no transaction in the answer".to_owned()).and_then(|t| {
             integrity(order, t)?;
             Ok(delivery(t))
