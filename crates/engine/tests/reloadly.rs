@@ -269,6 +269,32 @@ async fn a_route_whose_upstream_product_is_no_operator_id_sends_nothing() {
     assert_eq!(fake.topup_requests(), 0);
 }
 
+/// A route of `auto` asks Reloadly which operator serves the number, then
+/// sends to it; a number it cannot place sends nothing and may go elsewhere.
+#[tokio::test]
+async fn an_auto_route_detects_the_operator_then_sends_to_it() {
+    let (fake, provider) = start().await;
+    let mut o = order("m-1", "0123456789", 5);
+    o.upstream_product = "auto".into();
+    let answer = provider.submit(&o, &product(), NOW_MS).await;
+    assert!(matches!(answer.outcome, Outcome::Delivered(_)), "{answer:?}");
+    assert_eq!(fake.auto_detect_requests(), 1);
+    assert_eq!(
+        fake.topup_bodies()[0]["operatorId"].to_string(),
+        OPERATOR_ID.to_string(),
+        "sent to the detected operator"
+    );
+    let answer = provider.query(&o, &product(), NOW_MS).await;
+    assert!(matches!(answer.outcome, Outcome::Delivered(_)), "the delivery is accepted on a query too: {answer:?}");
+
+    let mut lost = order("m-2", "0100000044", 5);
+    lost.upstream_product = "auto".into();
+    let answer = provider.submit(&lost, &product(), NOW_MS).await;
+    assert!(matches!(answer.outcome, Outcome::Unavailable { .. }), "{answer:?}");
+    assert_eq!(answer.upstream_code, "COULD_NOT_AUTO_DETECT_OPERATOR");
+    assert_eq!(fake.topup_requests(), 1, "nothing was sent for a number without an operator");
+}
+
 /// Why an attempt that may have been sent is never sent again: Reloadly's
 /// reuse check is not atomic, and two sends under one reference both pay.
 /// The query then delivers once for us and the duplicate is flagged.

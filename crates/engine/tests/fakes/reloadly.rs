@@ -24,7 +24,12 @@
 //! `0100000053` taken then REFUNDED, `0100000055`
 //! TRANSACTION_CANNOT_BE_PROCESSED_AT_THE_MOMENT (500, nothing recorded),
 //! `0100000099` PHONE_BANNED_BY_OPERATOR (an undocumented code, 400); any other
-//! number is taken and ends SUCCESSFUL. An amount outside the operator's range is
+//! number is taken and ends SUCCESSFUL. Operator auto-detection
+//! (`GET /operators/auto-detect/phone/{phone}/countries/{iso}`, an Operator
+//! object) finds the fake's one operator for every number but `0100000044`
+//! (COULD_NOT_AUTO_DETECT_OPERATOR, 404); an ISO code that is not two letters is
+//! a 404 with Reloadly's message and `errorCode: null`, another country
+//! COUNTRY_NOT_SUPPORTED (409). An amount outside the operator's range is
 //! INVALID_AMOUNT_FOR_OPERATOR; more than the balance is INSUFFICIENT_BALANCE.
 
 #![allow(dead_code)]
@@ -150,6 +155,7 @@ struct Fake {
     transactions: Vec<Transaction>,
     token_requests: u32,
     topup_requests: u32,
+    auto_detect_requests: u32,
     /// Bodies of the top-up requests, as sent.
     topup_bodies: Vec<Value>,
     accept_headers: Vec<String>,
@@ -173,6 +179,7 @@ impl FakeReloadly {
             .route("/topups/{id}/status", get(status))
             .route("/topups/reports/transactions", get(report))
             .route("/accounts/balance", get(balance))
+            .route("/operators/auto-detect/phone/{phone}/countries/{iso}", get(auto_detect))
             .fallback(not_found)
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -191,6 +198,10 @@ impl FakeReloadly {
 
     pub fn token_requests(&self) -> u32 {
         self.state.lock().unwrap().token_requests
+    }
+
+    pub fn auto_detect_requests(&self) -> u32 {
+        self.state.lock().unwrap().auto_detect_requests
     }
 
     pub fn topup_requests(&self) -> u32 {
@@ -533,6 +544,45 @@ async fn balance(State(state): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 /// Spring's default body for an unknown path.
+/// Operator auto-detection: the Operator object (the fields the connector
+/// reads, and enough of the rest to be recognisable).
+async fn auto_detect(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path((phone, iso)): Path<(String, String)>,
+) -> Response {
+    let mut fake = state.lock().unwrap();
+    let path = format!("/operators/auto-detect/phone/{phone}/countries/{iso}");
+    if let Err(refused) = authorize(&mut fake, &headers, &path) {
+        return refused;
+    }
+    fake.auto_detect_requests += 1;
+    if iso.len() != 2 || !iso.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let message =
+            "Country code must be 2 characters ISO-Alpha-2 country code. See https://www.iban.com/country-codes";
+        let body = json!({"timeStamp": "2026-12-02 10:57:50", "message": message, "path": path,
+            "errorCode": null, "infoLink": null, "details": []});
+        return (StatusCode::NOT_FOUND, [("content-type", MEDIA_TYPE)], body.to_string()).into_response();
+    }
+    if iso != "MY" {
+        let body = json!({"timeStamp": "2026-12-02 10:57:50", "message": "Country not supported", "path": path,
+            "errorCode": "COUNTRY_NOT_SUPPORTED", "infoLink": null, "details": []});
+        return (StatusCode::CONFLICT, [("content-type", MEDIA_TYPE)], body.to_string()).into_response();
+    }
+    if national(&phone) == "0100000044" {
+        let body = json!({"timeStamp": "2026-12-02 10:57:50", "message": "Could not auto detect operator", "path": path,
+            "errorCode": "COULD_NOT_AUTO_DETECT_OPERATOR", "infoLink": null, "details": []});
+        return (StatusCode::NOT_FOUND, [("content-type", MEDIA_TYPE)], body.to_string()).into_response();
+    }
+    ok(json!({"id": OPERATOR_ID, "operatorId": OPERATOR_ID, "name": OPERATOR_NAME, "bundle": false, "data": false,
+        "pin": false, "supportsLocalAmounts": true, "denominationType": "RANGE", "senderCurrencyCode": "MYR",
+        "destinationCurrencyCode": "MYR", "minAmount": OPERATOR_MIN, "maxAmount": OPERATOR_MAX,
+        "localMinAmount": OPERATOR_MIN, "localMaxAmount": OPERATOR_MAX,
+        "country": {"isoName": "MY", "name": "Malaysia"}, "fx": {"rate": 1.0, "currencyCode": "MYR"},
+        "logoUrls": [], "fixedAmounts": [], "fixedAmountsDescriptions": {}, "localFixedAmounts": [],
+        "localFixedAmountsDescriptions": {}, "suggestedAmounts": [], "suggestedAmountsMap": {}, "promotions": []}))
+}
+
 async fn not_found(uri: axum::http::Uri) -> Response {
     let body = json!({"timeStamp": "2026-12-02 10:57:50", "status": 404, "error": "Not Found",
         "message": "No message available", "path": uri.path()});

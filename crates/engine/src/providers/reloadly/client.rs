@@ -2,7 +2,8 @@
 //! (cached until shortly before it expires, renewed once when a call is
 //! refused with a token error), the request and answer bodies, and the calls
 //! the connector makes: `POST /topups-async`, `GET /topups/{id}/status`, the
-//! transaction report filtered by `customIdentifier`, and the balance. Answers
+//! transaction report filtered by `customIdentifier`, operator auto-detection
+//! and the balance. Answers
 //! come back raw (HTTP status and body): what they mean is `transform`'s job.
 //! API reference: https://docs.reloadly.com/airtime (and its OpenAPI spec in
 //! github.com/Reloadly/reloadly-api-documentation).
@@ -221,6 +222,13 @@ impl Client {
             "/topups/reports/transactions?page=1&size={REPORT_PAGE_SIZE}&customIdentifier={}",
             encode(custom_identifier)
         );
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// `GET /operators/auto-detect/phone/{phone}/countries/{iso}`: the
+    /// operator Reloadly finds for a number (a read: it buys nothing).
+    pub async fn auto_detect(&self, phone: &str, country_iso: &str) -> Result<Reply, CallError> {
+        let path = format!("/operators/auto-detect/phone/{}/countries/{}", encode(phone), encode(country_iso));
         self.call(Method::GET, &path, None).await
     }
 

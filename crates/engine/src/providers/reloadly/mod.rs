@@ -36,6 +36,11 @@ const COUNTRY_ISO: &str = "MY";
 const COUNTRY_DIALING_CODE: &str = "60";
 const COUNTRY_CURRENCY: &str = "MYR";
 
+/// A route's upstream product that asks Reloadly which operator serves the
+/// number (`GET /operators/auto-detect/…`) before each send, instead of a
+/// fixed operator id: for numbers that may have moved network.
+pub const AUTO_DETECT: &str = "auto";
+
 pub struct Reloadly {
     name: String,
     client: Client,
@@ -71,12 +76,26 @@ impl Reloadly {
         }
     }
 
+    /// The operator to send an order to: the route's, or for a route of
+    /// [`AUTO_DETECT`] the one Reloadly detects for the number (`Err`: the
+    /// answer that ends the attempt, nothing sent).
+    async fn operator(&self, order: &ProviderOrder) -> Result<Option<Number>, Box<Answer>> {
+        if order.upstream_product != AUTO_DETECT {
+            return Ok(None);
+        }
+        let found = self.client.auto_detect(&order.account, COUNTRY_ISO).await;
+        let id = transform::detected(&self.table, found)?;
+        tracing::info!(provider = %self.name, order = %order.order_id, operator = %id, "operator auto-detected");
+        Ok(Some(id))
+    }
+
     /// The top-up request, or why this order cannot be put to Reloadly (a
     /// route whose upstream product is not an operator id).
-    fn request(order: &ProviderOrder) -> Result<TopupRequest, String> {
+    fn request(order: &ProviderOrder, detected: Option<Number>) -> Result<TopupRequest, String> {
         let operator_id = Some(order.upstream_product.as_str())
             .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|p| Number::from_str(p).ok())
+            .or(detected)
             .ok_or_else(|| {
                 format!("the route's upstream product {:?} is not a Reloadly operatorId", order.upstream_product)
             })?;
@@ -114,7 +133,11 @@ impl Provider for Reloadly {
     fn submit<'a>(&'a self, order: &'a ProviderOrder, _product: &'a Product, now_ms: i64) -> BoxFuture<'a, Answer> {
         Box::pin(async move {
             let recheck_at_ms = now_ms + RECHECK_AFTER_MS;
-            let request = match Self::request(order) {
+            let detected = match self.operator(order).await {
+                Ok(detected) => detected,
+                Err(answer) => return *answer,
+            };
+            let request = match Self::request(order, detected) {
                 Ok(request) => request,
                 Err(why) => {
                     tracing::error!(provider = %self.name, order = %order.order_id, %why, "not sent");

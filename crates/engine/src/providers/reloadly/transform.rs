@@ -7,7 +7,7 @@
 //! reference "already used", a delivery that is not what was ordered) waits
 //! for a query, which finds the transaction by our reference.
 
-use serde_json::Value;
+use serde_json::{Number, Value};
 use tambah_domain::Amount;
 
 use super::client::{text, Accepted, CallError, ErrorBody, Page, Reply, Transaction};
@@ -219,13 +219,48 @@ fn delivery(t: &Transaction) -> Delivery {
     }
 }
 
-/// A delivery must be of what was ordered: our reference, the operator, the
-/// number, and the amount in ringgit.
+/// The answer to operator auto-detection: the operator id to send to, or
+/// the answer that ends the attempt. Nothing was sent either way (a
+/// look-up buys nothing), so only a refusal about the number declines; any
+/// other failure is "not sent" and may go to another route.
+pub fn detected(table: &Table, result: Result<Reply, CallError>) -> Result<Number, Box<Answer>> {
+    let not_sent = |code: String, why: String, raw: &str| Box::new(Answer {
+        outcome: Outcome::Unavailable { reason: format!("not sent: operator auto-detection: {why}") },
+        upstream_code: code,
+        excerpt: excerpt(raw),
+        cost: None,
+    });
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(CallError::Token { reason, code }) => return Err(not_sent(code, reason.clone(), &reason)),
+        Err(CallError::NotSent(reason) | CallError::Unknown(reason)) => {
+            return Err(not_sent(String::new(), reason.clone(), &reason))
+        }
+    };
+    if reply.is_success() {
+        let operator = serde_json::from_str::<Value>(&reply.body).ok();
+        let id = operator.as_ref().and_then(|o| o.get("operatorId").or_else(|| o.get("id"))).and_then(Value::as_u64);
+        return id
+            .map(Number::from)
+            .ok_or_else(|| not_sent(reply.http_status.to_string(), "no operatorId in the answer".into(), &reply.body));
+    }
+    let code = serde_json::from_str::<ErrorBody>(&reply.body).ok().and_then(|e| e.error_code);
+    let code = code.unwrap_or_else(|| reply.http_status.to_string());
+    if let Meaning::Declined(ours) = table.error_meaning(&code) {
+        let outcome = Outcome::Declined { code: ours, reason: format!("Reloadly refused the number: {code}") };
+        return Err(Box::new(Answer { outcome, upstream_code: code, excerpt: excerpt(&reply.body), cost: None }));
+    }
+    Err(not_sent(code.clone(), code, &reply.body))
+}
+
+/// A delivery must be of what was ordered: our reference, the operator (the
+/// route's, unless it auto-detects), the number, and the amount in ringgit.
 fn integrity(order: &ProviderOrder, t: &Transaction) -> Result<(), String> {
     if let Some(reference) = t.custom_identifier.as_deref().filter(|r| *r != order.upstream_ref) {
         return Err(format!("customIdentifier {reference:?}, sent {:?}", order.upstream_ref));
     }
-    if let Some(operator) = text(t.operator_id.as_ref()).filter(|o| *o != order.upstream_product) {
+    let fixed = order.upstream_product != super::AUTO_DETECT;
+    if let Some(operator) = text(t.operator_id.as_ref()).filter(|o| fixed && *o != order.upstream_product) {
         return Err(format!("operatorId {operator}, sent {}", order.upstream_product));
     }
     if let Some(phone) = text(t.recipient_phone.as_ref()).filter(|p| national(p) != national(&order.account)) {
