@@ -224,12 +224,14 @@ fn delivery(t: &Transaction) -> Delivery {
 /// look-up buys nothing), so only a refusal about the number declines; any
 /// other failure is "not sent" and may go to another route.
 pub fn detected(table: &Table, result: Result<Reply, CallError>) -> Result<Number, Box<Answer>> {
-    let not_sent = |code: String, why: String, raw: &str| Box::new(Answer {
-        outcome: Outcome::Unavailable { reason: format!("not sent: operator auto-detection: {why}") },
-        upstream_code: code,
-        excerpt: excerpt(raw),
-        cost: None,
-    });
+    let not_sent = |code: String, why: String, raw: &str| {
+        Box::new(Answer {
+            outcome: Outcome::Unavailable { reason: format!("not sent: operator auto-detection: {why}") },
+            upstream_code: code,
+            excerpt: excerpt(raw),
+            cost: None,
+        })
+    };
     let reply = match result {
         Ok(reply) => reply,
         Err(CallError::Token { reason, code }) => return Err(not_sent(code, reason.clone(), &reason)),
