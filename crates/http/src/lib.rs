@@ -14,6 +14,7 @@ mod error;
 pub mod guard;
 pub mod qr;
 mod routes;
+pub mod serve;
 pub mod wire;
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct HttpConfig {
     /// Requests handled at once at most; beyond it the node answers 503 with
     /// `Retry-After` instead of queueing without bound.
     pub max_in_flight: usize,
+    /// Time a client has to send a request's body (408 beyond).
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for HttpConfig {
@@ -50,6 +53,7 @@ impl Default for HttpConfig {
             public_url: "http://127.0.0.1:8080".into(),
             callback_allow_private_networks: false,
             max_in_flight: 4096,
+            body_timeout: std::time::Duration::from_secs(15),
         }
     }
 }

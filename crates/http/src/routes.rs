@@ -1,12 +1,15 @@
 //! The whole API as one `Router`: one router per resource merged, the
-//! fallback 404, and the layers every request passes (request id, load
-//! shedding, body limit).
+//! fallback 404, and the layers every request passes, outermost first:
+//! request id; the body read whole within its size limit and timeout; then
+//! an in-flight permit (load shedding), so that a request only holds one
+//! once it is complete.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -37,13 +40,68 @@ fn resources() -> Router<Arc<AppState>> {
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {
     let body_limit = state.config.body_limit_bytes;
+    let reading = BodyRead { limit: body_limit, timeout: state.config.body_timeout };
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.max_in_flight.max(1)));
     resources()
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(permits, shed_load))
+        .layer(axum::middleware::from_fn_with_state(reading, read_body))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// How a request body is read.
+#[derive(Clone, Copy)]
+struct BodyRead {
+    limit: usize,
+    timeout: std::time::Duration,
+}
+
+/// Reads the body whole before anything else: more than the limit is 413
+/// (at once when `Content-Length` says so), a body not received within the
+/// timeout is 408 and the connection is closed.
+async fn read_body(State(reading): State<BodyRead>, req: Request, next: Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > reading.limit as u64) {
+        return too_large(reading.limit);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match tokio::time::timeout(reading.timeout, axum::body::to_bytes(body, reading.limit)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_length_limit(&e) => return too_large(reading.limit),
+        // The client went away mid-body: nobody reads this answer.
+        Ok(Err(_)) => {
+            return ApiError::bad_request("bad_request", "the request body could not be read").into_response()
+        }
+        Err(_) => {
+            let body = serde_json::json!({"error": "request_timeout",
+                "message": format!("the request body was not received within {} s", reading.timeout.as_secs())});
+            let mut res = (StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response();
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return res;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+fn too_large(limit: usize) -> Response {
+    let body = serde_json::json!({"error": "payload_too_large",
+        "message": format!("the request body is larger than {limit} bytes")});
+    let mut res = (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
+    res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -14,6 +14,7 @@ use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::MerchantSpec;
 use tambah_engine::workers::OrderReconciler;
 use tambah_engine::{Config, Engine};
+use tambah_http::serve::ServeLimits;
 use tambah_http::HttpConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -23,6 +24,13 @@ use crate::database::{open, redact, DbArgs};
 
 /// The demo merchant's starting balance on an empty database.
 const DEMO_DEPOSIT_RM: i64 = 1_000;
+/// File descriptors kept out of the connection cap: the database, outgoing
+/// callbacks and provider calls, logs.
+const FILES_RESERVED: u64 = 256;
+/// The connection cap when the open-file limit would allow more.
+const MAX_CONNECTIONS_DEFAULT: usize = 16_384;
+/// How long in-flight requests have to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(ClapArgs, Debug, Clone)]
 pub struct ServeArgs {
@@ -47,6 +55,18 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, global = true, env = "TAMBAH_BODY_LIMIT_BYTES", default_value_t = 65536)]
     pub body_limit_bytes: usize,
+    /// Time a client has to send a request's headers; also how long a
+    /// kept-alive connection may sit idle, in ms.
+    #[arg(long, global = true, env = "TAMBAH_HEADER_TIMEOUT_MS", default_value_t = 15_000)]
+    pub header_timeout_ms: u64,
+    /// Time a client has to send a request's body, in ms (408 beyond).
+    #[arg(long, global = true, env = "TAMBAH_BODY_TIMEOUT_MS", default_value_t = 15_000)]
+    pub body_timeout_ms: u64,
+    /// Connections open at once at most (one more is answered 503 and
+    /// closed); default: what the open-file limit allows, less a reserve
+    /// for the database, callbacks and providers, at most 16384.
+    #[arg(long, global = true, env = "TAMBAH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Commands per group-commit batch at most.
     #[arg(long, global = true, env = "TAMBAH_WRITER_BATCH_MAX", default_value_t = 1024)]
     pub writer_batch_max: usize,
@@ -148,6 +168,27 @@ impl ServeArgs {
             public_url: self.public_url.clone().unwrap_or_else(|| base.to_owned()),
             callback_allow_private_networks: self.callback_allow_private_networks,
             max_in_flight: self.max_in_flight,
+            body_timeout: Duration::from_millis(self.body_timeout_ms.max(1)),
+        }
+    }
+
+    /// The listener's limits; raises the open-file limit to what the system
+    /// allows first, and derives the connection cap from it.
+    fn serve_limits(&self) -> ServeLimits {
+        let files = match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read or raise the open-file limit: assuming 1024");
+                1024
+            }
+        };
+        let derived = usize::try_from(files.saturating_sub(FILES_RESERVED)).unwrap_or(usize::MAX);
+        let max_connections = self.max_connections.unwrap_or_else(|| derived.clamp(16, MAX_CONNECTIONS_DEFAULT));
+        tracing::info!(open_files = files, max_connections, "connection cap");
+        ServeLimits {
+            max_connections,
+            header_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
+            drain_timeout: DRAIN_TIMEOUT,
         }
     }
 
@@ -177,7 +218,7 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
         create_demo(&engine, &base).await?;
     }
     let workers = Workers::start(&engine, &args, &base)?;
-    serve_api(listener, &engine, args.http_config(&base), &base, db).await?;
+    serve_api(listener, &engine, (args.http_config(&base), args.serve_limits()), &base, db).await;
 
     tracing::info!("shutting down: in-flight requests done; stopping workers and writer");
     workers.stop().await;
@@ -198,19 +239,15 @@ async fn bind(listen: &str) -> Result<(TcpListener, String), String> {
 async fn serve_api(
     listener: TcpListener,
     engine: &Arc<Engine>,
-    http: HttpConfig,
+    (http, limits): (HttpConfig, ServeLimits),
     base: &str,
     db: &DbArgs,
-) -> Result<(), String> {
+) {
     let app = tambah_http::router(engine.clone(), http);
     // Scripts and the tests wait for this line: the node is ready.
     println!("tambah listening on {base} (database {})", redact(&db.database));
     let _ = std::io::stdout().flush();
-    // Answers go out at once (no Nagle delay on small responses).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| format!("server error: {e}"))
+    tambah_http::serve::serve(listener, app, limits, shutdown_signal()).await;
 }
 
 /// The node's background tasks, stopped together once the API has closed.

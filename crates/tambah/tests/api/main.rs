@@ -10,6 +10,7 @@ mod crash;
 mod docs;
 mod families;
 mod harness;
+mod limits;
 mod multinode;
 mod receiver;
 mod snapshots;

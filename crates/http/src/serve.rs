@@ -1,0 +1,115 @@
+//! The accept loop: every connection served by hyper's HTTP/1 with the
+//! limits that keep a hostile client from holding the node. A client has
+//! `header_timeout` to send a request's headers, which also bounds how long a
+//! kept-alive connection may sit idle; at most `max_connections` are open at
+//! once, and one more is answered 503 and closed at once instead of waiting
+//! in the kernel's queue, where it would hang with nothing logged. The body
+//! is read whole under its own timeout before the request takes an in-flight
+//! permit (`routes`), so slow senders cannot starve served requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// How the listener bounds connections.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeLimits {
+    /// Connections open at once at most.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, counted from the end
+    /// of its previous request on a kept-alive connection (so also the idle
+    /// timeout).
+    pub header_timeout: Duration,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub drain_timeout: Duration,
+}
+
+/// What a connection over the cap is told before it is closed.
+const OVER_CAPACITY: &str = concat!(
+    "HTTP/1.1 503 Service Unavailable\r\n",
+    "content-type: application/json\r\n",
+    "retry-after: 1\r\n",
+    "connection: close\r\n",
+    "content-length: 76\r\n",
+    "\r\n",
+    r#"{"error":"unavailable","message":"too many connections open, retry shortly"}"#,
+);
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open
+/// requests finish (within `drain_timeout`).
+pub async fn serve(listener: TcpListener, app: Router, limits: ServeLimits, shutdown: impl Future<Output = ()>) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to
+                    // close rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(tcp, peer));
+            continue;
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req)
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            // Errors here are the client's (reset, timed out headers): the
+            // connection is closed either way.
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the drain timeout: closed");
+    }
+}
+
+/// Answers a connection over the cap 503 and closes it.
+async fn refuse(mut tcp: TcpStream, peer: SocketAddr) {
+    tracing::warn!(%peer, "connection refused: too many connections open");
+    let write = tcp.write_all(OVER_CAPACITY.as_bytes());
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    let _ = tcp.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OVER_CAPACITY;
+
+    #[test]
+    fn the_over_capacity_answer_has_its_length_right() {
+        let (_, body) = OVER_CAPACITY.split_once("\r\n\r\n").unwrap();
+        assert!(OVER_CAPACITY.contains(&format!("content-length: {}\r\n", body.len())));
+        assert!(serde_json::from_str::<serde_json::Value>(body).is_ok());
+    }
+}
