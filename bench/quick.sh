@@ -28,6 +28,8 @@ echo "== database: ${TAMBAH_DATABASE%%\?*} ($NODES node(s))"
 M=$($BIN merchant create --name Bench --username bench-$$ --password bench-password --json)
 ACCOUNT=$(echo "$M" | sed -E 's/.*"account":"([^"]+)".*/\1/')
 $BIN deposit --account "$ACCOUNT" --amount 50000000 >/dev/null
+# The benchmark merchant gets its own rate limit, far above what one node serves.
+$BIN merchant update --account "$ACCOUNT" --rate-limit 10000000 >/dev/null
 for n in $(seq 0 $((NODES - 1))); do
   $BIN serve --listen 127.0.0.1:$((18099 + n)) > "$DIR/out$n" 2>&1 &
   PIDS+=($!)

@@ -59,6 +59,8 @@ node() {
   $BIN merchant create --name Bench --username "$user" --password bench-password --json > "$WORK/m.json"
   local account; account=$(sed -E 's/.*"account":"([^"]+)".*/\1/' "$WORK/m.json")
   $BIN deposit --account "$account" --amount 90000000 > /dev/null
+  # The benchmark merchant gets its own rate limit, far above what one node serves.
+  $BIN merchant update --account "$account" --rate-limit 10000000 > /dev/null
   if [[ -n "${PRELOAD:-}" ]]; then $PRELOAD "$database" "$account"; fi
   $BIN serve --listen 127.0.0.1:18403 > "$WORK/node" 2>&1 & local pid=$!; PIDS+=($pid); wait_listening "$WORK/node"
   export TAMBAH_TOKEN; TAMBAH_TOKEN=$(curl -s -X POST http://127.0.0.1:18403/v2/token -d username="$user" -d password=bench-password | sed -E 's/.*"IdToken":"([^"]+)".*/\1/')

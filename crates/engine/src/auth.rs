@@ -6,7 +6,7 @@ use base64::Engine as _;
 use tambah_domain::{Environment, MerchantId, UserId};
 use tambah_store::{MerchantRow, TokenKind, TokenRow};
 
-use crate::credentials::{hash_password, new_token, token_hash, verify_password};
+use crate::credentials::{new_token, token_hash};
 use crate::{signing, Engine};
 
 /// Who is calling, once authenticated.
@@ -14,6 +14,38 @@ use crate::{signing, Engine};
 pub struct Caller {
     pub merchant: MerchantRow,
     pub via: AuthMethod,
+}
+
+/// What a callback setting asks of the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingAccess {
+    /// Reads something secret (the signing secret).
+    ReadSecret,
+    /// Changes something (the URL, the secret, a redelivery).
+    Change,
+}
+
+impl Caller {
+    /// The rules for new orders also guard what could redirect or reveal
+    /// them: a suspended merchant changes and reads no callback secrets, a
+    /// read-only one changes nothing, and where the account requires an API
+    /// key for topups a token can do neither (else a stolen token could
+    /// point callbacks, with their PINs and e-SIM codes, elsewhere).
+    pub fn may(&self, access: SettingAccess) -> Result<(), &'static str> {
+        let m = &self.merchant;
+        if m.suspended {
+            return Err("merchant account is suspended: callback settings and secrets are frozen");
+        }
+        if access == SettingAccess::Change && m.access != 0 {
+            return Err("merchant account is read-only");
+        }
+        if m.require_api_key_for_topup && matches!(self.via, AuthMethod::Token { .. }) {
+            return Err(
+                "this account requires an API key signature for callback settings and secrets; tokens are refused",
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +77,12 @@ pub enum AuthError {
     WrongCredentials,
     /// The store failed; answered 500, not 401.
     Internal,
+    /// Too many password checks at once on this node: nothing was checked;
+    /// answered 503.
+    Busy,
+    /// The merchant is suspended: no new tokens (told only to whoever
+    /// knows the password or holds a refresh token); answered 403.
+    Suspended,
 }
 
 impl AuthError {
@@ -62,6 +100,8 @@ impl AuthError {
             AuthError::TokenExpired => "token_expired",
             AuthError::WrongCredentials => "NotAuthorizedException",
             AuthError::Internal => "internal_error",
+            AuthError::Busy => "unavailable",
+            AuthError::Suspended => "merchant_suspended",
         }
     }
 
@@ -72,6 +112,8 @@ impl AuthError {
             AuthError::SignatureMismatch => "Signature mismatch",
             AuthError::WrongCredentials => "Incorrect username or password.",
             AuthError::Internal => "Internal server error",
+            AuthError::Busy => "Service unavailable, try again",
+            AuthError::Suspended => "Merchant account is suspended",
             _ => "Unauthorized",
         }
     }
@@ -94,6 +136,8 @@ impl AuthError {
             AuthError::TokenExpired => "the token has expired; refresh it with /v2/token/refresh",
             AuthError::WrongCredentials => "check the username and password (and the environment they belong to)",
             AuthError::Internal => "",
+            AuthError::Busy => "too many log-ins at once on this node; retry after a second",
+            AuthError::Suspended => "a suspended account gets no new tokens; ask the operator",
         }
     }
 }
@@ -221,7 +265,8 @@ impl Engine {
     }
 
     /// `/v2/token`: username and password for an IdToken, AccessToken and
-    /// RefreshToken. The memory-hard hash runs on the blocking pool.
+    /// RefreshToken. The memory-hard hash runs on the password pool (busy:
+    /// refused at once, nothing checked).
     pub async fn login(&self, username: &str, password: &str) -> Result<IssuedTokens, AuthError> {
         let user = self.store().user_by_username(username).await.map_err(|_| AuthError::Internal)?;
         let (hash, user) = match user {
@@ -229,10 +274,8 @@ impl Engine {
             // Same work as a real check, so timing does not reveal usernames.
             None => (DUMMY_HASH.to_owned(), None),
         };
-        let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .map_err(|_| AuthError::Internal)?;
+        let verdict = self.passwords.verify(password.to_owned(), hash, None).await.map_err(|_| AuthError::Busy)?;
+        let matches = verdict.matches;
         let Some(user) = user.filter(|_| matches) else {
             return Err(AuthError::WrongCredentials);
         };
@@ -240,6 +283,9 @@ impl Engine {
         let merchant = merchant.ok_or(AuthError::WrongCredentials)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::WrongCredentials);
+        }
+        if merchant.suspended {
+            return Err(AuthError::Suspended);
         }
         self.issue_tokens(user.merchant_id, user.id, true).await
     }
@@ -259,6 +305,9 @@ impl Engine {
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
         }
+        if merchant.suspended {
+            return Err(AuthError::Suspended);
+        }
         self.issue_tokens(row.merchant_id, row.user_id, false).await
     }
 
@@ -273,10 +322,12 @@ impl Engine {
         let user = self.store().user(user_id).await.map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?;
         let user = user.ok_or(ChangePasswordError::Auth(AuthError::InvalidToken))?;
         let (old, new, stored) = (old.to_owned(), new.to_owned(), user.password_hash.clone());
-        let new_hash = tokio::task::spawn_blocking(move || verify_password(&old, &stored).then(|| hash_password(&new)))
+        let verdict = self
+            .passwords
+            .verify(old, stored, Some(new))
             .await
-            .map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?
-            .ok_or(ChangePasswordError::Auth(AuthError::WrongCredentials))?;
+            .map_err(|_| ChangePasswordError::Auth(AuthError::Busy))?;
+        let new_hash = verdict.new_hash.ok_or(ChangePasswordError::Auth(AuthError::WrongCredentials))?;
         self.store().set_password_hash(user_id, &new_hash).await.map_err(internal)?;
         self.store().revoke_user_tokens(user_id).await.map_err(internal)?;
         Ok(())

@@ -14,6 +14,7 @@ mod ledger;
 pub mod merchants;
 pub mod orders;
 pub mod outbox;
+pub mod passwords;
 pub mod providers;
 pub mod reports;
 pub mod signing;
@@ -111,10 +112,17 @@ pub struct Engine {
     writer: writer::WriterHandle,
     waiters: Arc<waiters::Waiters>,
     master_key: MasterKey,
+    /// Password checks and hashes, on their own few threads.
+    passwords: passwords::Passwords,
     config: Config,
     clock: Arc<dyn Clock>,
     me: Weak<Engine>,
 }
+
+/// Threads that check passwords (Argon2id, 19 MiB each at once).
+const PASSWORD_THREADS: usize = 2;
+/// Password checks waiting at most; one more is refused as busy.
+const PASSWORD_QUEUE: usize = 32;
 
 /// Owns the writer thread; `shutdown` drains and stops it.
 pub struct EngineRunner {
@@ -153,6 +161,7 @@ impl Engine {
             writer,
             waiters,
             master_key,
+            passwords: passwords::Passwords::start(PASSWORD_THREADS, PASSWORD_QUEUE),
             config,
             clock,
             me: me.clone(),

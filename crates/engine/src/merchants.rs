@@ -36,6 +36,8 @@ pub struct MerchantChanges {
     pub require_api_key_for_topup: Option<bool>,
     /// Where low-balance notices are e-mailed (empty to stop).
     pub email: Option<String>,
+    /// The merchant's own rate limit (`Some(None)`: back to the default).
+    pub rate_limit_per_s: Option<Option<u32>>,
 }
 
 /// A new merchant and the credentials shown exactly once.
@@ -122,7 +124,11 @@ impl Engine {
             api_version: changes.api_version.clone().unwrap_or(m.api_version.clone()),
             require_api_key_for_topup: changes.require_api_key_for_topup.unwrap_or(m.require_api_key_for_topup),
             email: changes.email.clone().unwrap_or(m.email.clone()),
+            rate_limit_per_s: changes.rate_limit_per_s.unwrap_or(m.rate_limit_per_s),
         };
+        if settings.rate_limit_per_s == Some(0) {
+            return Err(AdminError::Invalid("a rate limit is at least 1 request per second".into()));
+        }
         if !settings.email.is_empty() && !is_email(&settings.email) {
             return Err(AdminError::Invalid(format!("{:?} is not an e-mail address", settings.email)));
         }

@@ -180,17 +180,36 @@ impl Engine {
         }
     }
 
-    /// validate → authorize → existing order → verdict → place → await.
+    /// A refid already used is a status check, and a status check is a
+    /// read: the same request answers the order's true status whatever has
+    /// changed since (suspension, read-only, the key rule, the product's
+    /// state); only a different request is validated and refused.
+    async fn status_check(&self, caller: &Caller, input: &TopupInput) -> Result<Option<OrderView>, TopupError> {
+        let merchant = &caller.merchant;
+        let Some(refid) = input.refid.as_deref().map(str::trim).and_then(|r| RefId::parse(r).ok()) else {
+            return Ok(None);
+        };
+        let (found, balance) = self.store().order_with_balance(merchant.id, refid.as_str(), merchant.wallet_id).await?;
+        let Some(existing) = found else { return Ok(None) };
+        let trimmed = |f: &Option<String>| f.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        let amount = Amount::parse_rm(&trimmed(&input.amount), 2).ok();
+        if amount.is_some_and(|a| same_request(&existing, &trimmed(&input.product), &trimmed(&input.account), a)) {
+            let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();
+            return Ok(Some(OrderView { order: existing, product_name, balance }));
+        }
+        let valid = self.validate(input).map_err(TopupError::Rejected)?;
+        self.view_of_existing(existing, balance, &valid).map(Some)
+    }
+
+    /// existing order (a read) → validate → authorize → verdict → place →
+    /// await.
     async fn topup_or_reject(&self, caller: &Caller, input: &TopupInput) -> Result<OrderView, TopupError> {
         let merchant = &caller.merchant;
+        if let Some(view) = self.status_check(caller, input).await? {
+            return Ok(view);
+        }
         let valid = self.validate(input).map_err(TopupError::Rejected)?;
         authorize(caller, &valid).map_err(TopupError::Rejected)?;
-        // A refid already used is a status check; it never reaches the writer.
-        let (found, balance) =
-            self.store().order_with_balance(merchant.id, valid.refid.as_str(), merchant.wallet_id).await?;
-        if let Some(existing) = found {
-            return self.view_of_existing(existing, balance, &valid);
-        }
         let now_ms = self.now_ms();
         let verdict = self.verdict(merchant, &valid, now_ms);
         match self.place(merchant, &valid, verdict, now_ms).await? {

@@ -38,9 +38,21 @@ impl FromRequest<Arc<AppState>> for Authed {
         let Ok(body) = axum::body::to_bytes(body, limit).await else {
             return Err(too_large(limit));
         };
-        let caller = authenticate(state, &parts.method, &parts.uri, &parts.headers, &body)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let ip = crate::limits::client_ip(&parts.extensions);
+        if let Some(ip) = ip {
+            state.limits.check_address(ip).map_err(IntoResponse::into_response)?;
+        }
+        let caller = match authenticate(state, &parts.method, &parts.uri, &parts.headers, &body).await {
+            Ok(caller) => caller,
+            Err(e) => {
+                if let (Some(ip), ApiError::Auth(_)) = (ip, &e) {
+                    state.limits.failed_authentication(ip);
+                }
+                return Err(e.into_response());
+            }
+        };
+        let m = &caller.merchant;
+        state.limits.merchant(m.id, m.environment, m.rate_limit_per_s).map_err(IntoResponse::into_response)?;
         Ok(Authed { caller, uri: parts.uri, headers: parts.headers, body })
     }
 }

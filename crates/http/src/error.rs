@@ -44,6 +44,8 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Internal => ApiError::Internal("authentication store failure".into()),
+            AuthError::Busy => ApiError::Unavailable("password checks busy".into()),
+            AuthError::Suspended => ApiError::Forbidden("merchant account is suspended: no new tokens".into()),
             e => ApiError::Auth(e),
         }
     }

@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod error;
 pub mod guard;
+pub mod limits;
 pub mod qr;
 mod routes;
 pub mod serve;
@@ -44,6 +45,8 @@ pub struct HttpConfig {
     pub max_in_flight: usize,
     /// Time a client has to send a request's body (408 beyond).
     pub body_timeout: std::time::Duration,
+    /// Rate limits (`limits`).
+    pub rates: limits::RateConfig,
 }
 
 impl Default for HttpConfig {
@@ -54,6 +57,7 @@ impl Default for HttpConfig {
             callback_allow_private_networks: false,
             max_in_flight: 4096,
             body_timeout: std::time::Duration::from_secs(15),
+            rates: limits::RateConfig::default(),
         }
     }
 }
@@ -61,11 +65,29 @@ impl Default for HttpConfig {
 pub(crate) struct AppState {
     pub engine: Arc<Engine>,
     pub config: HttpConfig,
+    pub limits: limits::RateLimits,
 }
 
 pub(crate) type Shared = State<Arc<AppState>>;
 
 /// Builds the whole API.
 pub fn router(engine: Arc<Engine>, config: HttpConfig) -> Router {
-    routes::build(Arc::new(AppState { engine, config }))
+    let limits = limits::RateLimits::new(config.rates.clone());
+    let state = Arc::new(AppState { engine, config, limits });
+    sweep_limits(Arc::downgrade(&state));
+    routes::build(state)
+}
+
+/// Forgets rate-limit keys that have nothing to remember, every minute, for
+/// as long as the router lives.
+fn sweep_limits(state: std::sync::Weak<AppState>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    runtime.spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let Some(state) = state.upgrade() else { return };
+            state.limits.sweep();
+        }
+    });
 }

@@ -130,6 +130,7 @@ pub fn merchant_settings(store: &dyn Store) {
         api_version: "2025-05-20".into(),
         require_api_key_for_topup: true,
         email: "ops@kedai.my".into(),
+        rate_limit_per_s: Some(5_000),
     };
     assert!(block(store.update_merchant(m.id, &settings)).expect("update_merchant"), "existing merchant updated");
     let after = block(store.merchant(m.id)).expect("merchant").expect("still there");
@@ -146,6 +147,7 @@ pub fn merchant_settings(store: &dyn Store) {
         "settings read back"
     );
     assert_eq!(after.email, "ops@kedai.my", "the e-mail setting reads back");
+    assert_eq!(after.rate_limit_per_s, Some(5_000), "the rate limit reads back");
     assert_eq!(
         (after.callback_url.as_str(), after.callback_method.as_str(), after.low_balance_threshold),
         (m.callback_url.as_str(), m.callback_method.as_str(), m.low_balance_threshold),

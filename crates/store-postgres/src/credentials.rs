@@ -21,14 +21,15 @@ macro_rules! merchant_subquery {
             "(",
             merchant_select!(),
             ") q (id, account, name, environment, level, access, suspended, api_version, require_api_key_for_topup,
-               wallet_id, created_at_ms, email, callback_url, callback_method, low_balance_threshold_minor)"
+               wallet_id, created_at_ms, email, callback_url, callback_method, low_balance_threshold_minor,
+               rate_limit_per_s)"
         )
     };
 }
 
 /// Where the credential's columns start in a `q.*, <credential>` row: after
-/// the merchant's 15.
-const AFTER_MERCHANT: usize = 15;
+/// the merchant's 16.
+const AFTER_MERCHANT: usize = rows::MERCHANT_COLUMN_COUNT;
 
 impl CredentialStore for PgStore {
     fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>> {

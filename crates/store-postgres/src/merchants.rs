@@ -58,7 +58,7 @@ impl MerchantStore for PgStore {
             let n = self
                 .execute(
                     "UPDATE merchants SET name = $2, level = $3, access = $4, suspended = $5, api_version = $6,
-                       require_api_key_for_topup = $7, email = $8 WHERE id = $1",
+                       require_api_key_for_topup = $7, email = $8, rate_limit_per_s = $9 WHERE id = $1",
                     &[
                         &merchant_id.get(),
                         &m.name,
@@ -68,6 +68,7 @@ impl MerchantStore for PgStore {
                         &m.api_version,
                         &m.require_api_key_for_topup,
                         &m.email,
+                        &m.rate_limit_per_s.map(i64::from),
                     ],
                 )
                 .await?;

@@ -35,7 +35,7 @@ const TOKEN_WITH_MERCHANT: &str = concat!(
 );
 
 /// Where the second store row starts in the joined look-ups above.
-const AFTER_MERCHANT: usize = 15;
+const AFTER_MERCHANT: usize = rows::MERCHANT_COLUMN_COUNT;
 
 impl SqliteStore {
     fn user_where(&self, sql: &str, key: &dyn rusqlite::ToSql) -> Result<Option<UserRow>> {

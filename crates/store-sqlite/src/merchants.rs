@@ -46,7 +46,7 @@ impl SqliteStore {
         self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
-                   require_api_key_for_topup = ?7, email = ?8 WHERE id = ?1",
+                   require_api_key_for_topup = ?7, email = ?8, rate_limit_per_s = ?9 WHERE id = ?1",
                 params![
                     merchant_id.get(),
                     m.name,
@@ -55,7 +55,8 @@ impl SqliteStore {
                     m.suspended,
                     m.api_version,
                     m.require_api_key_for_topup,
-                    m.email
+                    m.email,
+                    m.rate_limit_per_s
                 ],
             )
             .map(|n| n == 1)

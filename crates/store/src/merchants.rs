@@ -29,6 +29,9 @@ pub struct MerchantRow {
     pub callback_method: String,
     /// Notify when the balance falls below this (0: never).
     pub low_balance_threshold: Amount,
+    /// The operator's own rate limit, requests per second per node (`None`:
+    /// its environment's default).
+    pub rate_limit_per_s: Option<u32>,
 }
 
 /// The operator-editable settings of a merchant (`tambah merchant update`).
@@ -41,6 +44,7 @@ pub struct MerchantSettings {
     pub api_version: String,
     pub require_api_key_for_topup: bool,
     pub email: String,
+    pub rate_limit_per_s: Option<u32>,
 }
 
 #[derive(Clone, Debug)]

@@ -14,6 +14,7 @@ use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::MerchantSpec;
 use tambah_engine::workers::OrderReconciler;
 use tambah_engine::{Config, Engine};
+use tambah_http::limits::RateConfig;
 use tambah_http::serve::ServeLimits;
 use tambah_http::HttpConfig;
 use tokio::net::TcpListener;
@@ -67,6 +68,21 @@ pub struct ServeArgs {
     /// for the database, callbacks and providers, at most 16384.
     #[arg(long, global = true, env = "TAMBAH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Requests per second per live merchant per node (429 beyond); the
+    /// operator may give a merchant its own (`merchant update --rate-limit`).
+    #[arg(long, global = true, env = "TAMBAH_RATE_LIVE_PER_S", default_value_t = 100)]
+    pub rate_live_per_s: u32,
+    /// Requests per second per staging merchant per node.
+    #[arg(long, global = true, env = "TAMBAH_RATE_STAGING_PER_S", default_value_t = 25)]
+    pub rate_staging_per_s: u32,
+    /// Failed authentications per second per address (burst: 10 s worth);
+    /// beyond, the address is refused before any check runs.
+    #[arg(long, global = true, env = "TAMBAH_RATE_UNAUTHENTICATED_PER_S", default_value_t = 10)]
+    pub rate_unauthenticated_per_s: u32,
+    /// Log-in attempts per minute: per address, per username from one
+    /// address, per username from anywhere.
+    #[arg(long, global = true, env = "TAMBAH_LOGINS_PER_MINUTE", value_delimiter = ',', default_value = "20,5,30")]
+    pub logins_per_minute: Vec<u32>,
     /// Commands per group-commit batch at most.
     #[arg(long, global = true, env = "TAMBAH_WRITER_BATCH_MAX", default_value_t = 1024)]
     pub writer_batch_max: usize,
@@ -169,6 +185,19 @@ impl ServeArgs {
             callback_allow_private_networks: self.callback_allow_private_networks,
             max_in_flight: self.max_in_flight,
             body_timeout: Duration::from_millis(self.body_timeout_ms.max(1)),
+            rates: self.rates(),
+        }
+    }
+
+    fn rates(&self) -> RateConfig {
+        let login = |i: usize, default: u32| self.logins_per_minute.get(i).copied().unwrap_or(default);
+        RateConfig {
+            live_per_s: self.rate_live_per_s,
+            staging_per_s: self.rate_staging_per_s,
+            unauthenticated_per_s: self.rate_unauthenticated_per_s,
+            logins_per_ip_per_min: login(0, 20),
+            logins_per_user_net_per_min: login(1, 5),
+            logins_per_user_per_min: login(2, 30),
         }
     }
 

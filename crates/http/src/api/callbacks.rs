@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tambah_domain::{MerchantId, StatusCode};
+use tambah_engine::auth::SettingAccess;
 use tambah_engine::Engine;
 
 use crate::guard::check_url;
@@ -24,6 +25,11 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/v2/callbacks/{refid}/redeliver", post(redeliver))
 }
 
+/// 403 unless the caller's account and credential allow `access`.
+fn allowed(req: &Authed, access: SettingAccess) -> Result<(), ApiError> {
+    req.caller.may(access).map_err(|reason| ApiError::Forbidden(reason.into()))
+}
+
 fn setting(url: &str, method: &str, now_ms: i64) -> Json<Value> {
     Json(json!({
         "data": {"Status": "Success", "CallbackUrl": url, "Method": method},
@@ -38,6 +44,7 @@ async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
 
 /// `?url=&method=GET|POST` (query or body); an empty `url` turns callbacks off.
 async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    allowed(&req, SettingAccess::Change)?;
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let url = p.get("url").unwrap_or_default().trim().to_owned();
     let callback_method = p.get("method").unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
@@ -55,18 +62,21 @@ async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
 
 /// [ours] The secret that signs callbacks (`X-Signature: t=…,v1=…`).
 async fn secret(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    allowed(&req, SettingAccess::ReadSecret)?;
     let secrets = state.engine.callback_secrets(req.caller.merchant.id).await?;
     Ok(Json(json!({"data": {"secret": secrets[0], "previous_secret_valid": secrets.len() > 1}})))
 }
 
 /// [ours] A new secret; the previous one keeps signing for 24 hours.
 async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    allowed(&req, SettingAccess::Change)?;
     let secret = state.engine.rotate_callback_secret(req.caller.merchant.id).await?;
     Ok(Json(json!({"data": {"secret": secret, "previous_secret_valid": true}})))
 }
 
 /// [ours] Queues the order's current status for delivery again.
 async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
+    allowed(&req, SettingAccess::Change)?;
     let id = state.engine.redeliver(&req.caller.merchant, &refid).await?;
     Ok(Json(json!({"data": {"refid": refid, "callback_id": id.get(), "status": "queued"}})))
 }

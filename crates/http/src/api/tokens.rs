@@ -10,6 +10,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tambah_engine::auth::IssuedTokens;
 
+use axum::response::{IntoResponse, Response};
+
+use crate::limits::ClientIp;
 use crate::wire::params::{self, Params};
 use crate::{ApiError, AppState, Authed, Shared};
 
@@ -46,11 +49,16 @@ fn required(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-async fn token(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn token(state: Shared, ip: ClientIp, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["username", "password"])?;
+    if let ClientIp(Some(ip)) = ip {
+        if let Err(limited) = state.limits.login(ip, &v[0]) {
+            return Ok(limited.into_response());
+        }
+    }
     let issued = state.engine.login(&v[0], &v[1]).await?;
-    Ok(result(issued))
+    Ok(result(issued).into_response())
 }
 
 async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {

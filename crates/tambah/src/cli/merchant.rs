@@ -53,6 +53,11 @@ pub enum MerchantCommand {
         /// Where low-balance notices are e-mailed ("" to stop).
         #[arg(long)]
         email: Option<String>,
+        /// The merchant's own rate limit in requests per second per node, or
+        /// "default" for its environment's (TAMBAH_RATE_LIVE_PER_S /
+        /// TAMBAH_RATE_STAGING_PER_S).
+        #[arg(long)]
+        rate_limit: Option<String>,
     },
     /// Print a merchant's settings and balance as JSON.
     Show {
@@ -83,9 +88,25 @@ pub async fn run(db: &DbArgs, command: MerchantCommand) -> Result<(), String> {
             api_version,
             require_api_key_for_topup,
             email,
+            rate_limit,
         } => {
-            let changes =
-                MerchantChanges { name, level, access, suspended, api_version, require_api_key_for_topup, email };
+            let rate_limit_per_s = match rate_limit.as_deref() {
+                None => None,
+                Some("default") => Some(None),
+                Some(n) => Some(Some(n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    format!("--rate-limit {n:?}: a whole number of requests per second, or default")
+                })?)),
+            };
+            let changes = MerchantChanges {
+                name,
+                level,
+                access,
+                suspended,
+                api_version,
+                require_api_key_for_topup,
+                email,
+                rate_limit_per_s,
+            };
             update(db, account, changes).await
         }
         MerchantCommand::Show { account } => show(db, account).await,
@@ -158,6 +179,7 @@ async fn merchant_json(engine: &Engine, m: &MerchantRow) -> Result<serde_json::V
         "suspended": m.suspended,
         "api_version": m.api_version,
         "require_api_key_for_topup": m.require_api_key_for_topup,
+        "rate_limit_per_s": m.rate_limit_per_s,
         "balance": balance.to_cents(),
     }))
 }

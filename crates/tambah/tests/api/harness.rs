@@ -204,6 +204,13 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The server process's peak resident memory so far, in KiB (VmHWM).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc status");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     /// SIGKILL: no graceful anything.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -255,6 +262,12 @@ fn spawn(db: &str, args: &[String], log: &Path) -> (Child, String) {
         .env("TAMBAH_DATABASE", db)
         .env("TAMBAH_MASTER_KEY", TEST_MASTER_KEY)
         .env("TAMBAH_LOG", "info")
+        // The suites drive merchants far past the default rate limits; the
+        // limit tests pass their own (flags win over the environment).
+        .env("TAMBAH_RATE_LIVE_PER_S", "1000000")
+        .env("TAMBAH_RATE_STAGING_PER_S", "1000000")
+        .env("TAMBAH_RATE_UNAUTHENTICATED_PER_S", "1000000")
+        .env("TAMBAH_LOGINS_PER_MINUTE", "1000000,1000000,1000000")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
         .spawn()

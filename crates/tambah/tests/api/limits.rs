@@ -122,3 +122,79 @@ async fn an_announced_oversized_body_is_refused_unread() {
     let (text, _) = read_until_closed(&mut tcp, Duration::from_secs(3)).await;
     assert!(text.starts_with("HTTP/1.1 413") && text.contains("payload_too_large"), "{text}");
 }
+
+/// A merchant past its rate gets 429 with when to come back (Retry-After
+/// and the draft RateLimit headers); the operator's own figure for the
+/// merchant takes effect on its next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_past_its_rate_is_told_when_to_come_back() {
+    let server = Server::start(&["--rate-staging-per-s", "5"]);
+    let m = server.merchant(&["--environment", "staging"], "10");
+    let client = crate::harness::Client::new(&server, &m);
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        codes.push(client.signed("GET", "/v2/balance", None).await);
+    }
+    let limited: Vec<_> = codes.iter().filter(|r| r.status == 429).collect();
+    let statuses: Vec<u16> = codes.iter().map(|r| r.status).collect();
+    assert!(!limited.is_empty() && statuses.iter().filter(|s| **s == 200).count() >= 5, "{statuses:?}");
+    let r = limited[0];
+    assert_eq!(r.json["error"], "rate_limited", "{:?}", r.json);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=1).contains(&retry), "whole seconds, rounded up: {retry}");
+    assert_eq!(r.headers["ratelimit-policy"], "\"merchant\";q=5;w=1");
+    assert!(r.headers["ratelimit"].to_str().unwrap().starts_with("\"merchant\";r=0;t="));
+
+    server.cli(&["merchant", "update", "--account", &m.account, "--rate-limit", "1000"]);
+    for _ in 0..20 {
+        assert_eq!(client.signed("GET", "/v2/balance", None).await.status, 200, "the merchant's own figure");
+    }
+    let (ok, _, err) =
+        crate::harness::cli_status(&server.db, &["merchant", "update", "--account", &m.account, "--rate-limit", "0"]);
+    assert!(!ok && err.contains("--rate-limit"), "{err}");
+}
+
+/// A flood of wrong passwords: checked on a few threads of their own with a
+/// short queue (the rest answered 503 at once), so memory stays bounded
+/// (it reached 5.6 GB with 32 clients before); and one address guessing one
+/// username is slowed to a few tries a minute while the user can still log
+/// in from elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_is_bounded_in_memory_and_rate() {
+    let server = Server::start(&[]);
+    let m = server.merchant(&[], "0");
+    let http = reqwest::Client::new();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (http, url, user) = (http.clone(), server.url("/v2/token"), format!("nobody{i}"));
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..5 {
+                    let r = http.post(&url).form(&[("username", user.as_str()), ("password", "wrong")]).send().await;
+                    statuses.push(r.unwrap().status().as_u16());
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.extend(t.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| [401, 503].contains(s)), "{statuses:?}");
+    assert!(statuses.contains(&503), "some refused as busy at once: {statuses:?}");
+    let peak_mib = server.peak_rss_kib() / 1024;
+    assert!(peak_mib < 150, "peak RSS {peak_mib} MiB");
+    let ok = http.post(server.url("/v2/token")).form(&[("username", &m.username), ("password", &m.password)]);
+    assert_eq!(ok.send().await.unwrap().status(), 200, "the real user still logs in");
+
+    let limited = Server::start(&["--logins-per-minute", "100,3,100"]);
+    let m = limited.merchant(&[], "0");
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let r = http.post(limited.url("/v2/token")).form(&[("username", m.username.as_str()), ("password", "guess")]);
+        let r = r.send().await.unwrap();
+        seen.push((r.status().as_u16(), r.headers().get("retry-after").is_some()));
+    }
+    assert_eq!(seen, vec![(401, false), (401, false), (401, false), (429, true), (429, true)]);
+}

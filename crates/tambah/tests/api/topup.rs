@@ -414,6 +414,73 @@ async fn operator_settings_take_effect_at_once() {
     assert_eq!(shown["require_api_key_for_topup"], true);
 }
 
+/// A status check is a read: resubmitting the refid of a delivered order
+/// answers its true status whatever the merchant's state since (it answered
+/// 403 "Failed" cost 0.00 before, and SDK loops stop on "Failed"). The same
+/// rules that guard new orders guard the callback settings and secrets, and
+/// a suspended merchant gets no new tokens.
+#[tokio::test]
+async fn a_status_check_is_a_read_and_settings_follow_the_order_rules() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    let first = c.topup(buy("ST-1", "D", "0123456789", "10")).await;
+    assert_eq!(first.code(), "20");
+    let token = c.login().await;
+    let by_token = |path: &str, method: reqwest::Method| c.http.request(method, s.url(path)).bearer_auth(&token);
+    for (flag, value) in [("--suspended", "true"), ("--access", "50"), ("--require-api-key-for-topup", "true")] {
+        s.cli(&["merchant", "update", "--account", &m.account, flag, value]);
+        let again = read(
+            by_token("/v2/topup", reqwest::Method::POST)
+                .json(&buy("ST-1", "D", "0123456789", "10"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((again.status, again.code()), (200, "20".to_owned()), "{flag}: {:?}", again.json);
+        assert_eq!(again.json["data"]["cost"], first.json["data"]["cost"], "{flag}");
+        let signed = c.topup(buy("ST-1", "D", "0123456789", "10")).await;
+        assert_eq!(signed.code(), "20", "{flag}");
+        // A new order is still refused (by token under the key rule).
+        let new = by_token("/v2/topup", reqwest::Method::POST).json(&buy("ST-2", "D", "0123456789", "10"));
+        assert_eq!(new.send().await.unwrap().status(), 403, "{flag}");
+        // Callback settings: a token (and a suspended or read-only merchant
+        // by any credential) cannot point callbacks elsewhere or read the secret.
+        let set = by_token("/v2/callback-url?url=https://example.com/cb", reqwest::Method::POST).send().await.unwrap();
+        assert_eq!(set.status(), 403, "{flag}");
+        let rotate = by_token("/v2/callback-secret/rotate", reqwest::Method::POST).send().await.unwrap();
+        assert_eq!(rotate.status(), 403, "{flag}");
+        let redeliver = by_token("/v2/callbacks/ST-1/redeliver", reqwest::Method::POST).send().await.unwrap();
+        assert_eq!(redeliver.status(), 403, "{flag}");
+        let secret = by_token("/v2/callback-secret", reqwest::Method::GET).send().await.unwrap();
+        let read_only = flag == "--access";
+        assert_eq!(secret.status(), if read_only { 200 } else { 403 }, "{flag}: the secret is a read");
+        let rotate = c.signed("POST", "/v2/callback-secret/rotate", None).await;
+        let key_rule = flag == "--require-api-key-for-topup";
+        assert_eq!(rotate.status, if key_rule { 200 } else { 403 }, "{flag}: signed");
+        let reset = if flag == "--access" { "0" } else { "false" };
+        s.cli(&["merchant", "update", "--account", &m.account, flag, reset]);
+    }
+    let url = c.signed("GET", "/v2/callback-url", None).await;
+    assert_eq!(url.json["data"]["CallbackUrl"], "", "nothing was changed");
+
+    s.cli(&["merchant", "update", "--account", &m.account, "--suspended", "true"]);
+    let login = read(
+        c.http
+            .post(s.url("/v2/token"))
+            .json(&json!({"username": m.username, "password": m.password}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((login.status, login.json["message"].as_str().unwrap_or_default().contains("suspended")), (403, true));
+    let wrong = c.http.post(s.url("/v2/token")).json(&json!({"username": m.username, "password": "nope"}));
+    assert_eq!(wrong.send().await.unwrap().status(), 401, "suspension is told only to whoever knows the password");
+    assert_eq!(c.signed("GET", "/v2/balance", None).await.status, 200, "reads still work");
+}
+
 #[tokio::test]
 async fn past_max_in_flight_requests_get_503_with_retry_after() {
     let s = Server::start(&["--max-in-flight", "1", "--reconcile-interval-ms", "50"]);
