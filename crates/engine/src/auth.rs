@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use tambah_domain::{Environment, MerchantId, UserId};
-use tambah_store::{MerchantRow, TokenKind, TokenRow};
+use tambah_store::{MerchantRow, StoreError, TokenKind, TokenRow};
 
 use crate::credentials::{new_token, token_hash};
 use crate::{signing, Engine};
@@ -77,6 +77,11 @@ pub enum AuthError {
     WrongCredentials,
     /// The store failed; answered 500, not 401.
     Internal,
+    /// The database cannot take the call now (read-only, full,
+    /// unreachable); answered 503.
+    Unavailable {
+        nothing_changed: bool,
+    },
     /// Too many password checks at once on this node: nothing was checked;
     /// answered 503.
     Busy,
@@ -86,6 +91,14 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// A store failure: 503 when the database is unavailable, else 500.
+    pub fn store(e: StoreError) -> AuthError {
+        match e {
+            StoreError::Unavailable { nothing_changed, .. } => AuthError::Unavailable { nothing_changed },
+            _ => AuthError::Internal,
+        }
+    }
+
     /// The stable `error` code.
     pub fn code(self) -> &'static str {
         match self {
@@ -100,6 +113,7 @@ impl AuthError {
             AuthError::TokenExpired => "token_expired",
             AuthError::WrongCredentials => "NotAuthorizedException",
             AuthError::Internal => "internal_error",
+            AuthError::Unavailable { .. } => "unavailable",
             AuthError::Busy => "unavailable",
             AuthError::Suspended => "merchant_suspended",
         }
@@ -112,6 +126,7 @@ impl AuthError {
             AuthError::SignatureMismatch => "Signature mismatch",
             AuthError::WrongCredentials => "Incorrect username or password.",
             AuthError::Internal => "Internal server error",
+            AuthError::Unavailable { .. } => "Service unavailable, try again",
             AuthError::Busy => "Service unavailable, try again",
             AuthError::Suspended => "Merchant account is suspended",
             _ => "Unauthorized",
@@ -135,7 +150,7 @@ impl AuthError {
             AuthError::InvalidToken => "the token is unknown or revoked; request a new one from /v2/token",
             AuthError::TokenExpired => "the token has expired; refresh it with /v2/token/refresh",
             AuthError::WrongCredentials => "check the username and password (and the environment they belong to)",
-            AuthError::Internal => "",
+            AuthError::Internal | AuthError::Unavailable { .. } => "",
             AuthError::Busy => "too many log-ins at once on this node; retry after a second",
             AuthError::Suspended => "a suspended account gets no new tokens; ask the operator",
         }
@@ -171,7 +186,7 @@ impl Engine {
     /// Checks an API key and HMAC v1 signature.
     pub async fn authenticate_signed(&self, req: &SignedRequest<'_>) -> Result<Caller, AuthError> {
         let store = self.store();
-        let found = store.api_key_with_merchant(req.api_key).await.map_err(|_| AuthError::Internal)?;
+        let found = store.api_key_with_merchant(req.api_key).await.map_err(AuthError::store)?;
         let (key, merchant) = match found {
             Some((k, m)) if !k.revoked => (k, m),
             _ => return Err(AuthError::KeyNotFound),
@@ -201,7 +216,7 @@ impl Engine {
         }
         // Only a correctly signed request may spend a nonce.
         let first = store.remember_nonce(&key.key_id, nonce, ts + window_s, now_s).await;
-        if !first.map_err(|_| AuthError::Internal)? {
+        if !first.map_err(AuthError::store)? {
             return Err(AuthError::NonceReused);
         }
         Ok(Caller { merchant, via: AuthMethod::ApiKey(key.key_id) })
@@ -210,7 +225,7 @@ impl Engine {
     /// Checks an `Authorization` header value: `Bearer <token>` or the raw token.
     pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
         let token = authorization.strip_prefix("Bearer ").unwrap_or(authorization).trim();
-        let found = self.store().token_with_merchant(&token_hash(token)).await.map_err(|_| AuthError::Internal)?;
+        let found = self.store().token_with_merchant(&token_hash(token)).await.map_err(AuthError::store)?;
         let (row, merchant) = match found {
             Some((r, m)) if !r.revoked && r.kind != TokenKind::Refresh => (r, m),
             _ => return Err(AuthError::InvalidToken),
@@ -242,7 +257,7 @@ impl Engine {
             expires_at_ms: now + ttl_s * 1000,
             revoked: false,
         };
-        self.store().insert_token(&row, now).await.map_err(|_| AuthError::Internal)?;
+        self.store().insert_token(&row, now).await.map_err(AuthError::store)?;
         Ok(token)
     }
 
@@ -268,7 +283,7 @@ impl Engine {
     /// RefreshToken. The memory-hard hash runs on the password pool (busy:
     /// refused at once, nothing checked).
     pub async fn login(&self, username: &str, password: &str) -> Result<IssuedTokens, AuthError> {
-        let user = self.store().user_by_username(username).await.map_err(|_| AuthError::Internal)?;
+        let user = self.store().user_by_username(username).await.map_err(AuthError::store)?;
         let (hash, user) = match user {
             Some(u) => (u.password_hash.clone(), Some(u)),
             // Same work as a real check, so timing does not reveal usernames.
@@ -279,7 +294,7 @@ impl Engine {
         let Some(user) = user.filter(|_| matches) else {
             return Err(AuthError::WrongCredentials);
         };
-        let merchant = self.store().merchant(user.merchant_id).await.map_err(|_| AuthError::Internal)?;
+        let merchant = self.store().merchant(user.merchant_id).await.map_err(AuthError::store)?;
         let merchant = merchant.ok_or(AuthError::WrongCredentials)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::WrongCredentials);
@@ -292,7 +307,7 @@ impl Engine {
 
     /// `/v2/token/refresh`: a RefreshToken for new Id and Access tokens.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, AuthError> {
-        let row = self.store().token(&token_hash(refresh_token.trim())).await.map_err(|_| AuthError::Internal)?;
+        let row = self.store().token(&token_hash(refresh_token.trim())).await.map_err(AuthError::store)?;
         let row = match row {
             Some(r) if !r.revoked && r.kind == TokenKind::Refresh => r,
             _ => return Err(AuthError::InvalidToken),
@@ -300,7 +315,7 @@ impl Engine {
         if row.expires_at_ms <= self.now_ms() {
             return Err(AuthError::TokenExpired);
         }
-        let merchant = self.store().merchant(row.merchant_id).await.map_err(|_| AuthError::Internal)?;
+        let merchant = self.store().merchant(row.merchant_id).await.map_err(AuthError::store)?;
         let merchant = merchant.ok_or(AuthError::InvalidToken)?;
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
@@ -314,12 +329,12 @@ impl Engine {
     /// `/v1/auth/change-password`: needs the old password; revokes every
     /// token of the user. The memory-hard hashes run on the blocking pool.
     pub async fn change_password(&self, caller: &Caller, old: &str, new: &str) -> Result<(), ChangePasswordError> {
-        let internal = |_| ChangePasswordError::Auth(AuthError::Internal);
+        let internal = |e| ChangePasswordError::Auth(AuthError::store(e));
         let AuthMethod::Token { user_id } = caller.via else {
             return Err(ChangePasswordError::NeedsToken);
         };
         check_password_rules(new).map_err(ChangePasswordError::Weak)?;
-        let user = self.store().user(user_id).await.map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?;
+        let user = self.store().user(user_id).await.map_err(internal)?;
         let user = user.ok_or(ChangePasswordError::Auth(AuthError::InvalidToken))?;
         let (old, new, stored) = (old.to_owned(), new.to_owned(), user.password_hash.clone());
         let verdict = self

@@ -114,6 +114,9 @@ pub struct Engine {
     master_key: MasterKey,
     /// Password checks and hashes, on their own few threads.
     passwords: passwords::Passwords,
+    /// The last health write and when it was made (shared by callers
+    /// within a second, so a flood of /health makes one write a second).
+    health_probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), StoreError>)>>,
     config: Config,
     clock: Arc<dyn Clock>,
     me: Weak<Engine>,
@@ -162,6 +165,7 @@ impl Engine {
             waiters,
             master_key,
             passwords: passwords::Passwords::start(PASSWORD_THREADS, PASSWORD_QUEUE),
+            health_probe: tokio::sync::Mutex::new(None),
             config,
             clock,
             me: me.clone(),
@@ -181,6 +185,20 @@ impl Engine {
     /// Checks that the database answers (the health endpoint).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.store.ping().await
+    }
+
+    /// Whether the database accepts writes: this node's heartbeat row is
+    /// written, at most once a second (callers in between share the answer).
+    pub async fn health(&self) -> Result<(), StoreError> {
+        let mut probe = self.health_probe.lock().await;
+        if let Some((at, result)) = probe.as_ref() {
+            if at.elapsed() < std::time::Duration::from_secs(1) {
+                return result.clone();
+            }
+        }
+        let result = self.store.heartbeat(&self.config.node_id, self.now_ms()).await;
+        *probe = Some((std::time::Instant::now(), result.clone()));
+        result
     }
 
     /// Checks every ledger invariant (`tambah verify`).

@@ -62,6 +62,9 @@ pub enum TopupError {
     Rejected(Rejection),
     /// The node cannot take writes now (shutting down, overloaded): 503.
     Unavailable(String),
+    /// The database cannot take the order now (`StoreError::Unavailable`):
+    /// 503, saying whether nothing was changed.
+    Database(StoreError),
     Internal(String),
 }
 
@@ -69,14 +72,17 @@ impl From<WriteError> for TopupError {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::Stopped => TopupError::Unavailable("the server is shutting down".into()),
-            WriteError::Store(e) => TopupError::Internal(e.to_string()),
+            WriteError::Store(e) => e.into(),
         }
     }
 }
 
 impl From<StoreError> for TopupError {
     fn from(e: StoreError) -> Self {
-        TopupError::Internal(e.to_string())
+        match e {
+            e @ StoreError::Unavailable { .. } => TopupError::Database(e),
+            e => TopupError::Internal(e.to_string()),
+        }
     }
 }
 

@@ -44,6 +44,9 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Internal => ApiError::Internal("authentication store failure".into()),
+            AuthError::Unavailable { nothing_changed } => {
+                ApiError::Store(StoreError::Unavailable { reason: "authentication".into(), nothing_changed })
+            }
             AuthError::Busy => ApiError::Unavailable("password checks busy".into()),
             AuthError::Suspended => ApiError::Forbidden("merchant account is suspended: no new tokens".into()),
             e => ApiError::Auth(e),
@@ -101,10 +104,28 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::Internal(cause) => internal(&cause),
+            ApiError::Store(StoreError::Unavailable { reason, nothing_changed }) => {
+                database_unavailable(&reason, nothing_changed)
+            }
             ApiError::Store(e) => internal(&e),
         };
         (status, axum::Json(body)).into_response()
     }
+}
+
+/// 503 when the database cannot take the call (read-only, full,
+/// unreachable): the cause is logged; the body says whether the request
+/// changed nothing (the database said so) or may have (the connection broke
+/// at the commit: resend; a topup resent with its refid is never charged
+/// twice).
+fn database_unavailable(reason: &str, nothing_changed: bool) -> (StatusCode, serde_json::Value) {
+    tracing::error!(%reason, "503: database unavailable");
+    let message = if nothing_changed {
+        "The database is not accepting changes; nothing was changed. Try again later"
+    } else {
+        "The database could not be reached; the request may or may not have been applied. Resend it: a topup resent with the same refid is never charged twice"
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, json!({"error": "unavailable", "message": message}))
 }
 
 /// The one 500 body; the cause goes to the log only.

@@ -76,7 +76,11 @@ pub fn savepoints(store: &dyn Store) {
     assert_verified(store, "after a transfer rolled back to a savepoint (it must leave no entry)");
 }
 
-/// ping answers on a healthy store.
+/// ping answers on a healthy store; a heartbeat is a write that can be
+/// repeated (one row per node, the latest time).
 pub fn ping(store: &dyn Store) {
     must("ping", block(store.ping()));
+    must("heartbeat", block(store.heartbeat("node-a", 1_000)));
+    must("heartbeat again", block(store.heartbeat("node-a", 2_000)));
+    must("heartbeat of another node", block(store.heartbeat("node-b", 2_000)));
 }

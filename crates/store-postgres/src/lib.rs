@@ -82,11 +82,23 @@ pub(crate) fn err(e: tokio_postgres::Error) -> StoreError {
         .contains(code)
         {
             StoreError::Constraint(text)
+        } else if infrastructure(code) {
+            // The server refused: its transaction is rolled back.
+            StoreError::Unavailable { reason: format!("{text} ({})", code.code()), nothing_changed: true }
         } else {
             StoreError::Other(format!("{text} ({})", code.code()))
         };
     }
-    StoreError::Other(e.to_string())
+    // No answer from the server: a commit in flight may have landed.
+    StoreError::Unavailable { reason: e.to_string(), nothing_changed: false }
+}
+
+/// SQLSTATEs that say the database, not the request, is the problem: a
+/// read-only transaction, connection exceptions (08), insufficient
+/// resources (53: disk full, out of memory, too many connections), operator
+/// intervention (57: shutdown, cannot connect now), system errors (58).
+fn infrastructure(code: &SqlState) -> bool {
+    *code == SqlState::READ_ONLY_SQL_TRANSACTION || ["08", "53", "57", "58"].iter().any(|c| code.code().starts_with(c))
 }
 
 /// One selected row as the shared mappers read it, from column `from` on (a
@@ -377,5 +389,13 @@ impl Store for PgStore {
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { self.query("SELECT 1", &[]).await.map(|_| ()) })
+    }
+
+    fn heartbeat<'a>(&'a self, node: &'a str, at_ms: i64) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let sql = "INSERT INTO node_heartbeats (node, at_ms) VALUES ($1, $2)
+                       ON CONFLICT (node) DO UPDATE SET at_ms = excluded.at_ms";
+            self.execute(sql, &[&node, &at_ms]).await.map(|_| ())
+        })
     }
 }

@@ -52,6 +52,20 @@ fn err(e: rusqlite::Error) -> StoreError {
                 StoreError::Constraint(text)
             };
         }
+        // SQLite rolls a failed statement's transaction back whole.
+        let infrastructure = [
+            ErrorCode::ReadOnly,
+            ErrorCode::DiskFull,
+            ErrorCode::DatabaseBusy,
+            ErrorCode::DatabaseLocked,
+            ErrorCode::CannotOpen,
+            ErrorCode::SystemIoFailure,
+            ErrorCode::PermissionDenied,
+            ErrorCode::OutOfMemory,
+        ];
+        if infrastructure.contains(&f.code) {
+            return StoreError::Unavailable { reason: text, nothing_changed: true };
+        }
         return StoreError::Other(text);
     }
     StoreError::Other(e.to_string())
@@ -221,5 +235,16 @@ impl Store for SqliteStore {
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
         ready(self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))))
+    }
+
+    fn heartbeat<'a>(&'a self, node: &'a str, at_ms: i64) -> BoxFuture<'a, Result<()>> {
+        ready(self.write(|tx| {
+            tx.execute(
+                "INSERT INTO node_heartbeats (node, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (node) DO UPDATE SET at_ms = excluded.at_ms",
+                rusqlite::params![node, at_ms],
+            )
+            .map(|_| ())
+        }))
     }
 }

@@ -44,7 +44,14 @@ pub enum StoreError {
     /// Another constraint refused the write (a bug upstream of the store).
     #[error("constraint: {0}")]
     Constraint(String),
-    /// Anything else: IO, corruption, lock time-out.
+    /// The database cannot take the call for a reason outside the request:
+    /// read-only, full, locked too long, unreachable, shutting down. With
+    /// `nothing_changed`, the database said so itself (the transaction was
+    /// refused or rolled back); without, the connection failed and a commit
+    /// may or may not have landed.
+    #[error("database unavailable: {reason}")]
+    Unavailable { reason: String, nothing_changed: bool },
+    /// Anything else: corruption, a bug.
     #[error("store: {0}")]
     Other(String),
 }
@@ -79,8 +86,12 @@ pub trait Store:
     /// connect on first use, on the writer's own thread.
     fn writer(&self) -> Result<Box<dyn Writer>>;
 
-    /// Checks that the database answers (health endpoint).
+    /// Checks that the database answers.
     fn ping(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Records that `node` wrote at `at_ms` (the health endpoint's proof
+    /// that the database accepts writes).
+    fn heartbeat<'a>(&'a self, node: &'a str, at_ms: i64) -> BoxFuture<'a, Result<()>>;
 }
 
 #[cfg(test)]

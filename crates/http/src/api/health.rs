@@ -1,4 +1,5 @@
-//! `GET /health`: the node answers and its database does.
+//! `GET /health`: the node answers and its database accepts writes (a
+//! heartbeat row written at most once a second).
 
 use std::sync::Arc;
 
@@ -7,15 +8,19 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::{ApiError, AppState, Shared};
+use crate::{AppState, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/health", get(health))
 }
 
 async fn health(state: Shared) -> Response {
-    match state.engine.ping().await {
+    match state.engine.health().await {
         Ok(_) => Json(json!({"status": "ok", "database": "ok"})).into_response(),
-        Err(e) => ApiError::Unavailable(format!("database: {e}")).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health: the database does not accept writes");
+            let body = json!({"status": "unavailable", "database": "not accepting writes"});
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
     }
 }

@@ -58,6 +58,7 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
             Ok(Refusal { code: r.code, reason: &r.reason, balance, http }.render(shape, &input, &state))
         }
         Err(TopupError::Unavailable(m)) => Err(ApiError::Unavailable(m)),
+        Err(TopupError::Database(e)) => Err(ApiError::Store(e)),
         Err(TopupError::Internal(m)) => Err(ApiError::Internal(m)),
     }
 }

@@ -198,3 +198,92 @@ async fn a_login_flood_is_bounded_in_memory_and_rate() {
     }
     assert_eq!(seen, vec![(401, false), (401, false), (401, false), (429, true), (429, true)]);
 }
+
+/// Runs `sql` on the PostgreSQL server's maintenance database.
+async fn postgres_admin(server: &str, sql: &str) {
+    let (client, conn) = tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(sql).await.unwrap();
+}
+
+/// Makes the database read-only (or writable again) for every new session,
+/// and ends the open ones so the node reconnects under the new rule.
+async fn set_read_only(server: &str, name: &str, on: bool) {
+    let value = if on { "on" } else { "off" };
+    postgres_admin(
+        server,
+        &format!(
+            "ALTER DATABASE \"{name}\" SET default_transaction_read_only = {value};
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+        ),
+    )
+    .await;
+}
+
+async fn wait_for_health(server: &Server, want: u16) {
+    for _ in 0..100 {
+        if health(server).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/health never answered {want}");
+}
+
+/// A database that stops accepting writes: /health says so (503, it makes a
+/// write to know), a new topup and a log-in answer 503 (not 500) and the
+/// topup says nothing was changed, while a status check (a read) still
+/// answers; once writable again the refused refid is free and the wallet
+/// exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_is_unhealthy_and_refuses_with_503() {
+    let Some(pg) = crate::multinode::server_url() else { return };
+    let db = std::sync::Arc::new(crate::harness::Db::fresh_on(Some(pg.clone()), "readonly"));
+    let server = Server::start_on_db(db.clone(), &[]);
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let m = server.merchant(&[], "100");
+    let client = crate::harness::Client::new(&server, &m);
+    let buy =
+        |refid: &str| serde_json::json!({"refid": refid, "product": "D", "account": "0123456789", "amount": "10"});
+    assert_eq!(client.topup(buy("RO-1")).await.code(), "20");
+    let before = client.balance().await;
+    let token = client.login().await;
+    assert_eq!(health(&server).await, 200);
+
+    set_read_only(&pg, &name, true).await;
+    wait_for_health(&server, 503).await;
+    let mut refused = client.topup(buy("RO-2")).await;
+    if refused.json["message"].as_str().unwrap_or_default().contains("may or may not") {
+        // The first call met the connection the server ended; the next
+        // meets the read-only database itself.
+        refused = client.topup(buy("RO-2")).await;
+    }
+    assert_eq!(refused.status, 503, "{:?}", refused.json);
+    assert!(refused.json["message"].as_str().unwrap().contains("nothing was changed"), "{:?}", refused.json);
+    let login = reqwest::Client::new()
+        .post(server.url("/v2/token"))
+        .json(&serde_json::json!({"username": m.username, "password": m.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 503);
+    // A signed request must record its nonce (a write): refused. By token,
+    // a status check is a pure read and answers.
+    assert_eq!(client.topup(buy("RO-1")).await.status, 503);
+    let by_token = reqwest::Client::new().post(server.url("/v2/topup")).bearer_auth(&token).json(&buy("RO-1"));
+    let check = crate::harness::read(by_token.send().await.unwrap()).await;
+    assert_eq!((check.status, check.code()), (200, "20".to_owned()), "a status check is a read");
+
+    set_read_only(&pg, &name, false).await;
+    wait_for_health(&server, 200).await;
+    assert_eq!(client.balance().await, before, "nothing was charged");
+    // The first write may meet the connection the server ended (503: the
+    // client is told to retry); the retry gets a fresh one.
+    let mut again = client.topup(buy("RO-2")).await;
+    if again.status == 503 {
+        again = client.topup(buy("RO-2")).await;
+    }
+    assert_eq!(again.status, 200, "the refused refid is free: {:?}\n{}", again.json, server.log_text());
+    assert_eq!(again.code(), "20");
+    crate::harness::assert_verified(&server.db);
+}

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-fn server_url() -> Option<String> {
+pub(crate) fn server_url() -> Option<String> {
     if postgres_server().is_some() {
         return None; // the PostgreSQL pass of the suite: already run in the default pass
     }
