@@ -15,6 +15,10 @@
 //!   a flood of guesses costs nothing but the look-up, and no lock-out lasts
 //!   longer than one refill of its bucket after the guesses stop.
 //!
+//! - **Block mode** (opt-in, IIMMPACT's rule): an address that sends more
+//!   than `requests` in `window` is refused with 403 for `block`, whatever
+//!   it sends (IIMMPACT: 30,000 per 5 minutes, then 240 minutes).
+//!
 //! Addresses are keyed whole for IPv4 and by /64 for IPv6 (one host's
 //! allocation). Keys not seen for a while are dropped by `sweep`.
 
@@ -33,6 +37,34 @@ use tambah_domain::{Environment, MerchantId};
 type Keyed<K> = RateLimiter<K, governor::state::keyed::DefaultKeyedStateStore<K>, DefaultClock>;
 type Direct = governor::DefaultDirectRateLimiter;
 
+/// IIMMPACT's per-address block: more than `requests` within `window_s`
+/// and the address gets 403 for `block_s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpBlock {
+    pub requests: u32,
+    pub window_s: u32,
+    pub block_s: u32,
+}
+
+impl std::str::FromStr for IpBlock {
+    type Err = String;
+
+    /// `REQUESTS/WINDOW_S/BLOCK_S`, e.g. `30000/300/14400`.
+    fn from_str(s: &str) -> Result<IpBlock, String> {
+        let parts: Vec<u32> = s
+            .split('/')
+            .map(|p| p.trim().parse::<u32>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("{s:?}: expected REQUESTS/WINDOW_SECONDS/BLOCK_SECONDS, e.g. 30000/300/14400"))?;
+        match parts[..] {
+            [requests, window_s, block_s] if requests > 0 && window_s > 0 && block_s > 0 => {
+                Ok(IpBlock { requests, window_s, block_s })
+            }
+            _ => Err(format!("{s:?}: expected three numbers above 0, e.g. 30000/300/14400")),
+        }
+    }
+}
+
 /// The limits' settings.
 #[derive(Clone, Debug)]
 pub struct RateConfig {
@@ -48,6 +80,8 @@ pub struct RateConfig {
     pub logins_per_user_net_per_min: u32,
     /// Log-in attempts per minute per username from anywhere.
     pub logins_per_user_per_min: u32,
+    /// IIMMPACT's block mode, off unless set.
+    pub ip_block: Option<IpBlock>,
 }
 
 impl Default for RateConfig {
@@ -59,6 +93,7 @@ impl Default for RateConfig {
             logins_per_ip_per_min: 20,
             logins_per_user_net_per_min: 5,
             logins_per_user_per_min: 30,
+            ip_block: None,
         }
     }
 }
@@ -89,6 +124,13 @@ fn per_second(n: u32, burst_s: u32) -> Quota {
     Quota::per_second(rate).allow_burst(burst)
 }
 
+/// `n` per `window_s` seconds, all of them at once if need be.
+fn per_window(n: u32, window_s: u32) -> Quota {
+    let n = NonZeroU32::new(n.max(1)).expect("at least 1");
+    let period = Duration::from_secs(u64::from(window_s.max(1))) / n.get();
+    Quota::with_period(period.max(Duration::from_nanos(1))).expect("a period above 0").allow_burst(n)
+}
+
 fn per_minute(n: u32) -> Quota {
     let n = NonZeroU32::new(n.max(1)).expect("at least 1");
     Quota::per_minute(n).allow_burst(n)
@@ -109,6 +151,27 @@ pub struct RateLimits {
     login_ip: Keyed<AddressKey>,
     login_user_net: Keyed<(String, AddressKey)>,
     login_user: Keyed<String>,
+    /// Block mode: every request of an address counted, and the addresses
+    /// over it refused until when.
+    ip_window: Option<(IpBlock, Keyed<AddressKey>)>,
+    ip_blocked: Mutex<HashMap<AddressKey, Instant>>,
+}
+
+/// An address in block mode's penalty: 403 until it ends.
+#[derive(Debug)]
+pub struct Blocked {
+    pub retry_after: Duration,
+}
+
+impl IntoResponse for Blocked {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": "forbidden",
+            "message": "this address sent too many requests and is blocked for a while"});
+        let mut res = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        let wait_s = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
+        res.headers_mut().insert("retry-after", HeaderValue::from(wait_s));
+        res
+    }
 }
 
 /// A request refused by a limit: 429 with when to come back.
@@ -147,6 +210,8 @@ impl RateLimits {
             login_ip: RateLimiter::keyed(per_minute(config.logins_per_ip_per_min)),
             login_user_net: RateLimiter::keyed(per_minute(config.logins_per_user_net_per_min)),
             login_user: RateLimiter::keyed(per_minute(config.logins_per_user_per_min)),
+            ip_window: config.ip_block.map(|b| (b, RateLimiter::keyed(per_window(b.requests, b.window_s)))),
+            ip_blocked: Mutex::new(HashMap::new()),
             config,
         }
     }
@@ -233,6 +298,26 @@ impl RateLimits {
         Self::wait(&self.login_user, &user, ("login-user-anywhere", self.config.logins_per_user_per_min, 60))
     }
 
+    /// Block mode: counts one request of `ip`; refuses it while the address
+    /// is blocked, and blocks it once over its allowance.
+    pub fn every_request(&self, ip: IpAddr) -> Result<(), Blocked> {
+        let Some((rule, window)) = &self.ip_window else { return Ok(()) };
+        let key = AddressKey::of(ip);
+        let now = Instant::now();
+        if let Some(until) = self.ip_blocked.lock().expect("rate limits poisoned").get(&key) {
+            if *until > now {
+                return Err(Blocked { retry_after: until.saturating_duration_since(now) });
+            }
+        }
+        if window.check_key(&key).is_err() {
+            let block = Duration::from_secs(u64::from(rule.block_s));
+            tracing::warn!(address = %ip, requests = rule.requests, window_s = rule.window_s, "address over its allowance: blocked");
+            self.ip_blocked.lock().expect("rate limits poisoned").insert(key, now + block);
+            return Err(Blocked { retry_after: block });
+        }
+        Ok(())
+    }
+
     /// Drops keys whose buckets are full again (nothing to remember).
     pub fn sweep(&self) {
         self.live.retain_recent();
@@ -243,6 +328,10 @@ impl RateLimits {
         self.login_ip.retain_recent();
         self.login_user_net.retain_recent();
         self.login_user.retain_recent();
+        if let Some((_, window)) = &self.ip_window {
+            window.retain_recent();
+        }
+        self.ip_blocked.lock().expect("rate limits poisoned").retain(|_, until| *until > now);
     }
 }
 

@@ -47,8 +47,22 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(permits, shed_load))
         .layer(axum::middleware::from_fn_with_state(reading, read_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), block_mode))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// IIMMPACT's block mode, when the operator turned it on: every request but
+/// `/health` counts against its address, before anything is read.
+async fn block_mode(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if req.uri().path() != "/health" {
+        if let Some(ip) = crate::limits::client_ip(req.extensions()) {
+            if let Err(blocked) = state.limits.every_request(ip) {
+                return blocked.into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// How a request body is read.

@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// address, per username from anywhere.
     #[arg(long, global = true, env = "TAMBAH_LOGINS_PER_MINUTE", value_delimiter = ',', default_value = "20,5,30")]
     pub logins_per_minute: Vec<u32>,
+    /// IIMMPACT's per-address block, off unless set: REQUESTS/WINDOW_S/BLOCK_S
+    /// (IIMMPACT: 30000/300/14400); an address over it gets 403 for BLOCK_S.
+    #[arg(long, global = true, env = "TAMBAH_IP_BLOCK")]
+    pub ip_block: Option<tambah_http::limits::IpBlock>,
     /// Commands per group-commit batch at most.
     #[arg(long, global = true, env = "TAMBAH_WRITER_BATCH_MAX", default_value_t = 1024)]
     pub writer_batch_max: usize,
@@ -198,6 +202,7 @@ impl ServeArgs {
             logins_per_ip_per_min: login(0, 20),
             logins_per_user_net_per_min: login(1, 5),
             logins_per_user_per_min: login(2, 30),
+            ip_block: self.ip_block,
         }
     }
 

@@ -287,3 +287,32 @@ async fn a_read_only_database_is_unhealthy_and_refuses_with_503() {
     assert_eq!(again.code(), "20");
     crate::harness::assert_verified(&server.db);
 }
+
+/// IIMMPACT's block mode, when turned on: an address over its allowance in
+/// the window gets 403 for the block time whatever it sends, authenticated
+/// or not; /health is not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_mode_refuses_an_address_over_its_allowance() {
+    let server = Server::start(&["--ip-block", "20/60/600"]);
+    let m = server.merchant(&[], "10");
+    let client = crate::harness::Client::new(&server, &m);
+    let http = reqwest::Client::new();
+    for i in 0..20 {
+        let r = if i % 2 == 0 {
+            client.signed("GET", "/v2/balance", None).await.status
+        } else {
+            http.get(server.url("/v2/balance")).send().await.unwrap().status().as_u16()
+        };
+        assert!([200, 401].contains(&r), "request {i}: {r}");
+        assert_eq!(health(&server).await, 200, "/health is not counted");
+    }
+    let r = client.signed("GET", "/v2/balance", None).await;
+    assert_eq!((r.status, r.json["error"].as_str()), (403, Some("forbidden")), "{:?}", r.json);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((599..=600).contains(&retry), "{retry}");
+    assert_eq!(client.signed("GET", "/v2/balance", None).await.status, 403, "still blocked");
+    assert_eq!(health(&server).await, 200);
+
+    let (ok, _, err) = crate::harness::cli_status(&server.db, &["serve", "--ip-block", "20/0/5"]);
+    assert!(!ok && err.contains("three numbers above 0"), "{err}");
+}
