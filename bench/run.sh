@@ -4,6 +4,8 @@
 #   TAMBAH_BENCH_LARGE=1 bench/run.sh   # also: the same topups with 10,000,000 orders stored
 #   TAMBAH_BENCH_ONLY=ceilings|sqlite|postgres|large   # one part only
 #   TAMBAH_BENCH_SECONDS=10 (per run), TAMBAH_BENCH_CONNECTIONS=64,
+#   SKIP_OVERLOAD=1 (no overload section: open loop at 50/80/150% of the closed-loop capacity,
+#   log-in flood, 5,000 idle connections),
 #   TAMBAH_BENCH_RATE=10000 (open loop on SQLite), TAMBAH_BENCH_PG_RATE=2500 (open loop on PostgreSQL,
 #   below its closed-loop capacity here: past capacity the node sheds load with 503s)
 # Needs wrk (apt-get install wrk) and python3. Everything runs on this machine:
@@ -16,6 +18,8 @@ SQLITE_RATE=${TAMBAH_BENCH_RATE:-10000}
 PG_RATE=${TAMBAH_BENCH_PG_RATE:-2500}
 PG=${TAMBAH_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
+# 5,000 idle connections and the open loop's own need file descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo build --release -q -p tambah -p tambah-bench
 BIN=target/release/tambah
 TOOL=target/release/tambah-bench
@@ -79,8 +83,42 @@ node() {
   echo "| $label: topups, open loop at $RATE/s | $answered | ${o50}ms | ${o99}ms | ${omax}ms | latency from the due time (no coordinated omission); $notfinal answers not 20 |" | tee -a "$RESULTS"
   local rss; rss=$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$pid/status)
   echo "| $label: peak RSS of the node | | | | | $rss |" | tee -a "$RESULTS"
+  if [[ -z "${SKIP_OVERLOAD:-}" ]]; then overload "$label" "$pid"; fi
   kill $pid; PIDS=()
   $BIN verify | tail -1
+}
+
+# open_row LABEL RATE PID: an open loop of topups at RATE/s; one row for the
+# served (20) answers, one for the shed (503) ones, with the node's peak RSS.
+open_row() {
+  local label=$1 rate=$2 pid=$3
+  $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$rate" "$SECONDS_PER_RUN" "$TAMBAH_RUN-o$rate-$RANDOM" > "$WORK/o.txt"
+  local served shed other rss
+  served=$(awk '/^served:/ {printf "%d answers 20: p50 %sms p99 %sms max %sms", $2, $4, $6, $8}' "$WORK/o.txt")
+  shed=$(awk '/^shed:/ {printf "%d shed (503): p99 %sms max %sms", $2, $6, $8}' "$WORK/o.txt")
+  other=$(awk '/^other:/ {print $2}' "$WORK/o.txt")
+  rss=$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/"$pid"/status)
+  echo "| $label | $(awk '/^open loop/ {gsub(/[()\/s,]/, "", $13); print $13}' "$WORK/o.txt") | $(awk '/^served:/ {print $4}' "$WORK/o.txt")ms | $(awk '/^served:/ {print $6}' "$WORK/o.txt")ms | $(awk '/^served:/ {print $8}' "$WORK/o.txt")ms | offered $rate/s: $served; $shed; $other other; peak RSS $rss |" | tee -a "$RESULTS"
+}
+
+# overload LABEL PID: the open loop at 50%, 80% and 150% of the closed-loop
+# capacity just measured, then at 50% beside a log-in flood and beside 5,000
+# idle connections. p50/p99/max are those of the served answers.
+overload() {
+  local label=$1 pid=$2
+  local capacity; capacity=$(grep "| $label: topups, closed loop |" "$RESULTS" | awk -F'|' '{gsub(/ /, "", $3); print $3}')
+  for pct in 50 80 150; do
+    open_row "$label: overload, open loop at $pct% of $capacity/s" $((capacity * pct / 100)) "$pid"
+  done
+  $TOOL login-flood http://127.0.0.1:18403 64 "$SECONDS_PER_RUN" > "$WORK/flood.txt" &
+  local flood=$!
+  open_row "$label: open loop at 50% during a log-in flood (64 clients)" $((capacity / 2)) "$pid"
+  wait $flood; echo "  $(cat "$WORK/flood.txt")" | tee -a "$WORK/notes.txt"
+  $TOOL idle 127.0.0.1:18403 5000 $((SECONDS_PER_RUN + 2)) > "$WORK/idle.txt" &
+  local idle=$!
+  sleep 1
+  open_row "$label: open loop at 50% beside 5,000 idle connections" $((capacity / 2)) "$pid"
+  wait $idle; echo "  $(tr '\n' ' ' < "$WORK/idle.txt")" | tee -a "$WORK/notes.txt"
 }
 
 if [[ -z $ONLY || $ONLY == sqlite ]]; then
@@ -102,3 +140,4 @@ fi
 echo
 echo "== results (commit $(git rev-parse --short HEAD), $(nproc) cores, $(date -u +%F))"
 cat "$RESULTS"
+if [[ -f "$WORK/notes.txt" ]]; then echo; cat "$WORK/notes.txt"; fi

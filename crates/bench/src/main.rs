@@ -8,7 +8,14 @@
 //! - `open-loop URL TOKEN RATE SECONDS PREFIX`: topups sent at a constant rate
 //!   whatever the answers' pace; each latency is measured from the moment the
 //!   request was due, so a stall counts against every request it delayed
-//!   (no coordinated omission).
+//!   (no coordinated omission); the served (20), shed (503) and other
+//!   answers are also reported apart.
+//! - `login-flood URL CLIENTS SECONDS`: wrong passwords to `/v2/token` from
+//!   CLIENTS loops at once, each answer counted by status.
+//! - `idle ADDR CONNECTIONS SECONDS`: holds that many connections open and
+//!   silent, then says how many the server had closed.
+
+mod overload;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,8 +35,18 @@ fn main() {
             args[5].parse().expect("seconds"),
             &args[6],
         )),
+        Some("login-flood") => rt.block_on(overload::login_flood(
+            &args[2],
+            args[3].parse().expect("clients"),
+            args[4].parse().expect("seconds"),
+        )),
+        Some("idle") => rt.block_on(overload::idle(
+            &args[2],
+            args[3].parse().expect("connections"),
+            args[4].parse().expect("seconds"),
+        )),
         _ => {
-            eprintln!("usage: tambah-bench ceiling-http ADDR | ceiling-writer ADDR DB | open-loop URL TOKEN RATE SECONDS PREFIX");
+            eprintln!("usage: tambah-bench ceiling-http ADDR | ceiling-writer ADDR DB | open-loop URL TOKEN RATE SECONDS PREFIX | login-flood URL CLIENTS SECONDS | idle ADDR CONNECTIONS SECONDS");
             std::process::exit(2);
         }
     }
@@ -94,12 +111,22 @@ async fn ceiling_writer(addr: &str, db: &str) {
     axum::serve(listener, app).await.expect("serve");
 }
 
+/// What became of one open-loop request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// 200 with status code 20.
+    Served,
+    /// 503: shed.
+    Shed,
+    Other,
+}
+
 async fn open_loop(url: &str, token: &str, rate: u64, seconds: u64, prefix: &str) {
     let client = reqwest::Client::builder().pool_max_idle_per_host(1024).build().expect("client");
     let total = rate * seconds;
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let start = Instant::now() + Duration::from_millis(100);
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Duration, bool)>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Duration, Answer)>();
     let url = format!("{url}/v2/topup");
     let auth = format!("Bearer {token}");
     for i in 0..total {
@@ -108,49 +135,57 @@ async fn open_loop(url: &str, token: &str, rate: u64, seconds: u64, prefix: &str
         let (client, url, auth, done) = (client.clone(), url.clone(), auth.clone(), done_tx.clone());
         let body = format!(r#"{{"refid":"{prefix}-{i}","product":"D","account":"0123456789","amount":"10"}}"#);
         tokio::spawn(async move {
-            let ok = match client
-                .post(&url)
-                .header("Authorization", auth)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-            {
-                Ok(r) => {
-                    r.status().is_success()
-                        && r.text().await.map(|t| t.contains(r#""statuscode":"20""#)).unwrap_or(false)
+            let sent = client.post(&url).header("Authorization", auth).header("Content-Type", "application/json");
+            let answer = match sent.body(body).send().await {
+                Ok(r) if r.status() == 503 => Answer::Shed,
+                Ok(r) if r.status().is_success() => {
+                    let final20 = r.text().await.map(|t| t.contains(r#""statuscode":"20""#)).unwrap_or(false);
+                    if final20 {
+                        Answer::Served
+                    } else {
+                        Answer::Other
+                    }
                 }
-                Err(_) => false,
+                _ => Answer::Other,
             };
-            let _ = done.send((due.elapsed(), ok));
+            let _ = done.send((due.elapsed(), answer));
         });
     }
     drop(done_tx);
-    let mut latencies = Vec::with_capacity(total as usize);
-    let mut failed = 0u64;
-    while let Some((latency, ok)) = done_rx.recv().await {
-        latencies.push(latency);
-        if !ok {
-            failed += 1;
-        }
+    let mut all = Vec::with_capacity(total as usize);
+    while let Some(done) = done_rx.recv().await {
+        all.push(done);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let failed = all.iter().filter(|(_, a)| *a != Answer::Served).count();
+    println!(
+        "open loop: offered {rate}/s for {seconds} s, {} answered in {elapsed:.1} s ({:.0}/s), {failed} not 20",
+        all.len(),
+        all.len() as f64 / elapsed
+    );
+    let mut latencies: Vec<Duration> = all.iter().map(|(l, _)| *l).collect();
+    let p = percentiles(&mut latencies);
+    println!(
+        "latency from the due time (ms): p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        p[0], p[1], p[2], p[3], p[4]
+    );
+    for (name, class) in [("served", Answer::Served), ("shed", Answer::Shed), ("other", Answer::Other)] {
+        let mut of: Vec<Duration> = all.iter().filter(|(_, a)| *a == class).map(|(l, _)| *l).collect();
+        let n = of.len();
+        let p = percentiles(&mut of);
+        println!("{name}: {n} p50 {:.2} p99 {:.2} max {:.2}", p[0], p[2], p[4]);
+    }
+}
+
+/// p50, p90, p99, p99.9 and max in milliseconds (zeros when empty).
+fn percentiles(latencies: &mut [Duration]) -> [f64; 5] {
+    if latencies.is_empty() {
+        return [0.0; 5];
+    }
     latencies.sort_unstable();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[i].as_secs_f64() * 1000.0
     };
-    println!(
-        "open loop: offered {rate}/s for {seconds} s, {} answered in {elapsed:.1} s ({:.0}/s), {failed} not 20",
-        latencies.len(),
-        latencies.len() as f64 / elapsed
-    );
-    println!(
-        "latency from the due time (ms): p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-        pct(0.50),
-        pct(0.90),
-        pct(0.99),
-        pct(0.999),
-        pct(1.0)
-    );
+    [pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1.0)]
 }

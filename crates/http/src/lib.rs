@@ -47,6 +47,9 @@ pub struct HttpConfig {
     pub body_timeout: std::time::Duration,
     /// Rate limits (`limits`).
     pub rates: limits::RateConfig,
+    /// Proxies whose `X-Forwarded-For` names the client (limits by address
+    /// key on the client, not on the proxy).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpConfig {
@@ -58,6 +61,7 @@ impl Default for HttpConfig {
             max_in_flight: 4096,
             body_timeout: std::time::Duration::from_secs(15),
             rates: limits::RateConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

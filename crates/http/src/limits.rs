@@ -347,13 +347,52 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     }
 }
 
+/// The client's address, as `routes::client_address` resolved it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddr(pub IpAddr);
+
 pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
+    extensions.get::<ClientAddr>().map(|c| c.0)
+}
+
+/// The address a request comes from: the peer's, or, when the peer is one
+/// of the operator's trusted proxies, the right-most `X-Forwarded-For`
+/// entry that is not itself a trusted proxy (entries further left are the
+/// client's own word, and a client can write anything there).
+pub(crate) fn resolve_client(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let hops: Vec<IpAddr> = forwarded.flat_map(|v| v.split(',')).filter_map(|h| h.trim().parse().ok()).collect();
+    hops.into_iter().rev().find(|h| !trusted.contains(h)).unwrap_or(peer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_right_most_untrusted_hop() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2".parse().unwrap());
+        assert_eq!(
+            resolve_client(ip("10.0.0.1"), &h, &trusted),
+            ip("203.0.113.7"),
+            "the left-most is the client's word"
+        );
+        assert_eq!(
+            resolve_client(ip("198.51.100.1"), &h, &trusted),
+            ip("198.51.100.1"),
+            "an untrusted peer is the client"
+        );
+        let none = axum::http::HeaderMap::new();
+        assert_eq!(resolve_client(ip("10.0.0.1"), &none, &trusted), ip("10.0.0.1"));
+        h.insert("x-forwarded-for", "garbage".parse().unwrap());
+        assert_eq!(resolve_client(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
+    }
 
     #[test]
     fn ipv6_hosts_are_keyed_by_their_64_and_mapped_v4_as_v4() {

@@ -47,16 +47,21 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(permits, shed_load))
         .layer(axum::middleware::from_fn_with_state(reading, read_body))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), block_mode))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_address))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
 
-/// IIMMPACT's block mode, when the operator turned it on: every request but
-/// `/health` counts against its address, before anything is read.
-async fn block_mode(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    if req.uri().path() != "/health" {
-        if let Some(ip) = crate::limits::client_ip(req.extensions()) {
+/// Resolves the client's address once (through the operator's trusted
+/// proxies) for every limit keyed by address, then applies IIMMPACT's block
+/// mode when the operator turned it on: every request but `/health` counts
+/// against its address, before anything is read.
+async fn client_address(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let ip = crate::limits::resolve_client(peer, req.headers(), &state.config.trusted_proxies);
+        req.extensions_mut().insert(crate::limits::ClientAddr(ip));
+        if req.uri().path() != "/health" {
             if let Err(blocked) = state.limits.every_request(ip) {
                 return blocked.into_response();
             }

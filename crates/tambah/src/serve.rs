@@ -87,6 +87,11 @@ pub struct ServeArgs {
     /// (IIMMPACT: 30000/300/14400); an address over it gets 403 for BLOCK_S.
     #[arg(long, global = true, env = "TAMBAH_IP_BLOCK")]
     pub ip_block: Option<tambah_http::limits::IpBlock>,
+    /// Addresses of the reverse proxies in front of this node (comma-
+    /// separated): from them, the client is the right-most X-Forwarded-For
+    /// entry that is not a proxy. Without, limits key on the peer address.
+    #[arg(long, global = true, env = "TAMBAH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Commands per group-commit batch at most.
     #[arg(long, global = true, env = "TAMBAH_WRITER_BATCH_MAX", default_value_t = 1024)]
     pub writer_batch_max: usize,
@@ -190,6 +195,7 @@ impl ServeArgs {
             max_in_flight: self.max_in_flight,
             body_timeout: Duration::from_millis(self.body_timeout_ms.max(1)),
             rates: self.rates(),
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 

@@ -313,6 +313,15 @@ async fn block_mode_refuses_an_address_over_its_allowance() {
     assert_eq!(client.signed("GET", "/v2/balance", None).await.status, 403, "still blocked");
     assert_eq!(health(&server).await, 200);
 
+    // Behind a trusted proxy, each client is counted apart.
+    let proxied = Server::start(&["--ip-block", "3/60/600", "--trusted-proxies", "127.0.0.1"]);
+    let from = |client: &'static str| http.get(proxied.url("/v2/products")).header("x-forwarded-for", client);
+    for _ in 0..3 {
+        assert_ne!(from("203.0.113.5").send().await.unwrap().status(), 403);
+    }
+    assert_eq!(from("203.0.113.5").send().await.unwrap().status(), 403);
+    assert_ne!(from("203.0.113.6").send().await.unwrap().status(), 403, "another client behind the same proxy");
+
     let (ok, _, err) = crate::harness::cli_status(&server.db, &["serve", "--ip-block", "20/0/5"]);
     assert!(!ok && err.contains("three numbers above 0"), "{err}");
 }

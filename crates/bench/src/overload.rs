@@ -1,0 +1,67 @@
+//! Abuse beside the open loop: a log-in flood and idle connections.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// CLIENTS loops sending wrong passwords for SECONDS; prints the answers by
+/// HTTP status.
+pub async fn login_flood(url: &str, clients: usize, seconds: u64) {
+    let http = reqwest::Client::new();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            let (http, url) = (http.clone(), format!("{url}/v2/token"));
+            tokio::spawn(async move {
+                let mut seen: BTreeMap<u16, u64> = BTreeMap::new();
+                let user = format!("flood{i}");
+                while Instant::now() < until {
+                    let sent = http.post(&url).form(&[("username", user.as_str()), ("password", "wrong")]);
+                    let status = sent.send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+                    *seen.entry(status).or_default() += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut total: BTreeMap<u16, u64> = BTreeMap::new();
+    for t in tasks {
+        for (status, n) in t.await.expect("flood task") {
+            *total.entry(status).or_default() += n;
+        }
+    }
+    let all: u64 = total.values().sum();
+    let by: Vec<String> = total.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    println!(
+        "login flood: {clients} clients, {seconds} s, {all} attempts ({:.0}/s): {}",
+        all as f64 / seconds as f64,
+        by.join(", ")
+    );
+}
+
+/// Opens CONNECTIONS sockets to ADDR that send nothing, holds them SECONDS,
+/// then counts those the server closed meanwhile.
+pub async fn idle(addr: &str, connections: usize, seconds: u64) {
+    let mut sockets = Vec::with_capacity(connections);
+    let mut refused = 0;
+    for _ in 0..connections {
+        match TcpStream::connect(addr).await {
+            Ok(s) => sockets.push(s),
+            Err(_) => refused += 1,
+        }
+    }
+    println!("idle: {} connections open ({refused} refused)", sockets.len());
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let mut closed = 0;
+    for s in &mut sockets {
+        let mut buf = [0u8; 512];
+        // Still open: nothing to read yet (the read times out). Closed: end
+        // of stream, an answer before closing, or a reset.
+        if tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await.is_ok() {
+            closed += 1;
+        }
+    }
+    println!("idle: after {seconds} s, {closed} of {} closed by the server", sockets.len());
+}
