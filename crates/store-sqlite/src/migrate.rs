@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_catalogue_state.sql")),
     (9, include_str!("../migrations/0009_providers.sql")),
     (10, include_str!("../migrations/0010_provider_codes.sql")),
+    (12, include_str!("../migrations/0012_nonces.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
