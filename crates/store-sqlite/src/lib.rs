@@ -88,10 +88,32 @@ fn open(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Creates the database file, empty and for its owner only (0600, whatever
+/// the umask), unless it exists: SQLite would create it 0644 less the umask,
+/// and gives its `-wal` and `-shm` files the database file's mode.
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    let fail = |e: std::io::Error| StoreError::Other(format!("creating {}: {e}", path.display()));
+    match created {
+        Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
 impl SqliteStore {
-    /// Opens (creating and migrating as needed) the database at `path`.
+    /// Opens (creating and migrating as needed) the database at `path`. A
+    /// database it creates is readable by its owner only.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
         let mut conn = open(&path)?;
         migrate::run(&mut conn)?;
         let nonces = nonces::Nonces::open(&path)?;

@@ -209,3 +209,42 @@ async fn first_run_creates_a_demo_merchant_whose_credentials_work() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Whatever the umask (here one that lets anyone read and write), the files
+/// tambah creates for a SQLite database are its owner's only: the database,
+/// its WAL and shared-memory files while a server has it open, and the master
+/// key created next to it.
+#[test]
+fn files_are_created_for_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = TempDir::new("modes");
+    let mut server = Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" serve --listen 127.0.0.1:0", BIN])
+        .env("TAMBAH_DATABASE", dir.path().join("tambah.db"))
+        .env_remove("TAMBAH_MASTER_KEY")
+        .env_remove("TAMBAH_MASTER_KEY_FILE")
+        .env("TAMBAH_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawning tambah serve");
+    let files = ["tambah.db", "tambah.db-wal", "tambah.db-shm", "tambah.db.key"].map(|f| dir.path().join(f));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !files.iter().all(|f| f.exists()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let modes: Vec<(String, u32)> = files
+        .iter()
+        .map(|f| {
+            let mode = std::fs::metadata(f).map_or(0, |m| m.permissions().mode() & 0o777);
+            (f.file_name().unwrap().to_string_lossy().into_owned(), mode)
+        })
+        .collect();
+    let _ = server.kill();
+    let _ = server.wait();
+    for (file, mode) in modes {
+        assert_eq!(mode, 0o600, "{file} is {mode:o} (0 when missing)");
+    }
+}
