@@ -86,6 +86,11 @@ pub async fn run(db: &DbArgs, command: MerchantCommand) -> Result<(), String> {
         } => {
             let changes =
                 MerchantChanges { name, level, access, suspended, api_version, require_api_key_for_topup, email };
+            if changes == MerchantChanges::default() {
+                return Err("nothing to change: give one of --name, --level, --access, --suspended, --api-version, \
+                            --require-api-key-for-topup, --email (tambah merchant show prints the settings)"
+                    .into());
+            }
             update(db, account, changes).await
         }
         MerchantCommand::Show { account } => show(db, account).await,
