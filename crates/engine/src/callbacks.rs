@@ -42,6 +42,14 @@ pub enum CallbackError {
     Store(String),
 }
 
+impl std::fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallbackError::NotFound(m) | CallbackError::Store(m) => f.write_str(m),
+        }
+    }
+}
+
 impl From<StoreError> for CallbackError {
     fn from(e: StoreError) -> Self {
         CallbackError::Store(e.to_string())

@@ -30,10 +30,16 @@ impl crate::Engine {
         Ok((stored.map(|(_, json)| json), stock))
     }
 
-    /// Sets a product's stock (`None`: unlimited).
+    /// Sets a product's stock (`None`: unlimited). Only PINs and vouchers
+    /// count stock: any other product is refused, as its stock would do
+    /// nothing.
     pub async fn set_stock(&self, product: &str, remaining: Option<u64>) -> Result<(), String> {
-        if self.catalog().get(product).is_none() {
+        let catalog = self.catalog();
+        let Some(p) = catalog.get(product) else {
             return Err(format!("unknown product {product:?}"));
+        };
+        if !p.family.delivers_pin() {
+            return Err(format!("product {product} counts no stock: only PIN and voucher products do"));
         }
         self.store().set_stock(product, remaining).await.map_err(|e| e.to_string())
     }

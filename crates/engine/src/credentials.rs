@@ -35,7 +35,8 @@ impl MasterKey {
         Ok(MasterKey(*Key::from_slice(&bytes)))
     }
 
-    /// Reads the key file, creating it (mode 0600) with a fresh key if absent.
+    /// Reads the key file, creating it (mode 0600, whatever the umask) with a
+    /// fresh key if absent.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, String> {
         match std::fs::read_to_string(path) {
             Ok(text) => MasterKey::from_base64(&text),
@@ -72,12 +73,17 @@ impl MasterKey {
     }
 }
 
+/// Creates `path` holding `text`, for its owner only (0600, whatever the
+/// umask); a file already there is left as it is.
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(mut f) => f.write_all(text.as_bytes()).and_then(|_| f.sync_all()),
+        Ok(mut f) => f
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .and_then(|_| f.write_all(text.as_bytes()))
+            .and_then(|_| f.sync_all()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }

@@ -17,6 +17,20 @@ pub enum DisputeError {
     Failed(String),
 }
 
+impl std::fmt::Display for DisputeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisputeError::NotFound(m) | DisputeError::Failed(m) => f.write_str(m),
+            DisputeError::NotRefundable(o) => {
+                write!(f, "order {} has status {}: only successful (20) orders can be refunded", o.refid, o.status)
+            }
+            DisputeError::NotPending(o) => {
+                write!(f, "order {} has status {}: only pending (0, 1) orders are resolved by hand", o.refid, o.status)
+            }
+        }
+    }
+}
+
 impl Engine {
     /// Dispute cases, the open ones only unless `all`.
     pub async fn disputes(&self, open_only: bool) -> Result<Vec<DisputeRow>, tambah_store::StoreError> {

@@ -26,7 +26,7 @@ pub struct MerchantSpec {
 }
 
 /// Changes to a merchant's settings; `None` leaves a setting as it is.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MerchantChanges {
     pub name: Option<String>,
     pub level: Option<String>,
@@ -196,11 +196,14 @@ impl Engine {
         Ok((key_id, secret_b64))
     }
 
-    pub async fn revoke_api_key(&self, key_id: &str) -> Result<(), AdminError> {
-        if self.store().revoke_api_key(key_id).await? {
-            Ok(())
-        } else {
-            Err(AdminError::NotFound(format!("no API key {key_id:?}")))
+    /// Revokes an API key; `false` when it was already revoked.
+    pub async fn revoke_api_key(&self, key_id: &str) -> Result<bool, AdminError> {
+        let key = self.store().api_key(key_id).await?;
+        match key {
+            None => Err(AdminError::NotFound(format!("no API key {key_id:?}"))),
+            Some(k) if k.revoked => Ok(false),
+            Some(_) if self.store().revoke_api_key(key_id).await? => Ok(true),
+            Some(_) => Err(AdminError::NotFound(format!("no API key {key_id:?}"))),
         }
     }
 

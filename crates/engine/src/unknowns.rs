@@ -76,7 +76,19 @@ impl Engine {
         let attempt = self.store().attempts(order.id).await.map_err(failed)?.pop().map(|a| a.attempt);
         tracing::warn!(order = %order.id, refid, %note, "an order was resolved by hand");
         let answer = Answer { outcome, upstream_code: crate::orders::OPERATOR.into(), excerpt: note, cost: None };
-        self.record_answer(merchant, order.id, answer, attempt).await.map_err(|e| DisputeError::Failed(e.to_string()))
+        let after = self
+            .record_answer(merchant, order.id, answer, attempt)
+            .await
+            .map_err(|e| DisputeError::Failed(e.to_string()))?;
+        // An answer that came in meanwhile settled it first: this one changed nothing.
+        let wanted = match resolution {
+            HandResolution::Delivered { .. } => StatusCode::SUCCESSFUL,
+            HandResolution::Failed { .. } => StatusCode::REJECTED,
+        };
+        if after.status != wanted {
+            return Err(DisputeError::NotPending(Box::new(after)));
+        }
+        Ok(after)
     }
 }
 

@@ -113,6 +113,25 @@ pub fn nonces(store: &dyn Store) {
     );
 }
 
+/// Nonces are kept per key through their window: a flood of one key's
+/// nonces displaces none of another key's, and time passing inside the
+/// window (expired nonces are deleted along the way) forgets none.
+pub fn nonces_kept_per_key(store: &dyn Store) {
+    let now = 1_700_000_000;
+    let remember =
+        |key: &str, nonce: &str, at: i64| must("remember_nonce", block(store.remember_nonce(key, nonce, at + 300, at)));
+    assert!(remember("quiet-key", "quiet-nonce-0001", now), "first use");
+    for i in 0..NONCE_FLOOD {
+        assert!(remember("flood-key", &format!("flood-nonce-{i:06}"), now + 1 + i / 250), "flood nonce {i}");
+    }
+    let late = now + 299;
+    assert!(!remember("quiet-key", "quiet-nonce-0001", late), "another key's flood made a nonce reusable");
+    assert!(!remember("flood-key", "flood-nonce-000000", late), "a nonce inside its window was forgotten");
+}
+
+/// Nonces one key sends in `nonces_kept_per_key`.
+const NONCE_FLOOD: i64 = 1_000;
+
 /// The one-query look-ups of the hot path answer exactly what their parts do.
 pub fn combined_lookups(store: &dyn Store) {
     let m = create(store, Environment::Staging, "combined");

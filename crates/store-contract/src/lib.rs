@@ -65,6 +65,7 @@ macro_rules! contract_tests {
             credentials::api_keys
             credentials::users_and_tokens
             credentials::nonces
+            credentials::nonces_kept_per_key
             credentials::combined_lookups
             orders::writer_orders
             orders::claim_due_orders

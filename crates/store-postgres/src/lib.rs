@@ -269,7 +269,15 @@ impl PgStore {
         // on a plain thread.
         let conns = std::thread::scope(|s| {
             s.spawn(|| runtime.block_on(setup(&config, &handle))).join().expect("PostgreSQL setup thread panicked")
-        })?;
+        });
+        let conns = match conns {
+            Ok(conns) => conns,
+            Err(e) => {
+                // Dropped here, inside the caller's runtime, it would panic.
+                runtime.shutdown_background();
+                return Err(e);
+            }
+        };
         spawn_hot_vacuum(config.clone(), handle.clone());
         Ok(PgStore {
             runtime: Some(runtime),

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_providers.sql")),
     (10, include_str!("../migrations/0010_provider_codes.sql")),
     (11, include_str!("../migrations/0011_merchant_rate_limit.sql")),
+    (12, include_str!("../migrations/0012_nonces.sql")),
     (13, include_str!("../migrations/0013_node_heartbeats.sql")),
 ];
 /// Serializes migrations of nodes starting together.

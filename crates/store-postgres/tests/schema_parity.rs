@@ -13,12 +13,9 @@ use tambah_store_sqlite::SqliteStore;
 /// Table name to its column names.
 type Schema = BTreeMap<String, BTreeSet<String>>;
 
-/// Tables that exist in one backend only, on purpose, with the reason.
-const ONE_BACKEND_ONLY: &[(&str, &str)] = &[(
-    "nonces",
-    "PostgreSQL only: nodes share the signature nonces there; one SQLite file is served by one node, which keeps \
-     them in memory (migration 0004 is a no-op on SQLite)",
-)];
+/// Tables that exist in one backend only, on purpose, with the reason (none
+/// today).
+const ONE_BACKEND_ONLY: &[(&str, &str)] = &[];
 
 /// A database file removed (with its WAL, shared-memory and journal files)
 /// when dropped.

@@ -1,6 +1,6 @@
 //! Credentials on SQLite: API keys, users and tokens (each alone, and with
 //! its merchant in one look-up for the hot path of every request), and
-//! signature nonces, which live in this node's memory.
+//! signature nonces (`nonces.rs`).
 
 use rusqlite::{params, OptionalExtension};
 use tambah_domain::UserId;
@@ -139,6 +139,6 @@ impl CredentialStore for SqliteStore {
         expires_at_s: i64,
         now_s: i64,
     ) -> BoxFuture<'a, Result<bool>> {
-        ready(Ok(self.nonces.first_use(key_id, nonce, expires_at_s, now_s)))
+        ready(self.nonces.first_use(key_id, nonce, expires_at_s, now_s))
     }
 }

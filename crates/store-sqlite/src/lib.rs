@@ -27,17 +27,18 @@ mod writer;
 
 pub use writer::SqliteWriter;
 
-/// Nonces remembered at most; beyond it the oldest are forgotten first.
-const NONCES_MAX: usize = 2_000_000;
 /// Read connections kept open for reuse; more may be opened under load.
 const READ_POOL_MAX: usize = 8;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Waits for the write lock: this many steps of 100 µs, then of 1 ms up to
+/// 10 s in all.
+const BUSY_FINE_STEPS: i32 = 100;
+const BUSY_STEPS: i32 = BUSY_FINE_STEPS + 10_000;
 
 pub struct SqliteStore {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
-    /// One SQLite file is served by one node, so nonces live in its memory.
-    nonces: nonces::NonceCache,
+    /// Signature nonces, written on a connection of their own.
+    nonces: nonces::Nonces,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -71,13 +72,25 @@ fn err(e: rusqlite::Error) -> StoreError {
     StoreError::Other(e.to_string())
 }
 
+/// Called while another connection holds the write lock: waits and tries
+/// again. Every signed request takes the lock for a moment (its nonce), so
+/// waits start short: SQLite's own handler sleeps a whole millisecond first.
+fn busy(retries: i32) -> bool {
+    if retries >= BUSY_STEPS {
+        return false;
+    }
+    let step = if retries < BUSY_FINE_STEPS { Duration::from_micros(100) } else { Duration::from_millis(1) };
+    std::thread::sleep(step);
+    true
+}
+
 fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    conn.busy_handler(Some(busy)).map_err(err)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -89,13 +102,36 @@ fn open(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Creates the database file, empty and for its owner only (0600, whatever
+/// the umask), unless it exists: SQLite would create it 0644 less the umask,
+/// and gives its `-wal` and `-shm` files the database file's mode.
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    let fail = |e: std::io::Error| StoreError::Other(format!("creating {}: {e}", path.display()));
+    match created {
+        Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
 impl SqliteStore {
-    /// Opens (creating and migrating as needed) the database at `path`.
+    /// Opens (creating and migrating as needed) the database at `path`. A
+    /// database it creates is readable by its owner only.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
         let mut conn = open(&path)?;
         migrate::run(&mut conn)?;
-        Ok(SqliteStore { path, readers: Mutex::new(vec![conn]), nonces: nonces::NonceCache::new(NONCES_MAX) })
+        let nonces = nonces::Nonces::open(&path)?;
+        Ok(SqliteStore { path, readers: Mutex::new(vec![conn]), nonces })
     }
 
     pub fn path(&self) -> &Path {

@@ -34,7 +34,11 @@ async fn redeliver(db: &DbArgs, account: String, refid: String) -> Result<(), St
     let r = refid.clone();
     let id = with_engine(db, |e| async move {
         let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
-        e.redeliver(&m, &r).await.map_err(|e| format!("{e:?}"))
+        // Queued, it would only fail: there is nowhere to deliver it.
+        if m.callback_url.is_empty() {
+            return Err(format!("merchant {account} has no callback URL: there is nothing to deliver to"));
+        }
+        e.redeliver(&m, &r).await.map_err(|e| e.to_string())
     })
     .await?;
     println!("callback {id} queued for {refid}");
@@ -44,7 +48,7 @@ async fn redeliver(db: &DbArgs, account: String, refid: String) -> Result<(), St
 async fn log(db: &DbArgs, account: String, refid: String) -> Result<(), String> {
     let log = with_engine(db, |e| async move {
         let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
-        tambah_http::callbacks::log_json(&e, m.id, &refid).await.map_err(|e| format!("{e:?}"))
+        tambah_http::callbacks::log_json(&e, m.id, &refid).await.map_err(|e| e.to_string())
     })
     .await?;
     println!("{log}");

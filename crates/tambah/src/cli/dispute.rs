@@ -45,7 +45,7 @@ async fn list(db: &DbArgs, all: bool) -> Result<(), String> {
 async fn resolve(db: &DbArgs, id: i64, resolution: String, refund: bool) -> Result<(), String> {
     let d = with_engine(db, |e| async move {
         let resolved = e.resolve_dispute(tambah_domain::DisputeId::new(id), &resolution, refund).await;
-        resolved.map_err(|e| format!("{e:?}"))
+        resolved.map_err(|e| e.to_string())
     })
     .await?;
     println!("dispute {} resolved: {}", d.id, d.resolution);

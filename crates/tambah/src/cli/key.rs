@@ -42,7 +42,11 @@ async fn create(db: &DbArgs, account: String, json: bool) -> Result<(), String> 
 
 async fn revoke(db: &DbArgs, key: String) -> Result<(), String> {
     let k = key.clone();
-    with_engine(db, |e| async move { e.revoke_api_key(&k).await.map_err(|e| e.to_string()) }).await?;
-    println!("API key {key} revoked");
+    let revoked = with_engine(db, |e| async move { e.revoke_api_key(&k).await.map_err(|e| e.to_string()) }).await?;
+    if revoked {
+        println!("API key {key} revoked");
+    } else {
+        println!("API key {key} was already revoked");
+    }
     Ok(())
 }

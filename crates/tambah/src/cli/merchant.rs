@@ -107,6 +107,11 @@ pub async fn run(db: &DbArgs, command: MerchantCommand) -> Result<(), String> {
                 email,
                 rate_limit_per_s,
             };
+            if changes == MerchantChanges::default() {
+                return Err("nothing to change: give one of --name, --level, --access, --suspended, --api-version, \
+                            --require-api-key-for-topup, --email, --rate-limit (tambah merchant show prints the settings)"
+                    .into());
+            }
             update(db, account, changes).await
         }
         MerchantCommand::Show { account } => show(db, account).await,

@@ -3,7 +3,6 @@
 
 use clap::Subcommand;
 use serde_json::json;
-use tambah_engine::disputes::DisputeError;
 use tambah_engine::unknowns::{HandResolution, PendingOrder};
 use tambah_engine::Engine;
 use tambah_store::MerchantRow;
@@ -76,12 +75,7 @@ async fn refund(db: &DbArgs, refid: String, account: Option<String>, reason: Str
             Some(account) => e.merchant_by_account(&account).await.map_err(|e| e.to_string())?,
             None => merchant_of_refid(&e, &refid).await?,
         };
-        e.refund(&m, &refid, &reason).await.map_err(|e| match e {
-            DisputeError::NotFound(m) | DisputeError::Failed(m) => m,
-            DisputeError::NotRefundable(o) | DisputeError::NotPending(o) => {
-                format!("order {} has status {}: only successful (20) orders can be refunded", o.refid, o.status)
-            }
-        })
+        e.refund(&m, &refid, &reason).await.map_err(|e| e.to_string())
     })
     .await?;
     println!("order {} refunded: status {}, RM {} returned", order.refid, order.status, order.cost.to_cents());
@@ -159,12 +153,7 @@ async fn resolve(
             Some(account) => e.merchant_by_account(&account).await.map_err(|e| e.to_string())?,
             None => merchant_of_refid(&e, &refid).await?,
         };
-        e.resolve_by_hand(&m, &refid, &resolution).await.map_err(|e| match e {
-            DisputeError::NotFound(m) | DisputeError::Failed(m) => m,
-            DisputeError::NotRefundable(o) | DisputeError::NotPending(o) => {
-                format!("order {} has status {}: only pending (0, 1) orders are resolved by hand", o.refid, o.status)
-            }
-        })
+        e.resolve_by_hand(&m, &refid, &resolution).await.map_err(|e| e.to_string())
     })
     .await?;
     println!("order {} resolved: status {}", order.refid, order.status);

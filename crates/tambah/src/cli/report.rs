@@ -50,7 +50,7 @@ async fn summary(db: &DbArgs, account: String, date: String, csv: bool) -> Resul
     let (from, to) = tambah_domain::time::parse_date_range(&date)?;
     let v = with_engine(db, |e| async move {
         let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
-        tambah_http::reports::summary(&e, &m, from, to).await.map_err(|e| format!("{e:?}"))
+        tambah_http::reports::summary(&e, &m, from, to).await.map_err(|e| e.to_string())
     })
     .await?;
     print_report(&v, "data", tambah_http::reports::SUMMARY_COLUMNS, csv);
@@ -60,7 +60,7 @@ async fn summary(db: &DbArgs, account: String, date: String, csv: bool) -> Resul
 async fn invoice(db: &DbArgs, account: String, month: String, csv: bool) -> Result<(), String> {
     let v = with_engine(db, |e| async move {
         let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
-        tambah_http::reports::invoice(&e, &m, &month).await.map_err(|e| format!("{e:?}"))
+        tambah_http::reports::invoice(&e, &m, &month).await.map_err(|e| e.to_string())
     })
     .await?;
     print_report(&v, "lines", tambah_http::reports::INVOICE_COLUMNS, csv);

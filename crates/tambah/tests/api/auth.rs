@@ -87,6 +87,42 @@ async fn signature_failures() {
     assert!(r.headers.contains_key("x-request-id"));
 }
 
+/// A signed request captured on the wire and sent again after the node was
+/// killed and restarted on the same database is still a replay: here a
+/// callback-secret rotation, which would otherwise hand out a new secret.
+#[tokio::test]
+async fn a_replay_after_a_restart_is_refused() {
+    let mut s = Server::start(&[]);
+    let m = s.merchant(&[], "0");
+    let ts = now_s().to_string();
+    let n = nonce();
+    let sig = signature(&m.api_secret, &ts, &n, "POST", "", b"");
+    let rotate = |base: String| {
+        let (key, ts, n, sig) = (m.api_key.clone(), ts.clone(), n.clone(), sig.clone());
+        async move {
+            let req = reqwest::Client::new()
+                .post(format!("{base}/v2/callback-secret/rotate"))
+                .header("X-Api-Key", key)
+                .header("X-Timestamp", ts)
+                .header("X-Nonce", n)
+                .header("X-Signature", sig);
+            read(req.send().await.unwrap()).await
+        }
+    };
+    let first = rotate(s.base.clone()).await;
+    assert_eq!(first.status, 200, "{:?}", first.json);
+    let secret = first.json["data"]["secret"].as_str().expect("a new secret").to_owned();
+
+    s.kill9();
+    s.restart();
+    let replay = rotate(s.base.clone()).await;
+    assert_401(&replay, "nonce_reused", "Unauthorized");
+    // The secret the first request got is still the newest one.
+    let now = Client::new(&s, &m).signed("GET", "/v2/callback-secret", None).await;
+    assert_eq!(now.status, 200, "{:?}", now.json);
+    assert_eq!(now.json["data"]["secret"], secret.as_str(), "{:?}", now.json);
+}
+
 #[tokio::test]
 async fn query_and_form_bodies_are_signed_exactly() {
     let s = Server::start(&[]);

@@ -209,3 +209,90 @@ async fn first_run_creates_a_demo_merchant_whose_credentials_work() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Whatever the umask (here one that lets anyone read and write), the files
+/// tambah creates for a SQLite database are its owner's only: the database,
+/// its WAL and shared-memory files while a server has it open, and the master
+/// key created next to it.
+#[test]
+fn files_are_created_for_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = TempDir::new("modes");
+    let mut server = Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" serve --listen 127.0.0.1:0", BIN])
+        .env("TAMBAH_DATABASE", dir.path().join("tambah.db"))
+        .env_remove("TAMBAH_MASTER_KEY")
+        .env_remove("TAMBAH_MASTER_KEY_FILE")
+        .env("TAMBAH_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawning tambah serve");
+    let files = ["tambah.db", "tambah.db-wal", "tambah.db-shm", "tambah.db.key"].map(|f| dir.path().join(f));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !files.iter().all(|f| f.exists()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let modes: Vec<(String, u32)> = files
+        .iter()
+        .map(|f| {
+            let mode = std::fs::metadata(f).map_or(0, |m| m.permissions().mode() & 0o777);
+            (f.file_name().unwrap().to_string_lossy().into_owned(), mode)
+        })
+        .collect();
+    let _ = server.kill();
+    let _ = server.wait();
+    for (file, mode) in modes {
+        assert_eq!(mode, 0o600, "{file} is {mode:o} (0 when missing)");
+    }
+}
+
+/// Runs a command that must fail: a non-zero exit, and on stderr `words`, in
+/// words (not a debug dump of an error value, not a panic).
+fn fails(db: &str, args: &[&str], words: &str) {
+    let (ok, out, err) = cli_status(db, args);
+    assert!(!ok, "tambah {args:?} exited 0: {out}");
+    assert!(err.contains(words), "tambah {args:?}: {err}");
+    assert!(!err.contains("(\"") && !err.contains(" { ") && !err.contains("panicked"), "tambah {args:?}: {err}");
+}
+
+/// What would change nothing is refused, not printed as done; errors are
+/// errors, in words.
+#[tokio::test]
+async fn commands_that_would_change_nothing_fail_in_words() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    let r = c.topup(json!({"refid": "CLI-1", "product": "D", "account": "0123456789", "amount": 10})).await;
+    assert_eq!(r.code(), "20", "{:?}", r.json);
+    let db = s.db.as_str();
+    let opened = c.signed("POST", "/v2/transactions/check", Some(&json!({"refid": "CLI-1"}))).await;
+    assert_eq!(opened.status, 200, "{:?}", opened.json);
+    let listed = s.cli(&["dispute", "list"]);
+    let id = serde_json::from_str::<Value>(listed.lines().next().unwrap()).unwrap()["id"].to_string();
+
+    // A redelivery to a merchant without a callback URL could only fail.
+    fails(db, &["callbacks", "redeliver", "--account", &m.account, "--refid", "CLI-1"], "no callback URL");
+    // Only PINs and vouchers count stock.
+    fails(db, &["catalog", "stock", "--product", "D", "--set", "5"], "counts no stock");
+    assert!(s.cli(&["catalog", "stock", "--product", "CP", "--set", "5"]).contains("stock of CP: 5"));
+    // An update without a setting.
+    fails(db, &["merchant", "update", "--account", &m.account], "nothing to change");
+    // Revoking a revoked key says so.
+    let out = s.cli(&["key", "revoke", &m.api_key]);
+    assert!(out.contains("revoked") && !out.contains("already"), "{out}");
+    assert!(s.cli(&["key", "revoke", &m.api_key]).contains("was already revoked"));
+
+    // Errors in words.
+    fails(db, &["dispute", "resolve", "999", "--resolution", "x"], "no open dispute 999");
+    fails(db, &["callbacks", "log", "--account", &m.account, "--refid", "NOPE"], "no transaction with refid");
+    fails(db, &["report", "invoice", "--account", &m.account, "--month", "2024-13"], "is not a month");
+    // A dispute whose order was refunded meanwhile cannot be refunded again.
+    s.cli(&["order", "refund", "CLI-1"]);
+    fails(db, &["dispute", "resolve", &id, "--resolution", "x", "--refund"], "only successful (20) orders");
+
+    // A PostgreSQL server that is not there: an error, not a crash.
+    fails("postgres://postgres@127.0.0.1:1/tambah_nowhere", &["order", "pending"], "opening PostgreSQL");
+}
