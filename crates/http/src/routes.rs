@@ -1,8 +1,8 @@
 //! The whole API as one `Router`: one router per resource merged, the
 //! fallback 404, and the layers every request passes, outermost first:
-//! request id; the body read whole within its size limit and timeout; then
-//! an in-flight permit (load shedding), so that a request only holds one
-//! once it is complete.
+//! request id; the body read whole within its size limit and timeout; a
+//! query string naming a parameter twice refused; then an in-flight permit
+//! (load shedding), so that a request only holds one once it is complete.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use crate::api;
+use crate::wire::params;
 use crate::{ApiError, AppState};
 
 /// Every resource's routes, v1 and v2 paths together.
@@ -46,6 +47,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(permits, shed_load))
+        .layer(axum::middleware::from_fn(single_valued_query))
         .layer(axum::middleware::from_fn_with_state(reading, read_body))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
@@ -106,6 +108,19 @@ fn too_large(limit: usize) -> Response {
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// Query parameters that may be given more than once (`status=A&status=B`
+/// on the transaction listing).
+const REPEATABLE: &[&str] = &["status", "status[]"];
+
+/// A query string that names a parameter twice is refused: which value
+/// counts would otherwise depend on the parser that reads it.
+async fn single_valued_query(req: Request, next: Next) -> Response {
+    if let Some(name) = req.uri().query().and_then(|q| params::duplicated(q.as_bytes(), REPEATABLE)) {
+        return params::duplicate(&name).into_response();
+    }
+    next.run(req).await
 }
 
 /// Sheds load past `max_in_flight` requests: a fast 503 beats a queue that

@@ -1,7 +1,7 @@
 //! Findings of an attack on the wire, each reproduced against a real server
 //! and refused without changing anything.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::harness::*;
 
@@ -47,4 +47,71 @@ async fn callback_hosts_not_globally_reachable_are_refused_with_one_message() {
     }
     assert_eq!(messages.len(), 1, "one message for every refused host: {messages:?}");
     assert_eq!(callback_url(&c).await, good, "a refused URL changes nothing");
+}
+
+async fn raw_topup(c: &Client, content_type: &str, body: &str) -> Reply {
+    c.signed_raw("POST", "/v2/topup", content_type, body.as_bytes(), &[]).await
+}
+
+/// The refid is still free and the balance as it was: the refusal stored
+/// nothing. Buys with the refid to prove it.
+async fn nothing_was_stored(c: &Client, refid: &str, balance: &str) {
+    assert_eq!(c.balance().await, balance, "a refused request holds nothing");
+    let r = c.topup(json!({"refid": refid, "product": "D", "account": "0123456789", "amount": "10"})).await;
+    assert_eq!((r.status, r.code()), (200, "20".to_owned()), "{refid} is still free: {:?}", r.json);
+}
+
+#[tokio::test]
+async fn a_field_given_twice_is_refused_and_named() {
+    let s = Server::start(&[]);
+    let c = Client::new(&s, &s.merchant(&[], "500"));
+    let before = c.balance().await;
+
+    let json_twice = r#"{"refid":"DUP-1","product":"D","account":"0123456789","amount":"10","amount":"100"}"#;
+    let escaped = r#"{"refid":"DUP-1","product":"D","account":"0123456789","amount":"10","am\u006funt":"100"}"#;
+    let form_twice = "refid=DUP-1&product=D&account=0123456789&amount=10&amount=100";
+    let refid_twice = r#"{"refid":"DUP-1","product":"D","account":"0123456789","amount":"10","refid":"DUP-9"}"#;
+    let nested = r#"{"refid":"DUP-1","product":"D","account":"0123456789","amount":"10","extras":{"a":"1","a":"2"}}"#;
+    for (content_type, body, field) in [
+        ("application/json", json_twice, "\"amount\""),
+        ("application/json", escaped, "\"amount\""),
+        ("application/x-www-form-urlencoded", form_twice, "\"amount\""),
+        ("application/json", refid_twice, "\"refid\""),
+        ("application/json", nested, "\"extras.a\""),
+    ] {
+        let r = raw_topup(&c, content_type, body).await;
+        assert_eq!((r.status, r.code()), (400, "44".to_owned()), "{body}: {:?}", r.json);
+        let remarks = r.json["remarks"].as_str().unwrap();
+        assert!(remarks.contains(field) && remarks.contains("more than once"), "{body}: {remarks}");
+    }
+    // In the query string: refused before the topup is read.
+    let body = br#"{"refid":"DUP-1","product":"D","account":"0123456789"}"#;
+    let r = c.signed_raw("POST", "/v2/topup?amount=10&amount=100", "application/json", body, &[]).await;
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("duplicate_field")), "{:?}", r.json);
+    assert!(r.json["message"].as_str().unwrap().contains("\"amount\""), "{:?}", r.json);
+
+    // Elsewhere: the API's error, and no change.
+    let r =
+        c.signed_raw("POST", "/v2/low-balance-threshold", "application/json", br#"{"amount":"5","amount":"50"}"#, &[]);
+    let r = r.await;
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("duplicate_field")), "{:?}", r.json);
+    let threshold = c.signed("GET", "/v2/low-balance-threshold", None).await;
+    assert_eq!(threshold.json["data"]["BalanceThreshold"], 0, "{:?}", threshold.json);
+    let r = c.signed("GET", "/v2/transactions?limit=1&limit=500", None).await;
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("duplicate_field")), "{:?}", r.json);
+    let r = c.signed("GET", "/v2/transactions?status=SUCCESSFUL&status=FAILED", None).await;
+    assert_eq!(r.status, 200, "status is the one repeatable parameter: {:?}", r.json);
+    let r = read(
+        c.http
+            .post(format!("{}/v2/token", c.base))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"username":"{0}","password":"x","username":"{0}"}}"#, c.m.username))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("duplicate_field")), "{:?}", r.json);
+
+    nothing_was_stored(&c, "DUP-1", &before).await;
 }
