@@ -5,7 +5,8 @@
 //! Every name means one value: a JSON key given twice in one object (at any
 //! depth), or a form or query parameter given twice, is refused
 //! (`duplicate_field`) rather than resolved by whichever parser reads it
-//! last.
+//! last. `extras` is a flat object of names to strings or numbers: nested
+//! values are refused (`invalid_extras`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -83,6 +84,10 @@ pub(crate) fn duplicate(name: &str) -> ApiError {
     )
 }
 
+fn invalid_extras(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_extras", message)
+}
+
 fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
     if let Some(path) =
         duplicate_json_key(body).map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?
@@ -96,15 +101,26 @@ fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
     };
     for (k, v) in map {
         if k == "extras" {
-            if let Value::Object(extras) = &v {
-                for (ek, ev) in extras {
-                    if let Some(s) = scalar(ev) {
-                        p.extras.insert(ek.clone(), s);
-                    }
-                }
-            }
+            add_json_extras(p, v)?;
         } else if let Some(s) = scalar(&v) {
             p.fields.insert(k, s);
+        }
+    }
+    Ok(())
+}
+
+fn add_json_extras(p: &mut Params, extras: Value) -> Result<(), ApiError> {
+    let extras = match extras {
+        Value::Object(extras) => extras,
+        Value::Null => return Ok(()),
+        _ => return Err(invalid_extras("extras must be an object of names to strings or numbers")),
+    };
+    for (name, value) in extras {
+        if matches!(value, Value::Object(_) | Value::Array(_)) {
+            return Err(invalid_extras(format!("extras.{name} must be a string or a number, not an object or a list")));
+        }
+        if let Some(s) = scalar(&value) {
+            p.extras.insert(name, s);
         }
     }
     Ok(())
@@ -115,8 +131,13 @@ fn add_form(p: &mut Params, bytes: &[u8]) -> Result<(), ApiError> {
         return Err(duplicate(&name));
     }
     for (k, v) in form_urlencoded::parse(bytes) {
-        if let Some(inner) = k.strip_prefix("extras[").and_then(|r| r.strip_suffix(']')) {
-            p.extras.insert(inner.to_owned(), v.into_owned());
+        if let Some(rest) = k.strip_prefix("extras[") {
+            let name = rest.strip_suffix(']').filter(|n| !n.is_empty() && !n.contains(['[', ']']));
+            let name =
+                name.ok_or_else(|| invalid_extras(format!("{k:?}: extras are flat, one extras[name]=value per name")))?;
+            p.extras.insert(name.to_owned(), v.into_owned());
+        } else if k == "extras" {
+            return Err(invalid_extras("extras are sent as extras[name]=value"));
         } else {
             p.fields.insert(k.into_owned(), v.into_owned());
         }
@@ -277,5 +298,23 @@ mod tests {
         assert_eq!(p.get("amount").unwrap(), "10.50");
         assert_eq!(duplicated(b"status=A&status=B&limit=1", &["status"]), None);
         assert_eq!(duplicated(b"status=A&limit=1&limit=2", &["status"]).as_deref(), Some("limit"));
+    }
+
+    #[test]
+    fn extras_are_flat() {
+        for body in [
+            &br#"{"extras": {"ref2": {"a": 1}}}"#[..],
+            br#"{"extras": {"ref2": ["a"]}}"#,
+            br#"{"extras": "ref2"}"#,
+            br#"{"extras": ["ref2"]}"#,
+            b"extras[ref2][a]=1",
+            b"extras[]=1",
+            b"extras=1",
+        ] {
+            assert_eq!(refusal("", body).0, "invalid_extras", "{}", String::from_utf8_lossy(body));
+        }
+        let p = parse(&HeaderMap::new(), "", br#"{"extras": {"a": 1, "b": "x", "c": true, "d": null}}"#).unwrap();
+        assert_eq!((p.extras["a"].as_str(), p.extras["b"].as_str(), p.extras["c"].as_str()), ("1", "x", "true"));
+        assert!(!p.extras.contains_key("d"));
     }
 }

@@ -115,3 +115,30 @@ async fn a_field_given_twice_is_refused_and_named() {
 
     nothing_was_stored(&c, "DUP-1", &before).await;
 }
+
+#[tokio::test]
+async fn nested_extras_are_refused() {
+    let s = Server::start(&[]);
+    let c = Client::new(&s, &s.merchant(&[], "500"));
+    let before = c.balance().await;
+    // A reload takes any flat extras, and stores them with the order.
+    let base = json!({"refid": "NX-1", "product": "D", "account": "0123456789", "amount": "10"});
+    for (extras, named) in [
+        (json!({"note": {"shop": "5454"}}), "extras.note"),
+        (json!({"note": ["5454"]}), "extras.note"),
+        (json!({"ok": "flat", "note": [{"a": 1}]}), "extras.note"),
+        (json!("5454"), "extras"),
+        (json!(["5454"]), "extras"),
+    ] {
+        let mut body = base.clone();
+        body["extras"] = extras.clone();
+        let r = c.topup(body).await;
+        assert_eq!((r.status, r.code()), (400, "44".to_owned()), "{extras}: {:?}", r.json);
+        assert!(r.json["remarks"].as_str().unwrap().contains(named), "{extras}: {:?}", r.json);
+    }
+    let form = "refid=NX-1&product=D&account=0123456789&amount=10&extras%5Bnote%5D%5Bshop%5D=5454";
+    let r = raw_topup(&c, "application/x-www-form-urlencoded", form).await;
+    assert_eq!((r.status, r.code()), (400, "44".to_owned()), "{:?}", r.json);
+    assert!(r.json["remarks"].as_str().unwrap().contains("extras"), "{:?}", r.json);
+    nothing_was_stored(&c, "NX-1", &before).await;
+}
