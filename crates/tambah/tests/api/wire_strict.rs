@@ -142,3 +142,66 @@ async fn nested_extras_are_refused() {
     assert!(r.json["remarks"].as_str().unwrap().contains("extras"), "{:?}", r.json);
     nothing_was_stored(&c, "NX-1", &before).await;
 }
+
+fn topup_body(refid: &str, amount: &str) -> String {
+    format!(r#"{{"refid":"{refid}","product":"D","account":"0123456789","amount":{amount}}}"#)
+}
+
+#[tokio::test]
+async fn amounts_have_one_canonical_form() {
+    let s = Server::start(&[]);
+    let c = Client::new(&s, &s.merchant(&[], "500"));
+    let before = c.balance().await;
+    for amount in [
+        r#""+10""#,
+        r#"" 10""#,
+        r#""10 ""#,
+        r#""010""#,
+        r#""1e1""#,
+        r#""10.000""#,
+        r#""0x0A""#,
+        r#""NaN""#,
+        r#""Infinity""#,
+        r#""10.""#,
+        r#""1,0""#,
+        r#""-10""#,
+        r#""0""#,
+        r#""0.00""#,
+        "1e1",
+        "1.0E1",
+        "10.000",
+        "-0",
+        "true",
+    ] {
+        let r = raw_topup(&c, "application/json", &topup_body("AMT-1", amount)).await;
+        assert_eq!((r.status, r.code()), (400, "61".to_owned()), "{amount}: {:?}", r.json);
+        assert!(r.json["remarks"].as_str().unwrap().starts_with("amount "), "{amount}: {:?}", r.json);
+    }
+    let form = "refid=AMT-1&product=D&account=0123456789&amount=%2B10";
+    let r = raw_topup(&c, "application/x-www-form-urlencoded", form).await;
+    assert_eq!((r.status, r.code()), (400, "61".to_owned()), "{:?}", r.json);
+    // The canonical forms, as strings and as JSON numbers.
+    for (refid, amount) in [("AMT-2", r#""10.00""#), ("AMT-3", "10"), ("AMT-4", "10.0")] {
+        let r = raw_topup(&c, "application/json", &topup_body(refid, amount)).await;
+        assert_eq!((r.status, r.code()), (200, "20".to_owned()), "{amount}: {:?}", r.json);
+    }
+    let spent = c.balance().await;
+
+    // The low-balance threshold: the same parser, more than 0.
+    for amount in ["+5", "5e0", "05", "0", " 5", "5.001"] {
+        let q = form_urlencoded::Serializer::new(String::new()).append_pair("amount", amount).finish();
+        let r = c.signed("POST", &format!("/v2/low-balance-threshold?{q}"), None).await;
+        assert_eq!((r.status, r.json["error"].as_str()), (400, Some("invalid_amount")), "{amount:?}: {:?}", r.json);
+    }
+    let threshold = c.signed("GET", "/v2/low-balance-threshold", None).await;
+    assert_eq!(threshold.json["data"]["BalanceThreshold"], 0, "{:?}", threshold.json);
+
+    // The operator's CLI: the same parser.
+    for amount in ["+5", "5e2", "05", "0", " 5", "1,000", "0x10", "5.00001", "NaN"] {
+        let (ok, _, err) = cli_status(&s.db, &["deposit", "--account", &c.m.account, "--amount", amount]);
+        assert!(!ok && err.contains("--amount"), "{amount:?}: {err}");
+    }
+    assert_eq!(c.balance().await, spent, "no deposit was made");
+    assert_ne!(spent, before);
+    nothing_was_stored(&c, "AMT-1", &spent).await;
+}
