@@ -205,3 +205,31 @@ async fn amounts_have_one_canonical_form() {
     assert_ne!(spent, before);
     nothing_was_stored(&c, "AMT-1", &spent).await;
 }
+
+#[tokio::test]
+async fn every_error_is_json() {
+    let s = Server::start(&[]);
+    let http = reqwest::Client::new();
+    let cases = [
+        ("PUT", "/v2/topup", "", 405, "method_not_allowed"),
+        ("GET", "/v2/topup", "", 405, "method_not_allowed"),
+        ("DELETE", "/v2/balance", "", 405, "method_not_allowed"),
+        ("GET", "/v2/no-such-thing", "", 404, "not_found"),
+        ("GET", "/v2/callbacks/%FF", "", 400, "invalid_request"),
+        ("POST", "/v2/token", "{\"username\": ", 400, "invalid_json"),
+    ];
+    for (method, path, body, status, error) in cases {
+        let req = http.request(method.parse().unwrap(), s.url(path)).header("content-type", "application/json");
+        let resp = req.body(body.to_owned()).send().await.unwrap();
+        let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+        let allow = resp.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let r = read(resp).await;
+        assert_eq!((r.status, r.json["error"].as_str()), (status, Some(error)), "{method} {path}: {:?}", r.json);
+        assert!(r.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}: {:?}", r.json);
+        assert_eq!(content_type.as_deref(), Some("application/json"), "{method} {path}");
+        assert!(r.headers.contains_key("x-request-id"), "{method} {path}");
+        if status == 405 {
+            assert!(allow.is_some_and(|a| !a.is_empty()), "{method} {path}: 405 keeps Allow");
+        }
+    }
+}
