@@ -233,3 +233,17 @@ async fn every_error_is_json() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let s = Server::start(&[]);
+    let c = Client::new(&s, &s.merchant(&[], "1"));
+    let token = c.login().await;
+    for value in [format!("bearer {token}"), format!("BEARER {token}"), format!("bEaReR  {token}"), token.clone()] {
+        let r = read(c.http.get(s.url("/v2/balance")).header("authorization", &value).send().await.unwrap()).await;
+        assert_eq!(r.status, 200, "{value}: {:?}", r.json);
+    }
+    let r =
+        read(c.http.get(s.url("/v2/balance")).header("authorization", format!("Basic {token}")).send().await.unwrap());
+    assert_eq!(r.await.status, 401, "another scheme is no bearer token");
+}
