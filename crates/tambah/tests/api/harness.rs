@@ -234,6 +234,11 @@ impl Server {
         cli(&self.db, args)
     }
 
+    /// What the server has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub fn merchant(&self, extra: &[&str], deposit_rm: &str) -> Merchant {
         create_merchant(&self.db, extra, deposit_rm)
     }

@@ -247,3 +247,31 @@ async fn the_bearer_scheme_is_case_insensitive() {
         read(c.http.get(s.url("/v2/balance")).header("authorization", format!("Basic {token}")).send().await.unwrap());
     assert_eq!(r.await.status, 401, "another scheme is no bearer token");
 }
+
+#[tokio::test]
+async fn failed_log_ins_are_logged_without_the_password() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "1");
+    let http = reqwest::Client::new();
+    let password = "Wr0ng-Passw0rd-7c1e";
+    for username in [m.username.as_str(), "nobody-by-this-name"] {
+        let body = json!({"username": username, "password": password});
+        let r = read(http.post(s.url("/v2/token")).json(&body).send().await.unwrap()).await;
+        assert_eq!(r.status, 401, "{:?}", r.json);
+    }
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = s.log_text();
+        if log.matches("log-in failed").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let failures: Vec<&str> = log.lines().filter(|l| l.contains("log-in failed")).collect();
+    assert_eq!(failures.len(), 2, "{log}");
+    for (line, username) in failures.iter().zip([m.username.as_str(), "nobody-by-this-name"]) {
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains(username) && line.contains("127.0.0.1") && line.contains("reason"), "{line}");
+    }
+    assert!(!log.contains(password), "the password is never logged");
+}
