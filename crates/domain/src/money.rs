@@ -22,6 +22,8 @@ pub enum AmountError {
     Negative,
     TooManyDecimals { max: u32 },
     TooLarge,
+    NotCanonical,
+    Zero,
 }
 
 impl fmt::Display for AmountError {
@@ -34,6 +36,12 @@ impl fmt::Display for AmountError {
                 write!(f, "amount has more than {max} decimal places")
             }
             AmountError::TooLarge => write!(f, "amount is too large"),
+            AmountError::NotCanonical => write!(
+                f,
+                "amount is not a decimal number in the one accepted form: digits, then optionally '.' and \
+                 the decimals (10, 10.5, 0.50); no sign, exponent, spaces, separators or leading zeros"
+            ),
+            AmountError::Zero => write!(f, "amount must be greater than 0"),
         }
     }
 }
@@ -103,6 +111,43 @@ impl Amount {
             return Err(AmountError::TooLarge);
         }
         Ok(Amount(minor))
+    }
+
+    /// Parses an amount in RM written in the one form the API and the
+    /// operator's CLI accept: `0`, or digits not starting with `0`, then
+    /// optionally `.` and 1 to `max_decimals` (≤ 4) digits — `10`, `10.5`,
+    /// `10.50`, `0.50`. Nothing else: no sign, exponent, spaces, leading
+    /// zeros (`010`, `00.5`), bare point (`.5`, `10.`), separators
+    /// (`1,000`), hex, NaN or infinity; at most RM 100,000,000.
+    pub fn parse_canonical(text: &str, max_decimals: u32) -> Result<Amount, AmountError> {
+        debug_assert!(max_decimals <= 4);
+        if text.is_empty() {
+            return Err(AmountError::Empty);
+        }
+        if text.starts_with('-') {
+            return Err(AmountError::Negative);
+        }
+        let (whole, frac) = match text.split_once('.') {
+            Some((whole, frac)) => (whole, Some(frac)),
+            None => (text, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || frac.is_some_and(|f| !digits(f)) || (whole.len() > 1 && whole.starts_with('0')) {
+            return Err(AmountError::NotCanonical);
+        }
+        if frac.map_or(0, str::len) > max_decimals as usize {
+            return Err(AmountError::TooManyDecimals { max: max_decimals });
+        }
+        Amount::parse_rm(text, max_decimals)
+    }
+
+    /// [`Amount::parse_canonical`], and more than zero: for amounts where
+    /// zero means nothing (an order, a deposit, a threshold).
+    pub fn parse_positive(text: &str, max_decimals: u32) -> Result<Amount, AmountError> {
+        match Amount::parse_canonical(text, max_decimals)? {
+            Amount::ZERO => Err(AmountError::Zero),
+            amount => Ok(amount),
+        }
     }
 
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
@@ -199,6 +244,31 @@ mod tests {
         assert_eq!(Amount::parse_rm("10.5", 0), Err(AmountError::TooManyDecimals { max: 0 }));
         assert_eq!(Amount::parse_rm("99999999999999", 4), Err(AmountError::TooLarge));
         assert_eq!(Amount::parse_rm("NaN", 4), Err(AmountError::NotANumber));
+    }
+
+    #[test]
+    fn the_canonical_form_is_the_only_one() {
+        for (text, minor) in [("10", 100_000), ("10.5", 105_000), ("10.50", 105_000), ("0.50", 5_000), ("0", 0)] {
+            assert_eq!(Amount::parse_canonical(text, 2).map(Amount::minor), Ok(minor), "{text}");
+        }
+        assert_eq!(Amount::parse_canonical("0.0001", 4).unwrap().minor(), 1);
+        assert_eq!(Amount::parse_canonical("100000000", 2).unwrap(), Amount::from_rm(100_000_000));
+        for text in [
+            "+10", " 10", "10 ", "1 0", "010", "00", "00.5", ".5", "10.", "1e3", "1E3", "10e0", "0x10", "1,000", "NaN",
+            "nan", "inf", "Infinity", "١٠", "１０", "10.5.0", "10,50", "+0", "RM10", "10\n",
+        ] {
+            assert_eq!(Amount::parse_canonical(text, 2), Err(AmountError::NotCanonical), "{text:?}");
+        }
+        assert_eq!(Amount::parse_canonical("", 2), Err(AmountError::Empty));
+        assert_eq!(Amount::parse_canonical("-1", 2), Err(AmountError::Negative));
+        assert_eq!(Amount::parse_canonical("-0", 2), Err(AmountError::Negative));
+        assert_eq!(Amount::parse_canonical("10.000", 2), Err(AmountError::TooManyDecimals { max: 2 }));
+        assert_eq!(Amount::parse_canonical("10.001", 2), Err(AmountError::TooManyDecimals { max: 2 }));
+        assert_eq!(Amount::parse_canonical("100000000.01", 2), Err(AmountError::TooLarge));
+        assert_eq!(Amount::parse_canonical("9999999999999", 2), Err(AmountError::TooLarge));
+        assert_eq!(Amount::parse_positive("0.00", 2), Err(AmountError::Zero));
+        assert_eq!(Amount::parse_positive("0", 2), Err(AmountError::Zero));
+        assert_eq!(Amount::parse_positive("0.01", 2).unwrap().minor(), 100);
     }
 
     #[test]

@@ -222,9 +222,10 @@ impl Engine {
         Ok(Caller { merchant, via: AuthMethod::ApiKey(key.key_id) })
     }
 
-    /// Checks an `Authorization` header value: `Bearer <token>` or the raw token.
+    /// Checks an `Authorization` header value: `Bearer <token>` (the scheme in
+    /// any case, RFC 7235) or the raw token.
     pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
-        let token = authorization.strip_prefix("Bearer ").unwrap_or(authorization).trim();
+        let token = bearer_token(authorization);
         let found = self.store().token_with_merchant(&token_hash(token)).await.map_err(AuthError::store)?;
         let (row, merchant) = match found {
             Some((r, m)) if !r.revoked && r.kind != TokenKind::Refresh => (r, m),
@@ -376,4 +377,14 @@ const DUMMY_HASH: &str =
 /// Decodes a base64 API secret as shown to the merchant.
 pub fn decode_secret(secret_b64: &str) -> Result<Vec<u8>, String> {
     B64.decode(secret_b64.trim()).map_err(|e| format!("secret is not base64: {e}"))
+}
+
+/// The token of an `Authorization` value: after the `Bearer` scheme, whose
+/// name is case-insensitive (RFC 7235 §2.1), or the raw value (v1 SDKs).
+fn bearer_token(authorization: &str) -> &str {
+    let value = authorization.trim();
+    match value.split_once([' ', '\t']) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
+    }
 }

@@ -141,7 +141,9 @@ impl Engine {
             .map_err(|e| reject(Invalid, StatusCode::INVALID_FORMAT, e))?;
         let product_code = required(&input.product, "product")?;
         let account = required(&input.account, "account")?;
-        let amount_text = required(&input.amount, "amount")?;
+        // The amount is read as given (untrimmed): one canonical form.
+        required(&input.amount, "amount")?;
+        let amount_text = input.amount.clone().unwrap_or_default();
         let product =
             self.catalog().get(&product_code).cloned().ok_or_else(|| {
                 reject(Invalid, StatusCode::INVALID_FORMAT, format!("unknown product {product_code:?}"))
@@ -150,11 +152,8 @@ impl Engine {
             return Err(reject(Invalid, StatusCode::UNAVAILABLE, format!("product {product_code} is not available")));
         }
         product.account_format.check(&account).map_err(|e| reject(Invalid, StatusCode::INVALID_ACCOUNT, e))?;
-        let amount = Amount::parse_rm(&amount_text, 2)
+        let amount = Amount::parse_positive(&amount_text, 2)
             .map_err(|e| reject(Invalid, StatusCode::INVALID_AMOUNT, format!("amount {amount_text:?}: {e}")))?;
-        if amount == Amount::ZERO {
-            return Err(reject(Invalid, StatusCode::INVALID_AMOUNT, "amount must be greater than 0"));
-        }
         product.check_amount(amount).map_err(|e| reject(Invalid, StatusCode::INVALID_DENOMINATION, e.0))?;
         if matches!(product.family, Family::Data | Family::Ptptn | Family::Jompay | Family::Zakat | Family::Esim) {
             self.families()
@@ -198,7 +197,7 @@ impl Engine {
         let (found, balance) = self.store().order_with_balance(merchant.id, refid.as_str(), merchant.wallet_id).await?;
         let Some(existing) = found else { return Ok(None) };
         let trimmed = |f: &Option<String>| f.as_deref().map(str::trim).unwrap_or_default().to_owned();
-        let amount = Amount::parse_rm(&trimmed(&input.amount), 2).ok();
+        let amount = Amount::parse_positive(&trimmed(&input.amount), 2).ok();
         if amount.is_some_and(|a| same_request(&existing, &trimmed(&input.product), &trimmed(&input.account), a)) {
             let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();
             return Ok(Some(OrderView { order: existing, product_name, balance }));

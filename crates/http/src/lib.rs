@@ -38,7 +38,8 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// Base URL for links in responses (product images, pages).
     pub public_url: String,
-    /// Accept callback URLs on loopback, private and link-local addresses.
+    /// Accept callback URLs whose host is not globally reachable (loopback,
+    /// private and every other range `guard` refuses): labs and tests.
     pub callback_allow_private_networks: bool,
     /// Requests handled at once at most; beyond it the node answers 503 with
     /// `Retry-After` instead of queueing without bound.

@@ -1,8 +1,9 @@
 //! The whole API as one `Router`: one router per resource merged, the
 //! fallback 404, and the layers every request passes, outermost first:
-//! request id; the body read whole within its size limit and timeout; then
-//! an in-flight permit (load shedding), so that a request only holds one
-//! once it is complete.
+//! request id; every error answered as JSON; the body read whole within its
+//! size limit and timeout; a query string naming a parameter twice refused;
+//! then an in-flight permit (load shedding), so that a request only holds
+//! one once it is complete.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use crate::api;
+use crate::wire::params;
 use crate::{ApiError, AppState};
 
 /// Every resource's routes, v1 and v2 paths together.
@@ -46,8 +48,10 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(permits, shed_load))
+        .layer(axum::middleware::from_fn(single_valued_query))
         .layer(axum::middleware::from_fn_with_state(reading, read_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_address))
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -125,6 +129,63 @@ fn too_large(limit: usize) -> Response {
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// Query parameters that may be given more than once (`status=A&status=B`
+/// on the transaction listing).
+const REPEATABLE: &[&str] = &["status", "status[]"];
+
+/// A query string that names a parameter twice is refused: which value
+/// counts would otherwise depend on the parser that reads it.
+async fn single_valued_query(req: Request, next: Next) -> Response {
+    if let Some(name) = req.uri().query().and_then(|q| params::duplicated(q.as_bytes(), REPEATABLE)) {
+        return params::duplicate(&name).into_response();
+    }
+    next.run(req).await
+}
+
+/// Every error is JSON in the API's shape: axum answers some itself (405
+/// with `Allow`, an extractor's 400, 415 or 422) in plain text or with no
+/// body at all. Headers are kept; 5xx bodies say nothing internal.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 1024).await.ok().and_then(|b| String::from_utf8(b.to_vec()).ok());
+    let text = text.filter(|t| !t.trim().is_empty());
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            ("method_not_allowed", format!("{method} is not allowed on {path}; allowed: {allow}"))
+        }
+        StatusCode::NOT_FOUND => ("not_found", format!("no route for {method} {path}")),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", text.unwrap_or_else(|| "unsupported content type".into()))
+        }
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            ("invalid_request", text.unwrap_or_else(|| "the request could not be read".into()))
+        }
+        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "Service unavailable, try again".to_owned()),
+        s if s.is_server_error() => {
+            tracing::error!(status = s.as_u16(), body = text.as_deref().unwrap_or(""), "a non-JSON error answered");
+            ("internal_error", "Internal server error".to_owned())
+        }
+        _ => ("invalid_request", text.unwrap_or_else(|| status.canonical_reason().unwrap_or("bad request").to_owned())),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let body = serde_json::json!({"error": code, "message": message});
+    Response::from_parts(parts, Body::from(body.to_string()))
 }
 
 /// Sheds load past `max_in_flight` requests: a fast 503 beats a queue that

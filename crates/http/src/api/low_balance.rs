@@ -42,7 +42,7 @@ async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
 async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let text = p.get("amount").unwrap_or_default();
-    let amount = Amount::parse_rm(&text, 2)
+    let amount = Amount::parse_positive(&text, 2)
         .map_err(|e| ApiError::bad_request("invalid_amount", format!("amount {text:?}: {e}")))?;
     if amount < MIN_THRESHOLD {
         return Err(ApiError::bad_request("invalid_amount", "amount must be at least 1"));

@@ -1,5 +1,7 @@
 //! `POST /v2/token` (and v1), `/v2/token/refresh` (and v1) in the
 //! `AuthenticationResult` shape, and `POST /v1/auth/change-password`.
+//! A failed log-in is logged at warn: the username, the client's address and
+//! the reason, never the password.
 
 use std::sync::Arc;
 
@@ -9,6 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tambah_engine::auth::IssuedTokens;
+use tambah_engine::AuthError;
 
 use axum::response::{IntoResponse, Response};
 
@@ -50,15 +53,37 @@ fn required(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
 }
 
 async fn token(state: Shared, ip: ClientIp, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
-    let v = required(&p, &["username", "password"])?;
+    let client = ip.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let p = params::parse(&headers, uri.query().unwrap_or(""), &body)
+        .inspect_err(|e| failed_login("", &client, &e.to_string()))?;
+    let username = p.get("username").unwrap_or_default();
+    let v =
+        required(&p, &["username", "password"]).inspect_err(|e| failed_login(&username, &client, &e.to_string()))?;
     if let ClientIp(Some(ip)) = ip {
         if let Err(limited) = state.limits.login(ip, &v[0]) {
+            failed_login(&username, &client, "rate limited");
             return Ok(limited.into_response());
         }
     }
-    let issued = state.engine.login(&v[0], &v[1]).await?;
-    Ok(result(issued).into_response())
+    match state.engine.login(&v[0], &v[1]).await {
+        Ok(issued) => Ok(result(issued).into_response()),
+        Err(e) => {
+            let reason = match e {
+                AuthError::WrongCredentials => "unknown username, wrong password, or another environment's user",
+                AuthError::Internal => "the credential store failed",
+                other => other.code(),
+            };
+            failed_login(&username, &client, reason);
+            Err(e.into())
+        }
+    }
+}
+
+/// One warn line per failed log-in. The username is the caller's text:
+/// escaped and cut short, so it cannot forge or flood log lines.
+fn failed_login(username: &str, client: &str, reason: &str) {
+    let username: String = username.chars().take(64).collect();
+    tracing::warn!(username = ?username, client, reason, "log-in failed");
 }
 
 async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {

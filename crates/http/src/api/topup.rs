@@ -92,7 +92,7 @@ impl Refusal<'_> {
             account: input.account.clone().unwrap_or_default(),
             product,
             product_name,
-            amount: Amount::parse_rm(&amount_text, 4).ok(),
+            amount: Amount::parse_canonical(&amount_text, 2).ok(),
             amount_text,
             sn: String::new(),
             pin: String::new(),

@@ -1,10 +1,18 @@
 //! Request parameters from a JSON or `application/x-www-form-urlencoded` body
 //! (and the query string), flattened to strings. Numbers keep their exact
 //! text (serde_json's arbitrary precision), so amounts never pass through a float.
+//!
+//! Every name means one value: a JSON key given twice in one object (at any
+//! depth), or a form or query parameter given twice, is refused
+//! (`duplicate_field`) rather than resolved by whichever parser reads it
+//! last. `extras` is a flat object of names to strings or numbers: nested
+//! values are refused (`invalid_extras`).
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 
 use axum::http::HeaderMap;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -48,35 +56,13 @@ pub fn parse(headers: &HeaderMap, raw_query: &str, body: &[u8]) -> Result<Params
     let mut p = Params::default();
     if !body.iter().all(u8::is_ascii_whitespace) {
         if is_json(headers, body) {
-            let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
-                code: "invalid_json",
-                message: format!("the body is not valid JSON: {e}"),
-            })?;
-            let Value::Object(map) = value else {
-                return Err(ApiError::BadRequest {
-                    code: "invalid_json",
-                    message: "the body must be a JSON object".into(),
-                });
-            };
-            for (k, v) in map {
-                if k == "extras" {
-                    if let Value::Object(extras) = &v {
-                        for (ek, ev) in extras {
-                            if let Some(s) = scalar(ev) {
-                                p.extras.insert(ek.clone(), s);
-                            }
-                        }
-                    }
-                } else if let Some(s) = scalar(&v) {
-                    p.fields.insert(k, s);
-                }
-            }
+            add_json(&mut p, body)?;
         } else {
-            add_form(&mut p, body);
+            add_form(&mut p, body)?;
         }
     }
     let mut from_query = Params::default();
-    add_form(&mut from_query, raw_query.as_bytes());
+    add_form(&mut from_query, raw_query.as_bytes())?;
     for (k, v) in from_query.fields {
         p.fields.entry(k).or_insert(v);
     }
@@ -86,13 +72,169 @@ pub fn parse(headers: &HeaderMap, raw_query: &str, body: &[u8]) -> Result<Params
     Ok(p)
 }
 
-fn add_form(p: &mut Params, bytes: &[u8]) {
+fn invalid_json(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_json", message)
+}
+
+/// The 400 for a name given more than once.
+pub(crate) fn duplicate(name: &str) -> ApiError {
+    ApiError::bad_request(
+        "duplicate_field",
+        format!("the field {name:?} is given more than once; send each field once"),
+    )
+}
+
+fn invalid_extras(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_extras", message)
+}
+
+fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
+    if let Some(path) =
+        duplicate_json_key(body).map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?
+    {
+        return Err(duplicate(&path));
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(invalid_json("the body must be a JSON object"));
+    };
+    for (k, v) in map {
+        if k == "extras" {
+            add_json_extras(p, v)?;
+        } else if let Some(s) = scalar(&v) {
+            p.fields.insert(k, s);
+        }
+    }
+    Ok(())
+}
+
+fn add_json_extras(p: &mut Params, extras: Value) -> Result<(), ApiError> {
+    let extras = match extras {
+        Value::Object(extras) => extras,
+        Value::Null => return Ok(()),
+        _ => return Err(invalid_extras("extras must be an object of names to strings or numbers")),
+    };
+    for (name, value) in extras {
+        if matches!(value, Value::Object(_) | Value::Array(_)) {
+            return Err(invalid_extras(format!("extras.{name} must be a string or a number, not an object or a list")));
+        }
+        if let Some(s) = scalar(&value) {
+            p.extras.insert(name, s);
+        }
+    }
+    Ok(())
+}
+
+fn add_form(p: &mut Params, bytes: &[u8]) -> Result<(), ApiError> {
+    if let Some(name) = duplicated(bytes, &[]) {
+        return Err(duplicate(&name));
+    }
     for (k, v) in form_urlencoded::parse(bytes) {
-        if let Some(inner) = k.strip_prefix("extras[").and_then(|r| r.strip_suffix(']')) {
-            p.extras.insert(inner.to_owned(), v.into_owned());
+        if let Some(rest) = k.strip_prefix("extras[") {
+            let name = rest.strip_suffix(']').filter(|n| !n.is_empty() && !n.contains(['[', ']']));
+            let name =
+                name.ok_or_else(|| invalid_extras(format!("{k:?}: extras are flat, one extras[name]=value per name")))?;
+            p.extras.insert(name.to_owned(), v.into_owned());
+        } else if k == "extras" {
+            return Err(invalid_extras("extras are sent as extras[name]=value"));
         } else {
             p.fields.insert(k.into_owned(), v.into_owned());
         }
+    }
+    Ok(())
+}
+
+/// The first name a form or query string gives more than once, but for
+/// the names in `repeatable`.
+pub(crate) fn duplicated(form: &[u8], repeatable: &[&str]) -> Option<String> {
+    let mut seen = HashSet::new();
+    form_urlencoded::parse(form)
+        .map(|(k, _)| k)
+        .filter(|k| !repeatable.contains(&k.as_ref()))
+        .find(|k| !seen.insert(k.clone()))
+        .map(|k| k.into_owned())
+}
+
+/// The path (`amount`, `extras.ic_number`, `list[2].a`) of the first key a
+/// JSON document gives twice in one object, read without building anything.
+fn duplicate_json_key(body: &[u8]) -> Result<Option<String>, serde_json::Error> {
+    let found = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let read = DuplicateKeys { path: String::new(), found: &found }.deserialize(&mut de).and_then(|()| de.end());
+    match (found.into_inner(), read) {
+        (Some(path), _) => Ok(Some(path)),
+        (None, Ok(())) => Ok(None),
+        (None, Err(e)) => Err(e),
+    }
+}
+
+/// A visitor over any JSON value that stops at the first key given twice
+/// in one object, leaving its path in `found`.
+struct DuplicateKeys<'a> {
+    path: String,
+    found: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for DuplicateKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DuplicateKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq.next_element_seed(DuplicateKeys { path: format!("{}[{i}]", self.path), found: self.found })?.is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
+            if !seen.insert(key) {
+                *self.found.borrow_mut() = Some(path);
+                return Err(de::Error::custom("a key is given twice"));
+            }
+            map.next_value_seed(DuplicateKeys { path, found: self.found })?;
+        }
+        Ok(())
     }
 }
 
@@ -127,5 +269,52 @@ mod tests {
         h.insert(axum::http::header::CONTENT_TYPE, "application/json".parse().unwrap());
         assert!(matches!(parse(&h, "", b"{nope"), Err(ApiError::BadRequest { .. })));
         assert!(matches!(parse(&h, "", b"[1]"), Err(ApiError::BadRequest { .. })));
+    }
+
+    fn refusal(query: &str, body: &[u8]) -> (&'static str, String) {
+        match parse(&HeaderMap::new(), query, body) {
+            Err(ApiError::BadRequest { code, message }) => (code, message),
+            other => panic!("{query} {:?}: {other:?}", String::from_utf8_lossy(body)),
+        }
+    }
+
+    #[test]
+    fn a_name_given_twice_is_refused_and_named() {
+        for (query, body, name) in [
+            ("", &br#"{"amount":"1","amount":"100"}"#[..], "\"amount\""),
+            ("", br#"{"amount":"1","am\u006funt":"100"}"#, "\"amount\""),
+            ("", br#"{"amount":1,"extras":{"ref2":"a","ref2":"b"}}"#, "\"extras.ref2\""),
+            ("", br#"{"user_email":[{"a":1,"a":2}]}"#, "\"user_email[0].a\""),
+            ("", b"amount=1&amount=100", "\"amount\""),
+            ("", b"extras%5Bref2%5D=a&extras[ref2]=b", "\"extras[ref2]\""),
+            ("refid=a&refid=b", b"", "\"refid\""),
+        ] {
+            let (code, message) = refusal(query, body);
+            assert_eq!(code, "duplicate_field", "{message}");
+            assert!(message.contains(name), "{message}");
+        }
+        // Numbers (arbitrary precision) and nesting are no duplicates.
+        let p = parse(&HeaderMap::new(), "", br#"{"amount": 10.50, "a": {"amount": 1}, "b": [1, 2.5e3]}"#).unwrap();
+        assert_eq!(p.get("amount").unwrap(), "10.50");
+        assert_eq!(duplicated(b"status=A&status=B&limit=1", &["status"]), None);
+        assert_eq!(duplicated(b"status=A&limit=1&limit=2", &["status"]).as_deref(), Some("limit"));
+    }
+
+    #[test]
+    fn extras_are_flat() {
+        for body in [
+            &br#"{"extras": {"ref2": {"a": 1}}}"#[..],
+            br#"{"extras": {"ref2": ["a"]}}"#,
+            br#"{"extras": "ref2"}"#,
+            br#"{"extras": ["ref2"]}"#,
+            b"extras[ref2][a]=1",
+            b"extras[]=1",
+            b"extras=1",
+        ] {
+            assert_eq!(refusal("", body).0, "invalid_extras", "{}", String::from_utf8_lossy(body));
+        }
+        let p = parse(&HeaderMap::new(), "", br#"{"extras": {"a": 1, "b": "x", "c": true, "d": null}}"#).unwrap();
+        assert_eq!((p.extras["a"].as_str(), p.extras["b"].as_str(), p.extras["c"].as_str()), ("1", "x", "true"));
+        assert!(!p.extras.contains_key("d"));
     }
 }

@@ -55,7 +55,8 @@ pub enum ProviderCommand {
         /// How long the provider has to answer a call.
         #[arg(long, default_value_t = DEFAULT_TIMEOUT_MS)]
         timeout_ms: i64,
-        /// Alert the operator when our float there falls below this, in RM.
+        /// Alert the operator when our float there falls below this, in RM
+        /// (more than 0; digits, optionally '.' and up to 2 decimals).
         #[arg(long)]
         low_balance: Option<String>,
     },
@@ -130,7 +131,9 @@ pub async fn run(db: &DbArgs, command: ProviderCommand) -> Result<(), String> {
             let secrets = Secrets { api_key, api_secret, callback_secret, client_id, client_secret };
             let mut spec = spec(name, kind, base_url, auth_url, secrets, timeout_ms)?;
             spec.low_balance = match low_balance {
-                Some(text) => Some(Amount::parse_rm(&text, 4).map_err(|e| format!("--low-balance {text:?}: {e}"))?),
+                Some(text) => {
+                    Some(Amount::parse_positive(&text, 2).map_err(|e| format!("--low-balance {text:?}: {e}"))?)
+                }
                 None => None,
             };
             let view =
@@ -286,7 +289,7 @@ async fn balance(db: &DbArgs, name: String, test: bool) -> Result<(), String> {
 
 /// `provider test NAME --product CODE --account NUMBER --amount RM`.
 async fn check(db: &DbArgs, name: String, product: String, account: String, amount: String) -> Result<(), String> {
-    let amount = Amount::parse_rm(&amount, 2).map_err(|e| format!("--amount {amount:?}: {e}"))?;
+    let amount = Amount::parse_positive(&amount, 2).map_err(|e| format!("--amount {amount:?}: {e}"))?;
     let n = name.clone();
     let p = product.clone();
     let said =

@@ -25,7 +25,8 @@ pub enum RouteCommand {
         /// Share among routes of the same priority.
         #[arg(long, default_value_t = 1)]
         weight: u32,
-        /// What the provider charges for one ringgit of face value, in RM.
+        /// What the provider charges for one ringgit of face value, in RM
+        /// (more than 0; digits, optionally '.' and up to 4 decimals).
         #[arg(long)]
         buy_price: Option<String>,
     },
@@ -49,7 +50,7 @@ pub async fn run(db: &DbArgs, command: RouteCommand) -> Result<(), String> {
     match command {
         RouteCommand::Add { product, provider, upstream_product, priority, weight, buy_price } => {
             let buy_price = match buy_price {
-                Some(text) => Some(Amount::parse_rm(&text, 4).map_err(|e| format!("--buy-price {text:?}: {e}"))?),
+                Some(text) => Some(Amount::parse_positive(&text, 4).map_err(|e| format!("--buy-price {text:?}: {e}"))?),
                 None => None,
             };
             let spec = RouteSpec { product, provider, upstream_product, priority, weight, buy_price };

@@ -205,11 +205,6 @@ impl Server {
     }
 
     /// The server process's peak resident memory so far, in KiB (VmHWM).
-    /// What the server has logged so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     pub fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc status");
@@ -244,6 +239,11 @@ impl Server {
 
     pub fn cli(&self, args: &[&str]) -> String {
         cli(&self.db, args)
+    }
+
+    /// What the server has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn merchant(&self, extra: &[&str], deposit_rm: &str) -> Merchant {

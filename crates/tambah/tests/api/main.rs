@@ -15,3 +15,4 @@ mod multinode;
 mod receiver;
 mod snapshots;
 mod topup;
+mod wire_strict;
