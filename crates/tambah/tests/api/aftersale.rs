@@ -13,7 +13,7 @@ use crate::harness::*;
 use crate::receiver::{Receiver, SmtpSink};
 
 /// Fast retries and loopback receivers for tests.
-const FAST: &[&str] = &[
+pub(crate) const FAST: &[&str] = &[
     "--callback-retry-delay-ms",
     "300",
     "--callback-interval-ms",
@@ -24,7 +24,7 @@ const FAST: &[&str] = &[
     "50",
 ];
 
-fn buy(refid: &str, account: &str, amount: &str) -> Value {
+pub(crate) fn buy(refid: &str, account: &str, amount: &str) -> Value {
     json!({"refid": refid, "product": "D", "account": account, "amount": amount})
 }
 
@@ -46,7 +46,7 @@ fn signed_by(header: &str, secret: &str, payload: &[u8]) -> bool {
     sigs.contains(&expected)
 }
 
-async fn set_callback(c: &Client, url: &str, method: &str) -> Reply {
+pub(crate) async fn set_callback(c: &Client, url: &str, method: &str) -> Reply {
     let q =
         form_urlencoded::Serializer::new(String::new()).append_pair("url", url).append_pair("method", method).finish();
     c.signed("POST", &format!("/v2/callback-url?{q}"), None).await
@@ -57,7 +57,7 @@ async fn secret(c: &Client) -> String {
     r.json["data"]["secret"].as_str().unwrap().to_owned()
 }
 
-async fn log(c: &Client, refid: &str) -> Value {
+pub(crate) async fn log(c: &Client, refid: &str) -> Value {
     c.signed("GET", &format!("/v2/callbacks/{refid}"), None).await.json["data"].clone()
 }
 

@@ -234,6 +234,14 @@ impl Server {
         cli(&self.db, args)
     }
 
+    /// The process's peak resident set so far, in KiB (`VmHWM` of
+    /// `/proc/PID/status`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc/PID/status");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     pub fn merchant(&self, extra: &[&str], deposit_rm: &str) -> Merchant {
         create_merchant(&self.db, extra, deposit_rm)
     }

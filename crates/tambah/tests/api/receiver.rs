@@ -139,3 +139,88 @@ impl SmtpSink {
         self.messages.lock().unwrap().clone()
     }
 }
+
+/// A receiver whose answers never end: each request gets the next scripted
+/// status (then 200) and a chunked body streamed until `cap` bytes are
+/// written or the caller hangs up. Records how many body bytes each answer
+/// got out before that.
+#[derive(Clone)]
+pub struct Streamer {
+    pub url: String,
+    written: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Streamer {
+    pub async fn start(script: &[u16], cap: u64) -> Streamer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<u16>>()));
+        let log = written.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let (log, script) = (log.clone(), script.clone());
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    if !read_request(&mut stream).await {
+                        return;
+                    }
+                    let status = script.lock().unwrap().pop_front().unwrap_or(200);
+                    let n = stream_body(stream.get_mut(), status, cap).await;
+                    log.lock().unwrap().push(n);
+                });
+            }
+        });
+        Streamer { url, written }
+    }
+
+    /// Body bytes written to each answer, in the order the answers ended.
+    pub fn written(&self) -> Vec<u64> {
+        self.written.lock().unwrap().clone()
+    }
+}
+
+/// Reads one request's head and body (by Content-Length); false at EOF.
+async fn read_request(stream: &mut BufReader<tokio::net::TcpStream>) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        match stream.read_line(&mut line).await {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.is_ok()
+}
+
+/// Answers `status` with a chunked body of up to `cap` bytes; returns how
+/// many were written before the caller hung up (or `cap`).
+async fn stream_body(stream: &mut tokio::net::TcpStream, status: u16, cap: u64) -> u64 {
+    let head = format!("HTTP/1.1 {status} Whatever\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n");
+    if stream.write_all(head.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut chunk = format!("{:x}\r\n", 64 * 1024).into_bytes();
+    chunk.extend(std::iter::repeat_n(b'x', 64 * 1024));
+    chunk.extend_from_slice(b"\r\n");
+    let mut written = 0u64;
+    while written < cap {
+        if stream.write_all(&chunk).await.is_err() {
+            return written;
+        }
+        written += 64 * 1024;
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    written
+}
