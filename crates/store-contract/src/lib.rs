@@ -86,6 +86,8 @@ macro_rules! contract_tests {
             callbacks::low_balance_watch
             callbacks::callback_outbox
             callbacks::claim_due_callbacks
+            callbacks::callbacks_of_an_order_go_in_turn
+            callbacks::callbacks_in_flight_per_merchant
             callbacks::callback_attempts
             reports::list_orders
             reports::statement

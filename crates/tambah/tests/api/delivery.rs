@@ -1,14 +1,18 @@
 //! What tambah sends out stays bounded whatever the other side does: a
 //! receiver's answer is read up to 4 KiB (merchants' callbacks and the
-//! operator's alert webhook).
+//! operator's alert webhook); a receiver that hangs holds up only its own
+//! merchant's callbacks, at most 4 at once on all nodes together; the
+//! callbacks of one order arrive in turn.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::aftersale::{buy, log, set_callback, FAST};
 use crate::harness::*;
-use crate::receiver::Streamer;
+use crate::receiver::{Hanging, Receiver, Streamer};
 
 /// What an endless receiver streams at most (the node must stop far sooner).
 const STREAM_CAP: u64 = 128 << 20;
@@ -89,4 +93,112 @@ async fn wait_for_answers(rx: &Streamer, n: usize) -> Vec<u64> {
         assert!(Instant::now() < deadline, "only {} of {n} answers ended: {written:?}", written.len());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Fast passes, loopback receivers, and a callback timeout long enough that
+/// "well before it" is a generous bound on a loaded machine.
+const HANGING: &[&str] =
+    &["--callback-interval-ms", "50", "--callback-allow-private-networks", "true", "--callback-timeout-ms", "10000"];
+
+/// Eight callbacks to a receiver that never answers take 4 connections (the
+/// merchant's cap), not more; another merchant's callback arrives well
+/// before the hanging ones time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_delays_only_its_own_merchant() {
+    let s = Server::start(HANGING);
+    let (slow, fast) = (Client::new(&s, &s.merchant(&[], "200")), Client::new(&s, &s.merchant(&[], "100")));
+    let hang = Hanging::start().await;
+    let rx = Receiver::start(&[]).await;
+    assert_eq!(set_callback(&slow, &hang.url, "POST").await.status, 200);
+    assert_eq!(set_callback(&fast, &rx.url, "POST").await.status, 200);
+    for i in 0..8 {
+        slow.topup(buy(&format!("HANG-{i}"), "0123456789", "10")).await;
+    }
+    hang.wait_open(1, 10).await;
+
+    let sent = Instant::now();
+    fast.topup(buy("FAST-1", "0123456789", "10")).await;
+    let got = rx.wait_for(1, 5).await;
+    assert!(sent.elapsed() < Duration::from_secs(5), "the other merchant's callback took {:?}", sent.elapsed());
+    assert_eq!(serde_json::from_slice::<Value>(&got[0].body).unwrap()["refid"], "FAST-1");
+
+    hang.wait_open(4, 5).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hang.open(), (4, 4), "four of the merchant's callbacks in flight at once, never more");
+}
+
+/// An order's success callback fails once and waits for its retry; the
+/// refund (53) queued meanwhile waits for it: the merchant sees 20, then 53.
+#[tokio::test]
+async fn callbacks_of_one_order_arrive_in_turn() {
+    let mut args = HANGING.to_vec();
+    args.extend(["--callback-retry-delay-ms", "1500"]);
+    let s = Server::start(&args);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    let rx = Receiver::start(&[500]).await;
+    assert_eq!(set_callback(&c, &rx.url, "POST").await.status, 200);
+    c.topup(buy("TURN-1", "0123456789", "10")).await;
+    rx.wait_for(1, 10).await;
+    s.cli(&["order", "refund", "TURN-1", "--account", &m.account]);
+    let got = rx.wait_for(3, 15).await;
+    let seen: Vec<(String, u16)> = got
+        .iter()
+        .map(|r| {
+            (serde_json::from_slice::<Value>(&r.body).unwrap()["statuscode"].as_str().unwrap().to_owned(), r.answered)
+        })
+        .collect();
+    let expected = [("20", 500), ("20", 200), ("53", 200)].map(|(code, status)| (code.to_owned(), status));
+    assert_eq!(seen, expected, "the 53 waits until the 20 is delivered");
+}
+
+/// PostgreSQL for the two-node test, in the default pass only (as
+/// `multinode`).
+fn postgres_for_two_nodes() -> Option<String> {
+    if postgres_server().is_some() {
+        return None;
+    }
+    match std::env::var("TAMBAH_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_owned()),
+        _ => {
+            assert!(std::env::var("CI").is_err(), "TAMBAH_TEST_POSTGRES must be set in CI");
+            eprintln!("skipped: set TAMBAH_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 to run");
+            None
+        }
+    }
+}
+
+/// Two nodes on one PostgreSQL: the hanging merchant's cap holds on both
+/// together (4 connections, not 8), and the other merchant's callbacks,
+/// placed on both nodes, each arrive once and soon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_two_nodes_the_merchant_cap_holds_and_each_callback_arrives_once() {
+    let Some(server) = postgres_for_two_nodes() else { return };
+    let db = Arc::new(Db::fresh_on(Some(server), "cbcap"));
+    let nodes = [Server::start_on_db(db.clone(), HANGING), Server::start_on_db(db.clone(), HANGING)];
+    let (slow, fast) = (create_merchant(&db.url, &[], "200"), create_merchant(&db.url, &[], "200"));
+    let hang = Hanging::start().await;
+    let rx = Receiver::start(&[]).await;
+    assert_eq!(set_callback(&Client::new(&nodes[0], &slow), &hang.url, "POST").await.status, 200);
+    assert_eq!(set_callback(&Client::new(&nodes[0], &fast), &rx.url, "POST").await.status, 200);
+    for i in 0..8 {
+        Client::new(&nodes[i % 2], &slow).topup(buy(&format!("HANG-{i}"), "0123456789", "10")).await;
+    }
+    hang.wait_open(4, 10).await;
+
+    let sent = Instant::now();
+    for i in 0..20 {
+        Client::new(&nodes[i % 2], &fast).topup(buy(&format!("FAST-{i}"), "0123456789", "5")).await;
+    }
+    rx.wait_for(20, 5).await;
+    assert!(sent.elapsed() < Duration::from_secs(5), "the other merchant's callbacks took {:?}", sent.elapsed());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut per_refid: HashMap<String, usize> = HashMap::new();
+    for r in rx.received() {
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        *per_refid.entry(body["refid"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert_eq!(per_refid.len(), 20);
+    assert!(per_refid.values().all(|n| *n == 1), "each callback once: {per_refid:?}");
+    assert_eq!(hang.open(), (4, 4), "four of the merchant's callbacks in flight on both nodes together");
 }

@@ -224,3 +224,53 @@ async fn stream_body(stream: &mut tokio::net::TcpStream, status: u16, cap: u64) 
     let _ = stream.write_all(b"0\r\n\r\n").await;
     written
 }
+
+/// A receiver that takes connections and never answers; counts the
+/// connections open now and the most ever open at once.
+#[derive(Clone)]
+pub struct Hanging {
+    pub url: String,
+    open: Arc<Mutex<(usize, usize)>>,
+}
+
+impl Hanging {
+    pub async fn start() -> Hanging {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let open = Arc::new(Mutex::new((0, 0)));
+        let counts = open.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let counts = counts.clone();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    {
+                        let mut c = counts.lock().unwrap();
+                        c.0 += 1;
+                        c.1 = c.1.max(c.0);
+                    }
+                    // Read (and ignore) until the caller gives up.
+                    let mut buf = [0u8; 4096];
+                    while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                    counts.lock().unwrap().0 -= 1;
+                });
+            }
+        });
+        Hanging { url, open }
+    }
+
+    /// (open now, most open at once).
+    pub fn open(&self) -> (usize, usize) {
+        *self.open.lock().unwrap()
+    }
+
+    /// Waits until `n` connections are open at once (or panics after `secs`).
+    pub async fn wait_open(&self, n: usize, secs: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while self.open().0 < n {
+            assert!(std::time::Instant::now() < deadline, "only {:?} connections (now, most) of {n}", self.open());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
