@@ -5,7 +5,7 @@
 use tambah_domain::{AccountId, Amount, CallbackId, Environment, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, CallbackSecrets, Claim, LowBalanceWatch, MerchantRow,
-    NewCallback, OrderRow, Store, Writer,
+    NewCallback, OrderCallbacks, OrderRow, Store, Writer,
 };
 
 use crate::fixtures::{
@@ -323,6 +323,74 @@ pub fn callback_outbox(store: &dyn Store) {
         vec![first_row, queued(low_id, &low)],
         "both committed callbacks are due once the lease on the first ran out, ordered by id, full rows"
     );
+}
+
+/// order_callbacks counts an order's callbacks inside the writer's
+/// transaction: those still pending, and all of them, including one queued
+/// in the same transaction; delivered and failed ones count only in all.
+pub fn order_callbacks(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "counted");
+    let orders = insert_committed(
+        store,
+        &[
+            order(m.id, "counted-1", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+            order(m.id, "counted-2", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+        ],
+    );
+    let (o1, o2) = (&orders[0], &orders[1]);
+    let counted = |w: &mut dyn Writer, o: &OrderRow| must("order_callbacks", w.order_callbacks(o.id));
+    let mut w = writer(store);
+    must("begin", w.begin());
+    assert_eq!(counted(w.as_mut(), o1), OrderCallbacks::default(), "an order without callbacks counts none");
+    let c1 = must(
+        "insert_callback",
+        w.insert_callback(&order_callback(o1, StatusCode::SUCCESSFUL, Amount::from_minor(1), 10)),
+    );
+    assert_eq!(
+        counted(w.as_mut(), o1),
+        OrderCallbacks { pending: 1, queued: 1 },
+        "a callback queued in the transaction is counted in it"
+    );
+    must("commit", w.commit());
+    let c2 = must(
+        "enqueue_callback",
+        block(store.enqueue_callback(&order_callback(o1, StatusCode::REFUND, Amount::from_minor(2), 20))),
+    );
+    must(
+        "enqueue_callback",
+        block(store.enqueue_callback(&order_callback(o2, StatusCode::SUCCESSFUL, Amount::ZERO, 30))),
+    );
+    must("enqueue_callback", block(store.enqueue_callback(&low_balance_callback(m.id, Amount::ZERO, 40))));
+    let ended = |id: CallbackId, next: CallbackNext| {
+        let attempt = CallbackAttempt {
+            callback_id: id,
+            attempt: 1,
+            at_ms: 50,
+            url: "https://kedai.example/cb".to_owned(),
+            http_status: Some(200),
+            latency_ms: 5,
+            error: String::new(),
+            response_excerpt: String::new(),
+        };
+        must("record_callback_attempt", block(store.record_callback_attempt(&attempt, next)));
+    };
+    ended(c1, CallbackNext::Delivered);
+    must("begin", w.begin());
+    assert_eq!(
+        counted(w.as_mut(), o1),
+        OrderCallbacks { pending: 1, queued: 2 },
+        "a delivered callback counts in all only; another order's and a low-balance notice not at all"
+    );
+    assert_eq!(counted(w.as_mut(), o2), OrderCallbacks { pending: 1, queued: 1 }, "order_callbacks is per order");
+    must("rollback", w.rollback());
+    ended(c2, CallbackNext::RetryAt(100));
+    must("begin", w.begin());
+    assert_eq!(counted(w.as_mut(), o1).pending, 1, "a callback waiting for its retry is pending");
+    must("rollback", w.rollback());
+    ended(c2, CallbackNext::Failed);
+    must("begin", w.begin());
+    assert_eq!(counted(w.as_mut(), o1), OrderCallbacks { pending: 0, queued: 2 }, "a failed callback is not pending");
+    must("rollback", w.rollback());
 }
 
 /// claim_due_callbacks leases like claim_due_orders: due (pending, next attempt

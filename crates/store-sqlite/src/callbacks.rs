@@ -5,7 +5,7 @@ use rusqlite::{params, Connection};
 use tambah_domain::{Amount, CallbackId, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     callback_attempt_columns, callback_columns, ready, rows, BoxFuture, CallbackAttempt, CallbackLog, CallbackNext,
-    CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, Result,
+    CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, OrderCallbacks, Result,
 };
 
 use crate::{Cols, SqliteStore};
@@ -37,7 +37,7 @@ const OF_ORDER: &str = concat!("SELECT ", callback_columns!(), " FROM callbacks 
 const ATTEMPTS: &str =
     concat!("SELECT ", callback_attempt_columns!(), " FROM callback_attempts WHERE callback_id = ?1 ORDER BY attempt");
 
-/// Queues a callback: from the writer's batch, or alone (a redelivery).
+/// Queues a callback: from the writer's batch, or alone (`enqueue_callback`).
 pub(crate) fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::Result<CallbackId> {
     conn.prepare_cached(
         "INSERT INTO callbacks (merchant_id, kind, order_id, status, balance_minor, created_at_ms, next_attempt_ms)
@@ -52,6 +52,12 @@ pub(crate) fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::R
         c.created_at_ms
     ])?;
     Ok(CallbackId::new(conn.last_insert_rowid()))
+}
+
+/// An order's callbacks, counted: pending, and in all.
+pub(crate) fn order_callbacks(conn: &Connection, order_id: OrderId) -> rusqlite::Result<OrderCallbacks> {
+    conn.prepare_cached("SELECT coalesce(sum(state = 'pending'), 0), count(*) FROM callbacks WHERE order_id = ?1")?
+        .query_row([order_id.get()], |r| Ok(OrderCallbacks { pending: r.get(0)?, queued: r.get(1)? }))
 }
 
 impl SqliteStore {

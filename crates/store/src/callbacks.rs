@@ -87,6 +87,15 @@ pub enum CallbackNext {
     Failed,
 }
 
+/// An order's callbacks, counted (for a redelivery's limits).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderCallbacks {
+    /// Still pending (waiting for an attempt, in flight, or for a retry).
+    pub pending: u32,
+    /// Ever queued, in any state.
+    pub queued: u32,
+}
+
 /// A merchant whose wallet a batch changed, with their low-balance setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LowBalanceWatch {
@@ -120,7 +129,8 @@ pub trait CallbackStore {
     ) -> BoxFuture<'a, Result<()>>;
     /// Sets the threshold and clears the "notified" mark.
     fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold: Amount) -> BoxFuture<'_, Result<()>>;
-    /// Queues a callback outside a batch (a manual redelivery).
+    /// Queues a callback outside a batch (tests and tools; a redelivery goes
+    /// through the writer, which checks its limits in the same transaction).
     fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<CallbackId>>;
     /// Leases pending callbacks whose next attempt is due and that no node
     /// holds a live lease on (not even the claiming one: a leased callback is

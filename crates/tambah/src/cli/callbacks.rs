@@ -7,7 +7,8 @@ use crate::database::{with_engine, DbArgs};
 
 #[derive(Subcommand, Debug)]
 pub enum CallbacksCommand {
-    /// Queue an order's current status for delivery again.
+    /// Queue an order's current status for delivery again (refused while a
+    /// callback of the order is pending, and once it has had 10).
     Redeliver {
         #[arg(long)]
         account: String,
@@ -34,7 +35,7 @@ async fn redeliver(db: &DbArgs, account: String, refid: String) -> Result<(), St
     let r = refid.clone();
     let id = with_engine(db, |e| async move {
         let m = e.merchant_by_account(&account).await.map_err(|e| e.to_string())?;
-        e.redeliver(&m, &r).await.map_err(|e| format!("{e:?}"))
+        e.redeliver(&m, &r).await.map_err(|e| e.to_string())
     })
     .await?;
     println!("callback {id} queued for {refid}");

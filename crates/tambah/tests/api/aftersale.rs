@@ -114,9 +114,17 @@ async fn post_and_get_callbacks_arrive_signed() {
     assert_eq!(sig.matches("v1=").count(), 2, "{sig}");
     assert!(signed_by(sig, &new_secret, &got[2].body) && signed_by(sig, &secret, &got[2].body));
 
-    // Manual redelivery, by API and by the CLI, and the log of it all.
+    // Manual redelivery, by API and (once that one is delivered: one at a
+    // time) by the CLI, and the log of it all.
     let r = c.signed("POST", "/v2/callbacks/CB-1/redeliver", None).await;
     assert_eq!(r.status, 200, "{:?}", r.json);
+    rx.wait_for(4, 10).await;
+    for _ in 0..100 {
+        if log(&c, "CB-1").await.as_array().unwrap().iter().all(|e| e["state"] == "delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
     s.cli(&["callbacks", "redeliver", "--account", &m.account, "--refid", "CB-1"]);
     let got = rx.wait_for(5, 10).await;
     assert!(got[3..].iter().all(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["refid"] == "CB-1"));

@@ -2,7 +2,8 @@
 //! receiver's answer is read up to 4 KiB (merchants' callbacks and the
 //! operator's alert webhook); a receiver that hangs holds up only its own
 //! merchant's callbacks, at most 4 at once on all nodes together; the
-//! callbacks of one order arrive in turn.
+//! callbacks of one order arrive in turn; no callback work can be queued for
+//! free (a refusal that holds nothing queues none; redelivery is limited).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -201,4 +202,97 @@ async fn on_two_nodes_the_merchant_cap_holds_and_each_callback_arrives_once() {
     assert_eq!(per_refid.len(), 20);
     assert!(per_refid.values().all(|n| *n == 1), "each callback once: {per_refid:?}");
     assert_eq!(hang.open(), (4, 4), "four of the merchant's callbacks in flight on both nodes together");
+}
+
+/// Orders refused before anything is charged (43: too little credit, for
+/// real and by the simulation number) queue no callback: the topup answer is
+/// the only notice. An order that charges still gets its callback.
+#[tokio::test]
+async fn refusals_that_cost_nothing_queue_no_callback() {
+    let s = Server::start(FAST);
+    let m = s.merchant(&[], "5");
+    let c = Client::new(&s, &m);
+    let rx = Receiver::start(&[]).await;
+    assert_eq!(set_callback(&c, &rx.url, "POST").await.status, 200);
+    for i in 0..20 {
+        let r = c.topup(buy(&format!("POOR-{i}"), "0123456789", "10")).await;
+        assert_eq!(r.code(), "43", "{:?}", r.json);
+    }
+    assert_eq!(c.topup(buy("SIM-43", "60123450043", "10")).await.code(), "43");
+    assert_eq!(c.topup(buy("PAID-1", "0123456789", "5")).await.code(), "20");
+    rx.wait_for(1, 10).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let refids: Vec<Value> =
+        rx.received().iter().map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["refid"].clone()).collect();
+    assert_eq!(refids, vec![Value::from("PAID-1")], "only the order that charged was called back");
+    assert_eq!(log(&c, "POOR-0").await, Value::Array(vec![]), "nothing was queued for a refusal");
+}
+
+/// Waits until every callback of the order has left `pending`; returns the log.
+async fn all_settled(c: &Client, refid: &str, n: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let entries = log(c, refid).await;
+        let list = entries.as_array().unwrap();
+        if list.len() >= n && list.iter().all(|e| e["state"] != "pending") {
+            return entries;
+        }
+        assert!(Instant::now() < deadline, "{n} settled callbacks of {refid} expected: {entries}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn redeliver(c: &Client, refid: &str) -> Reply {
+    c.signed("POST", &format!("/v2/callbacks/{refid}/redeliver"), None).await
+}
+
+/// Redelivery is refused while a callback of the order is pending (409) and
+/// once the order has had 10 callbacks (429), by the API and the CLI alike;
+/// of two redeliveries asked at once, one is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivery_is_refused_while_pending_and_beyond_the_cap() {
+    let s = Server::start(&[
+        "--callback-interval-ms",
+        "50",
+        "--callback-allow-private-networks",
+        "true",
+        "--callback-retry-delay-ms",
+        "60000",
+    ]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    let rx = Receiver::start(&[500]).await;
+    assert_eq!(set_callback(&c, &rx.url, "POST").await.status, 200);
+    let redeliver_cli =
+        |refid: &str| cli_status(&s.db, &["callbacks", "redeliver", "--account", &m.account, "--refid", refid]);
+
+    // The first callback failed and waits a minute for its retry: pending.
+    c.topup(buy("PEND-1", "0123456789", "10")).await;
+    rx.wait_for(1, 10).await;
+    let r = redeliver(&c, "PEND-1").await;
+    assert_eq!((r.status, r.json["error"].as_str()), (409, Some("callback_pending")), "{:?}", r.json);
+    let (ok, _, err) = redeliver_cli("PEND-1");
+    assert!(!ok && err.contains("pending"), "{err}");
+
+    // A delivered order: its own callback and 9 redeliveries, then no more.
+    c.topup(buy("CAP-1", "0123456789", "10")).await;
+    all_settled(&c, "CAP-1", 1).await;
+    for n in 2..=10 {
+        let r = redeliver(&c, "CAP-1").await;
+        assert_eq!(r.status, 200, "redelivery {n}: {:?}", r.json);
+        all_settled(&c, "CAP-1", n).await;
+    }
+    let r = redeliver(&c, "CAP-1").await;
+    assert_eq!((r.status, r.json["error"].as_str()), (429, Some("redelivery_limit")), "{:?}", r.json);
+    let (ok, _, err) = redeliver_cli("CAP-1");
+    assert!(!ok && err.contains("10 callbacks"), "{err}");
+    assert_eq!(log(&c, "CAP-1").await.as_array().unwrap().len(), 10);
+
+    // Two at once: one is queued, the other finds it pending.
+    c.topup(buy("TWICE-1", "0123456789", "10")).await;
+    all_settled(&c, "TWICE-1", 1).await;
+    let (a, b) = tokio::join!(redeliver(&c, "TWICE-1"), redeliver(&c, "TWICE-1"));
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{:?} {:?}", a.json, b.json);
 }
