@@ -2,6 +2,8 @@
 //! a day that does not reconcile with a provider. Sent to the operator's
 //! webhook (a JSON POST) and/or e-mail address, whichever are configured;
 //! the URL is the operator's own, so it is not held to the merchants' guard.
+//! Of the webhook's answer only the status counts: the start of a refusal
+//! goes to the log, and no more than 4 KiB of any answer is read.
 
 use std::time::Duration;
 
@@ -47,7 +49,11 @@ impl Alerts {
             let body = json!({"event": event, "text": text, "at_ms": at_ms});
             match self.http.post(url).json(&body).send().await {
                 Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(status = r.status().as_u16(), "alert webhook refused the alert"),
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let answer = crate::webhook::answer_head(r).await;
+                    tracing::warn!(status, answer, "alert webhook refused the alert");
+                }
                 Err(e) => tracing::warn!(error = %e, "alert webhook unreachable"),
             }
         }

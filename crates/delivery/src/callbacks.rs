@@ -1,18 +1,27 @@
 //! The callback sender: takes due callbacks from the outbox (leased, so each
-//! is sent by one node at a time), delivers them signed, logs every attempt
-//! and schedules retries. At least once: a callback whose node dies
-//! mid-delivery is sent again after its lease runs out.
+//! is sent by one node at a time), delivers them signed, each in its own
+//! task, logs every attempt and schedules retries. At least once: a callback
+//! whose node dies mid-delivery is sent again after its lease runs out.
+//!
+//! Many at once, so that a slow receiver delays only its own merchant: up to
+//! `concurrency` per node, and up to `per_merchant` of one merchant's across
+//! all nodes (the claim counts the leases every node holds). Callbacks of
+//! one order go one after the other, oldest first.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tambah_engine::Engine;
 use tambah_store::{CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, Claim};
+use tokio::task::JoinSet;
 
 use crate::DeliveryConfig;
 
 /// Callbacks taken per pass at most.
-const BATCH: u32 = 64;
+const BATCH: usize = 64;
+/// At shutdown, how long deliveries under way have to finish; the rest are
+/// cut off and sent again once their lease runs out.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 pub struct CallbackSender {
     pub(crate) engine: Arc<Engine>,
@@ -52,32 +61,53 @@ impl CallbackSender {
         CallbackSender { engine, config, client }
     }
 
-    /// One pass: every due callback is attempted once. Returns how many.
-    pub async fn run_once(&self) -> usize {
+    /// Leases up to `free` due callbacks (within every merchant's cap).
+    async fn claim(&self, free: usize) -> Vec<CallbackRow> {
         let now = self.engine.now_ms();
         let claim = Claim {
             node: self.engine.config().node_id.clone(),
             accepted_before_ms: now,
             now_ms: now,
             lease_ms: self.config.lease_ms,
-            limit: BATCH,
+            limit: u32::try_from(free.min(BATCH)).unwrap_or(0),
         };
-        let due = match self.engine.outbox().claim_due(&claim).await {
+        match self.engine.outbox().claim_due(&claim, self.config.per_merchant).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "callbacks: cannot claim due callbacks");
-                return 0;
+                Vec::new()
             }
-        };
-        let n = due.len();
-        for cb in due {
-            self.attempt(cb).await;
         }
-        n
     }
 
+    /// Delivers until `stop`: every `interval`, as many due callbacks as
+    /// there are free places (`concurrency`) are leased, each sent in its
+    /// own task.
     pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
-        tambah_engine::workers::every(interval, stop, || self.run_once()).await
+        let sender = Arc::new(self);
+        let mut flying = JoinSet::new();
+        tokio::pin!(stop);
+        loop {
+            while flying.try_join_next().is_some() {}
+            let free = sender.config.concurrency.saturating_sub(flying.len());
+            if free > 0 {
+                for cb in sender.claim(free).await {
+                    let sender = sender.clone();
+                    flying.spawn(async move { sender.attempt(cb).await });
+                }
+            }
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+        // Deliveries under way get a moment; the rest keep their lease, which
+        // runs out, and are sent again (at least once).
+        let landed = tokio::time::timeout(STOP_GRACE, async { while flying.join_next().await.is_some() {} }).await;
+        if landed.is_err() {
+            tracing::info!(cut_off = flying.len(), "callbacks: deliveries cut off at shutdown are sent again later");
+        }
+        flying.abort_all();
     }
 
     /// Delivers one callback and records the attempt with its next state.

@@ -33,6 +33,11 @@ pub struct DeliveryConfig {
     pub lease_ms: i64,
     /// Base of links in bodies (the e-SIM QR code).
     pub public_url: String,
+    /// Callbacks in flight at once on this node (64 by default).
+    pub concurrency: usize,
+    /// One merchant's callbacks in flight at once, on all nodes together
+    /// (4 by default): a slow receiver holds up only its own merchant.
+    pub per_merchant: u32,
 }
 
 impl Default for DeliveryConfig {
@@ -45,6 +50,8 @@ impl Default for DeliveryConfig {
             smtp: None,
             lease_ms: 60_000,
             public_url: "http://127.0.0.1:8080".into(),
+            concurrency: 64,
+            per_merchant: 4,
         }
     }
 }

@@ -1,15 +1,42 @@
 //! One signed HTTP request to a merchant's URL: the URL is checked by the
-//! SSRF guard, the connection goes to the very address checked, and the
-//! answer is kept short for the log.
+//! SSRF guard, the connection goes to the very address checked, and of the
+//! answer only the status and its first few KiB are read — the rest is never
+//! read, the connection is dropped.
 
 use std::time::Duration;
 
 use tambah_http::guard::check_url;
+use tokio::time::{timeout_at, Instant};
 
 use crate::callbacks::{Answer, CallbackSender};
 
 /// Characters of the receiver's answer kept in the log.
 const EXCERPT_CHARS: usize = 500;
+/// Bytes of a receiver's answer read at most; what follows is never read.
+pub(crate) const ANSWER_BYTES_MAX: usize = 4096;
+/// How long the first bytes of an answer are waited for once its status is
+/// in (they only go to the log).
+const ANSWER_WAIT: Duration = Duration::from_secs(1);
+
+/// The first bytes of an answer (at most [`ANSWER_BYTES_MAX`], within
+/// [`ANSWER_WAIT`]) as text; the response is dropped after, closing the
+/// connection if the receiver had more to say.
+pub(crate) async fn answer_head(mut response: reqwest::Response) -> String {
+    let deadline = Instant::now() + ANSWER_WAIT;
+    let mut head = Vec::new();
+    while head.len() < ANSWER_BYTES_MAX {
+        match timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                let take = chunk.len().min(ANSWER_BYTES_MAX - head.len());
+                head.extend_from_slice(&chunk[..take]);
+            }
+            // The end, an error or out of time: what came is all we keep.
+            _ => break,
+        }
+    }
+    drop(response);
+    String::from_utf8_lossy(&head).chars().take(EXCERPT_CHARS).collect()
+}
 
 impl CallbackSender {
     /// One HTTP attempt. Retryable: network errors, 5xx, 408, 429.
@@ -49,8 +76,7 @@ impl CallbackSender {
         match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
-                let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+                let excerpt = answer_head(response).await;
                 let ok = (200..300).contains(&status);
                 let retryable = status >= 500 || status == 408 || status == 429;
                 Answer { http_status: Some(status), error: String::new(), excerpt, retryable, ok }

@@ -1,18 +1,24 @@
 //! Callbacks: the merchant's URL and method, the signing secrets (with a
-//! rotation overlap), the signature, and manual redelivery. Queuing happens
-//! in the writer (the outbox row is written with the status change);
+//! rotation overlap), the signature, and manual redelivery (limited: not
+//! while one is pending, and [`CALLBACKS_PER_ORDER_MAX`] per order). Queuing
+//! happens in the writer (the outbox row is written with the status change);
 //! delivery is the `tambah-delivery` worker, through [`crate::outbox`].
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tambah_domain::{CallbackId, MerchantId};
-use tambah_store::{CallbackKind, CallbackSecrets, MerchantRow, NewCallback, OrderRow, StoreError};
+use tambah_store::{CallbackSecrets, MerchantRow, OrderRow, StoreError};
 
 use crate::credentials::random_bytes;
+use crate::writer::{Redeliver, Redelivered, WriteError};
 use crate::Engine;
 
 /// How long the previous secret stays valid after a rotation.
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3_600_000;
+
+/// Callbacks one order may have in all: its own (one per final status) and
+/// redeliveries; a redelivery beyond is refused.
+pub const CALLBACKS_PER_ORDER_MAX: u32 = 10;
 
 /// `X-Signature: t=<unix>,v1=<hex>[,v1=<hex>]`: HMAC-SHA256 of `"<t>.<payload>"`
 /// under each valid secret (its text is the key), newest first.
@@ -36,22 +42,28 @@ fn new_secret() -> String {
     format!("tbh_whsec_{}", URL_SAFE_NO_PAD.encode(random_bytes(24)))
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
+    #[error("{0}")]
     NotFound(String),
+    /// A callback of the order is still pending: redeliver once it is not.
+    #[error("{0}")]
+    Pending(String),
+    /// The order has had [`CALLBACKS_PER_ORDER_MAX`] callbacks.
+    #[error("{0}")]
+    Limit(String),
+    #[error("{0}")]
     Store(String),
-}
-
-impl std::fmt::Display for CallbackError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CallbackError::NotFound(m) | CallbackError::Store(m) => f.write_str(m),
-        }
-    }
 }
 
 impl From<StoreError> for CallbackError {
     fn from(e: StoreError) -> Self {
+        CallbackError::Store(e.to_string())
+    }
+}
+
+impl From<WriteError> for CallbackError {
+    fn from(e: WriteError) -> Self {
         CallbackError::Store(e.to_string())
     }
 }
@@ -112,26 +124,34 @@ impl Engine {
         Ok(Some((order, log)))
     }
 
-    /// Queues the order's current status for delivery again.
+    /// Queues the order's current status for delivery again, unless a
+    /// callback of the order is still pending or the order has had
+    /// [`CALLBACKS_PER_ORDER_MAX`] (checked and queued in one writer
+    /// transaction, so two requests at once cannot both pass).
     pub async fn redeliver(&self, merchant: &MerchantRow, refid: &str) -> Result<CallbackId, CallbackError> {
         let order = self
             .store()
             .order_by_refid(merchant.id, refid)
             .await?
             .ok_or_else(|| CallbackError::NotFound(format!("no transaction with refid {refid:?}")))?;
-        let balance = self.store().balance(merchant.wallet_id).await?;
-        let id = self
-            .store()
-            .enqueue_callback(&NewCallback {
-                merchant_id: merchant.id,
-                kind: CallbackKind::Order,
-                order_id: Some(order.id),
-                status: Some(order.status),
-                balance,
-                created_at_ms: self.now_ms(),
+        let done = self
+            .writer()
+            .run(Redeliver {
+                order_id: order.id,
+                wallet_id: merchant.wallet_id,
+                max_callbacks: CALLBACKS_PER_ORDER_MAX,
+                now_ms: self.now_ms(),
             })
             .await?;
-        Ok(id)
+        match done {
+            Redelivered::Queued(id) => Ok(id),
+            Redelivered::Pending => Err(CallbackError::Pending(format!(
+                "a callback of {refid:?} is still pending; redeliver once it is delivered or has failed"
+            ))),
+            Redelivered::Limit => Err(CallbackError::Limit(format!(
+                "{refid:?} has had {CALLBACKS_PER_ORDER_MAX} callbacks, the most an order may have"
+            ))),
+        }
     }
 }
 

@@ -21,9 +21,11 @@ impl Engine {
 }
 
 impl Outbox<'_> {
-    /// Leases the callbacks whose next attempt is due to this node.
-    pub async fn claim_due(&self, claim: &Claim) -> Result<Vec<CallbackRow>, StoreError> {
-        self.store.claim_due_callbacks(claim).await
+    /// Leases the callbacks whose next attempt is due to this node: the
+    /// oldest pending one of each order, and no more of one merchant's than
+    /// makes `per_merchant` in flight on all nodes.
+    pub async fn claim_due(&self, claim: &Claim, per_merchant: u32) -> Result<Vec<CallbackRow>, StoreError> {
+        self.store.claim_due_callbacks(claim, per_merchant).await
     }
 
     /// The merchant a callback goes to.

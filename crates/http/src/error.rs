@@ -22,6 +22,12 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// 409 with a stable code: the resource's state does not allow it now.
+    #[error("conflict ({code}): {message}")]
+    Conflict { code: &'static str, message: String },
+    /// 429 with a stable code: a limit was reached.
+    #[error("too many ({code}): {message}")]
+    TooMany { code: &'static str, message: String },
     /// 503; the reason is logged, not sent.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -70,6 +76,8 @@ impl From<CallbackError> for ApiError {
     fn from(e: CallbackError) -> Self {
         match e {
             CallbackError::NotFound(m) => ApiError::NotFound(m),
+            CallbackError::Pending(message) => ApiError::Conflict { code: "callback_pending", message },
+            CallbackError::Limit(message) => ApiError::TooMany { code: "redelivery_limit", message },
             CallbackError::Store(m) => ApiError::Internal(m),
         }
     }
@@ -96,6 +104,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"error": "forbidden", "message": message})),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, json!({"error": "not_found", "message": message})),
+            ApiError::Conflict { code, message } => (StatusCode::CONFLICT, json!({"error": code, "message": message})),
+            ApiError::TooMany { code, message } => {
+                (StatusCode::TOO_MANY_REQUESTS, json!({"error": code, "message": message}))
+            }
             ApiError::Unavailable(message) => {
                 tracing::warn!(%message, "503");
                 (

@@ -5,7 +5,7 @@
 use tambah_domain::{AccountId, Amount, CallbackId, Environment, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     CallbackAttempt, CallbackKind, CallbackNext, CallbackRow, CallbackSecrets, Claim, LowBalanceWatch, MerchantRow,
-    NewCallback, OrderRow, Store, Writer,
+    NewCallback, OrderCallbacks, OrderRow, Store, Writer,
 };
 
 use crate::fixtures::{
@@ -16,8 +16,13 @@ fn claim_at(node: &str, now_ms: i64, lease_ms: i64, limit: u32) -> Claim {
     Claim { node: node.to_owned(), accepted_before_ms: 0, now_ms, lease_ms, limit }
 }
 
+/// Claims with no merchant's cap in the way.
 fn claim_callbacks(store: &dyn Store, claim: &Claim) -> Vec<CallbackRow> {
-    must("claim_due_callbacks", block(store.claim_due_callbacks(claim)))
+    claim_capped(store, claim, 1_000)
+}
+
+fn claim_capped(store: &dyn Store, claim: &Claim, per_merchant: u32) -> Vec<CallbackRow> {
+    must("claim_due_callbacks", block(store.claim_due_callbacks(claim, per_merchant)))
 }
 
 fn order_callback(order: &OrderRow, status: StatusCode, balance: Amount, created_at_ms: i64) -> NewCallback {
@@ -309,27 +314,98 @@ pub fn callback_outbox(store: &dyn Store) {
         "a queued callback is not due before its creation time"
     );
     assert_eq!(
-        claim_callbacks(store, &claim_at("n", T0 + 10, 1_000, 100)),
+        claim_callbacks(store, &claim_at("n", T0 + 10, 10, 100)),
         vec![first_row.clone()],
         "a queued callback is due at its creation time"
     );
     assert_eq!(
         claim_callbacks(store, &claim_at("n", T0 + 30, 1_000, 100)),
         vec![first_row, queued(low_id, &low)],
-        "both committed callbacks are due, ordered by id, full rows"
+        "both committed callbacks are due once the lease on the first ran out, ordered by id, full rows"
     );
 }
 
+/// order_callbacks counts an order's callbacks inside the writer's
+/// transaction: those still pending, and all of them, including one queued
+/// in the same transaction; delivered and failed ones count only in all.
+pub fn order_callbacks(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "counted");
+    let orders = insert_committed(
+        store,
+        &[
+            order(m.id, "counted-1", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+            order(m.id, "counted-2", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+        ],
+    );
+    let (o1, o2) = (&orders[0], &orders[1]);
+    let counted = |w: &mut dyn Writer, o: &OrderRow| must("order_callbacks", w.order_callbacks(o.id));
+    let mut w = writer(store);
+    must("begin", w.begin());
+    assert_eq!(counted(w.as_mut(), o1), OrderCallbacks::default(), "an order without callbacks counts none");
+    let c1 = must(
+        "insert_callback",
+        w.insert_callback(&order_callback(o1, StatusCode::SUCCESSFUL, Amount::from_minor(1), 10)),
+    );
+    assert_eq!(
+        counted(w.as_mut(), o1),
+        OrderCallbacks { pending: 1, queued: 1 },
+        "a callback queued in the transaction is counted in it"
+    );
+    must("commit", w.commit());
+    let c2 = must(
+        "enqueue_callback",
+        block(store.enqueue_callback(&order_callback(o1, StatusCode::REFUND, Amount::from_minor(2), 20))),
+    );
+    must(
+        "enqueue_callback",
+        block(store.enqueue_callback(&order_callback(o2, StatusCode::SUCCESSFUL, Amount::ZERO, 30))),
+    );
+    must("enqueue_callback", block(store.enqueue_callback(&low_balance_callback(m.id, Amount::ZERO, 40))));
+    let ended = |id: CallbackId, next: CallbackNext| {
+        let attempt = CallbackAttempt {
+            callback_id: id,
+            attempt: 1,
+            at_ms: 50,
+            url: "https://kedai.example/cb".to_owned(),
+            http_status: Some(200),
+            latency_ms: 5,
+            error: String::new(),
+            response_excerpt: String::new(),
+        };
+        must("record_callback_attempt", block(store.record_callback_attempt(&attempt, next)));
+    };
+    ended(c1, CallbackNext::Delivered);
+    must("begin", w.begin());
+    assert_eq!(
+        counted(w.as_mut(), o1),
+        OrderCallbacks { pending: 1, queued: 2 },
+        "a delivered callback counts in all only; another order's and a low-balance notice not at all"
+    );
+    assert_eq!(counted(w.as_mut(), o2), OrderCallbacks { pending: 1, queued: 1 }, "order_callbacks is per order");
+    must("rollback", w.rollback());
+    ended(c2, CallbackNext::RetryAt(100));
+    must("begin", w.begin());
+    assert_eq!(counted(w.as_mut(), o1).pending, 1, "a callback waiting for its retry is pending");
+    must("rollback", w.rollback());
+    ended(c2, CallbackNext::Failed);
+    must("begin", w.begin());
+    assert_eq!(counted(w.as_mut(), o1), OrderCallbacks { pending: 0, queued: 2 }, "a failed callback is not pending");
+    must("rollback", w.rollback());
+}
+
 /// claim_due_callbacks leases like claim_due_orders: due (pending, next attempt
-/// at or before now) callbacks no other node holds a live lease on, ordered
-/// by id, at most `limit`.
+/// at or before now) callbacks no node holds a live lease on, ordered by id,
+/// at most `limit`; a node does not take again what it holds (in flight).
 pub fn claim_due_callbacks(store: &dyn Store) {
     let m = create(store, Environment::Staging, "due-cb");
-    let o = insert_committed(store, &[order(m.id, "due-cb-1", StatusCode::SUCCESSFUL, Amount::ZERO, 0)]).remove(0);
+    let orders = insert_committed(
+        store,
+        &[0, 2, 4].map(|i| order(m.id, &format!("due-cb-{i}"), StatusCode::SUCCESSFUL, Amount::ZERO, 0)),
+    );
     let mut rows = Vec::new();
     for (i, at) in [900, 100, 5_000, 1_000, 1_001, 50].into_iter().enumerate() {
         let new = if i % 2 == 0 {
-            order_callback(&o, StatusCode::SUCCESSFUL, Amount::from_minor(10 * i as i64), at)
+            order_callback(&orders[i / 2], StatusCode::SUCCESSFUL, Amount::from_minor(10 * i as i64), at)
         } else {
             low_balance_callback(m.id, Amount::from_minor(7), at)
         };
@@ -346,8 +422,9 @@ pub fn claim_due_callbacks(store: &dyn Store) {
     let got = claim_callbacks(store, &claim_at("a", now, 1_000, 100));
     assert_eq!(
         got,
-        due_by(now),
-        "claim_due_callbacks returns the callbacks due by now, ordered by id, full rows (a node may re-claim its own leases)"
+        due_by(now)[2..],
+        "claim_due_callbacks returns the other callbacks due by now, ordered by id, full rows; not the two the \
+         node holds already (they are in flight)"
     );
     assert!(claim_callbacks(store, &claim_at("a", now, 1_000, 0)).is_empty(), "limit 0 claims nothing");
     assert!(
@@ -359,10 +436,12 @@ pub fn claim_due_callbacks(store: &dyn Store) {
         vec![1_001],
         "at the lease's last moment node b gets only the callback node a does not hold"
     );
+    let mut taken_over = due_by(2_001);
+    taken_over.retain(|r| r.created_at_ms != 1_001);
     assert_eq!(
         claim_callbacks(store, &claim_at("b", 2_001, 10_000, 100)),
-        due_by(2_001),
-        "after the lease ends another node takes the callbacks (the holder died)"
+        taken_over,
+        "after the lease ends another node takes the callbacks (the holder died), not the one it holds itself"
     );
     assert!(
         claim_callbacks(store, &claim_at("a", 2_001, 1_000, 100)).is_empty(),
@@ -370,12 +449,120 @@ pub fn claim_due_callbacks(store: &dyn Store) {
     );
     assert_eq!(
         times(&claim_callbacks(store, &claim_at("c", 5_000, 1_000, 100))),
-        vec![5_000],
-        "a callback becomes due at its time; the others are still leased"
+        vec![5_000, 1_001],
+        "a callback becomes due at its time, one whose lease ran out is taken again; the others are still leased"
     );
     assert!(
         claim_callbacks(store, &claim_at("d", 49, 1_000, 100)).is_empty(),
         "nothing is due before anything was created"
+    );
+}
+
+/// The callbacks of one order go one after the other: only the oldest
+/// pending one is claimed, the next waits while it waits for a retry, and
+/// goes once it is delivered or given up; other orders are not held up.
+pub fn callbacks_of_an_order_go_in_turn(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "in-turn");
+    let orders = insert_committed(
+        store,
+        &[
+            order(m.id, "turn-1", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+            order(m.id, "turn-2", StatusCode::SUCCESSFUL, Amount::ZERO, 0),
+        ],
+    );
+    let enqueue = |c: &NewCallback| queued(must("enqueue_callback", block(store.enqueue_callback(c))), c);
+    let c1 = enqueue(&order_callback(&orders[0], StatusCode::SUCCESSFUL, Amount::from_minor(5), 100));
+    let c2 = enqueue(&order_callback(&orders[0], StatusCode::REFUND, Amount::from_minor(6), 200));
+    let d1 = enqueue(&order_callback(&orders[1], StatusCode::SUCCESSFUL, Amount::from_minor(7), 300));
+    let mut first = vec![c1.clone(), d1];
+    first.sort_by_key(|r| r.id);
+    assert_eq!(
+        claim_callbacks(store, &claim_at("a", 1_000, 100_000, 100)),
+        first,
+        "only the oldest pending callback of an order is claimed; another order's is not held up"
+    );
+    let attempt = |n: u32, at_ms: i64, http_status: u16| CallbackAttempt {
+        callback_id: c1.id,
+        attempt: n,
+        at_ms,
+        url: "https://kedai.example/cb".to_owned(),
+        http_status: Some(http_status),
+        latency_ms: 5,
+        error: String::new(),
+        response_excerpt: String::new(),
+    };
+    let record = |a: &CallbackAttempt, next: CallbackNext| {
+        must("record_callback_attempt", block(store.record_callback_attempt(a, next)));
+    };
+    record(&attempt(1, 1_000, 503), CallbackNext::RetryAt(5_000));
+    assert!(
+        claim_callbacks(store, &claim_at("b", 2_000, 100_000, 100)).is_empty(),
+        "the next callback of the order waits while the one before waits for its retry"
+    );
+    record(&attempt(2, 2_000, 200), CallbackNext::Delivered);
+    assert_eq!(
+        claim_callbacks(store, &claim_at("b", 2_001, 100_000, 100)),
+        vec![c2.clone()],
+        "once the one before is delivered, the next goes"
+    );
+    record(&CallbackAttempt { callback_id: c2.id, ..attempt(1, 2_001, 404) }, CallbackNext::Failed);
+    let c3 = enqueue(&order_callback(&orders[0], StatusCode::SUCCESSFUL, Amount::from_minor(8), 2_002));
+    assert_eq!(
+        claim_callbacks(store, &claim_at("b", 3_000, 100_000, 100)),
+        vec![c3],
+        "one given up does not hold up the next either"
+    );
+}
+
+/// Each merchant has at most `per_merchant` callbacks in flight, counting
+/// the live leases of every node; a delivered one or a lease that ran out
+/// frees a place; other merchants are not held up.
+pub fn callbacks_in_flight_per_merchant(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "cap-m");
+    let n = create(store, Environment::Staging, "cap-n");
+    let enqueue = |c: &NewCallback| queued(must("enqueue_callback", block(store.enqueue_callback(c))), c);
+    let ms: Vec<CallbackRow> =
+        (0..5).map(|i| enqueue(&low_balance_callback(m.id, Amount::from_minor(i), 100 + i))).collect();
+    let ns: Vec<CallbackRow> =
+        (0..2).map(|i| enqueue(&low_balance_callback(n.id, Amount::from_minor(i), 200 + i))).collect();
+    let sorted = |mut v: Vec<CallbackRow>| {
+        v.sort_by_key(|r| r.id);
+        v
+    };
+    assert_eq!(
+        claim_capped(store, &claim_at("a", 1_000, 1_000, 100), 2),
+        sorted(vec![ms[0].clone(), ms[1].clone(), ns[0].clone(), ns[1].clone()]),
+        "at most 2 of a merchant's callbacks are claimed; the other merchant's are not held up"
+    );
+    assert!(
+        claim_capped(store, &claim_at("b", 1_000, 1_000, 100), 2).is_empty(),
+        "another node counts the leases the first holds: both merchants are at their cap"
+    );
+    let delivered = CallbackAttempt {
+        callback_id: ms[0].id,
+        attempt: 1,
+        at_ms: 1_000,
+        url: "https://kedai.example/cb".to_owned(),
+        http_status: Some(200),
+        latency_ms: 5,
+        error: String::new(),
+        response_excerpt: String::new(),
+    };
+    must("record_callback_attempt", block(store.record_callback_attempt(&delivered, CallbackNext::Delivered)));
+    assert_eq!(
+        claim_capped(store, &claim_at("b", 1_000, 1_000, 100), 2),
+        vec![ms[2].clone()],
+        "a delivered callback frees its place"
+    );
+    assert_eq!(
+        claim_capped(store, &claim_at("b", 1_000, 1_000, 100), 3),
+        vec![ms[3].clone()],
+        "the cap is the claimer's: with 3, one more"
+    );
+    assert_eq!(
+        claim_capped(store, &claim_at("c", 2_001, 1_000, 100), 2),
+        sorted(vec![ms[1].clone(), ms[2].clone(), ns[0].clone(), ns[1].clone()]),
+        "leases that ran out count no more (their node died): the callbacks are taken again, within the cap"
     );
 }
 
@@ -403,9 +590,13 @@ pub fn callback_attempts(store: &dyn Store) {
         vec![(c1.clone(), vec![]), (c1b.clone(), vec![])],
         "callback_log lists every callback of the order, by id, without attempts yet"
     );
-    let mut all = vec![c1.clone(), c1b.clone(), c2.clone(), low.clone()];
+    let mut all = vec![c1.clone(), c2.clone(), low.clone()];
     all.sort_by_key(|r| r.id);
-    assert_eq!(claim_callbacks(store, &claim_at("n", 1_100, 10_000, 100)), all, "all four are due");
+    assert_eq!(
+        claim_callbacks(store, &claim_at("n", 1_100, 10_000, 100)),
+        all,
+        "all are due; the second of o1 waits for the first"
+    );
 
     let [a1, a2, a3, a4] = retries_then_delivered_and_failed(store, &c1, &c1b);
 

@@ -86,7 +86,10 @@ macro_rules! contract_tests {
             callbacks::callback_settings
             callbacks::low_balance_watch
             callbacks::callback_outbox
+            callbacks::order_callbacks
             callbacks::claim_due_callbacks
+            callbacks::callbacks_of_an_order_go_in_turn
+            callbacks::callbacks_in_flight_per_merchant
             callbacks::callback_attempts
             reports::list_orders
             reports::statement

@@ -117,22 +117,40 @@ impl CallbackStore for PgStore {
         })
     }
 
-    fn claim_due_callbacks<'a>(&'a self, c: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>> {
+    fn claim_due_callbacks<'a>(&'a self, c: &'a Claim, per_merchant: u32) -> BoxFuture<'a, Result<Vec<CallbackRow>>> {
         Box::pin(async move {
-            // As claim_due_orders: rows another node is leasing are skipped.
+            // As claim_due_orders, rows another node is leasing are skipped;
+            // the oldest pending callback of each order only; each merchant's
+            // in flight (live leases, any node) and new ones within its cap.
+            // Two nodes claiming at once rank the same callbacks first, so one
+            // skips what the other locked; the outer conditions are checked
+            // again on a row another node leased meanwhile.
             const SQL: &str = concat!(
                 "UPDATE callbacks SET lease_owner = $2, lease_until_ms = $1 + $4
                  WHERE id IN (
-                     SELECT id FROM callbacks
-                     WHERE state = 'pending' AND next_attempt_ms <= $1
-                       AND (lease_until_ms IS NULL OR lease_until_ms < $1 OR lease_owner = $2)
-                     ORDER BY id LIMIT $3
+                     SELECT id FROM callbacks WHERE id IN (
+                         SELECT e.id FROM (
+                             SELECT c.id, c.merchant_id,
+                                    row_number() OVER (PARTITION BY c.merchant_id ORDER BY c.id) AS place
+                             FROM callbacks c
+                             WHERE c.state = 'pending' AND c.next_attempt_ms <= $1
+                               AND (c.lease_until_ms IS NULL OR c.lease_until_ms < $1)
+                               AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.order_id = c.order_id
+                                               AND p.state = 'pending' AND p.id < c.id)) e
+                         LEFT JOIN (
+                             SELECT merchant_id, count(*) AS n FROM callbacks
+                             WHERE state = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms >= $1
+                             GROUP BY merchant_id) busy ON busy.merchant_id = e.merchant_id
+                         WHERE e.place + coalesce(busy.n, 0) <= $5
+                         ORDER BY e.id LIMIT $3)
                      FOR UPDATE SKIP LOCKED)
+                   AND state = 'pending' AND (lease_until_ms IS NULL OR lease_until_ms < $1)
                  RETURNING ",
                 callback_columns!()
             );
             let limit = i64::from(c.limit);
-            let claimed = self.query(SQL, &[&c.now_ms, &c.node, &limit, &c.lease_ms]).await?;
+            let per_merchant = i64::from(per_merchant);
+            let claimed = self.query(SQL, &[&c.now_ms, &c.node, &limit, &c.lease_ms, &per_merchant]).await?;
             let mut callbacks = all(&claimed, rows::callback)?;
             callbacks.sort_by_key(|cb| cb.id);
             Ok(callbacks)

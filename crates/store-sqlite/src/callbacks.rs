@@ -5,25 +5,39 @@ use rusqlite::{params, Connection};
 use tambah_domain::{Amount, CallbackId, MerchantId, OrderId, StatusCode};
 use tambah_store::{
     callback_attempt_columns, callback_columns, ready, rows, BoxFuture, CallbackAttempt, CallbackLog, CallbackNext,
-    CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, Result,
+    CallbackRow, CallbackSecrets, CallbackStore, Claim, NewCallback, OrderCallbacks, Result,
 };
 
 use crate::{Cols, SqliteStore};
 
-/// Pending callbacks whose next attempt is due and that no other node holds
-/// a live lease on.
+/// Pending callbacks whose next attempt is due, that no node holds a live
+/// lease on, that are the oldest pending callback of their order, and that
+/// fit under their merchant's cap (`?3`) with the ones already in flight
+/// (leased and pending); lowest ids first, at most `?2`.
 const DUE: &str = concat!(
     "SELECT ",
     callback_columns!(),
-    " FROM callbacks WHERE state = 'pending' AND next_attempt_ms <= ?1
-       AND (lease_until_ms IS NULL OR lease_until_ms < ?1 OR lease_owner = ?2)
-     ORDER BY id LIMIT ?3"
+    " FROM callbacks WHERE id IN (
+       SELECT e.id FROM (
+         SELECT c.id, c.merchant_id, row_number() OVER (PARTITION BY c.merchant_id ORDER BY c.id) AS place
+         FROM callbacks c
+         WHERE c.state = 'pending' AND c.next_attempt_ms <= ?1
+           AND (c.lease_until_ms IS NULL OR c.lease_until_ms < ?1)
+           AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.order_id = c.order_id AND p.state = 'pending'
+                           AND p.id < c.id)) e
+       LEFT JOIN (
+         SELECT merchant_id, count(*) AS n FROM callbacks
+         WHERE state = 'pending' AND next_attempt_ms <= ?1 AND lease_until_ms >= ?1 GROUP BY merchant_id) busy
+         ON busy.merchant_id = e.merchant_id
+       WHERE e.place + coalesce(busy.n, 0) <= ?3
+       ORDER BY e.id LIMIT ?2)
+     ORDER BY id"
 );
 const OF_ORDER: &str = concat!("SELECT ", callback_columns!(), " FROM callbacks WHERE order_id = ?1 ORDER BY id");
 const ATTEMPTS: &str =
     concat!("SELECT ", callback_attempt_columns!(), " FROM callback_attempts WHERE callback_id = ?1 ORDER BY attempt");
 
-/// Queues a callback: from the writer's batch, or alone (a redelivery).
+/// Queues a callback: from the writer's batch, or alone (`enqueue_callback`).
 pub(crate) fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::Result<CallbackId> {
     conn.prepare_cached(
         "INSERT INTO callbacks (merchant_id, kind, order_id, status, balance_minor, created_at_ms, next_attempt_ms)
@@ -38,6 +52,12 @@ pub(crate) fn insert_callback(conn: &Connection, c: &NewCallback) -> rusqlite::R
         c.created_at_ms
     ])?;
     Ok(CallbackId::new(conn.last_insert_rowid()))
+}
+
+/// An order's callbacks, counted: pending, and in all.
+pub(crate) fn order_callbacks(conn: &Connection, order_id: OrderId) -> rusqlite::Result<OrderCallbacks> {
+    conn.prepare_cached("SELECT coalesce(sum(state = 'pending'), 0), count(*) FROM callbacks WHERE order_id = ?1")?
+        .query_row([order_id.get()], |r| Ok(OrderCallbacks { pending: r.get(0)?, queued: r.get(1)? }))
 }
 
 impl SqliteStore {
@@ -146,10 +166,10 @@ impl CallbackStore for SqliteStore {
         ready(self.write(|tx| insert_callback(tx, callback)))
     }
 
-    fn claim_due_callbacks<'a>(&'a self, c: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>> {
+    fn claim_due_callbacks<'a>(&'a self, c: &'a Claim, per_merchant: u32) -> BoxFuture<'a, Result<Vec<CallbackRow>>> {
         ready(self.claim_leased(
             DUE,
-            params![c.now_ms, c.node, c.limit],
+            params![c.now_ms, c.limit, per_merchant],
             |r| rows::callback(&Cols::new(r)),
             "callbacks",
             |cb| cb.id.get(),

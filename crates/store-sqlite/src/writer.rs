@@ -4,8 +4,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
-    order_insert_columns, AttemptAnswer, AttemptRow, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer, OrderRow,
-    OrderUpdate, Result, StoreError, Writer,
+    order_insert_columns, AttemptAnswer, AttemptRow, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer,
+    OrderCallbacks, OrderRow, OrderUpdate, Result, StoreError, Writer,
 };
 
 use crate::{callbacks, err, ledger, orders, providers};
@@ -25,6 +25,10 @@ impl SqliteWriter {
 impl Writer for SqliteWriter {
     fn insert_callback(&mut self, c: &NewCallback) -> Result<CallbackId> {
         callbacks::insert_callback(&self.conn, c).map_err(err)
+    }
+
+    fn order_callbacks(&mut self, order_id: OrderId) -> Result<OrderCallbacks> {
+        callbacks::order_callbacks(&self.conn, order_id).map_err(err)
     }
 
     fn low_balance_watch(&mut self, wallet_ids: &[AccountId]) -> Result<Vec<LowBalanceWatch>> {

@@ -87,6 +87,15 @@ pub enum CallbackNext {
     Failed,
 }
 
+/// An order's callbacks, counted (for a redelivery's limits).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderCallbacks {
+    /// Still pending (waiting for an attempt, in flight, or for a retry).
+    pub pending: u32,
+    /// Ever queued, in any state.
+    pub queued: u32,
+}
+
 /// A merchant whose wallet a batch changed, with their low-balance setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LowBalanceWatch {
@@ -120,10 +129,21 @@ pub trait CallbackStore {
     ) -> BoxFuture<'a, Result<()>>;
     /// Sets the threshold and clears the "notified" mark.
     fn set_low_balance_threshold(&self, merchant_id: MerchantId, threshold: Amount) -> BoxFuture<'_, Result<()>>;
-    /// Queues a callback outside a batch (a manual redelivery).
+    /// Queues a callback outside a batch (tests and tools; a redelivery goes
+    /// through the writer, which checks its limits in the same transaction).
     fn enqueue_callback<'a>(&'a self, callback: &'a NewCallback) -> BoxFuture<'a, Result<CallbackId>>;
-    /// Leases pending callbacks whose next attempt is due (as `claim_due_orders`).
-    fn claim_due_callbacks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<CallbackRow>>>;
+    /// Leases pending callbacks whose next attempt is due and that no node
+    /// holds a live lease on (not even the claiming one: a leased callback is
+    /// in flight), at most `claim.limit`, lowest ids first, and only:
+    /// - the oldest pending callback of an order (the next one waits until
+    ///   it is delivered or given up, even while it waits for a retry);
+    /// - up to `per_merchant` of one merchant's callbacks in flight at once,
+    ///   counting those every node holds a live lease on.
+    fn claim_due_callbacks<'a>(
+        &'a self,
+        claim: &'a Claim,
+        per_merchant: u32,
+    ) -> BoxFuture<'a, Result<Vec<CallbackRow>>>;
     /// Logs an attempt and moves the callback on (delivered, retry, failed).
     fn record_callback_attempt<'a>(
         &'a self,

@@ -4,8 +4,8 @@
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 
 use crate::{
-    AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer, OrderRow,
-    OrderTransfers, OrderUpdate, Result, StoreError,
+    AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer, OrderCallbacks,
+    OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
 };
 
 /// One open write session (a connection owned by one thread). All primitives
@@ -36,6 +36,8 @@ pub trait Writer: Send {
 
     /// Queues a callback (the outbox), inside the batch transaction.
     fn insert_callback(&mut self, callback: &NewCallback) -> Result<CallbackId>;
+    /// The order's callbacks, counted (pending, and in all).
+    fn order_callbacks(&mut self, order_id: OrderId) -> Result<OrderCallbacks>;
     /// The low-balance settings of the merchants owning these wallets (only
     /// those with a threshold set).
     fn low_balance_watch(&mut self, wallet_ids: &[AccountId]) -> Result<Vec<LowBalanceWatch>>;

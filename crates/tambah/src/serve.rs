@@ -133,6 +133,12 @@ pub struct ServeArgs {
     /// How often the callback sender looks for due callbacks, in ms.
     #[arg(long, global = true, env = "TAMBAH_CALLBACK_INTERVAL_MS", default_value_t = 200)]
     pub callback_interval_ms: u64,
+    /// Callbacks in flight at once on this node.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_CONCURRENCY", default_value_t = 64)]
+    pub callback_concurrency: usize,
+    /// One merchant's callbacks in flight at once, on all nodes together.
+    #[arg(long, global = true, env = "TAMBAH_CALLBACK_MERCHANT_CONCURRENCY", default_value_t = 4)]
+    pub callback_merchant_concurrency: u32,
     /// SMTP relay for low-balance e-mails (smtp://host:port); none by default.
     #[arg(long, global = true, env = "TAMBAH_SMTP_URL")]
     pub smtp_url: Option<String>,
@@ -246,6 +252,8 @@ impl ServeArgs {
             // A delivery may take its whole timeout: keep the lease past it.
             lease_ms: (self.callback_timeout_ms as i64).saturating_mul(2).max(self.lease_ms),
             public_url: self.public_url.clone().unwrap_or_else(|| base.to_owned()),
+            concurrency: self.callback_concurrency.max(1),
+            per_merchant: self.callback_merchant_concurrency.max(1),
         })
     }
 }

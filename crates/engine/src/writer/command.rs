@@ -8,7 +8,7 @@ use tambah_domain::{AccountId, OrderId};
 use tambah_store::{OrderRow, StoreError, Writer};
 use tokio::sync::oneshot;
 
-use super::{Deposit, MarkProcessing, Place, Reroute, Resolve};
+use super::{Deposit, MarkProcessing, Place, Redeliver, Reroute, Resolve};
 use crate::ledger::BatchLedger;
 
 /// What a command sees while it runs: the open transaction and the batch's
@@ -90,6 +90,7 @@ pub(crate) enum Command {
     Resolve(Call<Resolve>),
     Reroute(Call<Reroute>),
     Deposit(Call<Deposit>),
+    Redeliver(Call<Redeliver>),
     /// Finish the commands queued before this one, then stop.
     Stop,
 }
@@ -103,6 +104,7 @@ macro_rules! dispatch {
             Command::Resolve($call) => $body,
             Command::Reroute($call) => $body,
             Command::Deposit($call) => $body,
+            Command::Redeliver($call) => $body,
             Command::Stop => unreachable!("Stop never enters a batch"),
         }
     };

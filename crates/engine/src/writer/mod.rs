@@ -2,13 +2,14 @@
 //! drains a bounded queue, applies many commands in one transaction (a failing
 //! command does not sink its batch) and answers every caller only after the
 //! commit is durable. Each command is a type in its own file (`place`,
-//! `mark_processing`, `resolve`, `reroute`, `deposit`); `command` only
-//! dispatches.
+//! `mark_processing`, `resolve`, `reroute`, `deposit`, `redeliver`);
+//! `command` only dispatches.
 
 mod command;
 mod deposit;
 mod mark_processing;
 mod place;
+mod redeliver;
 mod reroute;
 mod resolve;
 mod transitions;
@@ -27,6 +28,7 @@ use command::{Apply, Batch, Call, Command};
 pub(crate) use deposit::Deposit;
 pub(crate) use mark_processing::MarkProcessing;
 pub(crate) use place::{same_request, Place, Placed, Verdict};
+pub(crate) use redeliver::{Redeliver, Redelivered};
 pub(crate) use reroute::Reroute;
 pub(crate) use resolve::Resolve;
 

@@ -35,7 +35,9 @@ pub(crate) struct Place {
     pub extras_json: String,
     pub verdict: Verdict,
     pub now_ms: i64,
-    /// The merchant takes callbacks: queue one when the order ends final.
+    /// The merchant takes callbacks: queue one when the order ends final,
+    /// unless it was refused before anything was held (43, 45, 54): that
+    /// costs nothing, so the topup answer is its only notice.
     pub notify: bool,
     /// The product's stock is counted (PINs, vouchers).
     pub track_stock: bool,
@@ -76,7 +78,8 @@ impl Apply for Place {
         let mut row = self.accepted_row();
         let mut transfers = OrderTransfers::default();
         let mut dispatch_to = None;
-        if let Some(code) = self.refusal(b)? {
+        let refused = self.refusal(b)?;
+        if let Some(code) = refused {
             // Final at once, nothing held.
             row.status = code;
         } else {
@@ -85,7 +88,7 @@ impl Apply for Place {
         match b.w.insert_order_with_transfers(&row, &transfers)? {
             Inserted::New { order_id, .. } => {
                 row.id = order_id;
-                if self.notify && row.status.is_final() {
+                if self.notify && refused.is_none() && row.status.is_final() {
                     b.w.insert_callback(&order_callback(&row, b.ledger.balance(self.wallet_id), self.now_ms))?;
                 }
             }

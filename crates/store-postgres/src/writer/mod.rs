@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_columns, rows, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer,
-    OrderRow, OrderTransfers, OrderUpdate, Result, StoreError, Writer,
+    OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError, Writer,
 };
 use tokio::runtime::Runtime;
 use tokio_postgres::Row;
@@ -101,6 +101,15 @@ impl Writer for PgWriter {
         let keys = CallbackKeys::of(c);
         let row = self.query_opt(INSERT_CALLBACK, &callback_values(c, &keys))?;
         row.map(|r| CallbackId::new(r.get(0))).ok_or_else(|| StoreError::Other("callback insert returned no id".into()))
+    }
+
+    fn order_callbacks(&mut self, order_id: OrderId) -> Result<OrderCallbacks> {
+        let row = self.query_opt(
+            "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM callbacks WHERE order_id = $1",
+            &[&order_id.get()],
+        )?;
+        let count = |i: usize| row.as_ref().map_or(0, |r| u32::try_from(r.get::<_, i64>(i)).unwrap_or(u32::MAX));
+        Ok(OrderCallbacks { pending: count(0), queued: count(1) })
     }
 
     fn low_balance_watch(&mut self, wallet_ids: &[AccountId]) -> Result<Vec<LowBalanceWatch>> {

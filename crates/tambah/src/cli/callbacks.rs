@@ -7,7 +7,8 @@ use crate::database::{with_engine, DbArgs};
 
 #[derive(Subcommand, Debug)]
 pub enum CallbacksCommand {
-    /// Queue an order's current status for delivery again.
+    /// Queue an order's current status for delivery again (refused while a
+    /// callback of the order is pending, and once it has had 10).
     Redeliver {
         #[arg(long)]
         account: String,

@@ -13,7 +13,7 @@ use crate::harness::*;
 use crate::receiver::{Receiver, SmtpSink};
 
 /// Fast retries and loopback receivers for tests.
-const FAST: &[&str] = &[
+pub(crate) const FAST: &[&str] = &[
     "--callback-retry-delay-ms",
     "300",
     "--callback-interval-ms",
@@ -24,7 +24,7 @@ const FAST: &[&str] = &[
     "50",
 ];
 
-fn buy(refid: &str, account: &str, amount: &str) -> Value {
+pub(crate) fn buy(refid: &str, account: &str, amount: &str) -> Value {
     json!({"refid": refid, "product": "D", "account": account, "amount": amount})
 }
 
@@ -46,7 +46,7 @@ fn signed_by(header: &str, secret: &str, payload: &[u8]) -> bool {
     sigs.contains(&expected)
 }
 
-async fn set_callback(c: &Client, url: &str, method: &str) -> Reply {
+pub(crate) async fn set_callback(c: &Client, url: &str, method: &str) -> Reply {
     let q =
         form_urlencoded::Serializer::new(String::new()).append_pair("url", url).append_pair("method", method).finish();
     c.signed("POST", &format!("/v2/callback-url?{q}"), None).await
@@ -57,7 +57,7 @@ async fn secret(c: &Client) -> String {
     r.json["data"]["secret"].as_str().unwrap().to_owned()
 }
 
-async fn log(c: &Client, refid: &str) -> Value {
+pub(crate) async fn log(c: &Client, refid: &str) -> Value {
     c.signed("GET", &format!("/v2/callbacks/{refid}"), None).await.json["data"].clone()
 }
 
@@ -114,9 +114,17 @@ async fn post_and_get_callbacks_arrive_signed() {
     assert_eq!(sig.matches("v1=").count(), 2, "{sig}");
     assert!(signed_by(sig, &new_secret, &got[2].body) && signed_by(sig, &secret, &got[2].body));
 
-    // Manual redelivery, by API and by the CLI, and the log of it all.
+    // Manual redelivery, by API and (once that one is delivered: one at a
+    // time) by the CLI, and the log of it all.
     let r = c.signed("POST", "/v2/callbacks/CB-1/redeliver", None).await;
     assert_eq!(r.status, 200, "{:?}", r.json);
+    rx.wait_for(4, 10).await;
+    for _ in 0..100 {
+        if log(&c, "CB-1").await.as_array().unwrap().iter().all(|e| e["state"] == "delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
     s.cli(&["callbacks", "redeliver", "--account", &m.account, "--refid", "CB-1"]);
     let got = rx.wait_for(5, 10).await;
     assert!(got[3..].iter().all(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["refid"] == "CB-1"));

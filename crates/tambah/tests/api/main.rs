@@ -7,6 +7,7 @@ mod auth;
 mod chain;
 mod cli;
 mod crash;
+mod delivery;
 mod docs;
 mod families;
 mod harness;
