@@ -60,6 +60,9 @@ pub struct Config {
     pub writer_batch_max: usize,
     /// Commands waiting for the writer at most (callers wait beyond that).
     pub writer_queue_max: usize,
+    /// New orders are refused (503) while the writer's queue has stood
+    /// longer than this for a whole interval (zero: never).
+    pub shed_queue_delay: std::time::Duration,
     /// Accepted orders older than this that were never sent are sent by the
     /// reconciler (after a crash between commit and dispatch).
     pub dispatch_grace_ms: i64,
@@ -87,6 +90,7 @@ impl Default for Config {
             signature_window_s: 300,
             writer_batch_max: 1_024,
             writer_queue_max: 16_384,
+            shed_queue_delay: std::time::Duration::from_millis(10),
             dispatch_grace_ms: 5_000,
             query_after_ms: 10_000,
             environment: None,

@@ -206,6 +206,22 @@ impl Engine {
         self.view_of_existing(existing, balance, &valid).map(Some)
     }
 
+    /// Past capacity, a new order is refused at once (nothing stored, the
+    /// refid free) rather than queued behind a standing queue: every caller
+    /// would wait, and more would come.
+    fn admit(&self) -> Result<(), TopupError> {
+        let target = self.config.shed_queue_delay;
+        let standing = self.writer().standing_delay();
+        if !target.is_zero() && standing > target {
+            return Err(TopupError::Unavailable(format!(
+                "overloaded: the writer's queue has stood {} ms (target {} ms)",
+                standing.as_millis(),
+                target.as_millis()
+            )));
+        }
+        Ok(())
+    }
+
     /// existing order (a read) → validate → authorize → verdict → place →
     /// await.
     async fn topup_or_reject(&self, caller: &Caller, input: &TopupInput) -> Result<OrderView, TopupError> {
@@ -215,6 +231,7 @@ impl Engine {
         }
         let valid = self.validate(input).map_err(TopupError::Rejected)?;
         authorize(caller, &valid).map_err(TopupError::Rejected)?;
+        self.admit()?;
         let now_ms = self.now_ms();
         let verdict = self.verdict(merchant, &valid, now_ms);
         match self.place(merchant, &valid, verdict, now_ms).await? {

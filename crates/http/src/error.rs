@@ -109,11 +109,11 @@ impl IntoResponse for ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, json!({"error": code, "message": message}))
             }
             ApiError::Unavailable(message) => {
-                tracing::warn!(%message, "503");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": "unavailable", "message": "Service unavailable, try again"}),
-                )
+                tracing::debug!(%message, "503");
+                let body = json!({"error": "unavailable", "message": "Service unavailable, try again"});
+                let mut res = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+                res.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                return res;
             }
             ApiError::Internal(cause) => internal(&cause),
             ApiError::Store(StoreError::Unavailable { reason, nothing_changed }) => {

@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod error;
 pub mod guard;
+mod lag;
 pub mod limits;
 pub mod qr;
 mod routes;
@@ -48,6 +49,9 @@ pub struct HttpConfig {
     pub body_timeout: std::time::Duration,
     /// Rate limits (`limits`).
     pub rates: limits::RateConfig,
+    /// New requests are answered 503 at once while the runtime's lag has
+    /// stood above this for 100 ms (`lag`); zero: never.
+    pub shed_lag: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` names the client (limits by address
     /// key on the client, not on the proxy).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -63,6 +67,7 @@ impl Default for HttpConfig {
             body_timeout: std::time::Duration::from_secs(15),
             rates: limits::RateConfig::default(),
             trusted_proxies: Vec::new(),
+            shed_lag: std::time::Duration::from_millis(10),
         }
     }
 }

@@ -44,12 +44,14 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let reading = BodyRead { limit: body_limit, timeout: state.config.body_timeout };
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.max_in_flight.max(1)));
+    let shedding = Shedding { permits, lag: crate::lag::Lag::start(), target: state.config.shed_lag };
     resources()
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(permits, shed_load))
+        .layer(axum::middleware::from_fn_with_state(shedding.clone(), shed_load))
         .layer(axum::middleware::from_fn(single_valued_query))
         .layer(axum::middleware::from_fn_with_state(reading, read_body))
+        .layer(axum::middleware::from_fn_with_state(shedding, shed_on_lag))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_address))
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(request_id))
@@ -190,8 +192,27 @@ async fn json_errors(req: Request, next: Next) -> Response {
 
 /// Sheds load past `max_in_flight` requests: a fast 503 beats a queue that
 /// grows until memory runs out.
-async fn shed_load(State(permits): State<Arc<tokio::sync::Semaphore>>, req: Request, next: Next) -> Response {
-    match permits.try_acquire() {
+/// What sheds load: the in-flight cap and the runtime's standing lag.
+#[derive(Clone)]
+struct Shedding {
+    permits: Arc<tokio::sync::Semaphore>,
+    lag: Arc<crate::lag::Lag>,
+    target: std::time::Duration,
+}
+
+/// Before the body is read: while the runtime's lag stands above its
+/// target the node is past what its cores can do, and a new request is
+/// answered 503 at once (`/health` excepted: a busy node is not a dead one).
+async fn shed_on_lag(State(shedding): State<Shedding>, req: Request, next: Next) -> Response {
+    let lagging = !shedding.target.is_zero() && shedding.lag.standing() > shedding.target;
+    if lagging && req.uri().path() != "/health" {
+        return ApiError::Unavailable("overloaded: the runtime lags".into()).into_response();
+    }
+    next.run(req).await
+}
+
+async fn shed_load(State(shedding): State<Shedding>, req: Request, next: Next) -> Response {
+    match shedding.permits.try_acquire() {
         Ok(_permit) => next.run(req).await,
         Err(_) => {
             let mut res = ApiError::Unavailable("too many requests in flight".into()).into_response();

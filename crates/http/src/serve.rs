@@ -94,9 +94,26 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ServeLimits, shut
     }
 }
 
+/// Connections refused since the last warning, and when that was (in
+/// seconds since the Unix epoch): one warning a second at most, with the
+/// count, so a flood of connections is not also a flood of log lines.
+static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static LAST_WARNED_S: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn note_refusal(peer: SocketAddr) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let refused = REFUSED.fetch_add(1, Relaxed) + 1;
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let last = LAST_WARNED_S.load(Relaxed);
+    if now_s > last && LAST_WARNED_S.compare_exchange(last, now_s, Relaxed, Relaxed).is_ok() {
+        REFUSED.fetch_sub(refused, Relaxed);
+        tracing::warn!(%peer, refused, "connections refused: too many connections open");
+    }
+}
+
 /// Answers a connection over the cap 503 and closes it.
 async fn refuse(mut tcp: TcpStream, peer: SocketAddr) {
-    tracing::warn!(%peer, "connection refused: too many connections open");
+    note_refusal(peer);
     let write = tcp.write_all(OVER_CAPACITY.as_bytes());
     let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
     let _ = tcp.shutdown().await;

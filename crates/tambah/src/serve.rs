@@ -95,6 +95,17 @@ pub struct ServeArgs {
     /// Commands per group-commit batch at most.
     #[arg(long, global = true, env = "TAMBAH_WRITER_BATCH_MAX", default_value_t = 1024)]
     pub writer_batch_max: usize,
+    /// New orders are answered 503 at once while the writer's queue has
+    /// stood longer than this for 100 ms (CoDel's test of a standing
+    /// queue): past capacity the excess is shed instead of making every
+    /// caller wait. 0: never.
+    #[arg(long, global = true, env = "TAMBAH_SHED_QUEUE_DELAY_MS", default_value_t = 10)]
+    pub shed_queue_delay_ms: u64,
+    /// Requests are answered 503 at once, before their body is read, while
+    /// the runtime's lag (how long a ready task waits for a core) has stood
+    /// above this for 100 ms. 0: never.
+    #[arg(long, global = true, env = "TAMBAH_SHED_LAG_MS", default_value_t = 10)]
+    pub shed_lag_ms: u64,
     /// Interval of the order reconciler, in ms.
     #[arg(long, global = true, env = "TAMBAH_RECONCILE_INTERVAL_MS", default_value_t = 500)]
     pub reconcile_interval_ms: u64,
@@ -168,6 +179,7 @@ impl ServeArgs {
             topup_wait_ms: self.topup_wait_ms,
             token_ttl_s: self.token_ttl_seconds,
             writer_batch_max: self.writer_batch_max.max(1),
+            shed_queue_delay: Duration::from_millis(self.shed_queue_delay_ms),
             environment,
             simulator_seed: self.simulator_seed,
             lease_ms: self.lease_ms.max(100),
@@ -202,6 +214,7 @@ impl ServeArgs {
             body_timeout: Duration::from_millis(self.body_timeout_ms.max(1)),
             rates: self.rates(),
             trusted_proxies: self.trusted_proxies.clone(),
+            shed_lag: Duration::from_millis(self.shed_lag_ms),
         }
     }
 

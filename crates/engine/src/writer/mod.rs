@@ -15,8 +15,10 @@ mod resolve;
 mod transitions;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tambah_domain::Environment;
 use tambah_store::{StoreError, SystemAccounts, Writer};
@@ -136,7 +138,64 @@ impl Drop for AbortOnPanic {
 /// The handle through which the engine queues commands.
 #[derive(Clone)]
 pub(crate) struct WriterHandle {
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::Sender<(Instant, Command)>,
+    queue: Arc<QueueDelay>,
+}
+
+/// How long commands wait in the writer's queue, as CoDel sees it: the
+/// smallest wait of any batch within each interval. A burst makes one
+/// batch wait and leaves the minimum low; only a standing queue (every
+/// batch of an interval waited) raises it. New orders are refused while it
+/// stands above the target, so a node past its capacity answers the excess
+/// 503 at once instead of making every caller wait.
+pub(crate) struct QueueDelay {
+    /// The last interval's minimum wait, in microseconds.
+    standing_us: AtomicU64,
+    /// When it was published, in microseconds since `epoch`.
+    published_us: AtomicU64,
+    epoch: Instant,
+}
+
+/// CoDel's interval: a queue that stands this long is not a burst.
+const INTERVAL: Duration = Duration::from_millis(100);
+
+impl QueueDelay {
+    fn new() -> QueueDelay {
+        QueueDelay { standing_us: AtomicU64::new(0), published_us: AtomicU64::new(0), epoch: Instant::now() }
+    }
+
+    fn since_epoch_us(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// The standing queue delay now (none when the writer has been idle for
+    /// two intervals: nothing waits).
+    pub(crate) fn standing(&self) -> Duration {
+        let now = self.since_epoch_us(Instant::now());
+        let published = self.published_us.load(Ordering::Relaxed);
+        if now.saturating_sub(published) > 2 * INTERVAL.as_micros() as u64 {
+            return Duration::ZERO;
+        }
+        Duration::from_micros(self.standing_us.load(Ordering::Relaxed))
+    }
+}
+
+/// The writer thread's side of [`QueueDelay`]: the minimum of the current
+/// interval.
+struct Sojourn {
+    start: Instant,
+    min: Duration,
+}
+
+impl Sojourn {
+    fn record(&mut self, shared: &QueueDelay, waited: Duration, now: Instant) {
+        self.min = self.min.min(waited);
+        if now.duration_since(self.start) >= INTERVAL {
+            shared.standing_us.store(u64::try_from(self.min.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            shared.published_us.store(shared.since_epoch_us(now), Ordering::Relaxed);
+            *self = Sojourn { start: now, min: Duration::MAX };
+        }
+    }
 }
 
 pub(crate) struct WriterThread {
@@ -160,7 +219,9 @@ pub(crate) fn spawn(
     batch_max: usize,
 ) -> (WriterHandle, WriterThread) {
     assert!(queue_max > 0 && batch_max > 0);
-    let (tx, mut rx) = mpsc::channel::<Command>(queue_max);
+    let (tx, mut rx) = mpsc::channel::<(Instant, Command)>(queue_max);
+    let queue = Arc::new(QueueDelay::new());
+    let shared = queue.clone();
     let handle = std::thread::Builder::new()
         .name("tambah-writer".into())
         .spawn(move || {
@@ -168,7 +229,11 @@ pub(crate) fn spawn(
             // process (a supervisor restarts it) rather than serve without a writer.
             let guard = AbortOnPanic;
             let mut stopping = false;
-            while let Some(first) = rx.blocking_recv() {
+            let mut sojourn = Sojourn { start: Instant::now(), min: Duration::MAX };
+            while let Some((queued_at, first)) = rx.blocking_recv() {
+                // The first of a batch waited longest (the queue is FIFO).
+                let now = Instant::now();
+                sojourn.record(&shared, now.duration_since(queued_at), now);
                 let mut batch = Vec::with_capacity(batch_max.min(64));
                 let mut next = Some(first);
                 while let Some(cmd) = next.take() {
@@ -178,7 +243,7 @@ pub(crate) fn spawn(
                     }
                     batch.push(cmd);
                     if batch.len() < batch_max {
-                        next = rx.try_recv().ok();
+                        next = rx.try_recv().ok().map(|(_, cmd)| cmd);
                     }
                 }
                 if !batch.is_empty() {
@@ -194,7 +259,7 @@ pub(crate) fn spawn(
             std::mem::forget(guard);
         })
         .expect("spawning the writer thread");
-    (WriterHandle { tx }, WriterThread { handle: Some(handle) })
+    (WriterHandle { tx, queue }, WriterThread { handle: Some(handle) })
 }
 
 /// Why a command could not be applied.
@@ -208,15 +273,20 @@ pub enum WriteError {
 }
 
 impl WriterHandle {
+    /// How long commands have been standing in the queue (see [`QueueDelay`]).
+    pub(crate) fn standing_delay(&self) -> Duration {
+        self.queue.standing()
+    }
+
     /// Asks the writer to finish what is queued and stop.
     pub(crate) async fn stop(&self) {
-        let _ = self.tx.send(Command::Stop).await;
+        let _ = self.tx.send((Instant::now(), Command::Stop)).await;
     }
 
     /// Queues a command and waits for its answer, given after the commit.
     pub(crate) async fn run<C: Apply>(&self, command: C) -> Result<C::Output, WriteError> {
         let (call, rx) = Call::new(command);
-        self.tx.send(C::into_command(call)).await.map_err(|_| WriteError::Stopped)?;
+        self.tx.send((Instant::now(), C::into_command(call))).await.map_err(|_| WriteError::Stopped)?;
         rx.await.map_err(|_| WriteError::Stopped)?.map_err(WriteError::Store)
     }
 }
@@ -229,6 +299,23 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
+
+    /// Only a queue that stands a whole interval counts: one batch that
+    /// waited (a burst) leaves the standing delay at the interval's minimum.
+    #[test]
+    fn the_standing_delay_is_each_intervals_minimum() {
+        let shared = QueueDelay::new();
+        let t0 = Instant::now();
+        let mut s = Sojourn { start: t0, min: Duration::MAX };
+        s.record(&shared, Duration::from_millis(50), t0 + Duration::from_millis(10));
+        s.record(&shared, Duration::from_millis(1), t0 + Duration::from_millis(50));
+        s.record(&shared, Duration::from_millis(40), t0 + Duration::from_millis(100));
+        assert_eq!(shared.standing(), Duration::from_millis(1), "a burst");
+        for at in [120, 150, 199, 201] {
+            s.record(&shared, Duration::from_millis(30), t0 + Duration::from_millis(at));
+        }
+        assert_eq!(shared.standing(), Duration::from_millis(30), "a standing queue");
+    }
     use crate::providers::Outcome;
 
     /// SQLite's futures are ready at once.

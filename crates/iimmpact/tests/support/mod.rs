@@ -217,6 +217,9 @@ fn spawn(dir: &Path, args: &[String]) -> (Child, String) {
         .env("TAMBAH_DATABASE", database(dir))
         .env("TAMBAH_MASTER_KEY", MASTER_KEY)
         .env("TAMBAH_LOG", "info")
+        // A busy CI machine is not an overloaded node: no shedding by delay.
+        .env("TAMBAH_SHED_LAG_MS", "0")
+        .env("TAMBAH_SHED_QUEUE_DELAY_MS", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
         .spawn()
