@@ -90,7 +90,7 @@ impl Default for Config {
             signature_window_s: 300,
             writer_batch_max: 1_024,
             writer_queue_max: 16_384,
-            shed_queue_delay: std::time::Duration::from_millis(10),
+            shed_queue_delay: std::time::Duration::from_millis(50),
             dispatch_grace_ms: 5_000,
             query_after_ms: 10_000,
             environment: None,

@@ -99,7 +99,7 @@ pub struct ServeArgs {
     /// stood longer than this for 100 ms (CoDel's test of a standing
     /// queue): past capacity the excess is shed instead of making every
     /// caller wait. 0: never.
-    #[arg(long, global = true, env = "TAMBAH_SHED_QUEUE_DELAY_MS", default_value_t = 10)]
+    #[arg(long, global = true, env = "TAMBAH_SHED_QUEUE_DELAY_MS", default_value_t = 50)]
     pub shed_queue_delay_ms: u64,
     /// Requests are answered 503 at once, before their body is read, while
     /// the runtime's lag (how long a ready task waits for a core) has stood
