@@ -4,7 +4,7 @@
 #   TAMBAH_BENCH_LARGE=1 bench/run.sh   # also: the same topups with 10,000,000 orders stored
 #   TAMBAH_BENCH_ONLY=ceilings|sqlite|postgres|large   # one part only
 #   TAMBAH_BENCH_SECONDS=10 (per run), TAMBAH_BENCH_CONNECTIONS=64,
-#   SKIP_OVERLOAD=1 (no overload section: open loop at 50/80/150% of the closed-loop capacity,
+#   SKIP_OVERLOAD=1 (no overload section: open loop at 50/80/150% of the capacity measured with its own client,
 #   log-in flood, 5,000 idle connections),
 #   TAMBAH_BENCH_RATE=10000 (open loop on SQLite), TAMBAH_BENCH_PG_RATE=2500 (open loop on PostgreSQL,
 #   below its closed-loop capacity here: past capacity the node sheds load with 503s)
@@ -78,7 +78,7 @@ node() {
   $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$RATE" "$SECONDS_PER_RUN" "$TAMBAH_RUN-open" | tee "$WORK/open.txt"
   local o50 o99 omax answered
   o50=$(awk '/^latency/ {print $8}' "$WORK/open.txt"); o99=$(awk '/^latency/ {print $12}' "$WORK/open.txt"); omax=$(awk '/^latency/ {print $16}' "$WORK/open.txt")
-  answered=$(awk '/^open loop/ {gsub(/[()\/s,]/, "", $13); print $13}' "$WORK/open.txt")
+  answered=$(answered_rate "$WORK/open.txt")
   local notfinal; notfinal=$(awk '/^open loop/ {print $(NF-2)}' "$WORK/open.txt")
   echo "| $label: topups, open loop at $RATE/s | $answered | ${o50}ms | ${o99}ms | ${omax}ms | latency from the due time (no coordinated omission); $notfinal answers not 20 |" | tee -a "$RESULTS"
   local rss; rss=$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$pid/status)
@@ -88,25 +88,36 @@ node() {
   $BIN verify | tail -1
 }
 
+OPEN_RUNS=0
+# answered_rate FILE: the answered rate of an open-loop report ("(1234/s)").
+answered_rate() { grep -m1 -oE '\([0-9]+/s\)' "$1" | tr -d '()/s'; }
+
 # open_row LABEL RATE PID: an open loop of topups at RATE/s; one row for the
 # served (20) answers, one for the shed (503) ones, with the node's peak RSS.
 open_row() {
   local label=$1 rate=$2 pid=$3
-  $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$rate" "$SECONDS_PER_RUN" "$TAMBAH_RUN-o$rate-$RANDOM" > "$WORK/o.txt"
+  # A short prefix: refids are at most 25 characters, and i runs to 7 digits.
+  OPEN_RUNS=$((OPEN_RUNS + 1))
+  $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$rate" "$SECONDS_PER_RUN" "${TAMBAH_RUN}o$OPEN_RUNS" > "$WORK/o.txt"
   local served shed other rss
   served=$(awk '/^served:/ {printf "%d answers 20: p50 %sms p99 %sms max %sms", $2, $4, $6, $8}' "$WORK/o.txt")
   shed=$(awk '/^shed:/ {printf "%d shed (503): p99 %sms max %sms", $2, $6, $8}' "$WORK/o.txt")
   other=$(awk '/^other:/ {print $2}' "$WORK/o.txt")
   rss=$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/"$pid"/status)
-  echo "| $label | $(awk '/^open loop/ {gsub(/[()\/s,]/, "", $13); print $13}' "$WORK/o.txt") | $(awk '/^served:/ {print $4}' "$WORK/o.txt")ms | $(awk '/^served:/ {print $6}' "$WORK/o.txt")ms | $(awk '/^served:/ {print $8}' "$WORK/o.txt")ms | offered $rate/s: $served; $shed; $other other; peak RSS $rss |" | tee -a "$RESULTS"
+  awk -v label="$label" '/^other answers/ {print "  " label ": " $0}' "$WORK/o.txt" >> "$WORK/notes.txt"
+  echo "| $label | $(answered_rate "$WORK/o.txt") | $(awk '/^served:/ {print $4}' "$WORK/o.txt")ms | $(awk '/^served:/ {print $6}' "$WORK/o.txt")ms | $(awk '/^served:/ {print $8}' "$WORK/o.txt")ms | offered $rate/s: $served; $shed; $other other; peak RSS $rss |" | tee -a "$RESULTS"
 }
 
-# overload LABEL PID: the open loop at 50%, 80% and 150% of the closed-loop
-# capacity just measured, then at 50% beside a log-in flood and beside 5,000
-# idle connections. p50/p99/max are those of the served answers.
+# overload LABEL PID: the capacity with the open loop's own client (a closed
+# loop on the same 256 connections: this client costs more CPU than wrk, and
+# shares the cores), then the open loop at 50%, 80% and 150% of it, then at
+# 50% beside a log-in flood and beside 5,000 idle connections. p50/p99/max
+# are those of the served answers.
 overload() {
   local label=$1 pid=$2
-  local capacity; capacity=$(grep "| $label: topups, closed loop |" "$RESULTS" | awk -F'|' '{gsub(/ /, "", $3); print $3}')
+  $TOOL closed-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" 256 "$SECONDS_PER_RUN" "$TAMBAH_RUN-cap" > "$WORK/cap.txt"
+  local capacity; capacity=$(grep -m1 -oE 'served [0-9]+/s' "$WORK/cap.txt" | grep -oE '[0-9]+')
+  echo "| $label: topups, closed loop, open-loop client, 256 connections | $capacity | $(awk '/^served:/ {print $4 "ms | " $6 "ms | " $8 "ms"}' "$WORK/cap.txt") | the capacity the overload rows take their percentages of |" | tee -a "$RESULTS"
   for pct in 50 80 150; do
     open_row "$label: overload, open loop at $pct% of $capacity/s" $((capacity * pct / 100)) "$pid"
   done
