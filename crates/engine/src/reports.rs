@@ -3,9 +3,10 @@
 //! summary of successful orders and the monthly invoice. [`Reports`] holds
 //! only what it reads: the store and the catalogue of the moment.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use tambah_domain::{Amount, Catalog};
+use tambah_domain::{Amount, Catalog, OrderId};
 use tambah_store::{
     MerchantRow, Movements, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery, Store, StoreError,
     SummaryRow,
@@ -106,6 +107,12 @@ impl Reports<'_> {
         self.store.list_orders(query).await
     }
 
+    /// The wallet balance right after each order's HOLD (orders refused
+    /// before anything was held have none).
+    pub async fn hold_balances(&self, order_ids: &[OrderId]) -> Result<HashMap<OrderId, Amount>, StoreError> {
+        Ok(self.store.hold_balances(order_ids).await?.into_iter().collect())
+    }
+
     /// One page of wallet movements with the range's sums.
     pub async fn statement(&self, query: &StatementQuery) -> Result<Statement, StoreError> {
         let (entries, total) = self.store.statement(query).await?;
@@ -167,8 +174,7 @@ impl Reports<'_> {
     /// Delivered orders sent to providers in [from_ms, to_ms), per product
     /// and provider: sales, cost of goods and margin.
     pub async fn cost_of_goods(&self, from_ms: i64, to_ms: i64) -> Result<Vec<CostOfGoodsLine>, StoreError> {
-        let names: std::collections::HashMap<_, _> =
-            self.store.providers().await?.into_iter().map(|p| (p.id, p.name)).collect();
+        let names: HashMap<_, _> = self.store.providers().await?.into_iter().map(|p| (p.id, p.name)).collect();
         let rows = self.store.cost_of_goods(from_ms, to_ms).await?;
         rows.into_iter()
             .map(|r| {

@@ -38,6 +38,7 @@ fn resources() -> Router<Arc<AppState>> {
         .merge(api::bills::router())
         .merge(api::network_status::router())
         .merge(api::upstream::router())
+        .merge(api::not_offered::router())
 }
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {

@@ -89,8 +89,9 @@ async fn signed_topups_succeed_fail_and_are_refused() {
     // 43: an empty wallet, as the simulation number forces it (HTTP 200, final).
     let broke = client.topup(&TopupRequest::new(refid("P43"), "D", "60123450043", Amount::from_rm(10))).await.unwrap();
     assert_eq!((broke.status_code, broke.outcome()), (43, Outcome::Failed));
-    // `cost` is the order's price even when it failed; nothing was charged.
-    assert_eq!((refused.cost, broke.cost), (done.cost, done.cost));
+    // A failed order costs nothing, and says so: cost 0 and why in remarks.
+    assert_eq!((refused.cost, broke.cost), (Amount::ZERO, Amount::ZERO));
+    assert!(refused.remarks.ends_with("nothing was charged"), "{}", refused.remarks);
     assert_eq!((refused.balance, broke.balance), (after, after));
     assert_eq!(client.balance().await.unwrap().balance, after, "failures hold nothing");
 

@@ -93,6 +93,7 @@ macro_rules! contract_tests {
             callbacks::callback_attempts
             reports::list_orders
             reports::statement
+            reports::hold_balances
             reports::movements
             reports::daily_summary
             disputes::disputes

@@ -306,6 +306,32 @@ fn wallet_history(store: &dyn Store) -> (MerchantRow, Vec<Movement>) {
     (m, moves)
 }
 
+/// hold_balances: the wallet's balance right after each order's HOLD (the
+/// statement's running balance at that entry), nothing for an order without
+/// one or an id that does not exist, and nothing of another merchant's
+/// wallet mixed in.
+pub fn hold_balances(store: &dyn Store) {
+    let (m, _) = wallet_history(store);
+    let everything = StatementQuery { wallet_id: m.wallet_id, limit: 100, ..StatementQuery::default() };
+    let (entries, _) = must("statement", block(store.statement(&everything)));
+    let query = OrderQuery { merchant_id: m.id, limit: 100, ..OrderQuery::default() };
+    let (orders, _) = must("list_orders", block(store.list_orders(&query)));
+    let by_refid = |refid: &str| orders.iter().find(|o| o.refid == refid).map(|o| o.id);
+    let mut expected: Vec<(tambah_domain::OrderId, Amount)> = entries
+        .iter()
+        .filter(|e| e.kind == TransferKind::Hold)
+        .map(|e| (by_refid(e.refid.as_deref().expect("a hold names its order")).expect("the order"), e.balance_after))
+        .collect();
+    let mut ids: Vec<_> = orders.iter().map(|o| o.id).collect();
+    ids.push(tambah_domain::OrderId::new(i64::MAX));
+    let mut got = must("hold_balances", block(store.hold_balances(&ids)));
+    expected.sort();
+    got.sort();
+    assert_eq!(expected.len(), 4, "four of the merchant's orders were held ('refused' never was)");
+    assert_eq!(got, expected);
+    assert!(must("hold_balances of none", block(store.hold_balances(&[]))).is_empty());
+}
+
 /// statement: signed amounts, the true balance after each entry even when a
 /// page or a filter skips earlier ones, kind and time filters, the count of
 /// every match.

@@ -1,6 +1,6 @@
 //! Reports on PostgreSQL: transaction listings with totals, wallet statements, movement sums and the daily summary.
 
-use tambah_domain::{AccountId, MerchantId};
+use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::{
     order_columns, rows, statement_columns, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow, OrderTotals,
     ReportStore, Result, StatementEntry, StatementQuery, StoreError, SummaryRow,
@@ -119,6 +119,16 @@ impl ReportStore for PgStore {
                  WHERE a.outcome = 'delivered' AND o.status = 20 AND a.sent_at_ms >= $1 AND a.sent_at_ms < $2
                  GROUP BY o.product, a.provider_id ORDER BY o.product COLLATE \"C\", a.provider_id";
             all(&self.query(SQL, &[&from_ms, &to_ms]).await?, rows::cost_of_goods)
+        })
+    }
+
+    fn hold_balances<'a>(&'a self, order_ids: &'a [OrderId]) -> BoxFuture<'a, Result<Vec<(OrderId, Amount)>>> {
+        Box::pin(async move {
+            const SQL: &str = "SELECT order_id, wallet_balance_after_minor FROM transfers
+                 WHERE order_id = ANY($1) AND kind = 'HOLD'";
+            let ids: Vec<i64> = order_ids.iter().map(|id| id.get()).collect();
+            let rows = self.query(SQL, &[&ids]).await?;
+            Ok(rows.iter().map(|r| (OrderId::new(r.get(0)), Amount::from_minor(r.get(1)))).collect())
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter};
-use tambah_domain::{AccountId, MerchantId};
+use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::rows::{self, FilterValue};
 use tambah_store::{
     order_columns, ready, statement_columns, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow, OrderTotals,
@@ -181,6 +181,25 @@ impl ReportStore for SqliteStore {
             )?;
             let rows = stmt.query_map(params![from_ms, to_ms], |r| rows::cost_of_goods(&Cols::new(r)))?;
             rows.collect()
+        }))
+    }
+
+    fn hold_balances<'a>(&'a self, order_ids: &'a [OrderId]) -> BoxFuture<'a, Result<Vec<(OrderId, Amount)>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT order_id, wallet_balance_after_minor FROM transfers WHERE order_id = ?1 AND kind = 'HOLD'",
+            )?;
+            let mut out = Vec::with_capacity(order_ids.len());
+            for id in order_ids {
+                let found =
+                    stmt.query_row([id.get()], |r| Ok((OrderId::new(r.get(0)?), Amount::from_minor(r.get(1)?))));
+                match found {
+                    Ok(row) => out.push(row),
+                    Err(rusqlite::Error::QueryReturnedNoRows) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
         }))
     }
 }

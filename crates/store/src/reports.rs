@@ -1,7 +1,7 @@
 //! Reports: transaction listings with totals, wallet statements, movement
 //! sums and the daily summary.
 
-use tambah_domain::{AccountId, Amount, MerchantId, ProviderId, TransferId};
+use tambah_domain::{AccountId, Amount, MerchantId, OrderId, ProviderId, TransferId};
 
 use crate::{BoxFuture, OrderRow, Result, TransferKind};
 
@@ -169,4 +169,8 @@ pub trait ReportStore {
     /// Orders delivered by providers, sent in [from, to), per product and
     /// provider, by product then provider.
     fn cost_of_goods(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<CostOfGoodsRow>>>;
+    /// The wallet balance right after each order's HOLD, for the orders of
+    /// `order_ids` that have one (an order refused before anything was held
+    /// has none), in no particular order.
+    fn hold_balances<'a>(&'a self, order_ids: &'a [OrderId]) -> BoxFuture<'a, Result<Vec<(OrderId, Amount)>>>;
 }

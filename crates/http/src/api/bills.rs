@@ -13,14 +13,24 @@ use crate::wire::{self, query::first_value, ApiVersion};
 use crate::{ApiError, AppState, Authed, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v2/bill-presentment", get(bill_presentment))
-        .route("/v1/bill-presentment", get(bill_presentment))
+    Router::new().route("/v2/bill-presentment", get(v2)).route("/v1/bill-presentment", get(v1))
 }
 
-async fn bill_presentment(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
-    let Authed { caller, headers, .. } = &req;
-    let version = ApiVersion::for_request(headers, &caller.merchant.api_version)?;
+/// v2 answers in the merchant's version (or `X-Api-Version`).
+async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    let version = ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)?;
+    bill_presentment(state, req, Some(version)).await
+}
+
+/// v1 answers as IIMMPACT's v1 SDK reads it: `metadata` beside `data`,
+/// `Outstanding` a number or `null` (its `float()` raises on `""`).
+async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)?;
+    bill_presentment(state, req, None).await
+}
+
+async fn bill_presentment(state: Shared, req: Authed, version: Option<ApiVersion>) -> Result<Json<Value>, ApiError> {
+    let Authed { caller, .. } = &req;
     let q = req.query();
     let p = product(&state, first_value(q, "product"))?;
     let account =
@@ -34,8 +44,13 @@ async fn bill_presentment(state: Shared, req: Authed) -> Result<Json<Value>, Api
     let metadata = json!({"status_code": "200", "product_code": p.code,
                           "last_updated": wire::myt(state.engine.now_ms()).metadata_text()});
     let mut answer = match version {
-        ApiVersion::Seed => json!({ "data": seed_data(&pr, metadata) }),
-        ApiVersion::Current => json!({ "data": current_data(&pr), "metadata": metadata }),
+        Some(ApiVersion::Seed) => json!({ "data": seed_data(&pr, metadata) }),
+        Some(ApiVersion::Current) => json!({ "data": current_data(&pr), "metadata": metadata }),
+        None => {
+            let metadata = json!({"status_code": 200, "product_code": p.code,
+                                  "last_updated": wire::myt(state.engine.now_ms()).metadata_text()});
+            json!({ "data": fields(&pr, pr.outstanding.map(wire::money).unwrap_or(Value::Null)), "metadata": metadata })
+        }
     };
     if let Some(e) = pr.error_message {
         answer["error_message"] = json!(e);

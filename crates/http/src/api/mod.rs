@@ -9,6 +9,7 @@ pub(crate) mod esim;
 pub(crate) mod health;
 pub(crate) mod low_balance;
 pub(crate) mod network_status;
+pub(crate) mod not_offered;
 pub(crate) mod options;
 pub(crate) mod products;
 pub mod reports;

@@ -13,7 +13,17 @@ use crate::wire::query::{date_range, first_value, PAGE_DEFAULT, PAGE_MAX};
 use crate::{ApiError, AppState, Authed, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/v2/balance-statement", get(statement)).route("/v1/balance-statement", get(statement))
+    Router::new().route("/v2/balance-statement", get(v2)).route("/v1/balance-statement", get(v1))
+}
+
+async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    statement(state, req, false).await
+}
+
+/// v1 rows also carry `time` (IIMMPACT's v1 SDK reads the entry's time
+/// there, not in `date`).
+async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    statement(state, req, true).await
 }
 
 /// The statement type of a ledger kind.
@@ -99,7 +109,7 @@ fn summary(sums: &Movements) -> Value {
     })
 }
 
-async fn statement(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+async fn statement(state: Shared, req: Authed, v1: bool) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let (from_ms, to_ms) = date_range(q)?;
     let kinds = match first_value(q, "type") {
@@ -121,7 +131,12 @@ async fn statement(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> 
         None => state.engine.reports().empty_statement(&query).await?,
     };
     let (entries, total, sums) = (statement.entries, statement.total, statement.sums);
-    let data: Vec<Value> = entries.iter().map(entry).collect();
+    let mut data: Vec<Value> = entries.iter().map(entry).collect();
+    if v1 {
+        for (row, e) in data.iter_mut().zip(&entries) {
+            row["time"] = json!(wire::myt(e.at_ms).millis_text());
+        }
+    }
     let path = format!("{}{}", state.config.public_url, req.uri.path());
     let (links, meta) = pages(q, &path, &page, total, query.offset, data.len() as u64);
     Ok(Json(json!({"data": data, "links": links, "meta": meta, "summary": summary(&sums)})))

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tambah_domain::{MerchantId, OrderId, StatusCode};
+use tambah_domain::{Amount, MerchantId, OrderId, StatusCode};
 use tambah_engine::disputes::DisputeError;
 use tambah_store::{OrderQuery, OrderRow, StatusGroup};
 
@@ -96,7 +96,8 @@ async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     list(&state, &req, &query).await
 }
 
-/// v1 also filters by `refid` and `sn` and sorts by date either way.
+/// v1 also filters by `refid` and `sn`, sorts by date either way, and
+/// answers in the shape IIMMPACT's v1 SDK declares.
 async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let mut query = base_query(q, req.caller.merchant.id)?;
@@ -114,7 +115,46 @@ async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
             return Err(ApiError::bad_request("invalid_direction", format!("direction {other:?} is not asc or desc")))
         }
     };
-    list(&state, &req, &query).await
+    let (rows, t) = state.engine.reports().transactions(&query).await?;
+    let ids: Vec<OrderId> = rows.iter().map(|o| o.id).collect();
+    let held = state.engine.reports().hold_balances(&ids).await?;
+    let member_id: Value = req.caller.merchant.account.parse::<i64>().map_or(Value::Null, Value::from);
+    let data: Vec<Value> = rows.iter().map(|o| v1_item(&state, o, &member_id, held.get(&o.id).copied())).collect();
+    Ok(Json(json!({
+        "data": data,
+        "meta": {
+            "transaction_count": t.count.to_string(),
+            "total_amount": wire::money(t.successful_amount),
+            "total_price": wire::money(t.successful_cost),
+        }
+    })))
+}
+
+/// A row as IIMMPACT's v1 SDK reads it (`TransactionsResponseData`): the
+/// product and status as objects, the wallet's balance before and after the
+/// order's hold (`null` for an order refused before anything was held).
+fn v1_item(state: &Shared, o: &OrderRow, member_id: &Value, after_hold: Option<Amount>) -> Value {
+    let name = state.engine.catalog().get(&o.product).map(|p| p.name.clone()).unwrap_or_default();
+    let balance = match after_hold.and_then(|after| after.checked_add(o.cost).map(|before| (before, after))) {
+        Some((before, after)) => json!({"prev": wire::money(before), "new": wire::money(after)}),
+        None => json!({"prev": null, "new": null}),
+    };
+    json!({
+        "id": o.id.get(),
+        "entry_date": wire::myt(o.created_at_ms).millis_text(),
+        "product": {"code": o.product, "name": name},
+        "amount": wire::money(o.amount),
+        "topup_number": o.account,
+        "sender": "",
+        "member_id": member_id,
+        "status": {"code": o.status.code(), "text": status_word(o.status),
+                   "date": wire::myt(o.updated_at_ms).millis_text()},
+        "balance": balance,
+        "price": wire::money(o.cost),
+        "sn": wire::order::v1_sn(&o.sn, &o.pin, &o.expiry),
+        "remarks": o.remarks,
+        "ref_id": o.refid,
+    })
 }
 
 /// One page of orders and the totals of every order the filters match.

@@ -54,9 +54,17 @@ pub fn order_body(order: &OrderRow, product_name: &str, status: StatusCode, bala
 }
 
 impl Envelope {
+    /// A failed order shows cost 0 (its hold was released: nothing was
+    /// charged) and, when it has no remarks of its own, why it failed.
     pub(crate) fn from_view(v: &OrderView) -> Envelope {
         let o = &v.order;
         let amount = o.amount;
+        let failed = o.status.is_failure();
+        let remarks = if failed && o.remarks.is_empty() {
+            format!("{}; nothing was charged", o.status.meaning())
+        } else {
+            o.remarks.clone()
+        };
         Envelope {
             code: o.status,
             account: o.account.clone(),
@@ -67,9 +75,9 @@ impl Envelope {
             sn: o.sn.clone(),
             pin: o.pin.clone(),
             expiry: o.expiry.clone(),
-            cost: o.cost,
+            cost: if failed { Amount::ZERO } else { o.cost },
             balance: v.balance,
-            remarks: o.remarks.clone(),
+            remarks,
             refid: o.refid.clone(),
             timestamp_ms: o.created_at_ms,
             note: o.note.clone(),
@@ -132,7 +140,12 @@ impl Envelope {
     }
 
     /// v1 SDKs loop until Succesful or Failed: every final code other than 20
-    /// (53 included) reads Failed there.
+    /// (53 included) reads Failed there. IIMMPACT's v1 SDK declares `amount`
+    /// an integer and parses a string with `int()`, which raises on
+    /// `"132.33"` after the wallet was charged: the amount is a JSON number
+    /// (the SDK keeps its whole ringgit, 132; the exact amount is in the
+    /// transaction listing), and `null` when it is not a number at all.
+    /// v1 has no `pin` or `expiry`: a voucher's are in `sn` (see [`v1_sn`]).
     fn v1(&self) -> Value {
         json!({"data": {
             "status": match self.code.code() {
@@ -142,8 +155,8 @@ impl Envelope {
             },
             "account": self.account,
             "product": self.product,
-            "amount": self.amount_text,
-            "sn": self.sn,
+            "amount": self.amount.map(money).unwrap_or(Value::Null),
+            "sn": v1_sn(&self.sn, &self.pin, &self.expiry),
             "cost": self.cost.to_cents(),
             "balance": self.balance.to_cents(),
             "remarks": self.remarks,
@@ -151,4 +164,15 @@ impl Envelope {
             "timestamp": self.timestamp(),
         }})
     }
+}
+
+/// v1's `sn`: the serial alone, or for a voucher every part the product
+/// delivered as `PIN=…;SN=…;EXPIRY=yyyymmdd` (the parts it has), since the
+/// v1 body has no other field the SDKs keep.
+pub(crate) fn v1_sn(sn: &str, pin: &str, expiry: &str) -> String {
+    if pin.is_empty() {
+        return sn.to_owned();
+    }
+    let parts = [("PIN", pin), ("SN", sn), ("EXPIRY", expiry)];
+    parts.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";")
 }

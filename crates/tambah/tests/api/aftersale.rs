@@ -362,9 +362,9 @@ async fn v1_transaction_lookups(c: &Client) {
     let r = c.signed("GET", "/v1/transactions?refid=H-2", None).await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
     let sn = r.json["data"][0]["sn"].as_str().unwrap().to_owned();
-    assert_eq!(c.signed("GET", &format!("/v1/transactions?sn={sn}"), None).await.json["data"][0]["refid"], "H-2");
+    assert_eq!(c.signed("GET", &format!("/v1/transactions?sn={sn}"), None).await.json["data"][0]["ref_id"], "H-2");
     let r = c.signed("GET", "/v1/transactions?direction=asc&limit=1", None).await;
-    assert_eq!(r.json["data"][0]["refid"], "H-1");
+    assert_eq!(r.json["data"][0]["ref_id"], "H-1");
 }
 
 /// Statement: every movement with the balance after it.
