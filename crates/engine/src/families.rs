@@ -57,6 +57,13 @@ pub struct Biller {
     pub name: String,
     pub ref1_label: String,
     pub ref2_label: String,
+    /// How sure the code is, from its public source (`high` … `low`, or
+    /// `none` for an illustrative entry).
+    pub confidence: String,
+    /// No public source gives this biller's code: kept for staging and
+    /// shown as illustrative, never as real.
+    #[serde(default)]
+    pub illustrative: bool,
 }
 
 #[derive(Deserialize)]
@@ -80,8 +87,16 @@ struct ZakatBody {
     code: String,
     name: String,
     state: String,
-    fitrah: String,
+    /// Fitrah per person by tier (by the rice a payer's household eats),
+    /// the minimum first.
+    fitrah_tiers: Vec<String>,
+    /// The year the tiers were published for: older than the current
+    /// year means the body's newer rates were not found.
+    fitrah_year: u16,
 }
+
+/// The year the built-in fitrah rates are for.
+const FITRAH_YEAR: u16 = 2026;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +188,59 @@ fn money(text: &str, what: &str) -> Result<Amount, String> {
 const ZAKAT_MIN: Amount = Amount::from_rm(1);
 const ZAKAT_MAX: Amount = Amount::from_rm(100_000);
 
+/// A body's fitrah as one subproduct per tier: `<STATE>-FITRAH` the
+/// minimum, `<STATE>-FITRAH-2`, `-3` the higher tiers; each description says
+/// the rate and the year it is for.
+fn fitrah_tiers(body: &ZakatBody, t: &ZakatType) -> Result<Vec<Subproduct>, String> {
+    if body.fitrah_tiers.is_empty() {
+        return Err(format!("zakat body {} has no fitrah tiers", body.code));
+    }
+    let year = if body.fitrah_year >= FITRAH_YEAR {
+        format!("{} rate", body.fitrah_year)
+    } else {
+        format!("{} rate; the {FITRAH_YEAR} rate was not published when this catalogue was made", body.fitrah_year)
+    };
+    let mut out = Vec::new();
+    for (i, text) in body.fitrah_tiers.iter().enumerate() {
+        let rate = money(text, &format!("fitrah of {}", body.code))?;
+        let (code, tier) = match i {
+            0 => (format!("{}-FITRAH", body.code), "minimum".to_owned()),
+            _ => (format!("{}-FITRAH-{}", body.code, i + 1), format!("tier {}", i + 1)),
+        };
+        out.push(Subproduct {
+            code,
+            display_name: body.name.clone(),
+            denomination: Some(rate),
+            validity: String::new(),
+            description: format!(
+                "{} ({}): {}; RM {} per person ({tier}, {year})",
+                t.name,
+                body.state,
+                t.description,
+                rate.to_plain()
+            ),
+            account_number: None,
+            min: Some(rate),
+            max: Some(ZAKAT_MAX),
+        });
+    }
+    Ok(out)
+}
+
+/// What a JomPAY biller asks for, and whether its code is only illustrative.
+fn biller_description(b: &Biller) -> String {
+    let refs = if b.ref2_label.is_empty() {
+        format!("Ref-1: {}", b.ref1_label)
+    } else {
+        format!("Ref-1: {}; Ref-2: {}", b.ref1_label, b.ref2_label)
+    };
+    if b.illustrative {
+        format!("{refs} (illustrative: no public JomPAY code was found for this biller)")
+    } else {
+        refs
+    }
+}
+
 impl Families {
     pub fn parse(json: &str) -> Result<Families, String> {
         let f: File = serde_json::from_str(json).map_err(|e| format!("families: {e}"))?;
@@ -215,17 +283,19 @@ impl Families {
             .collect();
         let mut zakat = Vec::new();
         for body in &f.zakat.bodies {
-            let fitrah = money(&body.fitrah, &format!("fitrah of {}", body.code))?;
             for t in &f.zakat.types {
-                let is_fitrah = t.code == "FITRAH";
+                if t.code == "FITRAH" {
+                    zakat.extend(fitrah_tiers(body, t)?);
+                    continue;
+                }
                 zakat.push(Subproduct {
                     code: format!("{}-{}", body.code, t.code),
                     display_name: body.name.clone(),
-                    denomination: is_fitrah.then_some(fitrah),
+                    denomination: None,
                     validity: String::new(),
                     description: format!("{} ({}): {}", t.name, body.state, t.description),
                     account_number: None,
-                    min: Some(if is_fitrah { fitrah } else { ZAKAT_MIN }),
+                    min: Some(ZAKAT_MIN),
                     max: Some(ZAKAT_MAX),
                 });
             }
@@ -328,11 +398,7 @@ impl Families {
                     display_name: b.name.clone(),
                     denomination: None,
                     validity: String::new(),
-                    description: if b.ref2_label.is_empty() {
-                        format!("Ref-1: {}", b.ref1_label)
-                    } else {
-                        format!("Ref-1: {}; Ref-2: {}", b.ref1_label, b.ref2_label)
-                    },
+                    description: biller_description(b),
                     account_number: None,
                     min: Some(Amount::from_rm(1)),
                     max: Some(Amount::from_rm(30_000)),

@@ -146,6 +146,14 @@ async fn jompay_billers_presentment_and_payment() {
     let billers = get(&c, "/v2/subproducts?product_code=JOMPAY").await;
     let list = billers.json["data"].as_array().unwrap();
     assert!(list.len() >= 20);
+    // The sourced codes (PBAPP is 50385, not 4515), and the unsourced ones
+    // marked illustrative.
+    let named = |code: &str| list.iter().find(|b| b["subproduct_code"] == code).cloned();
+    let pbapp = named("50385").expect("PBAPP's published code");
+    assert!(!pbapp["description"].as_str().unwrap().contains("illustrative"));
+    assert!(named("4515").is_none());
+    let card = named("1727").expect("an unsourced biller, kept for staging");
+    assert!(card["description"].as_str().unwrap().contains("illustrative"), "{card}");
     let paged = get(&c, "/v2/options?product_code=JOMPAY&field_id=biller_code&limit=10&page=2").await;
     assert_eq!(paged.json["items"][0]["code"], list[10]["subproduct_code"]);
     assert_eq!(paged.json["meta"]["current_page"], 2);
@@ -181,6 +189,13 @@ async fn zakat_types_and_receipt() {
     let fitrah = types.as_array().unwrap().iter().find(|t| t["subproduct_code"] == "SEL-FITRAH").unwrap().clone();
     let rate: f64 = fitrah["denomination"].as_f64().unwrap();
     assert!(types.as_array().unwrap().iter().any(|t| t["subproduct_code"] == "WPY-PENDAPATAN"));
+    // 2026's fitrah tiers with their year; a stale rate says which year it is.
+    let sub = |code: &str| types.as_array().unwrap().iter().find(|t| t["subproduct_code"] == code).cloned().unwrap();
+    assert_eq!(sub("JHR-FITRAH")["denomination"], json!(8));
+    assert_eq!(sub("JHR-FITRAH-3")["denomination"], json!(20));
+    assert!(sub("JHR-FITRAH-3")["description"].as_str().unwrap().contains("2026 rate"));
+    assert_eq!(sub("PNG-FITRAH")["denomination"], json!(10));
+    assert!(sub("KTN-FITRAH")["description"].as_str().unwrap().contains("2023 rate"));
     let pay = |refid: &str, code: &str, amount: String, name: Option<&str>| {
         let mut extras = json!({"subproduct_code": code, "ic_number": "900101145678", "email": "ali@kedai.my"});
         if let Some(n) = name {
@@ -201,6 +216,11 @@ async fn zakat_types_and_receipt() {
     assert_eq!(r.code(), "20");
     let r = c.topup(pay("ZK-5", "XXX-FITRAH", "7".into(), Some("Ali"))).await;
     assert_eq!(r.status, 400);
+    // A higher tier: a multiple of that tier (RM 22 in Selangor, 2025).
+    let r = c.topup(pay("ZK-6", "SEL-FITRAH-3", "44".into(), Some("Ali"))).await;
+    assert_eq!(r.code(), "20", "{:?}", r.json);
+    let r = c.topup(pay("ZK-7", "SEL-FITRAH-3", "30".into(), Some("Ali"))).await;
+    assert_eq!((r.status, r.json["statuscode"].as_str()), (400, Some("58")), "{:?}", r.json);
 }
 
 #[tokio::test]
