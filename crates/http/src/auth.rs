@@ -20,6 +20,8 @@ pub(crate) struct Authed {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The access log's note of this request (absent outside the router).
+    pub access: Option<crate::routes::AccessNote>,
 }
 
 impl Authed {
@@ -52,8 +54,12 @@ impl FromRequest<Arc<AppState>> for Authed {
             }
         };
         let m = &caller.merchant;
+        let access = parts.extensions.get::<crate::routes::AccessNote>().cloned();
+        if let Some(note) = &access {
+            note.merchant(&m.account);
+        }
         state.limits.merchant(m.id, m.environment, m.rate_limit_per_s).map_err(IntoResponse::into_response)?;
-        Ok(Authed { caller, uri: parts.uri, headers: parts.headers, body })
+        Ok(Authed { caller, uri: parts.uri, headers: parts.headers, body, access })
     }
 }
 

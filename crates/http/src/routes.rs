@@ -51,6 +51,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(shedding.clone(), shed_load))
         .layer(axum::middleware::from_fn(single_valued_query))
+        .layer(axum::middleware::from_fn(known_api_version))
         .layer(axum::middleware::from_fn_with_state(reading, read_body))
         .layer(axum::middleware::from_fn_with_state(shedding, shed_on_lag))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_address))
@@ -226,7 +227,39 @@ async fn shed_load(State(shedding): State<Shedding>, req: Request, next: Next) -
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Every response carries `X-Request-Id`: the caller's (if sane) or a new one.
-async fn request_id(req: Request, next: Next) -> Response {
+/// What the access log line says about a request beyond its method, path,
+/// status and latency: filled in by the handlers that learn it (the
+/// authenticated merchant, a topup's refid). Never a secret.
+#[derive(Clone, Default)]
+pub(crate) struct AccessNote(Arc<std::sync::Mutex<AccessFields>>);
+
+#[derive(Default)]
+struct AccessFields {
+    merchant: Option<String>,
+    refid: Option<String>,
+}
+
+impl AccessNote {
+    pub(crate) fn merchant(&self, account: &str) {
+        self.0.lock().expect("access note").merchant = Some(account.to_owned());
+    }
+
+    pub(crate) fn refid(&self, refid: &str) {
+        // The caller's text: cut short and escaped, so it can neither flood
+        // a log line nor forge one.
+        self.0.lock().expect("access note").refid = Some(refid.chars().take(32).flat_map(char::escape_debug).collect());
+    }
+}
+
+/// Gives each request an id (the caller's `X-Request-Id` if sane) and logs
+/// one line per answer at `info` under the target `tambah::access`: method,
+/// path (never the query, which may carry a callback URL's secrets),
+/// status, latency, and the merchant and refid where known.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let note = AccessNote::default();
+    req.extensions_mut().insert(note.clone());
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let given = req
         .headers()
         .get("x-request-id")
@@ -237,6 +270,36 @@ async fn request_id(req: Request, next: Next) -> Response {
         HeaderValue::from_str(&format!("{:08x}-{n:012x}", std::process::id())).expect("hex is a valid header")
     });
     let mut res = next.run(req).await;
+    if tracing::enabled!(target: "tambah::access", tracing::Level::INFO) {
+        let fields = note.0.lock().expect("access note");
+        tracing::info!(
+            target: "tambah::access",
+            id = %String::from_utf8_lossy(id.as_bytes()),
+            %method,
+            path = %path.chars().take(128).collect::<String>(),
+            status = res.status().as_u16(),
+            latency_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+            merchant = %fields.merchant.as_deref().unwrap_or("-"),
+            refid = %fields.refid.as_deref().unwrap_or("-"),
+        );
+    }
     res.headers_mut().insert("x-request-id", id);
     res
+}
+
+/// An `X-Api-Version` the server does not know is refused on every route
+/// (400), not only on those whose answer has versions: a client that asks
+/// for a version it will not get should hear so at once.
+async fn known_api_version(req: Request, next: Next) -> Response {
+    if let Some(v) = req.headers().get("x-api-version") {
+        let text = v.to_str().unwrap_or("");
+        if crate::wire::ApiVersion::parse(text.trim()).is_none() {
+            return ApiError::BadRequest {
+                code: "invalid_api_version",
+                message: format!("X-Api-Version {text:?} is not one of 2023-10-01, 2025-05-20"),
+            }
+            .into_response();
+        }
+    }
+    next.run(req).await
 }

@@ -30,14 +30,19 @@ async fn v1(state: Shared, req: Authed) -> Result<Response, ApiError> {
 
 async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, ApiError> {
     let input = match params::parse(&req.headers, req.query(), &req.body) {
-        Ok(p) => TopupInput {
-            refid: p.get("refid"),
-            product: p.get("product"),
-            account: p.get("account"),
-            amount: p.get("amount"),
-            remarks: p.get("remarks"),
-            extras: p.extras,
-        },
+        Ok(p) => {
+            if let (Some(note), Some(refid)) = (&req.access, p.get("refid")) {
+                note.refid(&refid);
+            }
+            TopupInput {
+                refid: p.get("refid"),
+                product: p.get("product"),
+                account: p.get("account"),
+                amount: p.get("amount"),
+                remarks: p.get("remarks"),
+                extras: p.extras,
+            }
+        }
         // A body that does not parse still gets a topup envelope.
         Err(ApiError::BadRequest { message, .. }) => {
             let balance = state.engine.balance(&req.caller.merchant).await.unwrap_or(Amount::ZERO);

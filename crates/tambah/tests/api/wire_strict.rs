@@ -275,3 +275,59 @@ async fn failed_log_ins_are_logged_without_the_password() {
     }
     assert!(!log.contains(password), "the password is never logged");
 }
+
+/// Every answer is logged at info (target `tambah::access`): method, path,
+/// status, latency, and the merchant and refid where known; never a
+/// password, a token, a signature or a query string.
+#[tokio::test]
+async fn every_request_is_logged_without_secrets() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "50");
+    let c = Client::new(&s, &m);
+    let r = c.topup(json!({"refid": "LOG-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    assert_eq!(r.code(), "20", "{:?}", r.json);
+    let http = reqwest::Client::new();
+    let body = json!({"username": m.username, "password": m.password});
+    let token = read(http.post(s.url("/v2/token")).json(&body).send().await.unwrap()).await;
+    let id_token = token.json["AuthenticationResult"]["IdToken"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {id_token}");
+    let r =
+        read(http.get(s.url("/v2/balance?secret=hush")).header("Authorization", &bearer).send().await.unwrap()).await;
+    assert_eq!(r.status, 200);
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = s.log_text();
+        if log.lines().filter(|l| l.contains("tambah::access")).count() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let access: Vec<&str> = log.lines().filter(|l| l.contains("tambah::access")).collect();
+    let topup = access.iter().find(|l| l.contains("path=/v2/topup")).unwrap_or_else(|| panic!("{log}"));
+    for part in ["INFO", "method=POST", "status=200", "latency_ms=", "refid=LOG-1", &format!("merchant={}", m.account)]
+    {
+        assert!(topup.contains(part), "{part} in {topup}");
+    }
+    assert!(access.iter().any(|l| l.contains("path=/v2/token") && l.contains("status=200")), "{log}");
+    assert!(access.iter().any(|l| l.contains("path=/v2/balance") && l.contains("merchant=")), "{log}");
+    for secret in [m.password.as_str(), id_token.as_str(), m.api_secret.as_str(), "hush"] {
+        assert!(!log.contains(secret), "{secret} is never logged");
+    }
+}
+
+/// An unknown `X-Api-Version` is refused on every route, versioned answer or not.
+#[tokio::test]
+async fn an_unknown_api_version_is_refused_everywhere() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "1");
+    let http = reqwest::Client::new();
+    let body = json!({"username": m.username, "password": m.password});
+    let r = read(http.post(s.url("/v2/token")).header("X-Api-Version", "2099-01-01").json(&body).send().await.unwrap())
+        .await;
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("invalid_api_version")), "{:?}", r.json);
+    let r = read(http.get(s.url("/v2/balance")).header("X-Api-Version", "v3").send().await.unwrap()).await;
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("invalid_api_version")), "{:?}", r.json);
+    let r = read(http.post(s.url("/v2/token")).header("X-Api-Version", "2025-05-20").json(&body).send().await.unwrap())
+        .await;
+    assert_eq!(r.status, 200, "a known version passes: {:?}", r.json);
+}
