@@ -12,6 +12,7 @@ use tambah_store_postgres::PgStore;
 use tambah_store_sqlite::SqliteStore;
 
 #[derive(ClapArgs, Debug, Clone)]
+#[command(next_help_heading = "Database")]
 pub struct DbArgs {
     /// Database: a SQLite file path (or sqlite://PATH), or postgres://USER@HOST/DB.
     #[arg(long, env = "TAMBAH_DATABASE", default_value = "./tambah.db", global = true)]

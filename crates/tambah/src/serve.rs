@@ -34,6 +34,7 @@ const MAX_CONNECTIONS_DEFAULT: usize = 16_384;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(ClapArgs, Debug, Clone)]
+#[command(next_help_heading = "Server settings (for serve)")]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, global = true, env = "TAMBAH_LISTEN", default_value = "127.0.0.1:8080")]
@@ -426,7 +427,7 @@ Try it (token):
   curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v2/topup -d refid=DEMO-1 -d product=D -d account=0123456789 -d amount=10
 
 Try it (signed with the API key):
-  tambah sign --key {key} --secret '{secret}' --method POST --url {base}/v2/topup \\
+  {me} sign --key {key} --secret '{secret}' --method POST --url {base}/v2/topup \\
     --data '{{\"refid\":\"DEMO-2\",\"product\":\"D\",\"account\":\"0123456789\",\"amount\":\"10\"}}' | sh
 ",
         account = c.merchant.account,
@@ -434,6 +435,29 @@ Try it (signed with the API key):
         pass = c.password,
         key = c.api_key,
         secret = c.api_secret,
+        me = this_binary(),
     );
     Ok(())
+}
+
+/// How to run this binary again from the user's shell: `tambah` when that
+/// name on the PATH is this very file, else its full path (after `cargo run`
+/// it lives under `target/` and is on no PATH).
+fn this_binary() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "tambah".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join("tambah").canonicalize().is_ok_and(|p| p == me))
+    });
+    if on_path {
+        "tambah".to_owned()
+    } else {
+        let text = me.display().to_string();
+        if text.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            format!("'{}'", text.replace('\'', "'\\''"))
+        } else {
+            text
+        }
+    }
 }

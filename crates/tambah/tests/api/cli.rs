@@ -206,8 +206,30 @@ async fn first_run_creates_a_demo_merchant_whose_credentials_work() {
     )
     .await;
     assert_eq!(r.json["statuscode"], "20", "{:?}", r.json);
+    // The signed example runs as printed, from a shell with no tambah on its
+    // PATH (as after `cargo run`): the banner names the binary by its path.
+    let start = lines.iter().position(|l| l.starts_with("Try it (signed")).unwrap();
+    let script = lines[start + 1..].iter().take_while(|l| !l.is_empty()).cloned().collect::<Vec<_>>().join("\n");
+    assert!(script.trim_start().starts_with('/'), "the binary's full path: {script}");
+    let out = std::process::Command::new("sh").args(["-c", &script]).env("PATH", "/usr/bin:/bin").output().unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(answer.contains(r#""statuscode":"20""#), "{answer} {}", String::from_utf8_lossy(&out.stderr));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A command's help shows its own flags first; the database and server
+/// settings every command accepts follow under their own headings.
+#[test]
+fn help_shows_a_commands_own_flags_first() {
+    let out = std::process::Command::new(BIN).args(["merchant", "create", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let options = help.find("Options:").expect("an Options heading");
+    let own = options + help[options..].find("--name").unwrap();
+    let database = help.find("Database:").expect("a Database heading");
+    let server = help.find("Server settings").expect("a server settings heading");
+    let listen = help.find("--listen").unwrap();
+    assert!(options < own && own < database && database < server && server < listen, "{help}");
 }
 
 /// Whatever the umask (here one that lets anyone read and write), the files
