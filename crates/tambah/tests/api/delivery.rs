@@ -173,6 +173,8 @@ fn postgres_for_two_nodes() -> Option<String> {
 /// together (4 connections, not 8), and the other merchant's callbacks,
 /// placed on both nodes, each arrive once and soon.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "needs TAMBAH_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432")]
+#[cfg_attr(postgres_pass, ignore = "runs in the default pass (it makes its own PostgreSQL databases)")]
 async fn on_two_nodes_the_merchant_cap_holds_and_each_callback_arrives_once() {
     let Some(server) = postgres_for_two_nodes() else { return };
     let db = Arc::new(Db::fresh_on(Some(server), "cbcap"));

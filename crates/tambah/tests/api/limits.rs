@@ -236,6 +236,8 @@ async fn wait_for_health(server: &Server, want: u16) {
 /// answers; once writable again the refused refid is free and the wallet
 /// exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "needs TAMBAH_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432")]
+#[cfg_attr(postgres_pass, ignore = "runs in the default pass (it makes its own PostgreSQL databases)")]
 async fn a_read_only_database_is_unhealthy_and_refuses_with_503() {
     let Some(pg) = crate::multinode::server_url() else { return };
     let db = std::sync::Arc::new(crate::harness::Db::fresh_on(Some(pg.clone()), "readonly"));
