@@ -46,3 +46,30 @@ async fn api_reference_examples_match_live_answers() {
         assert_shape(&first_items(&example), &first_items(&r.json), &[], &[], &request);
     }
 }
+
+/// Every topup request the docs show as a JSON body (an object with `refid`
+/// and `product`) succeeds as written on a staging merchant: a reader who
+/// copies one gets 20, not a refusal.
+#[tokio::test]
+async fn topup_examples_succeed_as_written() {
+    let mut bodies = Vec::new();
+    for doc in ["docs/api.md", "README.md"] {
+        let text = std::fs::read_to_string(format!("{}/../../{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for block in text.split("```json\n").skip(1) {
+            let json = block.split("\n```").next().unwrap_or("");
+            if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(json) {
+                if v.get("refid").is_some() && v.get("product").is_some() && v.get("statuscode").is_none() {
+                    bodies.push((doc, v));
+                }
+            }
+        }
+    }
+    assert!(bodies.len() >= 2, "the docs show topup bodies: {}", bodies.len());
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "500");
+    let c = Client::new(&s, &m);
+    for (doc, body) in bodies {
+        let r = c.topup(body.clone()).await;
+        assert_eq!(r.code(), "20", "{doc}: {body} answered {:?}", r.json);
+    }
+}
