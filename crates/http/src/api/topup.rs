@@ -7,7 +7,7 @@ use axum::http::StatusCode as Http;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use tambah_domain::{Amount, StatusCode};
+use tambah_domain::{Amount, Family, StatusCode};
 use tambah_engine::{RejectionKind, TopupError, TopupInput};
 
 use crate::wire::order::Envelope;
@@ -52,6 +52,10 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
         }
         Err(e) => return Err(e),
     };
+    let mut input = input;
+    if shape == Shape::V1 {
+        v1_extras(&mut input, &state);
+    }
     match state.engine.topup(&req.caller, &input).await {
         Ok(mut view) => {
             absolutize(&mut view.order.voucherlink, &state.config.public_url);
@@ -65,6 +69,35 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
         Err(TopupError::Unavailable(m)) => Err(ApiError::Unavailable(m)),
         Err(TopupError::Database(e)) => Err(ApiError::Store(e)),
         Err(TopupError::Internal(m)) => Err(ApiError::Internal(m)),
+    }
+}
+
+/// The extras `remarks` may carry on `/v1/topup`.
+const V1_REMARK_EXTRAS: [&str; 5] = ["ic_number", "ref2", "name", "email", "phone"];
+
+/// v1's `TopupRequest` has no `extras`, so IIMMPACT's SDKs cannot send a
+/// plan, a biller or a payer. On `/v1/topup`, `product` may name the plan or
+/// biller after a slash (`HI/<plan>`, `JOMPAY/<biller code>`,
+/// `ZAKAT/SEL-FITRAH`), and `remarks` may carry the other extras as
+/// `key=value` pairs separated by `;` (`ic_number`, `ref2`, `name`, `email`,
+/// `phone`); `remarks` is still echoed whole. Extras sent as such win.
+fn v1_extras(input: &mut TopupInput, state: &Shared) {
+    let named = input.product.as_deref().and_then(|p| p.split_once('/')).map(|(c, s)| (c.to_owned(), s.to_owned()));
+    if let Some((code, sub)) = named {
+        let key = match state.engine.catalog().get(&code).map(|p| p.family) {
+            Some(Family::Jompay) => "biller_code",
+            _ => "subproduct_code",
+        };
+        input.extras.entry(key.to_owned()).or_insert(sub);
+        input.product = Some(code);
+    }
+    if let Some(remarks) = &input.remarks {
+        for (key, value) in remarks.split(';').filter_map(|pair| pair.split_once('=')) {
+            let key = key.trim();
+            if V1_REMARK_EXTRAS.contains(&key) {
+                input.extras.entry(key.to_owned()).or_insert_with(|| value.trim().to_owned());
+            }
+        }
     }
 }
 
