@@ -13,6 +13,10 @@ use crate::error::Error;
 use crate::topup::{TopupRequest, TopupResponse};
 use crate::wire::{Balance, BalanceEnvelope, LoginBody, Product, ProductList, RefreshBody, TokenEnvelope, Tokens};
 
+/// The longest answer read (a transactions page of 500 rows is ~250 KB);
+/// a longer one is cut off and its outcome stays unknown.
+pub const ANSWER_MAX_BYTES: usize = 4 * 1024 * 1024;
+
 /// Where and how to call.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -279,9 +283,9 @@ impl Client {
         }
         let response = request.send().await.map_err(|e| answer::transport(&e))?;
         let http_status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| {
-            Error::unknown(format!("HTTP {http_status}, the answer broke off: {e}"), Some(http_status), None)
-        })?;
+        let bytes = crate::body::read_capped(response, ANSWER_MAX_BYTES)
+            .await
+            .map_err(|e| Error::unknown(format!("HTTP {http_status}, {e}"), Some(http_status), None))?;
         answer::classify(http_status, String::from_utf8_lossy(&bytes).into_owned())
     }
 }

@@ -19,6 +19,7 @@
 //! ```
 
 mod answer;
+pub mod body;
 mod client;
 mod credentials;
 mod error;
@@ -29,7 +30,7 @@ mod topup;
 mod wire;
 
 pub use answer::Reply;
-pub use client::{Client, Config};
+pub use client::{Client, Config, ANSWER_MAX_BYTES};
 pub use credentials::Credentials;
 pub use error::{Error, RejectionCode};
 pub use money::{Amount, AmountError};

@@ -1,9 +1,9 @@
 //! The HTTP plumbing the hand-written connectors share (Reloadly, Ding): one
-//! call, read whole, with the distinction money depends on — only a failed
+//! call, read up to a bound, with the distinction money depends on — only a failed
 //! connection proves the request never left; a timeout or reset after
 //! connecting may have come after it was written.
 
-/// An answer, read whole.
+/// An answer, read up to [`ANSWER_MAX_BYTES`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     pub http_status: u16,
@@ -25,12 +25,19 @@ pub enum Fault {
     Unknown(String),
 }
 
-/// Sends and reads the whole answer.
+/// The longest answer read from a provider (Ding's transfer lists and
+/// Reloadly's reports come in pages well below it); a longer one is cut off
+/// and, like a broken answer, leaves the outcome unknown.
+pub const ANSWER_MAX_BYTES: usize = tambah_iimmpact::ANSWER_MAX_BYTES;
+
+/// Sends and reads the answer, up to [`ANSWER_MAX_BYTES`].
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Fault> {
     let response = request.send().await.map_err(|e| transport(&e))?;
     let http_status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| Fault::Unknown(format!("reading the answer: {}", chain(&e))))?;
-    Ok(Reply { http_status, body })
+    let bytes = tambah_iimmpact::body::read_capped(response, ANSWER_MAX_BYTES)
+        .await
+        .map_err(|e| Fault::Unknown(format!("reading the answer: {}", chain(&e))))?;
+    Ok(Reply { http_status, body: String::from_utf8_lossy(&bytes).into_owned() })
 }
 
 fn transport(e: &reqwest::Error) -> Fault {
