@@ -24,7 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Serializes migrations of nodes starting together.
 const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;
 
-/// Applies every migration newer than the database's, in one transaction
+/// Applies every migration the database has not recorded, in one transaction
 /// under an advisory lock (nodes starting together take turns; the later
 /// ones find nothing left to do).
 pub(crate) async fn run(c: &Client) -> Result<()> {
@@ -49,10 +49,12 @@ pub(crate) async fn run(c: &Client) -> Result<()> {
 /// The body of the migration transaction.
 async fn apply_missing(c: &Client) -> Result<()> {
     c.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(err)?;
-    let current: i64 =
-        c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(err)?.get(0);
+    // Every migration not recorded, not only those above the highest: one
+    // merged after a later one was applied would otherwise be skipped.
+    let rows = c.query("SELECT version FROM schema_migrations", &[]).await.map_err(err)?;
+    let applied: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
     for (version, sql) in MIGRATIONS {
-        if *version > current {
+        if !applied.contains(version) {
             c.batch_execute(sql).await.map_err(err)?;
             c.execute(
                 "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, (extract(epoch from now()) * 1000)::bigint)",

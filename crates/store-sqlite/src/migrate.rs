@@ -1,5 +1,5 @@
 //! The schema's migrations, in order, and the runner that applies the ones a
-//! database has not seen yet (in one immediate transaction).
+//! database has not recorded yet (in one immediate transaction).
 
 use rusqlite::Connection;
 use tambah_store::Result;
@@ -23,15 +23,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
+    apply(conn, MIGRATIONS)
+}
+
+/// Applies every migration of `migrations` the database has not recorded,
+/// in order: not only those above its highest (a migration merged after a
+/// later one was applied would be skipped for ever). A database that
+/// recorded versions this binary does not know was migrated by a newer one;
+/// migrations only add, so it is used as it is.
+fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
     )
     .map_err(err)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
-    let current: i64 =
-        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).map_err(err)?;
-    for (version, sql) in MIGRATIONS {
-        if *version > current {
+    let applied: std::collections::HashSet<i64> = {
+        let mut stmt = tx.prepare("SELECT version FROM schema_migrations").map_err(err)?;
+        let versions = stmt.query_map([], |r| r.get(0)).map_err(err)?;
+        versions.collect::<rusqlite::Result<_>>().map_err(err)?
+    };
+    for (version, sql) in migrations {
+        if !applied.contains(version) {
             tx.execute_batch(sql).map_err(err)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, strftime('%s','now') * 1000)",
@@ -41,4 +53,34 @@ pub(crate) fn run(conn: &mut Connection) -> Result<()> {
         }
     }
     tx.commit().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::apply;
+
+    fn tables(conn: &rusqlite::Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't_' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn a_migration_below_the_highest_applied_is_still_applied() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        apply(&mut conn, &[(1, "CREATE TABLE t1 (x)"), (3, "CREATE TABLE t3 (x)")]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t3"]);
+        // Version 2 arrives later (merged after 3 was applied somewhere).
+        apply(&mut conn, &[(1, "CREATE TABLE t1 (x)"), (2, "CREATE TABLE t2 (x)"), (3, "CREATE TABLE t3 (x)")])
+            .unwrap();
+        assert_eq!(tables(&conn), ["t1", "t2", "t3"]);
+        // Nothing left: a third run changes nothing (and fails on nothing).
+        apply(&mut conn, &[(1, "CREATE TABLE t1 (x)"), (2, "CREATE TABLE t2 (x)"), (3, "CREATE TABLE t3 (x)")])
+            .unwrap();
+        // A database migrated by a newer binary (version 4) is used as it is.
+        apply(&mut conn, &[(1, "x"), (2, "x"), (3, "x"), (4, "CREATE TABLE t4 (x)")]).unwrap();
+        apply(&mut conn, &[(1, "x"), (2, "x"), (3, "x")]).unwrap();
+        assert_eq!(tables(&conn), ["t1", "t2", "t3", "t4"]);
+    }
 }
