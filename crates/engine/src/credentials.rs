@@ -74,18 +74,27 @@ impl MasterKey {
 }
 
 /// Creates `path` holding `text`, for its owner only (0600, whatever the
-/// umask); a file already there is left as it is.
+/// umask); a file already there is left as it is. The file appears whole or
+/// not at all: `text` is written and synced to a temporary file first, then
+/// linked to `path` (which fails if `path` exists), so a process starting at
+/// the same moment never reads a half-written key.
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(mut f) => f
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .and_then(|_| f.write_all(text.as_bytes()))
-            .and_then(|_| f.sync_all()),
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.{}.tmp", std::process::id(), random_alnum(8)));
+    let tmp = path.with_file_name(name);
+    let written = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).and_then(|mut f| {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
@@ -204,6 +213,27 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Many first starts at once: every one gets the same key, none reads a
+    /// half-written file, and no temporary file is left behind.
+    #[test]
+    fn a_master_key_created_by_racing_starts_is_one_key() {
+        let dir = std::env::temp_dir().join(format!("tambah-key-race-{}-{}", std::process::id(), random_alnum(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        for round in 0..20 {
+            let path = dir.join(format!("db{round}.key"));
+            let keys: Vec<MasterKey> = std::thread::scope(|s| {
+                let starts: Vec<_> = (0..8).map(|_| s.spawn(|| MasterKey::load_or_create(&path))).collect();
+                starts.into_iter().map(|t| t.join().unwrap().unwrap()).collect()
+            });
+            let on_disk = MasterKey::from_base64(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let sealed = on_disk.seal(b"one key");
+            assert!(keys.iter().all(|k| k.open(&sealed).is_ok()), "every start got the key on disk");
+        }
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+        assert!(left.iter().all(|n| n.to_string_lossy().ends_with(".key")), "{left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Hashes stored before the reused buffer (by the argon2 crate's own
     /// hasher) still verify, and ours verify with the crate's verifier.
