@@ -157,6 +157,8 @@ exact = history.v1_transactions_get(today, refid=ref_frac).data[0]
 check("transactions: the exact fractional amount", exact.amount == 132.33, exact.amount)
 pin_row = history.v1_transactions_get(today, refid=ref_pin).data[0]
 check("transactions: the PIN in sn", pin_row.sn == pin.data.sn, pin_row.sn)
+by_sn = history.v1_transactions_get(today, sn=pin.data.sn).data
+check("transactions: found by the packed sn", [r.ref_id for r in by_sn] == [ref_pin], by_sn)
 everything = history.v1_transactions_get(today, limit=100)
 check("transactions: every order today", len(everything.data) >= 7, len(everything.data))
 statement = history.v1_balance_statement_get(today)

@@ -38,7 +38,8 @@ impl CallbackSender {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("refid", &order.refid)
                 .append_pair("status", &status.code().to_string())
-                .append_pair("price", &order.cost.to_cents())
+                // What was charged: nothing for a failed order, as its body says.
+                .append_pair("price", &if status.is_failure() { "0.00".to_owned() } else { order.cost.to_cents() })
                 .append_pair("message", &data.to_string())
                 .finish();
             let full = if url.contains('?') { format!("{url}&{query}") } else { format!("{url}?{query}") };

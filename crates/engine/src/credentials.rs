@@ -75,26 +75,46 @@ impl MasterKey {
 
 /// Creates `path` holding `text`, for its owner only (0600, whatever the
 /// umask); a file already there is left as it is. The file appears whole or
-/// not at all: `text` is written and synced to a temporary file first, then
-/// linked to `path` (which fails if `path` exists), so a process starting at
-/// the same moment never reads a half-written key.
+/// not at all: `text` is written and synced to a temporary file of this
+/// process, then linked to `path` (which fails if `path` exists), so a
+/// process starting at the same moment never reads a half-written key. Where
+/// the filesystem has no hard links, the file is created in place.
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}.{}.tmp", std::process::id(), random_alnum(8)));
+    name.push(format!(".{}.{}.tmp", std::process::id(), random_alnum(12)));
     let tmp = path.with_file_name(name);
-    let written = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).and_then(|mut f| {
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    });
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    create_synced(&tmp, text)?;
+    let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     match linked {
+        Ok(()) => sync_dir(path),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
+        // No hard links here (some FUSE, SMB or FAT mounts): create in place.
+        Err(_) => match create_synced(path, text) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other.and_then(|()| sync_dir(path)),
+        },
+    }
+}
+
+/// Creates `path` (which must not exist) 0600 with `text`, synced.
+#[cfg(unix)]
+fn create_synced(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// Makes a new name in `path`'s directory durable.
+#[cfg(unix)]
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => std::fs::File::open(".")?.sync_all(),
     }
 }
 

@@ -198,7 +198,10 @@ impl Engine {
         let Some(existing) = found else { return Ok(None) };
         let trimmed = |f: &Option<String>| f.as_deref().map(str::trim).unwrap_or_default().to_owned();
         let amount = Amount::parse_positive(&trimmed(&input.amount), 2).ok();
-        if amount.is_some_and(|a| same_request(&existing, &trimmed(&input.product), &trimmed(&input.account), a)) {
+        let extras_json = serde_json::to_string(&input.extras).expect("a string map serializes");
+        if amount.is_some_and(|a| {
+            same_request(&existing, &trimmed(&input.product), &trimmed(&input.account), a, &extras_json)
+        }) {
             let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();
             return Ok(Some(OrderView { order: existing, product_name, balance }));
         }
@@ -370,12 +373,12 @@ impl Engine {
         balance: Amount,
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
-        if !same_request(&existing, &valid.product.code, &valid.account, valid.amount) {
+        if !same_request(&existing, &valid.product.code, &valid.account, valid.amount, &valid.extras_json) {
             return Err(TopupError::Rejected(Rejection {
                 kind: RejectionKind::Conflict,
                 code: StatusCode::DUPLICATE,
                 reason: format!(
-                    "refid {} was already used with a different product, account or amount",
+                    "refid {} was already used with a different product, account, amount, plan or biller",
                     existing.refid
                 ),
                 balance,

@@ -245,9 +245,9 @@ impl AccessNote {
     }
 
     pub(crate) fn refid(&self, refid: &str) {
-        // The caller's text: cut short and escaped, so it can neither flood
-        // a log line nor forge one.
-        self.0.lock().expect("access note").refid = Some(refid.chars().take(32).flat_map(char::escape_debug).collect());
+        // The caller's text: cut short (and logged quoted and escaped), so
+        // it can neither flood a log line nor forge a field of one.
+        self.0.lock().expect("access note").refid = Some(refid.chars().take(32).collect());
     }
 }
 
@@ -280,7 +280,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
             status = res.status().as_u16(),
             latency_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
             merchant = %fields.merchant.as_deref().unwrap_or("-"),
-            refid = %fields.refid.as_deref().unwrap_or("-"),
+            refid = ?fields.refid.as_deref().unwrap_or("-"),
         );
     }
     res.headers_mut().insert("x-request-id", id);

@@ -128,7 +128,14 @@ impl ReportStore for PgStore {
                  WHERE order_id = ANY($1) AND kind = 'HOLD'";
             let ids: Vec<i64> = order_ids.iter().map(|id| id.get()).collect();
             let rows = self.query(SQL, &[&ids]).await?;
-            Ok(rows.iter().map(|r| (OrderId::new(r.get(0)), Amount::from_minor(r.get(1)))).collect())
+            // A wallet transfer always records the balance after it; a row
+            // without one is skipped rather than read as a panic.
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    r.get::<_, Option<i64>>(1).map(|after| (OrderId::new(r.get(0)), Amount::from_minor(after)))
+                })
+                .collect())
         })
     }
 }

@@ -454,10 +454,10 @@ fn this_binary() -> String {
         "tambah".to_owned()
     } else {
         let text = me.display().to_string();
-        if text.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
-            format!("'{}'", text.replace('\'', "'\\''"))
-        } else {
+        if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._+,:@=-".contains(c)) {
             text
+        } else {
+            format!("'{}'", text.replace('\'', "'\\''"))
         }
     }
 }

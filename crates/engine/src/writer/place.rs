@@ -58,9 +58,37 @@ pub(crate) enum Placed {
     Conflict(OrderRow),
 }
 
-/// The same refid asked again for the same product, account and amount.
-pub(crate) fn same_request(existing: &OrderRow, product: &str, account: &str, amount: Amount) -> bool {
-    existing.product == product && existing.account == account && existing.amount == amount
+/// The same refid asked again for the same product, account and amount,
+/// and not for another plan, scheme or biller (`extras_json`, a JSON object
+/// of strings; a choice the new request leaves out is not a difference, so a
+/// status check may send only the four main fields).
+pub(crate) fn same_request(
+    existing: &OrderRow,
+    product: &str,
+    account: &str,
+    amount: Amount,
+    extras_json: &str,
+) -> bool {
+    existing.product == product
+        && existing.account == account
+        && existing.amount == amount
+        && same_choice(&existing.extras_json, extras_json)
+}
+
+/// The extras that choose what is bought.
+const CHOICES: [&str; 2] = ["subproduct_code", "biller_code"];
+
+fn same_choice(stored_json: &str, asked_json: &str) -> bool {
+    let read =
+        |json: &str| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).unwrap_or_default();
+    let (stored, asked) = (read(stored_json), read(asked_json));
+    let text = |m: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        m.get(k).and_then(serde_json::Value::as_str).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    };
+    CHOICES.iter().all(|k| match text(&asked, k) {
+        Some(asked) => text(&stored, k).is_some_and(|stored| stored == asked),
+        None => true,
+    })
 }
 
 impl Apply for Place {
@@ -200,7 +228,7 @@ impl Place {
         let existing =
             b.w.find_order(self.merchant_id, &self.refid)?
                 .ok_or_else(|| StoreError::Other(format!("refid {} exists but cannot be read", self.refid)))?;
-        Ok(if same_request(&existing, &self.product, &self.account, self.amount) {
+        Ok(if same_request(&existing, &self.product, &self.account, self.amount, &self.extras_json) {
             Placed::Existing(existing)
         } else {
             Placed::Conflict(existing)

@@ -20,12 +20,14 @@ async fn wallet(state: &Shared, req: &Authed) -> Result<Value, ApiError> {
 }
 
 /// v2 adds the merchant's access.
+/// The wallet (v2): pending holds are already taken off.
 async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let mut data = wallet(&state, &req).await?;
     data["access"] = json!(req.caller.merchant.access);
     Ok(Json(json!({ "data": data })))
 }
 
+/// The wallet (v1, as IIMMPACT's v1 SDKs read it).
 async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "data": wallet(&state, &req).await? })))
 }

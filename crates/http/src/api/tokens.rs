@@ -52,7 +52,14 @@ fn required(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-async fn token(state: Shared, ip: ClientIp, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+/// Tokens for the Bearer scheme (JSON or form). Also `POST /v1/token`.
+async fn token(
+    state: Shared,
+    ip: ClientIp,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let client = ip.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)
         .inspect_err(|e| failed_login("", &client, &e.to_string()))?;
@@ -86,6 +93,7 @@ fn failed_login(username: &str, client: &str, reason: &str) {
     tracing::warn!(username = ?username, client, reason, "log-in failed");
 }
 
+/// New tokens from the RefreshToken (no new RefreshToken). Also `/v1/token/refresh`.
 async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["refresh_token"])?;

@@ -19,11 +19,14 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 }
 
 /// v2 answers in the merchant's version (or `X-Api-Version`).
+/// Buys any product; the same refid again answers that order's status and
+/// never charges twice.
 async fn v2(state: Shared, req: Authed) -> Result<Response, ApiError> {
     let version = ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)?;
     topup(state, req, Shape::Version(version)).await
 }
 
+/// v1 topup, as IIMMPACT's official v1 SDKs read it.
 async fn v1(state: Shared, req: Authed) -> Result<Response, ApiError> {
     topup(state, req, Shape::V1).await
 }
@@ -82,7 +85,8 @@ const V1_REMARK_EXTRAS: [&str; 5] = ["ic_number", "ref2", "name", "email", "phon
 /// `key=value` pairs separated by `;` (`ic_number`, `ref2`, `name`, `email`,
 /// `phone`); `remarks` is still echoed whole. Extras sent as such win.
 fn v1_extras(input: &mut TopupInput, state: &Shared) {
-    let named = input.product.as_deref().and_then(|p| p.split_once('/')).map(|(c, s)| (c.to_owned(), s.to_owned()));
+    let named = input.product.as_deref().and_then(|p| p.split_once('/'));
+    let named = named.map(|(code, sub)| (code.trim().to_owned(), sub.trim().to_owned()));
     if let Some((code, sub)) = named {
         let key = match state.engine.catalog().get(&code).map(|p| p.family) {
             Some(Family::Jompay) => "biller_code",

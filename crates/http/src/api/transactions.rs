@@ -102,7 +102,10 @@ async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let mut query = base_query(q, req.caller.merchant.id)?;
     query.refid = first_value(q, "refid");
-    query.sn = first_value(q, "sn");
+    // A voucher's v1 sn is packed (`PIN=…;SN=…;EXPIRY=…`): its serial is the
+    // stored one. A v1 product may name a plan after a slash.
+    query.sn = first_value(q, "sn").map(|sn| packed_serial(&sn).unwrap_or(sn));
+    query.product = query.product.map(|p| p.split_once('/').map_or(p.clone(), |(code, _)| code.to_owned()));
     if let Some(sort) = first_value(q, "sort") {
         if !matches!(sort.as_str(), "date" | "created_at" | "id") {
             return Err(ApiError::bad_request("invalid_sort", format!("sort {sort:?}: only date is supported")));
@@ -128,6 +131,11 @@ async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
             "total_price": wire::money(t.successful_cost),
         }
     })))
+}
+
+/// The serial of a packed v1 `sn` (`PIN=…;SN=…;EXPIRY=…`), if it is one.
+fn packed_serial(sn: &str) -> Option<String> {
+    sn.split(';').find_map(|part| part.strip_prefix("SN=")).map(str::to_owned)
 }
 
 /// A row as IIMMPACT's v1 SDK reads it (`TransactionsResponseData`): the

@@ -164,9 +164,23 @@ async fn jompay_billers_presentment_and_payment() {
     assert!(!r.json["data"]["CustomerName"].as_str().unwrap().is_empty());
     let pay = json!({"refid": "JP-1", "product": "JOMPAY", "account": "ABC123456", "amount": "88.20",
         "extras": {"biller_code": code, "ic_number": "900101145678"}});
-    let r = c.topup(pay).await;
+    let r = c.topup(pay.clone()).await;
     assert_eq!((r.status, r.code()), (200, "20".to_string()), "{:?}", r.json);
     assert!(r.json["sn"].as_str().unwrap().starts_with("JP"));
+    // The same refid for another biller is another request (409, 54), not
+    // this one's status; without the biller it is this one's status.
+    let other = list
+        .iter()
+        .find(|b| b["subproduct_code"] != code && !b["description"].as_str().unwrap().contains("Ref-2"))
+        .unwrap();
+    let mut elsewhere = pay.clone();
+    elsewhere["extras"]["biller_code"] = other["subproduct_code"].clone();
+    let r = c.topup(elsewhere).await;
+    assert_eq!((r.status, r.code()), (409, "54".to_string()), "{:?}", r.json);
+    let mut bare = pay.clone();
+    bare.as_object_mut().unwrap().remove("extras");
+    let r = c.topup(bare).await;
+    assert_eq!((r.status, r.code()), (200, "20".to_string()), "a status check may leave the extras out: {:?}", r.json);
     let r = c.topup(json!({"refid": "JP-2", "product": "JOMPAY", "account": "ABC123456", "amount": "10"})).await;
     assert!(r.json["remarks"].as_str().unwrap().contains("biller_code is required"));
     let r = c.topup(json!({"refid": "JP-3", "product": "JOMPAY", "account": "ABC123456", "amount": "10", "extras": {"biller_code": "99999999"}})).await;

@@ -286,6 +286,9 @@ async fn every_request_is_logged_without_secrets() {
     let c = Client::new(&s, &m);
     let r = c.topup(json!({"refid": "LOG-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
     assert_eq!(r.code(), "20", "{:?}", r.json);
+    // A refid cannot forge a field of the line: it is logged quoted.
+    let forged = "x status=999 merchant=1";
+    c.topup(json!({"refid": forged, "product": "D", "account": "0123456789", "amount": "10"})).await;
     let http = reqwest::Client::new();
     let body = json!({"username": m.username, "password": m.password});
     let token = read(http.post(s.url("/v2/token")).json(&body).send().await.unwrap()).await;
@@ -304,11 +307,16 @@ async fn every_request_is_logged_without_secrets() {
     }
     let access: Vec<&str> = log.lines().filter(|l| l.contains("tambah::access")).collect();
     let topup = access.iter().find(|l| l.contains("path=/v2/topup")).unwrap_or_else(|| panic!("{log}"));
-    for part in ["INFO", "method=POST", "status=200", "latency_ms=", "refid=LOG-1", &format!("merchant={}", m.account)]
+    for part in
+        ["INFO", "method=POST", "status=200", "latency_ms=", "refid=\"LOG-1\"", &format!("merchant={}", m.account)]
     {
         assert!(topup.contains(part), "{part} in {topup}");
     }
     assert!(access.iter().any(|l| l.contains("path=/v2/token") && l.contains("status=200")), "{log}");
+    let line =
+        access.iter().find(|l| l.contains(&format!("refid={forged:?}"))).unwrap_or_else(|| panic!("quoted: {log}"));
+    let (fields, _) = line.split_once(" refid=").unwrap();
+    assert!(fields.contains("status=400") && !fields.contains("status=999"), "{line}");
     assert!(access.iter().any(|l| l.contains("path=/v2/balance") && l.contains("merchant=")), "{log}");
     for secret in [m.password.as_str(), id_token.as_str(), m.api_secret.as_str(), "hush"] {
         assert!(!log.contains(secret), "{secret} is never logged");
