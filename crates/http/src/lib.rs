@@ -14,6 +14,7 @@ mod error;
 pub mod guard;
 mod lag;
 pub mod limits;
+pub mod openapi;
 pub mod qr;
 mod routes;
 pub mod serve;

@@ -39,6 +39,7 @@ fn resources() -> Router<Arc<AppState>> {
         .merge(api::network_status::router())
         .merge(api::upstream::router())
         .merge(api::not_offered::router())
+        .merge(crate::openapi::router())
 }
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {

@@ -21,13 +21,25 @@ async fn wallet(state: &Shared, req: &Authed) -> Result<Value, ApiError> {
 
 /// v2 adds the merchant's access.
 /// The wallet (v2): pending holds are already taken off.
-async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v2/balance", tag = "wallet", security(("api_key" = []), ("bearer" = [])), responses(
+    (status = 200, description = "The wallet", body = crate::openapi::schemas::BalanceAnswer),
+    (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+    (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+))]
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let mut data = wallet(&state, &req).await?;
     data["access"] = json!(req.caller.merchant.access);
     Ok(Json(json!({ "data": data })))
 }
 
 /// The wallet (v1, as IIMMPACT's v1 SDKs read it).
-async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/balance", tag = "wallet", security(("api_key" = []), ("bearer" = [])), responses(
+    (status = 200, description = "The wallet", body = crate::openapi::schemas::BalanceAnswerV1),
+    (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+    (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+))]
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "data": wallet(&state, &req).await? })))
 }

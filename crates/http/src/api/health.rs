@@ -14,7 +14,11 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/health", get(health))
 }
 
-async fn health(state: Shared) -> Response {
+#[utoipa::path(get, path = "/health", tag = "health", responses(
+    (status = 200, description = "The node answers and its database accepts writes", body = crate::openapi::schemas::Health),
+    (status = 503, description = "The database does not accept writes", body = crate::openapi::schemas::Health),
+))]
+pub(crate) async fn health(state: Shared) -> Response {
     match state.engine.health().await {
         Ok(_) => Json(json!({"status": "ok", "database": "ok"})).into_response(),
         Err(e) => {

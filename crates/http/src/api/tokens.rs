@@ -53,7 +53,16 @@ fn required(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
 }
 
 /// Tokens for the Bearer scheme (JSON or form). Also `POST /v1/token`.
-async fn token(
+#[utoipa::path(post, path = "/v2/token", tag = "auth",
+    request_body(content = crate::openapi::schemas::TokenRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The tokens", body = crate::openapi::schemas::TokenAnswer),
+        (status = 400, description = "A field is missing", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Unknown username or wrong password", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The merchant is suspended", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many log-ins (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn token(
     state: Shared,
     ip: ClientIp,
     uri: Uri,
@@ -94,7 +103,15 @@ fn failed_login(username: &str, client: &str, reason: &str) {
 }
 
 /// New tokens from the RefreshToken (no new RefreshToken). Also `/v1/token/refresh`.
-async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/v2/token/refresh", tag = "auth",
+    request_body(content = crate::openapi::schemas::RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The tokens", body = crate::openapi::schemas::TokenAnswer),
+        (status = 400, description = "The refresh_token is missing", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Unknown, expired or revoked RefreshToken", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this address (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&headers, uri.query().unwrap_or(""), &body)?;
     let v = required(&p, &["refresh_token"])?;
     Ok(result(state.engine.refresh(&v[0]).await?))

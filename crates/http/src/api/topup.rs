@@ -21,13 +21,32 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 /// v2 answers in the merchant's version (or `X-Api-Version`).
 /// Buys any product; the same refid again answers that order's status and
 /// never charges twice.
-async fn v2(state: Shared, req: Authed) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/v2/topup", tag = "topup", security(("api_key" = []), ("bearer" = [])),
+    request_body(content = crate::openapi::schemas::TopupRequest, content_type = "application/json"),
+    params(("X-Api-Version" = Option<crate::openapi::schemas::ApiVersion>, Header, description = "The response version; default: the merchant's")),
+    responses(
+        (status = 200, description = "The order (final, or 0/1: resubmit or wait for the callback)", body = crate::openapi::schemas::TopupAnswer),
+        (status = 400, description = "Refused before anything was stored (the refid stays free)", body = crate::openapi::schemas::TopupRefusal),
+        (status = 403, description = "The merchant may not order (suspended, read-only)", body = crate::openapi::schemas::TopupAnswer),
+        (status = 409, description = "The refid names another order (code 54)", body = crate::openapi::schemas::TopupAnswer),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database refuses writes: nothing was stored (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Response, ApiError> {
     let version = ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)?;
     topup(state, req, Shape::Version(version)).await
 }
 
 /// v1 topup, as IIMMPACT's official v1 SDKs read it.
-async fn v1(state: Shared, req: Authed) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/v1/topup", tag = "topup", security(("api_key" = []), ("bearer" = [])),
+    request_body(content = crate::openapi::schemas::TopupRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The order", body = crate::openapi::schemas::TopupV1),
+        (status = 400, description = "Refused before anything was stored", body = crate::openapi::schemas::TopupV1),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Response, ApiError> {
     topup(state, req, Shape::V1).await
 }
 
