@@ -275,6 +275,7 @@ impl Engine {
             created_at_ms: now_ms,
             upstream_product: route.upstream_product.clone(),
             upstream_ref: String::new(),
+            extras: serde_json::from_str(&valid.extras_json).unwrap_or_default(),
         };
         match route.provider.decide_inline(&provider_order, &valid.product) {
             Some(outcome) => Verdict::Decided { provider: route.provider.name().to_owned(), outcome },
@@ -683,6 +684,8 @@ fn provider_order(order: &OrderRow, route: &Route, attempt: u32) -> ProviderOrde
         created_at_ms: order.created_at_ms,
         upstream_product: route.upstream_product.clone(),
         upstream_ref: route.upstream_ref(order.id, attempt),
+        // Stored as the JSON object of strings it was validated as.
+        extras: serde_json::from_str(&order.extras_json).unwrap_or_default(),
     }
 }
 

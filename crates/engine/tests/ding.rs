@@ -69,6 +69,7 @@ fn order(upstream_ref: &str, account: &str, rm: i64) -> ProviderOrder {
         created_at_ms: NOW_MS,
         upstream_product: SKU.into(),
         upstream_ref: upstream_ref.into(),
+        extras: Default::default(),
     }
 }
 

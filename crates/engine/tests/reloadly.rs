@@ -63,6 +63,7 @@ fn order(upstream_ref: &str, account: &str, rm: i64) -> ProviderOrder {
         created_at_ms: NOW_MS,
         upstream_product: OPERATOR_ID.to_string(),
         upstream_ref: upstream_ref.into(),
+        extras: Default::default(),
     }
 }
 

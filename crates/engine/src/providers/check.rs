@@ -48,6 +48,7 @@ impl Engine {
             // Orders' references are the prefix, digits and `-`: a letter
             // after the prefix keeps this one apart from all of them.
             upstream_ref: format!("{}v{}", row.ref_prefix, random_alnum(8)),
+            extras: Default::default(),
         };
         let Some(check) = connector.validate(&order, now_ms) else {
             return Err(AdminError::Invalid(format!(

@@ -41,6 +41,9 @@ pub struct ProviderOrder {
     /// Our reference at the provider for this attempt (empty for the
     /// simulator): the same on a query as on the send.
     pub upstream_ref: String,
+    /// The order's extras (plan, biller, payer), passed on to providers
+    /// whose API takes them (IIMMPACT-compatible ones).
+    pub extras: std::collections::BTreeMap<String, String>,
 }
 
 /// What was delivered.

@@ -123,6 +123,43 @@ async fn a_live_order_is_bought_from_another_tambah() {
     check_books(&chain).await;
 }
 
+/// A live order of a family product (a JomPAY bill) reaches the provider
+/// with its extras: B, an IIMMPACT-compatible upstream, needs the biller,
+/// pays that biller, and A's merchant sees it delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_bill_reaches_the_provider_with_its_biller() {
+    let chain = Chain::start();
+    chain.a.cli(&["route", "add", "--product", "JOMPAY", "--provider", "tambah-b"]);
+    let buyer = Client::new(&chain.a, &chain.buyer);
+    let bill = |refid: String| {
+        json!({"refid": refid, "product": "JOMPAY", "account": "220012345678", "amount": "88.20",
+               "extras": {"biller_code": "5454", "ic_number": "900101145678"}})
+    };
+    // Routes are reloaded every 2 s: until then a live JOMPAY order fails 47.
+    let mut delivered = None;
+    for i in 0..40 {
+        let refid = format!("JP-LIVE-{i}");
+        let mut r = buyer.topup(bill(refid.clone())).await;
+        for _ in 0..50 {
+            if r.code() != "0" && r.code() != "1" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            r = buyer.topup(bill(refid.clone())).await;
+        }
+        if r.code() == "20" {
+            delivered = Some(refid);
+            break;
+        }
+        assert_eq!(r.code(), "47", "before the route is loaded: {:?}", r.json);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(delivered.is_some(), "A never delivered a live bill through B");
+    let at_b = orders(&chain.b, &chain.upstream).await;
+    let paid = at_b.iter().find(|o| o["product_code"] == "JOMPAY").expect("B has the bill");
+    assert_eq!((paid["status_code"].as_str(), paid["biller_code"].as_str()), (Some("20"), Some("5454")), "{paid}");
+}
+
 /// The successful orders' cost, in minor units.
 fn spent(orders: &[Value]) -> i64 {
     orders.iter().filter(|o| o["status_code"] == "20").map(|o| minor_units(o["price"].as_str().unwrap())).sum()

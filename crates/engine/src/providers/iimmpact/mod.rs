@@ -55,9 +55,18 @@ impl Iimmpact {
         }
     }
 
+    /// The order at the provider: our reference, the route's product, and
+    /// the order's extras (its plan, biller, payer) as they were given.
     fn request(order: &ProviderOrder) -> TopupRequest {
         let amount = tambah_iimmpact::Amount::from_minor(order.amount.minor());
-        TopupRequest::new(order.upstream_ref.clone(), order.upstream_product.clone(), order.account.clone(), amount)
+        let mut request = TopupRequest::new(
+            order.upstream_ref.clone(),
+            order.upstream_product.clone(),
+            order.account.clone(),
+            amount,
+        );
+        request.extras = order.extras.clone();
+        request
     }
 }
 
