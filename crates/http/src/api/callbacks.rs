@@ -37,13 +37,36 @@ fn setting(url: &str, method: &str, now_ms: i64) -> Json<Value> {
     }))
 }
 
-async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// The callback URL and method. Also `GET /v1/callback-url`.
+#[utoipa::path(get, path = "/v2/callback-url", tag = "callbacks", security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The setting", body = crate::openapi::schemas::CallbackAnswer),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let m = &req.caller.merchant;
     Ok(setting(&m.callback_url, &m.callback_method, state.engine.now_ms()))
 }
 
 /// `?url=&method=GET|POST` (query or body); an empty `url` turns callbacks off.
-async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// Sets the callback URL (empty: off) and method. Also `POST /v1/callback-url`.
+#[utoipa::path(post, path = "/v2/callback-url", tag = "callbacks", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("url" = String, Query, description = "http or https, globally reachable; empty turns callbacks off"),
+        ("method" = Option<crate::openapi::schemas::CallbackMethod>, Query, nullable = false, description = "POST (default) or GET"),
+    ),
+    responses(
+        (status = 200, description = "The new setting", body = crate::openapi::schemas::CallbackAnswer),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The account or credential may not change it", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     allowed(&req, SettingAccess::Change)?;
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let url = p.get("url").unwrap_or_default().trim().to_owned();

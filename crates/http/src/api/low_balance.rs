@@ -33,13 +33,32 @@ fn shape(email: &str, threshold: Amount, now_ms: i64) -> Json<Value> {
     }))
 }
 
-async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// The low-balance threshold. Also `GET /v1/low-balance-threshold`.
+#[utoipa::path(get, path = "/v2/low-balance-threshold", tag = "wallet", security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The setting", body = crate::openapi::schemas::LowBalanceAnswer),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let m = &req.caller.merchant;
     Ok(shape(&m.email, m.low_balance_threshold, state.engine.now_ms()))
 }
 
 /// `?amount=` (query or body), at least 1.
-async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// Sets the threshold (at least RM 1). Also `POST /v1/low-balance-threshold`.
+#[utoipa::path(post, path = "/v2/low-balance-threshold", tag = "wallet", security(("api_key" = []), ("bearer" = [])),
+    params(("amount" = String, Query, pattern = "^[1-9][0-9]*(\\.[0-9]{1,2})?$", description = "Ringgit, at least 1")),
+    responses(
+        (status = 200, description = "The new setting", body = crate::openapi::schemas::LowBalanceAnswer),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let text = p.get("amount").unwrap_or_default();
     let amount = Amount::parse_positive(&text, 2)

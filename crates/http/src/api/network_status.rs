@@ -16,7 +16,17 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v2/networkstatus", get(network_status)).route("/v1/networkstatus", get(network_status))
 }
 
-async fn network_status(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// Whether a product's network is healthy (advisory). Also `/v1/networkstatus`.
+#[utoipa::path(get, path = "/v2/networkstatus", tag = "products", security(("api_key" = []), ("bearer" = [])),
+    params(("product" = String, Query, description = "A product code")),
+    responses(
+        (status = 200, description = "The product's status", body = crate::openapi::schemas::NetworkStatusAnswer),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn network_status(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let p = product(&state, first_value(q, "product").or_else(|| first_value(q, "product_code")))?;
     let healthy = state.engine.network_healthy(req.caller.merchant.environment, &p);

@@ -72,7 +72,17 @@ fn current_item(p: &Product, level: &str, public_url: &str) -> Value {
     })
 }
 
-async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// Every product with the caller's prices. Also `GET /v2/products`.
+#[utoipa::path(get, path = "/v2/product-list", tag = "products", security(("api_key" = []), ("bearer" = [])),
+    params(("X-Api-Version" = Option<crate::openapi::schemas::ApiVersion>, Header, nullable = false, description = "The response version; default: the merchant's")),
+    responses(
+        (status = 200, description = "The products in the merchant's version", body = crate::openapi::schemas::ProductList),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let Authed { caller, headers, .. } = req;
     let version = ApiVersion::for_request(&headers, &caller.merchant.api_version)?;
     let level = &caller.merchant.level;
@@ -90,7 +100,16 @@ async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
 }
 
 /// v1: the seed's items, optionally one `category` (case-insensitive).
-async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/products", tag = "products", security(("api_key" = []), ("bearer" = [])),
+    params(("category" = Option<String>, Query, description = "One category, case-insensitive")),
+    responses(
+        (status = 200, description = "The products", body = crate::openapi::schemas::ProductListV1),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let category = first_value(req.query(), "category");
     let level = &req.caller.merchant.level;
     let catalog = state.engine.catalog();

@@ -16,13 +16,42 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v2/balance-statement", get(v2)).route("/v1/balance-statement", get(v1))
 }
 
-async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// Every movement of the wallet, with the balance right after it.
+#[utoipa::path(get, path = "/v2/balance-statement", tag = "reports", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("date" = Option<String>, Query, description = "`yyyy-MM-dd` or a range, Malaysia time"),
+        ("type" = Option<String>, Query, description = "DEPOSIT, TRANSACTION, REFUND or COMMISSION"),
+        ("page" = Option<u64>, Query, minimum = 1),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500),
+    ),
+    responses(
+        (status = 200, description = "A page of movements", body = crate::openapi::schemas::Statement),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     statement(state, req, false).await
 }
 
 /// v1 rows also carry `time` (IIMMPACT's v1 SDK reads the entry's time
 /// there, not in `date`).
-async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/balance-statement", tag = "reports", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("date" = Option<String>, Query, description = "`yyyy-MM-dd` or a range, Malaysia time"),
+        ("type" = Option<String>, Query, description = "DEPOSIT, TRANSACTION, REFUND or COMMISSION"),
+        ("page" = Option<u64>, Query, minimum = 1),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500),
+    ),
+    responses(
+        (status = 200, description = "A page of movements (rows also carry `time`)", body = crate::openapi::schemas::Statement),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     statement(state, req, true).await
 }
 

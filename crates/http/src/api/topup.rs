@@ -23,7 +23,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 /// never charges twice.
 #[utoipa::path(post, path = "/v2/topup", tag = "topup", security(("api_key" = []), ("bearer" = [])),
     request_body(content = crate::openapi::schemas::TopupRequest, content_type = "application/json"),
-    params(("X-Api-Version" = Option<crate::openapi::schemas::ApiVersion>, Header, description = "The response version; default: the merchant's")),
+    params(("X-Api-Version" = Option<crate::openapi::schemas::ApiVersion>, Header, nullable = false, description = "The response version; default: the merchant's")),
     responses(
         (status = 200, description = "The order (final, or 0/1: resubmit or wait for the callback)", body = crate::openapi::schemas::TopupAnswer),
         (status = 400, description = "Refused before anything was stored (the refid stays free)", body = crate::openapi::schemas::TopupRefusal),
@@ -45,6 +45,10 @@ pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Response, ApiError>
         (status = 200, description = "The order", body = crate::openapi::schemas::TopupV1),
         (status = 400, description = "Refused before anything was stored", body = crate::openapi::schemas::TopupV1),
         (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The merchant may not order (suspended, read-only)", body = crate::openapi::schemas::TopupV1),
+        (status = 409, description = "The refid names another order (code 54)", body = crate::openapi::schemas::TopupV1),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database refuses writes: nothing was stored (Retry-After)", body = crate::openapi::schemas::ErrorBody),
     ))]
 pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Response, ApiError> {
     topup(state, req, Shape::V1).await

@@ -91,14 +91,51 @@ fn base_query(q: &str, merchant_id: MerchantId) -> Result<OrderQuery, ApiError> 
     })
 }
 
-async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// The merchant's orders, newest first, with totals over every match.
+#[utoipa::path(get, path = "/v2/transactions", tag = "reports", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("date" = Option<String>, Query, description = "`yyyy-MM-dd` or `yyyy-MM-dd - yyyy-MM-dd`, Malaysia time"),
+        ("limit" = Option<u32>, Query, description = "1-500 (50)", minimum = 1, maximum = 500),
+        ("offset" = Option<u64>, Query, description = "From 0"),
+        ("status" = Option<String>, Query, description = "SUCCESSFUL, PENDING, FAILED or REFUND (repeatable)"),
+        ("account" = Option<String>, Query),
+        ("product" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "A page of orders", body = crate::openapi::schemas::Transactions),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let query = base_query(req.query(), req.caller.merchant.id)?;
     list(&state, &req, &query).await
 }
 
 /// v1 also filters by `refid` and `sn`, sorts by date either way, and
 /// answers in the shape IIMMPACT's v1 SDK declares.
-async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/transactions", tag = "reports", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("date" = Option<String>, Query, description = "`yyyy-MM-dd` or `yyyy-MM-dd - yyyy-MM-dd`, Malaysia time"),
+        ("limit" = Option<u32>, Query, description = "1-500 (50)", minimum = 1, maximum = 500),
+        ("offset" = Option<u64>, Query, description = "From 0"),
+        ("status" = Option<String>, Query, description = "SUCCESSFUL, PENDING, FAILED or REFUND (repeatable)"),
+        ("account" = Option<String>, Query),
+        ("product" = Option<String>, Query),
+        ("refid" = Option<String>, Query),
+        ("sn" = Option<String>, Query, description = "A serial, or a voucher's packed sn"),
+        ("sort" = Option<String>, Query, description = "`date` (the only order)"),
+        ("direction" = Option<String>, Query, description = "`asc` or `desc` (default)"),
+    ),
+    responses(
+        (status = 200, description = "A page of orders, as IIMMPACT's v1 SDK reads them", body = crate::openapi::schemas::TransactionsV1),
+        (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let mut query = base_query(q, req.caller.merchant.id)?;
     query.refid = first_value(q, "refid");

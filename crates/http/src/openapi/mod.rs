@@ -4,8 +4,10 @@
 //! by a test: regenerate it with `TAMBAH_UPDATE_OPENAPI=1 cargo test -p
 //! tambah-http openapi`.
 //!
-//! Covered so far: health, tokens, balance and topup (v2 in both response
-//! versions, and v1). The other resources are described in `docs/api.md`.
+//! Covered so far: health, tokens, balance, topup (v2 in both response
+//! versions, and v1), products, network status, transactions and the
+//! statement (v2 and v1), the callback URL and the low-balance threshold.
+//! The other resources are described in `docs/api.md` only.
 
 pub(crate) mod schemas;
 
@@ -37,10 +39,22 @@ use crate::AppState;
         crate::api::balance::v1,
         crate::api::topup::v2,
         crate::api::topup::v1,
+        crate::api::products::v2,
+        crate::api::products::v1,
+        crate::api::network_status::network_status,
+        crate::api::transactions::v2,
+        crate::api::transactions::v1,
+        crate::api::statement::v2,
+        crate::api::statement::v1,
+        crate::api::callbacks::show,
+        crate::api::callbacks::set,
+        crate::api::low_balance::show,
+        crate::api::low_balance::set,
     ),
     components(schemas(
         schemas::StatusCode,
         schemas::ApiVersion,
+        schemas::CallbackMethod,
         schemas::ErrorBody,
         schemas::Health,
         schemas::TokenRequest,
@@ -59,6 +73,33 @@ use crate::AppState;
         schemas::TopupRefusal,
         schemas::TopupV1,
         schemas::TopupDataV1,
+        schemas::Product20231001,
+        schemas::Product20250520,
+        schemas::ProductItem,
+        schemas::ProductList,
+        schemas::ProductListV1,
+        schemas::Transaction,
+        schemas::TransactionsMeta,
+        schemas::Transactions,
+        schemas::NamedProduct,
+        schemas::TransactionStatusV1,
+        schemas::BalanceMoveV1,
+        schemas::TransactionV1,
+        schemas::TransactionsMetaV1,
+        schemas::TransactionsV1,
+        schemas::StatementEntry,
+        schemas::PageLinks,
+        schemas::PageMeta,
+        schemas::Tally,
+        schemas::StatementSummary,
+        schemas::Statement,
+        schemas::Metadata,
+        schemas::CallbackSetting,
+        schemas::CallbackAnswer,
+        schemas::LowBalanceSetting,
+        schemas::LowBalanceAnswer,
+        schemas::NetworkStatus,
+        schemas::NetworkStatusAnswer,
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -66,6 +107,9 @@ use crate::AppState;
         (name = "auth", description = "Tokens for the Bearer scheme (the API key + HMAC scheme needs none)"),
         (name = "wallet", description = "The merchant's prepaid wallet"),
         (name = "topup", description = "Buying every product; the same refid again is the status check"),
+        (name = "products", description = "What can be bought, at the caller's prices"),
+        (name = "reports", description = "Orders and wallet movements, for reconciling"),
+        (name = "callbacks", description = "Where final statuses are sent"),
     )
 )]
 pub struct ApiDoc;
@@ -133,9 +177,25 @@ mod tests {
         for scheme in ["api_key", "bearer"] {
             assert!(v["components"]["securitySchemes"][scheme].is_object(), "{scheme}");
         }
-        for path in
-            ["/health", "/v2/token", "/v2/token/refresh", "/v2/balance", "/v1/balance", "/v2/topup", "/v1/topup"]
-        {
+        let paths = [
+            "/health",
+            "/v2/token",
+            "/v2/token/refresh",
+            "/v2/balance",
+            "/v1/balance",
+            "/v2/topup",
+            "/v1/topup",
+            "/v2/product-list",
+            "/v1/products",
+            "/v2/networkstatus",
+            "/v2/transactions",
+            "/v1/transactions",
+            "/v2/balance-statement",
+            "/v1/balance-statement",
+            "/v2/callback-url",
+            "/v2/low-balance-threshold",
+        ];
+        for path in paths {
             assert!(v["paths"][path].is_object(), "{path}");
         }
     }

@@ -256,3 +256,295 @@ pub enum ApiVersion {
     #[serde(rename = "2025-05-20")]
     V20250520,
 }
+
+/// A product, version `2023-10-01` (every value a string).
+#[derive(Serialize, ToSchema)]
+pub struct Product20231001 {
+    /// `Active` or `Inactive`.
+    status: String,
+    category: String,
+    product_code: String,
+    operator_code: String,
+    product_name: String,
+    /// A list (`5,10,30`) or a range (`1-1000`).
+    denomination: String,
+    unit_price: String,
+    /// The caller's level's discount, e.g. `3%`.
+    discount: String,
+    api_parameter: String,
+    update_time: String,
+    note: String,
+    /// `Integer` or `Decimal`.
+    datatype: String,
+    display_name: String,
+    group_type: String,
+    category_code: String,
+    /// `true` or `false`.
+    has_subproduct: String,
+    should_sync: String,
+    product_img: String,
+}
+
+/// A product, version `2025-05-20`.
+#[derive(Serialize, ToSchema)]
+pub struct Product20250520 {
+    status: String,
+    has_subproduct: bool,
+    product_code: String,
+    product_name: String,
+    product_remarks: String,
+    account_label: String,
+    keyboard_type: String,
+    denomination: String,
+    common_denominations: String,
+    denomination_data_type: String,
+    denomination_currency: String,
+    product_group: String,
+    category: String,
+    image_url: String,
+    account_type: String,
+    is_refundable: bool,
+    unit_price: String,
+    discount: String,
+}
+
+/// A product in the merchant's version.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ProductItem {
+    V20231001(Product20231001),
+    V20250520(Product20250520),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductList {
+    data: Vec<ProductItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductListV1 {
+    data: Vec<Product20231001>,
+}
+
+/// One order in the v2 listing.
+#[derive(Serialize, ToSchema)]
+pub struct Transaction {
+    trxid: String,
+    refid: String,
+    /// Malaysia time, `yyyy-MM-dd HH:mm:ss.fff`.
+    date: String,
+    response_date: String,
+    product_code: String,
+    product_name: String,
+    biller_code: String,
+    product_image_url: String,
+    category: String,
+    amount: String,
+    price: String,
+    account: String,
+    sn: String,
+    sender: String,
+    member_id: String,
+    /// `Successful`, `Pending`, `Failed` or `Refund`.
+    status: String,
+    status_code: String,
+    remarks: String,
+}
+
+/// Over every order the filters match, not only the page; amounts and
+/// prices of the successful ones.
+#[derive(Serialize, ToSchema)]
+pub struct TransactionsMeta {
+    transaction_count: String,
+    total_amount: String,
+    total_price: String,
+    profit: String,
+    successful_count: String,
+    pending_count: String,
+    failed_count: String,
+    refund_count: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Transactions {
+    data: Vec<Transaction>,
+    meta: TransactionsMeta,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NamedProduct {
+    code: String,
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TransactionStatusV1 {
+    #[schema(value_type = StatusCode)]
+    code: u8,
+    text: String,
+    /// When it last changed.
+    date: String,
+}
+
+/// The wallet around the order's hold; `null` for an order refused before
+/// anything was held.
+#[derive(Serialize, ToSchema)]
+pub struct BalanceMoveV1 {
+    prev: Option<f64>,
+    new: Option<f64>,
+}
+
+/// One order as IIMMPACT's v1 SDK reads it.
+#[derive(Serialize, ToSchema)]
+pub struct TransactionV1 {
+    id: i64,
+    entry_date: String,
+    product: NamedProduct,
+    amount: f64,
+    topup_number: String,
+    sender: String,
+    member_id: Option<i64>,
+    status: TransactionStatusV1,
+    balance: BalanceMoveV1,
+    price: f64,
+    sn: String,
+    remarks: String,
+    ref_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TransactionsMetaV1 {
+    transaction_count: String,
+    total_amount: f64,
+    total_price: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TransactionsV1 {
+    data: Vec<TransactionV1>,
+    meta: TransactionsMetaV1,
+}
+
+/// One movement of the wallet, with the balance right after it.
+#[derive(Serialize, ToSchema)]
+pub struct StatementEntry {
+    id: i64,
+    date: String,
+    /// Signed: what the wallet gained (+) or lost (−).
+    amount: f64,
+    balance: f64,
+    remarks: String,
+    /// `DEPOSIT`, `TRANSACTION` or `REFUND`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// v1 only: the same moment as `date`.
+    #[schema(nullable = false)]
+    time: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PageLinks {
+    first: String,
+    last: String,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PageMeta {
+    current_page: i64,
+    /// `null` on an empty page.
+    from: Option<i64>,
+    last_page: i64,
+    path: String,
+    per_page: i64,
+    to: Option<i64>,
+    total: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Tally {
+    amount: f64,
+    count: i64,
+}
+
+/// Over the date range, not only the page or type.
+#[derive(Serialize, ToSchema)]
+pub struct StatementSummary {
+    total_transactions: Tally,
+    total_deposit: Tally,
+    total_refund: Tally,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Statement {
+    data: Vec<StatementEntry>,
+    links: PageLinks,
+    meta: PageMeta,
+    summary: StatementSummary,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Metadata {
+    status_code: i64,
+    /// `dd-MM-yyyy HH:mm:ss`, Malaysia time.
+    last_updated: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct CallbackSetting {
+    status: String,
+    /// Empty: callbacks are off.
+    callback_url: String,
+    /// `POST` or `GET`.
+    method: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallbackAnswer {
+    data: CallbackSetting,
+    #[serde(rename = "@metadata")]
+    metadata: Metadata,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct LowBalanceSetting {
+    status: String,
+    email: String,
+    /// Ringgit; 0 when none is set.
+    balance_threshold: f64,
+    note: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LowBalanceAnswer {
+    data: LowBalanceSetting,
+    #[serde(rename = "@metadata")]
+    metadata: Metadata,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NetworkStatus {
+    product_code: String,
+    product_name: String,
+    product_img: String,
+    /// `Healthy` or `Interruption` (advisory).
+    network_status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NetworkStatusAnswer {
+    data: NetworkStatus,
+    metadata: Metadata,
+}
+
+/// How callbacks are sent.
+#[derive(Serialize, ToSchema)]
+pub enum CallbackMethod {
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "GET")]
+    Get,
+}
