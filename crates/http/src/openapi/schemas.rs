@@ -185,7 +185,8 @@ pub struct TopupData20250520 {
     account: String,
     product: String,
     product_name: String,
-    amount: f64,
+    /// `null` when a refused request's amount was not a number.
+    amount: Option<f64>,
     sn: String,
     pin: String,
     expiry: String,

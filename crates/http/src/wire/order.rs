@@ -125,7 +125,8 @@ impl Envelope {
             "account": self.account,
             "product": self.product,
             "productName": self.product_name,
-            "amount": self.amount.map(money).unwrap_or_else(|| json!(self.amount_text)),
+            // A number, or null for a refused request whose amount is not one.
+            "amount": self.amount.map(money).unwrap_or(Value::Null),
             "sn": self.sn,
             "pin": self.pin,
             "expiry": self.expiry,
