@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 #[derive(Clone, Debug)]
@@ -29,6 +29,9 @@ pub async fn send(config: &SmtpConfig, to: &str, subject: &str, body: &str) -> R
         .map_err(|_| "SMTP timed out".to_owned())?
 }
 
+/// The most a relay's replies may take in one session.
+const REPLIES_MAX_BYTES: u64 = 64 * 1024;
+
 async fn send_inner(config: &SmtpConfig, to: &str, subject: &str, body: &str) -> Result<(), String> {
     for address in [to, config.from.as_str()] {
         if address.contains(['\r', '\n', '<', '>']) {
@@ -37,9 +40,11 @@ async fn send_inner(config: &SmtpConfig, to: &str, subject: &str, body: &str) ->
     }
     let stream = TcpStream::connect(&config.relay).await.map_err(|e| format!("connect {}: {e}", config.relay))?;
     let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
+    // A whole session's replies are a few hundred bytes: a relay that sends
+    // more (or one endless line) is cut off here, not buffered.
+    let mut lines = BufReader::new(read.take(REPLIES_MAX_BYTES)).lines();
     async fn expect(
-        lines: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
+        lines: &mut tokio::io::Lines<BufReader<tokio::io::Take<tokio::net::tcp::OwnedReadHalf>>>,
         code: &str,
     ) -> Result<(), String> {
         loop {
@@ -80,4 +85,30 @@ async fn send_inner(config: &SmtpConfig, to: &str, subject: &str, body: &str) ->
     expect(&mut lines, "250").await?;
     let _ = write.write_all(b"QUIT\r\n").await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::{send, SmtpConfig};
+
+    /// A relay that greets with one endless line is cut off after 64 KiB:
+    /// the send fails, it does not buffer the line whole.
+    #[tokio::test]
+    async fn an_endless_reply_is_cut_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let piece = vec![b'2'; 16 * 1024];
+            // One line that never ends, until the reader hangs up.
+            while socket.write_all(&piece).await.is_ok() {}
+        });
+        let config = SmtpConfig { relay, from: "alerts@tambah.test".into() };
+        let sent = send(&config, "ops@tambah.test", "subject", "body").await;
+        // Read unbounded, this would only end at the 30 s timeout.
+        let error = sent.expect_err("an endless greeting is no greeting");
+        assert_ne!(error, "SMTP timed out", "cut off at the bound, not by the clock");
+    }
 }
