@@ -58,7 +58,11 @@ impl FromRequest<Arc<AppState>> for Authed {
         if let Some(note) = &access {
             note.merchant(&m.account);
         }
-        state.limits.merchant(m.id, m.environment, m.rate_limit_per_s).map_err(IntoResponse::into_response)?;
+        let allowance =
+            state.limits.merchant(m.id, m.environment, m.rate_limit_per_s).map_err(IntoResponse::into_response)?;
+        if let Some(note) = &access {
+            note.allowance(allowance);
+        }
         Ok(Authed { caller, uri: parts.uri, headers: parts.headers, body, access })
     }
 }

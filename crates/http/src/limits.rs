@@ -35,7 +35,20 @@ use governor::{Quota, RateLimiter};
 use tambah_domain::{Environment, MerchantId};
 
 type Keyed<K> = RateLimiter<K, governor::state::keyed::DefaultKeyedStateStore<K>, DefaultClock>;
-type Direct = governor::DefaultDirectRateLimiter;
+/// The merchants' limiters also say what is left (for the `RateLimit`
+/// header of every answer).
+type Informing = governor::middleware::StateInformationMiddleware;
+type MerchantKeyed =
+    RateLimiter<MerchantId, governor::state::keyed::DefaultKeyedStateStore<MerchantId>, DefaultClock, Informing>;
+type MerchantDirect = RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock, Informing>;
+
+/// What a merchant's request left of its allowance: the quota a second
+/// and what remains of it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allowance {
+    pub quota: u32,
+    pub remaining: u32,
+}
 
 /// IIMMPACT's per-address block: more than `requests` within `window_s`
 /// and the address gets 403 for `block_s`.
@@ -138,12 +151,12 @@ fn per_minute(n: u32) -> Quota {
 
 pub struct RateLimits {
     config: RateConfig,
-    live: Keyed<MerchantId>,
-    staging: Keyed<MerchantId>,
+    live: MerchantKeyed,
+    staging: MerchantKeyed,
     /// Merchants with the operator's own figure: their own limiter each
     /// (a keyed limiter has one quota for all its keys), rebuilt when the
     /// figure changes.
-    own: RwLock<HashMap<MerchantId, (u32, Arc<Direct>)>>,
+    own: RwLock<HashMap<MerchantId, (u32, Arc<MerchantDirect>)>>,
     unauthenticated: Keyed<AddressKey>,
     /// Addresses that ran out of failed authentications, until when: they
     /// are refused before any check runs.
@@ -202,8 +215,8 @@ impl IntoResponse for Limited {
 impl RateLimits {
     pub fn new(config: RateConfig) -> RateLimits {
         RateLimits {
-            live: RateLimiter::keyed(per_second(config.live_per_s, 1)),
-            staging: RateLimiter::keyed(per_second(config.staging_per_s, 1)),
+            live: RateLimiter::keyed(per_second(config.live_per_s, 1)).with_middleware::<Informing>(),
+            staging: RateLimiter::keyed(per_second(config.staging_per_s, 1)).with_middleware::<Informing>(),
             own: RwLock::new(HashMap::new()),
             unauthenticated: RateLimiter::keyed(per_second(config.unauthenticated_per_s, 10)),
             blocked: Mutex::new(HashMap::new()),
@@ -229,28 +242,34 @@ impl RateLimits {
 
     /// One request of an authenticated merchant. `own_per_s`: the
     /// operator's figure for this merchant, when set.
-    pub fn merchant(&self, id: MerchantId, env: Environment, own_per_s: Option<u32>) -> Result<(), Limited> {
-        match (own_per_s, env) {
-            (Some(n), _) => {
-                let limiter = self.own_limiter(id, n);
-                let policy = ("merchant", n, 1);
-                limiter.check().map_err(|not_until| Limited {
-                    retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-                    policy,
-                })
+    pub fn merchant(&self, id: MerchantId, env: Environment, own_per_s: Option<u32>) -> Result<Allowance, Limited> {
+        let refused = |quota: u32| {
+            move |not_until: governor::NotUntil<_>| Limited {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                policy: ("merchant", quota, 1),
             }
-            (None, Environment::Live) => Self::wait(&self.live, &id, ("merchant", self.config.live_per_s, 1)),
-            (None, Environment::Staging) => Self::wait(&self.staging, &id, ("merchant", self.config.staging_per_s, 1)),
-        }
+        };
+        let (quota, snapshot) = match (own_per_s, env) {
+            (Some(n), _) => (n, self.own_limiter(id, n).check().map_err(refused(n))?),
+            (None, Environment::Live) => {
+                let n = self.config.live_per_s;
+                (n, self.live.check_key(&id).map_err(refused(n))?)
+            }
+            (None, Environment::Staging) => {
+                let n = self.config.staging_per_s;
+                (n, self.staging.check_key(&id).map_err(refused(n))?)
+            }
+        };
+        Ok(Allowance { quota, remaining: snapshot.remaining_burst_capacity() })
     }
 
-    fn own_limiter(&self, id: MerchantId, per_s: u32) -> Arc<Direct> {
+    fn own_limiter(&self, id: MerchantId, per_s: u32) -> Arc<MerchantDirect> {
         if let Some((n, limiter)) = self.own.read().expect("rate limits poisoned").get(&id) {
             if *n == per_s {
                 return limiter.clone();
             }
         }
-        let limiter = Arc::new(RateLimiter::direct(per_second(per_s, 1)));
+        let limiter = Arc::new(RateLimiter::direct(per_second(per_s, 1)).with_middleware::<Informing>());
         self.own.write().expect("rate limits poisoned").insert(id, (per_s, limiter.clone()));
         limiter
     }

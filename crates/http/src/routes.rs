@@ -238,11 +238,18 @@ pub(crate) struct AccessNote(Arc<std::sync::Mutex<AccessFields>>);
 struct AccessFields {
     merchant: Option<String>,
     refid: Option<String>,
+    /// What the merchant's request left of its rate (for the answer's
+    /// `RateLimit-Policy` and `RateLimit` headers).
+    allowance: Option<crate::limits::Allowance>,
 }
 
 impl AccessNote {
     pub(crate) fn merchant(&self, account: &str) {
         self.0.lock().expect("access note").merchant = Some(account.to_owned());
+    }
+
+    pub(crate) fn allowance(&self, allowance: crate::limits::Allowance) {
+        self.0.lock().expect("access note").allowance = Some(allowance);
     }
 
     pub(crate) fn refid(&self, refid: &str) {
@@ -271,6 +278,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         HeaderValue::from_str(&format!("{:08x}-{n:012x}", std::process::id())).expect("hex is a valid header")
     });
     let mut res = next.run(req).await;
+    rate_headers(&note, &mut res);
     if tracing::enabled!(target: "tambah::access", tracing::Level::INFO) {
         let fields = note.0.lock().expect("access note");
         tracing::info!(
@@ -286,6 +294,24 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     }
     res.headers_mut().insert("x-request-id", id);
     res
+}
+
+/// Every authenticated answer says the merchant's rate and what is left of
+/// it (IETF draft `RateLimit-Policy` / `RateLimit`: quota `q` per `w`
+/// seconds, `r` left, whole again in `t` seconds), so a client can pace
+/// itself before it meets a 429 (which says the same with `r=0`).
+fn rate_headers(note: &AccessNote, res: &mut Response) {
+    let Some(a) = note.0.lock().expect("access note").allowance else { return };
+    if res.headers().contains_key("ratelimit") {
+        return; // a 429 already says it
+    }
+    let full_again_s = u32::from(a.remaining < a.quota);
+    let policy = format!("\"merchant\";q={};w=1", a.quota);
+    let left = format!("\"merchant\";r={};t={full_again_s}", a.remaining);
+    if let (Ok(policy), Ok(left)) = (HeaderValue::from_str(&policy), HeaderValue::from_str(&left)) {
+        res.headers_mut().insert("ratelimit-policy", policy);
+        res.headers_mut().insert("ratelimit", left);
+    }
 }
 
 /// An `X-Api-Version` the server does not know is refused on every route

@@ -144,6 +144,18 @@ async fn a_merchant_past_its_rate_is_told_when_to_come_back() {
     assert!((1..=1).contains(&retry), "whole seconds, rounded up: {retry}");
     assert_eq!(r.headers["ratelimit-policy"], "\"merchant\";q=5;w=1");
     assert!(r.headers["ratelimit"].to_str().unwrap().starts_with("\"merchant\";r=0;t="));
+    // Every answer before the 429 said the policy and what was left, less
+    // each time, so a client can pace itself.
+    let served: Vec<_> = codes.iter().take_while(|r| r.status == 200).collect();
+    let left: Vec<u32> = served
+        .iter()
+        .map(|r| {
+            assert_eq!(r.headers["ratelimit-policy"], "\"merchant\";q=5;w=1");
+            let v = r.headers["ratelimit"].to_str().unwrap();
+            v.split(";r=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(left.windows(2).all(|w| w[1] <= w[0]) && left.last() < left.first(), "{left:?}");
 
     server.cli(&["merchant", "update", "--account", &m.account, "--rate-limit", "1000"]);
     for _ in 0..20 {
