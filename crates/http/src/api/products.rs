@@ -99,7 +99,7 @@ pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({ "data": items })))
 }
 
-/// v1: the seed's items, optionally one `category` (case-insensitive).
+/// v1: the products in the 2023-10-01 shape, optionally one `category` (case-insensitive).
 #[utoipa::path(get, path = "/v1/products", tag = "products", security(("api_key" = []), ("bearer" = [])),
     params(("category" = Option<String>, Query, description = "One category, case-insensitive")),
     responses(
