@@ -79,6 +79,10 @@ pub(crate) fn same_request(
 const CHOICES: [&str; 2] = ["subproduct_code", "biller_code"];
 
 fn same_choice(stored_json: &str, asked_json: &str) -> bool {
+    // The common status check sends no extras, or the same ones: no parsing.
+    if asked_json == "{}" || asked_json == stored_json {
+        return true;
+    }
     let read =
         |json: &str| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).unwrap_or_default();
     let (stored, asked) = (read(stored_json), read(asked_json));
