@@ -84,14 +84,17 @@ pub async fn open_loop(url: &str, token: &str, rate: u64, seconds: u64, prefix: 
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let start = Instant::now() + Duration::from_millis(100);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Duration, Answer)>();
+    let (wire_tx, mut wire_rx) = mpsc::unbounded_channel::<(Duration, Answer)>();
     let timeline = std::env::var_os("TAMBAH_BENCH_TIMELINE").is_some();
     for i in 0..total {
         let due = start + interval * (i as u32);
         tokio::time::sleep_until(due.into()).await;
-        let (topups, slots, done) = (topups.clone(), slots.clone(), done_tx.clone());
+        let (topups, slots, done, wire) = (topups.clone(), slots.clone(), done_tx.clone(), wire_tx.clone());
         tokio::spawn(async move {
             let _slot = slots.acquire().await.expect("slots");
+            let sent = Instant::now();
             let answer = topups.send(i).await;
+            let _ = wire.send((sent.elapsed(), answer.clone()));
             if timeline && due.elapsed() > Duration::from_millis(20) {
                 let since = due.duration_since(start).as_millis();
                 eprintln!("slow: due at {since} ms, answered after {} ms", due.elapsed().as_millis());
@@ -99,12 +102,16 @@ pub async fn open_loop(url: &str, token: &str, rate: u64, seconds: u64, prefix: 
             let _ = done.send((due.elapsed(), answer));
         });
     }
-    drop(done_tx);
+    drop((done_tx, wire_tx));
     let mut all = Vec::with_capacity(total as usize);
     while let Some(done) = done_rx.recv().await {
         all.push(done);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let mut wire = Vec::with_capacity(total as usize);
+    while let Some(w) = wire_rx.recv().await {
+        wire.push(w);
+    }
     let failed = all.iter().filter(|(_, a)| *a != Answer::Served).count();
     println!(
         "open loop: offered {rate}/s for {seconds} s over {connections} connections, {} answered in {elapsed:.1} s ({:.0}/s), {failed} not 20",
@@ -112,6 +119,12 @@ pub async fn open_loop(url: &str, token: &str, rate: u64, seconds: u64, prefix: 
         all.len() as f64 / elapsed
     );
     report("latency from the due time", &all);
+    let mut on_wire: Vec<Duration> = wire.iter().map(|(l, _)| *l).collect();
+    let p = percentiles(&mut on_wire);
+    println!(
+        "on the wire (ms, from a free connection to the answer): p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        p[0], p[1], p[2], p[3], p[4]
+    );
 }
 
 /// Topups back to back on CONNECTIONS for SECONDS: the rate answered.
