@@ -185,7 +185,7 @@ for name, call in [
         call()
         check(f"{name}: refused", False, "answered 2xx")
     except ApiException as e:
-        check(f"{name}: a clear 'not offered' answer", e.status == 501 and "not offered" in (e.body or ""), e)
+        check(f"{name}: a clear 'not offered' answer", e.status == 403 and "not offered" in (e.body or ""), e)
 
 # The new-password challenge: none is ever pending, said in the SDK's error shape.
 try:
@@ -193,7 +193,7 @@ try:
         username=USERNAME, old_password=PASSWORD, new_password="another-password-1", session="x"))
     check("new-password challenge: refused", False, "answered 2xx")
 except ApiException as e:
-    check("new-password challenge: says none is pending", e.status == 400 and "change-password" in e.body, e)
+    check("new-password challenge: says none is pending", e.status == 401 and "change-password" in e.body, e)
 
 end = account.v1_balance_get().data.balance
 paid = [whole, frac, pin, data, jompay, zakat]

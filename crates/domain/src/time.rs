@@ -73,7 +73,11 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> Day {
 /// `yyyy-MM-dd` to a day, checking that the date exists.
 pub fn parse_date(text: &str) -> Result<Day, String> {
     let bad = || format!("{text:?} is not a date (yyyy-MM-dd)");
-    let parts: Vec<&str> = text.trim().split('-').collect();
+    // One form only: digits and hyphens, no sign, no spaces.
+    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return Err(bad());
+    }
+    let parts: Vec<&str> = text.split('-').collect();
     let [y, m, d] = parts.as_slice() else { return Err(bad()) };
     if y.len() != 4 || m.len() != 2 || d.len() != 2 {
         return Err(bad());
@@ -90,20 +94,18 @@ pub fn parse_date(text: &str) -> Result<Day, String> {
     Ok(days)
 }
 
-/// `yyyy-MM-dd` or `yyyy-MM-dd - yyyy-MM-dd` (inclusive) to the Unix-ms range
-/// [start of the first day, start of the day after the last) in Malaysia time.
+/// `yyyy-MM-dd` or `yyyy-MM-dd - yyyy-MM-dd` (inclusive, in either order) to
+/// the Unix-ms range [start of the first day, start of the day after the
+/// last) in Malaysia time.
 pub fn parse_date_range(text: &str) -> Result<(i64, i64), String> {
-    let (first, last) = match text.split_once(" - ") {
+    let (a, b) = match text.split_once(" - ") {
         Some((a, b)) => (parse_date(a)?, parse_date(b)?),
         None => {
             let d = parse_date(text)?;
             (d, d)
         }
     };
-    if last < first {
-        return Err(format!("{text:?}: the range ends before it starts"));
-    }
-    Ok((day_start_ms(first), day_start_ms(last + 1)))
+    Ok((day_start_ms(a.min(b)), day_start_ms(a.max(b) + 1)))
 }
 
 /// Unix ms at the start (00:00 Malaysia time) of a day.
@@ -125,7 +127,10 @@ pub fn date_text(day: Day) -> String {
 /// `yyyy-MM` to the Unix-ms range of that month in Malaysia time.
 pub fn parse_month(text: &str) -> Result<(i64, i64), String> {
     let bad = || format!("{text:?} is not a month (yyyy-MM)");
-    let (y, m) = text.trim().split_once('-').ok_or_else(bad)?;
+    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return Err(bad());
+    }
+    let (y, m) = text.split_once('-').ok_or_else(bad)?;
     let (year, month): (i64, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
         return Err(bad());
@@ -179,7 +184,13 @@ mod tests {
         assert_eq!(to - from, 86_400_000);
         let (from2, to2) = parse_date_range("2023-10-01 - 2023-10-03").unwrap();
         assert_eq!((from2, to2 - from2), (from, 3 * 86_400_000));
-        assert!(parse_date_range("2023-10-03 - 2023-10-01").is_err());
+        // A range given backwards is the same days.
+        assert_eq!(parse_date_range("2023-10-03 - 2023-10-01").unwrap(), (from2, to2));
+        // One form only: no sign, no spaces, ASCII digits.
+        for bad in ["+023-10-01", " 2023-10-01", "2023-10-01 ", "２023-10-01", "2023-+1-01"] {
+            assert!(parse_date(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_month("+023-12").is_err() && parse_month(" 2023-12").is_err());
         assert_eq!(day_of(from - 1), day_of(from) - 1);
         let (m0, m1) = parse_month("2023-12").unwrap();
         assert_eq!((date_text(day_of(m0)), date_text(day_of(m1))), ("2023-12-01".into(), "2024-01-01".into()));

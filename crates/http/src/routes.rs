@@ -40,6 +40,7 @@ fn resources() -> Router<Arc<AppState>> {
         .merge(api::upstream::router())
         .merge(api::not_offered::router())
         .merge(crate::openapi::router())
+        .merge(crate::openapi::reference::router())
 }
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {

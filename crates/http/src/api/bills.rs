@@ -16,15 +16,30 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v2/bill-presentment", get(v2)).route("/v1/bill-presentment", get(v1))
 }
 
-/// v2 answers in the merchant's version (or `X-Api-Version`).
-async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// What a bill account owes before it is paid, in the merchant's version (or `X-Api-Version`).
+#[utoipa::path(get, path = "/v2/bill-presentment", tag = "bills", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("product" = String, Query, min_length = 1, description = "A product with presentment (postpaid, utility, JomPAY)"),
+        ("account" = String, Query, min_length = 1, description = "The bill account (Ref-1 for JomPAY)"),
+        ("biller_code" = Option<String>, Query, nullable = false, description = "JomPAY: the biller"),
+        ("X-Api-Version" = Option<crate::openapi::schemas::ApiVersion>, Header, nullable = false, description = "The response version for this request (default: the merchant's)"),
+    ),
+    responses((status = 200, description = "What is owed; `message` says when the account is invalid", body = crate::openapi::resources::PresentmentAnswer), crate::openapi::resources::Refusals))]
+pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let version = ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)?;
     bill_presentment(state, req, Some(version)).await
 }
 
 /// v1 answers as IIMMPACT's v1 SDK reads it: `metadata` beside `data`,
 /// `Outstanding` a number or `null` (its `float()` raises on `""`).
-async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/bill-presentment", tag = "bills", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("product" = String, Query, min_length = 1, description = "A product with presentment (postpaid, utility, JomPAY)"),
+        ("account" = String, Query, min_length = 1, description = "The bill account (Ref-1 for JomPAY)"),
+        ("biller_code" = Option<String>, Query, nullable = false, description = "JomPAY: the biller"),
+    ),
+    responses((status = 200, description = "What is owed, as the v1 SDK reads it", body = crate::openapi::resources::PresentmentV1), crate::openapi::resources::Refusals))]
+pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)?;
     bill_presentment(state, req, None).await
 }

@@ -69,7 +69,12 @@ pub(crate) async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiE
 pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     allowed(&req, SettingAccess::Change)?;
     let p = params::parse(&req.headers, req.query(), &req.body)?;
-    let url = p.get("url").unwrap_or_default().trim().to_owned();
+    // Required, so that a misspelt parameter cannot turn callbacks off.
+    let url = p
+        .get("url")
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "url is required (an empty url turns callbacks off)"))?
+        .trim()
+        .to_owned();
     let callback_method = p.get("method").unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
     if !matches!(callback_method.as_str(), "GET" | "POST") {
         return Err(ApiError::bad_request("invalid_method", "method must be GET or POST"));
@@ -84,28 +89,38 @@ pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiEr
 }
 
 /// [ours] The secret that signs callbacks (`X-Signature: t=…,v1=…`).
-async fn secret(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v2/callback-secret", tag = "callbacks", security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "The signing secret", body = crate::openapi::resources::CallbackSecretAnswer), crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden))]
+pub(crate) async fn secret(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     allowed(&req, SettingAccess::ReadSecret)?;
     let secrets = state.engine.callback_secrets(req.caller.merchant.id).await?;
     Ok(Json(json!({"data": {"secret": secrets[0], "previous_secret_valid": secrets.len() > 1}})))
 }
 
 /// [ours] A new secret; the previous one keeps signing for 24 hours.
-async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/v2/callback-secret/rotate", tag = "callbacks", security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "The new secret", body = crate::openapi::resources::CallbackSecretAnswer), crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden))]
+pub(crate) async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     allowed(&req, SettingAccess::Change)?;
     let secret = state.engine.rotate_callback_secret(req.caller.merchant.id).await?;
     Ok(Json(json!({"data": {"secret": secret, "previous_secret_valid": true}})))
 }
 
 /// [ours] Queues the order's current status for delivery again.
-async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/v2/callbacks/{refid}/redeliver", tag = "callbacks", security(("api_key" = []), ("bearer" = [])),
+    params(("refid" = String, Path, description = "The order's refid")),
+    responses((status = 200, description = "Queued", body = crate::openapi::resources::RedeliveryAnswer), crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden, crate::openapi::resources::NotFound))]
+pub(crate) async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
     allowed(&req, SettingAccess::Change)?;
     let id = state.engine.redeliver(&req.caller.merchant, &refid).await?;
     Ok(Json(json!({"data": {"refid": refid, "callback_id": id.get(), "status": "queued"}})))
 }
 
 /// [ours] Every callback of an order and every attempt to deliver it.
-async fn log(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v2/callbacks/{refid}", tag = "callbacks", security(("api_key" = []), ("bearer" = [])),
+    params(("refid" = String, Path, description = "The order's refid")),
+    responses((status = 200, description = "The order's callbacks, oldest first", body = crate::openapi::resources::CallbackLog), crate::openapi::resources::Refusals, crate::openapi::resources::NotFound))]
+pub(crate) async fn log(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"data": log_json(&state.engine, req.caller.merchant.id, &refid).await?})))
 }
 

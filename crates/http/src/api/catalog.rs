@@ -71,8 +71,16 @@ fn fields(p: &Product) -> Vec<Value> {
     }
 }
 
-/// `GET /v2/catalog?product_code=&is_active=&include_hidden=`
-async fn catalog(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// [ours] The catalogue as a tree of groups and categories, each product
+/// with its purchase form and its price for the caller.
+#[utoipa::path(get, path = "/v2/catalog", tag = "products", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("product_code" = Option<String>, Query, nullable = false, description = "Only this product"),
+        ("is_active" = Option<bool>, Query, nullable = false, description = "Only active (true) or inactive (false) products"),
+        ("include_hidden" = Option<bool>, Query, nullable = false, description = "Also the simulation-only test products"),
+    ),
+    responses((status = 200, description = "The catalogue", body = crate::openapi::resources::Catalog), crate::openapi::resources::Refusals))]
+pub(crate) async fn catalog(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let only = first_value(q, "product_code");
     let is_active = flag(q, "is_active")?;

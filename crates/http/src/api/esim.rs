@@ -17,8 +17,10 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v2/esim/countries", get(countries)).route("/v2/esim/qr/{refid}", get(qr_code))
 }
 
-/// `GET /v2/esim/countries`
-async fn countries(state: Shared, _req: Authed) -> Result<Json<Value>, ApiError> {
+/// [ours] The countries where e-SIM plans are sold.
+#[utoipa::path(get, path = "/v2/esim/countries", tag = "products", security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "The countries", body = crate::openapi::resources::EsimCountries), crate::openapi::resources::Refusals))]
+pub(crate) async fn countries(state: Shared, _req: Authed) -> Result<Json<Value>, ApiError> {
     let families = state.engine.families();
     let data: Vec<Value> = families
         .countries()
@@ -28,8 +30,11 @@ async fn countries(state: Shared, _req: Authed) -> Result<Json<Value>, ApiError>
     Ok(Json(json!({ "data": data })))
 }
 
-/// `GET /v2/esim/qr/{refid}`: the activation QR code, to its buyer only.
-async fn qr_code(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Response, ApiError> {
+/// [ours] The activation QR code of a delivered e-SIM, to its buyer only.
+#[utoipa::path(get, path = "/v2/esim/qr/{refid}", tag = "topup", security(("api_key" = []), ("bearer" = [])),
+    params(("refid" = String, Path, description = "The order's refid")),
+    responses((status = 200, description = "The QR code", content_type = "image/png", body = Vec<u8>), crate::openapi::resources::Refusals, crate::openapi::resources::NotFound))]
+pub(crate) async fn qr_code(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Response, ApiError> {
     let order = state
         .engine
         .order_by_refid(req.caller.merchant.id, &refid)

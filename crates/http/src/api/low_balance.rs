@@ -50,7 +50,7 @@ pub(crate) async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiE
 /// `?amount=` (query or body), at least 1.
 /// Sets the threshold (at least RM 1). Also `POST /v1/low-balance-threshold`.
 #[utoipa::path(post, path = "/v2/low-balance-threshold", tag = "wallet", security(("api_key" = []), ("bearer" = [])),
-    params(("amount" = String, Query, pattern = "^[1-9][0-9]*(\\.[0-9]{1,2})?$", description = "Ringgit, at least 1")),
+    params(("amount" = String, Query, pattern = "^(?:[1-9][0-9]{0,7}(?:\\.[0-9]{1,2})?|100000000(?:\\.00?)?)$", description = "Ringgit, from 1 to 100,000,000, at most two decimals")),
     responses(
         (status = 200, description = "The new setting", body = crate::openapi::schemas::LowBalanceAnswer),
         (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),

@@ -18,7 +18,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 
 /// Whether a product's network is healthy (advisory). Also `/v1/networkstatus`.
 #[utoipa::path(get, path = "/v2/networkstatus", tag = "products", security(("api_key" = []), ("bearer" = [])),
-    params(("product" = String, Query, description = "A product code")),
+    params(("product" = String, Query, min_length = 1, description = "A product code")),
     responses(
         (status = 200, description = "The product's status", body = crate::openapi::schemas::NetworkStatusAnswer),
         (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),

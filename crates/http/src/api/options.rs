@@ -39,8 +39,15 @@ fn amount_or_null(a: Option<Amount>) -> Value {
     a.map(wire::money).unwrap_or(Value::Null)
 }
 
-/// `GET /v2/subproducts?product_code=&account_number=&limit=`
-async fn subproducts_route(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// The plans, accounts, billers, zakat types or e-SIM plans of a product.
+#[utoipa::path(get, path = "/v2/subproducts", tag = "products", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("product_code" = String, Query, min_length = 1, description = "A product with choices (data, PTPTN, JomPAY, zakat, e-SIM)"),
+        ("account_number" = Option<String>, Query, nullable = false, description = "PTPTN: the payer's NRIC; data: the phone number; e-SIM: the country"),
+        ("limit" = Option<u32>, Query, nullable = false, description = "At most this many"),
+    ),
+    responses((status = 200, description = "The choices", body = crate::openapi::resources::Subproducts), crate::openapi::resources::Refusals))]
+pub(crate) async fn subproducts_route(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let p = product(&state, first_value(q, "product_code"))?;
     let mut list = subproducts(&state, &p, first_value(q, "account_number").as_deref())?;
@@ -70,8 +77,17 @@ async fn subproducts_route(state: Shared, req: Authed) -> Result<Json<Value>, Ap
     Ok(Json(json!({"message": "success", "data": data})))
 }
 
-/// `GET /v2/options?product_code=&field_id=&account_number=&page=&limit=`
-async fn options(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// [ours] The choices of a purchase form's `select` field, in pages.
+#[utoipa::path(get, path = "/v2/options", tag = "products", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("product_code" = String, Query, min_length = 1, description = "The product"),
+        ("field_id" = Option<String>, Query, nullable = false, description = "`subproduct_code`, or `biller_code` for JomPAY (the default)"),
+        ("account_number" = Option<String>, Query, nullable = false, description = "What the choices depend on, as for /v2/subproducts"),
+        ("page" = Option<u32>, Query, nullable = false, minimum = 1, description = "From 1"),
+        ("limit" = Option<u32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Per page, default 20"),
+    ),
+    responses((status = 200, description = "A page of choices", body = crate::openapi::resources::Options), crate::openapi::resources::Refusals))]
+pub(crate) async fn options(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let p = product(&state, first_value(q, "product_code"))?;
     let field = first_value(q, "field_id").unwrap_or_else(|| option_field(&p).to_owned());

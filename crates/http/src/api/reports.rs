@@ -127,8 +127,14 @@ fn wants_csv(q: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// `GET /v2/reports/transaction-summary?date=yyyy-MM-dd[ - yyyy-MM-dd]&format=`
-async fn summary_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
+/// [ours] Successful orders per Malaysia-time day and product: count, amount, cost, profit.
+#[utoipa::path(get, path = "/v2/reports/transaction-summary", tag = "reports", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("date" = String, Query, description = "`yyyy-MM-dd`, or a range `yyyy-MM-dd - yyyy-MM-dd`"),
+        ("format" = Option<String>, Query, nullable = false, description = "`json` (default) or `csv`"),
+    ),
+    responses((status = 200, description = "The summary (CSV: its `data` rows)", content((crate::openapi::resources::SummaryAnswer = "application/json"), (String = "text/csv"))), crate::openapi::resources::Refusals))]
+pub(crate) async fn summary_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
     let q = req.query();
     let as_csv = wants_csv(q)?;
     let date = first_value(q, "date").ok_or_else(|| ApiError::bad_request("invalid_date", "date is required"))?;
@@ -137,8 +143,14 @@ async fn summary_route(state: Shared, req: Authed) -> Result<Response, ApiError>
     Ok(respond(value, "data", SUMMARY_COLUMNS, as_csv))
 }
 
-/// `GET /v2/reports/invoice?month=yyyy-MM&format=`
-async fn invoice_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
+/// [ours] A month's wallet movements and successful orders per product.
+#[utoipa::path(get, path = "/v2/reports/invoice", tag = "reports", security(("api_key" = []), ("bearer" = [])),
+    params(
+        ("month" = String, Query, description = "`yyyy-MM`"),
+        ("format" = Option<String>, Query, nullable = false, description = "`json` (default) or `csv`"),
+    ),
+    responses((status = 200, description = "The statement (CSV: its `lines`)", content((crate::openapi::resources::InvoiceAnswer = "application/json"), (String = "text/csv"))), crate::openapi::resources::Refusals))]
+pub(crate) async fn invoice_route(state: Shared, req: Authed) -> Result<Response, ApiError> {
     let q = req.query();
     let as_csv = wants_csv(q)?;
     let month =

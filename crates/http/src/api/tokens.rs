@@ -117,7 +117,11 @@ pub(crate) async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: B
     Ok(result(state.engine.refresh(&v[0]).await?))
 }
 
-async fn change_password(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+/// Changes the caller's password; every token and refresh token issued before is revoked.
+#[utoipa::path(post, path = "/v1/auth/change-password", tag = "auth", security(("api_key" = []), ("bearer" = [])),
+    request_body(content = crate::openapi::resources::PasswordChange, content_type = "application/json"),
+    responses((status = 200, description = "Changed", body = crate::openapi::resources::Message), crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden))]
+pub(crate) async fn change_password(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let v = required(&p, &["old_password", "new_password"])?;
     state.engine.change_password(&req.caller, &v[0], &v[1]).await?;

@@ -251,7 +251,13 @@ async fn order(state: &Shared, merchant_id: MerchantId, p: &params::Params) -> R
 /// `POST /v2/transactions/check {"refid"?, "trxid"?, "user_email"?: [...]}`:
 /// opens a dispute for a successful transaction the customer says did not
 /// arrive.
-async fn check(state: Shared, req: Authed) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/v2/transactions/check", tag = "reports", security(("api_key" = []), ("bearer" = [])),
+    request_body(content = crate::openapi::resources::CheckRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A dispute is open (`Success`), or why not (`Failed`)", body = crate::openapi::resources::CheckAnswer),
+        (status = 404, description = "No such transaction", body = crate::openapi::resources::CheckAnswer),
+        crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden))]
+pub(crate) async fn check(state: Shared, req: Authed) -> Result<Response, ApiError> {
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let emails = emails(&req.body, &p);
     let Some(order) = order(&state, req.caller.merchant.id, &p).await? else {

@@ -23,7 +23,20 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/upstream/{provider}/callback", post(callback).get(callback))
 }
 
-async fn callback(
+/// For upstream providers: a prompt to ask the provider about one of our
+/// orders (never proof). Signed with `X-Signature` when the provider has a
+/// callback secret. Also `GET` with the same fields in the query.
+#[utoipa::path(post, path = "/upstream/{provider}/callback", tag = "providers",
+    params(
+        ("provider" = String, Path, description = "The provider's name, as the operator configured it"),
+        ("refid" = String, Query, min_length = 1, description = "Our reference (the provider's copy of our refid); in the query or the body"),
+    ),
+    responses(
+        (status = 200, description = "Noted", body = crate::openapi::resources::NotedAnswer),
+        (status = 400, description = "`refid` is missing", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The signature does not check out", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No such provider or order", body = crate::openapi::schemas::ErrorBody)))]
+pub(crate) async fn callback(
     state: Shared,
     Path(provider): Path<String>,
     headers: axum::http::HeaderMap,

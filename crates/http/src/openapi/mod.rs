@@ -4,11 +4,13 @@
 //! by a test: regenerate it with `TAMBAH_UPDATE_OPENAPI=1 cargo test -p
 //! tambah-http openapi`.
 //!
-//! Covered so far: health, tokens, balance, topup (v2 in both response
-//! versions, and v1), products, network status, transactions and the
-//! statement (v2 and v1), the callback URL and the low-balance threshold.
-//! The other resources are described in `docs/api.md` only.
+//! Every route of `src/api` is described (a test reads the routers to keep
+//! it so); paths served by another's handler are copied as `ALIASES`. The
+//! wire types are in `schemas` (the core calls) and `resources` (the rest);
+//! `reference` renders the description as HTML at `/reference`.
 
+pub(crate) mod reference;
+pub(crate) mod resources;
 pub(crate) mod schemas;
 
 use std::sync::{Arc, OnceLock};
@@ -50,6 +52,25 @@ use crate::AppState;
         crate::api::callbacks::set,
         crate::api::low_balance::show,
         crate::api::low_balance::set,
+        crate::api::bills::v2,
+        crate::api::bills::v1,
+        crate::api::callbacks::secret,
+        crate::api::callbacks::rotate,
+        crate::api::callbacks::log,
+        crate::api::callbacks::redeliver,
+        crate::api::catalog::catalog,
+        crate::api::options::subproducts_route,
+        crate::api::options::options,
+        crate::api::esim::countries,
+        crate::api::esim::qr_code,
+        crate::api::reports::summary_route,
+        crate::api::reports::invoice_route,
+        crate::api::transactions::check,
+        crate::api::tokens::change_password,
+        crate::api::not_offered::new_password_challenge,
+        crate::api::not_offered::car_insurance,
+        crate::api::not_offered::jpj,
+        crate::api::upstream::callback,
     ),
     components(schemas(
         schemas::StatusCode,
@@ -100,8 +121,24 @@ use crate::AppState;
         schemas::LowBalanceAnswer,
         schemas::NetworkStatus,
         schemas::NetworkStatusAnswer,
+        resources::PresentmentAnswer,
+        resources::PresentmentV1,
+        resources::CallbackSecretAnswer,
+        resources::CallbackLog,
+        resources::RedeliveryAnswer,
+        resources::Catalog,
+        resources::Subproducts,
+        resources::Options,
+        resources::EsimCountries,
+        resources::SummaryAnswer,
+        resources::InvoiceAnswer,
+        resources::CheckRequest,
+        resources::CheckAnswer,
+        resources::PasswordChange,
+        resources::Message,
+        resources::NotedAnswer,
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &QueryShapes, &Aliases),
     tags(
         (name = "health", description = "Whether the node and its database accept work"),
         (name = "auth", description = "Tokens for the Bearer scheme (the API key + HMAC scheme needs none)"),
@@ -110,6 +147,9 @@ use crate::AppState;
         (name = "products", description = "What can be bought, at the caller's prices"),
         (name = "reports", description = "Orders and wallet movements, for reconciling"),
         (name = "callbacks", description = "Where final statuses are sent"),
+        (name = "bills", description = "What a bill account owes, before paying it"),
+        (name = "not offered", description = "Calls of IIMMPACT's v1 SDKs that this server answers with a clear refusal"),
+        (name = "providers", description = "For upstream providers, not merchants"),
     )
 )]
 pub struct ApiDoc;
@@ -134,6 +174,95 @@ impl Modify for SecuritySchemes {
         let mut bearer = Http::new(HttpAuthScheme::Bearer);
         bearer.description = Some("The IdToken from /v2/token (also accepted without the Bearer prefix).".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    }
+}
+
+/// One `yyyy-MM-dd` day of the proleptic Gregorian calendar, as
+/// `tambah_domain::time::parse_date` reads it (ASCII digits only).
+const DAY: &str = "(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)\
+                   |02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)";
+
+/// The shape of the query parameters that are parsed by one shared
+/// function wherever they appear, so that what the description calls
+/// valid is exactly what the server accepts.
+fn query_shape(name: &str) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let one_of = |values: &[&str]| json!({"type": "string", "enum": values});
+    Some(match name {
+        "date" => json!({"type": "string", "pattern": format!("^{DAY}(?: - {DAY})?$")}),
+        "month" => json!({"type": "string", "pattern": "^[0-9]{4}-(?:0[1-9]|1[0-2])$"}),
+        "status" => json!({"type": "array",
+            "items": {"type": "string", "enum": ["SUCCESSFUL", "SUCCESS", "PENDING", "FAILED", "REFUND"]}}),
+        "direction" => one_of(&["asc", "desc", "ASC", "DESC"]),
+        "sort" => one_of(&["date", "created_at", "id"]),
+        "type" => one_of(&["DEPOSIT", "TRANSACTION", "REFUND", "COMMISSION"]),
+        "format" => one_of(&["json", "csv"]),
+        _ => return None,
+    })
+}
+
+/// Applies `query_shape` to every query parameter it knows.
+struct QueryShapes;
+
+impl Modify for QueryShapes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                for p in op.parameters.iter_mut().flatten() {
+                    if !matches!(p.parameter_in, ParameterIn::Query) {
+                        continue;
+                    }
+                    if let Some(shape) = query_shape(&p.name) {
+                        p.schema = Some(serde_json::from_value(shape).expect("a valid schema"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Paths served by the same handler as another: `(alias, described path)`.
+const ALIASES: &[(&str, &str)] = &[
+    ("/v1/token", "/v2/token"),
+    ("/v1/token/refresh", "/v2/token/refresh"),
+    ("/v2/products", "/v2/product-list"),
+    ("/v1/callback-url", "/v2/callback-url"),
+    ("/v1/low-balance-threshold", "/v2/low-balance-threshold"),
+    ("/v1/networkstatus", "/v2/networkstatus"),
+    ("/v1/jpj/driving-test-results", "/v1/jpj/driving-license"),
+    ("/v1/jpj/motor-vehicle-expiry", "/v1/jpj/driving-license"),
+    ("/v1/jpj/summons", "/v1/jpj/driving-license"),
+];
+
+/// Describes the aliases, the `GET` form of the provider callback, and
+/// gives every operation a unique id from its method and path
+/// (`get_v2_callbacks_refid`): handlers share names across modules.
+struct Aliases;
+
+impl Modify for Aliases {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let paths = &mut openapi.paths.paths;
+        for (alias, of) in ALIASES {
+            let item = paths.get(*of).cloned().unwrap_or_else(|| panic!("{of} is described"));
+            paths.insert((*alias).to_owned(), item);
+        }
+        if let Some(item) = paths.get_mut("/upstream/{provider}/callback") {
+            item.get = item.post.clone();
+        }
+        for (path, item) in paths.iter_mut() {
+            let slug: String = path
+                .trim_matches('/')
+                .chars()
+                .filter(|c| !matches!(c, '{' | '}'))
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            for (method, op) in [("get", &mut item.get), ("post", &mut item.post)] {
+                if let Some(op) = op {
+                    op.operation_id = Some(format!("{method}_{slug}"));
+                }
+            }
+        }
     }
 }
 
@@ -169,34 +298,44 @@ mod tests {
         );
     }
 
-    /// It is OpenAPI 3.1 with both security schemes and every covered path.
+    /// It is OpenAPI 3.1 with both security schemes, and every operation has
+    /// a unique id.
     #[test]
-    fn the_description_names_its_version_schemes_and_paths() {
+    fn the_description_names_its_version_schemes_and_unique_operations() {
         let v: serde_json::Value = serde_json::from_str(super::json()).unwrap();
         assert_eq!(v["openapi"], "3.1.0");
         for scheme in ["api_key", "bearer"] {
             assert!(v["components"]["securitySchemes"][scheme].is_object(), "{scheme}");
         }
-        let paths = [
-            "/health",
-            "/v2/token",
-            "/v2/token/refresh",
-            "/v2/balance",
-            "/v1/balance",
-            "/v2/topup",
-            "/v1/topup",
-            "/v2/product-list",
-            "/v1/products",
-            "/v2/networkstatus",
-            "/v2/transactions",
-            "/v1/transactions",
-            "/v2/balance-statement",
-            "/v1/balance-statement",
-            "/v2/callback-url",
-            "/v2/low-balance-threshold",
-        ];
-        for path in paths {
-            assert!(v["paths"][path].is_object(), "{path}");
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in v["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no id"));
+                assert!(ids.insert(id.to_owned()), "{id} twice");
+            }
         }
+    }
+
+    /// Every route the API's routers declare (`.route("/path", get(..).post(..))`
+    /// in `src/api`) is described, with each of its methods.
+    #[test]
+    fn every_route_is_described() {
+        let v: serde_json::Value = serde_json::from_str(super::json()).unwrap();
+        let dir = format!("{}/src/api", env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for route in source.split(".route(\"").skip(1) {
+                let (path, rest) = route.split_once('"').unwrap();
+                let methods = rest.lines().next().unwrap_or("");
+                for method in ["get", "post"] {
+                    if methods.contains(&format!("{method}(")) {
+                        seen += 1;
+                        assert!(v["paths"][path][method].is_object(), "{method} {path} is not described");
+                    }
+                }
+            }
+        }
+        assert!(seen >= 40, "only {seen} routes found: has the router's form changed?");
     }
 }

@@ -1,6 +1,7 @@
 //! The examples of `docs/api.md` marked `<!-- example: GET path -->` are
 //! checked against a live server: the same keys in the same order with the
-//! same JSON types (values differ: they are examples).
+//! same JSON types (values differ: they are examples). And the HTML
+//! reference (`/reference`) is served.
 
 use serde_json::Value;
 
@@ -72,4 +73,15 @@ async fn topup_examples_succeed_as_written() {
         let r = c.topup(body.clone()).await;
         assert_eq!(r.code(), "20", "{doc}: {body} answered {:?}", r.json);
     }
+}
+
+/// The HTML reference is served by the binary itself.
+#[tokio::test]
+async fn the_html_reference_is_served() {
+    let s = Server::start(&[]);
+    let r = reqwest::get(s.url("/reference")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(r.text().await.unwrap().contains("/v2/topup"));
 }

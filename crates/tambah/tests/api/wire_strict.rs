@@ -339,3 +339,21 @@ async fn an_unknown_api_version_is_refused_everywhere() {
         .await;
     assert_eq!(r.status, 200, "a known version passes: {:?}", r.json);
 }
+
+/// Found by Schemathesis: a POST without `url` (a misspelt parameter) turned
+/// callbacks off. It is refused and the setting stays.
+#[tokio::test]
+async fn a_callback_setting_without_url_is_refused_and_changes_nothing() {
+    let s = Server::start(&[]);
+    let c = Client::new(&s, &s.merchant(&[], "1"));
+    assert_eq!(set_callback(&c, "https://1.1.1.1/hook").await.status, 200);
+    for path in ["/v2/callback-url?ur1=https://1.1.1.1/x", "/v1/callback-url?method=GET"] {
+        let r = c.signed("POST", path, None).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.json);
+        assert_eq!(r.json["error"], "invalid_request");
+    }
+    assert_eq!(callback_url(&c).await, "https://1.1.1.1/hook");
+    // An empty url is how callbacks are turned off.
+    assert_eq!(set_callback(&c, "").await.status, 200);
+    assert_eq!(callback_url(&c).await, "");
+}
