@@ -1,5 +1,5 @@
 # Shared by the scripts that drive a live node from outside (tests/sdk,
-# tests/schemathesis); sourced after `cd` to the repository root.
+# tests/schemathesis, tests/postman); sourced after `cd` to the repository root.
 
 # python_venv DIR PACKAGE==VERSION CHECK: a venv at DIR holding PACKAGE,
 # installed once (CHECK is a command that succeeds when it is there).

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Schemathesis (PyPI, pinned) against a live tambah's /openapi.json on a fresh
-# SQLite file: every described operation, every check (see schemathesis.toml).
+# SQLite file: every described operation, every check (see schemathesis.toml),
+# twice: with a Bearer token, then with the API key and an HMAC v1 signature
+# on every request (hooks.py).
 #   tests/schemathesis/run.sh [path to the tambah binary, default target/debug/tambah]
 # Installs Schemathesis into target/st-venv once.
 set -euo pipefail
@@ -15,7 +17,22 @@ python_venv "$VENV" schemathesis==4.32.5 "test -x $VENV/bin/st"
 start_node "$BIN" st-test st-test-password 100000 --rate-unauthenticated-per-s 100000
 # Its own rate limit, so that what is measured is the contract, not the limiter.
 "$BIN" merchant update --account "$ACCOUNT" --rate-limit 1000000 > /dev/null
+field() { sed -E "s/.*\"$1\":\"([^\"]+)\".*/\1/" "$2"; }
 TAMBAH_TOKEN=$(curl -s -X POST "http://127.0.0.1:$PORT/v2/token" -d username=st-test -d password=st-test-password \
   | sed -E 's/.*"IdToken":"([^"]+)".*/\1/')
-export TAMBAH_TOKEN
-"$VENV/bin/st" --config-file tests/schemathesis/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" --seed 1
+export TAMBAH_TOKEN TAMBAH_API_KEY TAMBAH_API_SECRET
+TAMBAH_API_KEY=$(field api_key "$NODE_DIR/m.json")
+TAMBAH_API_SECRET=$(field api_secret "$NODE_DIR/m.json")
+# Schemathesis keeps a cache in its working directory: run it in the node's.
+SPEC=http://127.0.0.1:$PORT/openapi.json
+for scheme in bearer api_key; do
+  echo "== Schemathesis, authenticated by $scheme"
+  config=$NODE_DIR/$scheme.toml
+  cp tests/schemathesis/schemathesis.toml "$config"
+  case $scheme in
+    bearer) printf '\n[auth.openapi.bearer]\nbearer = "${TAMBAH_TOKEN}"\n' >> "$config" ;;
+    api_key) printf '\n[auth.openapi.api_key]\napi_key = "${TAMBAH_API_KEY}"\n' >> "$config" ;;
+  esac
+  (cd "$NODE_DIR" && PYTHONPATH=$OLDPWD/tests/schemathesis SCHEMATHESIS_HOOKS=hooks \
+    "$OLDPWD/$VENV/bin/st" --config-file "$config" run "$SPEC" --seed 1)
+done

@@ -11,7 +11,8 @@ use tambah_domain::{Amount, Family, Product};
 use tambah_engine::families::Subproduct;
 
 use super::product;
-use crate::wire::{self, query::first_value};
+use crate::wire;
+use crate::wire::query::{first_value, number, PAGE_NUMBER_MAX};
 use crate::{ApiError, AppState, Authed, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -44,18 +45,15 @@ fn amount_or_null(a: Option<Amount>) -> Value {
     params(
         ("product_code" = String, Query, min_length = 1, description = "A product with choices (data, PTPTN, JomPAY, zakat, e-SIM)"),
         ("account_number" = Option<String>, Query, nullable = false, description = "PTPTN: the payer's NRIC; data: the phone number; e-SIM: the country"),
-        ("limit" = Option<u32>, Query, nullable = false, description = "At most this many"),
+        ("limit" = Option<u32>, Query, nullable = false, maximum = 2147483647, description = "At most this many"),
     ),
     responses((status = 200, description = "The choices", body = crate::openapi::resources::Subproducts), crate::openapi::resources::Refusals))]
 pub(crate) async fn subproducts_route(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let p = product(&state, first_value(q, "product_code"))?;
     let mut list = subproducts(&state, &p, first_value(q, "account_number").as_deref())?;
-    if let Some(limit) = first_value(q, "limit") {
-        let n: usize = limit
-            .parse()
-            .map_err(|_| ApiError::bad_request("invalid_limit", format!("limit {limit:?} is not a number")))?;
-        list.truncate(n);
+    if let Some(n) = number(q, "limit", "invalid_limit", 0..=PAGE_NUMBER_MAX)? {
+        list.truncate(usize::try_from(n).unwrap_or(usize::MAX));
     }
     let data: Vec<Value> = list
         .iter()
@@ -83,7 +81,7 @@ pub(crate) async fn subproducts_route(state: Shared, req: Authed) -> Result<Json
         ("product_code" = String, Query, min_length = 1, description = "The product"),
         ("field_id" = Option<String>, Query, nullable = false, description = "`subproduct_code`, or `biller_code` for JomPAY (the default)"),
         ("account_number" = Option<String>, Query, nullable = false, description = "What the choices depend on, as for /v2/subproducts"),
-        ("page" = Option<u32>, Query, nullable = false, minimum = 1, description = "From 1"),
+        ("page" = Option<u32>, Query, nullable = false, minimum = 1, maximum = 2147483647, description = "From 1"),
         ("limit" = Option<u32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Per page, default 20"),
     ),
     responses((status = 200, description = "A page of choices", body = crate::openapi::resources::Options), crate::openapi::resources::Refusals))]
@@ -96,18 +94,8 @@ pub(crate) async fn options(state: Shared, req: Authed) -> Result<Json<Value>, A
         return Err(ApiError::bad_request("invalid_field", message));
     }
     let list = subproducts(&state, &p, first_value(q, "account_number").as_deref())?;
-    let number = |name: &str, default: usize, max: usize| -> Result<usize, ApiError> {
-        match first_value(q, name) {
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ApiError::bad_request("invalid_page", format!("{name} must be 1 to {max}"))),
-            None => Ok(default),
-        }
-    };
-    let page = number("page", 1, usize::MAX)?;
-    let per_page = number("limit", 20, 100)?;
+    let page = number(q, "page", "invalid_page", 1..=PAGE_NUMBER_MAX)?.unwrap_or(1) as usize;
+    let per_page = number(q, "limit", "invalid_page", 1..=100)?.unwrap_or(20) as usize;
     let total = list.len();
     let items: Vec<Value> = list
         .iter()

@@ -13,7 +13,7 @@ use tambah_domain::{time, Amount};
 use tambah_engine::Engine;
 use tambah_store::MerchantRow;
 
-use crate::wire::query::first_value;
+use crate::wire::query::{self, first_value};
 use crate::{ApiError, AppState, Authed, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -120,7 +120,7 @@ fn respond(value: Value, rows_key: &str, columns: &[&str], as_csv: bool) -> Resp
 }
 
 fn wants_csv(q: &str) -> Result<bool, ApiError> {
-    match first_value(q, "format").as_deref() {
+    match query::given(q, "format").as_deref() {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),
         Some(other) => Err(ApiError::bad_request("invalid_format", format!("format {other:?} is not json or csv"))),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tambah_store::{Movements, StatementEntry, StatementQuery, TransferKind};
 
 use crate::wire;
-use crate::wire::query::{date_range, first_value, PAGE_DEFAULT, PAGE_MAX};
+use crate::wire::query::{self, date_range, PAGE_DEFAULT, PAGE_MAX};
 use crate::{ApiError, AppState, Authed, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -21,7 +21,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     params(
         ("date" = Option<String>, Query, description = "`yyyy-MM-dd` or a range, Malaysia time"),
         ("type" = Option<String>, Query, description = "DEPOSIT, TRANSACTION, REFUND or COMMISSION"),
-        ("page" = Option<u64>, Query, minimum = 1),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 2147483647),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500),
     ),
     responses(
@@ -41,7 +41,7 @@ pub(crate) async fn v2(state: Shared, req: Authed) -> Result<Json<Value>, ApiErr
     params(
         ("date" = Option<String>, Query, description = "`yyyy-MM-dd` or a range, Malaysia time"),
         ("type" = Option<String>, Query, description = "DEPOSIT, TRANSACTION, REFUND or COMMISSION"),
-        ("page" = Option<u64>, Query, minimum = 1),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 2147483647),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500),
     ),
     responses(
@@ -102,19 +102,9 @@ struct Page {
 }
 
 fn page(q: &str) -> Result<Page, ApiError> {
-    let number = |name: &str, default: u64| -> Result<u64, ApiError> {
-        match first_value(q, name) {
-            Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ApiError::bad_request("invalid_page", format!("{name} {v:?} must be a positive number"))
-            }),
-            None => Ok(default),
-        }
-    };
-    let page = Page { number: number("page", 1)?, size: number("limit", u64::from(PAGE_DEFAULT))? };
-    if page.size > u64::from(PAGE_MAX) {
-        return Err(ApiError::bad_request("invalid_page", format!("limit must be at most {PAGE_MAX}")));
-    }
-    Ok(page)
+    let number = query::number(q, "page", "invalid_page", 1..=query::PAGE_NUMBER_MAX)?.unwrap_or(1);
+    let size = query::number(q, "limit", "invalid_page", 1..=u64::from(PAGE_MAX))?.unwrap_or(u64::from(PAGE_DEFAULT));
+    Ok(Page { number, size })
 }
 
 fn entry(e: &StatementEntry) -> Value {
@@ -141,7 +131,7 @@ fn summary(sums: &Movements) -> Value {
 async fn statement(state: Shared, req: Authed, v1: bool) -> Result<Json<Value>, ApiError> {
     let q = req.query();
     let (from_ms, to_ms) = date_range(q)?;
-    let kinds = match first_value(q, "type") {
+    let kinds = match query::given(q, "type") {
         Some(t) => ledger_kinds(&t)?,
         None => Some(Vec::new()),
     };

@@ -118,7 +118,7 @@ pub(crate) async fn refresh(state: Shared, uri: Uri, headers: HeaderMap, body: B
 }
 
 /// Changes the caller's password; every token and refresh token issued before is revoked.
-#[utoipa::path(post, path = "/v1/auth/change-password", tag = "auth", security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/change-password", tag = "auth", security(("bearer" = [])),
     request_body(content = crate::openapi::resources::PasswordChange, content_type = "application/json"),
     responses((status = 200, description = "Changed", body = crate::openapi::resources::Message), crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden))]
 pub(crate) async fn change_password(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {

@@ -12,7 +12,7 @@ use tambah_domain::{Amount, MerchantId, OrderId, StatusCode};
 use tambah_engine::disputes::DisputeError;
 use tambah_store::{OrderQuery, OrderRow, StatusGroup};
 
-use crate::wire::query::{all_values, date_range, first_value, limit_offset};
+use crate::wire::query::{all_values, any_empty, date_range, first_value, given, limit_offset};
 use crate::wire::{self, params};
 use crate::{ApiError, AppState, Authed, Shared};
 
@@ -77,6 +77,9 @@ fn item(state: &Shared, o: &OrderRow, member_id: &str) -> Value {
 fn base_query(q: &str, merchant_id: MerchantId) -> Result<OrderQuery, ApiError> {
     let (from_ms, to_ms) = date_range(q)?;
     let (limit, offset) = limit_offset(q)?;
+    if any_empty(q, "status") {
+        return Err(status_group("").expect_err("an empty status is no status"));
+    }
     let statuses = all_values(q, "status").iter().map(|s| status_group(s)).collect::<Result<Vec<_>, _>>()?;
     Ok(OrderQuery {
         merchant_id,
@@ -143,12 +146,12 @@ pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiErr
     // stored one. A v1 product may name a plan after a slash.
     query.sn = first_value(q, "sn").map(|sn| packed_serial(&sn).unwrap_or(sn));
     query.product = query.product.map(|p| p.split_once('/').map_or(p.clone(), |(code, _)| code.to_owned()));
-    if let Some(sort) = first_value(q, "sort") {
+    if let Some(sort) = given(q, "sort") {
         if !matches!(sort.as_str(), "date" | "created_at" | "id") {
             return Err(ApiError::bad_request("invalid_sort", format!("sort {sort:?}: only date is supported")));
         }
     }
-    query.ascending = match first_value(q, "direction").as_deref() {
+    query.ascending = match given(q, "direction").as_deref() {
         None | Some("desc") | Some("DESC") => false,
         Some("asc") | Some("ASC") => true,
         Some(other) => {

@@ -20,6 +20,19 @@ pub(crate) fn all_values(query: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The first value of a parameter as given, empty included: for the
+/// parameters with one form (a date, an enum), where `name=` is refused
+/// rather than read as absent.
+pub(crate) fn given(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Whether a repeatable parameter was given once with an empty value.
+pub(crate) fn any_empty(query: &str, name: &str) -> bool {
+    let bracketed = format!("{name}[]");
+    form_urlencoded::parse(query.as_bytes()).any(|(k, v)| (k == name || k == bracketed) && v.is_empty())
+}
+
 /// The first non-empty value of a parameter.
 pub(crate) fn first_value(query: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
@@ -28,29 +41,44 @@ pub(crate) fn first_value(query: &str, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-pub(crate) fn limit_offset(query: &str) -> Result<(u32, u64), ApiError> {
-    let limit = match first_value(query, "limit") {
-        Some(v) => v
-            .parse::<u32>()
-            .map_err(|_| ApiError::bad_request("invalid_limit", format!("limit {v:?} is not a number")))?,
-        None => PAGE_DEFAULT,
+/// Pages run to `i32::MAX` (so `offset` arithmetic can never overflow), and
+/// offsets to `i64::MAX`, as the description's `int32`/`int64` say.
+pub(crate) const PAGE_NUMBER_MAX: u64 = i32::MAX as u64;
+pub(crate) const OFFSET_MAX: u64 = i64::MAX as u64;
+
+/// A whole-number parameter within `range`, `None` when absent. Present but
+/// empty (`page=`), signed, or out of range is refused with `error`: one
+/// form, as the OpenAPI description says.
+pub(crate) fn number(
+    query: &str,
+    name: &str,
+    error: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ApiError> {
+    let Some(text) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v) else {
+        return Ok(None);
     };
-    if limit == 0 || limit > PAGE_MAX {
-        return Err(ApiError::bad_request("invalid_limit", format!("limit must be 1 to {PAGE_MAX}")));
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u64>().ok().filter(|n| digits && range.contains(n)) {
+        Some(n) => Ok(Some(n)),
+        None => Err(ApiError::bad_request(
+            error,
+            format!("{name} {text:?} is not a whole number from {} to {}", range.start(), range.end()),
+        )),
     }
-    let offset = match first_value(query, "offset") {
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_request("invalid_offset", format!("offset {v:?} is not a number")))?,
-        None => 0,
-    };
-    Ok((limit, offset))
+}
+
+pub(crate) fn limit_offset(query: &str) -> Result<(u32, u64), ApiError> {
+    let limit = number(query, "limit", "invalid_limit", 1..=u64::from(PAGE_MAX))?.unwrap_or(u64::from(PAGE_DEFAULT));
+    let offset = number(query, "offset", "invalid_offset", 0..=OFFSET_MAX)?.unwrap_or(0);
+    Ok((u32::try_from(limit).expect("at most PAGE_MAX"), offset))
 }
 
 /// `date=yyyy-MM-dd[ - yyyy-MM-dd]` as [from, to) instants; both `None`
 /// without it.
 pub(crate) fn date_range(query: &str) -> Result<(Option<i64>, Option<i64>), ApiError> {
-    match first_value(query, "date") {
+    // Present but empty (`date=`) is refused like any other non-date.
+    match given(query, "date") {
         Some(text) => {
             let (from, to) = time::parse_date_range(&text).map_err(|m| ApiError::bad_request("invalid_date", m))?;
             Ok((Some(from), Some(to)))

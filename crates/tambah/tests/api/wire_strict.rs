@@ -357,3 +357,36 @@ async fn a_callback_setting_without_url_is_refused_and_changes_nothing() {
     assert_eq!(set_callback(&c, "").await.status, 200);
     assert_eq!(callback_url(&c).await, "");
 }
+
+/// Found by Schemathesis: a page number of 2^63 overflowed the statement's
+/// page arithmetic (the connection dropped), an offset past `i64`, an
+/// and empty values (`page=`, `date=`, `sort=`, ...) were taken. Each is refused with 400; the node answers on.
+#[tokio::test]
+async fn page_numbers_and_offsets_outside_their_range_are_refused() {
+    let s = Server::start(&[]);
+    let c = Client::new(&s, &s.merchant(&[], "1"));
+    for (path, code) in [
+        ("/v2/balance-statement?page=9223372036854775808", "invalid_page"),
+        ("/v1/balance-statement?page=2147483648", "invalid_page"),
+        ("/v2/balance-statement?page=", "invalid_page"),
+        ("/v2/balance-statement?date=", "invalid_date"),
+        ("/v1/transactions?date=", "invalid_date"),
+        ("/v1/transactions?sort=", "invalid_sort"),
+        ("/v1/transactions?direction=", "invalid_direction"),
+        ("/v2/transactions?status=", "invalid_status"),
+        ("/v2/balance-statement?type=", "invalid_type"),
+        ("/v2/reports/invoice?month=2026-01&format=", "invalid_format"),
+        ("/v2/balance-statement?limit=501", "invalid_page"),
+        ("/v2/transactions?offset=9223372036854775808", "invalid_offset"),
+        ("/v1/transactions?limit=", "invalid_limit"),
+        ("/v2/transactions?offset=-1", "invalid_offset"),
+        ("/v2/options?product_code=HI&account_number=0123456789&page=0", "invalid_page"),
+        ("/v2/subproducts?product_code=HI&account_number=0123456789&limit=%2B1", "invalid_limit"),
+    ] {
+        let r = c.signed("GET", path, None).await;
+        assert_eq!((r.status, r.json["error"].as_str()), (400, Some(code)), "{path}: {}", r.json);
+    }
+    let r = c.signed("GET", "/v2/balance-statement?page=2147483647&limit=500", None).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["meta"]["current_page"], 2147483647);
+}
