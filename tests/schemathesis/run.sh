@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Schemathesis (PyPI, pinned) against a live tambah's /openapi.json on a fresh
-# SQLite file: every described operation, every check (see schemathesis.toml),
-# twice: with a Bearer token, then with the API key and an HMAC v1 signature
-# on every request (hooks.py).
+# The live description checked from outside, on a fresh SQLite file: it
+# validates as OpenAPI 3.1, its /reference page renders in a real browser, and
+# Schemathesis (PyPI, pinned) runs every described operation with every check
+# (see schemathesis.toml), twice: with a Bearer token, then with the API key
+# and an HMAC v1 signature on every request (hooks.py).
 #   tests/schemathesis/run.sh [path to the tambah binary, default target/debug/tambah]
 # Installs Schemathesis into target/st-venv once.
 set -euo pipefail
@@ -23,8 +24,23 @@ TAMBAH_TOKEN=$(curl -s -X POST "http://127.0.0.1:$PORT/v2/token" -d username=st-
 export TAMBAH_TOKEN TAMBAH_API_KEY TAMBAH_API_SECRET
 TAMBAH_API_KEY=$(field api_key "$NODE_DIR/m.json")
 TAMBAH_API_SECRET=$(field api_secret "$NODE_DIR/m.json")
-# Schemathesis keeps a cache in its working directory: run it in the node's.
 SPEC=http://127.0.0.1:$PORT/openapi.json
+# The served description validates as OpenAPI 3.1 (openapi-spec-validator,
+# pinned, its own venv: its jsonschema pins differ from Schemathesis's).
+OASV=target/oasv-venv
+python_venv "$OASV" openapi-spec-validator==0.9.0 "test -x $OASV/bin/openapi-spec-validator"
+curl -sf "$SPEC" -o "$NODE_DIR/openapi.json"
+"$OASV/bin/openapi-spec-validator" "$NODE_DIR/openapi.json"
+# Its reference page renders in a real browser (Debian's chromium, headless):
+# one section per operation, each with its anchor.
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium > /dev/null; }
+chromium --headless --no-sandbox --disable-gpu --dump-dom "http://127.0.0.1:$PORT/reference" \
+  > "$NODE_DIR/reference.html" 2>/dev/null
+operations=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(v) for v in d["paths"].values()))' "$NODE_DIR/openapi.json")
+rendered=$(grep -o 'id="op-[a-z0-9-]*"' "$NODE_DIR/reference.html" | sort -u | wc -l)
+echo "reference page: $rendered of $operations operations rendered"
+[[ $rendered -eq $operations ]] && grep -q 'id="op-post-v2-topup"' "$NODE_DIR/reference.html"
+# Schemathesis keeps a cache in its working directory: run it in the node's.
 for scheme in bearer api_key; do
   echo "== Schemathesis, authenticated by $scheme"
   config=$NODE_DIR/$scheme.toml
