@@ -41,6 +41,7 @@ fn resources() -> Router<Arc<AppState>> {
         .merge(api::not_offered::router())
         .merge(crate::openapi::router())
         .merge(crate::openapi::reference::router())
+        .merge(crate::img::router())
 }
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {

@@ -71,6 +71,8 @@ use crate::AppState;
         crate::api::not_offered::car_insurance,
         crate::api::not_offered::jpj,
         crate::api::upstream::callback,
+        crate::img::product,
+        crate::img::group,
     ),
     components(schemas(
         schemas::StatusCode,
@@ -150,6 +152,7 @@ use crate::AppState;
         (name = "bills", description = "What a bill account owes, before paying it"),
         (name = "not offered", description = "Calls of IIMMPACT's v1 SDKs that this server answers with a clear refusal"),
         (name = "providers", description = "For upstream providers, not merchants"),
+        (name = "images", description = "Product and group images, drawn from their codes; no credentials"),
     )
 )]
 pub struct ApiDoc;

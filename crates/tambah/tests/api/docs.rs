@@ -85,3 +85,53 @@ async fn the_html_reference_is_served() {
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(r.text().await.unwrap().contains("/v2/topup"));
 }
+
+/// Every image URL the API lists (product list in both versions, v1
+/// products, the catalogue's products and groups, a transaction's product)
+/// answers 200 with a PNG; a path that could not be a code answers 404.
+#[tokio::test]
+async fn every_listed_image_url_answers_with_an_image() {
+    let s = Server::start(&[]);
+    let c = Client::new(&s, &s.merchant(&[], "1"));
+    assert_eq!(
+        c.topup(serde_json::json!({"refid": "IMG-1", "product": "D", "account": "0123456789", "amount": "10"}))
+            .await
+            .status,
+        200
+    );
+    let mut urls = std::collections::BTreeSet::new();
+    let mut collect = |v: &Value, keys: &[&str]| {
+        let mut stack = vec![v.clone()];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        match v.as_str() {
+                            Some(u) if keys.contains(&k.as_str()) => drop(urls.insert(u.to_owned())),
+                            _ => stack.push(v),
+                        }
+                    }
+                }
+                Value::Array(a) => stack.extend(a),
+                _ => {}
+            }
+        }
+    };
+    let keys = ["product_img", "image_url", "icon_url", "product_image_url"];
+    for path in ["/v2/product-list", "/v1/products", "/v2/catalog?include_hidden=true", "/v2/transactions"] {
+        collect(&c.signed("GET", path, None).await.json, &keys);
+    }
+    let v2025 = c.signed_raw("GET", "/v2/product-list", "", b"", &[("X-Api-Version", "2025-05-20")]).await;
+    collect(&v2025.json, &keys);
+    assert!(urls.len() > 60, "only {} image URLs", urls.len());
+    for url in &urls {
+        let path = &url[url.find("/img/").unwrap_or_else(|| panic!("{url}"))..];
+        let r = reqwest::get(s.url(path)).await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert_eq!(r.headers()["content-type"], "image/png", "{url}");
+        assert_eq!(&r.bytes().await.unwrap()[..4], b"\x89PNG", "{url}");
+    }
+    for path in ["/img/..%2Fetc.png", "/img/A%20B.png", "/img/D", "/img/groups/Mobile.png"] {
+        assert_eq!(reqwest::get(s.url(path)).await.unwrap().status(), 404, "{path}");
+    }
+}
