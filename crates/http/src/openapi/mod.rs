@@ -269,11 +269,37 @@ impl Modify for Aliases {
     }
 }
 
+/// What a topup's answer leads to, as OpenAPI links (so a client generator,
+/// and Schemathesis's stateful phase, can follow an order): its status
+/// check (the same request again), its callbacks and their redelivery, its
+/// listing and its e-SIM QR code, each by the request's refid. Written into
+/// the JSON: utoipa 5's `Link` serialises its fields in snake case
+/// (`operation_id`), which is not OpenAPI.
+fn add_links(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let by_refid = |operation: &str, description: &str| json!({"operationId": operation, "parameters": {"refid": "$request.body#/refid"}, "description": description});
+    let links = json!({
+        "status": {"operationId": "post_v2_topup", "requestBody": "$request.body",
+                   "description": "The same request again: the order's status"},
+        "callbacks": by_refid("get_v2_callbacks_refid", "The order's callbacks and their delivery attempts"),
+        "redeliver": by_refid("post_v2_callbacks_refid_redeliver", "Queue its callback again"),
+        "listing": by_refid("get_v1_transactions", "The order in the (v1) transaction listing"),
+        "qr": by_refid("get_v2_esim_qr_refid", "An e-SIM order's activation QR code"),
+    });
+    let answer = &mut doc["paths"]["/v2/topup"]["post"]["responses"]["200"];
+    assert!(answer.is_object(), "the topup's 200 is described");
+    answer["links"] = links;
+}
+
 /// The description as pretty JSON (what `/openapi.json` serves and the
 /// checked-in copy holds).
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| ApiDoc::openapi().to_pretty_json().expect("the description serialises"))
+    JSON.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the description serialises");
+        add_links(&mut doc);
+        serde_json::to_string_pretty(&doc).expect("the description serialises")
+    })
 }
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
