@@ -59,6 +59,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(shedding, shed_on_lag))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_address))
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn(contain_panics))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -149,6 +150,26 @@ async fn single_valued_query(req: Request, next: Next) -> Response {
         return params::duplicate(&name).into_response();
     }
     next.run(req).await
+}
+
+/// A handler that panics (a bug) answers 500 in the API's shape, logged at
+/// error with its message, instead of the connection closing with no answer
+/// at all; the node goes on serving.
+async fn contain_panics(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    let path = req.uri().path().to_owned();
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(path, panic = what, "a handler panicked");
+            ApiError::Internal("a handler panicked".into()).into_response()
+        }
+    }
 }
 
 /// Every error is JSON in the API's shape: axum answers some itself (405
@@ -331,4 +352,31 @@ async fn known_api_version(req: Request, next: Next) -> Response {
         }
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// A panicking handler answers 500 with a JSON body; the next request is served.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500() {
+        async fn boom() -> &'static str {
+            panic!("deliberate")
+        }
+        let app = axum::Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(super::json_errors))
+            .layer(axum::middleware::from_fn(super::contain_panics));
+        let res = app.clone().oneshot(axum::http::Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), 500);
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"], "internal_error", "{json}");
+        let res = app.oneshot(axum::http::Request::get("/ok").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
 }
