@@ -4,7 +4,7 @@
 # file, twice: with a token (username and password), then with an API key and
 # HMAC signatures. Fails if the checked-in collection is stale or any test fails.
 #   tests/postman/run.sh [path to the tambah binary, default target/debug/tambah]
-# Needs python3 and Node.js with npm; installs newman (exactly as pinned by
+# Needs python3 and Node.js with npm (installed with apt when missing); installs newman (exactly as pinned by
 # tests/postman/package-lock.json) into target/newman once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +15,8 @@ BIN=${1:-target/debug/tambah}
 
 NEWMAN=target/newman/node_modules/.bin/newman
 if ! [[ -x $NEWMAN ]] || ! cmp -s tests/postman/package-lock.json target/newman/package-lock.json; then
-  command -v npm >/dev/null || { echo "tests/postman needs Node.js and npm" >&2; exit 1; }
+  # Debian's packages where they are missing (CI runs as root).
+  command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm > /dev/null; }
   mkdir -p target/newman
   cp tests/postman/package.json tests/postman/package-lock.json target/newman/
   npm ci --prefix target/newman --no-audit --no-fund --loglevel=error

@@ -35,11 +35,12 @@ curl -sf "$SPEC" -o "$NODE_DIR/openapi.json"
 # one section per operation, each with its anchor.
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium > /dev/null; }
 chromium --headless --no-sandbox --disable-gpu --dump-dom "http://127.0.0.1:$PORT/reference" \
-  > "$NODE_DIR/reference.html" 2>/dev/null
+  > "$NODE_DIR/reference.html" 2> "$NODE_DIR/chromium.log" || { cat "$NODE_DIR/chromium.log"; exit 1; }
 operations=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(v) for v in d["paths"].values()))' "$NODE_DIR/openapi.json")
 rendered=$(grep -o 'id="op-[a-z0-9-]*"' "$NODE_DIR/reference.html" | sort -u | wc -l)
 echo "reference page: $rendered of $operations operations rendered"
-[[ $rendered -eq $operations ]] && grep -q 'id="op-post-v2-topup"' "$NODE_DIR/reference.html"
+[[ $rendered -eq $operations ]] || { echo "the reference page lacks operations"; exit 1; }
+grep -q 'id="op-post-v2-topup"' "$NODE_DIR/reference.html" || { echo "no topup section"; exit 1; }
 # Schemathesis keeps a cache in its working directory: run it in the node's.
 for scheme in bearer api_key; do
   echo "== Schemathesis, authenticated by $scheme"

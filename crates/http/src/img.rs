@@ -29,7 +29,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 #[utoipa::path(get, path = "/img/{file}", tag = "images",
     params(("file" = String, Path, pattern = "^[A-Za-z0-9_-]{1,32}\\.png$", example = "D.png", description = "The product code, then `.png`")),
     responses(
-        (status = 200, description = "The image", content_type = "image/png", body = Vec<u8>),
+        (status = 200, description = "The image", content_type = "image/png", body = crate::openapi::resources::Png),
         (status = 404, description = "Not a product code", body = crate::openapi::schemas::ErrorBody),
     ))]
 pub(crate) async fn product(Path(file): Path<String>) -> Response {
@@ -40,7 +40,7 @@ pub(crate) async fn product(Path(file): Path<String>) -> Response {
 #[utoipa::path(get, path = "/img/groups/{file}", tag = "images",
     params(("file" = String, Path, pattern = "^[a-z0-9]+(?:-[a-z0-9]+)*\\.png$", max_length = 36, example = "mobile-reload.png", description = "The group's slug, then `.png`")),
     responses(
-        (status = 200, description = "The image", content_type = "image/png", body = Vec<u8>),
+        (status = 200, description = "The image", content_type = "image/png", body = crate::openapi::resources::Png),
         (status = 404, description = "Not a group slug", body = crate::openapi::schemas::ErrorBody),
     ))]
 pub(crate) async fn group(Path(file): Path<String>) -> Response {
@@ -64,6 +64,32 @@ pub(crate) fn product_png(code: &str) -> Option<Vec<u8>> {
     let text: Vec<char> = code.to_ascii_uppercase().chars().take(8).collect();
     let lines: Vec<&[char]> = text.chunks(4).collect();
     Some(draw(&lines, colour(code)))
+}
+
+/// The id of a catalogue group or category from its name: its runs of ASCII
+/// letters and digits, lower-cased, joined by `-`, at most 32 characters
+/// (`Bills & Utilities` → `bills-utilities`); `group` when it has none.
+/// Every slug has an image.
+pub(crate) fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for word in name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        let sep = usize::from(!out.is_empty());
+        if out.len() + sep + word.len() > MAX_CODE {
+            let room = MAX_CODE.saturating_sub(out.len() + sep);
+            if room > 0 {
+                out.push_str(&"-"[..sep]);
+                out.push_str(&word[..room]);
+            }
+            break;
+        }
+        out.push_str(&"-"[..sep]);
+        out.push_str(word);
+    }
+    if out.is_empty() {
+        "group".to_owned()
+    } else {
+        out.to_ascii_lowercase()
+    }
 }
 
 /// A catalogue group's image: the initials of its slug's words (`mobile-reload` → `MR`).
@@ -240,6 +266,20 @@ mod tests {
         assert!(group_png("mobile-reload").is_some() && group_png("e-sim2").is_some());
         for bad in ["", "Mobile", "---", "a-", "-a", "a--b", &"x".repeat(33)] {
             assert!(group_png(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    /// Found in review: an imported group named `Bills & Utilities` listed
+    /// `bills---utilities.png`, which answered 404. Every slug has an image.
+    #[test]
+    fn every_slug_has_an_image() {
+        assert_eq!(slug("Bills & Utilities"), "bills-utilities");
+        assert_eq!(slug("  E-SIM / Travel  "), "e-sim-travel");
+        assert_eq!(slug("Ω"), "group");
+        let long = "Telecommunications Prepaid Reload Services Malaysia";
+        assert!(slug(long).len() <= MAX_CODE, "{}", slug(long));
+        for name in ["Bills & Utilities", "Ω", long, "a", "--x--", "Zakat (2026)", &"ab ".repeat(40)] {
+            assert!(group_png(&slug(name)).is_some(), "{name:?} → {:?}", slug(name));
         }
     }
 

@@ -72,7 +72,9 @@ impl Engine {
     /// Our attempts at `provider` on the Malaysia-time day `day`
     /// (`yyyy-MM-dd`) against the provider's own list.
     pub async fn reconcile(&self, provider: &str, day: &str) -> Result<Reconciliation, AdminError> {
-        let (from_ms, to_ms) = time::parse_date_range(day).map_err(AdminError::Invalid)?;
+        // One day, as the provider's list is asked for one day.
+        let d = time::parse_date(day).map_err(AdminError::Invalid)?;
+        let (from_ms, to_ms) = (time::day_start_ms(d), time::day_start_ms(d + 1));
         let row = self.provider_row(provider).await?;
         let connector = self
             .connector(&row)

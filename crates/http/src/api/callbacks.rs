@@ -109,7 +109,10 @@ pub(crate) async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, Ap
 /// [ours] Queues the order's current status for delivery again.
 #[utoipa::path(post, path = "/v2/callbacks/{refid}/redeliver", tag = "callbacks", security(("api_key" = []), ("bearer" = [])),
     params(("refid" = String, Path, description = "The order's refid")),
-    responses((status = 200, description = "Queued", body = crate::openapi::resources::RedeliveryAnswer), crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden, crate::openapi::resources::NotFound))]
+    responses(
+        (status = 200, description = "Queued", body = crate::openapi::resources::RedeliveryAnswer),
+        (status = 409, description = "Its callback is still pending (`callback_pending`): redeliver once it is delivered or has failed", body = crate::openapi::schemas::ErrorBody),
+        crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden, crate::openapi::resources::NotFound))]
 pub(crate) async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
     allowed(&req, SettingAccess::Change)?;
     let id = state.engine.redeliver(&req.caller.merchant, &refid).await?;

@@ -140,9 +140,7 @@ fn file(groups: &mut Vec<Group>, p: &Product) {
     }
 }
 
-fn slug(s: &str) -> String {
-    s.to_ascii_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-}
+use crate::img::slug;
 
 fn group_entry((g, cats): &Group, public_url: &str) -> Value {
     json!({

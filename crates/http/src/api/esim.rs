@@ -33,7 +33,7 @@ pub(crate) async fn countries(state: Shared, _req: Authed) -> Result<Json<Value>
 /// [ours] The activation QR code of a delivered e-SIM, to its buyer only.
 #[utoipa::path(get, path = "/v2/esim/qr/{refid}", tag = "topup", security(("api_key" = []), ("bearer" = [])),
     params(("refid" = String, Path, description = "The order's refid")),
-    responses((status = 200, description = "The QR code", content_type = "image/png", body = Vec<u8>), crate::openapi::resources::Refusals, crate::openapi::resources::NotFound))]
+    responses((status = 200, description = "The QR code", content_type = "image/png", body = crate::openapi::resources::Png), crate::openapi::resources::Refusals, crate::openapi::resources::NotFound))]
 pub(crate) async fn qr_code(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Response, ApiError> {
     let order = state
         .engine

@@ -52,5 +52,6 @@ pub(crate) async fn jpj() -> Response {
 pub(crate) async fn new_password_challenge() -> Response {
     let message = "no new-password challenge is pending: tambah never asks for one at log-in; \
                    get a token with /v1/token and change the password with /v1/auth/change-password";
-    (Http::UNAUTHORIZED, Json(json!({"error": "no_challenge", "message": message}))).into_response()
+    let challenge = [(axum::http::header::WWW_AUTHENTICATE, "Bearer realm=\"tambah\"")];
+    (Http::UNAUTHORIZED, challenge, Json(json!({"error": "no_challenge", "message": message}))).into_response()
 }

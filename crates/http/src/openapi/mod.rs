@@ -186,13 +186,17 @@ const DAY: &str = "(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|
                    |02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)";
 
 /// The shape of the query parameters that are parsed by one shared
-/// function wherever they appear, so that what the description calls
-/// valid is exactly what the server accepts.
-fn query_shape(name: &str) -> Option<serde_json::Value> {
+/// function wherever they appear: whatever the description calls valid the
+/// server accepts, and what it calls invalid the server refuses, but for a
+/// few other spellings the server also takes (lower-case `status` and
+/// `type`, comma-separated `status` lists).
+fn query_shape(name: &str, required: bool) -> Option<serde_json::Value> {
     use serde_json::json;
     let one_of = |values: &[&str]| json!({"type": "string", "enum": values});
     Some(match name {
-        "date" => json!({"type": "string", "pattern": format!("^{DAY}(?: - {DAY})?$")}),
+        "date" if required => json!({"type": "string", "pattern": format!("^{DAY}(?: - {DAY})?$")}),
+        // Empty: no date filter (IIMMPACT's v1 SDK sends `date=` for that).
+        "date" => json!({"type": "string", "pattern": format!("^(?:|{DAY}(?: - {DAY})?)$")}),
         "month" => json!({"type": "string", "pattern": "^[0-9]{4}-(?:0[1-9]|1[0-2])$"}),
         "status" => json!({"type": "array",
             "items": {"type": "string", "enum": ["SUCCESSFUL", "SUCCESS", "PENDING", "FAILED", "REFUND"]}}),
@@ -216,7 +220,8 @@ impl Modify for QueryShapes {
                     if !matches!(p.parameter_in, ParameterIn::Query) {
                         continue;
                     }
-                    if let Some(shape) = query_shape(&p.name) {
+                    let required = matches!(p.required, utoipa::openapi::Required::True);
+                    if let Some(shape) = query_shape(&p.name, required) {
                         p.schema = Some(serde_json::from_value(shape).expect("a valid schema"));
                     }
                 }

@@ -45,6 +45,22 @@ pub enum NotFound {
     NotFound(ErrorBody),
 }
 
+/// A PNG image, as the body of a response (not JSON).
+pub struct Png;
+
+impl utoipa::PartialSchema for Png {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        serde_json::from_value(serde_json::json!({"type": "string", "contentMediaType": "image/png"}))
+            .expect("a valid schema")
+    }
+}
+
+impl ToSchema for Png {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Png")
+    }
+}
+
 /// Bill presentment fields shared by every version. The empty fields are
 /// IIMMPACT's, kept for wire compatibility.
 #[derive(Serialize, ToSchema)]
@@ -68,7 +84,8 @@ pub struct PresentmentFields {
     due_date: String,
 }
 
-/// `metadata` as the 2023-10-01 format shows it (inside `data`).
+/// `metadata` as the 2023-10-01 format (inside `data`) and the 2025-05-20
+/// format (beside it) show it: `status_code` as text.
 #[derive(Serialize, ToSchema)]
 pub struct PresentmentMetadataText {
     /// `"200"`.
@@ -78,12 +95,11 @@ pub struct PresentmentMetadataText {
     last_updated: String,
 }
 
-/// `metadata` as the 2025-05-20 format and v1 show it (beside `data`).
+/// `metadata` as v1 shows it (beside `data`): `status_code` a number.
 #[derive(Serialize, ToSchema)]
-pub struct PresentmentMetadata {
-    /// 200 (a string in the 2025-05-20 format, a number in v1).
-    #[schema(value_type = String)]
-    status_code: serde_json::Value,
+pub struct PresentmentMetadataV1 {
+    /// 200.
+    status_code: i64,
     product_code: String,
     last_updated: String,
 }
@@ -139,7 +155,7 @@ pub struct Presentment20231001 {
 #[derive(Serialize, ToSchema)]
 pub struct Presentment20250520 {
     data: PresentmentData20250520,
-    metadata: PresentmentMetadata,
+    metadata: PresentmentMetadataText,
     #[schema(nullable = false)]
     error_message: Option<String>,
 }
@@ -165,7 +181,7 @@ pub struct PresentmentDataV1 {
 #[derive(Serialize, ToSchema)]
 pub struct PresentmentV1 {
     data: PresentmentDataV1,
-    metadata: PresentmentMetadata,
+    metadata: PresentmentMetadataV1,
     #[schema(nullable = false)]
     error_message: Option<String>,
 }

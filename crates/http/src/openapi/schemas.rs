@@ -128,6 +128,7 @@ pub struct BalanceAnswerV1 {
 /// JSON or form fields. `extras` is a flat object of strings (JSON), or
 /// `extras[key]=value` (form).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"refid": "ORDER-1001", "product": "D", "account": "0123456789", "amount": "10"}))]
 pub struct TopupRequest {
     /// The merchant's id for the order: at most 25 of `A-Za-z0-9-_.`, unique
     /// per merchant. Sent again, the request is the status check.
@@ -142,12 +143,19 @@ pub struct TopupRequest {
     /// JSON number.
     #[schema(pattern = "^(0|[1-9][0-9]*)(\\.[0-9]+)?$")]
     amount: String,
-    #[schema(nullable = false)]
+    /// Free text kept with the order (`null`: none).
     remarks: Option<String>,
     /// `subproduct_code`, `ic_number`, `biller_code`, `ref2`, `name`,
-    /// `email`, `phone`, as the product needs.
-    #[schema(nullable = false)]
-    extras: Option<std::collections::BTreeMap<String, String>>,
+    /// `email`, `phone`, as the product needs; each a string or a number.
+    extras: Option<std::collections::BTreeMap<String, ExtraValue>>,
+}
+
+/// The value of one of a topup's extras.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ExtraValue {
+    Text(String),
+    Number(f64),
 }
 
 /// Version `2023-10-01`: flat, every value a string.

@@ -6,7 +6,7 @@
 //! depth), or a form or query parameter given twice, is refused
 //! (`duplicate_field`) rather than resolved by whichever parser reads it
 //! last. `extras` is a flat object of names to strings or numbers: nested
-//! values are refused (`invalid_extras`).
+//! values, `null` and booleans are refused (`invalid_extras`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -26,16 +26,6 @@ pub struct Params {
 impl Params {
     pub fn get(&self, name: &str) -> Option<String> {
         self.fields.get(name).cloned()
-    }
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null => None,
-        _ => None,
     }
 }
 
@@ -100,14 +90,57 @@ fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
         return Err(invalid_json("the body must be a JSON object"));
     };
     for (k, v) in map {
-        if k == "extras" {
-            add_json_extras(p, v)?;
-        } else if let Some(s) = scalar(&v) {
-            p.fields.insert(k, s);
+        match v {
+            _ if k == "extras" => add_json_extras(p, v)?,
+            Value::String(s) => drop(p.fields.insert(k, s)),
+            // An amount of any other scalar is handed on as text, for the
+            // amount's own check to refuse (a topup's 61).
+            Value::Number(_) | Value::Bool(_) if NUMBERS.contains(&k.as_str()) => {
+                let text = v.to_string();
+                drop(p.fields.insert(k, text));
+            }
+            // `null` says the field is absent.
+            Value::Null => {}
+            // Read from the body by the handlers that take them.
+            Value::Array(_) if LISTS.contains(&k.as_str()) => {}
+            // A field no handler reads is ignored, whatever it holds.
+            _ if !FIELDS.contains(&k.as_str()) => {}
+            other => {
+                let kind = match other {
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "true or false",
+                    _ => "an object or a list",
+                };
+                let what = if NUMBERS.contains(&k.as_str()) { "a string or a number" } else { "a string" };
+                return Err(invalid_json(format!("{k} must be {what}, not {kind}")));
+            }
         }
     }
     Ok(())
 }
+
+/// The fields the handlers read from a JSON body: these must have their
+/// type; any other field is ignored.
+const FIELDS: &[&str] = &[
+    "refid",
+    "product",
+    "account",
+    "amount",
+    "remarks",
+    "url",
+    "method",
+    "username",
+    "password",
+    "refresh_token",
+    "old_password",
+    "new_password",
+    "trxid",
+    "user_email",
+];
+/// The JSON fields that may be numbers (IIMMPACT's SDKs send amounts as numbers).
+const NUMBERS: &[&str] = &["amount"];
+/// The JSON fields that are lists.
+const LISTS: &[&str] = &["user_email"];
 
 fn add_json_extras(p: &mut Params, extras: Value) -> Result<(), ApiError> {
     let extras = match extras {
@@ -116,12 +149,19 @@ fn add_json_extras(p: &mut Params, extras: Value) -> Result<(), ApiError> {
         _ => return Err(invalid_extras("extras must be an object of names to strings or numbers")),
     };
     for (name, value) in extras {
-        if matches!(value, Value::Object(_) | Value::Array(_)) {
-            return Err(invalid_extras(format!("extras.{name} must be a string or a number, not an object or a list")));
-        }
-        if let Some(s) = scalar(&value) {
-            p.extras.insert(name, s);
-        }
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            other => {
+                let kind = match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "true or false",
+                    _ => "an object or a list",
+                };
+                return Err(invalid_extras(format!("extras.{name} must be a string or a number, not {kind}")));
+            }
+        };
+        p.extras.insert(name, text);
     }
     Ok(())
 }
@@ -294,10 +334,39 @@ mod tests {
             assert!(message.contains(name), "{message}");
         }
         // Numbers (arbitrary precision) and nesting are no duplicates.
-        let p = parse(&HeaderMap::new(), "", br#"{"amount": 10.50, "a": {"amount": 1}, "b": [1, 2.5e3]}"#).unwrap();
+        assert_eq!(duplicate_json_key(br#"{"amount": 10.50, "a": {"amount": 1}, "b": [1, 2.5e3]}"#).unwrap(), None);
+        let p = parse(&HeaderMap::new(), "", br#"{"amount": 10.50, "extras": {"amount": 1}}"#).unwrap();
         assert_eq!(p.get("amount").unwrap(), "10.50");
         assert_eq!(duplicated(b"status=A&status=B&limit=1", &["status"]), None);
         assert_eq!(duplicated(b"status=A&limit=1&limit=2", &["status"]).as_deref(), Some("limit"));
+    }
+
+    /// Found by Schemathesis: `"remarks": {}` was read as no remarks. A field
+    /// a handler reads is a string (`amount` may be a number, `user_email` a
+    /// list); `null` is absent; anything else is refused. Other fields are
+    /// ignored, whatever they hold.
+    #[test]
+    fn json_fields_are_strings() {
+        for body in [
+            &br#"{"refid": "A", "remarks": {}}"#[..],
+            br#"{"refid": "A", "remarks": []}"#,
+            br#"{"refid": 123}"#,
+            br#"{"refid": true}"#,
+            br#"{"amount": {"value": 10}}"#,
+        ] {
+            assert_eq!(refusal("", body).0, "invalid_json", "{}", String::from_utf8_lossy(body));
+        }
+        assert!(parse(&HeaderMap::new(), "", br#"{"refid": "A", "other": {"x": [1, true]}, "n": 1}"#).is_ok());
+        let p = parse(
+            &HeaderMap::new(),
+            "",
+            br#"{"refid": "A", "amount": 10.5, "remarks": null, "user_email": ["a@b.my"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.get("refid").as_deref(), p.get("amount").as_deref(), p.get("remarks")),
+            (Some("A"), Some("10.5"), None)
+        );
     }
 
     #[test]
@@ -310,11 +379,15 @@ mod tests {
             b"extras[ref2][a]=1",
             b"extras[]=1",
             b"extras=1",
+            // Found by Schemathesis: a null was dropped and a boolean read as text.
+            br#"{"extras": {"": null}}"#,
+            br#"{"extras": {"ref2": true}}"#,
         ] {
             assert_eq!(refusal("", body).0, "invalid_extras", "{}", String::from_utf8_lossy(body));
         }
-        let p = parse(&HeaderMap::new(), "", br#"{"extras": {"a": 1, "b": "x", "c": true, "d": null}}"#).unwrap();
-        assert_eq!((p.extras["a"].as_str(), p.extras["b"].as_str(), p.extras["c"].as_str()), ("1", "x", "true"));
-        assert!(!p.extras.contains_key("d"));
+        let p = parse(&HeaderMap::new(), "", br#"{"extras": {"a": 1, "b": "x"}}"#).unwrap();
+        assert_eq!((p.extras["a"].as_str(), p.extras["b"].as_str()), ("1", "x"));
+        // No extras at all, said with null, is no extras.
+        assert!(parse(&HeaderMap::new(), "", br#"{"extras": null}"#).unwrap().extras.is_empty());
     }
 }

@@ -77,8 +77,9 @@ pub(crate) fn limit_offset(query: &str) -> Result<(u32, u64), ApiError> {
 /// `date=yyyy-MM-dd[ - yyyy-MM-dd]` as [from, to) instants; both `None`
 /// without it.
 pub(crate) fn date_range(query: &str) -> Result<(Option<i64>, Option<i64>), ApiError> {
-    // Present but empty (`date=`) is refused like any other non-date.
-    match given(query, "date") {
+    // `date=` is no date filter: IIMMPACT's v1 SDK requires the argument, so
+    // its callers send "" to list everything.
+    match first_value(query, "date") {
         Some(text) => {
             let (from, to) = time::parse_date_range(&text).map_err(|m| ApiError::bad_request("invalid_date", m))?;
             Ok((Some(from), Some(to)))

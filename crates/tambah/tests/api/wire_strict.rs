@@ -360,7 +360,8 @@ async fn a_callback_setting_without_url_is_refused_and_changes_nothing() {
 
 /// Found by Schemathesis: a page number of 2^63 overflowed the statement's
 /// page arithmetic (the connection dropped), an offset past `i64`, an
-/// and empty values (`page=`, `date=`, `sort=`, ...) were taken. Each is refused with 400; the node answers on.
+/// and empty values (`page=`, `sort=`, ...) were taken. (`date=` is no date
+/// filter: IIMMPACT's v1 SDK sends it for that.) Each is refused with 400; the node answers on.
 #[tokio::test]
 async fn page_numbers_and_offsets_outside_their_range_are_refused() {
     let s = Server::start(&[]);
@@ -369,8 +370,6 @@ async fn page_numbers_and_offsets_outside_their_range_are_refused() {
         ("/v2/balance-statement?page=9223372036854775808", "invalid_page"),
         ("/v1/balance-statement?page=2147483648", "invalid_page"),
         ("/v2/balance-statement?page=", "invalid_page"),
-        ("/v2/balance-statement?date=", "invalid_date"),
-        ("/v1/transactions?date=", "invalid_date"),
         ("/v1/transactions?sort=", "invalid_sort"),
         ("/v1/transactions?direction=", "invalid_direction"),
         ("/v2/transactions?status=", "invalid_status"),
@@ -385,6 +384,9 @@ async fn page_numbers_and_offsets_outside_their_range_are_refused() {
     ] {
         let r = c.signed("GET", path, None).await;
         assert_eq!((r.status, r.json["error"].as_str()), (400, Some(code)), "{path}: {}", r.json);
+    }
+    for path in ["/v1/transactions?date=", "/v2/balance-statement?date="] {
+        assert_eq!(c.signed("GET", path, None).await.status, 200, "{path}");
     }
     let r = c.signed("GET", "/v2/balance-statement?page=2147483647&limit=500", None).await;
     assert_eq!(r.status, 200, "{}", r.json);
