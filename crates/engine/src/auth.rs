@@ -306,6 +306,11 @@ impl Engine {
         self.issue_tokens(user.merchant_id, user.id, true).await
     }
 
+    /// Ends a dashboard session: its token is revoked on every node.
+    pub async fn logout(&self, token: &str) -> Result<(), AuthError> {
+        self.store().revoke_token(&token_hash(bearer_token(token))).await.map(|_| ()).map_err(AuthError::store)
+    }
+
     /// `/v2/token/refresh`: a RefreshToken for new Id and Access tokens.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, AuthError> {
         let row = self.store().token(&token_hash(refresh_token.trim())).await.map_err(AuthError::store)?;

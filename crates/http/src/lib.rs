@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+mod dashboard;
 mod error;
 pub mod guard;
 mod img;

@@ -42,6 +42,7 @@ fn resources() -> Router<Arc<AppState>> {
         .merge(crate::openapi::router())
         .merge(crate::openapi::reference::router())
         .merge(crate::img::router())
+        .merge(crate::dashboard::router())
 }
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {
@@ -184,7 +185,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    // The dashboard's pages answer errors as pages.
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }

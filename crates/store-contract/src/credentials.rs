@@ -44,7 +44,8 @@ pub fn api_keys(store: &dyn Store) {
     );
 }
 
-/// Tokens round-trip; revoke_user_tokens revokes only that user's tokens.
+/// Tokens round-trip; revoke_token revokes that token only;
+/// revoke_user_tokens revokes only that user's tokens.
 pub fn users_and_tokens(store: &dyn Store) {
     let a = create(store, Environment::Staging, "tok-a");
     let b = create(store, Environment::Staging, "tok-b");
@@ -76,6 +77,11 @@ pub fn users_and_tokens(store: &dyn Store) {
     assert_eq!(must("token", block(store.token("ffff"))), None, "token of an unknown hash is None");
     expect_unique("insert_token with an existing hash", block(store.insert_token(&b_token, T0)));
 
+    assert!(must("revoke_token", block(store.revoke_token("aa02"))), "revoke_token finds the token");
+    assert!(!must("revoke_token", block(store.revoke_token("ffff"))), "revoke_token of an unknown hash is false");
+    let revoked = must("token", block(store.token("aa02")));
+    assert_eq!(revoked.map(|t| t.revoked), Some(true), "revoke_token revokes the token");
+    assert_eq!(must("token", block(store.token("aa01"))).map(|t| t.revoked), Some(false), "and only that token");
     must("revoke_user_tokens", block(store.revoke_user_tokens(ua.id)));
     for t in &a_tokens {
         assert_eq!(

@@ -148,6 +148,12 @@ impl CredentialStore for PgStore {
         })
     }
 
+    fn revoke_token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            self.execute("UPDATE tokens SET revoked = true WHERE token_hash = $1", &[&token_hash]).await.map(|n| n > 0)
+        })
+    }
+
     fn remember_nonce<'a>(
         &'a self,
         key_id: &'a str,

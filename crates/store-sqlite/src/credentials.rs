@@ -132,6 +132,14 @@ impl CredentialStore for SqliteStore {
         ready(self.write(|tx| tx.execute("UPDATE tokens SET revoked = 1 WHERE user_id = ?1", [user_id]).map(|_| ())))
     }
 
+    fn revoke_token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>> {
+        ready(
+            self.write(|tx| {
+                tx.execute("UPDATE tokens SET revoked = 1 WHERE token_hash = ?1", [token_hash]).map(|n| n > 0)
+            }),
+        )
+    }
+
     fn remember_nonce<'a>(
         &'a self,
         key_id: &'a str,

@@ -80,6 +80,8 @@ pub trait CredentialStore {
         -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>>;
     /// Revokes every token of a user (after a password change).
     fn revoke_user_tokens(&self, user_id: UserId) -> BoxFuture<'_, Result<()>>;
+    /// Revokes one token (a dashboard log-out); false when there is none.
+    fn revoke_token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>>;
 
     /// Records a signature nonce; false when this key already used it within
     /// its window. Shared by every node of the database.

@@ -38,7 +38,7 @@ fn status_group(text: &str) -> Result<StatusGroup, ApiError> {
     })
 }
 
-fn status_word(code: StatusCode) -> &'static str {
+pub(crate) fn status_word(code: StatusCode) -> &'static str {
     match code {
         StatusCode::SUCCESSFUL => "Successful",
         StatusCode::ACCEPTED | StatusCode::PROCESSING => "Pending",
@@ -74,7 +74,7 @@ fn item(state: &Shared, o: &OrderRow, member_id: &str) -> Value {
 }
 
 /// The filters both versions take: date, page, status, account, product.
-fn base_query(q: &str, merchant_id: MerchantId) -> Result<OrderQuery, ApiError> {
+pub(crate) fn base_query(q: &str, merchant_id: MerchantId) -> Result<OrderQuery, ApiError> {
     let (from_ms, to_ms) = date_range(q)?;
     let (limit, offset) = limit_offset(q)?;
     if any_empty(q, "status") {

@@ -4,9 +4,11 @@
 
 mod aftersale;
 mod auth;
+mod browser;
 mod chain;
 mod cli;
 mod crash;
+mod dashboard;
 mod delivery;
 mod docs;
 mod families;
