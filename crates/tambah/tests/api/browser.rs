@@ -47,6 +47,37 @@ async fn chromium() -> (Driver, Browser) {
     panic!("chromedriver did not start at {}", driver.url);
 }
 
+/// axe-core's source (pinned in `tests/browser/package.json`), installed
+/// into `target/axe` with npm the first time.
+fn axe_source() -> String {
+    let root = format!("{}/../..", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{root}/target/axe/node_modules/axe-core/axe.min.js");
+    if !std::path::Path::new(&path).exists() {
+        std::fs::create_dir_all(format!("{root}/target/axe")).unwrap();
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(format!("{root}/tests/browser/{file}"), format!("{root}/target/axe/{file}")).unwrap();
+        }
+        let npm = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", &format!("{root}/target/axe")])
+            .status()
+            .expect("npm, to install axe-core");
+        assert!(npm.success(), "npm ci of axe-core failed");
+    }
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// Runs axe-core's WCAG 2 A and AA rules on the page shown; the rules it
+/// breaks, with how many elements break each.
+async fn accessibility_violations(b: &Browser, axe: &str) -> Vec<String> {
+    b.execute(axe, vec![]).await.expect("axe-core loads");
+    let run = "const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+           .then(r => done(r.violations.map(v => v.id + ' (' + v.nodes.length + '): ' + v.help)))
+           .catch(e => done(['axe failed: ' + e]));";
+    let found = b.execute_async(run, vec![]).await.expect("axe-core runs");
+    serde_json::from_value(found).unwrap()
+}
+
 /// Saves what the browser shows to `target/screenshots/NAME.png`.
 async fn screenshot(b: &Browser, name: &str) {
     let dir = format!("{}/../../target/screenshots", env!("CARGO_MANIFEST_DIR"));
@@ -55,8 +86,8 @@ async fn screenshot(b: &Browser, name: &str) {
 }
 
 /// Log in, see the balance and the order bought over the API, search for
-/// it, download nothing by hand: the pages as a person sees them, at
-/// desktop and phone width, with screenshots kept.
+/// it: the pages as a person sees them, at desktop and phone width, each
+/// passing axe-core's WCAG 2.1 A/AA rules, with screenshots kept.
 #[tokio::test]
 #[cfg_attr(not(browser_tests), ignore = "needs chromium and chromedriver (apt-get install chromium chromium-driver)")]
 async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
@@ -66,9 +97,11 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     for (refid, account) in [("WEB-1", "0123456789"), ("WEB-2", "60123450048"), ("WEB-3", "0198765432")] {
         c.topup(json!({"refid": refid, "product": "D", "account": account, "amount": "10"})).await;
     }
+    let axe = axe_source();
     let (_driver, b) = chromium().await;
     b.goto(&s.url("/")).await.unwrap();
     assert!(b.current_url().await.unwrap().path().ends_with("/dashboard/login"));
+    assert_eq!(accessibility_violations(&b, &axe).await, Vec::<String>::new(), "log-in page");
     screenshot(&b, "login").await;
     b.find(Locator::Id("username")).await.unwrap().send_keys(&m.username).await.unwrap();
     b.find(Locator::Id("password")).await.unwrap().send_keys(&m.password).await.unwrap();
@@ -77,6 +110,7 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     let api = c.signed("GET", "/v2/balance", None).await.json["data"]["balance"].clone();
     assert_eq!(balance, format!("RM {:.2}", api.as_f64().unwrap()), "the balance the API reports");
     assert!(b.source().await.unwrap().contains("WEB-1"));
+    assert_eq!(accessibility_violations(&b, &axe).await, Vec::<String>::new(), "overview");
     screenshot(&b, "overview").await;
     b.find(Locator::LinkText("Transactions")).await.unwrap().click().await.unwrap();
     b.wait().for_element(Locator::Id("csv")).await.unwrap();
@@ -86,6 +120,7 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     b.wait().for_element(Locator::Css("#status option[value=FAILED][selected]")).await.unwrap();
     let page = b.source().await.unwrap();
     assert!(page.contains("WEB-2") && !page.contains("WEB-1"), "only the failed order");
+    assert_eq!(accessibility_violations(&b, &axe).await, Vec::<String>::new(), "transactions");
     screenshot(&b, "transactions").await;
     b.set_window_size(390, 844).await.unwrap();
     b.goto(&s.url("/dashboard/transactions")).await.unwrap();
