@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -44,6 +44,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/logout", axum::routing::post(logout))
         .route("/dashboard/transactions", get(transactions))
         .route("/dashboard/transactions.csv", get(transactions_csv))
+        .route("/dashboard/orders/{refid}", get(order))
         .route("/dashboard/app.css", get(stylesheet))
         .layer(axum::middleware::map_response(page_headers))
 }
@@ -221,7 +222,9 @@ fn line(o: &OrderRow) -> OrderLine {
         product: o.product.clone(),
         account: o.account.clone(),
         amount: o.amount.to_cents(),
-        price: o.cost.to_cents(),
+        // A failed order's hold was released: nothing was charged (as its
+        // topup answer says).
+        price: if o.status.is_failure() { "0.00".to_owned() } else { o.cost.to_cents() },
         status: status_word(o.status),
         status_code: o.status.code(),
     }
@@ -423,4 +426,98 @@ fn csv_field(text: &str) -> String {
     } else {
         text
     }
+}
+
+/// One delivery attempt as the order page shows it.
+struct AttemptLine {
+    attempt: u32,
+    at: String,
+    url: String,
+    http: String,
+    latency_ms: i64,
+    error: String,
+}
+
+/// One callback of an order, with its attempts.
+struct CallbackLine {
+    id: i64,
+    status: String,
+    state: String,
+    queued_at: String,
+    attempts: Vec<AttemptLine>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/order.html")]
+struct OrderPage {
+    page: &'static str,
+    csrf: String,
+    o: OrderLine,
+    product_name: String,
+    updated: String,
+    trxid: String,
+    sn: String,
+    remarks: String,
+    callbacks: Vec<CallbackLine>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/not_found.html")]
+struct NotFoundPage {
+    page: &'static str,
+    csrf: String,
+    message: String,
+}
+
+/// One order's story: its fields and every callback with its attempts. Only
+/// the merchant's own: another merchant's refid is simply not found.
+async fn order(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(refid): Path<String>,
+) -> Result<Response, Response> {
+    let s = session(&state, &headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())?;
+    let fail = |e: tambah_store::StoreError| crate::ApiError::from(e).into_response();
+    let found = state.engine.callback_log(s.caller.merchant.id, &refid).await.map_err(fail)?;
+    let Some((o, log)) = found else {
+        let message = format!("You have no order with refid {refid:?}.");
+        return Ok(html(StatusCode::NOT_FOUND, NotFoundPage { page: "", csrf: s.csrf(), message }));
+    };
+    let callbacks = log
+        .into_iter()
+        .map(|(cb, attempts)| CallbackLine {
+            id: cb.id.get(),
+            status: cb.status.map(|c| c.code().to_string()).unwrap_or_else(|| "—".into()),
+            state: cb.state,
+            queued_at: crate::wire::myt(cb.created_at_ms).seconds_text(),
+            attempts: attempts
+                .into_iter()
+                .map(|a| AttemptLine {
+                    attempt: a.attempt,
+                    at: crate::wire::myt(a.at_ms).seconds_text(),
+                    url: a.url,
+                    http: a.http_status.map(|h| h.to_string()).unwrap_or_else(|| "—".into()),
+                    latency_ms: a.latency_ms,
+                    error: a.error,
+                })
+                .collect(),
+        })
+        .collect();
+    let product_name = state.engine.catalog().get(&o.product).map(|p| p.name.clone()).unwrap_or_default();
+    let page = OrderPage {
+        page: "",
+        csrf: s.csrf(),
+        product_name,
+        updated: crate::wire::myt(o.updated_at_ms).seconds_text(),
+        trxid: o.id.to_string(),
+        sn: o.sn.clone(),
+        remarks: if o.status.is_failure() && o.remarks.is_empty() {
+            format!("{}; nothing was charged", o.status.meaning())
+        } else {
+            o.remarks.clone()
+        },
+        o: line(&o),
+        callbacks,
+    };
+    Ok(html(StatusCode::OK, page))
 }

@@ -122,6 +122,11 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     assert!(page.contains("WEB-2") && !page.contains("WEB-1"), "only the failed order");
     assert_eq!(accessibility_violations(&b, &axe).await, Vec::<String>::new(), "transactions");
     screenshot(&b, "transactions").await;
+    b.find(Locator::LinkText("WEB-2")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Css("dl.facts")).await.unwrap();
+    assert!(b.source().await.unwrap().contains("60123450048"));
+    assert_eq!(accessibility_violations(&b, &axe).await, Vec::<String>::new(), "an order");
+    screenshot(&b, "order").await;
     b.set_window_size(390, 844).await.unwrap();
     b.goto(&s.url("/dashboard/transactions")).await.unwrap();
     screenshot(&b, "transactions-phone").await;

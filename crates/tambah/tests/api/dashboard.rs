@@ -182,3 +182,29 @@ async fn a_wrong_password_is_refused_and_repeated_failures_lock_the_address_out(
     // Locked out: even the right password waits.
     assert_eq!(b.log_in(&m).await.status, 429);
 }
+
+/// An order's page shows its story to its merchant; another merchant who
+/// changes the refid in the URL finds nothing, exactly as for a refid that
+/// does not exist.
+#[tokio::test]
+async fn an_order_page_is_its_merchants_only() {
+    let s = Server::start(&[]);
+    let (owner, other) = (s.merchant(&[], "100"), s.merchant(&[], "100"));
+    let c = Client::new(&s, &owner);
+    c.topup(json!({"refid": "MINE-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    let mut b = Browser::new(&s);
+    b.log_in(&owner).await;
+    let list = b.get("/dashboard/transactions").await;
+    assert!(list.body.contains("href=\"/dashboard/orders/MINE-1\""), "{}", list.body);
+    let page = b.get("/dashboard/orders/MINE-1").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Order MINE-1") && page.body.contains("0123456789") && page.body.contains("Successful"));
+    let mut intruder = Browser::new(&s);
+    intruder.log_in(&other).await;
+    let theirs = intruder.get("/dashboard/orders/MINE-1").await;
+    let missing = intruder.get("/dashboard/orders/NO-SUCH").await;
+    assert_eq!((theirs.status, missing.status), (404, 404));
+    assert!(!theirs.body.contains("0123456789"), "nothing of the order shows");
+    assert_eq!(theirs.body.replace("MINE-1", "X"), missing.body.replace("NO-SUCH", "X"), "the same answer");
+    assert_eq!(Browser::new(&s).get("/dashboard/orders/MINE-1").await.location, "/dashboard/login");
+}
