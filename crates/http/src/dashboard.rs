@@ -35,6 +35,9 @@ const LOGIN_CSRF: &str = "tambah_login_csrf";
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 const PAGE: u32 = 50;
+/// Most orders one CSV export holds: the file is built in memory, so a
+/// larger search is refused with the advice to narrow it.
+const CSV_MAX_ROWS: u64 = 20_000;
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -45,6 +48,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/transactions", get(transactions))
         .route("/dashboard/transactions.csv", get(transactions_csv))
         .route("/dashboard/orders/{refid}", get(order))
+        .route("/dashboard/statement", get(statement))
         .route("/dashboard/app.css", get(stylesheet))
         .layer(axum::middleware::map_response(page_headers))
 }
@@ -390,6 +394,14 @@ async fn transactions_csv(
     loop {
         let (rows, totals) =
             state.engine.reports().transactions(&query).await.map_err(|e| crate::ApiError::from(e).into_response())?;
+        if totals.count > CSV_MAX_ROWS {
+            let message = format!(
+                "This search has {} orders; an export holds at most {CSV_MAX_ROWS}: narrow the dates or add a filter.",
+                totals.count
+            );
+            let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+            return Err((StatusCode::BAD_REQUEST, text, message).into_response());
+        }
         for o in &rows {
             let fields = [
                 o.id.to_string(),
@@ -519,5 +531,107 @@ async fn order(
         o: line(&o),
         callbacks,
     };
+    Ok(html(StatusCode::OK, page))
+}
+
+/// One wallet movement as the statement shows it.
+struct EntryLine {
+    date: String,
+    kind: &'static str,
+    remarks: String,
+    amount: String,
+    balance: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/statement.html")]
+struct StatementPage {
+    page: &'static str,
+    csrf: String,
+    date: String,
+    error: Option<String>,
+    total: u64,
+    deposits: String,
+    holds: String,
+    refunds: String,
+    entries: Vec<EntryLine>,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// The wallet's movements, newest first, each with the balance after it
+/// (the API statement's query and words).
+async fn statement(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, Response> {
+    use crate::api::statement::{remarks, statement_type};
+    let s = session(&state, &headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())?;
+    let q = uri.query().unwrap_or("");
+    let date = first_value(q, "date").unwrap_or_default();
+    let offset = crate::wire::query::number(q, "offset", "invalid_offset", 0..=crate::wire::query::OFFSET_MAX)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    let mut page = StatementPage {
+        page: "statement",
+        csrf: s.csrf(),
+        date: date.clone(),
+        error: None,
+        total: 0,
+        deposits: "0.00".into(),
+        holds: "0.00".into(),
+        refunds: "0.00".into(),
+        entries: Vec::new(),
+        prev: None,
+        next: None,
+    };
+    let (from_ms, to_ms) = match crate::wire::query::date_range(&format!(
+        "date={}",
+        form_urlencoded::byte_serialize(date.as_bytes()).collect::<String>()
+    )) {
+        Ok(range) => range,
+        Err(e) => {
+            page.error = Some(e.to_string());
+            return Ok(html(StatusCode::BAD_REQUEST, page));
+        }
+    };
+    let query = tambah_store::StatementQuery {
+        wallet_id: s.caller.merchant.wallet_id,
+        from_ms,
+        to_ms,
+        kinds: Vec::new(),
+        limit: PAGE,
+        offset,
+    };
+    let st = state.engine.reports().statement(&query).await.map_err(|e| crate::ApiError::from(e).into_response())?;
+    let at = |offset: u64| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if !date.is_empty() {
+            q.append_pair("date", &date);
+        }
+        if offset > 0 {
+            q.append_pair("offset", &offset.to_string());
+        }
+        q.finish()
+    };
+    page.total = st.total;
+    page.deposits = st.sums.deposits.to_cents();
+    page.holds = st.sums.holds.to_cents();
+    page.refunds = st.sums.voids.checked_add(st.sums.refunds).unwrap_or(st.sums.voids).to_cents();
+    page.prev = (offset > 0).then(|| at(offset.saturating_sub(u64::from(PAGE))));
+    page.next = (offset + (st.entries.len() as u64) < st.total).then(|| at(offset + u64::from(PAGE)));
+    page.entries = st
+        .entries
+        .iter()
+        .map(|e| EntryLine {
+            date: crate::wire::myt(e.at_ms).seconds_text(),
+            kind: statement_type(e.kind),
+            remarks: remarks(e),
+            amount: e.amount.to_cents(),
+            balance: e.balance_after.to_cents(),
+        })
+        .collect();
     Ok(html(StatusCode::OK, page))
 }

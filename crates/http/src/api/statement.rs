@@ -56,7 +56,7 @@ pub(crate) async fn v1(state: Shared, req: Authed) -> Result<Json<Value>, ApiErr
 }
 
 /// The statement type of a ledger kind.
-fn statement_type(kind: TransferKind) -> &'static str {
+pub(crate) fn statement_type(kind: TransferKind) -> &'static str {
     match kind {
         TransferKind::Deposit => "DEPOSIT",
         TransferKind::Hold => "TRANSACTION",
@@ -82,7 +82,7 @@ fn ledger_kinds(statement_type: &str) -> Result<Option<Vec<TransferKind>>, ApiEr
     })
 }
 
-fn remarks(e: &StatementEntry) -> String {
+pub(crate) fn remarks(e: &StatementEntry) -> String {
     match (e.kind, &e.refid, &e.product) {
         (TransferKind::Hold, Some(refid), Some(product)) => format!("Transaction {refid} ({product})"),
         (TransferKind::Void, Some(refid), Some(product)) => {

@@ -127,6 +127,11 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     assert!(b.source().await.unwrap().contains("60123450048"));
     assert_eq!(accessibility_violations(&b, &axe).await, Vec::<String>::new(), "an order");
     screenshot(&b, "order").await;
+    b.find(Locator::LinkText("Statement")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Css("table")).await.unwrap();
+    assert!(b.source().await.unwrap().contains("Transaction WEB-1 (D)"));
+    assert_eq!(accessibility_violations(&b, &axe).await, Vec::<String>::new(), "statement");
+    screenshot(&b, "statement").await;
     b.set_window_size(390, 844).await.unwrap();
     b.goto(&s.url("/dashboard/transactions")).await.unwrap();
     screenshot(&b, "transactions-phone").await;

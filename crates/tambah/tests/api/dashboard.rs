@@ -208,3 +208,24 @@ async fn an_order_page_is_its_merchants_only() {
     assert_eq!(theirs.body.replace("MINE-1", "X"), missing.body.replace("NO-SUCH", "X"), "the same answer");
     assert_eq!(Browser::new(&s).get("/dashboard/orders/MINE-1").await.location, "/dashboard/login");
 }
+
+/// The statement page shows every wallet movement with the balance after
+/// it, as the API's statement does.
+#[tokio::test]
+async fn the_statement_shows_each_movement_with_the_balance_after_it() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "50");
+    let c = Client::new(&s, &m);
+    c.topup(json!({"refid": "ST-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    let mut b = Browser::new(&s);
+    b.log_in(&m).await;
+    let page = b.get("/dashboard/statement").await;
+    assert_eq!(page.status, 200);
+    let api = c.signed("GET", "/v2/balance-statement", None).await.json;
+    for e in api["data"].as_array().unwrap() {
+        let balance = format!("{:.2}", e["balance"].as_f64().unwrap());
+        assert!(page.body.contains(&balance), "balance {balance} in {}", page.body);
+    }
+    assert!(page.body.contains("Transaction ST-1 (D)") && page.body.contains("DEPOSIT"), "{}", page.body);
+    assert_eq!(b.get("/dashboard/statement?date=31-12-2026").await.status, 400);
+}
