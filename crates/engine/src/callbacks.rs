@@ -52,6 +52,9 @@ pub enum CallbackError {
     /// The order has had [`CALLBACKS_PER_ORDER_MAX`] callbacks.
     #[error("{0}")]
     Limit(String),
+    /// The merchant has no callback URL: a redelivery could only fail.
+    #[error("{0}")]
+    NoUrl(String),
     #[error("{0}")]
     Store(String),
 }
@@ -124,11 +127,16 @@ impl Engine {
         Ok(Some((order, log)))
     }
 
-    /// Queues the order's current status for delivery again, unless a
-    /// callback of the order is still pending or the order has had
+    /// Queues the order's current status for delivery again, unless the
+    /// merchant has no callback URL (it would only fail), a callback of the
+    /// order is still pending or the order has had
     /// [`CALLBACKS_PER_ORDER_MAX`] (checked and queued in one writer
     /// transaction, so two requests at once cannot both pass).
     pub async fn redeliver(&self, merchant: &MerchantRow, refid: &str) -> Result<CallbackId, CallbackError> {
+        if merchant.callback_url.is_empty() {
+            let message = format!("merchant {} has no callback URL: there is nothing to deliver to", merchant.account);
+            return Err(CallbackError::NoUrl(message));
+        }
         let order = self
             .store()
             .order_by_refid(merchant.id, refid)

@@ -78,6 +78,7 @@ impl From<CallbackError> for ApiError {
             CallbackError::NotFound(m) => ApiError::NotFound(m),
             CallbackError::Pending(message) => ApiError::Conflict { code: "callback_pending", message },
             CallbackError::Limit(message) => ApiError::TooMany { code: "redelivery_limit", message },
+            CallbackError::NoUrl(message) => ApiError::Conflict { code: "no_callback_url", message },
             CallbackError::Store(m) => ApiError::Internal(m),
         }
     }

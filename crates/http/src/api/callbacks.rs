@@ -111,7 +111,7 @@ pub(crate) async fn rotate(state: Shared, req: Authed) -> Result<Json<Value>, Ap
     params(("refid" = String, Path, description = "The order's refid")),
     responses(
         (status = 200, description = "Queued", body = crate::openapi::resources::RedeliveryAnswer),
-        (status = 409, description = "Its callback is still pending (`callback_pending`): redeliver once it is delivered or has failed", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "Its callback is still pending (`callback_pending`: redeliver once it is delivered or has failed), or no callback URL is set (`no_callback_url`)", body = crate::openapi::schemas::ErrorBody),
         crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden, crate::openapi::resources::NotFound))]
 pub(crate) async fn redeliver(state: Shared, Path(refid): Path<String>, req: Authed) -> Result<Json<Value>, ApiError> {
     allowed(&req, SettingAccess::Change)?;

@@ -134,6 +134,10 @@ async fn post_and_get_callbacks_arrive_signed() {
         serde_json::from_str(&s.cli(&["callbacks", "log", "--account", &m.account, "--refid", "CB-1"])).unwrap();
     assert_eq!(cli_log.as_array().unwrap().len(), 3);
     assert_eq!(c.signed("POST", "/v2/callbacks/NOPE/redeliver", None).await.status, 404);
+    // Without a callback URL a redelivery could only fail: refused, nothing queued.
+    assert_eq!(set_callback(&c, "", "POST").await.status, 200);
+    let r = c.signed("POST", "/v2/callbacks/CB-1/redeliver", None).await;
+    assert_eq!((r.status, r.json["error"].as_str()), (409, Some("no_callback_url")), "{}", r.json);
 }
 
 #[tokio::test]
