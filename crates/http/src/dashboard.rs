@@ -100,6 +100,24 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     Some(Session { caller, token })
 }
 
+/// A page that needs a signed-in user takes a `Session`: without one the
+/// browser is sent to the log-in page.
+impl axum::extract::FromRequestParts<Arc<AppState>> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        session(state, &parts.headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())
+    }
+}
+
+/// A short answer in words (a refused form or export).
+fn plain(status: StatusCode, message: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
+}
+
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: i64) -> (header::HeaderName, String) {
     let secure = if state.config.public_url.starts_with("https://") { "; Secure" } else { "" };
     (header::SET_COOKIE, format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"))
@@ -182,7 +200,7 @@ async fn login(
 }
 
 fn forbidden(message: &str) -> Response {
-    (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.to_owned()).into_response()
+    plain(StatusCode::FORBIDDEN, message.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -247,13 +265,11 @@ struct HomePage {
     orders: Vec<OrderLine>,
 }
 
-async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, Response> {
-    let s = session(&state, &headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())?;
+async fn home(State(state): State<Arc<AppState>>, s: Session) -> Result<Response, crate::ApiError> {
     let m = &s.caller.merchant;
-    let balance = state.engine.balance(m).await.map_err(|e| crate::ApiError::from(e).into_response())?;
+    let balance = state.engine.balance(m).await?;
     let latest = OrderQuery { merchant_id: m.id, limit: 10, ..OrderQuery::default() };
-    let (rows, _) =
-        state.engine.reports().transactions(&latest).await.map_err(|e| crate::ApiError::from(e).into_response())?;
+    let (rows, _) = state.engine.reports().transactions(&latest).await?;
     Ok(html(
         StatusCode::OK,
         HomePage {
@@ -339,10 +355,9 @@ fn at_offset(f: &Filter, offset: u64) -> String {
 
 async fn transactions(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    s: Session,
     uri: axum::http::Uri,
-) -> Result<Response, Response> {
-    let s = session(&state, &headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())?;
+) -> Result<Response, crate::ApiError> {
     let statuses =
         [("", "Any"), ("SUCCESSFUL", "Successful"), ("PENDING", "Pending"), ("FAILED", "Failed"), ("REFUND", "Refund")];
     let mut page = TransactionsPage {
@@ -365,8 +380,7 @@ async fn transactions(
             return Ok(html(StatusCode::BAD_REQUEST, page));
         }
     };
-    let (rows, totals) =
-        state.engine.reports().transactions(&query).await.map_err(|e| crate::ApiError::from(e).into_response())?;
+    let (rows, totals) = state.engine.reports().transactions(&query).await?;
     page.total = totals.count;
     page.successful_amount = totals.successful_amount.to_cents();
     page.query = at_offset(&filter, 0);
@@ -381,26 +395,24 @@ async fn transactions(
 /// The whole search (every page) as CSV, with the API listing's fields.
 async fn transactions_csv(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    s: Session,
     uri: axum::http::Uri,
-) -> Result<Response, Response> {
-    let s = session(&state, &headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())?;
-    let (mut query, _) = search(uri.query().unwrap_or(""), &s.caller.merchant).map_err(|e| {
-        (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e).into_response()
-    })?;
+) -> Result<Response, crate::ApiError> {
+    let (mut query, _) = match search(uri.query().unwrap_or(""), &s.caller.merchant) {
+        Ok(found) => found,
+        Err(e) => return Ok(plain(StatusCode::BAD_REQUEST, e)),
+    };
     let mut out = String::from("trxid,refid,date,product_code,account,amount,price,status,status_code,sn,remarks\n");
     query.offset = 0;
     query.limit = 500;
     loop {
-        let (rows, totals) =
-            state.engine.reports().transactions(&query).await.map_err(|e| crate::ApiError::from(e).into_response())?;
+        let (rows, totals) = state.engine.reports().transactions(&query).await?;
         if totals.count > CSV_MAX_ROWS {
             let message = format!(
                 "This search has {} orders; an export holds at most {CSV_MAX_ROWS}: narrow the dates or add a filter.",
                 totals.count
             );
-            let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-            return Err((StatusCode::BAD_REQUEST, text, message).into_response());
+            return Ok(plain(StatusCode::BAD_REQUEST, message));
         }
         for o in &rows {
             let fields = [
@@ -485,12 +497,10 @@ struct NotFoundPage {
 /// the merchant's own: another merchant's refid is simply not found.
 async fn order(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    s: Session,
     Path(refid): Path<String>,
-) -> Result<Response, Response> {
-    let s = session(&state, &headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())?;
-    let fail = |e: tambah_store::StoreError| crate::ApiError::from(e).into_response();
-    let found = state.engine.callback_log(s.caller.merchant.id, &refid).await.map_err(fail)?;
+) -> Result<Response, crate::ApiError> {
+    let found = state.engine.callback_log(s.caller.merchant.id, &refid).await?;
     let Some((o, log)) = found else {
         let message = format!("You have no order with refid {refid:?}.");
         return Ok(html(StatusCode::NOT_FOUND, NotFoundPage { page: "", csrf: s.csrf(), message }));
@@ -563,11 +573,10 @@ struct StatementPage {
 /// (the API statement's query and words).
 async fn statement(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    s: Session,
     uri: axum::http::Uri,
-) -> Result<Response, Response> {
+) -> Result<Response, crate::ApiError> {
     use crate::api::statement::{remarks, statement_type};
-    let s = session(&state, &headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())?;
     let q = uri.query().unwrap_or("");
     let date = first_value(q, "date").unwrap_or_default();
     let offset = crate::wire::query::number(q, "offset", "invalid_offset", 0..=crate::wire::query::OFFSET_MAX)
@@ -605,7 +614,7 @@ async fn statement(
         limit: PAGE,
         offset,
     };
-    let st = state.engine.reports().statement(&query).await.map_err(|e| crate::ApiError::from(e).into_response())?;
+    let st = state.engine.reports().statement(&query).await?;
     let at = |offset: u64| {
         let mut q = form_urlencoded::Serializer::new(String::new());
         if !date.is_empty() {
