@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod roles;
 pub mod status;
 pub mod time;
 
@@ -14,4 +15,5 @@ pub use ids::{
 };
 pub use money::Amount;
 pub use order::OrderState;
+pub use roles::{Capability, Role};
 pub use status::StatusCode;

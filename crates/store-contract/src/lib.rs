@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 
 use tambah_store::Store;
 
+pub mod accounts;
 pub mod callbacks;
 pub mod credentials;
 pub mod disputes;
@@ -105,6 +106,11 @@ macro_rules! contract_tests {
             providers::attempts_sent
             providers::cost_of_goods
             providers::provider_health
+            accounts::members
+            accounts::user_links
+            accounts::live_access
+            accounts::api_key_listing
+            accounts::operators_and_audit
         }
     };
     (@each [table] $($section:ident :: $check:ident)*) => {
@@ -136,6 +142,7 @@ pub const CHECKS: &[(&str, &str, ContractCheck)] = contract_tests!(@checks table
 
 /// Each section's source, scanned for checks that the list forgot.
 const SECTIONS: &[(&str, &str)] = &[
+    ("accounts", include_str!("accounts.rs")),
     ("callbacks", include_str!("callbacks.rs")),
     ("credentials", include_str!("credentials.rs")),
     ("disputes", include_str!("disputes.rs")),

@@ -1,7 +1,7 @@
 //! Merchants: creation, look-ups, username uniqueness, passwords and the
 //! operator's settings.
 
-use tambah_domain::{Amount, Environment, MerchantId};
+use tambah_domain::{Amount, Environment, MerchantId, Role};
 use tambah_store::{MerchantRow, MerchantSettings, Store, UserRow};
 
 use crate::fixtures::{balance, block, create, expect_unique, must, new_merchant, systems};
@@ -75,6 +75,7 @@ fn created_reads_back(store: &dyn Store, m: &MerchantRow, env: Environment, user
             merchant_id: m.id,
             username: username.to_owned(),
             password_hash: expected.password_hash.clone(),
+            role: Role::Admin,
         },
         "the merchant's user keeps its merchant, username and password hash"
     );

@@ -21,6 +21,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
+mod accounts;
 mod callbacks;
 mod catalog;
 mod credentials;

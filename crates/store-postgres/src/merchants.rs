@@ -19,8 +19,8 @@ impl MerchantStore for PgStore {
                                 SELECT id, (10000 + id)::text, $1, $2, $3, $4, $5 FROM n RETURNING id),
                           w AS (INSERT INTO ledger_accounts (kind, environment, merchant_id)
                                 SELECT 'wallet', $2, id FROM m),
-                          u AS (INSERT INTO users (merchant_id, username, password_hash)
-                                SELECT id, $6, $7 FROM m)
+                          u AS (INSERT INTO users (merchant_id, username, password_hash, role)
+                                SELECT id, $6, $7, 'admin' FROM m WHERE $6 <> '')
                      SELECT id FROM m",
                     &[&m.name, &m.environment.as_str(), &m.level, &m.api_version, &m.created_at_ms, &m.username, &m.password_hash],
                 )

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_merchant_rate_limit.sql")),
     (12, include_str!("../migrations/0012_nonces.sql")),
     (13, include_str!("../migrations/0013_node_heartbeats.sql")),
+    (14, include_str!("../migrations/0014_dashboard_accounts.sql")),
 ];
 /// Serializes migrations of nodes starting together.
 const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;

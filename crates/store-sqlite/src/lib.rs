@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, Row};
 use tambah_domain::StatusCode;
 use tambah_store::{ready, rows, BoxFuture, Claim, Result, Store, StoreError, Writer};
 
+mod accounts;
 mod callbacks;
 mod catalog;
 mod credentials;

@@ -19,27 +19,12 @@ impl SqliteStore {
     }
 
     fn create_merchant_now(&self, m: &NewMerchant) -> Result<MerchantRow> {
-        let id = self.write(|tx| {
-            // The account number derives from the id, which exists only after
-            // the insert: a unique placeholder holds the place until then.
-            tx.execute(
-                "INSERT INTO merchants (account, name, environment, level, api_version, created_at_ms)
-                 VALUES ('pending-' || hex(randomblob(8)), ?1, ?2, ?3, ?4, ?5)",
-                params![m.name, m.environment.as_str(), m.level, m.api_version, m.created_at_ms],
-            )?;
-            let id = tx.last_insert_rowid();
-            tx.execute("UPDATE merchants SET account = CAST(10000 + id AS TEXT) WHERE id = ?1", [id])?;
-            tx.execute(
-                "INSERT INTO ledger_accounts (kind, environment, merchant_id) VALUES ('wallet', ?1, ?2)",
-                params![m.environment.as_str(), id],
-            )?;
-            tx.execute(
-                "INSERT INTO users (merchant_id, username, password_hash) VALUES (?1, ?2, ?3)",
-                params![id, m.username, m.password_hash],
-            )?;
-            Ok(id)
-        })?;
+        let id = self.write(|tx| insert_merchant(tx, m))?;
         self.merchant_where(BY_ID, &id)?.ok_or_else(|| StoreError::Other("merchant vanished after insert".into()))
+    }
+
+    pub(crate) fn merchant_now(&self, id: i64) -> Result<Option<MerchantRow>> {
+        self.merchant_where(BY_ID, &id)
     }
 
     fn update_merchant_now(&self, merchant_id: MerchantId, m: &MerchantSettings) -> Result<bool> {
@@ -88,4 +73,29 @@ impl MerchantStore for SqliteStore {
     ) -> BoxFuture<'a, Result<bool>> {
         ready(self.update_merchant_now(merchant_id, settings))
     }
+}
+
+/// A merchant, its wallet and (when `m.username` is not empty) its first
+/// user, an admin, inside `tx`; returns its id.
+pub(crate) fn insert_merchant(tx: &rusqlite::Transaction, m: &NewMerchant) -> rusqlite::Result<i64> {
+    // The account number derives from the id, which exists only after the
+    // insert: a unique placeholder holds the place until then.
+    tx.execute(
+        "INSERT INTO merchants (account, name, environment, level, api_version, created_at_ms)
+         VALUES ('pending-' || hex(randomblob(8)), ?1, ?2, ?3, ?4, ?5)",
+        params![m.name, m.environment.as_str(), m.level, m.api_version, m.created_at_ms],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.execute("UPDATE merchants SET account = CAST(10000 + id AS TEXT) WHERE id = ?1", [id])?;
+    tx.execute(
+        "INSERT INTO ledger_accounts (kind, environment, merchant_id) VALUES ('wallet', ?1, ?2)",
+        params![m.environment.as_str(), id],
+    )?;
+    if !m.username.is_empty() {
+        tx.execute(
+            "INSERT INTO users (merchant_id, username, password_hash, role) VALUES (?1, ?2, ?3, 'admin')",
+            params![id, m.username, m.password_hash],
+        )?;
+    }
+    Ok(id)
 }

@@ -1,6 +1,6 @@
 //! Credentials: API keys, users, tokens and used signature nonces.
 
-use tambah_domain::{MerchantId, UserId};
+use tambah_domain::{MerchantId, Role, UserId};
 
 use crate::{BoxFuture, MerchantRow, Result};
 
@@ -19,6 +19,7 @@ pub struct UserRow {
     pub merchant_id: MerchantId,
     pub username: String,
     pub password_hash: String,
+    pub role: Role,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

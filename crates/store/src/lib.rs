@@ -1,6 +1,6 @@
 //! The store seam: the traits the engine sees and the rows that cross it,
 //! one section per file (merchants, credentials, orders, ledger, callbacks,
-//! reports, catalog, disputes, providers). `Store` is the sum of the section
+//! reports, catalog, disputes, providers, accounts). `Store` is the sum of the section
 //! traits.
 //! Backends (SQLite, PostgreSQL) implement them in files of the same names;
 //! row mapping is written once, in `rows`. The write side is a `Writer`
@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+mod accounts;
 mod callbacks;
 mod catalog;
 mod credentials;
@@ -22,6 +23,7 @@ mod reports;
 pub mod rows;
 mod writer;
 
+pub use accounts::*;
 pub use callbacks::*;
 pub use catalog::*;
 pub use credentials::*;
@@ -78,6 +80,7 @@ pub trait Store:
     + CatalogStore
     + DisputeStore
     + ProviderStore
+    + AccountStore
     + Send
     + Sync
     + 'static

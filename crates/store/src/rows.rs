@@ -9,13 +9,14 @@
 //! text).
 
 use crate::{
-    ApiKeyRow, AttemptOutcome, AttemptRow, CallbackAttempt, CallbackKind, CallbackRow, CostOfGoodsRow, DisputeRow,
-    MerchantRow, OrderQuery, OrderRow, OrderTotals, ProviderKind, ProviderRow, RouteRow, StatementEntry, StatusGroup,
-    SummaryRow, TokenKind, TokenRow, TransferKind, UserRow,
+    ApiKeyListing, ApiKeyRow, AttemptOutcome, AttemptRow, AuditRow, CallbackAttempt, CallbackKind, CallbackRow,
+    CostOfGoodsRow, DisputeRow, LiveAccessRow, MerchantRow, OperatorRow, OrderQuery, OrderRow, OrderTotals,
+    ProviderKind, ProviderRow, RouteRow, StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow, TransferKind,
+    UserRow,
 };
 use tambah_domain::{
-    AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, ProviderId, StatusCode, TransferId,
-    UserId,
+    AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, ProviderId, Role, StatusCode,
+    TransferId, UserId,
 };
 
 /// One selected row of a backend, read column by column (0-based). Integer
@@ -107,7 +108,7 @@ pub fn api_key<R: Columns>(r: &R) -> Result<ApiKeyRow, R::Error> {
 #[macro_export]
 macro_rules! user_columns {
     () => {
-        "id, merchant_id, username, password_hash"
+        "id, merchant_id, username, password_hash, role"
     };
 }
 
@@ -117,6 +118,74 @@ pub fn user<R: Columns>(r: &R) -> Result<UserRow, R::Error> {
         merchant_id: MerchantId::new(r.int(1)?),
         username: r.text(2)?,
         password_hash: r.text(3)?,
+        // The column's CHECK admits only the four names.
+        role: Role::parse(&r.text(4)?).unwrap_or(Role::Viewer),
+    })
+}
+
+/// The columns of [`api_key_listing`].
+#[macro_export]
+macro_rules! api_key_listing_columns {
+    () => {
+        "key_id, revoked, created_at_ms"
+    };
+}
+
+pub fn api_key_listing<R: Columns>(r: &R) -> Result<ApiKeyListing, R::Error> {
+    Ok(ApiKeyListing { key_id: r.text(0)?, revoked: r.flag(1)?, created_at_ms: r.int(2)? })
+}
+
+/// The columns of [`live_access`].
+#[macro_export]
+macro_rules! live_access_columns {
+    () => {
+        "staging_merchant_id, requested_at_ms, live_merchant_id, approved_at_ms"
+    };
+}
+
+pub fn live_access<R: Columns>(r: &R) -> Result<LiveAccessRow, R::Error> {
+    Ok(LiveAccessRow {
+        staging_merchant_id: MerchantId::new(r.int(0)?),
+        requested_at_ms: r.int(1)?,
+        live_merchant_id: r.opt_int(2)?.map(MerchantId::new),
+        approved_at_ms: r.opt_int(3)?,
+    })
+}
+
+/// The columns of [`operator`].
+#[macro_export]
+macro_rules! operator_columns {
+    () => {
+        "o.id, o.email, o.password_hash, o.totp_sealed, o.created_at_ms"
+    };
+}
+
+pub fn operator<R: Columns>(r: &R) -> Result<OperatorRow, R::Error> {
+    Ok(OperatorRow {
+        id: r.int(0)?,
+        email: r.text(1)?,
+        password_hash: r.text(2)?,
+        totp_sealed: r.bytes(3)?,
+        created_at_ms: r.int(4)?,
+    })
+}
+
+/// The columns of [`audit`], from `audit_log l JOIN operators o LEFT JOIN merchants m`.
+#[macro_export]
+macro_rules! audit_columns {
+    () => {
+        "l.id, o.email, l.action, m.account, l.detail, l.created_at_ms"
+    };
+}
+
+pub fn audit<R: Columns>(r: &R) -> Result<AuditRow, R::Error> {
+    Ok(AuditRow {
+        id: r.int(0)?,
+        operator_email: r.text(1)?,
+        action: r.text(2)?,
+        merchant_account: r.opt_text(3)?,
+        detail: r.text(4)?,
+        created_at_ms: r.int(5)?,
     })
 }
 
