@@ -179,7 +179,7 @@ pub struct IssuedTokens {
 }
 
 impl Engine {
-    fn env_allowed(&self, environment: Environment) -> bool {
+    pub(crate) fn env_allowed(&self, environment: Environment) -> bool {
         self.config().environment.is_none_or(|bound| bound == environment)
     }
 
@@ -262,7 +262,7 @@ impl Engine {
         Ok(token)
     }
 
-    async fn issue_tokens(
+    pub(crate) async fn issue_tokens(
         &self,
         merchant_id: MerchantId,
         user_id: UserId,
@@ -376,7 +376,7 @@ pub fn check_password_rules(password: &str) -> Result<(), String> {
 
 /// A valid Argon2id hash of a random password, verified against when the
 /// username is unknown.
-const DUMMY_HASH: &str =
+pub(crate) const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
 
 /// Decodes a base64 API secret as shown to the merchant.

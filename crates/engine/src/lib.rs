@@ -2,6 +2,7 @@
 //! orders, onboard merchants), the group-commit writer and the background
 //! workers. It sees the database only through the `tambah_store` traits.
 
+pub mod accounts;
 pub mod auth;
 pub mod bills;
 pub mod callbacks;
@@ -12,6 +13,7 @@ pub mod families;
 mod health;
 mod ledger;
 pub mod merchants;
+pub mod operators;
 pub mod orders;
 pub mod outbox;
 pub mod passwords;
@@ -79,6 +81,8 @@ pub struct Config {
     pub lease_ms: i64,
     /// When a failing provider leaves rotation (per product), and for how long.
     pub provider_bucket: tambah_store::Bucket,
+    /// Whether anyone may create a staging account from the dashboard.
+    pub signup: bool,
 }
 
 impl Default for Config {
@@ -98,6 +102,7 @@ impl Default for Config {
             node_id: format!("node-{}", std::process::id()),
             lease_ms: 30_000,
             provider_bucket: tambah_store::Bucket { capacity: 5, window_ms: 60_000, out_ms: 60_000 },
+            signup: true,
         }
     }
 }
@@ -121,6 +126,9 @@ pub struct Engine {
     /// The last health write and when it was made (shared by callers
     /// within a second, so a flood of /health makes one write a second).
     health_probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), StoreError>)>>,
+    /// The last TOTP step each operator signed in with on this node: a code
+    /// is accepted once.
+    totp_steps: std::sync::Mutex<HashMap<i64, u64>>,
     config: Config,
     clock: Arc<dyn Clock>,
     me: Weak<Engine>,
@@ -170,6 +178,7 @@ impl Engine {
             master_key,
             passwords: passwords::Passwords::start(PASSWORD_THREADS, PASSWORD_QUEUE),
             health_probe: tokio::sync::Mutex::new(None),
+            totp_steps: std::sync::Mutex::default(),
             config,
             clock,
             me: me.clone(),

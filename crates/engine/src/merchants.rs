@@ -54,13 +54,20 @@ pub struct CreatedMerchant {
 pub enum AdminError {
     Invalid(String),
     NotFound(String),
+    /// The member's role or the account's state does not allow it.
+    Forbidden(String),
+    /// The password threads are busy: nothing was done, try again.
+    Busy,
     Store(String),
 }
 
 impl std::fmt::Display for AdminError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AdminError::Invalid(m) | AdminError::NotFound(m) | AdminError::Store(m) => f.write_str(m),
+            AdminError::Invalid(m) | AdminError::NotFound(m) | AdminError::Forbidden(m) | AdminError::Store(m) => {
+                f.write_str(m)
+            }
+            AdminError::Busy => f.write_str("too many password checks at once: try again"),
         }
     }
 }
@@ -77,7 +84,7 @@ impl From<WriteError> for AdminError {
     }
 }
 
-fn check_username(u: &str) -> Result<(), AdminError> {
+pub(crate) fn check_username(u: &str) -> Result<(), AdminError> {
     let ok = (3..=64).contains(&u.len())
         && u.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
     if ok {
@@ -87,11 +94,11 @@ fn check_username(u: &str) -> Result<(), AdminError> {
     }
 }
 
-fn is_email(text: &str) -> bool {
+pub(crate) fn is_email(text: &str) -> bool {
     tambah_domain::AccountFormat::MsisdnOrEmail.check(text).is_ok() && text.contains('@')
 }
 
-fn check_name(name: &str) -> Result<(), AdminError> {
+pub(crate) fn check_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(AdminError::Invalid("name must be 1-100 characters".into()));
     }

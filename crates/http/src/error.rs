@@ -89,6 +89,8 @@ impl From<AdminError> for ApiError {
         match e {
             AdminError::Invalid(m) => ApiError::bad_request("invalid_request", m),
             AdminError::NotFound(m) => ApiError::NotFound(m),
+            AdminError::Forbidden(m) => ApiError::Forbidden(m),
+            AdminError::Busy => ApiError::Unavailable("too many password checks at once: try again".into()),
             AdminError::Store(m) => ApiError::Internal(m),
         }
     }

@@ -160,6 +160,10 @@ pub struct ServeArgs {
     /// Seed of the staging simulator.
     #[arg(long, global = true, env = "TAMBAH_SIMULATOR_SEED", default_value_t = 0)]
     pub simulator_seed: u64,
+    /// Refuse self-serve staging sign-ups on the dashboard (accounts are then
+    /// created with `tambah merchant create` only).
+    #[arg(long, global = true, env = "TAMBAH_NO_SIGNUP")]
+    pub no_signup: bool,
     /// The operator's alerts (provider float, reconciliation) are POSTed here as JSON.
     #[arg(long, global = true, env = "TAMBAH_ALERT_WEBHOOK")]
     pub alert_webhook: Option<String>,
@@ -191,6 +195,7 @@ impl ServeArgs {
                 window_ms: self.provider_failure_window_ms.max(1),
                 out_ms: self.provider_out_ms.max(0),
             },
+            signup: !self.no_signup,
             ..Config::default()
         })
     }

@@ -9,6 +9,7 @@ mod dispute;
 mod key;
 mod merchant;
 mod migrate;
+mod operator;
 mod order;
 mod provider;
 mod reconcile;
@@ -66,6 +67,9 @@ pub enum Command {
     /// The product catalogue: import, show, stock.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// The operator's own accounts for the console at /operator.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
     /// Upstream providers that live orders are sent to.
     #[command(subcommand)]
     Provider(provider::ProviderCommand),
@@ -89,6 +93,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         Command::Order(c) => order::run(db, c).await,
         Command::Callbacks(c) => callbacks::run(db, c).await,
         Command::Dispute(c) => dispute::run(db, c).await,
+        Command::Operator(c) => operator::run(db, c).await,
         Command::Provider(c) => provider::run(db, c).await,
         Command::Route(c) => route::run(db, c).await,
         Command::Reconcile(a) => reconcile::run(db, a).await,

@@ -1,0 +1,220 @@
+//! The dashboard's accounts, merchant side: self-serve staging sign-up,
+//! members and their roles, invitations, API keys as a member manages them,
+//! and the request for live access. The role rules are `Role::may`; every
+//! use case here checks them, so no edge can forget.
+
+use tambah_domain::{Capability, Environment, MerchantId, Role, UserId};
+use tambah_store::{ApiKeyListing, LinkPurpose, LiveAccessRow, MerchantRow, NewMerchant, StoreError, UserRow};
+
+use crate::auth::{AuthMethod, Caller, IssuedTokens};
+use crate::credentials::{new_token, token_hash};
+use crate::merchants::{check_name, is_email, AdminError, DEFAULT_API_VERSION, DEFAULT_LEVEL};
+use crate::Engine;
+
+/// How long an invitation link stays valid.
+pub const INVITE_TTL_MS: i64 = 7 * 86_400_000;
+/// A password hash that matches no password: an invited member who has not
+/// chosen one yet cannot sign in.
+const NO_PASSWORD: &str = "!";
+
+/// A signed-in member, and the merchant account it is acting on: its own
+/// (staging, or live when it was created live) or the live account linked
+/// to its staging one.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub user: UserRow,
+    /// The member's own merchant, where its membership and role live.
+    pub home: MerchantRow,
+    /// The account the member is looking at.
+    pub merchant: MerchantRow,
+}
+
+impl Member {
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    /// Refuses what the member's role does not allow.
+    pub fn must(&self, capability: Capability) -> Result<(), AdminError> {
+        if self.user.role.may(capability) {
+            return Ok(());
+        }
+        let what = match capability {
+            Capability::Read => "read",
+            Capability::Order => "place orders",
+            Capability::Settings => "manage API keys and settings",
+            Capability::Members => "manage members",
+        };
+        Err(AdminError::Forbidden(format!("a member with the {} role cannot {what}", self.user.role.as_str())))
+    }
+}
+
+/// What a self-serve sign-up gives.
+#[derive(Clone, Debug)]
+pub struct SignUp {
+    pub company: String,
+    pub email: String,
+    pub password: String,
+}
+
+fn check_email(email: &str) -> Result<(), AdminError> {
+    if email.len() > 64 || !is_email(email) {
+        return Err(AdminError::Invalid(format!("{email:?} is not an e-mail address (at most 64 characters)")));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The member behind a dashboard session, acting on its own account or,
+    /// with `live`, on the live account linked to its staging one.
+    pub async fn member(&self, caller: &Caller, live: bool) -> Result<Member, AdminError> {
+        let AuthMethod::Token { user_id } = caller.via else {
+            return Err(AdminError::Forbidden("the dashboard signs in with a password, not an API key".into()));
+        };
+        let user = self.store().user(user_id).await?.ok_or_else(|| AdminError::NotFound("no such member".into()))?;
+        let home = caller.merchant.clone();
+        let merchant = match self.linked_live(&home).await? {
+            Some(live_merchant) if live => live_merchant,
+            _ => home.clone(),
+        };
+        Ok(Member { user, home, merchant })
+    }
+
+    /// The live account approved for a staging merchant, if any (and if
+    /// this node serves live accounts).
+    pub async fn linked_live(&self, staging: &MerchantRow) -> Result<Option<MerchantRow>, AdminError> {
+        if staging.environment != Environment::Staging || !self.env_allowed(Environment::Live) {
+            return Ok(None);
+        }
+        let Some(access) = self.store().live_access(staging.id).await? else { return Ok(None) };
+        match access.live_merchant_id {
+            Some(id) => Ok(self.store().merchant(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Self-serve sign-up: a staging merchant with its first member, an
+    /// admin, signed in at once. Refused when this node does not serve
+    /// staging or the operator turned sign-up off.
+    pub async fn sign_up(&self, form: &SignUp) -> Result<IssuedTokens, AdminError> {
+        if !self.config().signup || !self.env_allowed(Environment::Staging) {
+            return Err(AdminError::Forbidden("sign-up is closed on this server: ask the operator".into()));
+        }
+        let company = form.company.trim();
+        check_name(company)?;
+        let email = form.email.trim().to_ascii_lowercase();
+        check_email(&email)?;
+        crate::auth::check_password_rules(&form.password).map_err(AdminError::Invalid)?;
+        let hash = self.passwords.hash(form.password.clone()).await.map_err(|_| AdminError::Busy)?;
+        let new = NewMerchant {
+            name: company.to_owned(),
+            environment: Environment::Staging,
+            level: DEFAULT_LEVEL.to_owned(),
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            username: email.clone(),
+            password_hash: hash,
+            created_at_ms: self.now_ms(),
+        };
+        let merchant = self.store().create_merchant(&new).await.map_err(|e| match e {
+            StoreError::Unique(_) => AdminError::Invalid(format!("{email} already has an account: sign in instead")),
+            e => e.into(),
+        })?;
+        let user = self.store().user_by_username(&email).await?;
+        let user = user.ok_or_else(|| AdminError::Store("the new member vanished".into()))?;
+        self.issue_tokens(merchant.id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
+    }
+
+    /// The API keys of the account the member is looking at, never their
+    /// secrets.
+    pub async fn member_keys(&self, m: &Member) -> Result<Vec<ApiKeyListing>, AdminError> {
+        Ok(self.store().api_keys_of(m.merchant.id).await?)
+    }
+
+    /// A new API key; its secret is returned now and never again.
+    pub async fn member_create_key(&self, m: &Member) -> Result<(String, String), AdminError> {
+        m.must(Capability::Settings)?;
+        if m.merchant.suspended {
+            return Err(AdminError::Forbidden("the account is suspended: no new keys".into()));
+        }
+        self.create_api_key(&m.merchant).await
+    }
+
+    /// Revokes one of the account's keys (another account's key is not
+    /// found, the same answer as a key that does not exist).
+    pub async fn member_revoke_key(&self, m: &Member, key_id: &str) -> Result<bool, AdminError> {
+        m.must(Capability::Settings)?;
+        match self.store().api_key(key_id).await? {
+            Some(k) if k.merchant_id == m.merchant.id => self.revoke_api_key(key_id).await,
+            _ => Err(AdminError::NotFound(format!("no API key {key_id:?}"))),
+        }
+    }
+
+    /// The members of the member's own merchant.
+    pub async fn members(&self, m: &Member) -> Result<Vec<UserRow>, AdminError> {
+        Ok(self.store().members(m.home.id).await?)
+    }
+
+    /// Invites `email` with `role`: the member exists at once without a
+    /// password; the returned link token (valid for `INVITE_TTL_MS`, used
+    /// once) lets them choose one.
+    pub async fn invite(&self, m: &Member, email: &str, role: Role) -> Result<String, AdminError> {
+        m.must(Capability::Members)?;
+        let email = email.trim().to_ascii_lowercase();
+        check_email(&email)?;
+        let user_id = self.store().insert_user(m.home.id, &email, NO_PASSWORD, role).await.map_err(|e| match e {
+            StoreError::Unique(_) => AdminError::Invalid(format!("{email} is already a member of an account")),
+            e => e.into(),
+        })?;
+        let (token, hash) = new_token("tbh_inv_");
+        let now = self.now_ms();
+        self.store().insert_user_link(&hash, user_id, LinkPurpose::Invite, now + INVITE_TTL_MS, now).await?;
+        Ok(token)
+    }
+
+    /// An invited member chooses a password (the link then is spent) and
+    /// is signed in.
+    pub async fn accept_invite(&self, token: &str, password: &str) -> Result<IssuedTokens, AdminError> {
+        crate::auth::check_password_rules(password).map_err(AdminError::Invalid)?;
+        let hash = self.passwords.hash(password.to_owned()).await.map_err(|_| AdminError::Busy)?;
+        let link = self.store().use_user_link(&token_hash(token.trim()), LinkPurpose::Invite, self.now_ms()).await?;
+        let user = link.ok_or_else(|| {
+            AdminError::NotFound("this invitation was used, has expired, or does not exist: ask for a new one".into())
+        })?;
+        self.store().set_password_hash(user.id, &hash).await?;
+        self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
+    }
+
+    /// Removes a member of the member's own merchant, with its sessions.
+    /// Nobody removes themselves (an account keeps an admin).
+    pub async fn remove_member(&self, m: &Member, user_id: UserId) -> Result<(), AdminError> {
+        m.must(Capability::Members)?;
+        if user_id == m.user.id {
+            return Err(AdminError::Invalid("you cannot remove yourself".into()));
+        }
+        if self.store().remove_user(m.home.id, user_id).await? {
+            Ok(())
+        } else {
+            Err(AdminError::NotFound("no such member".into()))
+        }
+    }
+
+    /// Asks the operator for a live account (staging merchants only; once).
+    pub async fn request_live(&self, m: &Member) -> Result<(), AdminError> {
+        m.must(Capability::Members)?;
+        if m.home.environment != Environment::Staging {
+            return Err(AdminError::Invalid("this account is live already".into()));
+        }
+        self.store().request_live(m.home.id, self.now_ms()).await?;
+        Ok(())
+    }
+
+    /// The state of the member's request for live access.
+    pub async fn live_request(&self, m: &Member) -> Result<Option<LiveAccessRow>, AdminError> {
+        Ok(self.store().live_access(m.home.id).await?)
+    }
+
+    /// A merchant by id (the operator console's links).
+    pub async fn merchant_by_id(&self, id: MerchantId) -> Result<MerchantRow, AdminError> {
+        self.store().merchant(id).await?.ok_or_else(|| AdminError::NotFound("no such merchant".into()))
+    }
+}
