@@ -27,6 +27,8 @@ pub struct Member {
     pub home: MerchantRow,
     /// The account the member is looking at.
     pub merchant: MerchantRow,
+    /// The member's staging account has a live one linked to it.
+    pub live_available: bool,
 }
 
 impl Member {
@@ -73,11 +75,13 @@ impl Engine {
         };
         let user = self.store().user(user_id).await?.ok_or_else(|| AdminError::NotFound("no such member".into()))?;
         let home = caller.merchant.clone();
-        let merchant = match self.linked_live(&home).await? {
+        let linked = self.linked_live(&home).await?;
+        let live_available = linked.is_some();
+        let merchant = match linked {
             Some(live_merchant) if live => live_merchant,
             _ => home.clone(),
         };
-        Ok(Member { user, home, merchant })
+        Ok(Member { user, home, merchant, live_available })
     }
 
     /// The live account approved for a staging merchant, if any (and if

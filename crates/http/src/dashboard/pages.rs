@@ -1,229 +1,22 @@
-//! The merchant dashboard, on the API's listener: pages rendered on the
-//! server from compiled templates (`templates/dashboard/`, askama, escaped
-//! by default), no script, one embedded stylesheet. Every action goes
-//! through the engine's use cases as the API does.
-//!
-//! Sessions are the API's own tokens: logging in issues an IdToken kept in
-//! an `HttpOnly`, `SameSite=Strict` cookie (`Secure` when the public URL is
-//! https), so any node serves any session and a password change ends them
-//! all; logging out revokes it. Every form carries a CSRF token: derived
-//! from the session token for a signed-in user, and a double-submitted
-//! cookie on the log-in form. Log-ins are limited per address and per
-//! username like `/v2/token`. Every page sends a strict
-//! Content-Security-Policy.
+//! The merchant's reading pages: the overview, the transaction search and
+//! its CSV export, an order's story, and the balance statement.
 
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
-use serde::Deserialize;
-use tambah_engine::credentials::{new_token, token_hash};
-use tambah_engine::{AuthError, Caller};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use tambah_store::{OrderQuery, OrderRow};
 
+use super::{html, plain, Nav, Session, PAGE};
 use crate::api::transactions::{base_query, status_word};
-use crate::limits::ClientIp;
 use crate::wire::query::first_value;
 use crate::AppState;
 
-const SESSION: &str = "tambah_session";
-const LOGIN_CSRF: &str = "tambah_login_csrf";
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
-const PAGE: u32 = 50;
 /// Most orders one CSV export holds: the file is built in memory, so a
-/// larger search is refused with the advice to narrow it.
+/// larger search is refused with the advice to narrow it instead.
 const CSV_MAX_ROWS: u64 = 20_000;
-
-pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .route("/dashboard", get(home))
-        .route("/dashboard/login", get(login_page).post(login))
-        .route("/dashboard/logout", axum::routing::post(logout))
-        .route("/dashboard/transactions", get(transactions))
-        .route("/dashboard/transactions.csv", get(transactions_csv))
-        .route("/dashboard/orders/{refid}", get(order))
-        .route("/dashboard/statement", get(statement))
-        .route("/dashboard/app.css", get(stylesheet))
-        .layer(axum::middleware::map_response(page_headers))
-}
-
-/// The headers of every dashboard answer.
-async fn page_headers(mut res: Response) -> Response {
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    res
-}
-
-async fn stylesheet() -> Response {
-    let css = include_str!("../assets/dashboard.css");
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], css)
-        .into_response()
-}
-
-/// A signed-in user: the caller and the session token.
-struct Session {
-    caller: Caller,
-    token: String,
-}
-
-impl Session {
-    /// The CSRF token of this session's forms: not derivable without the
-    /// session cookie, which a cross-site page cannot read.
-    fn csrf(&self) -> String {
-        token_hash(&format!("dashboard-csrf:{}", self.token))
-    }
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let token = cookie(headers, SESSION).filter(|t| !t.is_empty())?;
-    let caller = state.engine.authenticate_token(&token).await.ok()?;
-    Some(Session { caller, token })
-}
-
-/// A page that needs a signed-in user takes a `Session`: without one the
-/// browser is sent to the log-in page.
-impl axum::extract::FromRequestParts<Arc<AppState>> for Session {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        session(state, &parts.headers).await.ok_or_else(|| Redirect::to("/dashboard/login").into_response())
-    }
-}
-
-/// A short answer in words (a refused form or export).
-fn plain(status: StatusCode, message: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
-}
-
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: i64) -> (header::HeaderName, String) {
-    let secure = if state.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-    (header::SET_COOKIE, format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"))
-}
-
-fn html(status: StatusCode, page: impl Template) -> Response {
-    match page.render() {
-        Ok(body) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
-        Err(e) => crate::ApiError::Internal(format!("a dashboard page did not render: {e}")).into_response(),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "dashboard/login.html")]
-struct LoginPage {
-    csrf: String,
-    username: String,
-    error: Option<String>,
-}
-
-/// The log-in form, with a fresh double-submit CSRF cookie.
-async fn login_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if session(&state, &headers).await.is_some() {
-        return Redirect::to("/dashboard").into_response();
-    }
-    login_form(&state, StatusCode::OK, String::new(), None)
-}
-
-fn login_form(state: &AppState, status: StatusCode, username: String, error: Option<String>) -> Response {
-    let (csrf, _) = new_token("tbh_lc_");
-    let cookie = set_cookie(state, LOGIN_CSRF, &csrf, 3600);
-    let mut res = html(status, LoginPage { csrf, username, error });
-    res.headers_mut().append(cookie.0, HeaderValue::from_str(&cookie.1).expect("a cookie is ascii"));
-    res
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    username: String,
-    password: String,
-    csrf: String,
-}
-
-async fn login(
-    State(state): State<Arc<AppState>>,
-    ip: ClientIp,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    if cookie(&headers, LOGIN_CSRF).is_none_or(|c| c != form.csrf) {
-        return forbidden("the form has expired: reload the log-in page");
-    }
-    if let ClientIp(Some(ip)) = ip {
-        if let Err(limited) = state.limits.login(ip, &form.username) {
-            let wait = limited.retry_after.as_secs().max(1);
-            let message = format!("Too many log-in attempts: try again in {wait} s.");
-            return login_form(&state, StatusCode::TOO_MANY_REQUESTS, form.username, Some(message));
-        }
-    }
-    match state.engine.login(&form.username, &form.password).await {
-        Ok(issued) => {
-            let ttl = issued.expires_in_s;
-            let session = set_cookie(&state, SESSION, &issued.id_token, ttl);
-            let spent = set_cookie(&state, LOGIN_CSRF, "", 0);
-            let mut res = Redirect::to("/dashboard").into_response();
-            for (name, value) in [session, spent] {
-                res.headers_mut().append(name, HeaderValue::from_str(&value).expect("a cookie is ascii"));
-            }
-            res
-        }
-        Err(e) => {
-            tracing::warn!(username = ?form.username.chars().take(64).collect::<String>(), reason = e.code(), "dashboard log-in failed");
-            let message = match e {
-                AuthError::WrongCredentials => "Wrong username or password.".to_owned(),
-                other => other.message().to_owned(),
-            };
-            login_form(&state, StatusCode::UNAUTHORIZED, form.username, Some(message))
-        }
-    }
-}
-
-fn forbidden(message: &str) -> Response {
-    plain(StatusCode::FORBIDDEN, message.to_owned())
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-/// Ends the session: its token is revoked, the cookie cleared.
-async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
-    let Some(s) = session(&state, &headers).await else {
-        return Redirect::to("/dashboard/login").into_response();
-    };
-    if form.csrf != s.csrf() {
-        return forbidden("the form has expired: reload the page");
-    }
-    if let Err(e) = state.engine.logout(&s.token).await {
-        return crate::ApiError::from(e).into_response();
-    }
-    let cleared = set_cookie(&state, SESSION, "", 0);
-    let mut res = Redirect::to("/dashboard/login").into_response();
-    res.headers_mut().append(cleared.0, HeaderValue::from_str(&cleared.1).expect("a cookie is ascii"));
-    res
-}
 
 /// One order as the pages show it.
 struct OrderLine {
@@ -255,34 +48,58 @@ fn line(o: &OrderRow) -> OrderLine {
 #[derive(Template)]
 #[template(path = "dashboard/home.html")]
 struct HomePage {
-    page: &'static str,
-    csrf: String,
+    nav: Nav,
     name: String,
     account: String,
     environment: String,
     level: String,
     balance: String,
     orders: Vec<OrderLine>,
+    /// Where the request for live access stands (staging accounts only).
+    live_note: Option<String>,
+    /// The member may ask for live access now.
+    can_request_live: bool,
 }
 
-async fn home(State(state): State<Arc<AppState>>, s: Session) -> Result<Response, crate::ApiError> {
-    let m = &s.caller.merchant;
+pub(super) async fn home(State(state): State<Arc<AppState>>, s: Session) -> Result<Response, crate::ApiError> {
+    let m = &s.member.merchant;
     let balance = state.engine.balance(m).await?;
     let latest = OrderQuery { merchant_id: m.id, limit: 10, ..OrderQuery::default() };
     let (rows, _) = state.engine.reports().transactions(&latest).await?;
+    let (live_note, can_request_live) = live_state(&state, &s).await?;
     Ok(html(
         StatusCode::OK,
         HomePage {
-            page: "home",
-            csrf: s.csrf(),
+            nav: s.nav("home"),
             name: m.name.clone(),
             account: m.account.clone(),
             environment: m.environment.as_str().to_owned(),
             level: m.level.clone(),
             balance: balance.to_cents(),
             orders: rows.iter().map(line).collect(),
+            live_note,
+            can_request_live,
         },
     ))
+}
+
+/// What the overview says about live access, and whether the member may
+/// ask for it.
+async fn live_state(state: &AppState, s: &Session) -> Result<(Option<String>, bool), crate::ApiError> {
+    let m = &s.member;
+    if m.home.environment != tambah_domain::Environment::Staging {
+        return Ok((None, false));
+    }
+    let request = state.engine.live_request(m).await?;
+    let admin = m.role().may(tambah_domain::Capability::Members);
+    Ok(match request {
+        None => (Some("This is a staging account: orders are simulated and cost nothing real.".into()), admin),
+        Some(r) if r.live_merchant_id.is_none() => {
+            let at = crate::wire::myt(r.requested_at_ms).seconds_text();
+            (Some(format!("Live access requested on {at}: the operator will review it.")), false)
+        }
+        Some(_) => (Some("Live access approved: switch accounts with the button at the top.".into()), false),
+    })
 }
 
 /// The search form's values, shown back in the form.
@@ -298,8 +115,7 @@ struct Filter {
 #[derive(Template)]
 #[template(path = "dashboard/transactions.html")]
 struct TransactionsPage {
-    page: &'static str,
-    csrf: String,
+    nav: Nav,
     filter: Filter,
     statuses: [(&'static str, &'static str); 5],
     error: Option<String>,
@@ -353,7 +169,7 @@ fn at_offset(f: &Filter, offset: u64) -> String {
     s.finish()
 }
 
-async fn transactions(
+pub(super) async fn transactions(
     State(state): State<Arc<AppState>>,
     s: Session,
     uri: axum::http::Uri,
@@ -361,8 +177,7 @@ async fn transactions(
     let statuses =
         [("", "Any"), ("SUCCESSFUL", "Successful"), ("PENDING", "Pending"), ("FAILED", "Failed"), ("REFUND", "Refund")];
     let mut page = TransactionsPage {
-        page: "transactions",
-        csrf: s.csrf(),
+        nav: s.nav("transactions"),
         filter: Filter::default(),
         statuses,
         error: None,
@@ -373,7 +188,7 @@ async fn transactions(
         prev: None,
         next: None,
     };
-    let (query, filter) = match search(uri.query().unwrap_or(""), &s.caller.merchant) {
+    let (query, filter) = match search(uri.query().unwrap_or(""), &s.member.merchant) {
         Ok(found) => found,
         Err(e) => {
             page.error = Some(e);
@@ -393,12 +208,12 @@ async fn transactions(
 }
 
 /// The whole search (every page) as CSV, with the API listing's fields.
-async fn transactions_csv(
+pub(super) async fn transactions_csv(
     State(state): State<Arc<AppState>>,
     s: Session,
     uri: axum::http::Uri,
 ) -> Result<Response, crate::ApiError> {
-    let (mut query, _) = match search(uri.query().unwrap_or(""), &s.caller.merchant) {
+    let (mut query, _) = match search(uri.query().unwrap_or(""), &s.member.merchant) {
         Ok(found) => found,
         Err(e) => return Ok(plain(StatusCode::BAD_REQUEST, e)),
     };
@@ -474,8 +289,7 @@ struct CallbackLine {
 #[derive(Template)]
 #[template(path = "dashboard/order.html")]
 struct OrderPage {
-    page: &'static str,
-    csrf: String,
+    nav: Nav,
     o: OrderLine,
     product_name: String,
     updated: String,
@@ -488,22 +302,21 @@ struct OrderPage {
 #[derive(Template)]
 #[template(path = "dashboard/not_found.html")]
 struct NotFoundPage {
-    page: &'static str,
-    csrf: String,
+    nav: Nav,
     message: String,
 }
 
 /// One order's story: its fields and every callback with its attempts. Only
 /// the merchant's own: another merchant's refid is simply not found.
-async fn order(
+pub(super) async fn order(
     State(state): State<Arc<AppState>>,
     s: Session,
     Path(refid): Path<String>,
 ) -> Result<Response, crate::ApiError> {
-    let found = state.engine.callback_log(s.caller.merchant.id, &refid).await?;
+    let found = state.engine.callback_log(s.member.merchant.id, &refid).await?;
     let Some((o, log)) = found else {
         let message = format!("You have no order with refid {refid:?}.");
-        return Ok(html(StatusCode::NOT_FOUND, NotFoundPage { page: "", csrf: s.csrf(), message }));
+        return Ok(html(StatusCode::NOT_FOUND, NotFoundPage { nav: s.nav(""), message }));
     };
     let callbacks = log
         .into_iter()
@@ -527,8 +340,7 @@ async fn order(
         .collect();
     let product_name = state.engine.catalog().get(&o.product).map(|p| p.name.clone()).unwrap_or_default();
     let page = OrderPage {
-        page: "",
-        csrf: s.csrf(),
+        nav: s.nav(""),
         product_name,
         updated: crate::wire::myt(o.updated_at_ms).seconds_text(),
         trxid: o.id.to_string(),
@@ -556,8 +368,7 @@ struct EntryLine {
 #[derive(Template)]
 #[template(path = "dashboard/statement.html")]
 struct StatementPage {
-    page: &'static str,
-    csrf: String,
+    nav: Nav,
     date: String,
     error: Option<String>,
     total: u64,
@@ -571,7 +382,7 @@ struct StatementPage {
 
 /// The wallet's movements, newest first, each with the balance after it
 /// (the API statement's query and words).
-async fn statement(
+pub(super) async fn statement(
     State(state): State<Arc<AppState>>,
     s: Session,
     uri: axum::http::Uri,
@@ -584,8 +395,7 @@ async fn statement(
         .flatten()
         .unwrap_or(0);
     let mut page = StatementPage {
-        page: "statement",
-        csrf: s.csrf(),
+        nav: s.nav("statement"),
         date: date.clone(),
         error: None,
         total: 0,
@@ -607,7 +417,7 @@ async fn statement(
         }
     };
     let query = tambah_store::StatementQuery {
-        wallet_id: s.caller.merchant.wallet_id,
+        wallet_id: s.member.merchant.wallet_id,
         from_ms,
         to_ms,
         kinds: Vec::new(),
