@@ -229,3 +229,217 @@ async fn the_statement_shows_each_movement_with_the_balance_after_it() {
     assert!(page.body.contains("Transaction ST-1 (D)") && page.body.contains("DEPOSIT"), "{}", page.body);
     assert_eq!(b.get("/dashboard/statement?date=31-12-2026").await.status, 400);
 }
+
+impl Browser {
+    /// The text of the element with `id` (a `<code>` or `<p>`), unescaped
+    /// enough for tokens and keys.
+    fn by_id(page: &Page, id: &str) -> String {
+        let at = page.body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {}", page.body));
+        let start = at + page.body[at..].find('>').unwrap() + 1;
+        page.body[start..start + page.body[start..].find('<').unwrap()].replace("&amp;", "&")
+    }
+
+    async fn sign_up(&mut self, company: &str, email: &str, password: &str) -> Page {
+        let form = self.get("/dashboard/signup").await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = Browser::csrf(&form);
+        let fields = [("company", company), ("email", email), ("password", password), ("csrf", &csrf)];
+        self.post("/dashboard/signup", &fields).await
+    }
+
+    /// Creates an API key on the keys page; returns (key, secret).
+    async fn create_key(&mut self) -> (String, String) {
+        let keys = self.get("/dashboard/keys").await;
+        assert_eq!(keys.status, 200, "{}", keys.body);
+        let made = self.post("/dashboard/keys", &[("csrf", &Browser::csrf(&keys))]).await;
+        assert_eq!(made.status, 200, "{}", made.body);
+        (Browser::by_id(&made, "new-key"), Browser::by_id(&made, "new-secret"))
+    }
+}
+
+/// A merchant as the tests' API client needs it, from a dashboard key.
+fn merchant_with_key(account: &str, key: (String, String), username: &str) -> Merchant {
+    Merchant {
+        account: account.to_owned(),
+        api_key: key.0,
+        api_secret: key.1,
+        username: username.to_owned(),
+        password: String::new(),
+    }
+}
+
+/// Self-serve sign-up makes a staging account whose first key, created on
+/// the keys page and shown once, works over the API at once.
+#[tokio::test]
+async fn a_developer_signs_up_creates_a_key_and_orders_with_it() {
+    let s = Server::start(&[]);
+    let mut b = Browser::new(&s);
+    let made = b.sign_up("Kedai Runcit Ali", "Ali@Example.com", "correct horse battery").await;
+    assert_eq!((made.status, made.location.as_str()), (303, "/dashboard"), "{}", made.body);
+    let home = b.get("/dashboard").await;
+    assert!(home.body.contains("Kedai Runcit Ali") && home.body.contains("staging"), "{}", home.body);
+    let account = home.body.split("Account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    let key = b.create_key().await;
+    assert!(key.0.starts_with("tbh_") && key.1.len() >= 40, "{key:?}");
+    let listed = b.get("/dashboard/keys").await;
+    assert!(listed.body.contains(&key.0) && !listed.body.contains(&key.1), "the secret is never shown again");
+    s.cli(&["deposit", "--account", &account, "--amount", "100", "--remarks", "test float"]);
+    let c = Client::new(&s, &merchant_with_key(&account, key.clone(), "ali@example.com"));
+    let bought = c.topup(json!({"refid": "SIGNUP-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    assert_eq!((bought.status, bought.code()), (200, "20".to_owned()), "{:?}", bought.json);
+    assert!(b.get("/dashboard/transactions").await.body.contains("SIGNUP-1"));
+    // The same e-mail cannot sign up twice; a weak password is refused.
+    let mut again = Browser::new(&s);
+    let twice = again.sign_up("Other", "ali@example.com", "another long password").await;
+    assert_eq!(twice.status, 400);
+    assert!(twice.body.contains("already has an account"), "{}", twice.body);
+    assert_eq!(again.sign_up("Other", "bob@example.com", "short").await.status, 400);
+    // Revoked on the page: refused by the API at once.
+    let keys = b.get("/dashboard/keys").await;
+    let revoked = b.post("/dashboard/keys/revoke", &[("csrf", &Browser::csrf(&keys)), ("key", &key.0)]).await;
+    assert!(revoked.body.contains("is revoked"), "{}", revoked.body);
+    assert_eq!(c.signed("GET", "/v2/balance", None).await.status, 401);
+}
+
+#[tokio::test]
+async fn sign_up_can_be_turned_off() {
+    let s = Server::start(&["--no-signup"]);
+    let mut b = Browser::new(&s);
+    assert_eq!(b.get("/dashboard/signup").await.status, 403);
+    assert!(!b.get("/dashboard/login").await.body.contains("/dashboard/signup"));
+}
+
+/// An admin invites a viewer; the viewer chooses a password through the
+/// one-use link, reads, but reaches neither keys nor members, even by
+/// posting the forms; removed, the viewer's session ends.
+#[tokio::test]
+async fn a_viewer_reads_but_cannot_reach_key_creation() {
+    let s = Server::start(&[]);
+    let mut admin = Browser::new(&s);
+    admin.sign_up("Syarikat Roles", "owner@example.com", "owner password 1").await;
+    let members = admin.get("/dashboard/members").await;
+    let csrf = Browser::csrf(&members);
+    let invited =
+        admin.post("/dashboard/members", &[("csrf", &csrf), ("email", "viewer@example.com"), ("role", "viewer")]).await;
+    assert_eq!(invited.status, 200, "{}", invited.body);
+    let link = Browser::by_id(&invited, "invite-link");
+    let path = &link[link.find("/dashboard/invite").unwrap()..];
+    let mut viewer = Browser::new(&s);
+    let form = viewer.get(path).await;
+    let token = path.split("token=").nth(1).unwrap();
+    let accept = [("csrf", Browser::csrf(&form)), ("token", token.to_owned()), ("password", "viewer password".into())];
+    let accept: Vec<(&str, &str)> = accept.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(viewer.post("/dashboard/invite", &accept).await.location, "/dashboard");
+    // The link works once.
+    let mut replay = Browser::new(&s);
+    let form = replay.get(path).await;
+    let again = [("csrf", Browser::csrf(&form)), ("token", token.to_owned()), ("password", "hijacked pass".into())];
+    let again: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(replay.post("/dashboard/invite", &again).await.status, 400);
+
+    let home = viewer.get("/dashboard").await;
+    assert_eq!(home.status, 200);
+    assert!(!home.body.contains("/dashboard/keys") && !home.body.contains("/dashboard/members"), "{}", home.body);
+    assert!(viewer.get("/dashboard/transactions").await.status == 200);
+    let keys = viewer.get("/dashboard/keys").await;
+    assert_eq!(keys.status, 403);
+    assert!(keys.body.contains("viewer role cannot manage API keys"), "{}", keys.body);
+    let csrf = Browser::csrf(&home);
+    assert_eq!(viewer.post("/dashboard/keys", &[("csrf", &csrf)]).await.status, 403, "no key by posting either");
+    assert_eq!(viewer.get("/dashboard/members").await.status, 403);
+    let invite = [("csrf", csrf.as_str()), ("email", "x@example.com"), ("role", "admin")];
+    assert_eq!(viewer.post("/dashboard/members", &invite).await.status, 403);
+    assert_eq!(viewer.post("/dashboard/live", &[("csrf", &csrf)]).await.status, 403);
+
+    // Removed by the admin: signed out everywhere.
+    let members = admin.get("/dashboard/members").await;
+    let row = members.body.split("viewer@example.com").nth(1).unwrap();
+    let user = row.split("name=\"user\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let removed = admin.post("/dashboard/members/remove", &[("csrf", &Browser::csrf(&members)), ("user", &user)]).await;
+    assert!(removed.body.contains("removed"), "{}", removed.body);
+    assert_eq!(viewer.get("/dashboard").await.location, "/dashboard/login");
+}
+
+/// The current TOTP code of a base32 secret, `ahead_s` from now.
+fn totp_code(secret: &str, ahead_s: u64) -> String {
+    let raw = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(raw).build().unwrap();
+    totp.generate(now_s() + ahead_s).to_string()
+}
+
+/// An operator created by the CLI.
+fn operator(s: &Server, email: &str) -> (String, String) {
+    let out: serde_json::Value =
+        serde_json::from_str(&s.cli(&["operator", "create", "--email", email, "--json"])).unwrap();
+    (out["password"].as_str().unwrap().to_owned(), out["totp_secret"].as_str().unwrap().to_owned())
+}
+
+async fn operator_log_in(b: &mut Browser, email: &str, password: &str, code: &str) -> Page {
+    let form = b.get("/operator/login").await;
+    let csrf = Browser::csrf(&form);
+    b.post("/operator/login", &[("email", email), ("password", password), ("code", code), ("csrf", &csrf)]).await
+}
+
+/// Staging merchant asks for live access; the operator (password + TOTP)
+/// approves it and deposits with a reason; the merchant switches to the
+/// live account and sees the deposit with its reason. Each action is in
+/// the audit log; a merchant session never opens the console.
+#[tokio::test]
+async fn the_operator_approves_live_access_and_the_merchant_sees_the_deposit() {
+    let s = Server::start(&[]);
+    let mut m = Browser::new(&s);
+    m.sign_up("Kedai Live", "live@example.com", "merchant password").await;
+    let home = m.get("/dashboard").await;
+    assert!(home.body.contains("id=\"request-live\""), "{}", home.body);
+    let asked = m.post("/dashboard/live", &[("csrf", &Browser::csrf(&home))]).await;
+    assert_eq!(asked.location, "/dashboard");
+    let home = m.get("/dashboard").await;
+    assert!(home.body.contains("Live access requested") && !home.body.contains("id=\"request-live\""));
+    let staging = home.body.split("Account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+
+    // The console is not reachable with a merchant session.
+    assert_eq!(m.get("/operator").await.location, "/operator/login");
+    let (password, secret) = operator(&s, "ops@example.com");
+    let mut op = Browser::new(&s);
+    let wrong = operator_log_in(&mut op, "ops@example.com", &password, "000000").await;
+    assert_eq!(wrong.status, 401);
+    let code = totp_code(&secret, 0);
+    let inside = operator_log_in(&mut op, "ops@example.com", &password, &code).await;
+    assert_eq!((inside.status, inside.location.as_str()), (303, "/operator"), "{}", inside.body);
+    let console = op.get("/operator").await;
+    assert!(console.body.contains(&format!("/operator/merchants/{staging}")), "{}", console.body);
+    let page = op.get(&format!("/operator/merchants/{staging}")).await;
+    let csrf = Browser::csrf(&page);
+    let approved = op.post(&format!("/operator/merchants/{staging}/approve"), &[("csrf", &csrf)]).await;
+    assert!(approved.body.contains("Live access approved"), "{}", approved.body);
+    let live = approved.body.split("live account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    let twice = op.post(&format!("/operator/merchants/{staging}/approve"), &[("csrf", &csrf)]).await;
+    assert_eq!(twice.status, 400, "approved once");
+    let forged = [("csrf", "x"), ("amount", "1"), ("reason", "r")];
+    assert_eq!(op.post(&format!("/operator/merchants/{live}/deposit"), &forged).await.status, 403);
+    let deposit = [("csrf", csrf.as_str()), ("amount", "250.00"), ("reason", "Float top-up, bank ref 8812")];
+    let deposited = op.post(&format!("/operator/merchants/{live}/deposit"), &deposit).await;
+    assert!(deposited.body.contains("the balance is RM 250.00"), "{}", deposited.body);
+    let bad = [("csrf", csrf.as_str()), ("amount", "1.001"), ("reason", "x")];
+    assert_eq!(op.post(&format!("/operator/merchants/{live}/deposit"), &bad).await.status, 400);
+
+    // The merchant switches to live and sees it.
+    let home = m.get("/dashboard").await;
+    let switched = m.post("/dashboard/environment", &[("csrf", &Browser::csrf(&home)), ("environment", "live")]).await;
+    assert_eq!(switched.location, "/dashboard");
+    let live_home = m.get("/dashboard").await;
+    assert!(live_home.body.contains(&format!("Account {live}")) && live_home.body.contains("RM 250.00"));
+    let statement = m.get("/dashboard/statement").await;
+    assert!(statement.body.contains("Float top-up, bank ref 8812"), "{}", statement.body);
+    let (key, _) = m.create_key().await;
+    assert!(key.starts_with("tbh_live_"), "a live key: {key}");
+
+    let audit = op.get("/operator/audit").await;
+    for action in ["approve live access", "deposit", "log in"] {
+        assert!(audit.body.contains(action), "{action} in {}", audit.body);
+    }
+    // The same code is not accepted twice.
+    let mut again = Browser::new(&s);
+    let replay = operator_log_in(&mut again, "ops@example.com", &password, &code).await;
+    assert_eq!(replay.status, 401);
+}
