@@ -62,6 +62,10 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/live", post(account::request_live))
         .route("/dashboard/environment", post(account::switch_environment))
         .route("/dashboard/app.css", get(stylesheet))
+        .route("/dashboard/icon.svg", get(icon))
+        // Asked for by browsers on pages without a <link rel=icon> (a
+        // refusal in plain text), so it answers too.
+        .route("/favicon.ico", get(icon))
         .merge(operator::router())
         .layer(axum::middleware::map_response(page_headers))
 }
@@ -80,6 +84,12 @@ async fn stylesheet() -> Response {
     let css = include_str!("../../assets/dashboard.css");
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], css)
         .into_response()
+}
+
+/// The tab's icon (a plus, for "tambah": to add).
+async fn icon() -> Response {
+    let svg = include_str!("../../assets/icon.svg");
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], svg).into_response()
 }
 
 /// A signed-in member and the session token.
