@@ -244,22 +244,34 @@ async fn a_developer_signs_up_and_goes_live_in_a_real_browser() {
     let s = Server::start(&["--logins-per-minute", "20,5,30"]);
     let axe = axe_source();
     let (_driver, b) = chromium().await;
+    let account = sign_up_order_and_export(&s, &axe, &b).await;
+    let (_driver2, op) = operator_approves_and_deposits(&s, &axe, &b, &account).await;
+    the_live_account_and_another_merchants_order(&s, &axe, &b).await;
+    let (_driver3, v) = a_viewer_and_a_lock_out(&s, &axe, &b).await;
+    for browser in [b, op, v] {
+        browser.close().await.unwrap();
+    }
+}
+
+/// Sign-up, a key, an order with it over the API, the pages and the CSV;
+/// a tampered form. Returns the staging account.
+async fn sign_up_order_and_export(s: &Server, axe: &str, b: &Browser) -> String {
     b.goto(&s.url("/dashboard/login")).await.unwrap();
-    click(&b, "a[href='/dashboard/signup']").await;
-    fill(&b, "company", "Kedai Runcit Ali").await;
-    fill(&b, "email", "ali@example.com").await;
-    fill(&b, "password", "a long enough password").await;
-    check_page(&b, &axe, "signup").await;
-    click(&b, "form button[type=submit]").await;
-    let home = text_of(&b, "live-note").await;
+    click(b, "a[href='/dashboard/signup']").await;
+    fill(b, "company", "Kedai Runcit Ali").await;
+    fill(b, "email", "ali@example.com").await;
+    fill(b, "password", "a long enough password").await;
+    check_page(b, axe, "signup").await;
+    click(b, "form button[type=submit]").await;
+    let home = text_of(b, "live-note").await;
     assert!(home.contains("staging account"), "{home}");
-    let source = body(&b).await;
+    let source = body(b).await;
     let account = source.split("Account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
 
-    follow(&b, "API keys").await;
-    click(&b, "#create-key").await;
-    let key = (text_of(&b, "new-key").await, text_of(&b, "new-secret").await);
-    check_page(&b, &axe, "keys").await;
+    follow(b, "API keys").await;
+    click(b, "#create-key").await;
+    let key = (text_of(b, "new-key").await, text_of(b, "new-secret").await);
+    check_page(b, axe, "keys").await;
     s.cli(&["deposit", "--account", &account, "--amount", "100", "--remarks", "staging float"]);
     let merchant = Merchant {
         account: account.clone(),
@@ -268,16 +280,16 @@ async fn a_developer_signs_up_and_goes_live_in_a_real_browser() {
         username: "ali@example.com".into(),
         password: String::new(),
     };
-    let c = Client::new(&s, &merchant);
+    let c = Client::new(s, &merchant);
     let bought = c.topup(json!({"refid": "SIGNUP-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
     assert_eq!(bought.code(), "20", "{:?}", bought.json);
 
-    follow(&b, "Transactions").await;
+    follow(b, "Transactions").await;
     let csv_href = b.wait().for_element(Locator::Id("csv")).await.unwrap().attr("href").await.unwrap().unwrap();
-    assert!(body(&b).await.contains("SIGNUP-1"));
-    follow(&b, "Statement").await;
+    assert!(body(b).await.contains("SIGNUP-1"));
+    follow(b, "Statement").await;
     b.wait().for_element(Locator::Css("table")).await.unwrap();
-    assert!(body(&b).await.contains("Transaction SIGNUP-1 (D)"));
+    assert!(body(b).await.contains("Transaction SIGNUP-1 (D)"));
     // The export, fetched with the browser's own session cookie.
     let cookies = b.get_all_cookies().await.unwrap();
     let jar: Vec<String> = cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect();
@@ -303,18 +315,23 @@ async fn a_developer_signs_up_and_goes_live_in_a_real_browser() {
     // A form whose CSRF token was tampered with is refused.
     b.goto(&s.url("/dashboard/keys")).await.unwrap();
     b.execute("document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'forged')", vec![]).await.unwrap();
-    click(&b, "#create-key").await;
-    let refused = body(&b).await;
+    click(b, "#create-key").await;
+    let refused = body(b).await;
     assert!(refused.contains("the form has expired"), "{refused}");
-    let logged = console_errors(&b).await;
+    let logged = console_errors(b).await;
     assert!(logged.len() == 1 && logged[0].contains("403"), "only the refusal: {logged:?}");
 
+    account
+}
+
+/// Live access asked by the merchant, approved by the operator, who deposits.
+async fn operator_approves_and_deposits(s: &Server, axe: &str, b: &Browser, account: &str) -> (Driver, Browser) {
     // Live access: asked by the merchant, approved by the operator.
     b.goto(&s.url("/dashboard")).await.unwrap();
-    click(&b, "#request-live").await;
-    let note = text_of(&b, "live-note").await;
-    assert!(note.contains("Live access requested"), "{note}: {}", body(&b).await);
-    check_page(&b, &axe, "overview-staging").await;
+    click(b, "#request-live").await;
+    let note = text_of(b, "live-note").await;
+    assert!(note.contains("Live access requested"), "{note}: {}", body(b).await);
+    check_page(b, axe, "overview-staging").await;
     let created: serde_json::Value =
         serde_json::from_str(&s.cli(&["operator", "create", "--email", "ops@example.com", "--json"])).unwrap();
     let (_driver2, op) = chromium().await;
@@ -322,11 +339,11 @@ async fn a_developer_signs_up_and_goes_live_in_a_real_browser() {
     fill(&op, "email", "ops@example.com").await;
     fill(&op, "password", created["password"].as_str().unwrap()).await;
     fill(&op, "code", &totp_code(created["totp_secret"].as_str().unwrap())).await;
-    check_page(&op, &axe, "operator-login").await;
+    check_page(&op, axe, "operator-login").await;
     click(&op, "form button[type=submit]").await;
     op.wait().for_element(Locator::Id("requests-h")).await.unwrap();
-    check_page(&op, &axe, "operator").await;
-    follow(&op, &account).await;
+    check_page(&op, axe, "operator").await;
+    follow(&op, account).await;
     click(&op, "#approve").await;
     let approved = text_of(&op, "notice").await;
     let live = approved.split("live account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
@@ -335,48 +352,57 @@ async fn a_developer_signs_up_and_goes_live_in_a_real_browser() {
     fill(&op, "reason", "Float top-up, bank ref 8812").await;
     click(&op, "#deposit").await;
     assert!(text_of(&op, "notice").await.contains("RM 250.00"));
-    check_page(&op, &axe, "operator-merchant").await;
+    check_page(&op, axe, "operator-merchant").await;
     op.goto(&s.url("/operator/audit")).await.unwrap();
     assert!(body(&op).await.contains("approve live access"));
-    check_page(&op, &axe, "operator-audit").await;
+    check_page(&op, axe, "operator-audit").await;
 
+    (_driver2, op)
+}
+
+/// The merchant's live account with the deposit; another merchant's order
+/// by its URL.
+async fn the_live_account_and_another_merchants_order(s: &Server, axe: &str, b: &Browser) {
     // The merchant's live account, with the deposit and its reason.
     b.goto(&s.url("/dashboard")).await.unwrap();
-    click(&b, "nav form input[value=live] ~ button").await;
-    assert_eq!(text_of(&b, "balance").await, "RM 250.00");
-    check_page(&b, &axe, "overview-live").await;
-    follow(&b, "Statement").await;
+    click(b, "nav form input[value=live] ~ button").await;
+    assert_eq!(text_of(b, "balance").await, "RM 250.00");
+    check_page(b, axe, "overview-live").await;
+    follow(b, "Statement").await;
     b.wait().for_element(Locator::Css("table")).await.unwrap();
-    assert!(body(&b).await.contains("Float top-up, bank ref 8812"));
+    assert!(body(b).await.contains("Float top-up, bank ref 8812"));
 
     // Another merchant's order, by changing the refid in the URL.
     let other = s.merchant(&[], "50");
-    Client::new(&s, &other)
+    Client::new(s, &other)
         .topup(json!({"refid": "THEIRS-1", "product": "D", "account": "0123456789", "amount": "10"}))
         .await;
     b.goto(&s.url("/dashboard/orders/THEIRS-1")).await.unwrap();
-    let page = body(&b).await;
+    let page = body(b).await;
     assert!(page.contains("You have no order with refid") && !page.contains("0123456789"));
-    let logged = console_errors(&b).await;
+    let logged = console_errors(b).await;
     assert!(logged.len() == 1 && logged[0].contains("404"), "only the not-found: {logged:?}");
+}
 
+/// A viewer invited from the members page; repeated wrong passwords.
+async fn a_viewer_and_a_lock_out(s: &Server, axe: &str, b: &Browser) -> (Driver, Browser) {
     // A viewer, invited from the members page.
-    follow(&b, "Members").await;
-    fill(&b, "email", "viewer@example.com").await;
+    follow(b, "Members").await;
+    fill(b, "email", "viewer@example.com").await;
     b.find(Locator::Css("#role option[value=viewer]")).await.unwrap().click().await.unwrap();
-    click(&b, "#invite").await;
-    let link = text_of(&b, "invite-link").await;
-    check_page(&b, &axe, "members").await;
+    click(b, "#invite").await;
+    let link = text_of(b, "invite-link").await;
+    check_page(b, axe, "members").await;
     let (_driver3, v) = chromium().await;
     v.goto(&link).await.unwrap();
     fill(&v, "password", "viewer's password").await;
-    check_page(&v, &axe, "invite").await;
+    check_page(&v, axe, "invite").await;
     click(&v, "form button[type=submit]").await;
     v.wait().for_element(Locator::Id("balance")).await.unwrap();
     assert!(v.find(Locator::LinkText("API keys")).await.is_err(), "no link to keys for a viewer");
     v.goto(&s.url("/dashboard/keys")).await.unwrap();
     assert!(text_of(&v, "message").await.contains("viewer role cannot manage API keys"));
-    check_refused_page(&v, &axe, "viewer-refused", Some(403)).await;
+    check_refused_page(&v, axe, "viewer-refused", Some(403)).await;
 
     // Wrong passwords: after five the log-in is locked, the right one too.
     click(&v, "nav form:last-of-type button").await;
@@ -391,8 +417,6 @@ async fn a_developer_signs_up_and_goes_live_in_a_real_browser() {
     assert!(locked.contains("Too many log-in attempts"), "{locked}");
     let logged: Vec<bool> = console_errors(&v).await.iter().map(|e| e.contains("status of 401")).collect();
     assert_eq!(logged, [true, true, true, true, true, false], "five refusals, then the lock (429)");
-    check_page(&v, &axe, "locked-out").await;
-    for browser in [b, op, v] {
-        browser.close().await.unwrap();
-    }
+    check_page(&v, axe, "locked-out").await;
+    (_driver3, v)
 }
