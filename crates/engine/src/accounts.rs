@@ -70,7 +70,7 @@ impl Engine {
     /// The member behind a dashboard session, acting on its own account or,
     /// with `live`, on the live account linked to its staging one.
     pub async fn member(&self, caller: &Caller, live: bool) -> Result<Member, AdminError> {
-        let AuthMethod::Token { user_id } = caller.via else {
+        let AuthMethod::Token { user_id, .. } = caller.via else {
             return Err(AdminError::Forbidden("the dashboard signs in with a password, not an API key".into()));
         };
         let user = self.store().user(user_id).await?.ok_or_else(|| AdminError::NotFound("no such member".into()))?;

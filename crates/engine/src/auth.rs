@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use tambah_domain::{Environment, MerchantId, UserId};
+use tambah_domain::{Capability, Environment, MerchantId, Role, UserId};
 use tambah_store::{MerchantRow, StoreError, TokenKind, TokenRow};
 
 use crate::credentials::{new_token, token_hash};
@@ -26,6 +26,15 @@ pub enum SettingAccess {
 }
 
 impl Caller {
+    /// Whether the caller's role allows `capability` (a signed request is
+    /// trusted with orders and settings, not with members).
+    pub fn can(&self, capability: Capability) -> bool {
+        match self.via {
+            AuthMethod::ApiKey(_) => capability != Capability::Members,
+            AuthMethod::Token { role, .. } => role.may(capability),
+        }
+    }
+
     /// The rules for new orders also guard what could redirect or reveal
     /// them: a suspended merchant changes and reads no callback secrets, a
     /// read-only one changes nothing, and where the account requires an API
@@ -33,6 +42,9 @@ impl Caller {
     /// point callbacks, with their PINs and e-SIM codes, elsewhere).
     pub fn may(&self, access: SettingAccess) -> Result<(), &'static str> {
         let m = &self.merchant;
+        if !self.can(Capability::Settings) {
+            return Err("this member's role cannot change callback settings or read signing secrets");
+        }
         if m.suspended {
             return Err("merchant account is suspended: callback settings and secrets are frozen");
         }
@@ -50,8 +62,11 @@ impl Caller {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
+    /// A signed request: the key's holder is trusted with orders and
+    /// settings (only admins and developers create keys).
     ApiKey(String),
-    Token { user_id: UserId },
+    /// A bearer token of a member, with the member's role.
+    Token { user_id: UserId, role: Role },
 }
 
 /// Why a request was not let in. Each maps to a 401 body `{"error","message"}`.
@@ -227,8 +242,8 @@ impl Engine {
     pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
         let token = bearer_token(authorization);
         let found = self.store().token_with_merchant(&token_hash(token)).await.map_err(AuthError::store)?;
-        let (row, merchant) = match found {
-            Some((r, m)) if !r.revoked && r.kind != TokenKind::Refresh => (r, m),
+        let (row, merchant, role) = match found {
+            Some((r, m, role)) if !r.revoked && r.kind != TokenKind::Refresh => (r, m, role),
             _ => return Err(AuthError::InvalidToken),
         };
         if row.expires_at_ms <= self.now_ms() {
@@ -237,7 +252,7 @@ impl Engine {
         if !self.env_allowed(merchant.environment) {
             return Err(AuthError::InvalidToken);
         }
-        Ok(Caller { merchant, via: AuthMethod::Token { user_id: row.user_id } })
+        Ok(Caller { merchant, via: AuthMethod::Token { user_id: row.user_id, role } })
     }
 
     async fn new_stored_token(
@@ -336,7 +351,7 @@ impl Engine {
     /// token of the user. The memory-hard hashes run on the blocking pool.
     pub async fn change_password(&self, caller: &Caller, old: &str, new: &str) -> Result<(), ChangePasswordError> {
         let internal = |e| ChangePasswordError::Auth(AuthError::store(e));
-        let AuthMethod::Token { user_id } = caller.via else {
+        let AuthMethod::Token { user_id, .. } = caller.via else {
             return Err(ChangePasswordError::NeedsToken);
         };
         check_password_rules(new).map_err(ChangePasswordError::Weak)?;

@@ -105,6 +105,13 @@ fn reject(kind: RejectionKind, code: StatusCode, reason: impl Into<String>) -> R
 /// number for a suspended account).
 fn authorize(caller: &Caller, valid: &ValidTopup) -> Result<(), Rejection> {
     let merchant = &caller.merchant;
+    if !caller.can(tambah_domain::Capability::Order) {
+        return Err(reject(
+            Forbidden,
+            StatusCode::SUSPENDED,
+            "this member's role (finance or viewer) cannot place orders",
+        ));
+    }
     if merchant.suspended {
         return Err(reject(Forbidden, StatusCode::SUSPENDED, "merchant account is suspended"));
     }

@@ -173,8 +173,8 @@ pub fn combined_lookups(store: &dyn Store) {
     assert_eq!(must("api_key_with_merchant", block(store.api_key_with_merchant("nope"))), None);
     assert_eq!(
         must("token_with_merchant", block(store.token_with_merchant("combined-hash"))),
-        Some((token, merchant)),
-        "token and merchant"
+        Some((token, merchant, tambah_domain::Role::Admin)),
+        "token, merchant and the role of its user (the merchant's first: an admin)"
     );
     assert_eq!(must("token_with_merchant", block(store.token_with_merchant("nope"))), None);
     assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use tambah_domain::UserId;
+use tambah_domain::{Role, UserId};
 use tambah_store::{
     api_key_columns, merchant_select, rows, token_columns, user_columns, ApiKeyRow, BoxFuture, CredentialStore,
     MerchantRow, Result, TokenRow, UserRow,
@@ -125,20 +125,24 @@ impl CredentialStore for PgStore {
     fn token_with_merchant<'a>(
         &'a self,
         token_hash: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>> {
+    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow, Role)>>> {
         Box::pin(async move {
-            // As `api_key_with_merchant`: the token's columns come after the merchant's.
+            // As `api_key_with_merchant`: the token's columns come after the
+            // merchant's, then its user's role.
             const SQL: &str = concat!(
                 "SELECT q.*, ",
                 token_columns!(),
-                " FROM ",
+                ", (SELECT u.role FROM users u WHERE u.id = t.user_id) FROM ",
                 merchant_subquery!(),
                 " JOIN tokens t ON t.merchant_id = q.id WHERE t.token_hash = $1"
             );
             let row = self.query_opt(SQL, &[&token_hash]).await?;
-            row.map(|r| Ok((rows::token(&Cols::at(&r, AFTER_MERCHANT))?, rows::merchant(&Cols::new(&r))?)))
-                .transpose()
-                .map_err(err)
+            row.map(|r| {
+                let role = rows::role(&Cols::new(&r), AFTER_MERCHANT + 6)?;
+                Ok((rows::token(&Cols::at(&r, AFTER_MERCHANT))?, rows::merchant(&Cols::new(&r))?, role))
+            })
+            .transpose()
+            .map_err(err)
         })
     }
 

@@ -3,7 +3,7 @@
 //! signature nonces (`nonces.rs`).
 
 use rusqlite::{params, OptionalExtension};
-use tambah_domain::UserId;
+use tambah_domain::{Role, UserId};
 use tambah_store::{
     api_key_columns, merchant_columns, ready, rows, token_columns, user_columns, ApiKeyRow, BoxFuture, CredentialStore,
     MerchantRow, Result, TokenRow, UserRow,
@@ -25,11 +25,13 @@ const API_KEY_WITH_MERCHANT: &str = concat!(
      WHERE k.key_id = ?1"
 );
 
-/// The merchant's columns, then the token's (`rows::token` from column 15).
+/// The merchant's columns, then the token's (`rows::token` from column 16),
+/// then its user's role.
 const TOKEN_WITH_MERCHANT: &str = concat!(
     "SELECT ",
     merchant_columns!(),
-    ", t.token_hash, t.kind, t.merchant_id, t.user_id, t.expires_at_ms, t.revoked
+    ", t.token_hash, t.kind, t.merchant_id, t.user_id, t.expires_at_ms, t.revoked,
+       (SELECT u.role FROM users u WHERE u.id = t.user_id)
      FROM tokens t JOIN merchants m ON m.id = t.merchant_id JOIN ledger_accounts a ON a.merchant_id = m.id
      WHERE t.token_hash = ?1"
 );
@@ -117,11 +119,12 @@ impl CredentialStore for SqliteStore {
     fn token_with_merchant<'a>(
         &'a self,
         token_hash: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>> {
+    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow, Role)>>> {
         ready(self.read(|c| {
             c.prepare_cached(TOKEN_WITH_MERCHANT)?
                 .query_row([token_hash], |r| {
-                    Ok((rows::token(&Cols::at(r, AFTER_MERCHANT))?, rows::merchant(&Cols::new(r))?))
+                    let role = rows::role(&Cols::new(r), AFTER_MERCHANT + 6)?;
+                    Ok((rows::token(&Cols::at(r, AFTER_MERCHANT))?, rows::merchant(&Cols::new(r))?, role))
                 })
                 .optional()
         }))

@@ -75,10 +75,12 @@ pub trait CredentialStore {
 
     fn insert_token<'a>(&'a self, token: &'a TokenRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>>;
     fn token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<TokenRow>>>;
-    /// A token and its merchant in one look-up (the hot path of every
-    /// token-authenticated request).
-    fn token_with_merchant<'a>(&'a self, token_hash: &'a str)
-        -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow)>>>;
+    /// A token, its merchant and its user's role in one look-up (the hot
+    /// path of every token-authenticated request).
+    fn token_with_merchant<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(TokenRow, MerchantRow, Role)>>>;
     /// Revokes every token of a user (after a password change).
     fn revoke_user_tokens(&self, user_id: UserId) -> BoxFuture<'_, Result<()>>;
     /// Revokes one token (a dashboard log-out); false when there is none.

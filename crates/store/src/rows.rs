@@ -112,14 +112,19 @@ macro_rules! user_columns {
     };
 }
 
+/// A role as stored (the column's CHECK admits only the four names; an
+/// unknown one reads as the least: a viewer).
+pub fn role<R: Columns>(r: &R, i: usize) -> Result<Role, R::Error> {
+    Ok(Role::parse(&r.text(i)?).unwrap_or(Role::Viewer))
+}
+
 pub fn user<R: Columns>(r: &R) -> Result<UserRow, R::Error> {
     Ok(UserRow {
         id: UserId::new(r.int(0)?),
         merchant_id: MerchantId::new(r.int(1)?),
         username: r.text(2)?,
         password_hash: r.text(3)?,
-        // The column's CHECK admits only the four names.
-        role: Role::parse(&r.text(4)?).unwrap_or(Role::Viewer),
+        role: role(r, 4)?,
     })
 }
 

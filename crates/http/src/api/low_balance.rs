@@ -55,10 +55,14 @@ pub(crate) async fn show(state: Shared, req: Authed) -> Result<Json<Value>, ApiE
         (status = 200, description = "The new setting", body = crate::openapi::schemas::LowBalanceAnswer),
         (status = 400, description = "A parameter is invalid", body = crate::openapi::schemas::ErrorBody),
         (status = 401, description = "Not authenticated", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The member's role (finance, viewer) cannot change settings", body = crate::openapi::schemas::ErrorBody),
         (status = 429, description = "Over the merchant's rate (Retry-After)", body = crate::openapi::schemas::ErrorBody),
         (status = 503, description = "Overloaded or the database is unavailable (Retry-After)", body = crate::openapi::schemas::ErrorBody),
     ))]
 pub(crate) async fn set(state: Shared, req: Authed) -> Result<Json<Value>, ApiError> {
+    if !req.caller.can(tambah_domain::Capability::Settings) {
+        return Err(ApiError::Forbidden("this member's role cannot change alert settings".into()));
+    }
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let text = p.get("amount").unwrap_or_default();
     let amount = Amount::parse_positive(&text, 2)

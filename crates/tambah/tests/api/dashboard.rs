@@ -339,6 +339,7 @@ async fn a_viewer_reads_but_cannot_reach_key_creation() {
 
     let home = viewer.get("/dashboard").await;
     assert_eq!(home.status, 200);
+    a_viewers_token_reads_but_neither_orders_nor_changes_settings(&s).await;
     assert!(!home.body.contains("/dashboard/keys") && !home.body.contains("/dashboard/members"), "{}", home.body);
     assert!(viewer.get("/dashboard/transactions").await.status == 200);
     let keys = viewer.get("/dashboard/keys").await;
@@ -442,4 +443,36 @@ async fn the_operator_approves_live_access_and_the_merchant_sees_the_deposit() {
     let mut again = Browser::new(&s);
     let replay = operator_log_in(&mut again, "ops@example.com", &password, &code).await;
     assert_eq!(replay.status, 401);
+}
+
+/// The same role rules over the API: a viewer's bearer token reads the
+/// balance, but places no order and changes no callback or alert setting.
+async fn a_viewers_token_reads_but_neither_orders_nor_changes_settings(s: &Server) {
+    let http = reqwest::Client::new();
+    let login = json!({"username": "viewer@example.com", "password": "viewer password"});
+    let r = read(http.post(s.url("/v2/token")).json(&login).send().await.unwrap()).await;
+    let token = format!("Bearer {}", r.json["AuthenticationResult"]["IdToken"].as_str().unwrap());
+    let get = |path: &str| http.get(s.url(path)).header("authorization", &token);
+    assert_eq!(read(get("/v2/balance").send().await.unwrap()).await.status, 200);
+    let order = json!({"refid": "VIEWER-1", "product": "D", "account": "0123456789", "amount": "10"});
+    let topup =
+        read(http.post(s.url("/v2/topup")).header("authorization", &token).json(&order).send().await.unwrap()).await;
+    assert_eq!(topup.status, 403, "{:?}", topup.json);
+    assert!(topup.json.to_string().contains("cannot place orders"), "{:?}", topup.json);
+    let url = json!({"url": "https://example.com/hook"});
+    let callback =
+        read(http.post(s.url("/v2/callback-url")).header("authorization", &token).json(&url).send().await.unwrap())
+            .await;
+    assert_eq!(callback.status, 403, "{:?}", callback.json);
+    let alert = json!({"amount": "50"});
+    let low = read(
+        http.post(s.url("/v2/low-balance-threshold"))
+            .header("authorization", &token)
+            .json(&alert)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(low.status, 403, "{:?}", low.json);
 }
