@@ -36,6 +36,15 @@ impl Member {
         self.user.role
     }
 
+    /// The member as an API caller on the account it is looking at (a
+    /// token of its role), for the rules the API and the dashboard share.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            merchant: self.merchant.clone(),
+            via: AuthMethod::Token { user_id: self.user.id, role: self.user.role },
+        }
+    }
+
     /// Refuses what the member's role does not allow.
     pub fn must(&self, capability: Capability) -> Result<(), AdminError> {
         if self.user.role.may(capability) {

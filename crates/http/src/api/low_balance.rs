@@ -19,7 +19,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 }
 
 /// Smallest threshold accepted: RM 1.
-const MIN_THRESHOLD: Amount = Amount::from_rm(1);
+pub(crate) const MIN_THRESHOLD: Amount = Amount::from_rm(1);
 
 fn shape(email: &str, threshold: Amount, now_ms: i64) -> Json<Value> {
     let note = if threshold == Amount::ZERO {

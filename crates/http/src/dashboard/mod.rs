@@ -19,6 +19,7 @@ mod account;
 mod login;
 mod operator;
 mod pages;
+mod settings;
 
 use std::sync::Arc;
 
@@ -61,6 +62,11 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/members/remove", post(account::remove_member))
         .route("/dashboard/live", post(account::request_live))
         .route("/dashboard/environment", post(account::switch_environment))
+        .route("/dashboard/settings", get(settings::page))
+        .route("/dashboard/settings/callback", post(settings::callback))
+        .route("/dashboard/settings/secret", post(settings::rotate_secret))
+        .route("/dashboard/settings/low-balance", post(settings::low_balance))
+        .route("/dashboard/orders/{refid}/redeliver", post(settings::redeliver))
         .route("/dashboard/app.css", get(stylesheet))
         .route("/dashboard/icon.svg", get(icon))
         // Asked for by browsers on pages without a <link rel=icon> (a

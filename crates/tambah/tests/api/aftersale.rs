@@ -29,7 +29,7 @@ pub(crate) fn buy(refid: &str, account: &str, amount: &str) -> Value {
 }
 
 /// Checks `X-Signature: t=…,v1=…` against `secret`, as a merchant would.
-fn signed_by(header: &str, secret: &str, payload: &[u8]) -> bool {
+pub(crate) fn signed_by(header: &str, secret: &str, payload: &[u8]) -> bool {
     let mut t = "";
     let mut sigs = Vec::new();
     for part in header.split(',') {

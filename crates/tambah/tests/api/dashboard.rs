@@ -348,6 +348,10 @@ async fn a_viewer_reads_but_cannot_reach_key_creation() {
     let csrf = Browser::csrf(&home);
     assert_eq!(viewer.post("/dashboard/keys", &[("csrf", &csrf)]).await.status, 403, "no key by posting either");
     assert_eq!(viewer.get("/dashboard/members").await.status, 403);
+    assert_eq!(viewer.get("/dashboard/settings").await.status, 403);
+    let hook = [("csrf", csrf.as_str()), ("url", "http://127.0.0.1:9/x"), ("method", "POST")];
+    assert_eq!(viewer.post("/dashboard/settings/callback", &hook).await.status, 403);
+    assert_eq!(viewer.post("/dashboard/settings/secret", &[("csrf", &csrf)]).await.status, 403);
     let invite = [("csrf", csrf.as_str()), ("email", "x@example.com"), ("role", "admin")];
     assert_eq!(viewer.post("/dashboard/members", &invite).await.status, 403);
     assert_eq!(viewer.post("/dashboard/live", &[("csrf", &csrf)]).await.status, 403);
@@ -475,4 +479,46 @@ async fn a_viewers_token_reads_but_neither_orders_nor_changes_settings(s: &Serve
     )
     .await;
     assert_eq!(low.status, 403, "{:?}", low.json);
+}
+
+/// Settings from the dashboard: a callback URL (checked as the API checks
+/// it) receives the order's status signed with the secret rotated on the
+/// page; the order page sends it again; the threshold is saved; a viewer
+/// gets none of it.
+#[tokio::test]
+async fn a_developer_sets_callbacks_rotates_the_secret_and_redelivers() {
+    let s = Server::start(crate::aftersale::FAST);
+    let hook = crate::receiver::Receiver::start(&[]).await;
+    let mut b = Browser::new(&s);
+    b.sign_up("Kedai Hook", "hook@example.com", "hook password 1").await;
+    let page = b.get("/dashboard/settings").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = Browser::csrf(&page);
+    let bad =
+        b.post("/dashboard/settings/callback", &[("csrf", &csrf), ("url", "ftp://x/y"), ("method", "POST")]).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let saved =
+        b.post("/dashboard/settings/callback", &[("csrf", &csrf), ("url", &hook.url), ("method", "POST")]).await;
+    assert!(saved.body.contains("The callback URL is saved"), "{}", saved.body);
+    let rotated = b.post("/dashboard/settings/secret", &[("csrf", &csrf)]).await;
+    let secret = Browser::by_id(&rotated, "new-secret");
+    assert!(!b.get("/dashboard/settings").await.body.contains(&secret), "the secret is shown once");
+    let threshold = b.post("/dashboard/settings/low-balance", &[("csrf", &csrf), ("amount", "25.50")]).await;
+    assert!(threshold.body.contains("value=\"25.50\""), "{}", threshold.body);
+    assert_eq!(b.post("/dashboard/settings/low-balance", &[("csrf", &csrf), ("amount", "0.5")]).await.status, 400);
+
+    let home = b.get("/dashboard").await;
+    let account = home.body.split("Account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    let key = b.create_key().await;
+    s.cli(&["deposit", "--account", &account, "--amount", "100", "--remarks", "float"]);
+    let c = Client::new(&s, &merchant_with_key(&account, key, "hook@example.com"));
+    c.topup(json!({"refid": "HOOK-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    let first = hook.wait_for(1, 10).await;
+    let signature = first[0].headers["x-signature"].to_str().unwrap().to_owned();
+    assert!(crate::aftersale::signed_by(&signature, &secret, &first[0].body), "signed with the rotated secret");
+    let order = b.get("/dashboard/orders/HOOK-1").await;
+    let again = b.post("/dashboard/orders/HOOK-1/redeliver", &[("csrf", &Browser::csrf(&order))]).await;
+    assert_eq!(again.location, "/dashboard/orders/HOOK-1");
+    assert_eq!(hook.wait_for(2, 10).await.len(), 2, "sent again");
+    assert_eq!(b.post("/dashboard/orders/NOPE/redeliver", &[("csrf", &Browser::csrf(&order))]).await.status, 404);
 }
