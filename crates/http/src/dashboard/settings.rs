@@ -69,10 +69,10 @@ pub(super) async fn page(State(state): State<Arc<AppState>>, s: Session) -> Resp
     settings_page(&state, &s, None, None, None).await
 }
 
-/// The member may change settings on this account (role, suspension,
-/// read-only, require-API-key: as over the API).
-fn may_change(s: &Session, access: SettingAccess) -> Result<(), Response> {
-    s.member.caller().may(access).map_err(|reason| message(s, StatusCode::FORBIDDEN, "Not allowed", reason.into()))
+/// The refusal when the member may not change settings on this account
+/// (role, suspension, read-only, require-API-key: as over the API).
+fn may_not(s: &Session, access: SettingAccess) -> Option<Response> {
+    s.member.caller().may(access).err().map(|reason| message(s, StatusCode::FORBIDDEN, "Not allowed", reason.into()))
 }
 
 #[derive(Deserialize)]
@@ -90,7 +90,7 @@ pub(super) async fn callback(
     if let Some(refused) = s.stale(&form.csrf) {
         return refused;
     }
-    if let Err(refused) = may_change(&s, SettingAccess::Change) {
+    if let Some(refused) = may_not(&s, SettingAccess::Change) {
         return refused;
     }
     let url = form.url.trim();
@@ -118,7 +118,7 @@ pub(super) async fn rotate_secret(
     if let Some(refused) = s.stale(&form.csrf) {
         return refused;
     }
-    if let Err(refused) = may_change(&s, SettingAccess::Change) {
+    if let Some(refused) = may_not(&s, SettingAccess::Change) {
         return refused;
     }
     match state.engine.rotate_callback_secret(s.member.merchant.id).await {
@@ -175,7 +175,7 @@ pub(super) async fn redeliver(
     if let Some(refused) = s.stale(&form.csrf) {
         return refused;
     }
-    if let Err(refused) = may_change(&s, SettingAccess::Change) {
+    if let Some(refused) = may_not(&s, SettingAccess::Change) {
         return refused;
     }
     match state.engine.redeliver(&s.member.merchant, &refid).await {
