@@ -84,6 +84,9 @@ impl Engine {
         };
         let user = self.store().user(user_id).await?.ok_or_else(|| AdminError::NotFound("no such member".into()))?;
         let home = caller.merchant.clone();
+        if home.suspended {
+            return Err(AdminError::Forbidden("the account is suspended: ask the operator".into()));
+        }
         let linked = self.linked_live(&home).await?;
         let live_available = linked.is_some();
         let merchant = match linked {
@@ -140,6 +143,7 @@ impl Engine {
     /// The API keys of the account the member is looking at, never their
     /// secrets.
     pub async fn member_keys(&self, m: &Member) -> Result<Vec<ApiKeyListing>, AdminError> {
+        m.must(Capability::Settings)?;
         Ok(self.store().api_keys_of(m.merchant.id).await?)
     }
 
@@ -164,6 +168,7 @@ impl Engine {
 
     /// The members of the member's own merchant.
     pub async fn members(&self, m: &Member) -> Result<Vec<UserRow>, AdminError> {
+        m.must(Capability::Members)?;
         Ok(self.store().members(m.home.id).await?)
     }
 
@@ -184,15 +189,34 @@ impl Engine {
         Ok(token)
     }
 
+    /// Who an invitation is for (its e-mail and the account's name), while
+    /// it can still be used: the invited person sees what they join.
+    pub async fn invitation(&self, token: &str) -> Result<(String, String), AdminError> {
+        let user = self.pending_invitation(token).await?;
+        let merchant = self.merchant_by_id(user.merchant_id).await?;
+        Ok((user.username, merchant.name))
+    }
+
+    async fn pending_invitation(&self, token: &str) -> Result<UserRow, AdminError> {
+        let hash = token_hash(token.trim());
+        let user = self.store().pending_user_link(&hash, LinkPurpose::Invite, self.now_ms()).await?;
+        user.ok_or_else(|| {
+            AdminError::NotFound("this invitation was used, has expired, or does not exist: ask for a new one".into())
+        })
+    }
+
     /// An invited member chooses a password (the link then is spent) and
-    /// is signed in.
+    /// is signed in. The link is checked before the password is hashed, so
+    /// a made-up link costs no hashing.
     pub async fn accept_invite(&self, token: &str, password: &str) -> Result<IssuedTokens, AdminError> {
         crate::auth::check_password_rules(password).map_err(AdminError::Invalid)?;
+        let pending = self.pending_invitation(token).await?;
+        if self.merchant_by_id(pending.merchant_id).await?.suspended {
+            return Err(AdminError::Forbidden("the account is suspended: ask the operator".into()));
+        }
         let hash = self.passwords.hash(password.to_owned()).await.map_err(|_| AdminError::Busy)?;
         let link = self.store().use_user_link(&token_hash(token.trim()), LinkPurpose::Invite, self.now_ms()).await?;
-        let user = link.ok_or_else(|| {
-            AdminError::NotFound("this invitation was used, has expired, or does not exist: ask for a new one".into())
-        })?;
+        let user = link.ok_or_else(|| AdminError::NotFound("this invitation was used a moment ago".into()))?;
         self.store().set_password_hash(user.id, &hash).await?;
         self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
     }
@@ -207,7 +231,7 @@ impl Engine {
         if self.store().remove_user(m.home.id, user_id).await? {
             Ok(())
         } else {
-            Err(AdminError::NotFound("no such member".into()))
+            Err(AdminError::NotFound("no such member, or the account's last admin (make another admin first)".into()))
         }
     }
 

@@ -126,9 +126,6 @@ pub struct Engine {
     /// The last health write and when it was made (shared by callers
     /// within a second, so a flood of /health makes one write a second).
     health_probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), StoreError>)>>,
-    /// The last TOTP step each operator signed in with on this node: a code
-    /// is accepted once.
-    totp_steps: std::sync::Mutex<HashMap<i64, u64>>,
     config: Config,
     clock: Arc<dyn Clock>,
     me: Weak<Engine>,
@@ -178,7 +175,6 @@ impl Engine {
             master_key,
             passwords: passwords::Passwords::start(PASSWORD_THREADS, PASSWORD_QUEUE),
             health_probe: tokio::sync::Mutex::new(None),
-            totp_steps: std::sync::Mutex::default(),
             config,
             clock,
             me: me.clone(),

@@ -62,7 +62,7 @@ impl Engine {
     }
 
     /// Signs an operator in: password, then a TOTP code not used before on
-    /// this node. Returns the session token. Every refusal is the same
+    /// any node. Returns the session token. Every refusal is the same
     /// `WrongCredentials`, whichever part was wrong.
     pub async fn operator_login(&self, email: &str, password: &str, code: &str) -> Result<String, AuthError> {
         let email = email.trim().to_ascii_lowercase();
@@ -74,12 +74,10 @@ impl Engine {
         let totp = totp(&secret).map_err(|_| AuthError::WrongCredentials)?;
         let now_s = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
         let step = totp.check(code.trim(), now_s).ok_or(AuthError::WrongCredentials)?;
-        {
-            let mut used = self.totp_steps.lock().expect("totp steps poisoned");
-            if used.get(&op.id).is_some_and(|last| *last >= step) {
-                return Err(AuthError::WrongCredentials);
-            }
-            used.insert(op.id, step);
+        // Once, on every node: the step is recorded in the database.
+        let step = i64::try_from(step).map_err(|_| AuthError::WrongCredentials)?;
+        if !self.store().use_totp_step(op.id, step).await.map_err(AuthError::store)? {
+            return Err(AuthError::WrongCredentials);
         }
         let (token, hash) = new_token("tbh_op_");
         let now = self.now_ms();
@@ -176,7 +174,8 @@ impl Engine {
         Ok(balance)
     }
 
-    /// Suspends or restores a merchant.
+    /// Suspends or restores a merchant; a staging account's linked live
+    /// account with it (its members reach both).
     pub async fn operator_suspend(
         &self,
         op: &OperatorRow,
@@ -185,7 +184,12 @@ impl Engine {
     ) -> Result<MerchantRow, AdminError> {
         let changes = MerchantChanges { suspended: Some(suspended), ..MerchantChanges::default() };
         let m = self.update_merchant(account, &changes).await?;
-        self.audit(op, if suspended { "suspend" } else { "restore" }, Some(m.id), "").await?;
+        let action = if suspended { "suspend" } else { "restore" };
+        self.audit(op, action, Some(m.id), "").await?;
+        if let Some(live) = self.linked_live(&m).await? {
+            self.update_merchant(&live.account, &changes).await?;
+            self.audit(op, action, Some(live.id), &format!("with staging account {}", m.account)).await?;
+        }
         Ok(m)
     }
 

@@ -1,15 +1,16 @@
 //! Reports a merchant reconciles with, as typed results the edges render:
 //! the transaction listing with totals, the wallet statement, the daily
-//! summary of successful orders and the monthly invoice. [`Reports`] holds
+//! summary of successful orders, the order activity per day and product,
+//! and the monthly invoice. [`Reports`] holds
 //! only what it reads: the store and the catalogue of the moment.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tambah_domain::{Amount, Catalog, OrderId};
+use tambah_domain::{time, Amount, Catalog, OrderId};
 use tambah_store::{
-    MerchantRow, Movements, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery, Store, StoreError,
-    SummaryRow,
+    ActivityRow, MerchantRow, Movements, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery, Store,
+    StoreError, SummaryRow,
 };
 
 use crate::Engine;
@@ -54,6 +55,38 @@ pub struct Summary {
     pub count: u64,
     pub amount: Amount,
     pub cost: Amount,
+}
+
+/// Orders of one Malaysia-time day, whatever their status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayActivity {
+    /// Days since 1970-01-01, Malaysia time.
+    pub day: i64,
+    pub count: u64,
+    pub successful: u64,
+    pub successful_amount: Amount,
+}
+
+/// Orders of one product over a range, whatever their status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductActivity {
+    pub product: String,
+    pub product_name: String,
+    pub count: u64,
+    pub successful: u64,
+    pub successful_amount: Amount,
+}
+
+/// What a merchant's orders did over a range of days: every day of the
+/// range (days without orders too, so that a chart has no gaps), every
+/// product ordered (in product order), and the range's totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activity {
+    pub days: Vec<DayActivity>,
+    pub products: Vec<ProductActivity>,
+    pub count: u64,
+    pub successful: u64,
+    pub successful_amount: Amount,
 }
 
 /// A month's invoice statement: the wallet's movements and the successful
@@ -139,6 +172,55 @@ impl Reports<'_> {
             summary.lines.push(SummaryLine { day: r.day, sales: self.sales(r) });
         }
         Ok(summary)
+    }
+
+    /// The orders of a merchant created in [from_ms, to_ms), per
+    /// Malaysia-time day and per product. The range is whole days: every
+    /// day from the one of `from_ms` to the one of `to_ms - 1` has a line.
+    pub async fn activity(&self, m: &MerchantRow, from_ms: i64, to_ms: i64) -> Result<Activity, StoreError> {
+        let rows = self.store.order_activity(m.id, from_ms, to_ms).await?;
+        let (first, last) = (time::day_of(from_ms), time::day_of(to_ms - 1));
+        let mut activity = Activity {
+            days: (first..=last)
+                .map(|day| DayActivity { day, count: 0, successful: 0, successful_amount: Amount::ZERO })
+                .collect(),
+            products: Vec::new(),
+            count: 0,
+            successful: 0,
+            successful_amount: Amount::ZERO,
+        };
+        for r in rows {
+            activity.count += r.count;
+            activity.successful += r.successful;
+            activity.successful_amount = sum(activity.successful_amount, r.successful_amount)?;
+            if let Some(day) = usize::try_from(r.day - first).ok().and_then(|i| activity.days.get_mut(i)) {
+                day.count += r.count;
+                day.successful += r.successful;
+                day.successful_amount = sum(day.successful_amount, r.successful_amount)?;
+            }
+            self.add_product(&mut activity.products, r)?;
+        }
+        activity.products.sort_by(|a, b| a.product.cmp(&b.product));
+        Ok(activity)
+    }
+
+    /// Adds one day's orders of a product to that product's line.
+    fn add_product(&self, products: &mut Vec<ProductActivity>, r: ActivityRow) -> Result<(), StoreError> {
+        match products.iter_mut().find(|p| p.product == r.product) {
+            Some(line) => {
+                line.count += r.count;
+                line.successful += r.successful;
+                line.successful_amount = sum(line.successful_amount, r.successful_amount)?;
+            }
+            None => products.push(ProductActivity {
+                product_name: self.catalog.get(&r.product).map(|p| p.name.clone()).unwrap_or_default(),
+                product: r.product,
+                count: r.count,
+                successful: r.successful,
+                successful_amount: r.successful_amount,
+            }),
+        }
+        Ok(())
     }
 
     /// The invoice of the month [from_ms, to_ms): wallet movements and the

@@ -20,6 +20,13 @@ pub fn members(store: &dyn Store) {
     assert!(must("remove_user", block(store.remove_user(m.id, viewer))), "the merchant removes its member");
     assert!(must("user", block(store.user(viewer))).is_none(), "a removed member is gone");
     assert!(!must("remove_user", block(store.remove_user(m.id, viewer))), "removing twice finds nothing");
+    // The last admin stays; with a second admin, either may go.
+    let owner = must("owner", block(store.user_by_username("owner"))).expect("owner");
+    assert!(!must("remove_user", block(store.remove_user(m.id, owner.id))), "the last admin stays");
+    assert!(must("user", block(store.user(owner.id))).is_some());
+    let second = must("insert_user", block(store.insert_user(m.id, "second@example.com", "", Role::Admin)));
+    assert!(must("remove_user", block(store.remove_user(m.id, owner.id))), "not the last admin any more");
+    assert!(!must("remove_user", block(store.remove_user(m.id, second))), "now it is");
 }
 
 /// A link is used once, for its purpose, before it expires.
@@ -28,11 +35,16 @@ pub fn user_links(store: &dyn Store) {
     let user = must("insert_user", block(store.insert_user(m.id, "new@example.com", "", Role::Developer)));
     must("insert_user_link", block(store.insert_user_link("h1", user, LinkPurpose::Invite, T0 + 1_000, T0)));
     must("insert_user_link", block(store.insert_user_link("h2", user, LinkPurpose::Reset, T0 + 1_000, T0)));
+    let pending = must("pending_user_link", block(store.pending_user_link("h1", LinkPurpose::Invite, T0)));
+    assert_eq!(pending.map(|u| u.id), Some(user), "a pending link names its user, and stays pending");
+    assert!(must("pending", block(store.pending_user_link("h1", LinkPurpose::Reset, T0))).is_none());
+    assert!(must("pending", block(store.pending_user_link("h1", LinkPurpose::Invite, T0 + 1_000))).is_none());
     let wrong = must("use_user_link", block(store.use_user_link("h1", LinkPurpose::Reset, T0)));
     assert!(wrong.is_none(), "an invitation is not a reset link");
     let used = must("use_user_link", block(store.use_user_link("h1", LinkPurpose::Invite, T0)));
     assert_eq!(used.map(|u| u.id), Some(user), "the link names its user");
     assert!(must("again", block(store.use_user_link("h1", LinkPurpose::Invite, T0))).is_none(), "used once");
+    assert!(must("pending", block(store.pending_user_link("h1", LinkPurpose::Invite, T0))).is_none(), "not pending");
     let late = must("expired", block(store.use_user_link("h2", LinkPurpose::Reset, T0 + 1_000)));
     assert!(late.is_none(), "an expired link is refused");
     assert!(must("unknown", block(store.use_user_link("h3", LinkPurpose::Reset, T0))).is_none());
@@ -90,6 +102,10 @@ pub fn operators_and_audit(store: &dyn Store) {
     expect_unique("a taken e-mail", block(store.insert_operator("ops@example.com", "phc", &[7; 40], T0)));
     let op = must("operator_by_email", block(store.operator_by_email("ops@example.com"))).expect("the operator");
     assert_eq!((op.id, op.totp_sealed.as_slice(), op.password_hash.as_str()), (id, &[7u8; 40][..], "phc"));
+    assert!(must("use_totp_step", block(store.use_totp_step(id, 100))), "a first step");
+    assert!(!must("use_totp_step", block(store.use_totp_step(id, 100))), "the same step once");
+    assert!(!must("use_totp_step", block(store.use_totp_step(id, 99))), "nor an earlier one");
+    assert!(must("use_totp_step", block(store.use_totp_step(id, 101))), "a later one");
     must("insert_operator_session", block(store.insert_operator_session("s1", id, T0 + 100, T0)));
     assert_eq!(must("session", block(store.operator_session("s1", T0))).map(|o| o.id), Some(id));
     assert!(must("expired", block(store.operator_session("s1", T0 + 100))).is_none(), "an expired session ends");

@@ -97,6 +97,7 @@ macro_rules! contract_tests {
             reports::hold_balances
             reports::movements
             reports::daily_summary
+            reports::order_activity
             disputes::disputes
             providers::providers
             providers::provider_enabled

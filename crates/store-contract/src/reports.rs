@@ -1,10 +1,11 @@
 //! Reports: order listings with their filters and totals, the wallet
-//! statement, movements per kind, and the daily summary in Malaysian days.
+//! statement, movements per kind, and the daily summary and the order
+//! activity in Malaysian days.
 
 use tambah_domain::{Amount, Environment, MerchantId, StatusCode, TransferId};
 use tambah_store::{
-    MerchantRow, Movements, NewTransfer, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery,
-    StatusGroup, Store, SummaryRow, TransferKind, Writer,
+    ActivityRow, MerchantRow, Movements, NewTransfer, OrderQuery, OrderRow, OrderTotals, StatementEntry,
+    StatementQuery, StatusGroup, Store, SummaryRow, TransferKind, Writer,
 };
 
 use crate::fixtures::{
@@ -551,5 +552,71 @@ pub fn daily_summary(store: &dyn Store) {
         must("daily_summary", block(store.daily_summary(x.id, midnight - day, midnight + day))),
         vec![line(19_677, "HI10", 1, 1_000, 900)],
         "daily_summary is per merchant"
+    );
+}
+
+/// order_activity: every order (any status) per Malaysia-time day and
+/// product, with how many succeeded and their amount; [from, to); per
+/// merchant.
+pub fn order_activity(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "activity");
+    let x = create(store, Environment::Staging, "activity-other");
+    // 2023-11-15T16:00:00.000Z is 2023-11-16 00:00 in Malaysia: day 19677.
+    let midnight: i64 = 1_700_064_000_000;
+    let day = 86_400_000;
+    let row = |merchant_id: MerchantId, refid: &str, product: &str, status: StatusCode, amount_minor: i64, at: i64| {
+        let mut o = order(merchant_id, refid, status, Amount::from_minor(amount_minor), at);
+        o.product = product.to_owned();
+        o.amount = Amount::from_minor(amount_minor);
+        o
+    };
+    insert_committed(
+        store,
+        &[
+            row(m.id, "a-before", "HI10", StatusCode::SUCCESSFUL, 1_000, midnight - day - 1),
+            row(m.id, "a-from", "HI10", StatusCode::SUCCESSFUL, 20_000, midnight - day),
+            row(m.id, "a-last-ms", "HI10", StatusCode::INSUFFICIENT_CREDIT, 10_000, midnight - 1),
+            row(m.id, "a-midnight", "HI10", StatusCode::SUCCESSFUL, 30_000, midnight),
+            row(m.id, "a-digi", "DIGI5", StatusCode::SUCCESSFUL, 5_000, midnight + 1),
+            row(m.id, "a-day-end", "HI10", StatusCode::SUCCESSFUL, 40_000, midnight + day - 1),
+            row(m.id, "a-to", "HI10", StatusCode::SUCCESSFUL, 1_000, midnight + day),
+            row(m.id, "a-failed", "HI10", StatusCode::INSUFFICIENT_CREDIT, 1_000, midnight),
+            row(m.id, "a-accepted", "HI10", StatusCode::ACCEPTED, 1_000, midnight),
+            row(m.id, "a-processing", "DIGI5", StatusCode::PROCESSING, 1_000, midnight),
+            row(m.id, "a-refunded", "HI10", StatusCode::REFUND, 1_000, midnight),
+            row(m.id, "a-voided", "AAA", StatusCode::REJECTED, 1_000, midnight),
+            row(x.id, "a-other", "HI10", StatusCode::SUCCESSFUL, 1_000, midnight),
+        ],
+    );
+    let activity =
+        |id: MerchantId, from: i64, to: i64| must("order_activity", block(store.order_activity(id, from, to)));
+    let line = |day: i64, product: &str, count: u64, successful: u64, amount_minor: i64| ActivityRow {
+        day,
+        product: product.to_owned(),
+        count,
+        successful,
+        successful_amount: Amount::from_minor(amount_minor),
+    };
+    assert_eq!(
+        activity(m.id, midnight - day, midnight + day),
+        vec![
+            line(19_676, "HI10", 2, 1, 20_000),
+            line(19_677, "AAA", 1, 0, 0),
+            line(19_677, "DIGI5", 2, 1, 5_000),
+            line(19_677, "HI10", 5, 2, 70_000),
+        ],
+        "every status counts, only status 20 is successful; 15:59:59.999 UTC is the day before 16:00:00.000 UTC; \
+         [from, to); by day then product"
+    );
+    assert_eq!(
+        activity(m.id, midnight, midnight + 1),
+        vec![line(19_677, "AAA", 1, 0, 0), line(19_677, "DIGI5", 1, 0, 0), line(19_677, "HI10", 4, 1, 30_000)],
+        "a one-millisecond range at Malaysian midnight"
+    );
+    assert!(activity(m.id, midnight, midnight).is_empty(), "an empty range has no lines");
+    assert_eq!(
+        activity(x.id, midnight - day, midnight + day),
+        vec![line(19_677, "HI10", 1, 1, 1_000)],
+        "order_activity is per merchant"
     );
 }

@@ -62,7 +62,10 @@ impl AccountStore for PgStore {
             // the tokens and links are gone.
             let n = self
                 .execute(
-                    "WITH u AS (SELECT id FROM users WHERE id = $1 AND merchant_id = $2),
+                    // Not the merchant's last admin: the whole removal is then nothing.
+                    "WITH u AS (SELECT id FROM users WHERE id = $1 AND merchant_id = $2
+                                AND (role <> 'admin'
+                                     OR (SELECT COUNT(*) FROM users a WHERE a.merchant_id = $2 AND a.role = 'admin') > 1)),
                           t AS (DELETE FROM tokens WHERE user_id IN (SELECT id FROM u)),
                           l AS (DELETE FROM user_links WHERE user_id IN (SELECT id FROM u))
                      DELETE FROM users WHERE id IN (SELECT id FROM u)",
@@ -111,6 +114,23 @@ impl AccountStore for PgStore {
         })
     }
 
+    fn pending_user_link<'a>(
+        &'a self,
+        token_hash: &'a str,
+        purpose: LinkPurpose,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<UserRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = (SELECT user_id FROM user_links
+                   WHERE token_hash = $1 AND purpose = $2 AND used_at_ms IS NULL AND expires_at_ms > $3)"
+            );
+            maybe(self.query_opt(SQL, &[&token_hash, &purpose.as_str(), &now_ms]).await?.as_ref(), rows::user)
+        })
+    }
+
     fn request_live(&self, staging: MerchantId, now_ms: i64) -> BoxFuture<'_, Result<bool>> {
         Box::pin(async move {
             let n = self
@@ -137,7 +157,7 @@ impl AccountStore for PgStore {
             const SQL: &str = concat!(
                 "SELECT ",
                 live_access_columns!(),
-                " FROM live_access WHERE live_merchant_id IS NULL ORDER BY requested_at_ms, staging_merchant_id"
+                " FROM live_access WHERE live_merchant_id IS NULL ORDER BY requested_at_ms, staging_merchant_id LIMIT 200"
             );
             all(&self.query(SQL, &[]).await?, rows::live_access)
         })
@@ -245,6 +265,18 @@ impl AccountStore for PgStore {
                  WHERE s.token_hash = $1 AND NOT s.revoked AND s.expires_at_ms > $2"
             );
             maybe(self.query_opt(SQL, &[&token_hash, &now_ms]).await?.as_ref(), rows::operator)
+        })
+    }
+
+    fn use_totp_step(&self, operator_id: i64, step: i64) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move {
+            let n = self
+                .execute(
+                    "UPDATE operators SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
+                    &[&operator_id, &step],
+                )
+                .await?;
+            Ok(n > 0)
         })
     }
 

@@ -2,8 +2,8 @@
 
 use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::{
-    order_columns, rows, statement_columns, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow, OrderTotals,
-    ReportStore, Result, StatementEntry, StatementQuery, StoreError, SummaryRow,
+    order_columns, rows, statement_columns, ActivityRow, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow,
+    OrderTotals, ReportStore, Result, StatementEntry, StatementQuery, StoreError, SummaryRow,
 };
 
 use crate::{all, filter_values, one, placeholder, refs, PgStore, Values};
@@ -107,6 +107,23 @@ impl ReportStore for PgStore {
                 )
                 .await?;
             all(&summary, rows::summary)
+        })
+    }
+
+    fn order_activity(
+        &self,
+        merchant_id: MerchantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<ActivityRow>>> {
+        Box::pin(async move {
+            // Products in byte order (COLLATE "C"), as SQLite sorts them.
+            const SQL: &str = "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*),
+                   COUNT(*) FILTER (WHERE status = 20),
+                   COALESCE(SUM(amount_minor) FILTER (WHERE status = 20), 0)::bigint
+                 FROM orders WHERE merchant_id = $1 AND created_at_ms >= $2 AND created_at_ms < $3
+                 GROUP BY day, product ORDER BY day, product COLLATE \"C\"";
+            all(&self.query(SQL, &[&merchant_id.get(), &from_ms, &to_ms]).await?, ActivityRow::read)
         })
     }
 

@@ -23,7 +23,7 @@ const LIVE_ACCESS: &str =
 const LIVE_REQUESTS: &str = concat!(
     "SELECT ",
     live_access_columns!(),
-    " FROM live_access WHERE live_merchant_id IS NULL ORDER BY requested_at_ms, staging_merchant_id"
+    " FROM live_access WHERE live_merchant_id IS NULL ORDER BY requested_at_ms, staging_merchant_id LIMIT 200"
 );
 const SEARCH: &str = concat!(
     merchant_select!(),
@@ -44,6 +44,11 @@ const AUDIT: &str = concat!(
     " FROM audit_log l JOIN operators o ON o.id = l.operator_id LEFT JOIN merchants m ON m.id = l.merchant_id
      ORDER BY l.id DESC LIMIT ?1"
 );
+
+/// A member may go unless it is its merchant's last admin (`?2` is the
+/// merchant).
+const KEEPS_AN_ADMIN: &str =
+    "(role <> 'admin' OR (SELECT COUNT(*) FROM users a WHERE a.merchant_id = ?2 AND a.role = 'admin') > 1)";
 
 /// `text` as a LIKE pattern that matches it anywhere, its wildcards escaped.
 fn contains_pattern(text: &str) -> String {
@@ -96,11 +101,12 @@ impl SqliteStore {
 
     fn remove_user_now(&self, merchant_id: MerchantId, user_id: UserId) -> Result<bool> {
         self.write(|tx| {
-            let member = "SELECT id FROM users WHERE id = ?1 AND merchant_id = ?2";
+            // Not the last admin: the whole removal is then nothing.
+            let member = format!("SELECT id FROM users WHERE id = ?1 AND merchant_id = ?2 AND {KEEPS_AN_ADMIN}");
             let ids = params![user_id.get(), merchant_id.get()];
             tx.execute(&format!("DELETE FROM tokens WHERE user_id IN ({member})"), ids)?;
             tx.execute(&format!("DELETE FROM user_links WHERE user_id IN ({member})"), ids)?;
-            tx.execute("DELETE FROM users WHERE id = ?1 AND merchant_id = ?2", ids).map(|n| n > 0)
+            tx.execute(&format!("DELETE FROM users WHERE id IN ({member}) AND {KEEPS_AN_ADMIN}"), ids).map(|n| n > 0)
         })
     }
 }
@@ -163,6 +169,25 @@ impl AccountStore for SqliteStore {
         now_ms: i64,
     ) -> BoxFuture<'a, Result<Option<UserRow>>> {
         ready(self.use_user_link_now(token_hash, purpose, now_ms))
+    }
+
+    fn pending_user_link<'a>(
+        &'a self,
+        token_hash: &'a str,
+        purpose: LinkPurpose,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<UserRow>>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = (SELECT user_id FROM user_links
+               WHERE token_hash = ?1 AND purpose = ?2 AND used_at_ms IS NULL AND expires_at_ms > ?3)"
+        );
+        ready(self.read(|c| {
+            c.prepare_cached(SQL)?
+                .query_row(params![token_hash, purpose.as_str(), now_ms], |r| rows::user(&Cols::new(r)))
+                .optional()
+        }))
     }
 
     fn request_live(&self, staging: MerchantId, now_ms: i64) -> BoxFuture<'_, Result<bool>> {
@@ -250,6 +275,16 @@ impl AccountStore for SqliteStore {
             c.prepare_cached(OPERATOR_SESSION)?
                 .query_row(params![token_hash, now_ms], |r| rows::operator(&Cols::new(r)))
                 .optional()
+        }))
+    }
+
+    fn use_totp_step(&self, operator_id: i64, step: i64) -> BoxFuture<'_, Result<bool>> {
+        ready(self.write(|tx| {
+            tx.execute(
+                "UPDATE operators SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
+                params![operator_id, step],
+            )
+            .map(|n| n > 0)
         }))
     }
 

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_nonces.sql")),
     (13, include_str!("../migrations/0013_node_heartbeats.sql")),
     (14, include_str!("../migrations/0014_dashboard_accounts.sql")),
+    (15, include_str!("../migrations/0015_operator_totp_step.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -6,8 +6,8 @@ use rusqlite::{params, params_from_iter};
 use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::rows::{self, FilterValue};
 use tambah_store::{
-    order_columns, ready, statement_columns, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow, OrderTotals,
-    ReportStore, Result, StatementEntry, StatementQuery, SummaryRow,
+    order_columns, ready, statement_columns, ActivityRow, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow,
+    OrderTotals, ReportStore, Result, StatementEntry, StatementQuery, SummaryRow,
 };
 
 use crate::{Cols, SqliteStore};
@@ -166,6 +166,25 @@ impl ReportStore for SqliteStore {
                  GROUP BY day, product ORDER BY day, product",
             )?;
             let rows = stmt.query_map(params![merchant_id.get(), from_ms, to_ms], |r| rows::summary(&Cols::new(r)))?;
+            rows.collect()
+        }))
+    }
+
+    fn order_activity(
+        &self,
+        merchant_id: MerchantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<ActivityRow>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT (created_at_ms + 28800000) / 86400000 AS day, product, COUNT(*),
+                   COALESCE(SUM(status = 20), 0), COALESCE(SUM(CASE WHEN status = 20 THEN amount_minor END), 0)
+                 FROM orders WHERE merchant_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3
+                 GROUP BY day, product ORDER BY day, product",
+            )?;
+            let rows =
+                stmt.query_map(params![merchant_id.get(), from_ms, to_ms], |r| ActivityRow::read(&Cols::new(r)))?;
             rows.collect()
         }))
     }

@@ -80,7 +80,7 @@ pub trait AccountStore {
         role: Role,
     ) -> BoxFuture<'a, Result<UserId>>;
     /// Removes a member of this merchant with its tokens and links; false
-    /// when it is not one.
+    /// when it is not one, or when it is the merchant's last admin.
     fn remove_user(&self, merchant_id: MerchantId, user_id: UserId) -> BoxFuture<'_, Result<bool>>;
 
     fn insert_user_link<'a>(
@@ -91,6 +91,13 @@ pub trait AccountStore {
         expires_at_ms: i64,
         now_ms: i64,
     ) -> BoxFuture<'a, Result<()>>;
+    /// The user of a link that could be used now (nothing is marked).
+    fn pending_user_link<'a>(
+        &'a self,
+        token_hash: &'a str,
+        purpose: LinkPurpose,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<UserRow>>>;
     /// Marks a link used and returns its user: `None` when it does not
     /// exist, is for another purpose, has expired or was used.
     fn use_user_link<'a>(
@@ -103,7 +110,7 @@ pub trait AccountStore {
     /// Records a staging merchant's request; false when it asked before.
     fn request_live(&self, staging: MerchantId, now_ms: i64) -> BoxFuture<'_, Result<bool>>;
     fn live_access(&self, staging: MerchantId) -> BoxFuture<'_, Result<Option<LiveAccessRow>>>;
-    /// Requests not yet approved, oldest first.
+    /// Requests not yet approved, oldest first (at most 200).
     fn live_requests(&self) -> BoxFuture<'_, Result<Vec<LiveAccessRow>>>;
     /// Creates the live merchant (with its wallet, without users) and links
     /// it, in one transaction; `None` when there is no open request (never
@@ -136,6 +143,9 @@ pub trait AccountStore {
     /// A session that is neither revoked nor expired at `now_ms`, with its
     /// operator.
     fn operator_session<'a>(&'a self, token_hash: &'a str, now_ms: i64) -> BoxFuture<'a, Result<Option<OperatorRow>>>;
+    /// Records that the operator signed in with TOTP step `step`; false
+    /// when that step (or a later one) was used already, on any node.
+    fn use_totp_step(&self, operator_id: i64, step: i64) -> BoxFuture<'_, Result<bool>>;
     fn revoke_operator_session<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>>;
 
     fn record_audit<'a>(

@@ -132,6 +132,32 @@ pub struct SummaryRow {
     pub cost: Amount,
 }
 
+/// Orders of one product on one Malaysia-time day, whatever their status:
+/// how many, and how many of them succeeded and for what amount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivityRow {
+    /// Days since 1970-01-01 in Malaysia time.
+    pub day: i64,
+    pub product: String,
+    pub count: u64,
+    pub successful: u64,
+    /// The amount of the successful orders.
+    pub successful_amount: Amount,
+}
+
+impl ActivityRow {
+    /// Reads `day, product, count, successful count, successful amount`.
+    pub fn read<R: crate::rows::Columns>(r: &R) -> std::result::Result<ActivityRow, R::Error> {
+        Ok(ActivityRow {
+            day: r.int(0)?,
+            product: r.text(1)?,
+            count: r.int(2)? as u64,
+            successful: r.int(3)? as u64,
+            successful_amount: Amount::from_minor(r.int(4)?),
+        })
+    }
+}
+
 /// Delivered orders of one product bought from one provider: what the
 /// merchants paid us, and what the provider charged us.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,6 +192,15 @@ pub trait ReportStore {
         from_ms: i64,
         to_ms: i64,
     ) -> BoxFuture<'_, Result<Vec<SummaryRow>>>;
+    /// Every order of a merchant created in [from, to), per Malaysia-time day
+    /// and product (by day, then product in byte order): how many, and how
+    /// many succeeded for what amount.
+    fn order_activity(
+        &self,
+        merchant_id: MerchantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<ActivityRow>>>;
     /// Orders delivered by providers, sent in [from, to), per product and
     /// provider, by product then provider.
     fn cost_of_goods(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<CostOfGoodsRow>>>;

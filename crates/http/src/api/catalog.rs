@@ -167,7 +167,7 @@ fn product_entry(p: &Product, level: &str, public_url: &str) -> Value {
     })
 }
 
-fn family_name(f: Family) -> &'static str {
+pub(crate) fn family_name(f: Family) -> &'static str {
     match f {
         Family::Reload => "reload",
         Family::Postpaid => "postpaid",

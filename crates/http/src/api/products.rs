@@ -16,7 +16,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v2/product-list", get(v2)).route("/v2/products", get(v2)).route("/v1/products", get(v1))
 }
 
-fn status(p: &Product) -> &'static str {
+pub(crate) fn status(p: &Product) -> &'static str {
     if p.active {
         "Active"
     } else {

@@ -261,6 +261,10 @@ async fn order(state: &Shared, merchant_id: MerchantId, p: &params::Params) -> R
         (status = 404, description = "No such transaction", body = crate::openapi::resources::CheckAnswer),
         crate::openapi::resources::Refusals, crate::openapi::resources::Forbidden))]
 pub(crate) async fn check(state: Shared, req: Authed) -> Result<Response, ApiError> {
+    // A dispute may end in a refund: it is an order's business.
+    if !req.caller.can(tambah_domain::Capability::Order) {
+        return Err(ApiError::Forbidden("this member's role (finance or viewer) cannot open disputes".into()));
+    }
     let p = params::parse(&req.headers, req.query(), &req.body)?;
     let emails = emails(&req.body, &p);
     let Some(order) = order(&state, req.caller.merchant.id, &p).await? else {

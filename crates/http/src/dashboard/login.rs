@@ -157,7 +157,9 @@ pub(super) async fn signup(
         return forbidden("the form has expired: reload the sign-up page");
     }
     if let ClientIp(Some(ip)) = ip {
-        if let Err(limited) = state.limits.login(ip, &form.email) {
+        // The engine's own form of the address, so spaces or capitals do
+        // not make a fresh allowance.
+        if let Err(limited) = state.limits.login(ip, &form.email.trim().to_ascii_lowercase()) {
             let wait = limited.retry_after.as_secs().max(1);
             let message = format!("Too many attempts: try again in {wait} s.");
             return signup_form(&state, StatusCode::TOO_MANY_REQUESTS, form.company, form.email, Some(message));
@@ -177,19 +179,26 @@ pub(super) async fn signup(
 struct InvitePage {
     csrf: String,
     token: String,
+    /// Who is invited, and to which account (while the link is good).
+    invited: Option<(String, String)>,
     error: Option<String>,
 }
 
-fn invite_form(state: &AppState, status: StatusCode, token: String, error: Option<String>) -> Response {
+async fn invite_form(state: &AppState, status: StatusCode, token: String, error: Option<String>) -> Response {
     let (csrf, cookie) = form_csrf(state, "/dashboard");
-    with_cookies(html(status, InvitePage { csrf, token, error }), [cookie])
+    let (invited, error, status) = match state.engine.invitation(&token).await {
+        Ok(found) => (Some(found), error, status),
+        Err(AdminError::NotFound(m)) => (None, Some(m), StatusCode::NOT_FOUND),
+        Err(e) => return crate::ApiError::from(e).into_response(),
+    };
+    with_cookies(html(status, InvitePage { csrf, token, invited, error }), [cookie])
 }
 
-/// The invited member's page: choose a password. The link's token rides
-/// in the query (`?token=`) and is checked only when the form is sent.
+/// The invited member's page: who is invited to which account, and a
+/// password to choose. The link's token rides in the query (`?token=`).
 pub(super) async fn invite_page(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
     let token = crate::wire::query::first_value(uri.query().unwrap_or(""), "token").unwrap_or_default();
-    invite_form(&state, StatusCode::OK, token, None)
+    invite_form(&state, StatusCode::OK, token, None).await
 }
 
 #[derive(Deserialize)]
@@ -199,19 +208,29 @@ pub(super) struct InviteForm {
     csrf: String,
 }
 
+/// Limited per address like a log-in (it hashes a password).
 pub(super) async fn accept_invite(
     State(state): State<Arc<AppState>>,
+    ip: ClientIp,
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Response {
     if !form_csrf_ok(&headers, &form.csrf) {
         return forbidden("the form has expired: reload the invitation page");
     }
+    if let ClientIp(Some(ip)) = ip {
+        if let Err(limited) = state.limits.login(ip, "invitation") {
+            let wait = limited.retry_after.as_secs().max(1);
+            let message = format!("Too many attempts: try again in {wait} s.");
+            return invite_form(&state, StatusCode::TOO_MANY_REQUESTS, form.token, Some(message)).await;
+        }
+    }
     match state.engine.accept_invite(&form.token, &form.password).await {
         Ok(issued) => signed_in(&state, &issued),
         Err(AdminError::Invalid(m) | AdminError::NotFound(m)) => {
-            invite_form(&state, StatusCode::BAD_REQUEST, form.token, Some(m))
+            invite_form(&state, StatusCode::BAD_REQUEST, form.token, Some(m)).await
         }
+        Err(AdminError::Forbidden(m)) => forbidden(&m),
         Err(e) => crate::ApiError::from(e).into_response(),
     }
 }

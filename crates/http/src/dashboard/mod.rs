@@ -16,6 +16,8 @@
 //! a strict Content-Security-Policy.
 
 mod account;
+mod catalogue;
+mod charts;
 mod login;
 mod operator;
 mod pages;
@@ -56,6 +58,8 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/transactions.csv", get(pages::transactions_csv))
         .route("/dashboard/orders/{refid}", get(pages::order))
         .route("/dashboard/statement", get(pages::statement))
+        .route("/dashboard/prices", get(catalogue::prices))
+        .route("/dashboard/charts", get(charts::charts))
         .route("/dashboard/keys", get(account::keys).post(account::create_key))
         .route("/dashboard/keys/revoke", post(account::revoke_key))
         .route("/dashboard/members", get(account::members).post(account::invite))

@@ -108,7 +108,10 @@ async fn login(
         return forbidden("the form has expired: reload the log-in page");
     }
     if let ClientIp(Some(ip)) = ip {
-        if let Err(limited) = state.limits.login(ip, &format!("operator:{}", form.email)) {
+        // The engine's own form of the address, so spaces or capitals do
+        // not make a fresh allowance.
+        let email = form.email.trim().to_ascii_lowercase();
+        if let Err(limited) = state.limits.login(ip, &format!("operator:{email}")) {
             let wait = limited.retry_after.as_secs().max(1);
             let message = format!("Too many log-in attempts: try again in {wait} s.");
             return login_form(&state, StatusCode::TOO_MANY_REQUESTS, form.email, Some(message));
@@ -254,14 +257,37 @@ async fn merchant_page(
     html(status, page)
 }
 
-async fn merchant(State(state): State<Arc<AppState>>, o: Operator, Path(account): Path<String>) -> Response {
-    merchant_page(&state, &o, &account, None, None).await
+/// What an action did, named in the query of the page shown after it (one
+/// of a few fixed sentences: nothing from the query is echoed).
+const DONE: [(&str, &str); 4] = [
+    ("approved", "Live access approved: the live account is below (balance 0.00; deposit into it to start)."),
+    ("deposited", "The deposit is recorded; the balance above includes it."),
+    ("suspended", "The account is suspended."),
+    ("restored", "The account is restored."),
+];
+
+async fn merchant(
+    State(state): State<Arc<AppState>>,
+    o: Operator,
+    Path(account): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let done = crate::wire::query::first_value(uri.query().unwrap_or(""), "done").unwrap_or_default();
+    let notice = DONE.iter().find(|(code, _)| *code == done).map(|(_, words)| (*words).to_owned());
+    merchant_page(&state, &o, &account, notice, None).await
 }
 
-/// An action's outcome shown on the merchant's page.
-async fn after(state: &AppState, o: &Operator, account: &str, outcome: Result<String, AdminError>) -> Response {
+/// After an action, the merchant's page by a redirect (a reload of it does
+/// not send the form again), or the form's error on the page at once.
+async fn after(state: &AppState, o: &Operator, account: &str, outcome: Result<(String, &str), AdminError>) -> Response {
     match outcome {
-        Ok(notice) => merchant_page(state, o, account, Some(notice), None).await,
+        Ok((shown, done)) => {
+            let path = format!(
+                "/operator/merchants/{}?done={done}",
+                form_urlencoded::byte_serialize(shown.as_bytes()).collect::<String>()
+            );
+            Redirect::to(&path).into_response()
+        }
         Err(AdminError::Invalid(m) | AdminError::NotFound(m) | AdminError::Forbidden(m)) => {
             merchant_page(state, o, account, None, Some(m)).await
         }
@@ -278,9 +304,7 @@ async fn approve(
     if let Some(refused) = o.stale(&form.csrf) {
         return refused;
     }
-    let outcome = state.engine.approve_live(&o.op, &account).await.map(|live| {
-        format!("Live access approved: live account {} (balance 0.00; deposit into it to start).", live.account)
-    });
+    let outcome = state.engine.approve_live(&o.op, &account).await.map(|live| (live.account, "approved"));
     after(&state, &o, &account, outcome).await
 }
 
@@ -300,13 +324,14 @@ async fn deposit(
     if let Some(refused) = o.stale(&form.csrf) {
         return refused;
     }
-    let outcome =
-        match Amount::parse_positive(form.amount.trim(), 2) {
-            Ok(amount) => state.engine.operator_deposit(&o.op, &account, amount, &form.reason).await.map(|balance| {
-                format!("Deposited RM {}; the balance is RM {}.", amount.to_cents(), balance.to_cents())
-            }),
-            Err(e) => Err(AdminError::Invalid(format!("amount {:?}: {e} (write it as 100 or 100.50)", form.amount))),
-        };
+    let outcome = match Amount::parse_positive(form.amount.trim(), 2) {
+        Ok(amount) => state
+            .engine
+            .operator_deposit(&o.op, &account, amount, &form.reason)
+            .await
+            .map(|_| (account.clone(), "deposited")),
+        Err(e) => Err(AdminError::Invalid(format!("amount {:?}: {e} (write it as 100 or 100.50)", form.amount))),
+    };
     after(&state, &o, &account, outcome).await
 }
 
@@ -326,11 +351,8 @@ async fn suspension(
         return refused;
     }
     let suspend = form.suspended == "1";
-    let outcome = state
-        .engine
-        .operator_suspend(&o.op, &account, suspend)
-        .await
-        .map(|_| if suspend { "The account is suspended." } else { "The account is restored." }.to_owned());
+    let done = if suspend { "suspended" } else { "restored" };
+    let outcome = state.engine.operator_suspend(&o.op, &account, suspend).await.map(|_| (account.clone(), done));
     after(&state, &o, &account, outcome).await
 }
 

@@ -290,6 +290,12 @@ async fn sign_up_order_and_export(s: &Server, axe: &str, b: &Browser) -> String 
     follow(b, "Statement").await;
     b.wait().for_element(Locator::Css("table")).await.unwrap();
     assert!(body(b).await.contains("Transaction SIGNUP-1 (D)"));
+    follow(b, "Price list").await;
+    b.wait().for_element(Locator::Css("table")).await.unwrap();
+    check_page(b, axe, "prices").await;
+    follow(b, "Charts").await;
+    b.wait().for_element(Locator::Css("svg")).await.unwrap();
+    check_page(b, axe, "charts").await;
     // The export, fetched with the browser's own session cookie.
     let cookies = b.get_all_cookies().await.unwrap();
     let jar: Vec<String> = cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect();
@@ -345,13 +351,19 @@ async fn operator_approves_and_deposits(s: &Server, axe: &str, b: &Browser, acco
     check_page(&op, axe, "operator").await;
     follow(&op, account).await;
     click(&op, "#approve").await;
-    let approved = text_of(&op, "notice").await;
-    let live = approved.split("live account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
-    op.goto(&s.url(&format!("/operator/merchants/{live}"))).await.unwrap();
+    // The console shows the new live account's page.
+    assert!(text_of(&op, "notice").await.contains("Live access approved"));
+    let shown = op.current_url().await.unwrap();
+    let live = shown.path().rsplit('/').next().unwrap().to_owned();
+    assert_ne!(live, account, "the live account is a new one");
     fill(&op, "amount", "250").await;
     fill(&op, "reason", "Float top-up, bank ref 8812").await;
     click(&op, "#deposit").await;
-    assert!(text_of(&op, "notice").await.contains("RM 250.00"));
+    assert!(text_of(&op, "notice").await.contains("deposit is recorded"));
+    assert_eq!(text_of(&op, "balance").await, "RM 250.00");
+    // Reloading the page after the deposit does not deposit again.
+    op.refresh().await.unwrap();
+    assert_eq!(text_of(&op, "balance").await, "RM 250.00");
     check_page(&op, axe, "operator-merchant").await;
     op.goto(&s.url("/operator/audit")).await.unwrap();
     assert!(body(&op).await.contains("approve live access"));

@@ -326,16 +326,21 @@ async fn a_viewer_reads_but_cannot_reach_key_creation() {
     let path = &link[link.find("/dashboard/invite").unwrap()..];
     let mut viewer = Browser::new(&s);
     let form = viewer.get(path).await;
+    assert!(form.body.contains("Syarikat Roles") && form.body.contains("viewer@example.com"), "{}", form.body);
+    assert_eq!(Browser::new(&s).get("/dashboard/invite?token=made-up").await.status, 404);
     let token = path.split("token=").nth(1).unwrap();
     let accept = [("csrf", Browser::csrf(&form)), ("token", token.to_owned()), ("password", "viewer password".into())];
     let accept: Vec<(&str, &str)> = accept.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(viewer.post("/dashboard/invite", &accept).await.location, "/dashboard");
     // The link works once.
     let mut replay = Browser::new(&s);
-    let form = replay.get(path).await;
+    let used = replay.get(path).await;
+    assert_eq!(used.status, 404, "a used link shows no form");
+    assert!(used.body.contains("was used") && !used.body.contains("Syarikat Roles"), "{}", used.body);
+    let form = replay.get("/dashboard/login").await;
     let again = [("csrf", Browser::csrf(&form)), ("token", token.to_owned()), ("password", "hijacked pass".into())];
     let again: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert_eq!(replay.post("/dashboard/invite", &again).await.status, 400);
+    assert_eq!(replay.post("/dashboard/invite", &again).await.status, 404, "a used link sets no password");
 
     let home = viewer.get("/dashboard").await;
     assert_eq!(home.status, 200);
@@ -416,15 +421,21 @@ async fn the_operator_approves_live_access_and_the_merchant_sees_the_deposit() {
     let page = op.get(&format!("/operator/merchants/{staging}")).await;
     let csrf = Browser::csrf(&page);
     let approved = op.post(&format!("/operator/merchants/{staging}/approve"), &[("csrf", &csrf)]).await;
-    assert!(approved.body.contains("Live access approved"), "{}", approved.body);
-    let live = approved.body.split("live account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    // After an action, the console redirects (a reload sends nothing again).
+    let (path, done) = approved.location.split_once('?').expect("a redirect with what was done");
+    assert_eq!(done, "done=approved");
+    let live = path.rsplit('/').next().unwrap().to_owned();
+    assert!(op.get(&approved.location).await.body.contains("Live access approved"));
     let twice = op.post(&format!("/operator/merchants/{staging}/approve"), &[("csrf", &csrf)]).await;
     assert_eq!(twice.status, 400, "approved once");
     let forged = [("csrf", "x"), ("amount", "1"), ("reason", "r")];
     assert_eq!(op.post(&format!("/operator/merchants/{live}/deposit"), &forged).await.status, 403);
     let deposit = [("csrf", csrf.as_str()), ("amount", "250.00"), ("reason", "Float top-up, bank ref 8812")];
     let deposited = op.post(&format!("/operator/merchants/{live}/deposit"), &deposit).await;
-    assert!(deposited.body.contains("the balance is RM 250.00"), "{}", deposited.body);
+    assert_eq!(deposited.location, format!("/operator/merchants/{live}?done=deposited"), "{}", deposited.body);
+    assert!(op.get(&deposited.location).await.body.contains("RM 250.00"));
+    let echoed = op.get(&format!("/operator/merchants/{live}?done=%3Cb%3Ephish")).await;
+    assert!(!echoed.body.contains("phish"), "nothing of the query is echoed");
     let bad = [("csrf", csrf.as_str()), ("amount", "1.001"), ("reason", "x")];
     assert_eq!(op.post(&format!("/operator/merchants/{live}/deposit"), &bad).await.status, 400);
 
@@ -443,6 +454,16 @@ async fn the_operator_approves_live_access_and_the_merchant_sees_the_deposit() {
     for action in ["approve live access", "deposit", "log in"] {
         assert!(audit.body.contains(action), "{action} in {}", audit.body);
     }
+    // Suspending the staging account suspends its live one, and ends the
+    // members' sessions.
+    let page = op.get(&format!("/operator/merchants/{staging}")).await;
+    let form = [("csrf", Browser::csrf(&page)), ("suspended", "1".to_owned())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let suspended = op.post(&format!("/operator/merchants/{staging}/suspension"), &form).await;
+    assert_eq!(suspended.location, format!("/operator/merchants/{staging}?done=suspended"));
+    assert_eq!(m.get("/dashboard").await.location, "/dashboard/login", "a suspended account's sessions end");
+    let live_page = op.get(&format!("/operator/merchants/{live}")).await;
+    assert!(live_page.body.contains("<dd>suspended</dd>"), "{}", live_page.body);
     // The same code is not accepted twice.
     let mut again = Browser::new(&s);
     let replay = operator_log_in(&mut again, "ops@example.com", &password, &code).await;
@@ -468,6 +489,12 @@ async fn a_viewers_token_reads_but_neither_orders_nor_changes_settings(s: &Serve
         read(http.post(s.url("/v2/callback-url")).header("authorization", &token).json(&url).send().await.unwrap())
             .await;
     assert_eq!(callback.status, 403, "{:?}", callback.json);
+    let dispute = json!({"refid": "ANY-1", "emails": ["x@example.com"]});
+    let check = read(
+        http.post(s.url("/v2/transactions/check")).header("authorization", &token).json(&dispute).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(check.status, 403, "a viewer opens no dispute: {:?}", check.json);
     let alert = json!({"amount": "50"});
     let low = read(
         http.post(s.url("/v2/low-balance-threshold"))

@@ -9,6 +9,7 @@ mod chain;
 mod cli;
 mod crash;
 mod dashboard;
+mod dashboard_pages;
 mod delivery;
 mod docs;
 mod families;

@@ -1,0 +1,4 @@
+-- (PostgreSQL twin of the SQLite migration of the same number.)
+-- The last TOTP step each operator signed in with, on every node: a code is
+-- accepted once even when a second node sees it.
+ALTER TABLE operators ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
