@@ -13,6 +13,8 @@ use crate::Engine;
 
 /// How long an invitation link stays valid.
 pub const INVITE_TTL_MS: i64 = 7 * 86_400_000;
+/// How long a password reset link stays valid.
+pub const RESET_TTL_MS: i64 = 3_600_000;
 /// A password hash that matches no password: an invited member who has not
 /// chosen one yet cannot sign in.
 const NO_PASSWORD: &str = "!";
@@ -218,6 +220,43 @@ impl Engine {
         let link = self.store().use_user_link(&token_hash(token.trim()), LinkPurpose::Invite, self.now_ms()).await?;
         let user = link.ok_or_else(|| AdminError::NotFound("this invitation was used a moment ago".into()))?;
         self.store().set_password_hash(user.id, &hash).await?;
+        self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
+    }
+
+    /// A password reset link for the member signing in as `email`, to be
+    /// e-mailed to that address: `None` when there is no such member (the
+    /// caller answers the same either way, so nobody learns who has an
+    /// account).
+    pub async fn request_password_reset(&self, email: &str) -> Result<Option<(String, String)>, AdminError> {
+        let email = email.trim().to_ascii_lowercase();
+        let Some(user) = self.store().user_by_username(&email).await? else { return Ok(None) };
+        if !is_email(&user.username) {
+            // A username that is not an address has nowhere to send a link.
+            return Ok(None);
+        }
+        let (token, hash) = new_token("tbh_rst_");
+        let now = self.now_ms();
+        self.store().insert_user_link(&hash, user.id, LinkPurpose::Reset, now + RESET_TTL_MS, now).await?;
+        Ok(Some((token, user.username)))
+    }
+
+    /// A new password through a reset link (used once): every session of
+    /// the member ends, and a new one starts.
+    pub async fn reset_password(&self, token: &str, password: &str) -> Result<IssuedTokens, AdminError> {
+        crate::auth::check_password_rules(password).map_err(AdminError::Invalid)?;
+        let hash_of = token_hash(token.trim());
+        let gone =
+            || AdminError::NotFound("this link was used, has expired, or does not exist: ask for a new one".into());
+        self.store().pending_user_link(&hash_of, LinkPurpose::Reset, self.now_ms()).await?.ok_or_else(gone)?;
+        let hash = self.passwords.hash(password.to_owned()).await.map_err(|_| AdminError::Busy)?;
+        let user = self.store().use_user_link(&hash_of, LinkPurpose::Reset, self.now_ms()).await?.ok_or_else(gone)?;
+        self.store().set_password_hash(user.id, &hash).await?;
+        self.store().revoke_user_tokens(user.id).await?;
+        if self.merchant_by_id(user.merchant_id).await?.suspended {
+            return Err(AdminError::Forbidden(
+                "the password is changed, but the account is suspended: ask the operator".into(),
+            ));
+        }
         self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
     }
 

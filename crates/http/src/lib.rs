@@ -36,6 +36,27 @@ pub use error::ApiError;
 
 pub(crate) use auth::Authed;
 
+/// Sends an e-mail for the dashboard (a password reset link). The binary
+/// gives one when SMTP is configured; `http` knows no SMTP itself.
+pub trait Mailer: Send + Sync {
+    fn send(
+        &self,
+        to: String,
+        subject: String,
+        body: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+}
+
+/// A shared [`Mailer`].
+#[derive(Clone)]
+pub struct Mail(pub Arc<dyn Mailer>);
+
+impl std::fmt::Debug for Mail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mail")
+    }
+}
+
 /// Limits and settings of the HTTP edge.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -59,6 +80,8 @@ pub struct HttpConfig {
     /// Proxies whose `X-Forwarded-For` names the client (limits by address
     /// key on the client, not on the proxy).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where the dashboard's e-mails go out (none: no reset by e-mail).
+    pub mail: Option<Mail>,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +95,7 @@ impl Default for HttpConfig {
             rates: limits::RateConfig::default(),
             trusted_proxies: Vec::new(),
             shed_lag: std::time::Duration::from_millis(10),
+            mail: None,
         }
     }
 }

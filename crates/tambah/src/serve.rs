@@ -220,6 +220,11 @@ impl ServeArgs {
             body_timeout: Duration::from_millis(self.body_timeout_ms.max(1)),
             rates: self.rates(),
             trusted_proxies: self.trusted_proxies.clone(),
+            mail: self
+                .smtp_url
+                .as_deref()
+                .and_then(|url| SmtpConfig::parse(url, &self.smtp_from).ok())
+                .map(|smtp| tambah_http::Mail(Arc::new(SmtpMailer(smtp)) as Arc<dyn tambah_http::Mailer>)),
             shed_lag: Duration::from_millis(self.shed_lag_ms),
         }
     }
@@ -464,5 +469,20 @@ fn this_binary() -> String {
         } else {
             format!("'{}'", text.replace('\'', "'\\''"))
         }
+    }
+}
+
+/// The dashboard's e-mails through the operator's SMTP relay.
+struct SmtpMailer(SmtpConfig);
+
+impl tambah_http::Mailer for SmtpMailer {
+    fn send(
+        &self,
+        to: String,
+        subject: String,
+        body: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+        let smtp = self.0.clone();
+        Box::pin(async move { tambah_delivery::mail::send(&smtp, &to, &subject, &body).await })
     }
 }

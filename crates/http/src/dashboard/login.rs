@@ -28,24 +28,35 @@ struct LoginPage {
     username: String,
     error: Option<String>,
     signup: bool,
+    /// Just after a password change.
+    changed: bool,
 }
 
 /// The log-in form, with a fresh double-submit CSRF cookie.
-pub(super) async fn login_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub(super) async fn login_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     if session(&state, &headers).await.is_some() {
         return Redirect::to("/dashboard").into_response();
     }
-    login_form(&state, StatusCode::OK, String::new(), None)
+    // Just after a password change, the page says so.
+    let changed = uri.query() == Some("changed=1");
+    let (csrf, cookie) = form_csrf(&state, "/dashboard");
+    let signup = state.engine.config().signup;
+    let page = LoginPage { csrf, username: String::new(), error: None, signup, changed };
+    with_cookies(html(StatusCode::OK, page), [cookie])
 }
 
 fn login_form(state: &AppState, status: StatusCode, username: String, error: Option<String>) -> Response {
     let (csrf, cookie) = form_csrf(state, "/dashboard");
     let signup = state.engine.config().signup;
-    with_cookies(html(status, LoginPage { csrf, username, error, signup }), [cookie])
+    with_cookies(html(status, LoginPage { csrf, username, error, signup, changed: false }), [cookie])
 }
 
 /// Signed in: the session cookie set, the form's cookie spent.
-fn signed_in(state: &AppState, issued: &IssuedTokens) -> Response {
+pub(super) fn signed_in(state: &AppState, issued: &IssuedTokens) -> Response {
     let session = set_cookie(state, SESSION, &issued.id_token, issued.expires_in_s);
     let spent = super::set_cookie_at(state, FORM_CSRF, "", 0, "/dashboard");
     let staging = set_cookie(state, ENVIRONMENT, "", 0);

@@ -21,6 +21,9 @@ mod charts;
 mod login;
 mod operator;
 mod pages;
+mod disputes;
+mod reports;
+mod password;
 mod settings;
 
 use std::sync::Arc;
@@ -54,10 +57,19 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/logout", post(login::logout))
         .route("/dashboard/signup", get(login::signup_page).post(login::signup))
         .route("/dashboard/invite", get(login::invite_page).post(login::accept_invite))
+        .route("/dashboard/password/forgot", get(password::forgot_page).post(password::forgot))
+        .route("/dashboard/password/reset", get(password::reset_page).post(password::reset))
+        .route("/dashboard/account", get(password::account))
+        .route("/dashboard/account/password", post(password::change))
         .route("/dashboard/transactions", get(pages::transactions))
         .route("/dashboard/transactions.csv", get(pages::transactions_csv))
         .route("/dashboard/orders/{refid}", get(pages::order))
         .route("/dashboard/statement", get(pages::statement))
+        .route("/dashboard/statement.csv", get(reports::statement_csv))
+        .route("/dashboard/summary", get(reports::summary))
+        .route("/dashboard/summary.csv", get(reports::summary_csv))
+        .route("/dashboard/disputes", get(disputes::list))
+        .route("/dashboard/orders/{refid}/dispute", post(disputes::open))
         .route("/dashboard/prices", get(catalogue::prices))
         .route("/dashboard/charts", get(charts::charts))
         .route("/dashboard/keys", get(account::keys).post(account::create_key))

@@ -549,3 +549,75 @@ async fn a_developer_sets_callbacks_rotates_the_secret_and_redelivers() {
     assert_eq!(hook.wait_for(2, 10).await.len(), 2, "sent again");
     assert_eq!(b.post("/dashboard/orders/NOPE/redeliver", &[("csrf", &Browser::csrf(&order))]).await.status, 404);
 }
+
+/// A forgotten password: the link arrives by e-mail (and the page answers
+/// the same for an address without an account), works once, sets the new
+/// password and ends the sessions of the old one. A password changed on
+/// the account page ends every session too.
+#[tokio::test]
+async fn a_forgotten_password_is_reset_by_e_mail_and_a_changed_one_ends_sessions() {
+    let smtp = crate::receiver::SmtpSink::start().await;
+    let s = Server::start(&["--smtp-url", smtp.url.as_str(), "--smtp-from", "noreply@tambah.test"]);
+    let mut owner = Browser::new(&s);
+    owner.sign_up("Kedai Lupa", "lupa@example.com", "first password").await;
+    assert_eq!(owner.get("/dashboard").await.status, 200);
+
+    let mut b = Browser::new(&s);
+    let unknown = ask_for_a_reset(&s, "nobody@example.com").await;
+    let known = ask_for_a_reset(&s, "LUPA@example.com ").await;
+    assert_eq!((unknown.status, known.status), (200, 200));
+    assert_eq!(unknown.body.replace(char::is_alphanumeric, ""), known.body.replace(char::is_alphanumeric, ""));
+    let mut mail = Vec::new();
+    for _ in 0..100 {
+        mail = smtp.messages();
+        if !mail.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(mail.len(), 1, "one e-mail, to the address with an account: {mail:?}");
+    assert!(mail[0].contains("lupa@example.com"));
+    let link = mail[0].split("/dashboard/password/reset?token=").nth(1).unwrap().split_whitespace().next().unwrap();
+    let form = b.get(&format!("/dashboard/password/reset?token={link}")).await;
+    let reset =
+        [("csrf", Browser::csrf(&form)), ("token", link.to_owned()), ("password", "second password".to_owned())];
+    let reset: Vec<(&str, &str)> = reset.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(b.post("/dashboard/password/reset", &reset).await.location, "/dashboard");
+    assert_eq!(owner.get("/dashboard").await.location, "/dashboard/login", "the old password's sessions end");
+    let form = b.get("/dashboard/password/reset").await;
+    let again = [("csrf", Browser::csrf(&form)), ("token", link.to_owned()), ("password", "third password".to_owned())];
+    let again: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(b.post("/dashboard/password/reset", &again).await.status, 404, "the link works once");
+
+    // The account page: a wrong current password is refused; the right one
+    // changes it and signs out.
+    let page = b.get("/dashboard/account").await;
+    assert!(page.body.contains("lupa@example.com"));
+    let csrf = Browser::csrf(&page);
+    let wrong = [("csrf", csrf.as_str()), ("old_password", "first password"), ("new_password", "fourth password")];
+    assert_eq!(b.post("/dashboard/account/password", &wrong).await.status, 400);
+    let right = [("csrf", csrf.as_str()), ("old_password", "second password"), ("new_password", "fourth password")];
+    assert_eq!(b.post("/dashboard/account/password", &right).await.location, "/dashboard/login?changed=1");
+    assert_eq!(b.get("/dashboard").await.location, "/dashboard/login");
+    let m = Merchant {
+        account: String::new(),
+        api_key: String::new(),
+        api_secret: String::new(),
+        username: "lupa@example.com".into(),
+        password: "fourth password".into(),
+    };
+    assert_eq!(b.log_in(&m).await.location, "/dashboard", "the new password signs in");
+}
+
+#[tokio::test]
+async fn without_smtp_the_reset_page_says_to_ask_an_admin() {
+    let s = Server::start(&[]);
+    let page = Browser::new(&s).get("/dashboard/password/forgot").await;
+    assert!(page.body.contains("sends no e-mail") && !page.body.contains("name=\"email\""), "{}", page.body);
+}
+
+async fn ask_for_a_reset(s: &Server, email: &str) -> Page {
+    let mut anon = Browser::new(s);
+    let form = anon.get("/dashboard/password/forgot").await;
+    anon.post("/dashboard/password/forgot", &[("csrf", &Browser::csrf(&form)), ("email", email)]).await
+}
