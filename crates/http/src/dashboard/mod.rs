@@ -21,8 +21,6 @@ mod charts;
 mod login;
 mod operator;
 mod pages;
-mod disputes;
-mod reports;
 mod password;
 mod settings;
 
@@ -65,11 +63,6 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/transactions.csv", get(pages::transactions_csv))
         .route("/dashboard/orders/{refid}", get(pages::order))
         .route("/dashboard/statement", get(pages::statement))
-        .route("/dashboard/statement.csv", get(reports::statement_csv))
-        .route("/dashboard/summary", get(reports::summary))
-        .route("/dashboard/summary.csv", get(reports::summary_csv))
-        .route("/dashboard/disputes", get(disputes::list))
-        .route("/dashboard/orders/{refid}/dispute", post(disputes::open))
         .route("/dashboard/prices", get(catalogue::prices))
         .route("/dashboard/charts", get(charts::charts))
         .route("/dashboard/keys", get(account::keys).post(account::create_key))
