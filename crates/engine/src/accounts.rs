@@ -6,7 +6,7 @@
 use tambah_domain::{Capability, Environment, MerchantId, Role, UserId};
 use tambah_store::{ApiKeyListing, LinkPurpose, LiveAccessRow, MerchantRow, NewMerchant, StoreError, UserRow};
 
-use crate::auth::{AuthMethod, Caller, IssuedTokens};
+use crate::auth::{AuthError, AuthMethod, Caller, IssuedTokens};
 use crate::credentials::{new_token, token_hash};
 use crate::merchants::{check_name, is_email, AdminError, DEFAULT_API_VERSION, DEFAULT_LEVEL};
 use crate::Engine;
@@ -31,6 +31,8 @@ pub struct Member {
     pub merchant: MerchantRow,
     /// The member's staging account has a live one linked to it.
     pub live_available: bool,
+    /// The member signs in with a TOTP code too.
+    pub two_factor: bool,
 }
 
 impl Member {
@@ -47,9 +49,15 @@ impl Member {
         }
     }
 
-    /// Refuses what the member's role does not allow.
+    /// Refuses what the member's role does not allow. On the dashboard,
+    /// keys, settings and secrets also need two-factor sign-in set up.
     pub fn must(&self, capability: Capability) -> Result<(), AdminError> {
         if self.user.role.may(capability) {
+            if capability == Capability::Settings && !self.two_factor {
+                return Err(AdminError::Forbidden(
+                    "API keys and settings need two-factor sign-in: set it up on Your account first".into(),
+                ));
+            }
             return Ok(());
         }
         let what = match capability {
@@ -95,7 +103,8 @@ impl Engine {
             Some(live_merchant) if live => live_merchant,
             _ => home.clone(),
         };
-        Ok(Member { user, home, merchant, live_available })
+        let two_factor = self.store().user_totp(user.id).await?.is_some();
+        Ok(Member { user, home, merchant, live_available, two_factor })
     }
 
     /// The live account approved for a staging merchant, if any (and if
@@ -258,6 +267,76 @@ impl Engine {
             ));
         }
         self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
+    }
+
+    /// A dashboard log-in: the password, then, for a member with two-factor
+    /// sign-in, a TOTP code not used before. `Ok(None)`: the password is
+    /// right and a code is needed.
+    pub async fn dashboard_login(
+        &self,
+        username: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<Option<IssuedTokens>, AuthError> {
+        let user = self.check_password(username, password).await?;
+        if let Some(sealed) = self.store().user_totp(user.id).await.map_err(AuthError::store)? {
+            if code.trim().is_empty() {
+                return Ok(None);
+            }
+            let secret = self.master_key().open(&sealed).map_err(|_| AuthError::Internal)?;
+            if !self.take_code(user.id, &secret, code).await? {
+                return Err(AuthError::WrongCredentials);
+            }
+        }
+        self.issue_tokens(user.merchant_id, user.id, true).await.map(Some)
+    }
+
+    /// Whether `code` is good for `secret` now and its step was not used
+    /// by this member before (then it is used).
+    async fn take_code(&self, user_id: UserId, secret: &[u8], code: &str) -> Result<bool, AuthError> {
+        let totp = crate::operators::totp(secret).map_err(|_| AuthError::Internal)?;
+        let now_s = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
+        let Some(step) = totp.check(code.trim(), now_s) else { return Ok(false) };
+        let step = i64::try_from(step).map_err(|_| AuthError::Internal)?;
+        self.store().use_user_totp_step(user_id, step).await.map_err(AuthError::store)
+    }
+
+    /// A fresh TOTP secret for the member to add to an authenticator app:
+    /// (base32, otpauth URI). Nothing is stored until a code confirms it.
+    pub fn new_totp_secret(&self, m: &Member) -> Result<(String, String), AdminError> {
+        let secret = crate::credentials::random_bytes(20);
+        let encoded = crate::operators::totp(&secret).map_err(AdminError::Store)?.secret().to_base32();
+        let uri = crate::operators::otpauth_uri(&m.user.username, &encoded);
+        Ok((encoded, uri))
+    }
+
+    /// Turns two-factor sign-in on with `secret_base32` (as shown by
+    /// `new_totp_secret`) once `code` proves the app has it; replaces an
+    /// earlier secret.
+    pub async fn confirm_totp(&self, m: &Member, secret_base32: &str, code: &str) -> Result<(), AdminError> {
+        let secret = totp_rs::Secret::try_from_base32(secret_base32.trim())
+            .map_err(|_| AdminError::Invalid("the secret is not base32: reload the page".into()))?;
+        let secret = secret.as_bytes().to_vec();
+        let totp = crate::operators::totp(&secret).map_err(AdminError::Invalid)?;
+        let now_s = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
+        if totp.check(code.trim(), now_s).is_none() {
+            return Err(AdminError::Invalid("that code is not the app's current one: try the next".into()));
+        }
+        let sealed = self.master_key().seal(&secret);
+        self.store().set_user_totp(m.user.id, Some(&sealed), self.now_ms()).await?;
+        Ok(())
+    }
+
+    /// Turns two-factor sign-in off: only for roles that do not need it.
+    pub async fn remove_totp(&self, m: &Member) -> Result<(), AdminError> {
+        if m.role().may(Capability::Settings) {
+            return Err(AdminError::Forbidden(format!(
+                "a member with the {} role keeps two-factor sign-in (it can see API keys and secrets)",
+                m.role().as_str()
+            )));
+        }
+        self.store().set_user_totp(m.user.id, None, self.now_ms()).await?;
+        Ok(())
     }
 
     /// Removes a member of the member's own merchant, with its sessions.

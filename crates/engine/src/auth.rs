@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use tambah_domain::{Capability, Environment, MerchantId, Role, UserId};
-use tambah_store::{MerchantRow, StoreError, TokenKind, TokenRow};
+use tambah_store::{MerchantRow, StoreError, TokenKind, TokenRow, UserRow};
 
 use crate::credentials::{new_token, token_hash};
 use crate::{signing, Engine};
@@ -299,6 +299,13 @@ impl Engine {
     /// RefreshToken. The memory-hard hash runs on the password pool (busy:
     /// refused at once, nothing checked).
     pub async fn login(&self, username: &str, password: &str) -> Result<IssuedTokens, AuthError> {
+        let user = self.check_password(username, password).await?;
+        self.issue_tokens(user.merchant_id, user.id, true).await
+    }
+
+    /// The member whose username and password these are, if its merchant
+    /// may sign in on this node.
+    pub(crate) async fn check_password(&self, username: &str, password: &str) -> Result<UserRow, AuthError> {
         let user = self.store().user_by_username(username).await.map_err(AuthError::store)?;
         let (hash, user) = match user {
             Some(u) => (u.password_hash.clone(), Some(u)),
@@ -318,7 +325,7 @@ impl Engine {
         if merchant.suspended {
             return Err(AuthError::Suspended);
         }
-        self.issue_tokens(user.merchant_id, user.id, true).await
+        Ok(user)
     }
 
     /// Ends a dashboard session: its token is revoked on every node.

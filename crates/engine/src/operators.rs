@@ -55,9 +55,7 @@ impl Engine {
             StoreError::Unique(_) => AdminError::Invalid(format!("operator {email} exists")),
             e => e.into(),
         })?;
-        let label: String = form_label(&email);
-        let otpauth_uri =
-            format!("otpauth://totp/tambah:{label}?secret={encoded}&issuer=tambah&algorithm=SHA1&digits=6&period=30");
+        let otpauth_uri = otpauth_uri(&email, &encoded);
         Ok(NewOperator { email, password, totp_secret: encoded, otpauth_uri })
     }
 
@@ -197,6 +195,12 @@ impl Engine {
     pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRow>, AdminError> {
         Ok(self.store().audit_log(limit).await?)
     }
+}
+
+/// The `otpauth://` URI authenticator apps read (from a QR code or typed).
+pub fn otpauth_uri(email: &str, secret_base32: &str) -> String {
+    let label = form_label(email);
+    format!("otpauth://totp/tambah:{label}?secret={secret_base32}&issuer=tambah&algorithm=SHA1&digits=6&period=30")
 }
 
 /// An e-mail address as an otpauth label (RFC 3986 unreserved kept, `@`

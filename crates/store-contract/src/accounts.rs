@@ -45,6 +45,18 @@ pub fn user_links(store: &dyn Store) {
     assert_eq!(used.map(|u| u.id), Some(user), "the link names its user");
     assert!(must("again", block(store.use_user_link("h1", LinkPurpose::Invite, T0))).is_none(), "used once");
     assert!(must("pending", block(store.pending_user_link("h1", LinkPurpose::Invite, T0))).is_none(), "not pending");
+    // A TOTP secret: set, replaced, each step once, removed.
+    assert_eq!(must("user_totp", block(store.user_totp(user))), None);
+    must("set_user_totp", block(store.set_user_totp(user, Some(&[1, 2, 3]), T0)));
+    assert!(must("step", block(store.use_user_totp_step(user, 10))));
+    assert!(!must("step", block(store.use_user_totp_step(user, 10))), "a step once");
+    must("set_user_totp", block(store.set_user_totp(user, Some(&[4, 5]), T0)));
+    assert_eq!(must("user_totp", block(store.user_totp(user))), Some(vec![4, 5]), "replaced");
+    assert!(must("step", block(store.use_user_totp_step(user, 10))), "a new secret starts afresh");
+    must("set_user_totp", block(store.set_user_totp(user, None, T0)));
+    assert_eq!(must("user_totp", block(store.user_totp(user))), None, "removed");
+    assert!(!must("step", block(store.use_user_totp_step(user, 11))), "no secret, no step");
+    must("set_user_totp", block(store.set_user_totp(user, Some(&[6]), T0)));
     let late = must("expired", block(store.use_user_link("h2", LinkPurpose::Reset, T0 + 1_000)));
     assert!(late.is_none(), "an expired link is refused");
     assert!(must("unknown", block(store.use_user_link("h3", LinkPurpose::Reset, T0))).is_none());
@@ -52,6 +64,7 @@ pub fn user_links(store: &dyn Store) {
     must("insert_user_link", block(store.insert_user_link("h4", user, LinkPurpose::Reset, T0 + 1_000, T0)));
     assert!(must("remove_user", block(store.remove_user(m.id, user))));
     assert!(must("after removal", block(store.use_user_link("h4", LinkPurpose::Reset, T0))).is_none());
+    assert_eq!(must("user_totp", block(store.user_totp(user))), None, "a removed member's secret goes too");
 }
 
 /// Live access is asked once, approved once: one live merchant with its

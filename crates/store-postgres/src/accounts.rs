@@ -67,7 +67,8 @@ impl AccountStore for PgStore {
                                 AND (role <> 'admin'
                                      OR (SELECT COUNT(*) FROM users a WHERE a.merchant_id = $2 AND a.role = 'admin') > 1)),
                           t AS (DELETE FROM tokens WHERE user_id IN (SELECT id FROM u)),
-                          l AS (DELETE FROM user_links WHERE user_id IN (SELECT id FROM u))
+                          l AS (DELETE FROM user_links WHERE user_id IN (SELECT id FROM u)),
+                          z AS (DELETE FROM user_totp WHERE user_id IN (SELECT id FROM u))
                      DELETE FROM users WHERE id IN (SELECT id FROM u)",
                     &[&user_id.get(), &merchant_id.get()],
                 )
@@ -128,6 +129,48 @@ impl AccountStore for PgStore {
                    WHERE token_hash = $1 AND purpose = $2 AND used_at_ms IS NULL AND expires_at_ms > $3)"
             );
             maybe(self.query_opt(SQL, &[&token_hash, &purpose.as_str(), &now_ms]).await?.as_ref(), rows::user)
+        })
+    }
+
+    fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
+        Box::pin(async move {
+            let row =
+                self.query_opt("SELECT secret_sealed FROM user_totp WHERE user_id = $1", &[&user_id.get()]).await?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn set_user_totp<'a>(
+        &'a self,
+        user_id: UserId,
+        sealed: Option<&'a [u8]>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            // One statement: the old secret goes and the new one (if any)
+            // comes at once.
+            self.execute(
+                "WITH d AS (DELETE FROM user_totp WHERE user_id = $1)
+                 INSERT INTO user_totp (user_id, secret_sealed, created_at_ms)
+                 SELECT $1, $2::bytea, $3 WHERE $2::bytea IS NOT NULL
+                 ON CONFLICT (user_id) DO UPDATE SET secret_sealed = EXCLUDED.secret_sealed, last_step = 0,
+                     created_at_ms = EXCLUDED.created_at_ms",
+                &[&user_id.get(), &sealed, &now_ms],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn use_user_totp_step(&self, user_id: UserId, step: i64) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move {
+            let n = self
+                .execute(
+                    "UPDATE user_totp SET last_step = $2 WHERE user_id = $1 AND last_step < $2",
+                    &[&user_id.get(), &step],
+                )
+                .await?;
+            Ok(n > 0)
         })
     }
 

@@ -106,6 +106,7 @@ impl SqliteStore {
             let ids = params![user_id.get(), merchant_id.get()];
             tx.execute(&format!("DELETE FROM tokens WHERE user_id IN ({member})"), ids)?;
             tx.execute(&format!("DELETE FROM user_links WHERE user_id IN ({member})"), ids)?;
+            tx.execute(&format!("DELETE FROM user_totp WHERE user_id IN ({member})"), ids)?;
             tx.execute(&format!("DELETE FROM users WHERE id IN ({member}) AND {KEEPS_AN_ADMIN}"), ids).map(|n| n > 0)
         })
     }
@@ -187,6 +188,42 @@ impl AccountStore for SqliteStore {
             c.prepare_cached(SQL)?
                 .query_row(params![token_hash, purpose.as_str(), now_ms], |r| rows::user(&Cols::new(r)))
                 .optional()
+        }))
+    }
+
+    fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
+        ready(self.read(|c| {
+            c.prepare_cached("SELECT secret_sealed FROM user_totp WHERE user_id = ?1")?
+                .query_row([user_id.get()], |r| r.get(0))
+                .optional()
+        }))
+    }
+
+    fn set_user_totp<'a>(
+        &'a self,
+        user_id: UserId,
+        sealed: Option<&'a [u8]>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        ready(self.write(|tx| {
+            tx.execute("DELETE FROM user_totp WHERE user_id = ?1", [user_id.get()])?;
+            if let Some(sealed) = sealed {
+                tx.execute(
+                    "INSERT INTO user_totp (user_id, secret_sealed, created_at_ms) VALUES (?1, ?2, ?3)",
+                    params![user_id.get(), sealed, now_ms],
+                )?;
+            }
+            Ok(())
+        }))
+    }
+
+    fn use_user_totp_step(&self, user_id: UserId, step: i64) -> BoxFuture<'_, Result<bool>> {
+        ready(self.write(|tx| {
+            tx.execute(
+                "UPDATE user_totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
+                params![user_id.get(), step],
+            )
+            .map(|n| n > 0)
         }))
     }
 

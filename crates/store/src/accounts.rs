@@ -107,6 +107,15 @@ pub trait AccountStore {
         now_ms: i64,
     ) -> BoxFuture<'a, Result<Option<UserRow>>>;
 
+    /// A member's confirmed TOTP secret (sealed), if it set one up.
+    fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>>;
+    /// Sets (replacing any) or, with `None`, removes a member's TOTP secret.
+    fn set_user_totp<'a>(&'a self, user_id: UserId, sealed: Option<&'a [u8]>, now_ms: i64)
+        -> BoxFuture<'a, Result<()>>;
+    /// Records that the member signed in with TOTP step `step`; false when
+    /// that step (or a later one) was used already.
+    fn use_user_totp_step(&self, user_id: UserId, step: i64) -> BoxFuture<'_, Result<bool>>;
+
     /// Records a staging merchant's request; false when it asked before.
     fn request_live(&self, staging: MerchantId, now_ms: i64) -> BoxFuture<'_, Result<bool>>;
     fn live_access(&self, staging: MerchantId) -> BoxFuture<'_, Result<Option<LiveAccessRow>>>;

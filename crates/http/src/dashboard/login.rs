@@ -30,6 +30,8 @@ struct LoginPage {
     signup: bool,
     /// Just after a password change.
     changed: bool,
+    /// The password was right and the member's authenticator code is asked.
+    needs_code: bool,
 }
 
 /// The log-in form, with a fresh double-submit CSRF cookie.
@@ -45,14 +47,25 @@ pub(super) async fn login_page(
     let changed = uri.query() == Some("changed=1");
     let (csrf, cookie) = form_csrf(&state, "/dashboard");
     let signup = state.engine.config().signup;
-    let page = LoginPage { csrf, username: String::new(), error: None, signup, changed };
+    let page = LoginPage { csrf, username: String::new(), error: None, signup, changed, needs_code: false };
     with_cookies(html(StatusCode::OK, page), [cookie])
 }
 
 fn login_form(state: &AppState, status: StatusCode, username: String, error: Option<String>) -> Response {
+    code_form(state, status, username, error, false)
+}
+
+fn code_form(
+    state: &AppState,
+    status: StatusCode,
+    username: String,
+    error: Option<String>,
+    needs_code: bool,
+) -> Response {
     let (csrf, cookie) = form_csrf(state, "/dashboard");
     let signup = state.engine.config().signup;
-    with_cookies(html(status, LoginPage { csrf, username, error, signup, changed: false }), [cookie])
+    let page = LoginPage { csrf, username, error, signup, changed: false, needs_code };
+    with_cookies(html(status, page), [cookie])
 }
 
 /// Signed in: the session cookie set, the form's cookie spent.
@@ -67,6 +80,9 @@ pub(super) fn signed_in(state: &AppState, issued: &IssuedTokens) -> Response {
 pub(super) struct LoginForm {
     username: String,
     password: String,
+    /// The authenticator code, for members with two-factor sign-in.
+    #[serde(default)]
+    code: String,
     csrf: String,
 }
 
@@ -86,15 +102,21 @@ pub(super) async fn login(
             return login_form(&state, StatusCode::TOO_MANY_REQUESTS, form.username, Some(message));
         }
     }
-    match state.engine.login(&form.username, &form.password).await {
-        Ok(issued) => signed_in(&state, &issued),
+    match state.engine.dashboard_login(&form.username, &form.password, &form.code).await {
+        Ok(Some(issued)) => signed_in(&state, &issued),
+        Ok(None) => {
+            let message = "Enter your password again with the 6-digit code from your authenticator app.".to_owned();
+            code_form(&state, StatusCode::UNAUTHORIZED, form.username, Some(message), true)
+        }
         Err(e) => {
             tracing::warn!(username = ?form.username.chars().take(64).collect::<String>(), reason = e.code(), "dashboard log-in failed");
             let message = match e {
+                AuthError::WrongCredentials if !form.code.is_empty() => "Wrong username, password or code.".to_owned(),
                 AuthError::WrongCredentials => "Wrong username or password.".to_owned(),
                 other => other.message().to_owned(),
             };
-            login_form(&state, StatusCode::UNAUTHORIZED, form.username, Some(message))
+            let needs_code = !form.code.is_empty();
+            code_form(&state, StatusCode::UNAUTHORIZED, form.username, Some(message), needs_code)
         }
     }
 }

@@ -59,6 +59,8 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/password/reset", get(password::reset_page).post(password::reset))
         .route("/dashboard/account", get(password::account))
         .route("/dashboard/account/password", post(password::change))
+        .route("/dashboard/account/totp", post(password::confirm_totp))
+        .route("/dashboard/account/totp/remove", post(password::remove_totp))
         .route("/dashboard/transactions", get(pages::transactions))
         .route("/dashboard/transactions.csv", get(pages::transactions_csv))
         .route("/dashboard/orders/{refid}", get(pages::order))

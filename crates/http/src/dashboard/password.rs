@@ -145,22 +145,93 @@ struct AccountPage {
     role: &'static str,
     account: String,
     error: Option<String>,
+    notice: Option<String>,
+    two_factor: bool,
+    /// Roles that see keys and secrets keep two-factor sign-in.
+    two_factor_required: bool,
+    /// A fresh secret to set up (or replace) two-factor sign-in: base32
+    /// and its otpauth URI.
+    setup: (String, String),
 }
 
-fn account_page(s: &Session, status: StatusCode, error: Option<String>) -> Response {
+fn account_page(state: &AppState, s: &Session, status: StatusCode, error: Option<String>) -> Response {
+    account_page_with(state, s, status, error, None, s.member.two_factor)
+}
+
+fn account_page_with(
+    state: &AppState,
+    s: &Session,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    two_factor: bool,
+) -> Response {
+    let setup = match state.engine.new_totp_secret(&s.member) {
+        Ok(setup) => setup,
+        Err(e) => return crate::ApiError::from(e).into_response(),
+    };
     let page = AccountPage {
         nav: s.nav("account"),
         username: s.member.user.username.clone(),
         role: s.member.role().as_str(),
         account: s.member.home.account.clone(),
         error,
+        notice,
+        two_factor,
+        two_factor_required: s.member.role().may(tambah_domain::Capability::Settings),
+        setup,
     };
     html(status, page)
 }
 
-/// The member's own account: who it is, and its password.
-pub(super) async fn account(s: Session) -> Response {
-    account_page(&s, StatusCode::OK, None)
+/// The member's own account: who it is, its password, two-factor sign-in.
+pub(super) async fn account(State(state): State<Arc<AppState>>, s: Session) -> Response {
+    account_page(&state, &s, StatusCode::OK, None)
+}
+
+#[derive(Deserialize)]
+pub(super) struct TotpForm {
+    csrf: String,
+    secret: String,
+    code: String,
+}
+
+/// Turns two-factor sign-in on once a code from the app proves it has the
+/// secret.
+pub(super) async fn confirm_totp(
+    State(state): State<Arc<AppState>>,
+    s: Session,
+    Form(form): Form<TotpForm>,
+) -> Response {
+    if let Some(refused) = s.stale(&form.csrf) {
+        return refused;
+    }
+    match state.engine.confirm_totp(&s.member, &form.secret, &form.code).await {
+        Ok(()) => {
+            let notice = "Two-factor sign-in is on: log-ins now ask for the app's code.".to_owned();
+            account_page_with(&state, &s, StatusCode::OK, None, Some(notice), true)
+        }
+        Err(AdminError::Invalid(m)) => account_page(&state, &s, StatusCode::BAD_REQUEST, Some(m)),
+        Err(e) => crate::ApiError::from(e).into_response(),
+    }
+}
+
+pub(super) async fn remove_totp(
+    State(state): State<Arc<AppState>>,
+    s: Session,
+    Form(form): Form<super::CsrfForm>,
+) -> Response {
+    if let Some(refused) = s.stale(&form.csrf) {
+        return refused;
+    }
+    match state.engine.remove_totp(&s.member).await {
+        Ok(()) => {
+            let notice = "Two-factor sign-in is off.".to_owned();
+            account_page_with(&state, &s, StatusCode::OK, None, Some(notice), false)
+        }
+        Err(AdminError::Forbidden(m)) => account_page(&state, &s, StatusCode::FORBIDDEN, Some(m)),
+        Err(e) => crate::ApiError::from(e).into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -184,11 +255,8 @@ pub(super) async fn change(
     if let ClientIp(Some(ip)) = ip {
         if let Err(limited) = state.limits.login(ip, &s.member.user.username) {
             let wait = limited.retry_after.as_secs().max(1);
-            return account_page(
-                &s,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(format!("Too many attempts: try again in {wait} s.")),
-            );
+            let message = format!("Too many attempts: try again in {wait} s.");
+            return account_page(&state, &s, StatusCode::TOO_MANY_REQUESTS, Some(message));
         }
     }
     let caller = s.member.caller();
@@ -197,9 +265,9 @@ pub(super) async fn change(
             let cleared = set_cookie(&state, SESSION, "", 0);
             with_cookies(Redirect::to("/dashboard/login?changed=1").into_response(), [cleared])
         }
-        Err(ChangePasswordError::Weak(m)) => account_page(&s, StatusCode::BAD_REQUEST, Some(m)),
+        Err(ChangePasswordError::Weak(m)) => account_page(&state, &s, StatusCode::BAD_REQUEST, Some(m)),
         Err(ChangePasswordError::Auth(AuthError::WrongCredentials)) => {
-            account_page(&s, StatusCode::BAD_REQUEST, Some("The current password is not right.".into()))
+            account_page(&state, &s, StatusCode::BAD_REQUEST, Some("The current password is not right.".into()))
         }
         Err(ChangePasswordError::Auth(e)) => crate::ApiError::from(e).into_response(),
         Err(ChangePasswordError::NeedsToken) => forbidden("sign in with a password to change it"),

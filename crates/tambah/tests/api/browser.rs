@@ -268,6 +268,16 @@ async fn sign_up_order_and_export(s: &Server, axe: &str, b: &Browser) -> String 
     let source = body(b).await;
     let account = source.split("Account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
 
+    // Keys need two-factor sign-in: set it up with the secret the page shows.
+    follow(b, "API keys").await;
+    assert!(text_of(b, "message").await.contains("two-factor"));
+    console_errors(b).await;
+    follow(b, "Your account").await;
+    let secret = text_of(b, "totp-secret").await;
+    fill(b, "totp-code", &totp_code(&secret)).await;
+    check_page(b, axe, "account").await;
+    click(b, "#confirm-totp").await;
+    assert!(text_of(b, "notice").await.contains("Two-factor sign-in is on"));
     follow(b, "API keys").await;
     click(b, "#create-key").await;
     let key = (text_of(b, "new-key").await, text_of(b, "new-secret").await);

@@ -247,8 +247,25 @@ impl Browser {
         self.post("/dashboard/signup", &fields).await
     }
 
-    /// Creates an API key on the keys page; returns (key, secret).
+    /// Turns two-factor sign-in on from the account page; returns the
+    /// secret (base32).
+    async fn enable_two_factor(&mut self) -> String {
+        let page = self.get("/dashboard/account").await;
+        let secret = Browser::by_id(&page, "totp-secret");
+        let code = totp_code(&secret, 0);
+        let form = [("csrf", Browser::csrf(&page)), ("secret", secret.clone()), ("code", code)];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let on = self.post("/dashboard/account/totp", &form).await;
+        assert!(on.body.contains("Two-factor sign-in is on"), "{}", on.body);
+        secret
+    }
+
+    /// Creates an API key on the keys page (setting up two-factor sign-in
+    /// first when the page asks for it); returns (key, secret).
     async fn create_key(&mut self) -> (String, String) {
+        if self.get("/dashboard/keys").await.status == 403 {
+            self.enable_two_factor().await;
+        }
         let keys = self.get("/dashboard/keys").await;
         assert_eq!(keys.status, 200, "{}", keys.body);
         let made = self.post("/dashboard/keys", &[("csrf", &Browser::csrf(&keys))]).await;
@@ -518,6 +535,10 @@ async fn a_developer_sets_callbacks_rotates_the_secret_and_redelivers() {
     let hook = crate::receiver::Receiver::start(&[]).await;
     let mut b = Browser::new(&s);
     b.sign_up("Kedai Hook", "hook@example.com", "hook password 1").await;
+    let before = b.get("/dashboard/settings").await;
+    assert_eq!(before.status, 403, "settings need two-factor sign-in first");
+    assert!(before.body.contains("two-factor"), "{}", before.body);
+    b.enable_two_factor().await;
     let page = b.get("/dashboard/settings").await;
     assert_eq!(page.status, 200, "{}", page.body);
     let csrf = Browser::csrf(&page);
@@ -620,4 +641,51 @@ async fn ask_for_a_reset(s: &Server, email: &str) -> Page {
     let mut anon = Browser::new(s);
     let form = anon.get("/dashboard/password/forgot").await;
     anon.post("/dashboard/password/forgot", &[("csrf", &Browser::csrf(&form)), ("email", email)]).await
+}
+
+/// Two-factor sign-in: once on, a log-in asks for the app's code after the
+/// password, refuses a wrong or reused code, and the admin cannot turn it
+/// off (its role sees keys).
+#[tokio::test]
+async fn two_factor_sign_in_asks_for_a_fresh_code() {
+    let s = Server::start(&[]);
+    let mut b = Browser::new(&s);
+    b.sign_up("Kedai Dua", "dua@example.com", "dua password 1").await;
+    let secret = b.enable_two_factor().await;
+    let page = b.get("/dashboard/account").await;
+    let off = b.post("/dashboard/account/totp/remove", &[("csrf", &Browser::csrf(&page))]).await;
+    assert_eq!(off.status, 403, "an admin keeps it");
+    let m = Merchant {
+        account: String::new(),
+        api_key: String::new(),
+        api_secret: String::new(),
+        username: "dua@example.com".into(),
+        password: "dua password 1".into(),
+    };
+    let mut c = Browser::new(&s);
+    let asked = c.log_in(&m).await;
+    assert_eq!(asked.status, 401);
+    assert!(asked.body.contains("name=\"code\"") && !c.cookies.contains_key("tambah_session"), "{}", asked.body);
+    let with = |code: String| [("username", m.username.clone()), ("password", m.password.clone()), ("code", code)];
+    let login = |b: &Page| Browser::csrf(b);
+    let wrong = with("000000".into());
+    let mut form: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let csrf = login(&asked);
+    form.push(("csrf", &csrf));
+    let refused = c.post("/dashboard/login", &form).await;
+    assert_eq!(refused.status, 401, "a wrong code");
+    // A code of the next step (the enrolment used this one).
+    let code = totp_code(&secret, 30);
+    let right = with(code.clone());
+    let mut form: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let csrf = login(&refused);
+    form.push(("csrf", &csrf));
+    assert_eq!(c.post("/dashboard/login", &form).await.location, "/dashboard", "the right code");
+    let mut d = Browser::new(&s);
+    let page = d.get("/dashboard/login").await;
+    let again = with(code);
+    let mut form: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let csrf = login(&page);
+    form.push(("csrf", &csrf));
+    assert_eq!(d.post("/dashboard/login", &form).await.status, 401, "the same code twice");
 }
