@@ -269,6 +269,17 @@ impl Engine {
         self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
     }
 
+    /// Pins the account's API version (the shape of its answers and
+    /// callbacks): one of `API_VERSIONS`.
+    pub async fn member_set_api_version(&self, m: &Member, version: &str) -> Result<MerchantRow, AdminError> {
+        m.must(Capability::Settings)?;
+        let changes = crate::merchants::MerchantChanges {
+            api_version: Some(version.trim().to_owned()),
+            ..crate::merchants::MerchantChanges::default()
+        };
+        self.update_merchant(&m.merchant.account, &changes).await
+    }
+
     /// A dashboard log-in: the password, then, for a member with two-factor
     /// sign-in, a TOTP code not used before. `Ok(None)`: the password is
     /// right and a code is needed.

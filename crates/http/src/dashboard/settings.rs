@@ -26,6 +26,8 @@ struct SettingsPage {
     method: String,
     threshold: String,
     email: String,
+    api_version: String,
+    versions: [&'static str; 2],
     /// A secret just made, shown this once.
     secret: Option<String>,
     notice: Option<String>,
@@ -58,6 +60,8 @@ async fn settings_page(
             m.low_balance_threshold.to_cents()
         },
         email: m.email.clone(),
+        api_version: m.api_version.clone(),
+        versions: tambah_engine::merchants::API_VERSIONS,
         secret,
         notice,
         error,
@@ -163,6 +167,30 @@ pub(super) async fn low_balance(
     }
     let notice = if amount == Amount::ZERO { "Low-balance alerts are off." } else { "The threshold is saved." };
     settings_page(&state, &s, None, Some(notice.into()), None).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct VersionForm {
+    csrf: String,
+    api_version: String,
+}
+
+pub(super) async fn api_version(
+    State(state): State<Arc<AppState>>,
+    s: Session,
+    Form(form): Form<VersionForm>,
+) -> Response {
+    if let Some(refused) = s.stale(&form.csrf) {
+        return refused;
+    }
+    match state.engine.member_set_api_version(&s.member, &form.api_version).await {
+        Ok(m) => {
+            let notice = format!("Answers and callbacks now use API version {}.", m.api_version);
+            settings_page(&state, &s, None, Some(notice), None).await
+        }
+        Err(AdminError::Invalid(e)) => settings_page(&state, &s, None, None, Some(e)).await,
+        Err(e) => refused(&s, e),
+    }
 }
 
 /// Queues an order's status for delivery again, then shows the order.

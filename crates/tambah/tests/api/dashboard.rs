@@ -554,6 +554,12 @@ async fn a_developer_sets_callbacks_rotates_the_secret_and_redelivers() {
     let threshold = b.post("/dashboard/settings/low-balance", &[("csrf", &csrf), ("amount", "25.50")]).await;
     assert!(threshold.body.contains("value=\"25.50\""), "{}", threshold.body);
     assert_eq!(b.post("/dashboard/settings/low-balance", &[("csrf", &csrf), ("amount", "0.5")]).await.status, 400);
+    let pinned = b.post("/dashboard/settings/api-version", &[("csrf", &csrf), ("api_version", "2025-05-20")]).await;
+    assert!(pinned.body.contains("now use API version 2025-05-20"), "{}", pinned.body);
+    assert_eq!(
+        b.post("/dashboard/settings/api-version", &[("csrf", &csrf), ("api_version", "1999-01-01")]).await.status,
+        400
+    );
 
     let home = b.get("/dashboard").await;
     let account = home.body.split("Account ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
