@@ -280,6 +280,15 @@ impl Engine {
         self.update_merchant(&m.merchant.account, &changes).await
     }
 
+    /// Where the account's API requests may come from (see
+    /// `parse_ip_allowlist`); empty: any address.
+    pub async fn member_set_ip_allowlist(&self, m: &Member, text: &str) -> Result<String, AdminError> {
+        m.must(Capability::Settings)?;
+        let list = crate::auth::parse_ip_allowlist(text).map_err(AdminError::Invalid)?;
+        self.store().set_ip_allowlist(m.merchant.id, &list).await?;
+        Ok(list)
+    }
+
     /// A dashboard log-in: the password, then, for a member with two-factor
     /// sign-in, a TOTP code not used before. `Ok(None)`: the password is
     /// right and a code is needed.

@@ -25,6 +25,47 @@ pub enum SettingAccess {
     Change,
 }
 
+/// The most entries an IP allowlist holds.
+pub const IP_ALLOWLIST_MAX: usize = 50;
+
+/// An allowlist as typed (entries between commas, spaces or new lines,
+/// each an address or a CIDR range) in its stored form: comma-separated,
+/// networks normalised. Empty: any address.
+pub fn parse_ip_allowlist(text: &str) -> Result<String, String> {
+    let entries: Vec<&str> = text.split([',', ' ', '\n', '\r', '\t']).filter(|e| !e.is_empty()).collect();
+    if entries.len() > IP_ALLOWLIST_MAX {
+        return Err(format!("at most {IP_ALLOWLIST_MAX} addresses or ranges"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for entry in entries {
+        let net = match entry.parse::<ipnet::IpNet>() {
+            Ok(net) => net.trunc(),
+            Err(_) => match entry.parse::<std::net::IpAddr>() {
+                Ok(ip) => ipnet::IpNet::from(ip.to_canonical()),
+                Err(_) => {
+                    return Err(format!(
+                        "{entry:?} is neither an IP address nor a CIDR range (203.0.113.7, 203.0.113.0/24)"
+                    ))
+                }
+            },
+        };
+        let text = net.to_string();
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    Ok(out.join(","))
+}
+
+/// Whether `ip` is in a stored allowlist (an empty one allows any).
+pub fn ip_allowed(allowlist: &str, ip: Option<std::net::IpAddr>) -> bool {
+    if allowlist.is_empty() {
+        return true;
+    }
+    let Some(ip) = ip.map(|ip| ip.to_canonical()) else { return false };
+    allowlist.split(',').filter_map(|n| n.parse::<ipnet::IpNet>().ok()).any(|net| net.contains(&ip))
+}
+
 impl Caller {
     /// Whether the caller's role allows `capability` (a signed request is
     /// trusted with orders and settings, not with members).
@@ -413,5 +454,26 @@ fn bearer_token(authorization: &str) -> &str {
     match value.split_once([' ', '\t']) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => value,
+    }
+}
+
+#[cfg(test)]
+mod allowlist_tests {
+    use super::*;
+
+    #[test]
+    fn an_allowlist_is_read_normalised_and_matched() {
+        let list = parse_ip_allowlist("203.0.113.7, 198.51.100.9/24\n2001:db8::1/32 203.0.113.7").unwrap();
+        assert_eq!(list, "203.0.113.7/32,198.51.100.0/24,2001:db8::/32");
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        assert!(ip_allowed(&list, ip("198.51.100.200")));
+        assert!(ip_allowed(&list, ip("::ffff:203.0.113.7")), "an IPv4-mapped address is its IPv4 one");
+        assert!(ip_allowed(&list, ip("2001:db8:ffff::5")));
+        assert!(!ip_allowed(&list, ip("203.0.113.8")));
+        assert!(!ip_allowed(&list, None), "an unknown address is not on a list");
+        assert!(ip_allowed("", None), "an empty list allows any");
+        assert!(parse_ip_allowlist("10.0.0.0/33").is_err());
+        assert!(parse_ip_allowlist("example.com").is_err());
+        assert_eq!(parse_ip_allowlist("  ").unwrap(), "");
     }
 }

@@ -54,6 +54,14 @@ impl FromRequest<Arc<AppState>> for Authed {
             }
         };
         let m = &caller.merchant;
+        if !tambah_engine::auth::ip_allowed(&m.ip_allowlist, ip) {
+            let from = ip.map_or("an unknown address".to_owned(), |ip| ip.to_canonical().to_string());
+            let message = format!(
+                "this account accepts API requests only from its allowed addresses, and this one came from {from} \
+                 (members change the list on the dashboard's settings page)"
+            );
+            return Err(ApiError::Forbidden(message).into_response());
+        }
         let access = parts.extensions.get::<crate::routes::AccessNote>().cloned();
         if let Some(note) = &access {
             note.merchant(&m.account);

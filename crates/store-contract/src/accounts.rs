@@ -87,6 +87,9 @@ pub fn live_access(store: &dyn Store) {
     assert_eq!(row.live_merchant_id, Some(approved.id));
     assert_eq!(row.requested_at_ms, T0);
     assert!(must("live_requests", block(store.live_requests())).is_empty(), "an approved request is not pending");
+    must("set_ip_allowlist", block(store.set_ip_allowlist(approved.id, "203.0.113.0/24,2001:db8::/32")));
+    let reread = must("merchant", block(store.merchant(approved.id))).expect("the live merchant");
+    assert_eq!(reread.ip_allowlist, "203.0.113.0/24,2001:db8::/32", "the allowlist is read with the merchant");
     let found = must("search", block(store.search_merchants(&approved.account, 10)));
     assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), [approved.id]);
     let by_user = must("search", block(store.search_merchants("GOLIV", 10)));

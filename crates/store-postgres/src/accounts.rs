@@ -132,6 +132,14 @@ impl AccountStore for PgStore {
         })
     }
 
+    fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.execute("UPDATE merchants SET ip_allowlist = $2 WHERE id = $1", &[&merchant_id.get(), &allowlist])
+                .await
+                .map(|_| ())
+        })
+    }
+
     fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
         Box::pin(async move {
             let row =

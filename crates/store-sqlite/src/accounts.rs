@@ -191,6 +191,13 @@ impl AccountStore for SqliteStore {
         }))
     }
 
+    fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>> {
+        ready(self.write(|tx| {
+            tx.execute("UPDATE merchants SET ip_allowlist = ?2 WHERE id = ?1", params![merchant_id.get(), allowlist])
+                .map(|_| ())
+        }))
+    }
+
     fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
         ready(self.read(|c| {
             c.prepare_cached("SELECT secret_sealed FROM user_totp WHERE user_id = ?1")?

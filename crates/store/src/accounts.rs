@@ -107,6 +107,9 @@ pub trait AccountStore {
         now_ms: i64,
     ) -> BoxFuture<'a, Result<Option<UserRow>>>;
 
+    /// Replaces where the merchant's API requests may come from.
+    fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>>;
+
     /// A member's confirmed TOTP secret (sealed), if it set one up.
     fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>>;
     /// Sets (replacing any) or, with `None`, removes a member's TOTP secret.

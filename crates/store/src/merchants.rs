@@ -32,6 +32,9 @@ pub struct MerchantRow {
     /// The operator's own rate limit, requests per second per node (`None`:
     /// its environment's default).
     pub rate_limit_per_s: Option<u32>,
+    /// The addresses and CIDR ranges its API requests may come from,
+    /// comma-separated (empty: any).
+    pub ip_allowlist: String,
 }
 
 /// The operator-editable settings of a merchant (`tambah merchant update`).

@@ -38,7 +38,7 @@ pub trait Columns {
 
 /// How many columns [`merchant_columns!`] lists: where a joined row's next
 /// part starts.
-pub const MERCHANT_COLUMN_COUNT: usize = 16;
+pub const MERCHANT_COLUMN_COUNT: usize = 17;
 
 /// The columns of [`merchant`], from `merchants m JOIN ledger_accounts a ON a.merchant_id = m.id`.
 #[macro_export]
@@ -46,7 +46,7 @@ macro_rules! merchant_columns {
     () => {
         "m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended, m.api_version, \
          m.require_api_key_for_topup, a.id, m.created_at_ms, m.email, m.callback_url, m.callback_method, \
-         m.low_balance_threshold_minor, m.rate_limit_per_s"
+         m.low_balance_threshold_minor, m.rate_limit_per_s, m.ip_allowlist"
     };
 }
 
@@ -80,6 +80,7 @@ pub fn merchant<R: Columns>(r: &R) -> Result<MerchantRow, R::Error> {
         callback_method: r.text(13)?,
         low_balance_threshold: Amount::from_minor(r.int(14)?),
         rate_limit_per_s: r.opt_int(15)?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        ip_allowlist: r.text(16)?,
     })
 }
 

@@ -78,6 +78,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/settings/secret", post(settings::rotate_secret))
         .route("/dashboard/settings/low-balance", post(settings::low_balance))
         .route("/dashboard/settings/api-version", post(settings::api_version))
+        .route("/dashboard/settings/ip-allowlist", post(settings::ip_allowlist))
         .route("/dashboard/orders/{refid}/redeliver", post(settings::redeliver))
         .route("/dashboard/app.css", get(stylesheet))
         .route("/dashboard/icon.svg", get(icon))

@@ -28,6 +28,8 @@ struct SettingsPage {
     email: String,
     api_version: String,
     versions: [&'static str; 2],
+    /// One entry a line, as the form shows it.
+    ip_allowlist: String,
     /// A secret just made, shown this once.
     secret: Option<String>,
     notice: Option<String>,
@@ -62,6 +64,7 @@ async fn settings_page(
         email: m.email.clone(),
         api_version: m.api_version.clone(),
         versions: tambah_engine::merchants::API_VERSIONS,
+        ip_allowlist: m.ip_allowlist.replace(',', "\n"),
         secret,
         notice,
         error,
@@ -186,6 +189,34 @@ pub(super) async fn api_version(
     match state.engine.member_set_api_version(&s.member, &form.api_version).await {
         Ok(m) => {
             let notice = format!("Answers and callbacks now use API version {}.", m.api_version);
+            settings_page(&state, &s, None, Some(notice), None).await
+        }
+        Err(AdminError::Invalid(e)) => settings_page(&state, &s, None, None, Some(e)).await,
+        Err(e) => refused(&s, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AllowlistForm {
+    csrf: String,
+    ip_allowlist: String,
+}
+
+pub(super) async fn ip_allowlist(
+    State(state): State<Arc<AppState>>,
+    s: Session,
+    Form(form): Form<AllowlistForm>,
+) -> Response {
+    if let Some(refused) = s.stale(&form.csrf) {
+        return refused;
+    }
+    match state.engine.member_set_ip_allowlist(&s.member, &form.ip_allowlist).await {
+        Ok(list) => {
+            let notice = if list.is_empty() {
+                "API requests are accepted from any address.".to_owned()
+            } else {
+                format!("API requests are accepted only from {}.", list.replace(',', ", "))
+            };
             settings_page(&state, &s, None, Some(notice), None).await
         }
         Err(AdminError::Invalid(e)) => settings_page(&state, &s, None, None, Some(e)).await,

@@ -570,6 +570,24 @@ async fn a_developer_sets_callbacks_rotates_the_secret_and_redelivers() {
     let first = hook.wait_for(1, 10).await;
     let signature = first[0].headers["x-signature"].to_str().unwrap().to_owned();
     assert!(crate::aftersale::signed_by(&signature, &secret, &first[0].body), "signed with the rotated secret");
+    // An allowlist without this address shuts the API, not the dashboard.
+    let page = b.get("/dashboard/settings").await;
+    let csrf = Browser::csrf(&page);
+    let bad = b.post("/dashboard/settings/ip-allowlist", &[("csrf", &csrf), ("ip_allowlist", "not-an-ip")]).await;
+    assert_eq!(bad.status, 400);
+    let elsewhere = [("csrf", csrf.as_str()), ("ip_allowlist", "203.0.113.0/24\n2001:db8::/32")];
+    assert!(b
+        .post("/dashboard/settings/ip-allowlist", &elsewhere)
+        .await
+        .body
+        .contains("only from 203.0.113.0/24, 2001:db8::/32"));
+    let shut = c.signed("GET", "/v2/balance", None).await;
+    assert_eq!(shut.status, 403, "{:?}", shut.json);
+    assert!(shut.json["message"].as_str().unwrap().contains("127.0.0.1"), "{:?}", shut.json);
+    let here = [("csrf", csrf.as_str()), ("ip_allowlist", "203.0.113.0/24, 127.0.0.1")];
+    b.post("/dashboard/settings/ip-allowlist", &here).await;
+    assert_eq!(c.signed("GET", "/v2/balance", None).await.status, 200);
+    b.post("/dashboard/settings/ip-allowlist", &[("csrf", &csrf), ("ip_allowlist", "")]).await;
     let order = b.get("/dashboard/orders/HOOK-1").await;
     let again = b.post("/dashboard/orders/HOOK-1/redeliver", &[("csrf", &Browser::csrf(&order))]).await;
     assert_eq!(again.location, "/dashboard/orders/HOOK-1");
