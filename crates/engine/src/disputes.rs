@@ -1,7 +1,7 @@
 //! Refunds by the operator and disputes opened by merchants for successful
 //! orders their customer says did not arrive.
 
-use tambah_domain::{DisputeId, StatusCode};
+use tambah_domain::{DisputeId, MerchantId, OrderId, StatusCode};
 use tambah_store::{DisputeRow, MerchantRow, OrderRow};
 
 use crate::providers::Outcome;
@@ -35,6 +35,24 @@ impl Engine {
     /// Dispute cases, the open ones only unless `all`.
     pub async fn disputes(&self, open_only: bool) -> Result<Vec<DisputeRow>, tambah_store::StoreError> {
         self.store().disputes(open_only).await
+    }
+
+    /// One merchant's dispute cases, open and resolved, newest first.
+    /// Another merchant's cases are never among them.
+    pub async fn merchant_disputes(
+        &self,
+        merchant_id: MerchantId,
+    ) -> Result<Vec<DisputeRow>, tambah_store::StoreError> {
+        self.store().merchant_disputes(merchant_id, None).await
+    }
+
+    /// The dispute cases of one of a merchant's orders, newest first.
+    pub async fn order_disputes(
+        &self,
+        merchant_id: MerchantId,
+        order_id: OrderId,
+    ) -> Result<Vec<DisputeRow>, tambah_store::StoreError> {
+        self.store().merchant_disputes(merchant_id, Some(order_id)).await
     }
 
     /// The merchants whose orders carry this refid (refids are unique per

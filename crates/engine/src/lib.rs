@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bills;
 pub mod callbacks;
 pub mod catalog;
+pub mod console;
 pub mod credentials;
 pub mod disputes;
 pub mod families;

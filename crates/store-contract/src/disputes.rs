@@ -41,6 +41,15 @@ pub fn disputes(store: &dyn Store) {
     let d2 = open(o2, "", T0 + 3);
     assert_ne!(d2.id, d1.id, "another order has its own dispute");
     assert_eq!(list(true), vec![d1.clone(), d2.clone()], "disputes(open only) lists the open ones by id");
+    let mine =
+        |order: Option<tambah_domain::OrderId>| must("merchant_disputes", block(store.merchant_disputes(m.id, order)));
+    assert_eq!(mine(None), vec![d2.clone(), d1.clone()], "a merchant's disputes, newest first");
+    assert_eq!(mine(Some(o1.id)), vec![d1.clone()], "of one order");
+    let other = create(store, Environment::Staging, "no-disputes");
+    assert!(
+        must("merchant_disputes", block(store.merchant_disputes(other.id, None))).is_empty(),
+        "another merchant's are not its"
+    );
 
     assert!(
         must("resolve_dispute", block(store.resolve_dispute(d1.id, "refunded ✓", T0 + 10))),

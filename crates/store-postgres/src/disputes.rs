@@ -1,6 +1,6 @@
 //! Disputes on PostgreSQL: opening one per order (race-safe), listing and resolving them.
 
-use tambah_domain::DisputeId;
+use tambah_domain::{DisputeId, MerchantId, OrderId};
 use tambah_store::{dispute_select, rows, BoxFuture, DisputeRow, DisputeStore, OrderRow, Result, StoreError};
 
 use crate::{all, maybe, PgStore};
@@ -36,6 +36,20 @@ impl DisputeStore for PgStore {
         Box::pin(async move {
             const SQL: &str = concat!(dispute_select!(), " WHERE (NOT $1 OR d.state = 'open') ORDER BY d.id");
             all(&self.query(SQL, &[&open_only]).await?, rows::dispute)
+        })
+    }
+
+    fn merchant_disputes(
+        &self,
+        merchant_id: MerchantId,
+        order_id: Option<OrderId>,
+    ) -> BoxFuture<'_, Result<Vec<DisputeRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(
+                dispute_select!(),
+                " WHERE d.merchant_id = $1 AND ($2::BIGINT IS NULL OR d.order_id = $2) ORDER BY d.id DESC LIMIT 500"
+            );
+            all(&self.query(SQL, &[&merchant_id.get(), &order_id.map(OrderId::get)]).await?, rows::dispute)
         })
     }
 

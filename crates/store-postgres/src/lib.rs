@@ -407,4 +407,13 @@ impl Store for PgStore {
             self.execute(sql, &[&node, &at_ms]).await.map(|_| ())
         })
     }
+
+    fn node_heartbeats(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>> {
+        Box::pin(async move {
+            let sql = "SELECT node, at_ms FROM node_heartbeats ORDER BY at_ms DESC, node LIMIT $1";
+            let limit = i64::from(tambah_store::NODE_HEARTBEATS_MAX);
+            let rows = self.query(sql, &[&limit]).await?;
+            rows.iter().map(|r| Ok((r.try_get(0).map_err(err)?, r.try_get(1).map_err(err)?))).collect()
+        })
+    }
 }

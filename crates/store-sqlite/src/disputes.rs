@@ -2,13 +2,17 @@
 //! listing them, and resolving one.
 
 use rusqlite::{params, OptionalExtension};
-use tambah_domain::DisputeId;
+use tambah_domain::{DisputeId, MerchantId, OrderId};
 use tambah_store::{dispute_select, ready, rows, BoxFuture, DisputeRow, DisputeStore, OrderRow, Result};
 
 use crate::{Cols, SqliteStore};
 
 const BY_ID: &str = concat!(dispute_select!(), " WHERE d.id = ?1");
 const LIST: &str = concat!(dispute_select!(), " WHERE (?1 = 0 OR d.state = 'open') ORDER BY d.id");
+const OF_MERCHANT: &str = concat!(
+    dispute_select!(),
+    " WHERE d.merchant_id = ?1 AND (?2 IS NULL OR d.order_id = ?2) ORDER BY d.id DESC LIMIT 500"
+);
 
 impl SqliteStore {
     fn open_dispute_now(&self, order: &OrderRow, emails: &str, now_ms: i64) -> Result<DisputeRow> {
@@ -45,6 +49,18 @@ impl DisputeStore for SqliteStore {
             let mut stmt = c.prepare(LIST)?;
             let rows = stmt.query_map([open_only], |r| rows::dispute(&Cols::new(r)))?;
             rows.collect()
+        }))
+    }
+
+    fn merchant_disputes(
+        &self,
+        merchant_id: MerchantId,
+        order_id: Option<OrderId>,
+    ) -> BoxFuture<'_, Result<Vec<DisputeRow>>> {
+        ready(self.read(|c| {
+            c.prepare_cached(OF_MERCHANT)?
+                .query_map(params![merchant_id.get(), order_id.map(OrderId::get)], |r| rows::dispute(&Cols::new(r)))?
+                .collect()
         }))
     }
 

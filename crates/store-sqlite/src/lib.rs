@@ -284,4 +284,13 @@ impl Store for SqliteStore {
             .map(|_| ())
         }))
     }
+
+    fn node_heartbeats(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>> {
+        ready(self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT node, at_ms FROM node_heartbeats ORDER BY at_ms DESC, node LIMIT ?1")?;
+            let rows = stmt.query_map([tambah_store::NODE_HEARTBEATS_MAX], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        }))
+    }
 }

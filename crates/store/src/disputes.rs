@@ -28,6 +28,13 @@ pub trait DisputeStore {
         now_ms: i64,
     ) -> BoxFuture<'a, Result<DisputeRow>>;
     fn disputes(&self, open_only: bool) -> BoxFuture<'_, Result<Vec<DisputeRow>>>;
+    /// One merchant's disputes (of one of its orders, when given), newest
+    /// first, at most 500.
+    fn merchant_disputes(
+        &self,
+        merchant_id: MerchantId,
+        order_id: Option<OrderId>,
+    ) -> BoxFuture<'_, Result<Vec<DisputeRow>>>;
     /// False when no open dispute has this id.
     fn resolve_dispute<'a>(&'a self, id: DisputeId, resolution: &'a str, now_ms: i64) -> BoxFuture<'a, Result<bool>>;
 }

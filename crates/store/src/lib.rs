@@ -95,7 +95,15 @@ pub trait Store:
     /// Records that `node` wrote at `at_ms` (the health endpoint's proof
     /// that the database accepts writes).
     fn heartbeat<'a>(&'a self, node: &'a str, at_ms: i64) -> BoxFuture<'a, Result<()>>;
+
+    /// Every node's last heartbeat as (node, at_ms), the latest first (at
+    /// most [`NODE_HEARTBEATS_MAX`]).
+    fn node_heartbeats(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>>;
 }
+
+/// Node heartbeats listed at most (a node named by its process id leaves a
+/// row behind at every restart).
+pub const NODE_HEARTBEATS_MAX: u32 = 200;
 
 #[cfg(test)]
 mod tests {

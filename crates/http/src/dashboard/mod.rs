@@ -18,10 +18,15 @@
 mod account;
 mod catalogue;
 mod charts;
+mod console_disputes;
+mod console_orders;
+mod console_system;
+mod disputes;
 mod login;
 mod operator;
 mod pages;
 mod password;
+mod reports;
 mod settings;
 
 use std::sync::Arc;
@@ -65,6 +70,11 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/transactions.csv", get(pages::transactions_csv))
         .route("/dashboard/orders/{refid}", get(pages::order))
         .route("/dashboard/statement", get(pages::statement))
+        .route("/dashboard/statement.csv", get(reports::statement_csv))
+        .route("/dashboard/summary", get(reports::summary))
+        .route("/dashboard/summary.csv", get(reports::summary_csv))
+        .route("/dashboard/disputes", get(disputes::list))
+        .route("/dashboard/orders/{refid}/dispute", post(disputes::open))
         .route("/dashboard/prices", get(catalogue::prices))
         .route("/dashboard/charts", get(charts::charts))
         .route("/dashboard/keys", get(account::keys).post(account::create_key))

@@ -37,20 +37,23 @@ pub(super) fn router() -> Router<Arc<AppState>> {
         .route("/operator/merchants/{account}/approve", post(approve))
         .route("/operator/merchants/{account}/deposit", post(deposit))
         .route("/operator/merchants/{account}/suspension", post(suspension))
+        .merge(super::console_orders::router())
+        .merge(super::console_disputes::router())
+        .merge(super::console_system::router())
 }
 
 /// A signed-in operator.
-struct Operator {
-    op: OperatorRow,
+pub(super) struct Operator {
+    pub(super) op: OperatorRow,
     token: String,
 }
 
 impl Operator {
-    fn csrf(&self) -> String {
+    pub(super) fn csrf(&self) -> String {
         token_hash(&format!("operator-csrf:{}", self.token))
     }
 
-    fn stale(&self, csrf: &str) -> Option<Response> {
+    pub(super) fn stale(&self, csrf: &str) -> Option<Response> {
         (csrf != self.csrf()).then(|| forbidden("the form has expired: reload the page"))
     }
 }

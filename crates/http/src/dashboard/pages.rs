@@ -16,7 +16,7 @@ use crate::AppState;
 
 /// Most orders one CSV export holds: the file is built in memory, so a
 /// larger search is refused with the advice to narrow it instead.
-const CSV_MAX_ROWS: u64 = 20_000;
+pub(super) const CSV_MAX_ROWS: u64 = 20_000;
 
 /// One order as the pages show it.
 struct OrderLine {
@@ -258,7 +258,7 @@ pub(super) async fn transactions_csv(
 
 /// A CSV field, quoted when it must be; a leading `=`, `+`, `-` or `@` is
 /// prefixed with `'` so a spreadsheet never runs it as a formula.
-fn csv_field(text: &str) -> String {
+pub(super) fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
@@ -297,6 +297,7 @@ struct OrderPage {
     sn: String,
     remarks: String,
     callbacks: Vec<CallbackLine>,
+    disputes: super::disputes::OrderDisputes,
 }
 
 #[derive(Template)]
@@ -338,6 +339,7 @@ pub(super) async fn order(
                 .collect(),
         })
         .collect();
+    let disputes = super::disputes::of_order(&state, &s, &o).await?;
     let product_name = state.engine.catalog().get(&o.product).map(|p| p.name.clone()).unwrap_or_default();
     let page = OrderPage {
         nav: s.nav(""),
@@ -352,6 +354,7 @@ pub(super) async fn order(
         },
         o: line(&o),
         callbacks,
+        disputes,
     };
     Ok(html(StatusCode::OK, page))
 }
