@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod providers;
 pub mod reports;
+pub mod request_log;
 pub mod signing;
 pub mod unknowns;
 mod waiters;
@@ -127,6 +128,7 @@ pub struct Engine {
     /// The last health write and when it was made (shared by callers
     /// within a second, so a flood of /health makes one write a second).
     health_probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), StoreError>)>>,
+    request_log: request_log::RequestLog,
     config: Config,
     clock: Arc<dyn Clock>,
     me: Weak<Engine>,
@@ -159,6 +161,7 @@ impl Engine {
         let waiters = Arc::new(waiters::Waiters::default());
         let (writer, thread) =
             writer::spawn(store.writer()?, systems, waiters.clone(), config.writer_queue_max, config.writer_batch_max);
+        let store_for_log = store.clone();
         let engine = Arc::new_cyclic(|me| Engine {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -176,6 +179,7 @@ impl Engine {
             master_key,
             passwords: passwords::Passwords::start(PASSWORD_THREADS, PASSWORD_QUEUE),
             health_probe: tokio::sync::Mutex::new(None),
+            request_log: request_log::RequestLog::start(store_for_log, clock.clone()),
             config,
             clock,
             me: me.clone(),

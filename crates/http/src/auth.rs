@@ -50,10 +50,22 @@ impl FromRequest<Arc<AppState>> for Authed {
                 if let (Some(ip), ApiError::Auth(_)) = (ip, &e) {
                     state.limits.failed_authentication(ip);
                 }
+                // A signature that failed under a real key goes to that
+                // merchant's request log: it is what an integrator debugs.
+                if let (Some(key), Some(note)) =
+                    (header(&parts.headers, "x-api-key"), parts.extensions.get::<crate::routes::AccessNote>())
+                {
+                    if let Some(merchant_id) = state.engine.key_merchant(key).await {
+                        note.merchant_id(merchant_id, ip);
+                    }
+                }
                 return Err(e.into_response());
             }
         };
         let m = &caller.merchant;
+        if let Some(note) = parts.extensions.get::<crate::routes::AccessNote>() {
+            note.merchant_id(m.id, ip);
+        }
         if !tambah_engine::auth::ip_allowed(&m.ip_allowlist, ip) {
             let from = ip.map_or("an unknown address".to_owned(), |ip| ip.to_canonical().to_string());
             let message = format!(

@@ -61,7 +61,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_address))
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(contain_panics))
-        .layer(axum::middleware::from_fn(request_id))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id))
         .with_state(state)
 }
 
@@ -262,6 +262,10 @@ pub(crate) struct AccessNote(Arc<std::sync::Mutex<AccessFields>>);
 #[derive(Default)]
 struct AccessFields {
     merchant: Option<String>,
+    /// The merchant the request is from, for its request log (known once
+    /// authenticated, or from the API key of a failed signature).
+    merchant_id: Option<tambah_domain::MerchantId>,
+    client_ip: Option<std::net::IpAddr>,
     refid: Option<String>,
     /// What the merchant's request left of its rate (for the answer's
     /// `RateLimit-Policy` and `RateLimit` headers).
@@ -271,6 +275,12 @@ struct AccessFields {
 impl AccessNote {
     pub(crate) fn merchant(&self, account: &str) {
         self.0.lock().expect("access note").merchant = Some(account.to_owned());
+    }
+
+    pub(crate) fn merchant_id(&self, id: tambah_domain::MerchantId, client_ip: Option<std::net::IpAddr>) {
+        let mut fields = self.0.lock().expect("access note");
+        fields.merchant_id = Some(id);
+        fields.client_ip = client_ip;
     }
 
     pub(crate) fn allowance(&self, allowance: crate::limits::Allowance) {
@@ -288,7 +298,7 @@ impl AccessNote {
 /// one line per answer at `info` under the target `tambah::access`: method,
 /// path (never the query, which may carry a callback URL's secrets),
 /// status, latency, and the merchant and refid where known.
-async fn request_id(mut req: Request, next: Next) -> Response {
+async fn request_id(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let note = AccessNote::default();
     req.extensions_mut().insert(note.clone());
@@ -304,6 +314,9 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     });
     let mut res = next.run(req).await;
     rate_headers(&note, &mut res);
+    if res.status().as_u16() >= 400 {
+        res = log_failed_request(&state, &note, (&method, &path, &id), res).await;
+    }
     if tracing::enabled!(target: "tambah::access", tracing::Level::INFO) {
         let fields = note.0.lock().expect("access note");
         tracing::info!(
@@ -319,6 +332,47 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     }
     res.headers_mut().insert("x-request-id", id);
     res
+}
+
+/// Notes a refused or failed request of a known merchant in its request
+/// log, with the answer's error code and message (read from its JSON body,
+/// which is small: an error's).
+async fn log_failed_request(
+    state: &AppState,
+    note: &AccessNote,
+    (method, path, id): (&Method, &str, &HeaderValue),
+    res: Response,
+) -> Response {
+    let (merchant_id, client_ip) = {
+        let fields = note.0.lock().expect("access note");
+        (fields.merchant_id, fields.client_ip)
+    };
+    let Some(merchant_id) = merchant_id else { return res };
+    let (parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.chars().take(500).collect(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string().chars().take(500).collect(),
+    };
+    // An error body says `error` and `message`; a refused topup `code` (in
+    // `data` or at the top) and `message`.
+    let data = json.get("data").unwrap_or(&json);
+    let error = [&json["error"], &data["code"], &json["code"]].into_iter().map(text).find(|t| !t.is_empty());
+    let message = [&json["message"], &data["message"], &data["remarks"]].into_iter().map(text).find(|t| !t.is_empty());
+    state.engine.note_failed_request(tambah_store::RequestLogRow {
+        merchant_id,
+        at_ms: state.engine.now_ms(),
+        method: method.to_string(),
+        path: path.chars().take(128).collect(),
+        status: parts.status.as_u16(),
+        error: error.unwrap_or_default(),
+        message: message.unwrap_or_default(),
+        request_id: String::from_utf8_lossy(id.as_bytes()).into_owned(),
+        client_ip: client_ip.map(|ip| ip.to_canonical().to_string()).unwrap_or_default(),
+    });
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Every authenticated answer says the merchant's rate and what is left of

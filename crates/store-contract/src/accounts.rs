@@ -2,7 +2,7 @@
 //! operators, their sessions and the audit log.
 
 use tambah_domain::{Environment, Role};
-use tambah_store::{ApiKeyRow, LinkPurpose, Store};
+use tambah_store::{ApiKeyRow, LinkPurpose, RequestLogRow, Store};
 
 use crate::fixtures::{block, create, expect_unique, must, new_merchant, T0};
 
@@ -135,4 +135,30 @@ pub fn operators_and_audit(store: &dyn Store) {
         log.iter().map(|a| (a.action.as_str(), a.merchant_account.as_deref(), a.operator_email.as_str())).collect();
     assert_eq!(seen, [("login", None, "ops@example.com"), ("deposit", Some(m.account.as_str()), "ops@example.com")]);
     assert_eq!(must("audit_log", block(store.audit_log(1))).len(), 1);
+}
+
+/// The request log: appended in batches, read newest first per merchant,
+/// trimmed by age.
+pub fn request_log(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "requests");
+    let other = create(store, Environment::Staging, "other-requests");
+    let row = |merchant_id, at_ms, status: u16, error: &str| RequestLogRow {
+        merchant_id,
+        at_ms,
+        method: "POST".into(),
+        path: "/v2/topup".into(),
+        status,
+        error: error.into(),
+        message: "amount \"1.001\": more than 2 decimals ✓".into(),
+        request_id: "req-1".into(),
+        client_ip: "203.0.113.7".into(),
+    };
+    let batch = [row(m.id, T0, 400, "invalid_amount"), row(other.id, T0 + 1, 401, "x"), row(m.id, T0 + 2, 409, "c")];
+    must("insert_request_log", block(store.insert_request_log(&batch)));
+    must("insert_request_log", block(store.insert_request_log(&[])));
+    let mine = must("request_log", block(store.request_log(m.id, 10)));
+    assert_eq!(mine, vec![batch[2].clone(), batch[0].clone()], "newest first, this merchant's only, every field kept");
+    assert_eq!(must("request_log", block(store.request_log(m.id, 1))).len(), 1, "the limit holds");
+    assert_eq!(must("trim", block(store.trim_request_log(T0 + 2))), 2, "older than the cut");
+    assert_eq!(must("request_log", block(store.request_log(m.id, 10))), vec![batch[2].clone()]);
 }

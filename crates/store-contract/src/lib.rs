@@ -112,6 +112,7 @@ macro_rules! contract_tests {
             accounts::live_access
             accounts::api_key_listing
             accounts::operators_and_audit
+            accounts::request_log
         }
     };
     (@each [table] $($section:ident :: $check:ident)*) => {

@@ -4,9 +4,9 @@
 
 use tambah_domain::{MerchantId, Role, UserId};
 use tambah_store::{
-    api_key_listing_columns, audit_columns, live_access_columns, merchant_select, operator_columns, rows, user_columns,
-    AccountStore, ApiKeyListing, AuditRow, BoxFuture, LinkPurpose, LiveAccessRow, MerchantRow, MerchantStore,
-    NewMerchant, OperatorRow, Result, UserRow,
+    api_key_listing_columns, audit_columns, live_access_columns, merchant_select, operator_columns,
+    request_log_columns, rows, user_columns, AccountStore, ApiKeyListing, AuditRow, BoxFuture, LinkPurpose,
+    LiveAccessRow, MerchantRow, MerchantStore, NewMerchant, OperatorRow, RequestLogRow, Result, UserRow,
 };
 
 use crate::{all, maybe, PgStore};
@@ -130,6 +130,51 @@ impl AccountStore for PgStore {
             );
             maybe(self.query_opt(SQL, &[&token_hash, &purpose.as_str(), &now_ms]).await?.as_ref(), rows::user)
         })
+    }
+
+    fn insert_request_log<'a>(&'a self, rows: &'a [RequestLogRow]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            // One statement for the batch: arrays of each column, unnested.
+            let mut cols: (Vec<i64>, Vec<i64>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+            let mut more: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+            for r in rows {
+                cols.0.push(r.merchant_id.get());
+                cols.1.push(r.at_ms);
+                cols.2.push(&r.method);
+                cols.3.push(&r.path);
+                cols.4.push(i64::from(r.status));
+                more.0.push(&r.error);
+                more.1.push(&r.message);
+                more.2.push(&r.request_id);
+                more.3.push(&r.client_ip);
+            }
+            self.execute(
+                concat!(
+                    "INSERT INTO request_log (",
+                    request_log_columns!(),
+                    ") SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
+                     $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[])"
+                ),
+                &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &more.0, &more.1, &more.2, &more.3],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn request_log(&self, merchant_id: MerchantId, limit: u32) -> BoxFuture<'_, Result<Vec<RequestLogRow>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(
+                "SELECT ",
+                request_log_columns!(),
+                " FROM request_log WHERE merchant_id = $1 ORDER BY id DESC LIMIT $2"
+            );
+            all(&self.query(SQL, &[&merchant_id.get(), &i64::from(limit)]).await?, rows::request_log)
+        })
+    }
+
+    fn trim_request_log(&self, before_ms: i64) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move { self.execute("DELETE FROM request_log WHERE at_ms < $1", &[&before_ms]).await })
     }
 
     fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>> {

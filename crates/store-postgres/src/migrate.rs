@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_operator_totp_step.sql")),
     (16, include_str!("../migrations/0016_member_totp.sql")),
     (17, include_str!("../migrations/0017_ip_allowlist.sql")),
+    (18, include_str!("../migrations/0018_request_log.sql")),
 ];
 /// Serializes migrations of nodes starting together.
 const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;

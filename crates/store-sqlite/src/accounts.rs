@@ -4,9 +4,9 @@
 use rusqlite::{params, OptionalExtension};
 use tambah_domain::{MerchantId, Role, UserId};
 use tambah_store::{
-    api_key_listing_columns, audit_columns, live_access_columns, merchant_select, operator_columns, ready, rows,
-    user_columns, AccountStore, ApiKeyListing, AuditRow, BoxFuture, LinkPurpose, LiveAccessRow, MerchantRow,
-    NewMerchant, OperatorRow, Result, UserRow,
+    api_key_listing_columns, audit_columns, live_access_columns, merchant_select, operator_columns, ready,
+    request_log_columns, rows, user_columns, AccountStore, ApiKeyListing, AuditRow, BoxFuture, LinkPurpose,
+    LiveAccessRow, MerchantRow, NewMerchant, OperatorRow, RequestLogRow, Result, UserRow,
 };
 
 use crate::merchants::insert_merchant;
@@ -189,6 +189,47 @@ impl AccountStore for SqliteStore {
                 .query_row(params![token_hash, purpose.as_str(), now_ms], |r| rows::user(&Cols::new(r)))
                 .optional()
         }))
+    }
+
+    fn insert_request_log<'a>(&'a self, rows: &'a [RequestLogRow]) -> BoxFuture<'a, Result<()>> {
+        ready(self.write(|tx| {
+            let mut insert = tx.prepare_cached(concat!(
+                "INSERT INTO request_log (",
+                request_log_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))?;
+            for r in rows {
+                insert.execute(params![
+                    r.merchant_id.get(),
+                    r.at_ms,
+                    r.method,
+                    r.path,
+                    r.status,
+                    r.error,
+                    r.message,
+                    r.request_id,
+                    r.client_ip
+                ])?;
+            }
+            Ok(())
+        }))
+    }
+
+    fn request_log(&self, merchant_id: MerchantId, limit: u32) -> BoxFuture<'_, Result<Vec<RequestLogRow>>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            request_log_columns!(),
+            " FROM request_log WHERE merchant_id = ?1 ORDER BY id DESC LIMIT ?2"
+        );
+        ready(self.read(|c| {
+            c.prepare_cached(SQL)?
+                .query_map(params![merchant_id.get(), limit], |r| rows::request_log(&Cols::new(r)))?
+                .collect()
+        }))
+    }
+
+    fn trim_request_log(&self, before_ms: i64) -> BoxFuture<'_, Result<u64>> {
+        ready(self.write(|tx| tx.execute("DELETE FROM request_log WHERE at_ms < ?1", [before_ms]).map(|n| n as u64)))
     }
 
     fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>> {

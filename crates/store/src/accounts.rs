@@ -64,6 +64,22 @@ pub struct AuditRow {
     pub created_at_ms: i64,
 }
 
+/// One refused or failed API request of a merchant, for its request log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLogRow {
+    pub merchant_id: MerchantId,
+    pub at_ms: i64,
+    pub method: String,
+    /// The path, never the query (it may carry a callback URL's secrets).
+    pub path: String,
+    pub status: u16,
+    /// The answer's error code (`error`, or `code` in a topup's body).
+    pub error: String,
+    pub message: String,
+    pub request_id: String,
+    pub client_ip: String,
+}
+
 /// Members, links, live access, operators and the audit log.
 pub trait AccountStore {
     /// A merchant's API keys, newest first.
@@ -109,6 +125,13 @@ pub trait AccountStore {
 
     /// Replaces where the merchant's API requests may come from.
     fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Appends requests to the request log, in one transaction.
+    fn insert_request_log<'a>(&'a self, rows: &'a [RequestLogRow]) -> BoxFuture<'a, Result<()>>;
+    /// A merchant's newest `limit` logged requests, newest first.
+    fn request_log(&self, merchant_id: MerchantId, limit: u32) -> BoxFuture<'_, Result<Vec<RequestLogRow>>>;
+    /// Deletes logged requests older than `before_ms`; how many.
+    fn trim_request_log(&self, before_ms: i64) -> BoxFuture<'_, Result<u64>>;
 
     /// A member's confirmed TOTP secret (sealed), if it set one up.
     fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>>;

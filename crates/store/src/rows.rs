@@ -11,8 +11,8 @@
 use crate::{
     ApiKeyListing, ApiKeyRow, AttemptOutcome, AttemptRow, AuditRow, CallbackAttempt, CallbackKind, CallbackRow,
     CostOfGoodsRow, DisputeRow, LiveAccessRow, MerchantRow, OperatorRow, OrderQuery, OrderRow, OrderTotals,
-    ProviderKind, ProviderRow, RouteRow, StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow, TransferKind,
-    UserRow,
+    ProviderKind, ProviderRow, RequestLogRow, RouteRow, StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow,
+    TransferKind, UserRow,
 };
 use tambah_domain::{
     AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, ProviderId, Role, StatusCode,
@@ -192,6 +192,28 @@ pub fn audit<R: Columns>(r: &R) -> Result<AuditRow, R::Error> {
         merchant_account: r.opt_text(3)?,
         detail: r.text(4)?,
         created_at_ms: r.int(5)?,
+    })
+}
+
+/// The columns of [`request_log`].
+#[macro_export]
+macro_rules! request_log_columns {
+    () => {
+        "merchant_id, at_ms, method, path, status, error, message, request_id, client_ip"
+    };
+}
+
+pub fn request_log<R: Columns>(r: &R) -> Result<RequestLogRow, R::Error> {
+    Ok(RequestLogRow {
+        merchant_id: MerchantId::new(r.int(0)?),
+        at_ms: r.int(1)?,
+        method: r.text(2)?,
+        path: r.text(3)?,
+        status: u16::try_from(r.int(4)?).unwrap_or(0),
+        error: r.text(5)?,
+        message: r.text(6)?,
+        request_id: r.text(7)?,
+        client_ip: r.text(8)?,
     })
 }
 

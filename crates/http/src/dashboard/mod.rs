@@ -26,6 +26,7 @@ mod login;
 mod operator;
 mod pages;
 mod password;
+mod requests;
 mod reports;
 mod settings;
 
@@ -63,6 +64,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/password/forgot", get(password::forgot_page).post(password::forgot))
         .route("/dashboard/password/reset", get(password::reset_page).post(password::reset))
         .route("/dashboard/account", get(password::account))
+        .route("/dashboard/requests", get(requests::requests))
         .route("/dashboard/account/password", post(password::change))
         .route("/dashboard/account/totp", post(password::confirm_totp))
         .route("/dashboard/account/totp/remove", post(password::remove_totp))

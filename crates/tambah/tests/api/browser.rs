@@ -306,6 +306,9 @@ async fn sign_up_order_and_export(s: &Server, axe: &str, b: &Browser) -> String 
     follow(b, "Charts").await;
     b.wait().for_element(Locator::Css("svg")).await.unwrap();
     check_page(b, axe, "charts").await;
+    follow(b, "Request log").await;
+    b.wait().for_element(Locator::Css("h1")).await.unwrap();
+    check_page(b, axe, "requests").await;
     // The export, fetched with the browser's own session cookie.
     let cookies = b.get_all_cookies().await.unwrap();
     let jar: Vec<String> = cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect();

@@ -713,3 +713,53 @@ async fn two_factor_sign_in_asks_for_a_fresh_code() {
     form.push(("csrf", &csrf));
     assert_eq!(d.post("/dashboard/login", &form).await.status, 401, "the same code twice");
 }
+
+/// The request log shows the merchant's own refused requests with what the
+/// API answered — a signature made with the wrong secret under its key
+/// included — and nothing of another merchant's or of its successes.
+#[tokio::test]
+async fn the_request_log_shows_refused_requests_with_the_answer() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let other = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    assert_eq!(
+        c.topup(json!({"refid": "LOG-1", "product": "D", "account": "0123456789", "amount": "10"})).await.status,
+        200
+    );
+    let bad = c.topup(json!({"refid": "LOG-2", "product": "D", "account": "0123456789", "amount": "1.001"})).await;
+    assert_eq!(bad.status, 400);
+    let mut forged = m.clone();
+    forged.api_secret = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy1zZWNyZXQ=".into();
+    assert_eq!(Client::new(&s, &forged).signed("GET", "/v2/balance", None).await.status, 401);
+    let theirs = Client::new(&s, &other);
+    assert_eq!(
+        theirs.topup(json!({"refid": "X", "product": "NOPE", "account": "1", "amount": "10"})).await.status,
+        400
+    );
+
+    let mut b = Browser::new(&s);
+    b.log_in(&m).await;
+    let mut page = b.get("/dashboard/requests").await;
+    for _ in 0..50 {
+        if page.body.contains("invalid_signature") && page.body.contains("/v2/topup") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        page = b.get("/dashboard/requests").await;
+    }
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<code>POST /v2/topup</code>") && page.body.contains(">400<"), "{}", page.body);
+    assert!(page.body.contains("1.001"), "the API's message: {}", page.body);
+    assert!(
+        page.body.contains("<code>GET /v2/balance</code>") && page.body.contains("invalid_signature"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("127.0.0.1"), "from where");
+    assert!(!page.body.contains("NOPE") && !page.body.contains(">200<"), "neither another's nor a success");
+    let mut them = Browser::new(&s);
+    them.log_in(&other).await;
+    let theirs = them.get("/dashboard/requests").await;
+    assert!(!theirs.body.contains("invalid_signature") && !theirs.body.contains("1.001"), "{}", theirs.body);
+}
