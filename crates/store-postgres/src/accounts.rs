@@ -135,19 +135,17 @@ impl AccountStore for PgStore {
     fn insert_request_log<'a>(&'a self, rows: &'a [RequestLogRow]) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             // One statement for the batch: arrays of each column, unnested.
-            let mut cols: (Vec<i64>, Vec<i64>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
-            let mut more: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
-            for r in rows {
-                cols.0.push(r.merchant_id.get());
-                cols.1.push(r.at_ms);
-                cols.2.push(&r.method);
-                cols.3.push(&r.path);
-                cols.4.push(i64::from(r.status));
-                more.0.push(&r.error);
-                more.1.push(&r.message);
-                more.2.push(&r.request_id);
-                more.3.push(&r.client_ip);
-            }
+            let ints = |f: fn(&RequestLogRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+            let texts = |f: fn(&RequestLogRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+            let merchants = ints(|r| r.merchant_id.get());
+            let ats = ints(|r| r.at_ms);
+            let statuses = ints(|r| i64::from(r.status));
+            let methods = texts(|r| &r.method);
+            let paths = texts(|r| &r.path);
+            let errors = texts(|r| &r.error);
+            let messages = texts(|r| &r.message);
+            let ids = texts(|r| &r.request_id);
+            let ips = texts(|r| &r.client_ip);
             self.execute(
                 concat!(
                     "INSERT INTO request_log (",
@@ -155,7 +153,7 @@ impl AccountStore for PgStore {
                     ") SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
                      $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[])"
                 ),
-                &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &more.0, &more.1, &more.2, &more.3],
+                &[&merchants, &ats, &methods, &paths, &statuses, &errors, &messages, &ids, &ips],
             )
             .await
             .map(|_| ())
