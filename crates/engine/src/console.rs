@@ -1,17 +1,20 @@
-//! The operator console's order queue, disputes and system page: thin use
-//! cases over the engine's own (`pending_orders` and `resolve_by_hand`,
-//! `resolve_dispute` and its refund, `verify`) that the console calls with
-//! the signed-in operator, each action written to the audit log with who
-//! took it. Nothing here moves money itself: a refund is the engine's
-//! refund (the ledger's REFUND entry), a resolution the engine's answer.
+//! The operator console's order queue, disputes, system page, catalogue
+//! and merchant settings: thin use cases over the engine's own
+//! (`pending_orders` and `resolve_by_hand`, `resolve_dispute` and its
+//! refund, `verify`, `import_catalog`, `set_stock`, `update_merchant`) that
+//! the console calls with the signed-in operator, each action written to
+//! the audit log with who took it. Nothing here moves money itself: a
+//! refund is the engine's refund (the ledger's REFUND entry), a resolution
+//! the engine's answer.
 
 use std::collections::HashMap;
 
 use tambah_domain::{DisputeId, MerchantId};
-use tambah_store::{Check, DisputeRow, OperatorRow, OrderQuery, OrderRow, StatusGroup, StoreError};
+use tambah_store::{Check, DisputeRow, MerchantRow, OperatorRow, OrderQuery, OrderRow, StatusGroup, StoreError};
 
+use crate::catalog::StockLevels;
 use crate::disputes::DisputeError;
-use crate::merchants::AdminError;
+use crate::merchants::{AdminError, MerchantChanges};
 use crate::unknowns::{AttemptView, HandResolution, PendingOrder};
 use crate::Engine;
 
@@ -224,6 +227,66 @@ impl Engine {
         let entries = self.audit_log(VERIFY_LOOKBACK).await?;
         let last = entries.into_iter().find(|a| a.action == VERIFY_ACTION);
         Ok(last.and_then(|a| parse_verify(a.created_at_ms, &a.operator_email, &a.detail)))
+    }
+
+    /// Checks a catalogue and makes it the active one (`import_catalog`, as
+    /// `tambah catalog import` does): this node loads it at once, the others
+    /// within seconds. A catalogue that does not parse is `Invalid` with the
+    /// parser's words. Returns the version and the product count.
+    pub async fn console_import_catalog(&self, op: &OperatorRow, json: &str) -> Result<(i64, usize), AdminError> {
+        if json.trim().is_empty() {
+            return Err(AdminError::Invalid("no catalogue was given: paste the catalogue's JSON".into()));
+        }
+        crate::catalog::parse(json).map_err(AdminError::Invalid)?;
+        let (version, products) = self.import_catalog(json).await.map_err(AdminError::Store)?;
+        self.console_audit(op, "import catalogue", None, &format!("version {version}: {products} products")).await?;
+        if let Err(e) = self.reload_catalog().await {
+            tracing::warn!(error = %e, "the imported catalogue is not loaded yet; the next reload retries");
+        }
+        Ok((version, products))
+    }
+
+    /// The units left of every product whose stock is counted (a PIN or
+    /// voucher product not listed has unlimited stock).
+    pub async fn stock_levels(&self) -> Result<StockLevels, AdminError> {
+        Ok(self.store().stock_levels().await?)
+    }
+
+    /// Sets a PIN or voucher product's stock (`set_stock`, as `tambah catalog
+    /// stock` does; `None`: unlimited).
+    pub async fn console_set_stock(
+        &self,
+        op: &OperatorRow,
+        product: &str,
+        remaining: Option<u64>,
+    ) -> Result<(), AdminError> {
+        let product = product.trim();
+        let counted = self.catalog().get(product).is_some_and(|p| p.family.delivers_pin());
+        // For a product that counts stock, a refusal can only be the store's.
+        let refused = |e: String| if counted { AdminError::Store(e) } else { AdminError::Invalid(e) };
+        self.set_stock(product, remaining).await.map_err(refused)?;
+        let detail = match remaining {
+            Some(n) => format!("product {product}: {n} units left"),
+            None => format!("product {product}: unlimited"),
+        };
+        self.console_audit(op, "set stock", None, &detail).await
+    }
+
+    /// Sets a merchant's pricing level (`update_merchant`, as `tambah
+    /// merchant update --level` does).
+    pub async fn console_set_level(
+        &self,
+        op: &OperatorRow,
+        account: &str,
+        level: &str,
+    ) -> Result<MerchantRow, AdminError> {
+        let account = account.trim();
+        let before = self.merchant_by_account(account).await?;
+        let changes = MerchantChanges { level: Some(level.trim().to_owned()), ..MerchantChanges::default() };
+        let after = self.update_merchant(account, &changes).await?;
+        let detail = format!("from {} to {}", before.level, after.level);
+        self.console_audit(op, "set level", Some(after.id), &detail).await?;
+        Ok(after)
     }
 
     /// Every node's last heartbeat (written when its `/health` is asked), the latest first.

@@ -17,6 +17,7 @@ mod img;
 mod lag;
 pub mod limits;
 pub mod openapi;
+mod pdf;
 mod png;
 pub mod qr;
 mod routes;

@@ -18,6 +18,7 @@
 mod account;
 mod catalogue;
 mod charts;
+mod console_catalogue;
 mod console_disputes;
 mod console_orders;
 mod console_system;
@@ -26,8 +27,8 @@ mod login;
 mod operator;
 mod pages;
 mod password;
-mod requests;
 mod reports;
+mod requests;
 mod settings;
 
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/dashboard/statement.csv", get(reports::statement_csv))
         .route("/dashboard/summary", get(reports::summary))
         .route("/dashboard/summary.csv", get(reports::summary_csv))
+        .route("/dashboard/summary.pdf", get(reports::summary_pdf))
+        .route("/dashboard/statement.pdf", get(reports::statement_pdf))
         .route("/dashboard/disputes", get(disputes::list))
         .route("/dashboard/orders/{refid}/dispute", post(disputes::open))
         .route("/dashboard/prices", get(catalogue::prices))

@@ -37,9 +37,11 @@ pub(super) fn router() -> Router<Arc<AppState>> {
         .route("/operator/merchants/{account}/approve", post(approve))
         .route("/operator/merchants/{account}/deposit", post(deposit))
         .route("/operator/merchants/{account}/suspension", post(suspension))
+        .route("/operator/merchants/{account}/level", post(level))
         .merge(super::console_orders::router())
         .merge(super::console_disputes::router())
         .merge(super::console_system::router())
+        .merge(super::console_catalogue::router())
 }
 
 /// A signed-in operator.
@@ -262,11 +264,12 @@ async fn merchant_page(
 
 /// What an action did, named in the query of the page shown after it (one
 /// of a few fixed sentences: nothing from the query is echoed).
-const DONE: [(&str, &str); 4] = [
+const DONE: [(&str, &str); 5] = [
     ("approved", "Live access approved: the live account is below (balance 0.00; deposit into it to start)."),
     ("deposited", "The deposit is recorded; the balance above includes it."),
     ("suspended", "The account is suspended."),
     ("restored", "The account is restored."),
+    ("level", "The pricing level is saved."),
 ];
 
 async fn merchant(
@@ -356,6 +359,27 @@ async fn suspension(
     let suspend = form.suspended == "1";
     let done = if suspend { "suspended" } else { "restored" };
     let outcome = state.engine.operator_suspend(&o.op, &account, suspend).await.map(|_| (account.clone(), done));
+    after(&state, &o, &account, outcome).await
+}
+
+#[derive(Deserialize)]
+struct LevelForm {
+    csrf: String,
+    level: String,
+}
+
+/// Sets the pricing level the merchant's prices are read at.
+async fn level(
+    State(state): State<Arc<AppState>>,
+    o: Operator,
+    Path(account): Path<String>,
+    Form(form): Form<LevelForm>,
+) -> Response {
+    if let Some(refused) = o.stale(&form.csrf) {
+        return refused;
+    }
+    let outcome =
+        state.engine.console_set_level(&o.op, &account, &form.level).await.map(|_| (account.clone(), "level"));
     after(&state, &o, &account, outcome).await
 }
 

@@ -11,7 +11,7 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tambah_domain::{time, Amount};
 use tambah_engine::reports::{Invoice, ProductSales, Summary};
-use tambah_store::StatementQuery;
+use tambah_store::{StatementEntry, StatementQuery};
 
 use super::pages::{csv_field, CSV_MAX_ROWS};
 use super::{html, plain, Nav, Session};
@@ -42,55 +42,116 @@ fn push_fields(out: &mut String, fields: &[String]) {
     out.push('\n');
 }
 
-/// The whole statement of the page's query (`date=`, every page) as CSV,
-/// newest first, with the fields of `/v2/balance-statement`.
-pub(super) async fn statement_csv(
-    State(state): State<Arc<AppState>>,
-    s: Session,
-    uri: Uri,
-) -> Result<Response, crate::ApiError> {
-    let date = first_value(uri.query().unwrap_or(""), "date").unwrap_or_default();
+/// Every movement of the statement page's query (`date=`, every page),
+/// newest first; a bad date or too long a statement is the answer to give.
+async fn statement_entries(state: &AppState, s: &Session, date: &str) -> Result<Vec<StatementEntry>, Response> {
     let range = crate::wire::query::date_range(&format!(
         "date={}",
         form_urlencoded::byte_serialize(date.as_bytes()).collect::<String>()
     ));
-    let (from_ms, to_ms) = match range {
-        Ok(range) => range,
-        Err(e) => return Ok(plain(StatusCode::BAD_REQUEST, e.to_string())),
-    };
+    let (from_ms, to_ms) = range.map_err(|e| plain(StatusCode::BAD_REQUEST, e.to_string()))?;
     // Up to now: movements made while the file is read do not shift its
     // pages (a row twice or one missed).
     let now = state.engine.now_ms().saturating_add(1);
     let to_ms = Some(to_ms.map_or(now, |to| to.min(now)));
     let wallet_id = s.member.merchant.wallet_id;
     let mut query = StatementQuery { wallet_id, from_ms, to_ms, kinds: Vec::new(), limit: STATEMENT_BATCH, offset: 0 };
-    let mut out = String::from("id,date,amount,balance,remarks,type\n");
+    let mut out = Vec::new();
     loop {
-        let st = state.engine.reports().statement(&query).await?;
+        let st =
+            state.engine.reports().statement(&query).await.map_err(|e| crate::ApiError::from(e).into_response())?;
         if st.total > CSV_MAX_ROWS {
             let message = format!(
-                "This statement has {} movements; an export holds at most {CSV_MAX_ROWS}: narrow the dates.",
+                "This statement has {} movements; a download holds at most {CSV_MAX_ROWS}: narrow the dates.",
                 st.total
             );
-            return Ok(plain(StatusCode::BAD_REQUEST, message));
-        }
-        for e in &st.entries {
-            let fields = [
-                e.transfer_id.get().to_string(),
-                crate::wire::myt(e.at_ms).millis_text(),
-                e.amount.to_cents(),
-                e.balance_after.to_cents(),
-                csv_field(&remarks(e)),
-                statement_type(e.kind).to_owned(),
-            ];
-            push_fields(&mut out, &fields);
+            return Err(plain(StatusCode::BAD_REQUEST, message));
         }
         query.offset += st.entries.len() as u64;
-        if st.entries.is_empty() || query.offset >= st.total {
-            break;
+        let done = st.entries.is_empty() || query.offset >= st.total;
+        out.extend(st.entries);
+        if done {
+            return Ok(out);
         }
     }
-    Ok(csv_file(out, "statement.csv"))
+}
+
+/// The whole statement of the page's query (`date=`, every page) as CSV,
+/// newest first, with the fields of `/v2/balance-statement`.
+pub(super) async fn statement_csv(State(state): State<Arc<AppState>>, s: Session, uri: Uri) -> Response {
+    let date = first_value(uri.query().unwrap_or(""), "date").unwrap_or_default();
+    let entries = match statement_entries(&state, &s, &date).await {
+        Ok(entries) => entries,
+        Err(answer) => return answer,
+    };
+    let mut out = String::from("id,date,amount,balance,remarks,type\n");
+    for e in &entries {
+        let fields = [
+            e.transfer_id.get().to_string(),
+            crate::wire::myt(e.at_ms).millis_text(),
+            e.amount.to_cents(),
+            e.balance_after.to_cents(),
+            csv_field(&remarks(e)),
+            statement_type(e.kind).to_owned(),
+        ];
+        push_fields(&mut out, &fields);
+    }
+    csv_file(out, "statement.csv")
+}
+
+/// Who the document is for, as its first lines.
+fn document_lines(s: &Session, period: String) -> Vec<String> {
+    let m = &s.member.merchant;
+    vec![
+        format!("{} - account {} ({})", m.name, m.account, m.environment.as_str()),
+        period,
+        "Amounts in RM. Times in Malaysia time (UTC+8).".to_owned(),
+    ]
+}
+
+fn pdf_file(body: Vec<u8>, filename: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    ([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response()
+}
+
+/// The same statement as a PDF to print or file.
+pub(super) async fn statement_pdf(State(state): State<Arc<AppState>>, s: Session, uri: Uri) -> Response {
+    let date = first_value(uri.query().unwrap_or(""), "date").unwrap_or_default();
+    let entries = match statement_entries(&state, &s, &date).await {
+        Ok(entries) => entries,
+        Err(answer) => return answer,
+    };
+    let period = if date.is_empty() { "Every movement".to_owned() } else { format!("Dates: {date}") };
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                crate::wire::myt(e.at_ms).seconds_text(),
+                statement_type(e.kind).to_owned(),
+                remarks(e),
+                e.amount.to_cents(),
+                e.balance_after.to_cents(),
+            ]
+        })
+        .collect();
+    let columns = vec![
+        ("Date", 19, false),
+        ("Type", 8, false),
+        ("Remarks", 43, false),
+        ("Amount", 13, true),
+        ("Balance", 14, true),
+    ];
+    let doc = crate::pdf::Document {
+        title: "Balance statement".into(),
+        lines: document_lines(&s, period),
+        tables: vec![crate::pdf::Table {
+            heading: format!("{} movements, newest first", entries.len()),
+            columns,
+            rows,
+        }],
+    };
+    pdf_file(crate::pdf::render(&doc), "statement.pdf")
 }
 
 /// The month asked for (`month=yyyy-MM`, this month in Malaysia time when
@@ -258,4 +319,67 @@ pub(super) async fn summary_csv(
         csv_line(&mut out, &[&time::date_text(l.day), &s.product, &s.product_name], &numbers);
     }
     Ok(csv_file(out, &format!("summary-{}.csv", m.text)))
+}
+
+/// The month's invoice and summary as a PDF to print or file.
+pub(super) async fn summary_pdf(
+    State(state): State<Arc<AppState>>,
+    s: Session,
+    uri: Uri,
+) -> Result<Response, crate::ApiError> {
+    let m = match month(&state, uri.query().unwrap_or("")) {
+        Ok(m) => m,
+        Err((_, e)) => return Ok(plain(StatusCode::BAD_REQUEST, e)),
+    };
+    let (summary, i) = month_reports(&state, &s, &m).await?;
+    let balances = vec![
+        vec!["Opening balance".to_owned(), i.opening.to_cents()],
+        vec!["Deposits".to_owned(), i.deposits.to_cents()],
+        vec!["Charges".to_owned(), i.charges.to_cents()],
+        vec!["Refunds".to_owned(), i.refunds.to_cents()],
+        vec!["Closing balance".to_owned(), i.closing.to_cents()],
+    ];
+    let money =
+        |l: &ProductSales| vec![l.count.to_string(), l.amount.to_cents(), l.cost.to_cents(), profit(l.amount, l.cost)];
+    let products =
+        i.lines.iter().map(|l| [vec![l.product.clone(), l.product_name.clone()], money(l)].concat()).collect();
+    let mut days: Vec<Vec<String>> = summary
+        .lines
+        .iter()
+        .map(|l| [vec![time::date_text(l.day), l.sales.product.clone()], money(&l.sales)].concat())
+        .collect();
+    let total = ProductSales {
+        product: String::new(),
+        product_name: String::new(),
+        count: summary.count,
+        amount: summary.amount,
+        cost: summary.cost,
+    };
+    days.push([vec!["Total".to_owned(), String::new()], money(&total)].concat());
+    let sales = |first: &'static str, width| {
+        vec![(first, width, false), ("Orders", 8, true), ("Amount", 13, true), ("Cost", 13, true), ("Margin", 12, true)]
+    };
+    let tables = vec![
+        crate::pdf::Table {
+            heading: "Balances".into(),
+            columns: vec![("", 24, false), ("RM", 14, true)],
+            rows: balances,
+        },
+        crate::pdf::Table {
+            heading: "Successful orders per product".into(),
+            columns: [vec![("Product", 8, false)], sales("Name", 30)].concat(),
+            rows: products,
+        },
+        crate::pdf::Table {
+            heading: "Per day and product".into(),
+            columns: [vec![("Date", 10, false)], sales("Product", 10)].concat(),
+            rows: days,
+        },
+    ];
+    let doc = crate::pdf::Document {
+        title: format!("Invoice and summary, {}", m.text),
+        lines: document_lines(&s, format!("Month: {} (Malaysia time)", m.text)),
+        tables,
+    };
+    Ok(pdf_file(crate::pdf::render(&doc), &format!("summary-{}.pdf", m.text)))
 }

@@ -763,3 +763,39 @@ async fn the_request_log_shows_refused_requests_with_the_answer() {
     let theirs = them.get("/dashboard/requests").await;
     assert!(!theirs.body.contains("invalid_signature") && !theirs.body.contains("1.001"), "{}", theirs.body);
 }
+
+/// The statement and the month's invoice as PDF: real PDF files holding the
+/// same movements and balances as the API's statement and invoice.
+#[tokio::test]
+async fn the_statement_and_the_invoice_download_as_pdf() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    c.topup(json!({"refid": "PDF-1", "product": "D", "account": "0123456789", "amount": "10"})).await;
+    let mut b = Browser::new(&s);
+    b.log_in(&m).await;
+    let page = b.get("/dashboard/statement").await;
+    assert!(page.body.contains("/dashboard/statement.pdf"), "linked from the page");
+    let pdf = b.get("/dashboard/statement.pdf").await;
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-") && pdf.body.trim_end().ends_with("%%EOF"));
+    let api = c.signed("GET", "/v2/balance-statement", None).await.json;
+    for e in api["data"].as_array().unwrap() {
+        let balance = format!("{:.2}", e["balance"].as_f64().unwrap());
+        assert!(pdf.body.contains(&balance), "balance {balance} in the PDF");
+    }
+    assert!(pdf.body.contains("Transaction PDF-1 (D)") && pdf.body.contains(&m.account));
+    let invoice = b.get("/dashboard/summary.pdf").await;
+    assert_eq!(invoice.headers["content-type"], "application/pdf");
+    let month = {
+        let page = b.get("/dashboard/summary").await;
+        page.body.split("summary.csv?month=").nth(1).unwrap().split('"').next().unwrap().to_owned()
+    };
+    let api = c.signed("GET", &format!("/v2/reports/invoice?month={month}"), None).await.json;
+    let closing = api["data"]["closing_balance"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| api["data"]["closing_balance"].to_string());
+    assert!(invoice.body.contains("Closing balance") && invoice.body.contains(&closing), "closing {closing}: {api}");
+    assert_eq!(b.get("/dashboard/summary.pdf?month=2026-13").await.status, 400);
+}

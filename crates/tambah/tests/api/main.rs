@@ -8,6 +8,7 @@ mod browser;
 mod chain;
 mod cli;
 mod console;
+mod console_catalogue;
 mod crash;
 mod dashboard;
 mod dashboard_pages;
