@@ -9,6 +9,7 @@ use tambah_store::{ApiKeyListing, LinkPurpose, LiveAccessRow, MerchantRow, NewMe
 use crate::auth::{AuthError, AuthMethod, Caller, IssuedTokens};
 use crate::credentials::{new_token, token_hash};
 use crate::merchants::{check_name, is_email, AdminError, DEFAULT_API_VERSION, DEFAULT_LEVEL};
+use crate::operators::Authenticator;
 use crate::Engine;
 
 /// How long an invitation link stays valid.
@@ -314,9 +315,9 @@ impl Engine {
     /// Whether `code` is good for `secret` now and its step was not used
     /// by this member before (then it is used).
     async fn take_code(&self, user_id: UserId, secret: &[u8], code: &str) -> Result<bool, AuthError> {
-        let totp = crate::operators::totp(secret).map_err(|_| AuthError::Internal)?;
+        let authenticator = Authenticator::new(secret).map_err(|_| AuthError::Internal)?;
         let now_s = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
-        let Some(step) = totp.check(code.trim(), now_s) else { return Ok(false) };
+        let Some(step) = authenticator.step_of(code.trim(), now_s) else { return Ok(false) };
         let step = i64::try_from(step).map_err(|_| AuthError::Internal)?;
         self.store().use_user_totp_step(user_id, step).await.map_err(AuthError::store)
     }
@@ -325,7 +326,7 @@ impl Engine {
     /// (base32, otpauth URI). Nothing is stored until a code confirms it.
     pub fn new_totp_secret(&self, m: &Member) -> Result<(String, String), AdminError> {
         let secret = crate::credentials::random_bytes(20);
-        let encoded = crate::operators::totp(&secret).map_err(AdminError::Store)?.secret().to_base32();
+        let encoded = Authenticator::new(&secret).map_err(AdminError::Store)?.base32();
         let uri = crate::operators::otpauth_uri(&m.user.username, &encoded);
         Ok((encoded, uri))
     }
@@ -334,12 +335,11 @@ impl Engine {
     /// `new_totp_secret`) once `code` proves the app has it; replaces an
     /// earlier secret.
     pub async fn confirm_totp(&self, m: &Member, secret_base32: &str, code: &str) -> Result<(), AdminError> {
-        let secret = totp_rs::Secret::try_from_base32(secret_base32.trim())
+        let secret = Authenticator::decode(secret_base32)
             .map_err(|_| AdminError::Invalid("the secret is not base32: reload the page".into()))?;
-        let secret = secret.as_bytes().to_vec();
-        let totp = crate::operators::totp(&secret).map_err(AdminError::Invalid)?;
+        let authenticator = Authenticator::new(&secret).map_err(AdminError::Invalid)?;
         let now_s = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
-        if totp.check(code.trim(), now_s).is_none() {
+        if authenticator.step_of(code.trim(), now_s).is_none() {
             return Err(AdminError::Invalid("that code is not the app's current one: try the next".into()));
         }
         let sealed = self.master_key().seal(&secret);

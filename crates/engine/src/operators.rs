@@ -5,7 +5,7 @@
 
 use tambah_domain::{Amount, Environment, MerchantId};
 use tambah_store::{AuditRow, LiveAccessRow, MerchantRow, NewMerchant, OperatorRow, StoreError};
-use totp_rs::{Algorithm, Builder, Secret, Totp};
+use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::auth::{check_password_rules, AuthError, DUMMY_HASH};
 use crate::credentials::{new_token, random_alnum, random_bytes, token_hash};
@@ -26,16 +26,42 @@ pub struct NewOperator {
     pub otpauth_uri: String,
 }
 
-/// The TOTP of a raw secret: SHA-1, 6 digits, 30 s steps, one step of skew.
-pub fn totp(secret: &[u8]) -> Result<Totp, String> {
-    Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_skew(1)
-        .with_secret(Secret::new(secret.to_vec().into_boxed_slice()))
-        .build()
-        .map_err(|e| format!("TOTP: {e:?}"))
+/// A TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30 s steps), as every
+/// authenticator app computes it.
+pub struct Authenticator(TOTP);
+
+/// The steps a code may be from (clock drift): one either side of now.
+const SKEW_STEPS: u64 = 1;
+
+impl Authenticator {
+    pub fn new(secret: &[u8]) -> Result<Authenticator, String> {
+        // Skew 0 here: `step_of` looks at the neighbouring steps itself, to
+        // know which one a code was.
+        TOTP::new(Algorithm::SHA1, 6, 0, 30, secret.to_vec()).map(Authenticator).map_err(|e| format!("TOTP: {e:?}"))
+    }
+
+    /// The raw secret of its base32 text (as an app shows it).
+    pub fn decode(base32: &str) -> Result<Vec<u8>, String> {
+        Secret::Encoded(base32.trim().to_ascii_uppercase())
+            .to_bytes()
+            .map_err(|_| "the secret is not base32".to_owned())
+    }
+
+    pub fn base32(&self) -> String {
+        self.0.get_secret_base32()
+    }
+
+    /// The code at Unix time `t`.
+    pub fn code_at(&self, t: u64) -> String {
+        self.0.generate(t)
+    }
+
+    /// The 30-second step `code` belongs to, within one step of `now_s`
+    /// (compared in constant time).
+    pub fn step_of(&self, code: &str, now_s: u64) -> Option<u64> {
+        let now = now_s / 30;
+        (now.saturating_sub(SKEW_STEPS)..=now + SKEW_STEPS).find(|step| self.0.check(code, step * 30))
+    }
 }
 
 impl Engine {
@@ -48,7 +74,7 @@ impl Engine {
         let password = random_alnum(24);
         check_password_rules(&password).map_err(AdminError::Invalid)?;
         let secret = random_bytes(20);
-        let encoded = totp(&secret).map_err(AdminError::Store)?.secret().to_base32();
+        let encoded = Authenticator::new(&secret).map_err(AdminError::Store)?.base32();
         let hash = self.passwords.hash(password.clone()).await.map_err(|_| AdminError::Busy)?;
         let sealed = self.master_key().seal(&secret);
         self.store().insert_operator(&email, &hash, &sealed, self.now_ms()).await.map_err(|e| match e {
@@ -69,9 +95,9 @@ impl Engine {
         let verdict = self.passwords.verify(password.to_owned(), hash, None).await.map_err(|_| AuthError::Busy)?;
         let op = found.filter(|_| verdict.matches).ok_or(AuthError::WrongCredentials)?;
         let secret = self.master_key().open(&op.totp_sealed).map_err(|_| AuthError::WrongCredentials)?;
-        let totp = totp(&secret).map_err(|_| AuthError::WrongCredentials)?;
+        let authenticator = Authenticator::new(&secret).map_err(|_| AuthError::WrongCredentials)?;
         let now_s = u64::try_from(self.now_ms() / 1000).unwrap_or(0);
-        let step = totp.check(code.trim(), now_s).ok_or(AuthError::WrongCredentials)?;
+        let step = authenticator.step_of(code.trim(), now_s).ok_or(AuthError::WrongCredentials)?;
         // Once, on every node: the step is recorded in the database.
         let step = i64::try_from(step).map_err(|_| AuthError::WrongCredentials)?;
         if !self.store().use_totp_step(op.id, step).await.map_err(AuthError::store)? {
@@ -223,10 +249,13 @@ mod tests {
     fn rfc6238_sha1_test_vector() {
         // RFC 6238 appendix B: the 20-byte ASCII secret, T = 59 s, 8 digits
         // 94287082; its 6-digit form is the last six.
-        let t = totp(b"12345678901234567890").unwrap();
-        assert_eq!(t.generate(59).to_string(), "287082");
-        assert_eq!(t.generate(1_111_111_109).to_string(), "081804");
-        assert!(t.check("287082", 59 + 30).is_some(), "one step of skew");
-        assert!(t.check("287082", 59 + 90).is_none());
+        let t = Authenticator::new(b"12345678901234567890").unwrap();
+        assert_eq!(t.code_at(59), "287082");
+        assert_eq!(t.code_at(1_111_111_109), "081804");
+        assert_eq!(t.step_of("287082", 59), Some(1));
+        assert_eq!(t.step_of("287082", 59 + 30), Some(1), "one step of skew");
+        assert_eq!(t.step_of("287082", 59 + 90), None);
+        let again = Authenticator::new(&Authenticator::decode(&t.base32().to_lowercase()).unwrap()).unwrap();
+        assert_eq!(again.code_at(59), "287082", "base32 there and back");
     }
 }

@@ -224,8 +224,7 @@ async fn body(b: &Browser) -> String {
 
 /// The current TOTP code of a base32 secret.
 fn totp_code(secret: &str) -> String {
-    let raw = totp_rs::Secret::try_from_base32(secret).unwrap();
-    totp_rs::Builder::new().with_secret(raw).build().unwrap().generate(now_s()).to_string()
+    authenticator_code(secret, 0)
 }
 
 /// A staging sign-up through to live, in the browser, with the operator in

@@ -70,9 +70,7 @@ impl Browser {
 
 /// The current TOTP code of a base32 secret.
 fn totp_code(secret: &str) -> String {
-    let raw = totp_rs::Secret::try_from_base32(secret).unwrap();
-    let totp = totp_rs::Builder::new().with_secret(raw).build().unwrap();
-    totp.generate(now_s()).to_string()
+    authenticator_code(secret, 0)
 }
 
 /// An operator created by the CLI, signed in with a browser of its own.

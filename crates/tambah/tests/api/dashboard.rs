@@ -389,9 +389,7 @@ async fn a_viewer_reads_but_cannot_reach_key_creation() {
 
 /// The current TOTP code of a base32 secret, `ahead_s` from now.
 fn totp_code(secret: &str, ahead_s: u64) -> String {
-    let raw = totp_rs::Secret::try_from_base32(secret).unwrap();
-    let totp = totp_rs::Builder::new().with_secret(raw).build().unwrap();
-    totp.generate(now_s() + ahead_s).to_string()
+    authenticator_code(secret, ahead_s)
 }
 
 /// An operator created by the CLI.

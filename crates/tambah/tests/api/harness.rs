@@ -451,3 +451,10 @@ pub fn minor_units(rm: &str) -> i64 {
     assert!(frac.len() <= 4, "{rm}");
     whole.parse::<i64>().unwrap() * 10_000 + format!("{frac:0<4}").parse::<i64>().unwrap()
 }
+
+/// The code an authenticator app shows for a base32 TOTP secret, `ahead_s`
+/// seconds from now.
+pub fn authenticator_code(secret: &str, ahead_s: u64) -> String {
+    use tambah_engine::operators::Authenticator;
+    Authenticator::new(&Authenticator::decode(secret).unwrap()).unwrap().code_at(now_s() + ahead_s)
+}
