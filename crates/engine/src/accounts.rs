@@ -6,7 +6,7 @@
 use tambah_domain::{Capability, Environment, MerchantId, Role, UserId};
 use tambah_store::{ApiKeyListing, LinkPurpose, LiveAccessRow, MerchantRow, NewMerchant, StoreError, UserRow};
 
-use crate::auth::{AuthError, AuthMethod, Caller, IssuedTokens};
+use crate::auth::{AuthError, AuthMethod, Caller};
 use crate::credentials::{new_token, token_hash};
 use crate::merchants::{check_name, is_email, AdminError, DEFAULT_API_VERSION, DEFAULT_LEVEL};
 use crate::operators::Authenticator;
@@ -16,6 +16,15 @@ use crate::Engine;
 pub const INVITE_TTL_MS: i64 = 7 * 86_400_000;
 /// How long a password reset link stays valid.
 pub const RESET_TTL_MS: i64 = 3_600_000;
+/// How long a dashboard session lasts.
+pub const SESSION_TTL_MS: i64 = 12 * 3_600_000;
+
+/// A dashboard session's token (for its cookie) and lifetime.
+#[derive(Clone, Debug)]
+pub struct DashboardSession {
+    pub token: String,
+    pub expires_in_s: i64,
+}
 /// A password hash that matches no password: an invited member who has not
 /// chosen one yet cannot sign in.
 const NO_PASSWORD: &str = "!";
@@ -32,13 +41,24 @@ pub struct Member {
     pub merchant: MerchantRow,
     /// The member's staging account has a live one linked to it.
     pub live_available: bool,
-    /// The member signs in with a TOTP code too.
+    /// This session's member gave a two-factor code (at log-in, or by
+    /// setting it up in this session).
     pub two_factor: bool,
+    /// The session's token hash (to record a code given in it).
+    pub session: String,
 }
 
 impl Member {
     pub fn role(&self) -> Role {
         self.user.role
+    }
+
+    /// The member may change the account's settings: its role and second
+    /// factor, then the API's own rules (suspension, read-only,
+    /// require-API-key), as a token of its role would meet them.
+    pub fn may_change(&self) -> Result<(), AdminError> {
+        self.must(Capability::Settings)?;
+        self.caller().may(crate::auth::SettingAccess::Change).map_err(|m| AdminError::Forbidden(m.into()))
     }
 
     /// The member as an API caller on the account it is looking at (a
@@ -54,9 +74,11 @@ impl Member {
     /// keys, settings and secrets also need two-factor sign-in set up.
     pub fn must(&self, capability: Capability) -> Result<(), AdminError> {
         if self.user.role.may(capability) {
-            if capability == Capability::Settings && !self.two_factor {
+            if matches!(capability, Capability::Settings | Capability::Members) && !self.two_factor {
                 return Err(AdminError::Forbidden(
-                    "API keys and settings need two-factor sign-in: set it up on Your account first".into(),
+                    "API keys, settings and members need two-factor sign-in: set it up on Your account \
+                     (or log in again with your code) first"
+                        .into(),
                 ));
             }
             return Ok(());
@@ -87,16 +109,19 @@ fn check_email(email: &str) -> Result<(), AdminError> {
 }
 
 impl Engine {
-    /// The member behind a dashboard session, acting on its own account or,
-    /// with `live`, on the live account linked to its staging one.
-    pub async fn member(&self, caller: &Caller, live: bool) -> Result<Member, AdminError> {
-        let AuthMethod::Token { user_id, .. } = caller.via else {
-            return Err(AdminError::Forbidden("the dashboard signs in with a password, not an API key".into()));
-        };
-        let user = self.store().user(user_id).await?.ok_or_else(|| AdminError::NotFound("no such member".into()))?;
-        let home = caller.merchant.clone();
+    /// The member behind a dashboard session (never an API token), acting
+    /// on its own account or, with `live`, on the live account linked to
+    /// its staging one.
+    pub async fn member(&self, session_token: &str, live: bool) -> Result<Member, AdminError> {
+        let session = token_hash(session_token);
+        let found = self.store().dashboard_session(&session, self.now_ms()).await?;
+        let (user, two_factor) = found.ok_or_else(|| AdminError::NotFound("no such session".into()))?;
+        let home = self.merchant_by_id(user.merchant_id).await?;
         if home.suspended {
             return Err(AdminError::Forbidden("the account is suspended: ask the operator".into()));
+        }
+        if !self.env_allowed(home.environment) {
+            return Err(AdminError::NotFound("no such session".into()));
         }
         let linked = self.linked_live(&home).await?;
         let live_available = linked.is_some();
@@ -104,8 +129,21 @@ impl Engine {
             Some(live_merchant) if live => live_merchant,
             _ => home.clone(),
         };
-        let two_factor = self.store().user_totp(user.id).await?.is_some();
-        Ok(Member { user, home, merchant, live_available, two_factor })
+        Ok(Member { user, home, merchant, live_available, two_factor, session })
+    }
+
+    /// A new dashboard session of a member.
+    async fn start_session(&self, user_id: UserId, two_factor: bool) -> Result<DashboardSession, AdminError> {
+        let (token, hash) = new_token("tbh_ds_");
+        let now = self.now_ms();
+        self.store().insert_dashboard_session(&hash, user_id, two_factor, now + SESSION_TTL_MS, now).await?;
+        Ok(DashboardSession { token, expires_in_s: SESSION_TTL_MS / 1000 })
+    }
+
+    /// Ends a dashboard session on every node.
+    pub async fn dashboard_logout(&self, session_token: &str) -> Result<(), AdminError> {
+        self.store().end_dashboard_session(&token_hash(session_token)).await?;
+        Ok(())
     }
 
     /// The live account approved for a staging merchant, if any (and if
@@ -124,7 +162,7 @@ impl Engine {
     /// Self-serve sign-up: a staging merchant with its first member, an
     /// admin, signed in at once. Refused when this node does not serve
     /// staging or the operator turned sign-up off.
-    pub async fn sign_up(&self, form: &SignUp) -> Result<IssuedTokens, AdminError> {
+    pub async fn sign_up(&self, form: &SignUp) -> Result<DashboardSession, AdminError> {
         if !self.config().signup || !self.env_allowed(Environment::Staging) {
             return Err(AdminError::Forbidden("sign-up is closed on this server: ask the operator".into()));
         }
@@ -143,13 +181,13 @@ impl Engine {
             password_hash: hash,
             created_at_ms: self.now_ms(),
         };
-        let merchant = self.store().create_merchant(&new).await.map_err(|e| match e {
+        self.store().create_merchant(&new).await.map_err(|e| match e {
             StoreError::Unique(_) => AdminError::Invalid(format!("{email} already has an account: sign in instead")),
             e => e.into(),
         })?;
         let user = self.store().user_by_username(&email).await?;
         let user = user.ok_or_else(|| AdminError::Store("the new member vanished".into()))?;
-        self.issue_tokens(merchant.id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
+        self.start_session(user.id, false).await
     }
 
     /// The API keys of the account the member is looking at, never their
@@ -212,7 +250,8 @@ impl Engine {
     async fn pending_invitation(&self, token: &str) -> Result<UserRow, AdminError> {
         let hash = token_hash(token.trim());
         let user = self.store().pending_user_link(&hash, LinkPurpose::Invite, self.now_ms()).await?;
-        user.ok_or_else(|| {
+        // An invitation is for choosing the first password only.
+        user.filter(|u| u.password_hash == NO_PASSWORD).ok_or_else(|| {
             AdminError::NotFound("this invitation was used, has expired, or does not exist: ask for a new one".into())
         })
     }
@@ -220,7 +259,7 @@ impl Engine {
     /// An invited member chooses a password (the link then is spent) and
     /// is signed in. The link is checked before the password is hashed, so
     /// a made-up link costs no hashing.
-    pub async fn accept_invite(&self, token: &str, password: &str) -> Result<IssuedTokens, AdminError> {
+    pub async fn accept_invite(&self, token: &str, password: &str) -> Result<DashboardSession, AdminError> {
         crate::auth::check_password_rules(password).map_err(AdminError::Invalid)?;
         let pending = self.pending_invitation(token).await?;
         if self.merchant_by_id(pending.merchant_id).await?.suspended {
@@ -229,8 +268,8 @@ impl Engine {
         let hash = self.passwords.hash(password.to_owned()).await.map_err(|_| AdminError::Busy)?;
         let link = self.store().use_user_link(&token_hash(token.trim()), LinkPurpose::Invite, self.now_ms()).await?;
         let user = link.ok_or_else(|| AdminError::NotFound("this invitation was used a moment ago".into()))?;
-        self.store().set_password_hash(user.id, &hash).await?;
-        self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
+        self.set_password(user.id, &hash).await?;
+        self.start_session(user.id, false).await
     }
 
     /// A password reset link for the member signing in as `email`, to be
@@ -250,9 +289,10 @@ impl Engine {
         Ok(Some((token, user.username)))
     }
 
-    /// A new password through a reset link (used once): every session of
-    /// the member ends, and a new one starts.
-    pub async fn reset_password(&self, token: &str, password: &str) -> Result<IssuedTokens, AdminError> {
+    /// A new password through a reset link (used once): every session and
+    /// token of the member ends, and it logs in again (with its code, when
+    /// it has two-factor sign-in: the link alone opens nothing).
+    pub async fn reset_password(&self, token: &str, password: &str) -> Result<(), AdminError> {
         crate::auth::check_password_rules(password).map_err(AdminError::Invalid)?;
         let hash_of = token_hash(token.trim());
         let gone =
@@ -260,20 +300,23 @@ impl Engine {
         self.store().pending_user_link(&hash_of, LinkPurpose::Reset, self.now_ms()).await?.ok_or_else(gone)?;
         let hash = self.passwords.hash(password.to_owned()).await.map_err(|_| AdminError::Busy)?;
         let user = self.store().use_user_link(&hash_of, LinkPurpose::Reset, self.now_ms()).await?.ok_or_else(gone)?;
-        self.store().set_password_hash(user.id, &hash).await?;
-        self.store().revoke_user_tokens(user.id).await?;
-        if self.merchant_by_id(user.merchant_id).await?.suspended {
-            return Err(AdminError::Forbidden(
-                "the password is changed, but the account is suspended: ask the operator".into(),
-            ));
-        }
-        self.issue_tokens(user.merchant_id, user.id, true).await.map_err(|e| AdminError::Store(e.detail().into()))
+        self.set_password(user.id, &hash).await
+    }
+
+    /// A member's new password: its other links are spent, and every
+    /// session and API token of the old one ends.
+    pub(crate) async fn set_password(&self, user_id: UserId, hash: &str) -> Result<(), AdminError> {
+        self.store().set_password_hash(user_id, hash).await?;
+        self.store().spend_user_links(user_id, self.now_ms()).await?;
+        self.store().revoke_user_tokens(user_id).await?;
+        self.store().end_user_dashboard_sessions(user_id).await?;
+        Ok(())
     }
 
     /// Pins the account's API version (the shape of its answers and
     /// callbacks): one of `API_VERSIONS`.
     pub async fn member_set_api_version(&self, m: &Member, version: &str) -> Result<MerchantRow, AdminError> {
-        m.must(Capability::Settings)?;
+        m.may_change()?;
         let changes = crate::merchants::MerchantChanges {
             api_version: Some(version.trim().to_owned()),
             ..crate::merchants::MerchantChanges::default()
@@ -284,10 +327,20 @@ impl Engine {
     /// Where the account's API requests may come from (see
     /// `parse_ip_allowlist`); empty: any address.
     pub async fn member_set_ip_allowlist(&self, m: &Member, text: &str) -> Result<String, AdminError> {
-        m.must(Capability::Settings)?;
+        m.may_change()?;
         let list = crate::auth::parse_ip_allowlist(text).map_err(AdminError::Invalid)?;
         self.store().set_ip_allowlist(m.merchant.id, &list).await?;
         Ok(list)
+    }
+
+    /// Where low-balance alerts are e-mailed (empty: nowhere).
+    pub async fn member_set_alert_email(&self, m: &Member, email: &str) -> Result<MerchantRow, AdminError> {
+        m.may_change()?;
+        let changes = crate::merchants::MerchantChanges {
+            email: Some(email.trim().to_ascii_lowercase()),
+            ..crate::merchants::MerchantChanges::default()
+        };
+        self.update_merchant(&m.merchant.account, &changes).await
     }
 
     /// A dashboard log-in: the password, then, for a member with two-factor
@@ -298,8 +351,9 @@ impl Engine {
         username: &str,
         password: &str,
         code: &str,
-    ) -> Result<Option<IssuedTokens>, AuthError> {
+    ) -> Result<Option<DashboardSession>, AuthError> {
         let user = self.check_password(username, password).await?;
+        let mut two_factor = false;
         if let Some(sealed) = self.store().user_totp(user.id).await.map_err(AuthError::store)? {
             if code.trim().is_empty() {
                 return Ok(None);
@@ -308,8 +362,9 @@ impl Engine {
             if !self.take_code(user.id, &secret, code).await? {
                 return Err(AuthError::WrongCredentials);
             }
+            two_factor = true;
         }
-        self.issue_tokens(user.merchant_id, user.id, true).await.map(Some)
+        self.start_session(user.id, two_factor).await.map(Some).map_err(|_| AuthError::Internal)
     }
 
     /// Whether `code` is good for `secret` now and its step was not used
@@ -334,7 +389,28 @@ impl Engine {
     /// Turns two-factor sign-in on with `secret_base32` (as shown by
     /// `new_totp_secret`) once `code` proves the app has it; replaces an
     /// earlier secret.
-    pub async fn confirm_totp(&self, m: &Member, secret_base32: &str, code: &str) -> Result<(), AdminError> {
+    ///
+    /// Replacing a secret needs a code of the current one: a session alone
+    /// cannot take over a member's second factor.
+    pub async fn confirm_totp(
+        &self,
+        m: &Member,
+        secret_base32: &str,
+        code: &str,
+        current_code: &str,
+    ) -> Result<(), AdminError> {
+        if let Some(sealed) = self.store().user_totp(m.user.id).await? {
+            let current = self.master_key().open(&sealed).map_err(AdminError::Store)?;
+            let good = self
+                .take_code(m.user.id, &current, current_code)
+                .await
+                .map_err(|e| AdminError::Store(e.detail().into()))?;
+            if !good {
+                return Err(AdminError::Invalid(
+                    "enter a code of the app you set up before, to replace it (each code once)".into(),
+                ));
+            }
+        }
         let secret = Authenticator::decode(secret_base32)
             .map_err(|_| AdminError::Invalid("the secret is not base32: reload the page".into()))?;
         let authenticator = Authenticator::new(&secret).map_err(AdminError::Invalid)?;
@@ -344,6 +420,9 @@ impl Engine {
         }
         let sealed = self.master_key().seal(&secret);
         self.store().set_user_totp(m.user.id, Some(&sealed), self.now_ms()).await?;
+        // The code that confirmed it is spent, and this session gave one.
+        self.take_code(m.user.id, &secret, code).await.map_err(|e| AdminError::Store(e.detail().into()))?;
+        self.store().pass_dashboard_two_factor(&m.session).await?;
         Ok(())
     }
 

@@ -39,6 +39,12 @@ pub fn parse_ip_allowlist(text: &str) -> Result<String, String> {
     let mut out: Vec<String> = Vec::new();
     for entry in entries {
         let net = match entry.parse::<ipnet::IpNet>() {
+            // An IPv4-mapped IPv6 range is its IPv4 range (clients are
+            // matched in their IPv4 form).
+            Ok(ipnet::IpNet::V6(v6)) if v6.addr().to_ipv4_mapped().is_some() && v6.prefix_len() >= 96 => {
+                let v4 = v6.addr().to_ipv4_mapped().expect("checked");
+                ipnet::IpNet::V4(ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).expect("96..=128 less 96").trunc())
+            }
             Ok(net) => net.trunc(),
             Err(_) => match entry.parse::<std::net::IpAddr>() {
                 Ok(ip) => ipnet::IpNet::from(ip.to_canonical()),
@@ -412,8 +418,7 @@ impl Engine {
             .await
             .map_err(|_| ChangePasswordError::Auth(AuthError::Busy))?;
         let new_hash = verdict.new_hash.ok_or(ChangePasswordError::Auth(AuthError::WrongCredentials))?;
-        self.store().set_password_hash(user_id, &new_hash).await.map_err(internal)?;
-        self.store().revoke_user_tokens(user_id).await.map_err(internal)?;
+        self.set_password(user_id, &new_hash).await.map_err(|_| ChangePasswordError::Auth(AuthError::Internal))?;
         Ok(())
     }
 }
@@ -473,6 +478,9 @@ mod allowlist_tests {
         assert!(!ip_allowed(&list, None), "an unknown address is not on a list");
         assert!(ip_allowed("", None), "an empty list allows any");
         assert!(parse_ip_allowlist("10.0.0.0/33").is_err());
+        let mapped = parse_ip_allowlist("::ffff:203.0.113.0/120").unwrap();
+        assert_eq!(mapped, "203.0.113.0/24", "a mapped range is its IPv4 range");
+        assert!(ip_allowed(&mapped, ip("203.0.113.9")));
         assert!(parse_ip_allowlist("example.com").is_err());
         assert_eq!(parse_ip_allowlist("  ").unwrap(), "");
     }

@@ -21,13 +21,23 @@ const QUEUE: usize = 4_096;
 const BATCH: usize = 512;
 /// How long a logged request is kept.
 pub const KEEP_MS: i64 = 7 * 86_400_000;
+/// The most rows kept per merchant.
+const KEEP_PER_MERCHANT: u32 = 1_000;
 /// The most rows the dashboard shows.
 pub const SHOWN: u32 = 200;
+
+/// Rows one merchant may note per window, and the window: a flood of bad
+/// requests from one account (or under one of its key ids) fills neither
+/// the queue the others share nor the table.
+const PER_MERCHANT: u32 = 30;
+const WINDOW_MS: i64 = 10_000;
 
 /// The sending end, held by the engine.
 pub(crate) struct RequestLog {
     queue: mpsc::Sender<RequestLogRow>,
     dropped: AtomicU64,
+    /// Per merchant: the window's start and the rows noted in it.
+    recent: std::sync::Mutex<std::collections::HashMap<tambah_domain::MerchantId, (i64, u32)>>,
 }
 
 impl RequestLog {
@@ -38,7 +48,7 @@ impl RequestLog {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(write_rows(store, clock, rows));
         }
-        RequestLog { queue, dropped: AtomicU64::new(0) }
+        RequestLog { queue, dropped: AtomicU64::new(0), recent: std::sync::Mutex::default() }
     }
 }
 
@@ -58,7 +68,7 @@ async fn write_rows(store: Arc<dyn Store>, clock: Arc<dyn crate::Clock>, mut row
         let now = clock.now_ms();
         if now - last_trim_ms > 3_600_000 {
             last_trim_ms = now;
-            if let Err(e) = store.trim_request_log(now - KEEP_MS).await {
+            if let Err(e) = store.trim_request_log(now - KEEP_MS, KEEP_PER_MERCHANT).await {
                 tracing::warn!(error = %e, "request log not trimmed");
             }
         }
@@ -70,6 +80,20 @@ async fn write_rows(store: Arc<dyn Store>, clock: Arc<dyn crate::Clock>, mut row
 impl Engine {
     /// Notes a refused or failed request of a merchant (never waits).
     pub fn note_failed_request(&self, row: RequestLogRow) {
+        {
+            let mut recent = self.request_log.recent.lock().expect("request log poisoned");
+            if recent.len() > 100_000 {
+                recent.retain(|_, (start, _)| row.at_ms - *start < WINDOW_MS);
+            }
+            let (start, count) = recent.entry(row.merchant_id).or_insert((row.at_ms, 0));
+            if row.at_ms - *start >= WINDOW_MS {
+                (*start, *count) = (row.at_ms, 0);
+            }
+            *count += 1;
+            if *count > PER_MERCHANT {
+                return;
+            }
+        }
         if self.request_log.queue.try_send(row).is_err() {
             let n = self.request_log.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {

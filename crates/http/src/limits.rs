@@ -379,12 +379,20 @@ pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
 /// entry that is not itself a trusted proxy (entries further left are the
 /// client's own word, and a client can write anything there).
 pub(crate) fn resolve_client(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
+    // Compared in canonical form: on a dual-stack listener an IPv4 proxy
+    // arrives as `::ffff:10.0.0.1`.
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+    if !is_trusted(&peer) {
         return peer;
     }
     let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-    let hops: Vec<IpAddr> = forwarded.flat_map(|v| v.split(',')).filter_map(|h| h.trim().parse().ok()).collect();
-    hops.into_iter().rev().find(|h| !trusted.contains(h)).unwrap_or(peer)
+    let hops: Vec<IpAddr> = forwarded
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse::<IpAddr>().ok())
+        .map(|h| h.to_canonical())
+        .collect();
+    hops.into_iter().rev().find(|h| !is_trusted(h)).unwrap_or(peer)
 }
 
 #[cfg(test)]
@@ -395,6 +403,13 @@ mod tests {
     fn the_client_behind_a_trusted_proxy_is_the_right_most_untrusted_hop() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let mut mapped = axum::http::HeaderMap::new();
+        mapped.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(
+            resolve_client(ip("::ffff:10.0.0.1"), &mapped, &trusted),
+            ip("203.0.113.9"),
+            "a proxy seen through a dual-stack listener is still the proxy"
+        );
         let mut h = axum::http::HeaderMap::new();
         h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2".parse().unwrap());
         assert_eq!(

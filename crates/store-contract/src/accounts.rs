@@ -159,6 +159,40 @@ pub fn request_log(store: &dyn Store) {
     let mine = must("request_log", block(store.request_log(m.id, 10)));
     assert_eq!(mine, vec![batch[2].clone(), batch[0].clone()], "newest first, this merchant's only, every field kept");
     assert_eq!(must("request_log", block(store.request_log(m.id, 1))).len(), 1, "the limit holds");
-    assert_eq!(must("trim", block(store.trim_request_log(T0 + 2))), 2, "older than the cut");
+    assert_eq!(must("trim", block(store.trim_request_log(T0 + 2, 100))), 2, "older than the cut");
     assert_eq!(must("request_log", block(store.request_log(m.id, 10))), vec![batch[2].clone()]);
+    let more = [row(m.id, T0 + 3, 400, "a"), row(m.id, T0 + 4, 400, "b"), row(other.id, T0 + 5, 400, "c")];
+    must("insert_request_log", block(store.insert_request_log(&more)));
+    assert_eq!(must("trim", block(store.trim_request_log(T0, 2))), 1, "beyond a merchant's newest two");
+    let kept: Vec<String> =
+        must("request_log", block(store.request_log(m.id, 10))).into_iter().map(|r| r.error).collect();
+    assert_eq!(kept, ["b", "a"], "the newest kept");
+    assert_eq!(must("request_log", block(store.request_log(other.id, 10))).len(), 1, "another merchant's untouched");
+}
+
+/// Dashboard sessions: started, read with their member until they expire,
+/// marked when a code was given, ended one by one or all of a member's;
+/// a member's links are spent at once.
+pub fn dashboard_sessions(store: &dyn Store) {
+    let m = create(store, Environment::Staging, "sessions");
+    let user = must("user", block(store.user_by_username("sessions"))).expect("the first member");
+    must("insert", block(store.insert_dashboard_session("s1", user.id, false, T0 + 100, T0)));
+    must("insert", block(store.insert_dashboard_session("s2", user.id, true, T0 + 100, T0)));
+    let read = |h: &str, now| must("dashboard_session", block(store.dashboard_session(h, now)));
+    assert_eq!(read("s1", T0), Some((user.clone(), false)));
+    assert_eq!(read("s2", T0).map(|(_, f)| f), Some(true));
+    assert!(read("s1", T0 + 100).is_none(), "expired");
+    assert!(must("pass", block(store.pass_dashboard_two_factor("s1"))));
+    assert_eq!(read("s1", T0).map(|(_, f)| f), Some(true), "a code was given");
+    assert!(must("end", block(store.end_dashboard_session("s1"))));
+    assert!(read("s1", T0).is_none() && !must("end", block(store.end_dashboard_session("s1"))));
+    must("end all", block(store.end_user_dashboard_sessions(user.id)));
+    assert!(read("s2", T0).is_none(), "every session of the member ends");
+    must("link", block(store.insert_user_link("l1", user.id, LinkPurpose::Reset, T0 + 100, T0)));
+    must("spend", block(store.spend_user_links(user.id, T0)));
+    assert!(must("pending", block(store.pending_user_link("l1", LinkPurpose::Reset, T0))).is_none(), "spent");
+    let other = must("insert_user", block(store.insert_user(m.id, "second@example.com", "", Role::Admin)));
+    must("insert", block(store.insert_dashboard_session("s3", other, false, T0 + 100, T0)));
+    assert!(must("remove", block(store.remove_user(m.id, other))));
+    assert!(read("s3", T0).is_none(), "a removed member's sessions end");
 }

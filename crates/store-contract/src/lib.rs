@@ -113,6 +113,7 @@ macro_rules! contract_tests {
             accounts::api_key_listing
             accounts::operators_and_audit
             accounts::request_log
+            accounts::dashboard_sessions
         }
     };
     (@each [table] $($section:ident :: $check:ident)*) => {

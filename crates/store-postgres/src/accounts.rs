@@ -68,7 +68,8 @@ impl AccountStore for PgStore {
                                      OR (SELECT COUNT(*) FROM users a WHERE a.merchant_id = $2 AND a.role = 'admin') > 1)),
                           t AS (DELETE FROM tokens WHERE user_id IN (SELECT id FROM u)),
                           l AS (DELETE FROM user_links WHERE user_id IN (SELECT id FROM u)),
-                          z AS (DELETE FROM user_totp WHERE user_id IN (SELECT id FROM u))
+                          z AS (DELETE FROM user_totp WHERE user_id IN (SELECT id FROM u)),
+                          d AS (DELETE FROM dashboard_sessions WHERE user_id IN (SELECT id FROM u))
                      DELETE FROM users WHERE id IN (SELECT id FROM u)",
                     &[&user_id.get(), &merchant_id.get()],
                 )
@@ -171,8 +172,12 @@ impl AccountStore for PgStore {
         })
     }
 
-    fn trim_request_log(&self, before_ms: i64) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(async move { self.execute("DELETE FROM request_log WHERE at_ms < $1", &[&before_ms]).await })
+    fn trim_request_log(&self, before_ms: i64, keep_per_merchant: u32) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let old = self.execute("DELETE FROM request_log WHERE at_ms < $1", &[&before_ms]).await?;
+            let beyond = self.execute("DELETE FROM request_log WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY merchant_id ORDER BY id DESC) AS n FROM request_log) t WHERE t.n > $1)", &[&i64::from(keep_per_merchant)]).await?;
+            Ok(old + beyond)
+        })
     }
 
     fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>> {
@@ -180,6 +185,80 @@ impl AccountStore for PgStore {
             self.execute("UPDATE merchants SET ip_allowlist = $2 WHERE id = $1", &[&merchant_id.get(), &allowlist])
                 .await
                 .map(|_| ())
+        })
+    }
+
+    fn insert_dashboard_session<'a>(
+        &'a self,
+        token_hash: &'a str,
+        user_id: UserId,
+        two_factor: bool,
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "INSERT INTO dashboard_sessions (token_hash, user_id, two_factor, expires_at_ms, created_at_ms)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&token_hash, &user_id.get(), &two_factor, &expires_at_ms, &now_ms],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn dashboard_session<'a>(
+        &'a self,
+        token_hash: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<(UserRow, bool)>>> {
+        Box::pin(async move {
+            const SQL: &str = concat!(
+                "SELECT ",
+                user_columns!(),
+                ", s.two_factor FROM dashboard_sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = $1 AND s.expires_at_ms > $2"
+            );
+            let row = self.query_opt(SQL, &[&token_hash, &now_ms]).await?;
+            match row {
+                Some(r) => {
+                    let user = maybe(Some(&r), rows::user)?.expect("a row maps to a user");
+                    Ok(Some((user, r.get::<_, bool>(5))))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn pass_dashboard_two_factor<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            Ok(self
+                .execute("UPDATE dashboard_sessions SET two_factor = true WHERE token_hash = $1", &[&token_hash])
+                .await?
+                > 0)
+        })
+    }
+
+    fn end_dashboard_session<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            Ok(self.execute("DELETE FROM dashboard_sessions WHERE token_hash = $1", &[&token_hash]).await? > 0)
+        })
+    }
+
+    fn end_user_dashboard_sessions(&self, user_id: UserId) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.execute("DELETE FROM dashboard_sessions WHERE user_id = $1", &[&user_id.get()]).await.map(|_| ())
+        })
+    }
+
+    fn spend_user_links(&self, user_id: UserId, now_ms: i64) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.execute(
+                "UPDATE user_links SET used_at_ms = $2 WHERE user_id = $1 AND used_at_ms IS NULL",
+                &[&user_id.get(), &now_ms],
+            )
+            .await
+            .map(|_| ())
         })
     }
 

@@ -107,6 +107,7 @@ impl SqliteStore {
             tx.execute(&format!("DELETE FROM tokens WHERE user_id IN ({member})"), ids)?;
             tx.execute(&format!("DELETE FROM user_links WHERE user_id IN ({member})"), ids)?;
             tx.execute(&format!("DELETE FROM user_totp WHERE user_id IN ({member})"), ids)?;
+            tx.execute(&format!("DELETE FROM dashboard_sessions WHERE user_id IN ({member})"), ids)?;
             tx.execute(&format!("DELETE FROM users WHERE id IN ({member}) AND {KEEPS_AN_ADMIN}"), ids).map(|n| n > 0)
         })
     }
@@ -228,14 +229,85 @@ impl AccountStore for SqliteStore {
         }))
     }
 
-    fn trim_request_log(&self, before_ms: i64) -> BoxFuture<'_, Result<u64>> {
-        ready(self.write(|tx| tx.execute("DELETE FROM request_log WHERE at_ms < ?1", [before_ms]).map(|n| n as u64)))
+    fn trim_request_log(&self, before_ms: i64, keep_per_merchant: u32) -> BoxFuture<'_, Result<u64>> {
+        ready(self.write(|tx| {
+            let old = tx.execute("DELETE FROM request_log WHERE at_ms < ?1", [before_ms])?;
+            let beyond = tx.execute("DELETE FROM request_log WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY merchant_id ORDER BY id DESC) AS n FROM request_log) t WHERE t.n > ?1)", [keep_per_merchant])?;
+            Ok((old + beyond) as u64)
+        }))
     }
 
     fn set_ip_allowlist<'a>(&'a self, merchant_id: MerchantId, allowlist: &'a str) -> BoxFuture<'a, Result<()>> {
         ready(self.write(|tx| {
             tx.execute("UPDATE merchants SET ip_allowlist = ?2 WHERE id = ?1", params![merchant_id.get(), allowlist])
                 .map(|_| ())
+        }))
+    }
+
+    fn insert_dashboard_session<'a>(
+        &'a self,
+        token_hash: &'a str,
+        user_id: UserId,
+        two_factor: bool,
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        ready(self.write(|tx| {
+            tx.execute(
+                "INSERT INTO dashboard_sessions (token_hash, user_id, two_factor, expires_at_ms, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token_hash, user_id.get(), two_factor, expires_at_ms, now_ms],
+            )
+            .map(|_| ())
+        }))
+    }
+
+    fn dashboard_session<'a>(
+        &'a self,
+        token_hash: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<(UserRow, bool)>>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", s.two_factor FROM dashboard_sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.expires_at_ms > ?2"
+        );
+        ready(self.read(|c| {
+            c.prepare_cached(SQL)?
+                .query_row(params![token_hash, now_ms], |r| Ok((rows::user(&Cols::new(r))?, r.get::<_, bool>(5)?)))
+                .optional()
+        }))
+    }
+
+    fn pass_dashboard_two_factor<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>> {
+        ready(self.write(|tx| {
+            tx.execute("UPDATE dashboard_sessions SET two_factor = 1 WHERE token_hash = ?1", [token_hash])
+                .map(|n| n > 0)
+        }))
+    }
+
+    fn end_dashboard_session<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>> {
+        ready(self.write(|tx| {
+            tx.execute("DELETE FROM dashboard_sessions WHERE token_hash = ?1", [token_hash]).map(|n| n > 0)
+        }))
+    }
+
+    fn end_user_dashboard_sessions(&self, user_id: UserId) -> BoxFuture<'_, Result<()>> {
+        ready(
+            self.write(|tx| {
+                tx.execute("DELETE FROM dashboard_sessions WHERE user_id = ?1", [user_id.get()]).map(|_| ())
+            }),
+        )
+    }
+
+    fn spend_user_links(&self, user_id: UserId, now_ms: i64) -> BoxFuture<'_, Result<()>> {
+        ready(self.write(|tx| {
+            tx.execute(
+                "UPDATE user_links SET used_at_ms = ?2 WHERE user_id = ?1 AND used_at_ms IS NULL",
+                params![user_id.get(), now_ms],
+            )
+            .map(|_| ())
         }))
     }
 

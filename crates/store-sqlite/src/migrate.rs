@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_member_totp.sql")),
     (17, include_str!("../migrations/0017_ip_allowlist.sql")),
     (18, include_str!("../migrations/0018_request_log.sql")),
+    (19, include_str!("../migrations/0019_dashboard_sessions.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {

@@ -130,8 +130,34 @@ pub trait AccountStore {
     fn insert_request_log<'a>(&'a self, rows: &'a [RequestLogRow]) -> BoxFuture<'a, Result<()>>;
     /// A merchant's newest `limit` logged requests, newest first.
     fn request_log(&self, merchant_id: MerchantId, limit: u32) -> BoxFuture<'_, Result<Vec<RequestLogRow>>>;
-    /// Deletes logged requests older than `before_ms`; how many.
-    fn trim_request_log(&self, before_ms: i64) -> BoxFuture<'_, Result<u64>>;
+    /// Deletes logged requests older than `before_ms`, and any beyond each
+    /// merchant's newest `keep_per_merchant`; how many.
+    fn trim_request_log(&self, before_ms: i64, keep_per_merchant: u32) -> BoxFuture<'_, Result<u64>>;
+
+    /// Starts a dashboard session (`two_factor`: its member gave a code).
+    fn insert_dashboard_session<'a>(
+        &'a self,
+        token_hash: &'a str,
+        user_id: UserId,
+        two_factor: bool,
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// A session not expired at `now_ms`: its member, and whether it gave
+    /// a two-factor code.
+    fn dashboard_session<'a>(
+        &'a self,
+        token_hash: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<(UserRow, bool)>>>;
+    /// Records that the session's member gave a two-factor code.
+    fn pass_dashboard_two_factor<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>>;
+    /// Ends one session; false when there was none.
+    fn end_dashboard_session<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>>;
+    /// Ends every session of a member (a new password, a new second factor).
+    fn end_user_dashboard_sessions(&self, user_id: UserId) -> BoxFuture<'_, Result<()>>;
+    /// Spends every open link of a member (its password was just set).
+    fn spend_user_links(&self, user_id: UserId, now_ms: i64) -> BoxFuture<'_, Result<()>>;
 
     /// A member's confirmed TOTP secret (sealed), if it set one up.
     fn user_totp(&self, user_id: UserId) -> BoxFuture<'_, Result<Option<Vec<u8>>>>;

@@ -9,8 +9,8 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use tambah_engine::accounts::DashboardSession;
 use tambah_engine::accounts::SignUp;
-use tambah_engine::auth::IssuedTokens;
 use tambah_engine::merchants::AdminError;
 use tambah_engine::AuthError;
 
@@ -69,8 +69,8 @@ fn code_form(
 }
 
 /// Signed in: the session cookie set, the form's cookie spent.
-pub(super) fn signed_in(state: &AppState, issued: &IssuedTokens) -> Response {
-    let session = set_cookie(state, SESSION, &issued.id_token, issued.expires_in_s);
+pub(super) fn signed_in(state: &AppState, issued: &DashboardSession) -> Response {
+    let session = set_cookie(state, SESSION, &issued.token, issued.expires_in_s);
     let spent = super::set_cookie_at(state, FORM_CSRF, "", 0, "/dashboard");
     let staging = set_cookie(state, ENVIRONMENT, "", 0);
     with_cookies(Redirect::to("/dashboard").into_response(), [session, spent, staging])
@@ -133,7 +133,7 @@ pub(super) async fn logout(
     if let Some(refused) = s.stale(&form.csrf) {
         return refused;
     }
-    if let Err(e) = state.engine.logout(&s.token).await {
+    if let Err(e) = state.engine.dashboard_logout(&s.token).await {
         return crate::ApiError::from(e).into_response();
     }
     let cleared = set_cookie(&state, SESSION, "", 0);
@@ -252,7 +252,9 @@ pub(super) async fn accept_invite(
         return forbidden("the form has expired: reload the invitation page");
     }
     if let ClientIp(Some(ip)) = ip {
-        if let Err(limited) = state.limits.login(ip, "invitation") {
+        // Keyed by the link: one client's junk locks no one else's out.
+        let key = format!("invitation:{}", form.token.chars().take(24).collect::<String>());
+        if let Err(limited) = state.limits.login(ip, &key) {
             let wait = limited.retry_after.as_secs().max(1);
             let message = format!("Too many attempts: try again in {wait} s.");
             return invite_form(&state, StatusCode::TOO_MANY_REQUESTS, form.token, Some(message)).await;

@@ -5,10 +5,11 @@
 //! goes through the engine's use cases as the API and the CLI do; the role
 //! rules are the engine's.
 //!
-//! Merchant sessions are the API's own tokens: logging in issues an IdToken
-//! kept in an `HttpOnly`, `SameSite=Strict` cookie (`Secure` when the public
-//! URL is https), so any node serves any session and a password change ends
-//! them all; logging out revokes it. Operator sessions are rows of their
+//! Merchant sessions are rows of their own in the database (never the
+//! API's tokens), kept in an `HttpOnly`, `SameSite=Strict` cookie (`Secure`
+//! when the public URL is https), so any node serves any session and a
+//! password change ends them all; a session records whether its member
+//! gave a two-factor code; logging out ends it. Operator sessions are rows of their
 //! own, in a cookie scoped to `/operator`. Every form carries a CSRF token:
 //! derived from the session token for a signed-in user, and a
 //! double-submitted cookie on the forms used before signing in. Log-ins are
@@ -190,9 +191,9 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     let token = cookie(headers, SESSION).filter(|t| !t.is_empty())?;
-    let caller = state.engine.authenticate_token(&token).await.ok()?;
     let live = cookie(headers, ENVIRONMENT).as_deref() == Some("live");
-    let member = state.engine.member(&caller, live).await.ok()?;
+    // A dashboard session only: an API token opens no page.
+    let member = state.engine.member(&token, live).await.ok()?;
     Some(Session { member, token })
 }
 

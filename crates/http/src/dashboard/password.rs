@@ -15,7 +15,6 @@ use tambah_engine::auth::ChangePasswordError;
 use tambah_engine::merchants::AdminError;
 use tambah_engine::AuthError;
 
-use super::login::signed_in;
 use super::{forbidden, form_csrf, form_csrf_ok, html, set_cookie, with_cookies, Nav, Session, SESSION};
 use crate::limits::ClientIp;
 use crate::AppState;
@@ -122,14 +121,17 @@ pub(super) async fn reset(
         return forbidden("the form has expired: reload the page");
     }
     if let ClientIp(Some(ip)) = ip {
-        if let Err(limited) = state.limits.login(ip, "password-reset") {
+        // Keyed by the link: one client's junk locks no one else's out.
+        let key = format!("password-reset:{}", form.token.chars().take(24).collect::<String>());
+        if let Err(limited) = state.limits.login(ip, &key) {
             let wait = limited.retry_after.as_secs().max(1);
             let message = format!("Too many attempts: try again in {wait} s.");
             return reset_form(&state, StatusCode::TOO_MANY_REQUESTS, form.token, Some(message));
         }
     }
     match state.engine.reset_password(&form.token, &form.password).await {
-        Ok(issued) => signed_in(&state, &issued),
+        // Log in again: a link alone opens no session (two-factor applies).
+        Ok(()) => Redirect::to("/dashboard/login?changed=1").into_response(),
         Err(AdminError::Invalid(m)) => reset_form(&state, StatusCode::BAD_REQUEST, form.token, Some(m)),
         Err(AdminError::NotFound(m)) => reset_form(&state, StatusCode::NOT_FOUND, form.token, Some(m)),
         Err(AdminError::Forbidden(m)) => forbidden(&m),
@@ -194,6 +196,9 @@ pub(super) struct TotpForm {
     csrf: String,
     secret: String,
     code: String,
+    /// A code of the secret being replaced (when there is one).
+    #[serde(default)]
+    current_code: String,
 }
 
 /// Turns two-factor sign-in on once a code from the app proves it has the
@@ -206,7 +211,7 @@ pub(super) async fn confirm_totp(
     if let Some(refused) = s.stale(&form.csrf) {
         return refused;
     }
-    match state.engine.confirm_totp(&s.member, &form.secret, &form.code).await {
+    match state.engine.confirm_totp(&s.member, &form.secret, &form.code, &form.current_code).await {
         Ok(()) => {
             let notice = "Two-factor sign-in is on: log-ins now ask for the app's code.".to_owned();
             account_page_with(&state, &s, StatusCode::OK, None, Some(notice), true)

@@ -138,6 +138,9 @@ pub(super) async fn rotate_secret(
 pub(super) struct ThresholdForm {
     csrf: String,
     amount: String,
+    /// Where the alert is e-mailed (empty: nowhere).
+    #[serde(default)]
+    email: String,
 }
 
 pub(super) async fn low_balance(
@@ -165,6 +168,11 @@ pub(super) async fn low_balance(
         Ok(a) => a,
         Err(e) => return settings_page(&state, &s, None, None, Some(e)).await,
     };
+    match state.engine.member_set_alert_email(&s.member, &form.email).await {
+        Ok(_) => {}
+        Err(AdminError::Invalid(e)) => return settings_page(&state, &s, None, None, Some(e)).await,
+        Err(e) => return refused(&s, e),
+    }
     if let Err(e) = state.engine.set_low_balance_threshold(&s.member.merchant, amount).await {
         return refused(&s, e);
     }

@@ -246,6 +246,7 @@ async fn a_developer_signs_up_and_goes_live_in_a_real_browser() {
     let account = sign_up_order_and_export(&s, &axe, &b).await;
     let (_driver2, op) = operator_approves_and_deposits(&s, &axe, &b, &account).await;
     the_live_account_and_another_merchants_order(&s, &axe, &b).await;
+    every_other_page(&s, &axe, &b, &op).await;
     let (_driver3, v) = a_viewer_and_a_lock_out(&s, &axe, &b).await;
     for browser in [b, op, v] {
         browser.close().await.unwrap();
@@ -411,6 +412,7 @@ async fn the_live_account_and_another_merchants_order(s: &Server, axe: &str, b: 
 /// A viewer invited from the members page; repeated wrong passwords.
 async fn a_viewer_and_a_lock_out(s: &Server, axe: &str, b: &Browser) -> (Driver, Browser) {
     // A viewer, invited from the members page.
+    b.goto(&s.url("/dashboard")).await.unwrap();
     follow(b, "Members").await;
     fill(b, "email", "viewer@example.com").await;
     b.find(Locator::Css("#role option[value=viewer]")).await.unwrap().click().await.unwrap();
@@ -443,4 +445,29 @@ async fn a_viewer_and_a_lock_out(s: &Server, axe: &str, b: &Browser) -> (Driver,
     assert_eq!(logged, [true, true, true, true, true, false], "five refusals, then the lock (429)");
     check_page(&v, axe, "locked-out").await;
     (_driver3, v)
+}
+
+/// The pages the walk above did not open, each checked like the others.
+async fn every_other_page(s: &Server, axe: &str, b: &Browser, op: &Browser) {
+    for (path, name, marker) in [
+        ("/dashboard/settings", "settings", "h1"),
+        ("/dashboard/disputes", "disputes", "h1"),
+        ("/dashboard/summary", "summary", "h1"),
+        ("/dashboard/transactions?status=SUCCESSFUL", "transactions-live", "h1"),
+        ("/dashboard/password/forgot", "forgot", "h1"),
+    ] {
+        b.goto(&s.url(path)).await.unwrap();
+        b.wait().for_element(Locator::Css(marker)).await.unwrap();
+        check_page(b, axe, name).await;
+    }
+    for (path, name) in [
+        ("/operator/orders", "operator-orders"),
+        ("/operator/disputes", "operator-disputes"),
+        ("/operator/system", "operator-system"),
+        ("/operator/catalogue", "operator-catalogue"),
+    ] {
+        op.goto(&s.url(path)).await.unwrap();
+        op.wait().for_element(Locator::Css("h1")).await.unwrap();
+        check_page(op, axe, name).await;
+    }
 }

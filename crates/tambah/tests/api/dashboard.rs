@@ -334,6 +334,8 @@ async fn a_viewer_reads_but_cannot_reach_key_creation() {
     let s = Server::start(&[]);
     let mut admin = Browser::new(&s);
     admin.sign_up("Syarikat Roles", "owner@example.com", "owner password 1").await;
+    assert_eq!(admin.get("/dashboard/members").await.status, 403, "members need two-factor sign-in");
+    admin.enable_two_factor().await;
     let members = admin.get("/dashboard/members").await;
     let csrf = Browser::csrf(&members);
     let invited =
@@ -414,6 +416,7 @@ async fn the_operator_approves_live_access_and_the_merchant_sees_the_deposit() {
     let s = Server::start(&[]);
     let mut m = Browser::new(&s);
     m.sign_up("Kedai Live", "live@example.com", "merchant password").await;
+    m.enable_two_factor().await;
     let home = m.get("/dashboard").await;
     assert!(home.body.contains("id=\"request-live\""), "{}", home.body);
     let asked = m.post("/dashboard/live", &[("csrf", &Browser::csrf(&home))]).await;
@@ -549,8 +552,12 @@ async fn a_developer_sets_callbacks_rotates_the_secret_and_redelivers() {
     let rotated = b.post("/dashboard/settings/secret", &[("csrf", &csrf)]).await;
     let secret = Browser::by_id(&rotated, "new-secret");
     assert!(!b.get("/dashboard/settings").await.body.contains(&secret), "the secret is shown once");
-    let threshold = b.post("/dashboard/settings/low-balance", &[("csrf", &csrf), ("amount", "25.50")]).await;
+    let alert = [("csrf", csrf.as_str()), ("amount", "25.50"), ("email", "Finance@Kedai.example")];
+    let threshold = b.post("/dashboard/settings/low-balance", &alert).await;
     assert!(threshold.body.contains("value=\"25.50\""), "{}", threshold.body);
+    assert!(threshold.body.contains("value=\"finance@kedai.example\""), "{}", threshold.body);
+    let bad_email = [("csrf", csrf.as_str()), ("amount", "25.50"), ("email", "not an address")];
+    assert_eq!(b.post("/dashboard/settings/low-balance", &bad_email).await.status, 400);
     assert_eq!(b.post("/dashboard/settings/low-balance", &[("csrf", &csrf), ("amount", "0.5")]).await.status, 400);
     let pinned = b.post("/dashboard/settings/api-version", &[("csrf", &csrf), ("api_version", "2025-05-20")]).await;
     assert!(pinned.body.contains("now use API version 2025-05-20"), "{}", pinned.body);
@@ -625,8 +632,17 @@ async fn a_forgotten_password_is_reset_by_e_mail_and_a_changed_one_ends_sessions
     let reset =
         [("csrf", Browser::csrf(&form)), ("token", link.to_owned()), ("password", "second password".to_owned())];
     let reset: Vec<(&str, &str)> = reset.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert_eq!(b.post("/dashboard/password/reset", &reset).await.location, "/dashboard");
+    let done = b.post("/dashboard/password/reset", &reset).await;
+    assert_eq!(done.location, "/dashboard/login?changed=1", "a link alone opens no session");
     assert_eq!(owner.get("/dashboard").await.location, "/dashboard/login", "the old password's sessions end");
+    let m = Merchant {
+        account: String::new(),
+        api_key: String::new(),
+        api_secret: String::new(),
+        username: "lupa@example.com".into(),
+        password: "second password".into(),
+    };
+    assert_eq!(b.log_in(&m).await.location, "/dashboard", "the new password signs in");
     let form = b.get("/dashboard/password/reset").await;
     let again = [("csrf", Browser::csrf(&form)), ("token", link.to_owned()), ("password", "third password".to_owned())];
     let again: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -674,6 +690,14 @@ async fn two_factor_sign_in_asks_for_a_fresh_code() {
     let mut b = Browser::new(&s);
     b.sign_up("Kedai Dua", "dua@example.com", "dua password 1").await;
     let secret = b.enable_two_factor().await;
+    // A session alone cannot replace the second factor: the current app's
+    // code is asked.
+    let page = b.get("/dashboard/account").await;
+    let other = Browser::by_id(&page, "totp-secret");
+    let swap = [("csrf", Browser::csrf(&page)), ("secret", other.clone()), ("code", totp_code(&other, 0))];
+    let swap: Vec<(&str, &str)> = swap.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = b.post("/dashboard/account/totp", &swap).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
     let page = b.get("/dashboard/account").await;
     let off = b.post("/dashboard/account/totp/remove", &[("csrf", &Browser::csrf(&page))]).await;
     assert_eq!(off.status, 403, "an admin keeps it");
@@ -796,4 +820,17 @@ async fn the_statement_and_the_invoice_download_as_pdf() {
         .unwrap_or_else(|| api["data"]["closing_balance"].to_string());
     assert!(invoice.body.contains("Closing balance") && invoice.body.contains(&closing), "closing {closing}: {api}");
     assert_eq!(b.get("/dashboard/summary.pdf?month=2026-13").await.status, 400);
+}
+
+/// An API token is not a dashboard session: it opens no page, so neither
+/// two-factor sign-in nor the IP allowlist can be gone around with one.
+#[tokio::test]
+async fn an_api_token_opens_no_dashboard_page() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "10");
+    let token = Client::new(&s, &m).login().await;
+    let mut b = Browser::new(&s);
+    b.cookies.insert("tambah_session".into(), token);
+    assert_eq!(b.get("/dashboard").await.location, "/dashboard/login");
+    assert_eq!(b.get("/dashboard/keys").await.location, "/dashboard/login");
 }

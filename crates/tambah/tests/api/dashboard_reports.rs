@@ -54,6 +54,17 @@ impl Browser {
         self.send(req).await
     }
 
+    /// Turns two-factor sign-in on from the account page (members need it).
+    async fn enable_two_factor(&mut self) {
+        let page = self.get("/dashboard/account").await;
+        let secret = Browser::by_id(&page, "totp-secret");
+        let form =
+            [("csrf", Browser::csrf(&page)), ("secret", secret.clone()), ("code", authenticator_code(&secret, 0))];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let on = self.post("/dashboard/account/totp", &form).await;
+        assert!(on.body.contains("Two-factor sign-in is on"), "{}", on.body);
+    }
+
     /// The value of the hidden `csrf` field of a page.
     fn csrf(page: &Page) -> String {
         let at = page.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
@@ -394,6 +405,7 @@ async fn a_viewer_reads_disputes_but_opens_none() {
     Client::new(&s, &m).topup(order("VW-1", "0123456789")).await;
     let mut admin = Browser::new(&s);
     admin.log_in(&m).await;
+    admin.enable_two_factor().await;
     let members = admin.get("/dashboard/members").await;
     let invite = [("csrf", Browser::csrf(&members)), ("email", "viewer@example.com".into()), ("role", "viewer".into())];
     let invite: Vec<(&str, &str)> = invite.iter().map(|(k, v)| (*k, v.as_str())).collect();
