@@ -86,6 +86,33 @@ node() {
   if [[ -z "${SKIP_OVERLOAD:-}" ]]; then overload "$label" "$pid"; fi
   kill $pid; PIDS=()
   $BIN verify | tail -1
+  if [[ $database == postgres* ]]; then pgbench_ceiling "$database" "$account"; fi
+}
+
+# pgbench_ceiling DATABASE ACCOUNT: one transaction per topup (no group
+# commit) with pgbench, 16 clients, on the benchmark's database: what
+# PostgreSQL alone does, measured in the same run as tambah's topups.
+pgbench_ceiling() {
+  local database=$1 account=$2
+  local ids; ids=$(psql -At "$database" -c "SELECT m.id, w.id, h.id, r.id FROM merchants m
+      JOIN ledger_accounts w ON w.merchant_id = m.id
+      JOIN ledger_accounts h ON h.kind = 'holds' AND h.environment = m.environment
+      JOIN ledger_accounts r ON r.kind = 'revenue' AND r.environment = m.environment
+      WHERE m.account = '$account'")
+  IFS='|' read -r merchant wallet holds revenue <<< "$ids"
+  psql -q "$database" -c "CREATE SEQUENCE IF NOT EXISTS pgbench_refids" > /dev/null
+  pgbench -n -c 16 -j 2 -T "$SECONDS_PER_RUN" -f bench/pgbench_topup.sql \
+    -D merchant="$merchant" -D wallet="$wallet" -D holds="$holds" -D revenue="$revenue" "$database" > "$WORK/pgbench.txt" 2>&1
+  local tps lat; tps=$(awk '/^tps/ {printf "%.0f", $3}' "$WORK/pgbench.txt"); lat=$(awk '/^latency average/ {print $4}' "$WORK/pgbench.txt")
+  echo "| ceiling: pgbench, one transaction per topup, 16 clients | $tps | | | | average latency ${lat}ms; no group commit |" | tee -a "$RESULTS"
+}
+
+# ratio NUMERATOR_LABEL DENOMINATOR_LABEL: a ratio line from two result rows.
+ratio() {
+  local a b
+  a=$(awk -F'|' -v l=" $1 " '$2 == l {gsub(/ /, "", $3); print $3}' "$RESULTS")
+  b=$(awk -F'|' -v l=" $2 " '$2 == l {gsub(/ /, "", $3); print $3}' "$RESULTS")
+  if [[ -n $a && -n $b ]]; then awk -v a="$a" -v b="$b" -v l="$1 / $2" 'BEGIN {printf "%s: %.2f\n", l, a / b}'; fi
 }
 
 OPEN_RUNS=0
@@ -151,4 +178,11 @@ fi
 echo
 echo "== results (commit $(git rev-parse --short HEAD), $(nproc) cores, $(date -u +%F))"
 cat "$RESULTS"
+echo
+echo "== ratios (issue goals: SQLite topups >= 0.60 of the writer ceiling, status checks >= 0.50 of the"
+echo "   trivial route; PostgreSQL topups >= 3.0 of pgbench, status checks >= 0.30 of the trivial route)"
+ratio "SQLite: topups, closed loop" "ceiling: axum + bare SQLite group-commit writer"
+ratio "SQLite: status checks" "ceiling: axum, trivial route"
+ratio "PostgreSQL: topups, closed loop" "ceiling: pgbench, one transaction per topup, 16 clients"
+ratio "PostgreSQL: status checks" "ceiling: axum, trivial route"
 if [[ -f "$WORK/notes.txt" ]]; then echo; cat "$WORK/notes.txt"; fi
