@@ -315,21 +315,10 @@ fn refused(e: DisputeError) -> AdminError {
     }
 }
 
-/// How many violations a check found: those listed, and those only counted
-/// in its last line (`... and N more`, see `Check::from_rule`).
-fn violation_count(c: &Check) -> usize {
-    let more: Option<usize> =
-        c.violations.last().and_then(|v| v.strip_prefix("... and ")?.strip_suffix(" more")?.parse().ok());
-    match more {
-        Some(n) => c.violations.len() - 1 + n,
-        None => c.violations.len(),
-    }
-}
-
 /// A verification as its audit detail: a first line with the counts, then
 /// each violation listed, one a line.
 fn verify_detail(checks: &[Check]) -> String {
-    let violations: usize = checks.iter().map(violation_count).sum();
+    let violations: usize = checks.iter().map(|c| c.found).sum();
     let mut detail = format!("{violations} violations in {} checks", checks.len());
     for c in checks {
         for v in &c.violations {
@@ -353,17 +342,22 @@ fn parse_verify(at_ms: i64, operator_email: &str, detail: &str) -> Option<Verify
 mod tests {
     use super::*;
 
-    fn check(name: &str, violations: &[&str]) -> Check {
-        Check { name: name.into(), examined: 3, violations: violations.iter().map(|v| (*v).to_owned()).collect() }
+    fn check(name: &str, violations: &[&str], found: usize) -> Check {
+        Check {
+            name: name.into(),
+            examined: 3,
+            violations: violations.iter().map(|v| (*v).to_owned()).collect(),
+            found,
+        }
     }
 
     #[test]
     fn a_verification_reads_back_from_its_audit_detail() {
-        let clean = verify_detail(&[check("a", &[]), check("b", &[])]);
+        let clean = verify_detail(&[check("a", &[], 0), check("b", &[], 0)]);
         assert_eq!(clean, "0 violations in 2 checks");
         let run = parse_verify(5, "o@example.com", &clean).unwrap();
         assert_eq!((run.violations, run.checks, run.lines.len()), (0, 2, 0));
-        let broken = verify_detail(&[check("a", &["x is 1\nnot 2", "y", "... and 7 more"]), check("b", &[])]);
+        let broken = verify_detail(&[check("a", &["x is 1\nnot 2", "y", "... and 7 more"], 9), check("b", &[], 0)]);
         let run = parse_verify(5, "o@example.com", &broken).unwrap();
         assert_eq!((run.violations, run.checks), (9, 2));
         assert_eq!(run.lines, ["a: x is 1 not 2", "a: y", "a: ... and 7 more"]);

@@ -105,8 +105,11 @@ pub struct Check {
     pub name: String,
     /// Rows examined.
     pub examined: u64,
-    /// Human-readable violations (empty when the check holds).
+    /// Human-readable violations (empty when the check holds), the first
+    /// [`Check::LIST_MAX`] of them and a line saying how many more.
     pub violations: Vec<String>,
+    /// How many violations were found in all.
+    pub found: usize,
 }
 
 impl Check {
@@ -127,7 +130,7 @@ impl Check {
         if count > Self::LIST_MAX {
             listed.push(format!("... and {} more", count - Self::LIST_MAX));
         }
-        Check { name: rule.name.to_owned(), examined, violations: listed }
+        Check { name: rule.name.to_owned(), examined, violations: listed, found: count }
     }
 }
 

@@ -117,6 +117,7 @@ mod tests {
         assert_eq!(c.violations.len(), Check::LIST_MAX + 1);
         assert_eq!(c.violations[0], "v0");
         assert_eq!(c.violations.last().unwrap(), "... and 3 more");
+        assert_eq!(c.found, Check::LIST_MAX + 3, "every violation counted");
         let c = Check::from_rule(&rule, 0, (0..Check::LIST_MAX).map(|i| format!("v{i}")));
         assert_eq!(c.violations.len(), Check::LIST_MAX);
         assert!(Check::from_rule(&rule, 0, Vec::new()).violations.is_empty());

@@ -82,12 +82,17 @@ pub async fn invoice(engine: &Engine, m: &MerchantRow, month: &str) -> Result<Va
     }))
 }
 
+/// A CSV field: quoted when it must be; text (not a number) that begins
+/// with `=`, `+`, `-` or `@` is prefixed with `'`, so a spreadsheet never
+/// runs it as a formula (a negative amount stays a number).
 fn csv_field(v: &Value) -> String {
     let text = match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
     };
+    let text =
+        if text.starts_with(['=', '+', '-', '@']) && text.parse::<f64>().is_err() { format!("'{text}") } else { text };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -157,4 +162,16 @@ pub(crate) async fn invoice_route(state: Shared, req: Authed) -> Result<Response
         first_value(q, "month").ok_or_else(|| ApiError::bad_request("invalid_month", "month is required (yyyy-MM)"))?;
     let value = invoice(&state.engine, &req.caller.merchant, &month).await?;
     Ok(respond(value, "lines", INVOICE_COLUMNS, as_csv))
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn text_that_looks_like_a_formula_is_not_one_and_numbers_stay_numbers() {
+        let rows = [json!({"a": "=HYPERLINK(\"x\")", "b": "-1.00", "c": "@SUM(A1)", "d": "Kedai, Ali"})];
+        let out = csv(&rows, &["a", "b", "c", "d"]);
+        assert_eq!(out.lines().nth(1).unwrap(), "\"'=HYPERLINK(\"\"x\"\")\",-1.00,'@SUM(A1),\"Kedai, Ali\"");
+    }
 }

@@ -12,7 +12,7 @@ pub async fn run(db: &DbArgs) -> Result<(), String> {
         for v in &c.violations {
             println!("       {v}");
         }
-        violations += c.violations.len();
+        violations += c.found;
     }
     if violations > 0 {
         return Err(format!("{violations} violation(s) of the ledger invariants"));
