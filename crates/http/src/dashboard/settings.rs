@@ -194,13 +194,18 @@ pub(super) async fn api_version(
     if let Some(refused) = s.stale(&form.csrf) {
         return refused;
     }
-    match state.engine.member_set_api_version(&s.member, &form.api_version).await {
-        Ok(m) => {
-            let notice = format!("Answers and callbacks now use API version {}.", m.api_version);
-            settings_page(&state, &s, None, Some(notice), None).await
-        }
-        Err(AdminError::Invalid(e)) => settings_page(&state, &s, None, None, Some(e)).await,
-        Err(e) => refused(&s, e),
+    let outcome = state.engine.member_set_api_version(&s.member, &form.api_version).await;
+    let notice = outcome.map(|m| format!("Answers and callbacks now use API version {}.", m.api_version));
+    saved(&state, &s, notice).await
+}
+
+/// The settings page after a change: its notice, or the engine's refusal
+/// (a bad value on the page, anything else as a refusal page).
+async fn saved(state: &AppState, s: &Session, notice: Result<String, AdminError>) -> Response {
+    match notice {
+        Ok(notice) => settings_page(state, s, None, Some(notice), None).await,
+        Err(AdminError::Invalid(e)) => settings_page(state, s, None, None, Some(e)).await,
+        Err(e) => refused(s, e),
     }
 }
 
@@ -218,18 +223,15 @@ pub(super) async fn ip_allowlist(
     if let Some(refused) = s.stale(&form.csrf) {
         return refused;
     }
-    match state.engine.member_set_ip_allowlist(&s.member, &form.ip_allowlist).await {
-        Ok(list) => {
-            let notice = if list.is_empty() {
-                "API requests are accepted from any address.".to_owned()
-            } else {
-                format!("API requests are accepted only from {}.", list.replace(',', ", "))
-            };
-            settings_page(&state, &s, None, Some(notice), None).await
+    let outcome = state.engine.member_set_ip_allowlist(&s.member, &form.ip_allowlist).await;
+    let notice = outcome.map(|list| {
+        if list.is_empty() {
+            "API requests are accepted from any address.".to_owned()
+        } else {
+            format!("API requests are accepted only from {}.", list.replace(',', ", "))
         }
-        Err(AdminError::Invalid(e)) => settings_page(&state, &s, None, None, Some(e)).await,
-        Err(e) => refused(&s, e),
-    }
+    });
+    saved(&state, &s, notice).await
 }
 
 /// Queues an order's status for delivery again, then shows the order.

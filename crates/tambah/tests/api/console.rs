@@ -7,86 +7,8 @@
 
 use serde_json::json;
 
+use crate::browsing::*;
 use crate::harness::*;
-
-/// A browser of one: its cookies, no redirects followed.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-impl Browser {
-    fn new(s: &Server) -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { http, base: s.url(""), cookies: Default::default() }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let r = req.header("cookie", jar.join("; ")).send().await.unwrap();
-        for set in r.headers().get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        Page { status, location, body: r.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.http.post(format!("{}{path}", self.base)).form(form);
-        self.send(req).await
-    }
-
-    /// The value of the hidden `csrf` field of a page.
-    fn csrf(page: &Page) -> String {
-        let at = page.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        page.body[at..at + page.body[at..].find('"').unwrap()].to_owned()
-    }
-
-    async fn log_in(&mut self, m: &Merchant) -> Page {
-        let form = self.get("/dashboard/login").await;
-        let csrf = Browser::csrf(&form);
-        self.post("/dashboard/login", &[("username", &m.username), ("password", &m.password), ("csrf", &csrf)]).await
-    }
-}
-
-/// The current TOTP code of a base32 secret.
-fn totp_code(secret: &str) -> String {
-    authenticator_code(secret, 0)
-}
-
-/// An operator created by the CLI, signed in with a browser of its own.
-async fn operator(s: &Server, email: &str) -> Browser {
-    let out: serde_json::Value =
-        serde_json::from_str(&s.cli(&["operator", "create", "--email", email, "--json"])).unwrap();
-    let (password, secret) = (out["password"].as_str().unwrap(), out["totp_secret"].as_str().unwrap());
-    let mut b = Browser::new(s);
-    let form = b.get("/operator/login").await;
-    let csrf = Browser::csrf(&form);
-    let code = totp_code(secret);
-    let fields = [("email", email), ("password", password), ("code", code.as_str()), ("csrf", csrf.as_str())];
-    let inside = b.post("/operator/login", &fields).await;
-    assert_eq!((inside.status, inside.location.as_str()), (303, "/operator"), "{}", inside.body);
-    b
-}
 
 fn buy(refid: &str, account: &str) -> serde_json::Value {
     json!({"refid": refid, "product": "D", "account": account, "amount": "10"})
@@ -107,7 +29,7 @@ async fn the_queue_lists_a_processing_order_and_resolving_it_failed_releases_the
     assert_eq!(done.code(), "20", "{:?}", done.json);
     assert_eq!(c.balance().await, "80.6", "two holds of 9.70");
 
-    let mut op = operator(&s, "ops@example.com").await;
+    let mut op = signed_in_operator(&s, "ops@example.com").await;
     let queue = op.get("/operator/orders?older_than_min=0").await;
     assert_eq!(queue.status, 200, "{}", queue.body);
     assert!(queue.body.contains("Q-SLOW") && !queue.body.contains("Q-DONE"), "{}", queue.body);
@@ -172,7 +94,7 @@ async fn a_dispute_refunded_from_the_console_credits_the_wallet_once() {
     }
     assert_eq!(c.balance().await, "80.6");
 
-    let mut op = operator(&s, "ops@example.com").await;
+    let mut op = signed_in_operator(&s, "ops@example.com").await;
     let page = op.get("/operator/disputes").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("DSP-1") && page.body.contains("customer@example.com"), "{}", page.body);
@@ -219,7 +141,7 @@ async fn the_system_page_lists_the_node_and_verifies_the_ledger() {
     let s = Server::start(&[]);
     let m = s.merchant(&[], "100");
     assert_eq!(Client::new(&s, &m).topup(buy("SYS-1", "0123456789")).await.code(), "20");
-    let mut op = operator(&s, "ops@example.com").await;
+    let mut op = signed_in_operator(&s, "ops@example.com").await;
     let page = op.get("/operator/system").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("accepts writes") && page.body.contains("(this node)"), "{}", page.body);

@@ -8,85 +8,8 @@
 
 use serde_json::{json, Value};
 
+use crate::browsing::*;
 use crate::harness::*;
-
-/// A browser of one: its cookies, no redirects followed.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-impl Browser {
-    fn new(s: &Server) -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { http, base: s.url(""), cookies: Default::default() }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let r = req.header("cookie", jar.join("; ")).send().await.unwrap();
-        for set in r.headers().get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        Page { status, location, body: r.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.http.post(format!("{}{path}", self.base)).form(form);
-        self.send(req).await
-    }
-
-    /// The value of the hidden `csrf` field of a page.
-    fn csrf(page: &Page) -> String {
-        let at = page.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        page.body[at..at + page.body[at..].find('"').unwrap()].to_owned()
-    }
-
-    async fn log_in(&mut self, m: &Merchant) -> Page {
-        let form = self.get("/dashboard/login").await;
-        let csrf = Browser::csrf(&form);
-        self.post("/dashboard/login", &[("username", &m.username), ("password", &m.password), ("csrf", &csrf)]).await
-    }
-}
-
-/// The current TOTP code of a base32 secret.
-fn totp_code(secret: &str) -> String {
-    authenticator_code(secret, 0)
-}
-
-/// An operator created by the CLI, signed in with a browser of its own.
-async fn operator(s: &Server, email: &str) -> Browser {
-    let out: Value = serde_json::from_str(&s.cli(&["operator", "create", "--email", email, "--json"])).unwrap();
-    let (password, secret) = (out["password"].as_str().unwrap(), out["totp_secret"].as_str().unwrap());
-    let mut b = Browser::new(s);
-    let form = b.get("/operator/login").await;
-    let csrf = Browser::csrf(&form);
-    let code = totp_code(secret);
-    let fields = [("email", email), ("password", password), ("code", code.as_str()), ("csrf", csrf.as_str())];
-    let inside = b.post("/operator/login", &fields).await;
-    assert_eq!((inside.status, inside.location.as_str()), (303, "/operator"), "{}", inside.body);
-    b
-}
 
 /// The products `/v2/product-list` lists to the merchant.
 async fn listed(c: &Client) -> Vec<Value> {
@@ -115,7 +38,7 @@ async fn the_catalogue_page_lists_every_product_the_api_lists() {
     let s = Server::start(&[]);
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
-    let mut op = operator(&s, "ops@example.com").await;
+    let mut op = signed_in_operator(&s, "ops@example.com").await;
     let page = op.get("/operator/catalogue").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("href=\"/operator/catalogue\""), "the console's nav links it");
@@ -156,7 +79,7 @@ async fn a_catalogue_imported_from_the_page_is_what_the_api_lists() {
     let s = Server::start(&[]);
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
-    let mut op = operator(&s, "ops@example.com").await;
+    let mut op = signed_in_operator(&s, "ops@example.com").await;
     let page = op.get("/operator/catalogue").await;
     let csrf = Browser::csrf(&page);
     let before = listed_field(&c, "D", "product_name").await;
@@ -202,7 +125,7 @@ async fn a_catalogue_imported_from_the_page_is_what_the_api_lists() {
 #[tokio::test]
 async fn stock_set_from_the_page_is_what_the_cli_shows() {
     let s = Server::start(&[]);
-    let mut op = operator(&s, "ops@example.com").await;
+    let mut op = signed_in_operator(&s, "ops@example.com").await;
     let page = op.get("/operator/catalogue").await;
     let csrf = Browser::csrf(&page);
     let cli_stock = |s: &Server| {
@@ -245,7 +168,7 @@ async fn a_level_set_on_the_merchant_page_changes_its_prices() {
     let s = Server::start(&[]);
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
-    let mut op = operator(&s, "ops@example.com").await;
+    let mut op = signed_in_operator(&s, "ops@example.com").await;
     let path = format!("/operator/merchants/{}", m.account);
     let page = op.get(&path).await;
     assert!(page.body.contains("id=\"level\" name=\"level\" value=\"1\""), "{}", page.body);

@@ -3,68 +3,8 @@
 
 use serde_json::json;
 
+use crate::browsing::*;
 use crate::harness::*;
-
-/// A browser of one: its cookies, no redirects followed.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Browser {
-    fn new(s: &Server) -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { http, base: s.url(""), cookies: Default::default() }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let r = req.header("cookie", jar.join("; ")).send().await.unwrap();
-        for set in r.headers().get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let headers = r.headers().clone();
-        Page { status, location, headers, body: r.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.http.post(format!("{}{path}", self.base)).form(form);
-        self.send(req).await
-    }
-
-    /// The value of the hidden `csrf` field of a page.
-    fn csrf(page: &Page) -> String {
-        let at = page.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        page.body[at..at + page.body[at..].find('"').unwrap()].to_owned()
-    }
-
-    async fn log_in(&mut self, m: &Merchant) -> Page {
-        let form = self.get("/dashboard/login").await;
-        let csrf = Browser::csrf(&form);
-        self.post("/dashboard/login", &[("username", &m.username), ("password", &m.password), ("csrf", &csrf)]).await
-    }
-}
 
 #[tokio::test]
 async fn a_merchant_logs_in_sees_the_balance_and_orders_and_logs_out() {
@@ -230,50 +170,6 @@ async fn the_statement_shows_each_movement_with_the_balance_after_it() {
     assert_eq!(b.get("/dashboard/statement?date=31-12-2026").await.status, 400);
 }
 
-impl Browser {
-    /// The text of the element with `id` (a `<code>` or `<p>`), unescaped
-    /// enough for tokens and keys.
-    fn by_id(page: &Page, id: &str) -> String {
-        let at = page.body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {}", page.body));
-        let start = at + page.body[at..].find('>').unwrap() + 1;
-        page.body[start..start + page.body[start..].find('<').unwrap()].replace("&amp;", "&")
-    }
-
-    async fn sign_up(&mut self, company: &str, email: &str, password: &str) -> Page {
-        let form = self.get("/dashboard/signup").await;
-        assert_eq!(form.status, 200, "{}", form.body);
-        let csrf = Browser::csrf(&form);
-        let fields = [("company", company), ("email", email), ("password", password), ("csrf", &csrf)];
-        self.post("/dashboard/signup", &fields).await
-    }
-
-    /// Turns two-factor sign-in on from the account page; returns the
-    /// secret (base32).
-    async fn enable_two_factor(&mut self) -> String {
-        let page = self.get("/dashboard/account").await;
-        let secret = Browser::by_id(&page, "totp-secret");
-        let code = totp_code(&secret, 0);
-        let form = [("csrf", Browser::csrf(&page)), ("secret", secret.clone()), ("code", code)];
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let on = self.post("/dashboard/account/totp", &form).await;
-        assert!(on.body.contains("Two-factor sign-in is on"), "{}", on.body);
-        secret
-    }
-
-    /// Creates an API key on the keys page (setting up two-factor sign-in
-    /// first when the page asks for it); returns (key, secret).
-    async fn create_key(&mut self) -> (String, String) {
-        if self.get("/dashboard/keys").await.status == 403 {
-            self.enable_two_factor().await;
-        }
-        let keys = self.get("/dashboard/keys").await;
-        assert_eq!(keys.status, 200, "{}", keys.body);
-        let made = self.post("/dashboard/keys", &[("csrf", &Browser::csrf(&keys))]).await;
-        assert_eq!(made.status, 200, "{}", made.body);
-        (Browser::by_id(&made, "new-key"), Browser::by_id(&made, "new-secret"))
-    }
-}
-
 /// A merchant as the tests' API client needs it, from a dashboard key.
 fn merchant_with_key(account: &str, key: (String, String), username: &str) -> Merchant {
     Merchant {
@@ -387,24 +283,6 @@ async fn a_viewer_reads_but_cannot_reach_key_creation() {
     let removed = admin.post("/dashboard/members/remove", &[("csrf", &Browser::csrf(&members)), ("user", &user)]).await;
     assert!(removed.body.contains("removed"), "{}", removed.body);
     assert_eq!(viewer.get("/dashboard").await.location, "/dashboard/login");
-}
-
-/// The current TOTP code of a base32 secret, `ahead_s` from now.
-fn totp_code(secret: &str, ahead_s: u64) -> String {
-    authenticator_code(secret, ahead_s)
-}
-
-/// An operator created by the CLI.
-fn operator(s: &Server, email: &str) -> (String, String) {
-    let out: serde_json::Value =
-        serde_json::from_str(&s.cli(&["operator", "create", "--email", email, "--json"])).unwrap();
-    (out["password"].as_str().unwrap().to_owned(), out["totp_secret"].as_str().unwrap().to_owned())
-}
-
-async fn operator_log_in(b: &mut Browser, email: &str, password: &str, code: &str) -> Page {
-    let form = b.get("/operator/login").await;
-    let csrf = Browser::csrf(&form);
-    b.post("/operator/login", &[("email", email), ("password", password), ("code", code), ("csrf", &csrf)]).await
 }
 
 /// Staging merchant asks for live access; the operator (password + TOTP)

@@ -5,57 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use crate::browsing::*;
 use crate::harness::*;
-
-/// A browser of one: its cookies, no redirects followed (as in
-/// `dashboard.rs`, trimmed to what these pages need).
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    body: String,
-}
-
-impl Browser {
-    fn new(s: &Server) -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { http, base: s.url(""), cookies: Default::default() }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let r = req.header("cookie", jar.join("; ")).send().await.unwrap();
-        for set in r.headers().get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = r.status().as_u16();
-        Page { status, body: r.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn log_in(&mut self, m: &Merchant) {
-        let form = self.get("/dashboard/login").await;
-        let at = form.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        let csrf = form.body[at..at + form.body[at..].find('"').unwrap()].to_owned();
-        let fields = [("username", &m.username), ("password", &m.password), ("csrf", &csrf)];
-        let req = self.http.post(format!("{}/dashboard/login", self.base)).form(&fields);
-        assert_eq!(self.send(req).await.status, 303, "logged in");
-    }
-}
 
 /// The table row with this id, up to its end.
 fn row<'a>(body: &'a str, id: &str) -> Option<&'a str> {
@@ -111,7 +62,7 @@ async fn the_price_list_shows_every_product_at_the_api_s_price_and_searches() {
     let products = listed.json["data"].as_array().unwrap().clone();
     assert!(products.len() > 10, "the built-in catalogue: {}", listed.json);
     let mut b = Browser::new(&s);
-    b.log_in(&m).await;
+    b.log_in_ok(&m).await;
     let page = b.get("/dashboard/prices").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("href=\"/dashboard/prices\" aria-current=\"page\""), "the nav marks the page");
@@ -199,7 +150,7 @@ async fn the_charts_count_the_days_orders_and_each_products_success_rate() {
     let today = *dates.first().unwrap();
 
     let mut b = Browser::new(&s);
-    b.log_in(&m).await;
+    b.log_in_ok(&m).await;
     for path in ["/dashboard/charts".to_owned(), format!("/dashboard/charts?from={today}&to={today}")] {
         let page = b.get(&path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);

@@ -3,91 +3,10 @@
 
 use serde_json::{json, Value};
 
+use crate::browsing::*;
 use crate::harness::*;
 
-/// A browser of one: its cookies, no redirects followed (as in
-/// `dashboard.rs`).
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
 impl Browser {
-    fn new(s: &Server) -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { http, base: s.url(""), cookies: Default::default() }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let r = req.header("cookie", jar.join("; ")).send().await.unwrap();
-        for set in r.headers().get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let headers = r.headers().clone();
-        Page { status, location, headers, body: r.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.http.post(format!("{}{path}", self.base)).form(form);
-        self.send(req).await
-    }
-
-    /// Turns two-factor sign-in on from the account page (members need it).
-    async fn enable_two_factor(&mut self) {
-        let page = self.get("/dashboard/account").await;
-        let secret = Browser::by_id(&page, "totp-secret");
-        let form =
-            [("csrf", Browser::csrf(&page)), ("secret", secret.clone()), ("code", authenticator_code(&secret, 0))];
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let on = self.post("/dashboard/account/totp", &form).await;
-        assert!(on.body.contains("Two-factor sign-in is on"), "{}", on.body);
-    }
-
-    /// The value of the hidden `csrf` field of a page.
-    fn csrf(page: &Page) -> String {
-        let at = page.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        page.body[at..at + page.body[at..].find('"').unwrap()].to_owned()
-    }
-
-    /// The text of the element with this id (up to its first child tag).
-    fn by_id(page: &Page, id: &str) -> String {
-        let at = page.body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {}", page.body));
-        let start = at + page.body[at..].find('>').unwrap() + 1;
-        page.body[start..start + page.body[start..].find('<').unwrap()].replace("&amp;", "&")
-    }
-
-    async fn log_in(&mut self, m: &Merchant) -> Page {
-        let form = self.get("/dashboard/login").await;
-        let csrf = Browser::csrf(&form);
-        let entered = self
-            .post("/dashboard/login", &[("username", &m.username), ("password", &m.password), ("csrf", &csrf)])
-            .await;
-        assert_eq!(entered.status, 303, "{}", entered.body);
-        entered
-    }
-
     /// Posts the dispute form of an order (with this session's token).
     async fn dispute(&mut self, refid: &str, emails: &str) -> Page {
         let csrf = Browser::csrf(&self.get("/dashboard").await);
@@ -144,7 +63,7 @@ async fn the_statement_csv_has_the_api_statements_rows_and_balances() {
     // 1 deposit, 36 holds, 18 voids of the failed ones: two pages.
     assert_eq!(listed.len(), 55, "{api}");
     let mut b = Browser::new(&s);
-    b.log_in(&m).await;
+    b.log_in_ok(&m).await;
     let page = b.get("/dashboard/statement").await;
     assert!(page.body.contains("href=\"/dashboard/statement.csv?date=\""), "{}", page.body);
     assert!(page.body.contains("55 entries") && page.body.contains("rel=\"next\""), "{}", page.body);
@@ -223,7 +142,7 @@ async fn the_monthly_summary_and_its_csv_match_the_api_reports() {
     assert!(!summary["data"].as_array().unwrap().is_empty(), "{summary}");
 
     let mut b = Browser::new(&s);
-    b.log_in(&m).await;
+    b.log_in_ok(&m).await;
     let page = b.get("/dashboard/summary").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.body, b.get(&format!("/dashboard/summary?month={month}")).await.body, "this month by default");
@@ -303,7 +222,7 @@ async fn a_dispute_opened_on_the_order_page_is_listed_like_one_opened_over_the_a
         c.topup(order(refid, account)).await;
     }
     let mut b = Browser::new(&s);
-    b.log_in(&m).await;
+    b.log_in_ok(&m).await;
     let page = b.get("/dashboard/orders/DP-1").await;
     assert!(page.body.contains("action=\"/dashboard/orders/DP-1/dispute\""), "{}", page.body);
     assert!(page.body.contains("No dispute was opened"), "{}", page.body);
@@ -379,7 +298,7 @@ async fn another_merchants_order_and_disputes_are_never_shown() {
     assert_eq!(api_check(&c, "MINE-1").await.json["data"]["status"], "Success");
 
     let mut other = Browser::new(&s);
-    other.log_in(&second).await;
+    other.log_in_ok(&second).await;
     let tried = other.dispute("MINE-2", "x@example.com").await;
     assert_eq!(tried.status, 404, "{}", tried.body);
     assert!(tried.body.contains("Transaction not found"), "{}", tried.body);
@@ -389,7 +308,7 @@ async fn another_merchants_order_and_disputes_are_never_shown() {
     assert_eq!(s.cli(&["dispute", "list"]).lines().count(), 1);
 
     let mut owner = Browser::new(&s);
-    owner.log_in(&first).await;
+    owner.log_in_ok(&first).await;
     let forged = owner.post("/dashboard/orders/MINE-2/dispute", &[("csrf", "forged"), ("emails", "")]).await;
     assert_eq!(forged.status, 403);
     assert_eq!(s.cli(&["dispute", "list"]).lines().count(), 1, "a forged form opens nothing");
@@ -404,7 +323,7 @@ async fn a_viewer_reads_disputes_but_opens_none() {
     let m = s.merchant(&[], "100");
     Client::new(&s, &m).topup(order("VW-1", "0123456789")).await;
     let mut admin = Browser::new(&s);
-    admin.log_in(&m).await;
+    admin.log_in_ok(&m).await;
     admin.enable_two_factor().await;
     let members = admin.get("/dashboard/members").await;
     let invite = [("csrf", Browser::csrf(&members)), ("email", "viewer@example.com".into()), ("role", "viewer".into())];

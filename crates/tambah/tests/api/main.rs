@@ -5,6 +5,7 @@
 mod aftersale;
 mod auth;
 mod browser;
+mod browsing;
 mod chain;
 mod cli;
 mod console;
