@@ -309,6 +309,7 @@ impl Engine {
         self.store().set_password_hash(user_id, hash).await?;
         self.store().spend_user_links(user_id, self.now_ms()).await?;
         self.store().revoke_user_tokens(user_id).await?;
+        self.caches.clear();
         self.store().end_user_dashboard_sessions(user_id).await?;
         Ok(())
     }
@@ -330,6 +331,7 @@ impl Engine {
         m.may_change()?;
         let list = crate::auth::parse_ip_allowlist(text).map_err(AdminError::Invalid)?;
         self.store().set_ip_allowlist(m.merchant.id, &list).await?;
+        self.caches.clear();
         Ok(list)
     }
 
@@ -445,7 +447,9 @@ impl Engine {
         if user_id == m.user.id {
             return Err(AdminError::Invalid("you cannot remove yourself".into()));
         }
-        if self.store().remove_user(m.home.id, user_id).await? {
+        let removed = self.store().remove_user(m.home.id, user_id).await?;
+        self.caches.clear();
+        if removed {
             Ok(())
         } else {
             Err(AdminError::NotFound("no such member, or the account's last admin (make another admin first)".into()))

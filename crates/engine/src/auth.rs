@@ -248,9 +248,20 @@ impl Engine {
     /// Checks an API key and HMAC v1 signature.
     pub async fn authenticate_signed(&self, req: &SignedRequest<'_>) -> Result<Caller, AuthError> {
         let store = self.store();
-        let found = store.api_key_with_merchant(req.api_key).await.map_err(AuthError::store)?;
-        let (key, merchant) = match found {
-            Some((k, m)) if !k.revoked => (k, m),
+        let found = match self.caches.key(req.api_key) {
+            Some(entry) => Some(entry),
+            None => {
+                let ticket = self.caches.ticket();
+                let found = store.api_key_with_merchant(req.api_key).await.map_err(AuthError::store)?;
+                let found = found.map(std::sync::Arc::new);
+                if let Some(entry) = &found {
+                    self.caches.fill_key(ticket, req.api_key, entry.clone());
+                }
+                found
+            }
+        };
+        let (key, merchant) = match found.as_deref() {
+            Some((k, m)) if !k.revoked => (k, m.clone()),
             _ => return Err(AuthError::KeyNotFound),
         };
         if !self.env_allowed(merchant.environment) {
@@ -281,16 +292,27 @@ impl Engine {
         if !first.map_err(AuthError::store)? {
             return Err(AuthError::NonceReused);
         }
-        Ok(Caller { merchant, via: AuthMethod::ApiKey(key.key_id) })
+        Ok(Caller { merchant, via: AuthMethod::ApiKey(key.key_id.clone()) })
     }
 
     /// Checks an `Authorization` header value: `Bearer <token>` (the scheme in
     /// any case, RFC 7235) or the raw token.
     pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
-        let token = bearer_token(authorization);
-        let found = self.store().token_with_merchant(&token_hash(token)).await.map_err(AuthError::store)?;
-        let (row, merchant, role) = match found {
-            Some((r, m, role)) if !r.revoked && r.kind != TokenKind::Refresh => (r, m, role),
+        let hash = token_hash(bearer_token(authorization));
+        let found = match self.caches.token(&hash) {
+            Some(entry) => Some(entry),
+            None => {
+                let ticket = self.caches.ticket();
+                let found = self.store().token_with_merchant(&hash).await.map_err(AuthError::store)?;
+                let found = found.map(std::sync::Arc::new);
+                if let Some(entry) = &found {
+                    self.caches.fill_token(ticket, &hash, entry.clone());
+                }
+                found
+            }
+        };
+        let (row, merchant, role) = match found.as_deref() {
+            Some((r, m, role)) if !r.revoked && r.kind != TokenKind::Refresh => (r, m.clone(), *role),
             _ => return Err(AuthError::InvalidToken),
         };
         if row.expires_at_ms <= self.now_ms() {
@@ -377,7 +399,9 @@ impl Engine {
 
     /// Ends a dashboard session: its token is revoked on every node.
     pub async fn logout(&self, token: &str) -> Result<(), AuthError> {
-        self.store().revoke_token(&token_hash(bearer_token(token))).await.map(|_| ()).map_err(AuthError::store)
+        let revoked = self.store().revoke_token(&token_hash(bearer_token(token))).await;
+        self.caches.clear();
+        revoked.map(|_| ()).map_err(AuthError::store)
     }
 
     /// `/v2/token/refresh`: a RefreshToken for new Id and Access tokens.

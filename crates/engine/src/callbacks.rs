@@ -74,6 +74,7 @@ impl From<WriteError> for CallbackError {
 impl Engine {
     pub async fn set_callback_url(&self, merchant: &MerchantRow, url: &str, method: &str) -> Result<(), StoreError> {
         self.store().set_callback_url(merchant.id, url, method).await?;
+        self.caches.clear();
         // A merchant who sets a URL gets a signing secret at once.
         self.callback_secrets(merchant.id).await.map(|_| ())
     }
@@ -112,6 +113,7 @@ impl Engine {
         let previous = stored.current.map(|sealed| (sealed, self.now_ms() + ROTATION_OVERLAP_MS));
         let secrets = CallbackSecrets { current: Some(self.master_key().seal(secret.as_bytes())), previous };
         self.store().set_callback_secrets(merchant_id, &secrets).await?;
+        self.caches.clear();
         Ok(secret)
     }
 

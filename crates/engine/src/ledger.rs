@@ -119,7 +119,8 @@ impl BatchLedger {
     /// Writes every changed balance once, and queues a low-balance notice
     /// for each wallet that went below its merchant's threshold (once per
     /// crossing: the mark clears when the balance is back at or above it).
-    pub(crate) fn flush(&mut self, w: &mut dyn Writer, now_ms: i64) -> Result<(), StoreError> {
+    /// Returns the balances written.
+    pub(crate) fn flush(&mut self, w: &mut dyn Writer, now_ms: i64) -> Result<Vec<(AccountId, Amount)>, StoreError> {
         debug_assert!(self.staged.is_empty());
         self.dirty.sort_unstable();
         for watch in w.low_balance_watch(&self.dirty)? {
@@ -139,10 +140,13 @@ impl BatchLedger {
                 w.set_low_balance_notified(watch.merchant_id, false)?;
             }
         }
+        let mut written = Vec::with_capacity(self.dirty.len());
         for account in self.dirty.drain(..) {
-            w.set_balance(account, self.balances[&account])?;
+            let balance = self.balances[&account];
+            w.set_balance(account, balance)?;
+            written.push((account, balance));
         }
-        Ok(())
+        Ok(written)
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod bills;
+pub mod cache;
 pub mod callbacks;
 pub mod catalog;
 pub mod console;
@@ -85,6 +86,9 @@ pub struct Config {
     pub provider_bucket: tambah_store::Bucket,
     /// Whether anyone may create a staging account from the dashboard.
     pub signup: bool,
+    /// Credentials, final orders and balances held in memory (`cache`);
+    /// off, every request reads the database.
+    pub caches: bool,
 }
 
 impl Default for Config {
@@ -105,6 +109,7 @@ impl Default for Config {
             lease_ms: 30_000,
             provider_bucket: tambah_store::Bucket { capacity: 5, window_ms: 60_000, out_ms: 60_000 },
             signup: true,
+            caches: true,
         }
     }
 }
@@ -122,6 +127,7 @@ pub struct Engine {
     connectors: std::sync::Mutex<HashMap<(tambah_domain::ProviderId, i64), Arc<dyn providers::Provider>>>,
     writer: writer::WriterHandle,
     waiters: Arc<waiters::Waiters>,
+    caches: Arc<cache::Caches>,
     master_key: MasterKey,
     /// Password checks and hashes, on their own few threads.
     passwords: passwords::Passwords,
@@ -159,8 +165,15 @@ impl Engine {
             systems.insert(env, store.system_accounts(env).await?);
         }
         let waiters = Arc::new(waiters::Waiters::default());
-        let (writer, thread) =
-            writer::spawn(store.writer()?, systems, waiters.clone(), config.writer_queue_max, config.writer_batch_max);
+        let caches = Arc::new(cache::Caches::new(config.caches));
+        let (writer, thread) = writer::spawn(
+            store.writer()?,
+            systems,
+            waiters.clone(),
+            caches.clone(),
+            config.writer_queue_max,
+            config.writer_batch_max,
+        );
         let store_for_log = store.clone();
         let engine = Arc::new_cyclic(|me| Engine {
             store,
@@ -176,6 +189,7 @@ impl Engine {
             asking: Arc::default(),
             writer,
             waiters,
+            caches,
             master_key,
             passwords: passwords::Passwords::start(PASSWORD_THREADS, PASSWORD_QUEUE),
             health_probe: tokio::sync::Mutex::new(None),
@@ -186,6 +200,10 @@ impl Engine {
         });
         if let Err(e) = engine.reload_providers().await {
             tracing::warn!(error = %e, "providers could not be loaded; live orders have no route until they are");
+        }
+        if engine.config.caches {
+            engine.poll_cache_epoch().await;
+            cache::Caches::watch(Arc::downgrade(&engine));
         }
         Ok((engine, EngineRunner { thread }))
     }

@@ -145,7 +145,9 @@ impl Engine {
         if !matches!(settings.access, 0 | 50) {
             return Err(AdminError::Invalid(format!("access {} must be 0 (full) or 50 (read-only)", settings.access)));
         }
-        if !self.store().update_merchant(m.id, &settings).await? {
+        let updated = self.store().update_merchant(m.id, &settings).await?;
+        self.caches.clear();
+        if !updated {
             return Err(AdminError::NotFound(format!("no merchant account {account:?}")));
         }
         self.merchant_by_account(account).await
@@ -209,7 +211,10 @@ impl Engine {
         match key {
             None => Err(AdminError::NotFound(format!("no API key {key_id:?}"))),
             Some(k) if k.revoked => Ok(false),
-            Some(_) if self.store().revoke_api_key(key_id).await? => Ok(true),
+            Some(_) if self.store().revoke_api_key(key_id).await? => {
+                self.caches.clear();
+                Ok(true)
+            }
             Some(_) => Err(AdminError::NotFound(format!("no API key {key_id:?}"))),
         }
     }
@@ -243,6 +248,7 @@ impl Engine {
     /// Sets the low-balance threshold (0 turns notices off).
     pub async fn set_low_balance_threshold(&self, merchant: &MerchantRow, threshold: Amount) -> Result<(), AdminError> {
         self.store().set_low_balance_threshold(merchant.id, threshold).await?;
+        self.caches.clear();
         Ok(())
     }
 

@@ -169,7 +169,9 @@ impl Engine {
             password_hash: String::new(),
             created_at_ms: self.now_ms(),
         };
-        let approved = self.store().approve_live(staging.id, &live).await?.ok_or_else(|| {
+        let approved = self.store().approve_live(staging.id, &live).await?;
+        self.caches.clear();
+        let approved = approved.ok_or_else(|| {
             AdminError::Invalid(format!(
                 "{staging_account} has no open request for live access (never asked, or approved)"
             ))

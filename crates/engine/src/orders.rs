@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tambah_domain::{Amount, Environment, Family, MerchantId, OrderId, Product, RefId, StatusCode};
+use tambah_domain::{AccountId, Amount, Environment, Family, MerchantId, OrderId, Product, RefId, StatusCode};
 use tambah_store::{AttemptAnswer, AttemptOutcome, AttemptRow, MerchantRow, NewAttempt, OrderRow, StoreError};
 
 use crate::providers::simulator::{Precheck, Simulator};
@@ -184,7 +184,7 @@ impl Engine {
         match self.topup_or_reject(caller, input).await {
             // A rejection still tells the merchant their balance.
             Err(TopupError::Rejected(mut r)) => {
-                let balance = self.store().balance(caller.merchant.wallet_id).await;
+                let balance = self.wallet_balance(caller.merchant.wallet_id).await;
                 r.balance = balance.unwrap_or(r.balance);
                 Err(TopupError::Rejected(r))
             }
@@ -201,8 +201,11 @@ impl Engine {
         let Some(refid) = input.refid.as_deref().map(str::trim).and_then(|r| RefId::parse(r).ok()) else {
             return Ok(None);
         };
+        let ticket = self.caches.ticket();
         let (found, balance) = self.store().order_with_balance(merchant.id, refid.as_str(), merchant.wallet_id).await?;
+        self.caches.fill_balance(ticket, merchant.wallet_id, balance);
         let Some(existing) = found else { return Ok(None) };
+        self.caches.fill_order(ticket, &existing);
         let trimmed = |f: &Option<String>| f.as_deref().map(str::trim).unwrap_or_default().to_owned();
         let amount = Amount::parse_positive(&trimmed(&input.amount), 2).ok();
         let extras_json = serde_json::to_string(&input.extras).expect("a string map serializes");
@@ -232,24 +235,86 @@ impl Engine {
         Ok(())
     }
 
-    /// existing order (a read) → validate → authorize → verdict → place →
-    /// await.
+    /// A status check answered from memory: the refid is a final order this
+    /// node knows and the request is the same one (anything else takes the
+    /// path through the database).
+    async fn cached_status(&self, caller: &Caller, input: &TopupInput) -> Result<Option<OrderView>, TopupError> {
+        let merchant = &caller.merchant;
+        let Some(refid) = input.refid.as_deref().map(str::trim) else { return Ok(None) };
+        let Some(order) = self.caches.order(merchant.id, refid) else { return Ok(None) };
+        let trimmed = |f: &Option<String>| f.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        let Ok(amount) = Amount::parse_positive(&trimmed(&input.amount), 2) else { return Ok(None) };
+        let extras_json = serde_json::to_string(&input.extras).expect("a string map serializes");
+        if !same_request(&order, &trimmed(&input.product), &trimmed(&input.account), amount, &extras_json) {
+            return Ok(None);
+        }
+        let balance = self.wallet_balance(merchant.wallet_id).await?;
+        let product_name = self.catalog().get(&order.product).map(|p| p.name.clone()).unwrap_or_default();
+        Ok(Some(OrderView { order: Arc::unwrap_or_clone(order), product_name, balance }))
+    }
+
+    /// A wallet's balance for an answer: known to this node within a second
+    /// (`cache`), or read.
+    pub(crate) async fn wallet_balance(&self, wallet_id: AccountId) -> Result<Amount, StoreError> {
+        if let Some(balance) = self.caches.balance(wallet_id) {
+            return Ok(balance);
+        }
+        let ticket = self.caches.ticket();
+        let balance = self.store().balance(wallet_id).await?;
+        self.caches.fill_balance(ticket, wallet_id, balance);
+        Ok(balance)
+    }
+
+    /// The checks of a new order: validate → authorize → admit. A refid
+    /// already used skips them (a status check is a read, before any rule):
+    /// when one refuses, or the product's placing takes stock or counts a
+    /// bill (work a refid that exists must not do), the database is asked
+    /// first. Otherwise a refid that exists is found by the writer.
+    async fn new_order_checks(
+        &self,
+        caller: &Caller,
+        input: &TopupInput,
+    ) -> Result<Result<ValidTopup, OrderView>, TopupError> {
+        let checked = self
+            .validate(input)
+            .and_then(|valid| authorize(caller, &valid).map(|()| valid))
+            .map_err(TopupError::Rejected)
+            .and_then(|valid| self.admit().map(|()| valid));
+        let side_effects = checked.as_ref().is_ok_and(|valid| {
+            valid.product.family.delivers_pin() || crate::bills::monthly_limit(&valid.product.code).is_some()
+        });
+        if checked.is_err() || side_effects {
+            if let Some(view) = self.status_check(caller, input).await? {
+                return Ok(Err(view));
+            }
+        }
+        checked.map(Ok)
+    }
+
+    /// a final order in memory → the checks of a new order (or the
+    /// existing order, read) → verdict → place → await.
     async fn topup_or_reject(&self, caller: &Caller, input: &TopupInput) -> Result<OrderView, TopupError> {
         let merchant = &caller.merchant;
-        if let Some(view) = self.status_check(caller, input).await? {
+        if let Some(view) = self.cached_status(caller, input).await? {
             return Ok(view);
         }
-        let valid = self.validate(input).map_err(TopupError::Rejected)?;
-        authorize(caller, &valid).map_err(TopupError::Rejected)?;
-        self.admit()?;
+        let ticket = self.caches.ticket();
+        let valid = match self.new_order_checks(caller, input).await? {
+            Ok(valid) => valid,
+            Err(existing) => return Ok(existing),
+        };
         let now_ms = self.now_ms();
         let verdict = self.verdict(merchant, &valid, now_ms);
         match self.place(merchant, &valid, verdict, now_ms).await? {
-            Placed::Existing(order) | Placed::Conflict(order) => self.existing_view(merchant, order, &valid).await,
+            Placed::Existing(order) | Placed::Conflict(order) => {
+                self.caches.fill_order(ticket, &order);
+                self.existing_view(merchant, order, &valid).await
+            }
             Placed::New { order, balance, dispatch_to } => {
                 self.record_health(merchant.environment, &order.product, &order);
                 let product_name = valid.product.name.clone();
                 if order.status.is_final() {
+                    self.caches.fill_order(ticket, &order);
                     return Ok(OrderView { order, product_name, balance });
                 }
                 self.dispatch_and_wait(merchant, order, balance, dispatch_to, product_name).await
@@ -359,7 +424,7 @@ impl Engine {
                 self.store().order_by_refid(merchant.id, &order.refid).await?.unwrap_or(order)
             }
         };
-        let balance = self.store().balance(merchant.wallet_id).await?;
+        let balance = self.wallet_balance(merchant.wallet_id).await?;
         Ok(OrderView { order, product_name, balance })
     }
 
@@ -369,7 +434,7 @@ impl Engine {
         existing: OrderRow,
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
-        let balance = self.store().balance(merchant.wallet_id).await?;
+        let balance = self.wallet_balance(merchant.wallet_id).await?;
         self.view_of_existing(existing, balance, valid)
     }
 

@@ -2,9 +2,9 @@
 //! look-ups of the hot path that join them with their merchant.
 
 use tambah_domain::{Amount, Environment, StatusCode};
-use tambah_store::{ApiKeyRow, MerchantRow, Store, TokenKind, TokenRow, UserRow};
+use tambah_store::{ApiKeyRow, MerchantRow, MerchantSettings, OrderRow, Store, TokenKind, TokenRow, UserRow};
 
-use crate::fixtures::{block, create, deposit, expect_unique, insert, must, order, writer, T0};
+use crate::fixtures::{block, create, deposit, expect_unique, insert, must, order, set_order_status, writer, T0};
 
 /// API keys round-trip with their sealed secret intact and can be revoked.
 pub fn api_keys(store: &dyn Store) {
@@ -187,4 +187,72 @@ pub fn combined_lookups(store: &dyn Store) {
         (None, Amount::from_minor(5_000)),
         "no order, still the balance"
     );
+}
+
+/// The caches' change counter: it moves with each change a cached
+/// credential or final order could miss (a revoked key or token, a changed
+/// member or merchant, a final order changed), in the same transaction, and
+/// not with what only adds rows (new keys, tokens, orders) or moves an order
+/// to its final status.
+pub fn change_epoch(store: &dyn Store) {
+    let epoch = || must("change_epoch", block(store.change_epoch()));
+    let m = create(store, Environment::Staging, "epoch");
+    let user = must("user_by_username", block(store.user_by_username("epoch"))).expect("user");
+    let key = ApiKeyRow { key_id: "tbh_test_epoch".into(), merchant_id: m.id, secret_sealed: vec![9], revoked: false };
+    must("insert_api_key", block(store.insert_api_key(&key, T0)));
+    let token = TokenRow {
+        token_hash: "epoch-hash".into(),
+        kind: TokenKind::Id,
+        merchant_id: m.id,
+        user_id: user.id,
+        expires_at_ms: T0 + 1_000,
+        revoked: false,
+    };
+    must("insert_token", block(store.insert_token(&token, T0)));
+    deposit(store, Environment::Staging, m.wallet_id, Amount::from_minor(5_000));
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let pending = insert(w.as_mut(), &order(m.id, "EPOCH-1", StatusCode::ACCEPTED, Amount::from_minor(100), T0));
+    set_order_status(w.as_mut(), &pending, StatusCode::SUCCESSFUL);
+    must("commit", w.commit());
+    let quiet = epoch();
+
+    let mut steps: Vec<(&str, i64)> = Vec::new();
+    must("revoke_api_key", block(store.revoke_api_key(&key.key_id)));
+    steps.push(("a key revoked", epoch()));
+    must("revoke_token", block(store.revoke_token(&token.token_hash)));
+    steps.push(("a token revoked", epoch()));
+    must("set_password_hash", block(store.set_password_hash(user.id, "$argon2id$other")));
+    steps.push(("a member's password changed", epoch()));
+    let settings = must("merchant", block(store.merchant(m.id))).expect("merchant");
+    let update = MerchantSettings {
+        name: settings.name.clone(),
+        level: settings.level.clone(),
+        access: settings.access,
+        suspended: true,
+        api_version: settings.api_version.clone(),
+        require_api_key_for_topup: false,
+        email: String::new(),
+        rate_limit_per_s: None,
+    };
+    must("update_merchant", block(store.update_merchant(m.id, &update)));
+    steps.push(("a merchant suspended", epoch()));
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let successful = OrderRow { status: StatusCode::SUCCESSFUL, ..pending };
+    set_order_status(w.as_mut(), &successful, StatusCode::REFUND);
+    must("commit", w.commit());
+    steps.push(("a final order refunded", epoch()));
+
+    let mut last = quiet;
+    for (what, now) in steps {
+        assert!(now > last, "the change counter did not move when {what} ({last} then {now})");
+        last = now;
+    }
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let other = insert(w.as_mut(), &order(m.id, "EPOCH-2", StatusCode::ACCEPTED, Amount::from_minor(100), T0));
+    set_order_status(w.as_mut(), &other, StatusCode::PROCESSING);
+    must("commit", w.commit());
+    assert_eq!(epoch(), last, "a new order, or one moving before it is final, moves the counter");
 }

@@ -68,6 +68,7 @@ macro_rules! contract_tests {
             credentials::nonces
             credentials::nonces_kept_per_key
             credentials::combined_lookups
+            credentials::change_epoch
             orders::writer_orders
             orders::claim_due_orders
             orders::order_by_id

@@ -32,6 +32,13 @@ macro_rules! merchant_subquery {
 const AFTER_MERCHANT: usize = rows::MERCHANT_COLUMN_COUNT;
 
 impl CredentialStore for PgStore {
+    fn change_epoch(&self) -> BoxFuture<'_, Result<i64>> {
+        Box::pin(async move {
+            let row = self.query_opt("SELECT n FROM cache_epoch WHERE id = 1", &[]).await?;
+            Ok(row.map(|r| r.get::<_, i64>(0)).unwrap_or(0))
+        })
+    }
+
     fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             self.execute(

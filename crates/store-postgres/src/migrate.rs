@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_ip_allowlist.sql")),
     (18, include_str!("../migrations/0018_request_log.sql")),
     (19, include_str!("../migrations/0019_dashboard_sessions.sql")),
+    (20, include_str!("../migrations/0020_cache_epoch.sql")),
 ];
 /// Serializes migrations of nodes starting together.
 const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;

@@ -46,6 +46,10 @@ impl SqliteStore {
 }
 
 impl CredentialStore for SqliteStore {
+    fn change_epoch(&self) -> BoxFuture<'_, Result<i64>> {
+        ready(self.read(|c| c.prepare_cached("SELECT n FROM cache_epoch WHERE id = 1")?.query_row([], |r| r.get(0))))
+    }
+
     fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRow, created_at_ms: i64) -> BoxFuture<'a, Result<()>> {
         ready(self.write(|tx| {
             tx.execute(

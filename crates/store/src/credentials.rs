@@ -86,6 +86,11 @@ pub trait CredentialStore {
     /// Revokes one token (a dashboard log-out); false when there is none.
     fn revoke_token<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<bool>>;
 
+    /// The change counter of the nodes' caches (migration 0020): it moves
+    /// with every change a cached credential or final order could miss,
+    /// whoever writes it.
+    fn change_epoch(&self) -> BoxFuture<'_, Result<i64>>;
+
     /// Records a signature nonce; false when this key already used it within
     /// its window. Shared by every node of the database.
     fn remember_nonce<'a>(

@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tambah_domain::Environment;
+use tambah_domain::{AccountId, Amount, Environment};
 use tambah_store::{StoreError, SystemAccounts, Writer};
 use tokio::sync::mpsc;
 
+use crate::cache::Caches;
 use crate::ledger::BatchLedger;
 use crate::waiters::Waiters;
 use command::{Apply, Batch, Call, Command};
@@ -57,7 +58,7 @@ fn attempt(
     systems: &HashMap<Environment, SystemAccounts>,
     batch: &mut [Command],
     careful: bool,
-) -> Result<(), Abort> {
+) -> Result<Vec<(AccountId, Amount)>, Abort> {
     w.begin()?;
     let mut ledger = BatchLedger::open(w, systems, batch.iter().map(Command::wallet))?;
     let single = batch.len() == 1;
@@ -76,16 +77,24 @@ fn attempt(
         } else if single {
             // Nothing else to keep: the rollback is the whole answer.
             w.rollback()?;
-            return Ok(());
+            return Ok(Vec::new());
         } else {
             w.rollback()?;
             return Err(Abort::Retry);
         }
     }
     let now_ms = batch.iter().map(Command::now_ms).max().unwrap_or(0);
-    ledger.flush(w, now_ms)?;
+    let balances = ledger.flush(w, now_ms)?;
     w.commit()?;
-    Ok(())
+    Ok(balances)
+}
+
+/// What the writer tells once a batch is committed: the callers waiting
+/// for an order's final status, and the caches (the balances written).
+#[derive(Clone, Copy)]
+pub(crate) struct Listeners<'a> {
+    pub waiters: &'a Waiters,
+    pub caches: &'a Caches,
 }
 
 /// Runs one batch as one transaction and answers every command after the
@@ -94,15 +103,16 @@ pub(crate) fn run_batch(
     w: &mut dyn Writer,
     systems: &HashMap<Environment, SystemAccounts>,
     mut batch: Vec<Command>,
-    waiters: Option<&Waiters>,
+    listeners: Option<Listeners<'_>>,
 ) {
     let result = match attempt(w, systems, &mut batch, false) {
         Err(Abort::Retry) => attempt(w, systems, &mut batch, true),
         other => other,
     };
     match result {
-        Ok(()) => {
-            if let Some(waiters) = waiters {
+        Ok(balances) => {
+            if let Some(Listeners { waiters, caches }) = listeners {
+                caches.committed(&balances);
                 for order in batch.iter().filter_map(Command::final_order) {
                     waiters.wake(order);
                 }
@@ -215,6 +225,7 @@ pub(crate) fn spawn(
     mut w: Box<dyn Writer>,
     systems: HashMap<Environment, SystemAccounts>,
     waiters: Arc<Waiters>,
+    caches: Arc<Caches>,
     queue_max: usize,
     batch_max: usize,
 ) -> (WriterHandle, WriterThread) {
@@ -247,7 +258,8 @@ pub(crate) fn spawn(
                     }
                 }
                 if !batch.is_empty() {
-                    run_batch(w.as_mut(), &systems, batch, Some(&waiters));
+                    let listeners = Listeners { waiters: &waiters, caches: &caches };
+                    run_batch(w.as_mut(), &systems, batch, Some(listeners));
                 }
                 if stopping {
                     break;
@@ -293,7 +305,6 @@ impl WriterHandle {
 
 #[cfg(test)]
 mod tests {
-    use tambah_domain::{AccountId, Amount};
     use tambah_store::{LedgerStore, MerchantStore, NewMerchant, Store};
     use tambah_store_sqlite::SqliteStore;
     use tokio::sync::oneshot;

@@ -110,7 +110,7 @@ impl Apply for Place {
         let mut row = self.accepted_row();
         let mut transfers = OrderTransfers::default();
         let mut dispatch_to = None;
-        let refused = self.refusal(b)?;
+        let (refused, counted) = self.refusal(b)?;
         if let Some(code) = refused {
             // Final at once, nothing held.
             row.status = code;
@@ -123,6 +123,12 @@ impl Apply for Place {
                 if self.notify && refused.is_none() && row.status.is_final() {
                     b.w.insert_callback(&order_callback(&row, b.ledger.balance(self.wallet_id), self.now_ms))?;
                 }
+            }
+            // Stock taken or a bill counted for a refid that exists: fail the
+            // command so that its savepoint takes them back; the caller then
+            // reads the existing order.
+            Inserted::Exists if counted => {
+                return Err(StoreError::Unique(format!("refid {} exists (stock or count taken back)", self.refid)))
             }
             Inserted::Exists => return self.existing(b),
         }
@@ -169,18 +175,20 @@ impl Place {
 
     /// Refused before anything is held: no credit (43), no stock (45), the
     /// biller's monthly count for the account reached (54). Stock and counts
-    /// are taken only for orders that are not already known to fail.
-    fn refusal(&self, b: &mut Batch<'_>) -> Result<Option<StatusCode>, StoreError> {
+    /// are taken only for orders that are not already known to fail; the
+    /// second value tells whether they were (written in this transaction).
+    fn refusal(&self, b: &mut Batch<'_>) -> Result<(Option<StatusCode>, bool), StoreError> {
         let insufficient =
             matches!(self.verdict, Verdict::InsufficientCredit) || b.ledger.balance(self.wallet_id) < self.cost;
         if insufficient {
-            return Ok(Some(StatusCode::INSUFFICIENT_CREDIT));
+            return Ok((Some(StatusCode::INSUFFICIENT_CREDIT), false));
         }
         let known_to_fail = matches!(&self.verdict, Verdict::Decided { outcome, .. }
             if !matches!(outcome, Outcome::Delivered(_) | Outcome::Pending { .. }));
         if known_to_fail {
-            return Ok(None);
+            return Ok((None, false));
         }
+        let counted = self.track_stock || self.monthly_limit.is_some();
         let mut refused = None;
         if self.track_stock && b.w.take_stock(&self.product)? == Some(false) {
             refused = Some(StatusCode::OUT_OF_STOCK);
@@ -190,7 +198,7 @@ impl Place {
                 refused = Some(StatusCode::DUPLICATE);
             }
         }
-        Ok(refused)
+        Ok((refused, counted))
     }
 
     /// Stages the hold and, when the outcome is known, its resolution; the

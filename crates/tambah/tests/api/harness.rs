@@ -125,6 +125,10 @@ impl Drop for Db {
 }
 
 /// Runs a CLI command on `db`; returns stdout, panicking on failure.
+/// How long after a change made outside a node (the CLI) every node acts on
+/// it: the caches' bound (1 s) and a margin.
+pub const CHANGE_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_millis(1_100);
+
 pub fn cli(db: &str, args: &[&str]) -> String {
     let (ok, stdout, stderr) = cli_status(db, args);
     assert!(ok, "tambah {args:?} failed:\n{stdout}\n{stderr}");
@@ -239,6 +243,17 @@ impl Server {
 
     pub fn cli(&self, args: &[&str]) -> String {
         cli(&self.db, args)
+    }
+
+    /// Runs a CLI command that changes what the running node caches (a
+    /// merchant's settings, a key, a member), then waits out the bound
+    /// within which every node must refuse or apply it: 1 s (the node reads
+    /// the database's change counter every 100 ms, and trusts its caches for
+    /// at most 1 s without a reading).
+    pub fn cli_change(&self, args: &[&str]) -> String {
+        let out = cli(&self.db, args);
+        std::thread::sleep(CHANGE_SEEN_WITHIN);
+        out
     }
 
     /// What the server has logged so far.

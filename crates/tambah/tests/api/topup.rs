@@ -366,30 +366,30 @@ async fn http_edges_413_404_and_request_ids() {
 }
 
 #[tokio::test]
-async fn operator_settings_take_effect_at_once() {
+async fn operator_settings_take_effect_within_a_second() {
     let s = Server::start(&[]);
     let m = s.merchant(&[], "100");
     let c = Client::new(&s, &m);
 
     // Suspended: 403 with code 41, nothing stored; resumed: the same refid works.
-    let shown = s.cli(&["merchant", "update", "--account", &m.account, "--suspended", "true"]);
+    let shown = s.cli_change(&["merchant", "update", "--account", &m.account, "--suspended", "true"]);
     let v: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(v["suspended"], true);
     let r = c.topup(buy("OP-1", "D", "0123456789", "10")).await;
     assert_eq!((r.status, r.json["statuscode"].as_str()), (403, Some("41")), "{:?}", r.json);
-    s.cli(&["merchant", "update", "--account", &m.account, "--suspended", "false"]);
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--suspended", "false"]);
     assert_eq!(c.topup(buy("OP-1", "D", "0123456789", "10")).await.code(), "20");
 
     // Read-only (access 50): balance readable, topups refused.
-    s.cli(&["merchant", "update", "--account", &m.account, "--access", "50"]);
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--access", "50"]);
     let r = c.signed("GET", "/v2/balance", None).await;
     assert_eq!(r.json["data"]["access"], 50);
     let r = c.topup(buy("OP-2", "D", "0123456789", "10")).await;
     assert_eq!((r.status, r.json["statuscode"].as_str()), (403, Some("41")));
-    s.cli(&["merchant", "update", "--account", &m.account, "--access", "0"]);
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--access", "0"]);
 
     // API key required for topups: tokens get 403, signatures still work.
-    s.cli(&["merchant", "update", "--account", &m.account, "--require-api-key-for-topup", "true"]);
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--require-api-key-for-topup", "true"]);
     let token = c.login().await;
     let r = read(
         c.http
@@ -429,7 +429,7 @@ async fn a_status_check_is_a_read_and_settings_follow_the_order_rules() {
     let token = c.login().await;
     let by_token = |path: &str, method: reqwest::Method| c.http.request(method, s.url(path)).bearer_auth(&token);
     for (flag, value) in [("--suspended", "true"), ("--access", "50"), ("--require-api-key-for-topup", "true")] {
-        s.cli(&["merchant", "update", "--account", &m.account, flag, value]);
+        s.cli_change(&["merchant", "update", "--account", &m.account, flag, value]);
         let again = read(
             by_token("/v2/topup", reqwest::Method::POST)
                 .json(&buy("ST-1", "D", "0123456789", "10"))
@@ -460,12 +460,12 @@ async fn a_status_check_is_a_read_and_settings_follow_the_order_rules() {
         let key_rule = flag == "--require-api-key-for-topup";
         assert_eq!(rotate.status, if key_rule { 200 } else { 403 }, "{flag}: signed");
         let reset = if flag == "--access" { "0" } else { "false" };
-        s.cli(&["merchant", "update", "--account", &m.account, flag, reset]);
+        s.cli_change(&["merchant", "update", "--account", &m.account, flag, reset]);
     }
     let url = c.signed("GET", "/v2/callback-url", None).await;
     assert_eq!(url.json["data"]["CallbackUrl"], "", "nothing was changed");
 
-    s.cli(&["merchant", "update", "--account", &m.account, "--suspended", "true"]);
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--suspended", "true"]);
     let login = read(
         c.http
             .post(s.url("/v2/token"))
