@@ -127,7 +127,7 @@ impl Drop for Db {
 /// Runs a CLI command on `db`; returns stdout, panicking on failure.
 /// How long after a change made outside a node (the CLI) every node acts on
 /// it: the caches' bound (1 s) and a margin.
-pub const CHANGE_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_millis(1_100);
+pub const CHANGE_SEEN_WITHIN: Duration = Duration::from_millis(1_100);
 
 pub fn cli(db: &str, args: &[&str]) -> String {
     let (ok, stdout, stderr) = cli_status(db, args);
