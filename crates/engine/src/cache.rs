@@ -42,10 +42,10 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// before the caches are not trusted.
 pub const TRUST: Duration = Duration::from_secs(1);
 
-const TOKENS_MAX: usize = 10_000;
-const KEYS_MAX: usize = 10_000;
-const ORDERS_MAX: usize = 20_000;
-const BALANCES_MAX: usize = 10_000;
+const TOKENS_MAX: usize = 4_096;
+const KEYS_MAX: usize = 4_096;
+const ORDERS_MAX: usize = 4_096;
+const BALANCES_MAX: usize = 4_096;
 
 pub(crate) type TokenEntry = Arc<(TokenRow, MerchantRow, Role)>;
 pub(crate) type KeyEntry = Arc<(ApiKeyRow, MerchantRow)>;

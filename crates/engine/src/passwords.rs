@@ -85,13 +85,28 @@ impl Passwords {
     }
 }
 
+/// A password thread. Its Argon2 buffer (19 MiB with the default
+/// parameters) is kept while jobs follow one another (a log-in flood
+/// allocates nothing) and given back when the queue is empty (a quiet node
+/// does not hold it).
 fn work(rx: &Mutex<Receiver<Job>>) {
     let mut scratch = Scratch::default();
     loop {
         // The lock is held only to take one job.
-        let job = match rx.lock().map(|r| r.recv()) {
-            Ok(Ok(job)) => job,
+        let next = match rx.lock().map(|r| r.try_recv()) {
+            Ok(Ok(job)) => Some(job),
+            Ok(Err(std::sync::mpsc::TryRecvError::Empty)) => None,
             _ => return,
+        };
+        let job = match next {
+            Some(job) => job,
+            None => {
+                scratch = Scratch::default();
+                match rx.lock().map(|r| r.recv()) {
+                    Ok(Ok(job)) => job,
+                    _ => return,
+                }
+            }
         };
         match job {
             Job::Verify { password, phc, then_hash, reply } => {

@@ -85,7 +85,19 @@ fn busy(retries: i32) -> bool {
     true
 }
 
+/// SQLite's page cache of the writer's connection, in KiB: the pages every
+/// batch touches (the newest index pages, the wallets) stay in memory.
+const WRITER_CACHE_KIB: i64 = 16_000;
+/// The page cache of every other connection (readers, nonces, the CLI's
+/// writes): the operating system caches the file too, and eight readers
+/// with the writer's cache each would hold 128 MB.
+const READER_CACHE_KIB: i64 = 2_000;
+
 fn open(path: &Path) -> Result<Connection> {
+    open_with_cache(path, READER_CACHE_KIB)
+}
+
+fn open_with_cache(path: &Path, cache_kib: i64) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -95,10 +107,10 @@ fn open(path: &Path) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -16000;",
+         PRAGMA foreign_keys = ON;",
     )
     .map_err(err)?;
+    conn.pragma_update(None, "cache_size", -cache_kib).map_err(err)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -267,7 +279,7 @@ impl rusqlite::types::FromSql for StoredCode {
 
 impl Store for SqliteStore {
     fn writer(&self) -> Result<Box<dyn Writer>> {
-        Ok(Box::new(SqliteWriter::new(open(&self.path)?)))
+        Ok(Box::new(SqliteWriter::new(open_with_cache(&self.path, WRITER_CACHE_KIB)?)))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
