@@ -298,15 +298,16 @@ impl Engine {
     /// Checks an `Authorization` header value: `Bearer <token>` (the scheme in
     /// any case, RFC 7235) or the raw token.
     pub async fn authenticate_token(&self, authorization: &str) -> Result<Caller, AuthError> {
-        let hash = token_hash(bearer_token(authorization));
-        let found = match self.caches.token(&hash) {
+        // The cache is keyed by the token itself: a hit hashes nothing.
+        let token = bearer_token(authorization);
+        let found = match self.caches.token(token) {
             Some(entry) => Some(entry),
             None => {
                 let ticket = self.caches.ticket();
-                let found = self.store().token_with_merchant(&hash).await.map_err(AuthError::store)?;
+                let found = self.store().token_with_merchant(&token_hash(token)).await.map_err(AuthError::store)?;
                 let found = found.map(std::sync::Arc::new);
                 if let Some(entry) = &found {
-                    self.caches.fill_token(ticket, &hash, entry.clone());
+                    self.caches.fill_token(ticket, token, entry.clone());
                 }
                 found
             }

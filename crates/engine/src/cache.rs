@@ -153,12 +153,13 @@ impl Caches {
         }
     }
 
-    pub(crate) fn token(&self, token_hash: &str) -> Option<TokenEntry> {
-        self.trusted().then(|| self.tokens.get(token_hash)).flatten()
+    /// A bearer token's entry, by the token as sent (a hit costs no hash).
+    pub(crate) fn token(&self, token: &str) -> Option<TokenEntry> {
+        self.trusted().then(|| self.tokens.get(token)).flatten()
     }
 
-    pub(crate) fn fill_token(&self, ticket: Ticket, token_hash: &str, entry: TokenEntry) {
-        self.fill(&self.tokens, ticket, token_hash.to_owned(), entry);
+    pub(crate) fn fill_token(&self, ticket: Ticket, token: &str, entry: TokenEntry) {
+        self.fill(&self.tokens, ticket, token.to_owned(), entry);
     }
 
     pub(crate) fn key(&self, key_id: &str) -> Option<KeyEntry> {

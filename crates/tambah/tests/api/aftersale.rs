@@ -478,7 +478,7 @@ async fn refunds_and_disputes() {
         (Some("D-1"), Some("open"), Some("a@b.my"))
     );
     let id = case["id"].as_i64().unwrap().to_string();
-    s.cli(&["dispute", "resolve", &id, "--resolution", "provider confirmed non-delivery", "--refund"]);
+    s.cli_change(&["dispute", "resolve", &id, "--resolution", "provider confirmed non-delivery", "--refund"]);
     assert!(s.cli(&["dispute", "list"]).trim().is_empty());
     assert!(s.cli(&["dispute", "list", "--all"]).contains("provider confirmed"));
 

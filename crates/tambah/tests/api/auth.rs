@@ -176,7 +176,7 @@ async fn revocations_made_outside_the_node_are_refused_within_a_second() {
     while new_order().send().await.unwrap().status() != 403 {
         assert!(since.elapsed() < std::time::Duration::from_secs(1), "a suspension not acted on after 1 s");
     }
-    s.cli(&["merchant", "update", "--account", &m.account, "--suspended", "false"]);
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--suspended", "false"]);
     // A second key for the same merchant works.
     let out: serde_json::Value =
         serde_json::from_str(&s.cli(&["key", "create", "--account", &m.account, "--json"])).unwrap();

@@ -157,7 +157,7 @@ async fn a_merchant_past_its_rate_is_told_when_to_come_back() {
         .collect();
     assert!(left.windows(2).all(|w| w[1] <= w[0]) && left.last() < left.first(), "{left:?}");
 
-    server.cli(&["merchant", "update", "--account", &m.account, "--rate-limit", "1000"]);
+    server.cli_change(&["merchant", "update", "--account", &m.account, "--rate-limit", "1000"]);
     for _ in 0..20 {
         assert_eq!(client.signed("GET", "/v2/balance", None).await.status, 200, "the merchant's own figure");
     }
