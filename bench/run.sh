@@ -50,6 +50,7 @@ if [[ -z $ONLY || $ONLY == ceilings ]]; then
 echo "== ceilings"
 $TOOL ceiling-http 127.0.0.1:18401 > "$WORK/c1" 2>&1 & PIDS+=($!); wait_listening "$WORK/c1"
 wrk_row "ceiling: axum, trivial route" "GET /" -- http://127.0.0.1:18401/
+TAMBAH_TOKEN=canned TAMBAH_RUN=canned TAMBAH_MODE=status wrk_row "ceiling: axum, canned status answer, the status checks' wrk script" "POST, Lua-built requests, answers read in Lua" -- -s bench/topup.lua http://127.0.0.1:18401
 $TOOL ceiling-writer 127.0.0.1:18402 "$WORK/ceiling.db" > "$WORK/c2" 2>&1 & PIDS+=($!); wait_listening "$WORK/c2"
 wrk_row "ceiling: axum + bare SQLite group-commit writer" "2 INSERTs per request, WAL, synchronous=FULL" -- -s bench/post.lua http://127.0.0.1:18402/
 kill "${PIDS[@]}" 2>/dev/null || true; PIDS=()
@@ -185,4 +186,7 @@ ratio "SQLite: topups, closed loop" "ceiling: axum + bare SQLite group-commit wr
 ratio "SQLite: status checks" "ceiling: axum, trivial route"
 ratio "PostgreSQL: topups, closed loop" "ceiling: pgbench, one transaction per topup, 16 clients"
 ratio "PostgreSQL: status checks" "ceiling: axum, trivial route"
+echo "   beside the goals: status checks against axum answering the same wrk script with a canned answer"
+ratio "SQLite: status checks" "ceiling: axum, canned status answer, the status checks' wrk script"
+ratio "PostgreSQL: status checks" "ceiling: axum, canned status answer, the status checks' wrk script"
 if [[ -f "$WORK/notes.txt" ]]; then echo; cat "$WORK/notes.txt"; fi

@@ -1,7 +1,10 @@
 //! `tambah-bench`: the tools behind `bench/run.sh`.
 //!
 //! - `ceiling-http ADDR`: axum answering a trivial route (`GET /`), the ceiling
-//!   of the HTTP stack alone.
+//!   of the HTTP stack alone; and `POST /v2/topup` with a canned answer of a
+//!   real status check's size, read whole but not parsed: the ceiling of the
+//!   HTTP stack under the same wrk script as the status checks (which builds
+//!   each request and reads each answer in Lua, on the same cores).
 //! - `ceiling-writer ADDR DB`: axum plus one SQLite writer thread committing
 //!   each batch of queued requests as one transaction (WAL, synchronous=FULL),
 //!   two statements per request: the ceiling of durable group commit.
@@ -71,11 +74,19 @@ fn main() {
 }
 
 async fn ceiling_http(addr: &str) {
-    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" })).route(
+        "/v2/topup",
+        axum::routing::post(|_body: axum::body::Bytes| async {
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], CANNED_STATUS)
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     println!("listening");
     axum::serve(listener, app).await.expect("serve");
 }
+
+/// A status check's answer as tambah sends it (2023-10-01 format).
+const CANNED_STATUS: &str = r#"{"statuscode":"20","status":"Successful","account":"0123456789","product":"D","amount":"10.00","sn":"SIM-r12345-seed-17","pin":"","expiry":"","cost":"9.70","balance":"89990302.10","remarks":"","refid":"r12345-seed-17","timestamp":"2026-12-07 11:20:01","note":""}"#;
 
 type Job = oneshot::Sender<()>;
 
