@@ -85,7 +85,7 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
     match state.engine.topup(&req.caller, &input).await {
         Ok(mut view) => {
             absolutize(&mut view.order.voucherlink, &state.config.public_url);
-            Ok((Http::OK, Json(Envelope::from_view(&view).render(shape))).into_response())
+            Ok((Http::OK, Json(Envelope::from_view(&view).body(shape))).into_response())
         }
         Err(TopupError::Rejected(r)) => {
             let http = http_status(r.kind);
@@ -170,6 +170,6 @@ impl Refusal<'_> {
             note: String::new(),
             voucherlink: String::new(),
         };
-        (self.http, Json(envelope.render(shape))).into_response()
+        (self.http, Json(envelope.body(shape))).into_response()
     }
 }

@@ -13,7 +13,7 @@ mod version;
 use tambah_domain::time::MytDateTime;
 
 pub(crate) use envelope::metadata;
-pub use money::{money, unit_price_text};
+pub use money::{money, money_number, unit_price_text};
 pub use order::{absolutize, order_body, Shape};
 pub use version::ApiVersion;
 

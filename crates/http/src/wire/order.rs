@@ -2,12 +2,13 @@
 //! seed (`2023-10-01`), current (`2025-05-20`) and v1 shapes. Callbacks carry
 //! the same body, rendered in the merchant's version.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Number, Value};
 use tambah_domain::{Amount, StatusCode};
 use tambah_engine::OrderView;
 use tambah_store::OrderRow;
 
-use super::{money, myt, ApiVersion};
+use super::{money_number, myt, ApiVersion};
 
 /// Which of the three bodies to render.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,11 +86,17 @@ impl Envelope {
         }
     }
 
+    /// The body as a JSON value (callbacks, stored answers).
     pub(crate) fn render(&self, shape: Shape) -> Value {
+        serde_json::to_value(self.body(shape)).expect("an envelope is JSON")
+    }
+
+    /// The body, serialized straight to bytes by `Json` (no map built).
+    pub(crate) fn body(&self, shape: Shape) -> Body<'_> {
         match shape {
-            Shape::Version(ApiVersion::Seed) => self.seed(),
-            Shape::Version(ApiVersion::Current) => self.current(),
-            Shape::V1 => self.v1(),
+            Shape::Version(ApiVersion::Seed) => Body::Seed(self.seed()),
+            Shape::Version(ApiVersion::Current) => Body::Current { data: self.current() },
+            Shape::V1 => Body::V1 { data: self.v1() },
         }
     }
 
@@ -98,46 +105,46 @@ impl Envelope {
     }
 
     /// Flat, every value a string but cost and balance (cents).
-    fn seed(&self) -> Value {
-        json!({
-            "statuscode": self.code.code().to_string(),
-            "status": self.code.status_word(),
-            "account": self.account,
-            "product": self.product,
-            "amount": self.amount_text,
-            "sn": self.sn,
-            "pin": self.pin,
-            "expiry": self.expiry,
-            "cost": self.cost.to_cents(),
-            "balance": self.balance.to_cents(),
-            "remarks": self.remarks,
-            "refid": self.refid,
-            "timestamp": self.timestamp(),
-            "note": self.note,
-        })
+    fn seed(&self) -> Seed<'_> {
+        Seed {
+            statuscode: self.code.code().to_string(),
+            status: self.code.status_word(),
+            account: &self.account,
+            product: &self.product,
+            amount: &self.amount_text,
+            sn: &self.sn,
+            pin: &self.pin,
+            expiry: &self.expiry,
+            cost: self.cost.to_cents(),
+            balance: self.balance.to_cents(),
+            remarks: &self.remarks,
+            refid: &self.refid,
+            timestamp: self.timestamp(),
+            note: &self.note,
+        }
     }
 
     /// Under `data`, amounts as numbers, the live API's spelling of 20.
-    fn current(&self) -> Value {
-        json!({"data": {
-            "statusCode": self.code.code(),
-            "status": if self.code == StatusCode::SUCCESSFUL { "Succesful" } else { self.code.status_word() },
-            "account": self.account,
-            "product": self.product,
-            "productName": self.product_name,
+    fn current(&self) -> Current<'_> {
+        Current {
+            status_code: self.code.code(),
+            status: if self.code == StatusCode::SUCCESSFUL { "Succesful" } else { self.code.status_word() },
+            account: &self.account,
+            product: &self.product,
+            product_name: &self.product_name,
             // A number, or null for a refused request whose amount is not one.
-            "amount": self.amount.map(money).unwrap_or(Value::Null),
-            "sn": self.sn,
-            "pin": self.pin,
-            "expiry": self.expiry,
-            "cost": money(self.cost),
-            "balance": money(self.balance),
-            "remarks": self.remarks,
-            "refid": self.refid,
-            "timestamp": self.timestamp(),
-            "note": self.note,
-            "voucherlink": self.voucherlink,
-        }})
+            amount: self.amount.map(money_number),
+            sn: &self.sn,
+            pin: &self.pin,
+            expiry: &self.expiry,
+            cost: money_number(self.cost),
+            balance: money_number(self.balance),
+            remarks: &self.remarks,
+            refid: &self.refid,
+            timestamp: self.timestamp(),
+            note: &self.note,
+            voucherlink: &self.voucherlink,
+        }
     }
 
     /// v1 SDKs loop until Succesful or Failed: every final code other than 20
@@ -147,24 +154,87 @@ impl Envelope {
     /// (the SDK keeps its whole ringgit, 132; the exact amount is in the
     /// transaction listing), and `null` when it is not a number at all.
     /// v1 has no `pin` or `expiry`: a voucher's are in `sn` (see [`v1_sn`]).
-    fn v1(&self) -> Value {
-        json!({"data": {
-            "status": match self.code.code() {
+    fn v1(&self) -> V1<'_> {
+        V1 {
+            status: match self.code.code() {
                 20 => "Succesful",
                 c if c >= 40 => "Failed",
                 _ => "Processing",
             },
-            "account": self.account,
-            "product": self.product,
-            "amount": self.amount.map(money).unwrap_or(Value::Null),
-            "sn": v1_sn(&self.sn, &self.pin, &self.expiry),
-            "cost": self.cost.to_cents(),
-            "balance": self.balance.to_cents(),
-            "remarks": self.remarks,
-            "refid": self.refid,
-            "timestamp": self.timestamp(),
-        }})
+            account: &self.account,
+            product: &self.product,
+            amount: self.amount.map(money_number),
+            sn: v1_sn(&self.sn, &self.pin, &self.expiry),
+            cost: self.cost.to_cents(),
+            balance: self.balance.to_cents(),
+            remarks: &self.remarks,
+            refid: &self.refid,
+            timestamp: self.timestamp(),
+        }
     }
+}
+
+/// An order's body in one of its shapes; fields serialize in the order
+/// written here, the order the wire shows them in.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum Body<'a> {
+    Seed(Seed<'a>),
+    Current { data: Current<'a> },
+    V1 { data: V1<'a> },
+}
+
+#[derive(Serialize)]
+pub(crate) struct Seed<'a> {
+    statuscode: String,
+    status: &'a str,
+    account: &'a str,
+    product: &'a str,
+    amount: &'a str,
+    sn: &'a str,
+    pin: &'a str,
+    expiry: &'a str,
+    cost: String,
+    balance: String,
+    remarks: &'a str,
+    refid: &'a str,
+    timestamp: String,
+    note: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Current<'a> {
+    status_code: u8,
+    status: &'a str,
+    account: &'a str,
+    product: &'a str,
+    product_name: &'a str,
+    amount: Option<Number>,
+    sn: &'a str,
+    pin: &'a str,
+    expiry: &'a str,
+    cost: Number,
+    balance: Number,
+    remarks: &'a str,
+    refid: &'a str,
+    timestamp: String,
+    note: &'a str,
+    voucherlink: &'a str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct V1<'a> {
+    status: &'a str,
+    account: &'a str,
+    product: &'a str,
+    amount: Option<Number>,
+    sn: String,
+    cost: String,
+    balance: String,
+    remarks: &'a str,
+    refid: &'a str,
+    timestamp: String,
 }
 
 /// v1's `sn`: the serial alone, or for a voucher every part the product

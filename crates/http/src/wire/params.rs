@@ -8,6 +8,7 @@
 //! last. `extras` is a flat object of names to strings or numbers: nested
 //! values, `null` and booleans are refused (`invalid_extras`).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 
@@ -197,11 +198,13 @@ pub(crate) fn duplicated(form: &[u8], repeatable: &[&str]) -> Option<String> {
 }
 
 /// The path (`amount`, `extras.ic_number`, `list[2].a`) of the first key a
-/// JSON document gives twice in one object, read without building anything.
+/// JSON document gives twice in one object, read without building anything:
+/// keys are borrowed from the body where they have no escapes, and a path
+/// is written out only for the key found twice.
 fn duplicate_json_key(body: &[u8]) -> Result<Option<String>, serde_json::Error> {
     let found = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(body);
-    let read = DuplicateKeys { path: String::new(), found: &found }.deserialize(&mut de).and_then(|()| de.end());
+    let read = DuplicateKeys { at: None, found: &found }.deserialize(&mut de).and_then(|()| de.end());
     match (found.into_inner(), read) {
         (Some(path), _) => Ok(Some(path)),
         (None, Ok(())) => Ok(None),
@@ -209,10 +212,31 @@ fn duplicate_json_key(body: &[u8]) -> Result<Option<String>, serde_json::Error> 
     }
 }
 
+/// Where a value sits: a key of an object or an index of a list, below its
+/// parent's place (`None` for the document).
+enum Place<'a> {
+    Key(Option<&'a Place<'a>>, &'a str),
+    Index(Option<&'a Place<'a>>, usize),
+}
+
+impl Place<'_> {
+    fn path(&self) -> String {
+        let (parent, own) = match self {
+            Place::Key(parent, key) => (parent, key.to_string()),
+            Place::Index(parent, i) => (parent, format!("[{i}]")),
+        };
+        match (parent, self) {
+            (None, _) => own,
+            (Some(p), Place::Key(..)) => format!("{}.{own}", p.path()),
+            (Some(p), Place::Index(..)) => format!("{}{own}", p.path()),
+        }
+    }
+}
+
 /// A visitor over any JSON value that stops at the first key given twice
 /// in one object, leaving its path in `found`.
 struct DuplicateKeys<'a> {
-    path: String,
+    at: Option<&'a Place<'a>>,
     found: &'a RefCell<Option<String>>,
 }
 
@@ -257,24 +281,55 @@ impl<'de> Visitor<'de> for DuplicateKeys<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0;
-        while seq.next_element_seed(DuplicateKeys { path: format!("{}[{i}]", self.path), found: self.found })?.is_some()
-        {
+        loop {
+            let place = Place::Index(self.at, i);
+            if seq.next_element_seed(DuplicateKeys { at: Some(&place), found: self.found })?.is_none() {
+                return Ok(());
+            }
             i += 1;
         }
-        Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
-            if !seen.insert(key) {
-                *self.found.borrow_mut() = Some(path);
+        // Bodies have a handful of keys: a list beats hashing them.
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if seen.contains(&key) {
+                *self.found.borrow_mut() = Some(Place::Key(self.at, &key).path());
                 return Err(de::Error::custom("a key is given twice"));
             }
-            map.next_value_seed(DuplicateKeys { path, found: self.found })?;
+            let place = Place::Key(self.at, &key);
+            map.next_value_seed(DuplicateKeys { at: Some(&place), found: self.found })?;
+            seen.push(key);
         }
         Ok(())
+    }
+}
+
+/// An object's key, borrowed from the body unless it has escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
 }
 
