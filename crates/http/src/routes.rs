@@ -1,9 +1,14 @@
 //! The whole API as one `Router`: one router per resource merged, the
-//! fallback 404, and the layers every request passes, outermost first:
-//! request id; every error answered as JSON; the body read whole within its
-//! size limit and timeout; a query string naming a parameter twice refused;
-//! then an in-flight permit (load shedding), so that a request only holds
-//! one once it is complete.
+//! fallback 404, and the front door every request passes, in order: request
+//! id and access log; panics contained; every error answered as JSON; the
+//! client's address and block mode; shedding on lag; the body read whole
+//! within its size limit and timeout; a known API version; a query string
+//! naming a parameter twice refused; then an in-flight permit (load
+//! shedding), so that a request only holds one once it is complete.
+
+// A front-door step answers a request it refuses as `Err(Response)`: rare,
+// and `?` reads better than boxing every refusal.
+#![allow(clippy::result_large_err)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,39 +55,91 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
     let reading = BodyRead { limit: body_limit, timeout: state.config.body_timeout };
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.max_in_flight.max(1)));
     let shedding = Shedding { permits, lag: crate::lag::Lag::start(), target: state.config.shed_lag };
-    // One stack applied once (outermost first): `Router::layer` boxes each
-    // layer around every route, and each request then cloned and dropped nine
-    // boxed services (a tenth of a status check's CPU, bench/profiles).
-    let stack = tower::ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id))
-        .layer(axum::middleware::from_fn(contain_panics))
-        .layer(axum::middleware::from_fn(json_errors))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), client_address))
-        .layer(axum::middleware::from_fn_with_state(shedding.clone(), shed_on_lag))
-        .layer(axum::middleware::from_fn_with_state(reading, read_body))
-        .layer(axum::middleware::from_fn(known_api_version))
-        .layer(axum::middleware::from_fn(single_valued_query))
-        .layer(axum::middleware::from_fn_with_state(shedding, shed_load))
-        .layer(DefaultBodyLimit::max(body_limit));
-    resources().fallback(not_found).layer(stack).with_state(state)
+    // The front's steps are plain functions called in order by one
+    // middleware: a layer per step costs a boxed service cloned and a boxed
+    // future per request each (a tenth of a status check's CPU with nine).
+    let front = Arc::new(Front { state: state.clone(), reading, shedding });
+    resources()
+        .fallback(not_found)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(front, front_door))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .with_state(state)
+}
+
+/// What the front door needs.
+struct Front {
+    state: Arc<AppState>,
+    reading: BodyRead,
+    shedding: Shedding,
+}
+
+/// Every request, outermost first: an id and the access log line; a panic
+/// in what follows contained; every error answered as JSON; the client's
+/// address (and IIMMPACT's block mode); shedding on the runtime's lag; the
+/// body read whole; a known `X-Api-Version`; a single-valued query string;
+/// an in-flight permit; then the route.
+async fn front_door(State(front): State<Arc<Front>>, mut req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    let started = std::time::Instant::now();
+    let note = AccessNote::default();
+    req.extensions_mut().insert(note.clone());
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let id = request_id(req.headers());
+    let res = match std::panic::AssertUnwindSafe(guarded(&front, &method, &path, req, next)).catch_unwind().await {
+        Ok(res) => res,
+        Err(panic) => panic_answer(&path, panic),
+    };
+    log_answer(&front.state, &note, (&method, &path, id), started, res).await
+}
+
+/// The steps inside the panic guard; each either passes the request on or
+/// answers it.
+async fn guarded(front: &Front, method: &Method, path: &str, mut req: Request, next: Next) -> Response {
+    let res = match admit(front, &mut req) {
+        Ok(()) => match read_body(front.reading, req).await {
+            Ok(req) => match checked(&req) {
+                Ok(()) => match front.shedding.permits.try_acquire() {
+                    Ok(_permit) => next.run(req).await,
+                    Err(_) => too_many_in_flight(),
+                },
+                Err(res) => res,
+            },
+            Err(res) => res,
+        },
+        Err(res) => res,
+    };
+    json_errors(method, path, res).await
+}
+
+/// Before the body is read: the client's address and the node's lag.
+fn admit(front: &Front, req: &mut Request) -> Result<(), Response> {
+    client_address(&front.state, req)?;
+    shed_on_lag(&front.shedding, req)
+}
+
+/// Once the body is read: the version header and the query string.
+fn checked(req: &Request) -> Result<(), Response> {
+    known_api_version(req)?;
+    single_valued_query(req)
 }
 
 /// Resolves the client's address once (through the operator's trusted
 /// proxies) for every limit keyed by address, then applies IIMMPACT's block
 /// mode when the operator turned it on: every request but `/health` counts
 /// against its address, before anything is read.
-async fn client_address(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+fn client_address(state: &AppState, req: &mut Request) -> Result<(), Response> {
     let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     if let Some(peer) = peer {
         let ip = crate::limits::resolve_client(peer, req.headers(), &state.config.trusted_proxies);
         req.extensions_mut().insert(crate::limits::ClientAddr(ip));
         if req.uri().path() != "/health" {
-            if let Err(blocked) = state.limits.every_request(ip) {
-                return blocked.into_response();
-            }
+            state.limits.every_request(ip).map_err(IntoResponse::into_response)?;
         }
     }
-    next.run(req).await
+    Ok(())
 }
 
 /// How a request body is read.
@@ -95,28 +152,28 @@ struct BodyRead {
 /// Reads the body whole before anything else: more than the limit is 413
 /// (at once when `Content-Length` says so), a body not received within the
 /// timeout is 408 and the connection is closed.
-async fn read_body(State(reading): State<BodyRead>, req: Request, next: Next) -> Response {
+async fn read_body(reading: BodyRead, req: Request) -> Result<Request, Response> {
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > reading.limit as u64) {
-        return too_large(reading.limit);
+        return Err(too_large(reading.limit));
     }
     let (parts, body) = req.into_parts();
     let bytes = match tokio::time::timeout(reading.timeout, axum::body::to_bytes(body, reading.limit)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) if is_length_limit(&e) => return too_large(reading.limit),
+        Ok(Err(e)) if is_length_limit(&e) => return Err(too_large(reading.limit)),
         // The client went away mid-body: nobody reads this answer.
         Ok(Err(_)) => {
-            return ApiError::bad_request("bad_request", "the request body could not be read").into_response()
+            return Err(ApiError::bad_request("bad_request", "the request body could not be read").into_response())
         }
         Err(_) => {
             let body = serde_json::json!({"error": "request_timeout",
                 "message": format!("the request body was not received within {} s", reading.timeout.as_secs())});
             let mut res = (StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response();
             res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return res;
+            return Err(res);
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
@@ -148,40 +205,27 @@ const REPEATABLE: &[&str] = &["status", "status[]"];
 
 /// A query string that names a parameter twice is refused: which value
 /// counts would otherwise depend on the parser that reads it.
-async fn single_valued_query(req: Request, next: Next) -> Response {
-    if let Some(name) = req.uri().query().and_then(|q| params::duplicated(q.as_bytes(), REPEATABLE)) {
-        return params::duplicate(&name).into_response();
+fn single_valued_query(req: &Request) -> Result<(), Response> {
+    match req.uri().query().and_then(|q| params::duplicated(q.as_bytes(), REPEATABLE)) {
+        Some(name) => Err(params::duplicate(&name).into_response()),
+        None => Ok(()),
     }
-    next.run(req).await
 }
 
 /// A handler that panics (a bug) answers 500 in the API's shape, logged at
 /// error with its message, instead of the connection closing with no answer
 /// at all; the node goes on serving.
-async fn contain_panics(req: Request, next: Next) -> Response {
-    use futures_util::FutureExt;
-    let path = req.uri().path().to_owned();
-    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
-        Ok(res) => res,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(path, panic = what, "a handler panicked");
-            ApiError::Internal("a handler panicked".into()).into_response()
-        }
-    }
+fn panic_answer(path: &str, panic: Box<dyn std::any::Any + Send>) -> Response {
+    let what =
+        panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
+    tracing::error!(path, panic = what.unwrap_or_default(), "a handler panicked");
+    ApiError::Internal("a handler panicked".into()).into_response()
 }
 
 /// Every error is JSON in the API's shape: axum answers some itself (405
 /// with `Allow`, an extractor's 400, 415 or 422) in plain text or with no
 /// body at all. Headers are kept; 5xx bodies say nothing internal.
-async fn json_errors(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let res = next.run(req).await;
+async fn json_errors(method: &Method, path: &str, res: Response) -> Response {
     let status = res.status();
     let is_json = res
         .headers()
@@ -220,8 +264,6 @@ async fn json_errors(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(body.to_string()))
 }
 
-/// Sheds load past `max_in_flight` requests: a fast 503 beats a queue that
-/// grows until memory runs out.
 /// What sheds load: the in-flight cap and the runtime's standing lag.
 #[derive(Clone)]
 struct Shedding {
@@ -233,28 +275,24 @@ struct Shedding {
 /// Before the body is read: while the runtime's lag stands above its
 /// target the node is past what its cores can do, and a new request is
 /// answered 503 at once (`/health` excepted: a busy node is not a dead one).
-async fn shed_on_lag(State(shedding): State<Shedding>, req: Request, next: Next) -> Response {
+fn shed_on_lag(shedding: &Shedding, req: &Request) -> Result<(), Response> {
     let lagging = !shedding.target.is_zero() && shedding.lag.standing() > shedding.target;
     if lagging && req.uri().path() != "/health" {
-        return ApiError::Unavailable("overloaded: the runtime lags".into()).into_response();
+        return Err(ApiError::Unavailable("overloaded: the runtime lags".into()).into_response());
     }
-    next.run(req).await
+    Ok(())
 }
 
-async fn shed_load(State(shedding): State<Shedding>, req: Request, next: Next) -> Response {
-    match shedding.permits.try_acquire() {
-        Ok(_permit) => next.run(req).await,
-        Err(_) => {
-            let mut res = ApiError::Unavailable("too many requests in flight".into()).into_response();
-            res.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
-            res
-        }
-    }
+/// Past `max_in_flight` requests: a fast 503 beats a queue that grows until
+/// memory runs out.
+fn too_many_in_flight() -> Response {
+    let mut res = ApiError::Unavailable("too many requests in flight".into()).into_response();
+    res.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+    res
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// Every response carries `X-Request-Id`: the caller's (if sane) or a new one.
 /// What the access log line says about a request beyond its method, path,
 /// status and latency: filled in by the handlers that learn it (the
 /// authenticated merchant, a topup's refid). Never a secret.
@@ -296,28 +334,33 @@ impl AccessNote {
     }
 }
 
-/// Gives each request an id (the caller's `X-Request-Id` if sane) and logs
-/// one line per answer at `info` under the target `tambah::access`: method,
-/// path (never the query, which may carry a callback URL's secrets),
-/// status, latency, and the merchant and refid where known.
-async fn request_id(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let note = AccessNote::default();
-    req.extensions_mut().insert(note.clone());
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let given = req
-        .headers()
+/// Every response carries `X-Request-Id`: the caller's (if sane) or a new one.
+fn request_id(headers: &axum::http::HeaderMap) -> HeaderValue {
+    let given = headers
         .get("x-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned();
-    let id = given.unwrap_or_else(|| {
+    given.unwrap_or_else(|| {
         let n = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
         HeaderValue::from_str(&format!("{:08x}-{n:012x}", std::process::id())).expect("hex is a valid header")
-    });
-    let mut res = next.run(req).await;
-    rate_headers(&note, &mut res);
+    })
+}
+
+/// The answer's rate and id headers, the merchant's request log for a
+/// failure, and one access log line per answer at `info` under the target
+/// `tambah::access`: method, path (never the query, which may carry a
+/// callback URL's secrets), status, latency, and the merchant and refid
+/// where known.
+async fn log_answer(
+    state: &AppState,
+    note: &AccessNote,
+    (method, path, id): (&Method, &str, HeaderValue),
+    started: std::time::Instant,
+    mut res: Response,
+) -> Response {
+    rate_headers(note, &mut res);
     if res.status().as_u16() >= 400 {
-        res = log_failed_request(&state, &note, (&method, &path, &id), res).await;
+        res = log_failed_request(state, note, (method, path, &id), res).await;
     }
     if tracing::enabled!(target: "tambah::access", tracing::Level::INFO) {
         let fields = note.0.lock().expect("access note");
@@ -398,18 +441,18 @@ fn rate_headers(note: &AccessNote, res: &mut Response) {
 /// An `X-Api-Version` the server does not know is refused on every route
 /// (400), not only on those whose answer has versions: a client that asks
 /// for a version it will not get should hear so at once.
-async fn known_api_version(req: Request, next: Next) -> Response {
+fn known_api_version(req: &Request) -> Result<(), Response> {
     if let Some(v) = req.headers().get("x-api-version") {
         let text = v.to_str().unwrap_or("");
         if crate::wire::ApiVersion::parse(text.trim()).is_none() {
-            return ApiError::BadRequest {
+            return Err(ApiError::BadRequest {
                 code: "invalid_api_version",
                 message: format!("X-Api-Version {text:?} is not one of 2023-10-01, 2025-05-20"),
             }
-            .into_response();
+            .into_response());
         }
     }
-    next.run(req).await
+    Ok(())
 }
 
 #[cfg(test)]
@@ -421,20 +464,26 @@ mod tests {
     /// A panicking handler answers 500 with a JSON body; the next request is served.
     #[tokio::test]
     async fn a_panicking_handler_answers_500() {
+        use futures_util::FutureExt;
         async fn boom() -> &'static str {
             panic!("deliberate")
         }
-        let app = axum::Router::new()
-            .route("/boom", get(boom))
-            .route("/ok", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn(super::json_errors))
-            .layer(axum::middleware::from_fn(super::contain_panics));
-        let res = app.clone().oneshot(axum::http::Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        let app = axum::Router::new().route("/boom", get(boom)).route("/ok", get(|| async { "ok" }));
+        let call = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let req = axum::http::Request::get(path).body(Body::empty()).unwrap();
+                match std::panic::AssertUnwindSafe(app.oneshot(req)).catch_unwind().await {
+                    Ok(res) => super::json_errors(&axum::http::Method::GET, path, res.unwrap()).await,
+                    Err(panic) => super::panic_answer(path, panic),
+                }
+            }
+        };
+        let res = call("/boom").await;
         assert_eq!(res.status(), 500);
         let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["error"], "internal_error", "{json}");
-        let res = app.oneshot(axum::http::Request::get("/ok").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(call("/ok").await.status(), 200);
     }
 }
