@@ -185,6 +185,13 @@ impl Caches {
         }
     }
 
+    /// Forgets an order this node just changed (a success reversed to 53):
+    /// a read of its old row still in flight cannot fill it back either.
+    pub(crate) fn forget_order(&self, merchant_id: MerchantId, refid: &str) {
+        self.generation.fetch_add(1, SeqCst);
+        self.orders.remove(&(merchant_id, refid.to_owned()));
+    }
+
     /// A wallet's balance known within [`TRUST`].
     pub(crate) fn balance(&self, wallet_id: AccountId) -> Option<Amount> {
         if !self.trusted() {
@@ -297,6 +304,22 @@ mod tests {
         c.clear();
         c.fill_balance(t, AccountId::new(3), Amount::from_minor(5));
         assert!(c.balance(AccountId::new(3)).is_none());
+    }
+
+    #[test]
+    fn a_forgotten_order_is_gone_and_a_read_from_before_cannot_put_it_back() {
+        let c = Caches::new(true);
+        c.observe(Ok(1));
+        let before = c.ticket();
+        c.fill_order(before, &order("A", StatusCode::SUCCESSFUL));
+        c.fill_order(before, &order("B", StatusCode::SUCCESSFUL));
+        c.forget_order(MerchantId::new(7), "A");
+        assert!(c.order(MerchantId::new(7), "A").is_none());
+        assert!(c.order(MerchantId::new(7), "B").is_some(), "only that order goes");
+        c.fill_order(before, &order("A", StatusCode::SUCCESSFUL));
+        assert!(c.order(MerchantId::new(7), "A").is_none(), "the old row read before fills nothing");
+        c.fill_order(c.ticket(), &order("A", StatusCode::REFUND));
+        assert_eq!(c.order(MerchantId::new(7), "A").unwrap().status, StatusCode::REFUND);
     }
 
     #[test]

@@ -672,6 +672,9 @@ impl Engine {
                 answer: logged,
             })
             .await?;
+        // A final order may have changed (reversed): this node's cached copy
+        // goes now; other nodes see the change counter move.
+        self.caches.forget_order(order.merchant_id, &order.refid);
         self.record_health(merchant.environment, &order.product, &order);
         Ok(order)
     }

@@ -108,8 +108,12 @@ async fn a_dispute_refunded_from_the_console_credits_the_wallet_once() {
         [("csrf", csrf.as_str()), ("id", first.as_str()), ("action", "refund"), ("resolution", "not delivered")];
     let forged = [("csrf", "x"), ("id", first.as_str()), ("action", "refund")];
     assert_eq!(op.post("/operator/disputes/resolve", &forged).await.status, 403);
+    // A status check now holds the order in the node's cache; the refund
+    // must show at the very next one all the same.
+    assert_eq!(c.topup(buy("DSP-1", "0123456789")).await.code(), "20");
     let done = op.post("/operator/disputes/resolve", &refund).await;
     assert_eq!((done.status, done.location.as_str()), (303, "/operator/disputes?done=refunded"), "{}", done.body);
+    assert_eq!(c.topup(buy("DSP-1", "0123456789")).await.code(), "53", "at once, on the node that refunded");
     assert_eq!(c.balance().await, "90.3", "the cost is returned");
     let twice = op.post("/operator/disputes/resolve", &refund).await;
     assert_eq!(twice.status, 404, "{}", twice.body);
