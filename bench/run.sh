@@ -128,7 +128,7 @@ open_row() {
   OPEN_RUNS=$((OPEN_RUNS + 1))
   $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$rate" "$SECONDS_PER_RUN" "${TAMBAH_RUN}o$OPEN_RUNS" > "$WORK/o.txt"
   local served shed other rss
-  served=$(awk '/^served:/ {printf "%d answers 20: p50 %sms p99 %sms max %sms", $2, $4, $6, $8}' "$WORK/o.txt")
+  served=$(awk '/^served:/ {printf "%d answers 20: p50 %sms p99 %sms p99.9 %sms max %sms", $2, $4, $6, $10, $8}' "$WORK/o.txt")
   shed=$(awk '/^shed:/ {printf "%d shed (503): p99 %sms max %sms", $2, $6, $8}' "$WORK/o.txt")
   other=$(awk '/^other:/ {print $2}' "$WORK/o.txt")
   rss=$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/"$pid"/status)
