@@ -86,6 +86,22 @@ async fn idle_connections_are_closed() {
     assert_eq!(health(&server).await, 200);
 }
 
+/// The header timeout counts from the connection, not from its first byte:
+/// a client that sends one byte just in time gets what is left, not more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_first_byte_does_not_restart_the_header_timeout() {
+    let server = Server::start(&["--header-timeout-ms", "2000"]);
+    let connected = Instant::now();
+    let mut late = TcpStream::connect(address(&server)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_800)).await;
+    late.write_all(b"G").await.unwrap();
+    let (_, closed) = read_until_closed(&mut late, Duration::from_secs(6)).await;
+    assert!(closed, "half a request line is not waited for forever");
+    let held = connected.elapsed();
+    assert!(held < Duration::from_millis(3_000), "closed {held:?} after connecting: the timeout restarted");
+    assert_eq!(health(&server).await, 200);
+}
+
 /// More connections than the cap: the one over it is answered 503 at once
 /// with a JSON body instead of hanging in the kernel's queue; once the idle
 /// ones are closed, new clients are served again.
