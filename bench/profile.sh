@@ -25,18 +25,12 @@ mkdir -p "$OUT"
 # summary PERF_DATA: shares by thread name, by binary, then the hottest symbols.
 summary() {
   local data=$1
-  report() {
-    perf report -i "$data" --no-children --sort "$1" --stdio 2>/dev/null > "$data.$1.txt" || true
-    grep -vE '^#|^$' "$data.$1.txt" | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//' | head -"$2" || true
-  }
+  report() { perf report -i "$data" --no-children --sort "$1" --stdio 2>/dev/null > "$data.$1.txt" || true; grep -vE '^#|^$' "$data.$1.txt" | head -"$2" || true; }
   echo "## CPU samples by thread (comm)"
   report comm 12
   echo
   echo "## by binary or library (dso)"
   report dso 12
-  echo
-  echo "## by thread and binary: the node's own code, the kernel working for it, the load generator"
-  report comm,dso 12
   echo
   echo "## hottest symbols (thread, binary, symbol)"
   report comm,dso,symbol 45
