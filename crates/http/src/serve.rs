@@ -74,27 +74,12 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ServeLimits, shut
             continue;
         };
         let app = app.clone();
-        let (mut builder, watcher, header_timeout) = (builder.clone(), graceful.watcher(), limits.header_timeout);
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req)
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(tcp), service));
         tokio::spawn(async move {
-            // hyper gives a connection its buffers (~17 KB) as soon as it is
-            // served: a connection that has sent nothing yet holds only its
-            // socket and this task until its first byte, within the header
-            // timeout (5,000 silent connections cost ~85 MB otherwise); the
-            // headers then get what is left of it, not a fresh one (and so do
-            // later requests on the connection: a client that waited that
-            // long is owed no more).
-            let connected = std::time::Instant::now();
-            if !matches!(tokio::time::timeout(header_timeout, tcp.readable()).await, Ok(Ok(()))) {
-                drop(slot);
-                return;
-            }
-            let left = header_timeout.saturating_sub(connected.elapsed()).max(Duration::from_millis(1));
-            builder.header_read_timeout(left);
-            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req)
-            });
-            let connection = watcher.watch(builder.serve_connection(TokioIo::new(tcp), service));
             // Errors here are the client's (reset, timed out headers): the
             // connection is closed either way.
             if let Err(e) = connection.await {
