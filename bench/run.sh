@@ -155,6 +155,9 @@ overload() {
   wait $flood; echo "  $(cat "$WORK/flood.txt")" | tee -a "$WORK/notes.txt"
   $TOOL idle 127.0.0.1:18403 5000 $((SECONDS_PER_RUN + 2)) > "$WORK/idle.txt" &
   local idle=$!
+  # The open loop starts once all 5,000 are connected (that takes 0.5 s to several
+  # seconds), so that it runs beside them, not beside their arrival.
+  for _ in $(seq 600); do grep -q "connections open" "$WORK/idle.txt" 2>/dev/null && break; sleep 0.05; done
   sleep 1
   open_row "$label: open loop at 50% beside 5,000 idle connections" $((capacity / 2)) "$pid"
   wait $idle; echo "  $(tr '\n' ' ' < "$WORK/idle.txt")" | tee -a "$WORK/notes.txt"
