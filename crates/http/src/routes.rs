@@ -95,35 +95,23 @@ async fn front_door(State(front): State<Arc<Front>>, mut req: Request, next: Nex
     log_answer(&front.state, &note, (&method, &path, id), started, res).await
 }
 
-/// The steps inside the panic guard; each either passes the request on or
-/// answers it.
-async fn guarded(front: &Front, method: &Method, path: &str, mut req: Request, next: Next) -> Response {
-    let res = match admit(front, &mut req) {
-        Ok(()) => match read_body(front.reading, req).await {
-            Ok(req) => match checked(&req) {
-                Ok(()) => match front.shedding.permits.try_acquire() {
-                    Ok(_permit) => next.run(req).await,
-                    Err(_) => too_many_in_flight(),
-                },
-                Err(res) => res,
-            },
-            Err(res) => res,
-        },
-        Err(res) => res,
-    };
+/// The steps inside the panic guard, then every error made JSON.
+async fn guarded(front: &Front, method: &Method, path: &str, req: Request, next: Next) -> Response {
+    let res = steps(front, req, next).await.unwrap_or_else(|refused| refused);
     json_errors(method, path, res).await
 }
 
-/// Before the body is read: the client's address and the node's lag.
-fn admit(front: &Front, req: &mut Request) -> Result<(), Response> {
-    client_address(&front.state, req)?;
-    shed_on_lag(&front.shedding, req)
-}
-
-/// Once the body is read: the version header and the query string.
-fn checked(req: &Request) -> Result<(), Response> {
-    known_api_version(req)?;
-    single_valued_query(req)
+/// Each step passes the request on or answers it (`Err`): the client's
+/// address and the node's lag before the body is read; the body; the version
+/// header and the query string; an in-flight permit; then the route.
+async fn steps(front: &Front, mut req: Request, next: Next) -> Result<Response, Response> {
+    client_address(&front.state, &mut req)?;
+    shed_on_lag(&front.shedding, &req)?;
+    let req = read_body(front.reading, req).await?;
+    known_api_version(&req)?;
+    single_valued_query(&req)?;
+    let _permit = front.shedding.permits.try_acquire().map_err(|_| too_many_in_flight())?;
+    Ok(next.run(req).await)
 }
 
 /// Resolves the client's address once (through the operator's trusted
