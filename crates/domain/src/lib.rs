@@ -2,6 +2,7 @@
 //! state machine and its status codes. Pure rules: no IO, no clock, no serde.
 
 pub mod catalog;
+pub mod chain;
 pub mod ids;
 pub mod money;
 pub mod order;

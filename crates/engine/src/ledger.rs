@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
+use tambah_domain::chain::{Entry, Head};
 use tambah_domain::{AccountId, Amount, Environment, TransferId};
-use tambah_store::{CallbackKind, NewCallback, NewTransfer, StoreError, SystemAccounts, Writer};
+use tambah_store::{AccountState, CallbackKind, NewCallback, NewTransfer, StoreError, SystemAccounts, Writer};
 
 #[derive(Debug)]
 pub(crate) enum LedgerError {
@@ -34,11 +35,15 @@ impl From<StoreError> for LedgerError {
 }
 
 pub(crate) struct BatchLedger {
-    balances: HashMap<AccountId, Amount>,
+    /// Balances and chain heads as the batch's kept commands left them.
+    accounts: HashMap<AccountId, AccountState>,
     /// Accounts that may go below zero (the funding accounts).
     overdraft: Vec<AccountId>,
     /// Signed changes of the command being applied.
     staged: Vec<(AccountId, Amount)>,
+    /// Wallet chain entries of the command being applied: the head after
+    /// each, with its time.
+    staged_heads: Vec<(AccountId, Head, i64)>,
     dirty: Vec<AccountId>,
     systems: HashMap<Environment, SystemAccounts>,
 }
@@ -56,11 +61,12 @@ impl BatchLedger {
         }
         ids.sort_unstable();
         ids.dedup();
-        let balances = w.lock_balances(&ids)?.into_iter().collect();
+        let accounts = w.lock_balances(&ids)?.into_iter().collect();
         Ok(BatchLedger {
-            balances,
+            accounts,
             overdraft: systems.values().map(|s| s.funding).collect(),
             staged: Vec::new(),
+            staged_heads: Vec::new(),
             dirty: Vec::new(),
             systems: systems.clone(),
         })
@@ -72,14 +78,29 @@ impl BatchLedger {
 
     /// The balance as this command sees it: batch state plus its own staged moves.
     pub(crate) fn balance(&self, account: AccountId) -> Amount {
-        let base = *self.balances.get(&account).expect("account was locked at batch start");
+        let base = self.accounts.get(&account).expect("account was locked at batch start").balance;
         self.staged.iter().filter(|(a, _)| *a == account).fold(base, |sum, (_, delta)| add(sum, *delta))
     }
 
+    /// Where a wallet's chain stands as this command sees it, with the time
+    /// of its last entry.
+    fn head(&self, wallet: AccountId) -> (Head, i64) {
+        match self.staged_heads.iter().rev().find(|(a, _, _)| *a == wallet) {
+            Some(&(_, head, at_ms)) => (head, at_ms),
+            None => {
+                let state = self.accounts.get(&wallet).expect("account was locked at batch start");
+                (state.head, state.head_at_ms)
+            }
+        }
+    }
+
     /// Checks a transfer against the balances, stages its effect, and
-    /// records on it the balance of its wallet after it; the caller writes
-    /// it (alone, or together with its order).
-    pub(crate) fn stage(&mut self, t: &mut NewTransfer) -> Result<(), LedgerError> {
+    /// records on it the balance of its wallet after it and the wallet's
+    /// next chain entry (`refid`: the order's, empty for a deposit); the
+    /// caller writes it (alone, or together with its order). An entry is
+    /// never dated before the wallet's last one, so a wallet's entries are
+    /// in the same order by time as by number.
+    pub(crate) fn stage(&mut self, t: &mut NewTransfer, refid: &str) -> Result<(), LedgerError> {
         assert!(t.amount > Amount::ZERO, "transfers move a positive amount");
         assert_ne!(t.debit_account, t.credit_account);
         let after = self.balance(t.debit_account).checked_sub(t.amount).expect("balances stay far inside i64");
@@ -89,31 +110,60 @@ impl BatchLedger {
         let debit = Amount::ZERO.checked_sub(t.amount).expect("a transfer's amount is bounded");
         self.staged.push((t.debit_account, debit));
         self.staged.push((t.credit_account, t.amount));
-        t.wallet_balance_after = t.wallet_account().map(|wallet| self.balance(wallet));
+        t.wallet_balance_after = None;
+        t.chain = None;
+        if let Some(wallet) = t.wallet_account() {
+            let balance = self.balance(wallet);
+            let (previous, previous_at_ms) = self.head(wallet);
+            t.created_at_ms = t.created_at_ms.max(previous_at_ms);
+            let signed = if wallet == t.debit_account { debit } else { t.amount };
+            let entry = Entry {
+                seq: previous.seq + 1,
+                at_ms: t.created_at_ms,
+                kind: t.kind.as_str(),
+                amount_minor: signed.minor(),
+                balance_minor: balance.minor(),
+                refid,
+            };
+            let head = entry.append_to(&previous);
+            self.staged_heads.push((wallet, head, t.created_at_ms));
+            t.wallet_balance_after = Some(balance);
+            t.chain = Some(head);
+        }
         Ok(())
     }
 
     /// Records one transfer and stages its effect on both balances.
-    pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> Result<TransferId, LedgerError> {
+    pub(crate) fn transfer(
+        &mut self,
+        w: &mut dyn Writer,
+        t: &NewTransfer,
+        refid: &str,
+    ) -> Result<TransferId, LedgerError> {
         let mut t = t.clone();
-        self.stage(&mut t)?;
+        self.stage(&mut t, refid)?;
         Ok(w.insert_transfer(&t)?)
     }
 
     /// The command succeeded: its movements become part of the batch.
     pub(crate) fn keep_command(&mut self) {
         for (account, delta) in self.staged.drain(..) {
-            let balance = self.balances.get_mut(&account).expect("locked");
-            *balance = add(*balance, delta);
+            let state = self.accounts.get_mut(&account).expect("locked");
+            state.balance = add(state.balance, delta);
             if !self.dirty.contains(&account) {
                 self.dirty.push(account);
             }
+        }
+        for (account, head, at_ms) in self.staged_heads.drain(..) {
+            let state = self.accounts.get_mut(&account).expect("locked");
+            (state.head, state.head_at_ms) = (head, at_ms);
         }
     }
 
     /// The command failed: forget its movements.
     pub(crate) fn drop_command(&mut self) {
         self.staged.clear();
+        self.staged_heads.clear();
     }
 
     /// Writes every changed balance once, and queues a low-balance notice
@@ -121,10 +171,10 @@ impl BatchLedger {
     /// crossing: the mark clears when the balance is back at or above it).
     /// Returns the balances written.
     pub(crate) fn flush(&mut self, w: &mut dyn Writer, now_ms: i64) -> Result<Vec<(AccountId, Amount)>, StoreError> {
-        debug_assert!(self.staged.is_empty());
+        debug_assert!(self.staged.is_empty() && self.staged_heads.is_empty());
         self.dirty.sort_unstable();
         for watch in w.low_balance_watch(&self.dirty)? {
-            let balance = self.balances[&watch.wallet_id];
+            let balance = self.accounts[&watch.wallet_id].balance;
             let below = balance < watch.threshold;
             if below && !watch.notified {
                 w.insert_callback(&NewCallback {
@@ -142,9 +192,9 @@ impl BatchLedger {
         }
         let mut written = Vec::with_capacity(self.dirty.len());
         for account in self.dirty.drain(..) {
-            let balance = self.balances[&account];
-            w.set_balance(account, balance)?;
-            written.push((account, balance));
+            let state = self.accounts[&account];
+            w.set_balance(account, &state)?;
+            written.push((account, state.balance));
         }
         Ok(written)
     }

@@ -10,7 +10,9 @@ use tambah_store::{AttemptAnswer, AttemptOutcome, AttemptRow, MerchantRow, NewAt
 
 use crate::providers::simulator::{Precheck, Simulator};
 use crate::providers::{Answer, Outcome, ProviderOrder, Route};
-use crate::writer::{same_request, MarkProcessing, Place, Placed, Reroute, Resolve, Verdict, WriteError};
+use crate::writer::{
+    differences, same_request, Difference, MarkProcessing, Place, Placed, Reroute, Resolve, Verdict, WriteError,
+};
 use crate::{AuthMethod, Caller, Engine};
 use RejectionKind::{Forbidden, Invalid};
 
@@ -40,6 +42,18 @@ pub enum RejectionKind {
     Conflict,
 }
 
+/// One difference of a reused refid, said with both values.
+fn conflict_detail(d: Difference, existing: &OrderRow, asked: &ValidTopup) -> String {
+    match d {
+        Difference::Product => format!("product {} (this request: {})", existing.product, asked.product.code),
+        Difference::Account => format!("account {} (this request: {})", existing.account, asked.account),
+        Difference::Amount => {
+            format!("amount {} (this request: {})", existing.amount.to_plain(), asked.amount.to_plain())
+        }
+        Difference::Extras => "another plan or biller".to_owned(),
+    }
+}
+
 /// A request refused before anything was stored: the refid stays free.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
@@ -47,6 +61,8 @@ pub struct Rejection {
     pub code: StatusCode,
     pub reason: String,
     pub balance: Amount,
+    /// For a conflict: what differs first (`exists_with_different_amount`, …).
+    pub conflict: Option<&'static str>,
 }
 
 /// An order as the merchant sees it.
@@ -97,7 +113,7 @@ struct ValidTopup {
 }
 
 fn reject(kind: RejectionKind, code: StatusCode, reason: impl Into<String>) -> Rejection {
-    Rejection { kind, code, reason: reason.into(), balance: Amount::ZERO }
+    Rejection { kind, code, reason: reason.into(), balance: Amount::ZERO, conflict: None }
 }
 
 /// The merchant may place new orders: not suspended, not read-only, and by
@@ -446,15 +462,15 @@ impl Engine {
         balance: Amount,
         valid: &ValidTopup,
     ) -> Result<OrderView, TopupError> {
-        if !same_request(&existing, &valid.product.code, &valid.account, valid.amount, &valid.extras_json) {
+        let differ = differences(&existing, &valid.product.code, &valid.account, valid.amount, &valid.extras_json);
+        if let Some(first) = differ.first() {
+            let said: Vec<String> = differ.iter().map(|d| conflict_detail(*d, &existing, valid)).collect();
             return Err(TopupError::Rejected(Rejection {
                 kind: RejectionKind::Conflict,
                 code: StatusCode::DUPLICATE,
-                reason: format!(
-                    "refid {} was already used with a different product, account, amount, plan or biller",
-                    existing.refid
-                ),
+                reason: format!("{}: refid {} was already used with {}", first.name(), existing.refid, said.join(", ")),
                 balance,
+                conflict: Some(first.name()),
             }));
         }
         let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();

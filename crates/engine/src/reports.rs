@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tambah_domain::{time, Amount, Catalog, OrderId};
+use tambah_domain::chain::Head;
+use tambah_domain::{time, AccountId, Amount, Catalog, OrderId};
 use tambah_store::{
     ActivityRow, MerchantRow, Movements, OrderQuery, OrderRow, OrderTotals, StatementEntry, StatementQuery, Store,
     StoreError, SummaryRow,
@@ -144,6 +145,12 @@ impl Reports<'_> {
     /// before anything was held have none).
     pub async fn hold_balances(&self, order_ids: &[OrderId]) -> Result<HashMap<OrderId, Amount>, StoreError> {
         Ok(self.store.hold_balances(order_ids).await?.into_iter().collect())
+    }
+
+    /// Where a wallet's statement chain stood at each of `before_ms` (its last
+    /// entry dated before it; `None`: none yet).
+    pub async fn chain_heads(&self, wallet_id: AccountId, before_ms: &[i64]) -> Result<Vec<Option<Head>>, StoreError> {
+        self.store.chain_heads(wallet_id, before_ms).await
     }
 
     /// One page of wallet movements with the range's sums.

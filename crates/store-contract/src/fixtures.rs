@@ -8,10 +8,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use tambah_domain::chain::Entry;
 use tambah_domain::{AccountId, Amount, Environment, MerchantId, OrderId, StatusCode, TransferId};
 use tambah_store::{
-    Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError, SystemAccounts,
-    TransferKind, Writer,
+    AccountState, Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError,
+    SystemAccounts, TransferKind, Writer,
 };
 
 pub(crate) const T0: i64 = 1_700_000_000_000;
@@ -152,6 +153,7 @@ pub(crate) fn new_transfer(
         remarks: format!("contract {}", kind.as_str()),
         created_at_ms: T0,
         wallet_balance_after: None,
+        chain: None,
     }
 }
 
@@ -168,7 +170,7 @@ pub(crate) fn minus(a: Amount, b: Amount) -> Amount {
 /// The balances of one open transaction, kept the way the engine keeps them:
 /// read with `lock_balances`, moved by transfers, written with `set_balance`.
 pub(crate) struct Books {
-    balances: HashMap<AccountId, Amount>,
+    accounts: HashMap<AccountId, AccountState>,
 }
 
 impl Books {
@@ -179,25 +181,43 @@ impl Books {
         let locked = must("lock_balances", w.lock_balances(&ids));
         let got: Vec<AccountId> = locked.iter().map(|(id, _)| *id).collect();
         assert_eq!(got, ids, "lock_balances returns one (id, balance) pair per id, in the order given");
-        Books { balances: locked.into_iter().collect() }
+        Books { accounts: locked.into_iter().collect() }
     }
 
-    /// Writes a transfer with the balance of its wallet after it, as the
-    /// engine's ledger does.
+    /// Writes a transfer with the balance of its wallet after it and the
+    /// wallet's next chain entry, as the engine's ledger does.
     pub(crate) fn transfer(&mut self, w: &mut dyn Writer, t: &NewTransfer) -> TransferId {
-        let debit = self.balances.get_mut(&t.debit_account).expect("debit account was locked");
-        *debit = minus(*debit, t.amount);
-        let credit = self.balances.get_mut(&t.credit_account).expect("credit account was locked");
-        *credit = plus(*credit, t.amount);
-        let t = NewTransfer { wallet_balance_after: t.wallet_account().map(|a| self.balances[&a]), ..t.clone() };
+        let debit = self.accounts.get_mut(&t.debit_account).expect("debit account was locked");
+        debit.balance = minus(debit.balance, t.amount);
+        let credit = self.accounts.get_mut(&t.credit_account).expect("credit account was locked");
+        credit.balance = plus(credit.balance, t.amount);
+        let refid = match t.order_id {
+            Some(id) => must("get_order", w.get_order(id)).expect("the transfer's order exists").refid,
+            None => String::new(),
+        };
+        let mut t = t.clone();
+        if let Some(wallet) = t.wallet_account() {
+            let state = self.accounts.get_mut(&wallet).expect("wallet was locked");
+            let signed = if t.kind == TransferKind::Hold { -t.amount.minor() } else { t.amount.minor() };
+            let entry = Entry {
+                seq: state.head.seq + 1,
+                at_ms: t.created_at_ms,
+                kind: t.kind.as_str(),
+                amount_minor: signed,
+                balance_minor: state.balance.minor(),
+                refid: &refid,
+            };
+            (state.head, state.head_at_ms) = (entry.append_to(&state.head), t.created_at_ms);
+            (t.wallet_balance_after, t.chain) = (Some(state.balance), Some(state.head));
+        }
         must(&format!("insert_transfer({})", t.kind.as_str()), w.insert_transfer(&t))
     }
 
     pub(crate) fn flush(&self, w: &mut dyn Writer) {
-        let mut ids: Vec<AccountId> = self.balances.keys().copied().collect();
+        let mut ids: Vec<AccountId> = self.accounts.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            must(&format!("set_balance({id})"), w.set_balance(id, self.balances[&id]));
+            must(&format!("set_balance({id})"), w.set_balance(id, &self.accounts[&id]));
         }
     }
 }

@@ -2,8 +2,9 @@
 //! refused amounts and balances, balance locks, orders written with their
 //! transfers, and `verify` (clean through a consistent history, not vacuous).
 
+use tambah_domain::chain::Entry;
 use tambah_domain::{AccountId, Amount, Environment, StatusCode};
-use tambah_store::{Inserted, NewTransfer, OrderTransfers, Store, StoreError, TransferKind};
+use tambah_store::{AccountState, Inserted, NewTransfer, OrderTransfers, Store, StoreError, TransferKind};
 
 use crate::fixtures::{
     assert_verified, balance, block, create, deposit, expect_constraint, expect_unique, insert, must, new_transfer,
@@ -45,7 +46,8 @@ pub fn ledger_deposit(store: &dyn Store) {
     must("begin", w.begin());
     let mut ids = vec![m.wallet_id, s.funding];
     ids.sort_unstable();
-    let locked = must("lock_balances", w.lock_balances(&ids));
+    let locked: Vec<(AccountId, Amount)> =
+        must("lock_balances", w.lock_balances(&ids)).into_iter().map(|(id, a)| (id, a.balance)).collect();
     let expected: Vec<(AccountId, Amount)> =
         ids.iter().map(|&id| (id, Amount::from_minor(if id == m.wallet_id { 12_500 } else { -12_500 }))).collect();
     assert_eq!(locked, expected, "lock_balances reads the committed balances");
@@ -173,7 +175,7 @@ pub fn ledger_constraints(store: &dyn Store) {
         must("begin", w.begin());
         let _ = Books::open(w.as_mut(), &[m.wallet_id, s.funding, s.holds, s.revenue]);
         insert(w.as_mut(), &order(m.id, &marker, StatusCode::INSUFFICIENT_CREDIT, Amount::ZERO, T0));
-        match w.set_balance(account, Amount::from_minor(-1)) {
+        match w.set_balance(account, &AccountState::unchained(Amount::from_minor(-1))) {
             Err(StoreError::Constraint(_)) => {}
             Ok(()) => expect_constraint(&format!("commit after set_balance({account}, -1)"), w.commit()),
             Err(e) => {
@@ -231,15 +233,18 @@ pub fn lock_balances_order(store: &dyn Store) {
     ids.sort_unstable();
     let mut w = writer(store);
     must("begin", w.begin());
-    let locked = must("lock_balances", w.lock_balances(&ids));
+    let balances = |locked: Vec<(AccountId, AccountState)>| -> Vec<(AccountId, Amount)> {
+        locked.into_iter().map(|(id, a)| (id, a.balance)).collect()
+    };
+    let locked = balances(must("lock_balances", w.lock_balances(&ids)));
     let expected: Vec<(AccountId, Amount)> = ids.iter().map(|&id| (id, expected_of(id))).collect();
     assert_eq!(locked, expected, "lock_balances returns (id, balance) for every id, in the order given");
     let subset = [ids[1], ids[4], ids[6]];
-    let locked = must("lock_balances", w.lock_balances(&subset));
+    let locked = balances(must("lock_balances", w.lock_balances(&subset)));
     let expected: Vec<(AccountId, Amount)> = subset.iter().map(|&id| (id, expected_of(id))).collect();
     assert_eq!(locked, expected, "lock_balances of a subset, in the order given");
     assert_eq!(
-        must("lock_balances", w.lock_balances(&[])),
+        balances(must("lock_balances", w.lock_balances(&[]))),
         Vec::<(AccountId, Amount)>::new(),
         "lock_balances of no ids is empty"
     );
@@ -262,12 +267,21 @@ pub fn insert_order_with_transfers(store: &dyn Store) {
         remarks: String::new(),
         created_at_ms: 7,
         wallet_balance_after,
+        chain: None,
     };
     let mut w = writer(store);
     must("begin", w.begin());
+    let wallet = must("lock_balances", w.lock_balances(&[m.wallet_id]))[0].1;
+    assert_eq!(wallet.head.seq, 1, "the deposit is the wallet's first chain entry");
+    let entry =
+        Entry { seq: 2, at_ms: 7, kind: "HOLD", amount_minor: -4_000, balance_minor: 6_000, refid: "compound-posted" };
+    let head = entry.append_to(&wallet.head);
     let mut posted = order(m.id, "compound-posted", StatusCode::SUCCESSFUL, Amount::from_minor(4_000), 7);
     let both = OrderTransfers {
-        hold: Some(transfer(TransferKind::Hold, m.wallet_id, s.holds, Some(Amount::from_minor(6_000)))),
+        hold: Some(NewTransfer {
+            chain: Some(head),
+            ..transfer(TransferKind::Hold, m.wallet_id, s.holds, Some(Amount::from_minor(6_000)))
+        }),
         resolution: Some(transfer(TransferKind::Post, s.holds, s.revenue, None)),
     };
     let Inserted::New { order_id, hold_id } =
@@ -294,10 +308,12 @@ pub fn insert_order_with_transfers(store: &dyn Store) {
     assert_eq!(none, None, "no hold asked, none written");
     assert_eq!(must("order_hold", w.order_hold(refused_id)), None);
     // Balances are the caller's to write (the engine stages them per batch).
-    for (account, balance) in
-        [(m.wallet_id, Amount::from_minor(6_000)), (s.holds, Amount::ZERO), (s.revenue, Amount::from_minor(4_000))]
-    {
-        must("set_balance", w.set_balance(account, balance));
+    must(
+        "set_balance",
+        w.set_balance(m.wallet_id, &AccountState { balance: Amount::from_minor(6_000), head, head_at_ms: 7 }),
+    );
+    for (account, balance) in [(s.holds, Amount::ZERO), (s.revenue, Amount::from_minor(4_000))] {
+        must("set_balance", w.set_balance(account, &AccountState::unchained(balance)));
     }
     must("commit", w.commit());
     assert_verified(store, "after orders written with their transfers");
@@ -405,7 +421,7 @@ pub fn verify_detects_drift(store: &dyn Store) {
     let mut w = writer(store);
     must("begin", w.begin());
     let _ = Books::open(w.as_mut(), &[m.wallet_id]);
-    must("set_balance", w.set_balance(m.wallet_id, Amount::from_minor(5)));
+    must("set_balance", w.set_balance(m.wallet_id, &AccountState::unchained(Amount::from_minor(5))));
     must("commit", w.commit());
     let checks = must("verify", block(store.verify()));
     assert!(

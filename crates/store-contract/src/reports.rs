@@ -2,7 +2,8 @@
 //! statement, movements per kind, and the daily summary and the order
 //! activity in Malaysian days.
 
-use tambah_domain::{Amount, Environment, MerchantId, StatusCode, TransferId};
+use tambah_domain::chain::{Entry, Head};
+use tambah_domain::{AccountId, Amount, Environment, MerchantId, StatusCode, TransferId};
 use tambah_store::{
     ActivityRow, MerchantRow, Movements, NewTransfer, OrderQuery, OrderRow, OrderTotals, StatementEntry,
     StatementQuery, StatusGroup, Store, SummaryRow, TransferKind, Writer,
@@ -333,16 +334,36 @@ pub fn hold_balances(store: &dyn Store) {
     assert!(must("hold_balances of none", block(store.hold_balances(&[]))).is_empty());
 }
 
-/// statement: signed amounts, the true balance after each entry even when a
-/// page or a filter skips earlier ones, kind and time filters, the count of
-/// every match.
-pub fn statement(store: &dyn Store) {
-    let (m, moves) = wallet_history(store);
+/// The chain's heads at a few times: before the first entry, in the middle
+/// (the last entry dated before it), after the last.
+fn chain_heads(store: &dyn Store, wallet: AccountId, entries: &[StatementEntry]) {
+    let before = [T0 - 1, T0 + 5_000, i64::MAX];
+    let expected: Vec<Option<Head>> =
+        before.iter().map(|&b| entries.iter().rev().find(|e| e.at_ms < b).and_then(|e| e.chain)).collect();
+    let heads = must("chain_heads", block(store.chain_heads(wallet, &before)));
+    assert_eq!(heads, expected, "chain heads at {before:?}");
+    assert_eq!(heads[0], None, "no entry before the first");
+    assert_eq!(heads[2].map(|h| h.seq), Some(8), "the last head numbers every entry");
+}
+
+/// The statement entries a wallet history must list, and the last running balance.
+fn expected_entries(moves: &[Movement]) -> (Vec<StatementEntry>, Amount) {
     let mut running = Amount::ZERO;
+    let mut head = Head::EMPTY;
     let entries: Vec<StatementEntry> = moves
         .iter()
         .map(|mv| {
             running = plus(running, mv.signed);
+            let refid = mv.order.as_ref().map_or("", |(r, _)| r.as_str());
+            let entry = Entry {
+                seq: head.seq + 1,
+                at_ms: mv.at_ms,
+                kind: mv.kind.as_str(),
+                amount_minor: mv.signed.minor(),
+                balance_minor: running.minor(),
+                refid,
+            };
+            head = entry.append_to(&head);
             StatementEntry {
                 transfer_id: mv.id,
                 at_ms: mv.at_ms,
@@ -352,9 +373,20 @@ pub fn statement(store: &dyn Store) {
                 remarks: mv.remarks.clone(),
                 refid: mv.order.as_ref().map(|(r, _)| r.clone()),
                 product: mv.order.as_ref().map(|(_, p)| p.clone()),
+                chain: Some(head),
             }
         })
         .collect();
+    (entries, running)
+}
+
+/// statement: signed amounts, the true balance after each entry even when a
+/// page or a filter skips earlier ones, kind and time filters, the count of
+/// every match.
+pub fn statement(store: &dyn Store) {
+    let (m, moves) = wallet_history(store);
+    let (entries, running) = expected_entries(&moves);
+    chain_heads(store, m.wallet_id, &entries);
     assert_eq!(entries.len(), 8, "the history moves the wallet eight times (POSTs do not touch it)");
     assert_eq!(running, balance(store, m.wallet_id), "the last running balance is the wallet's balance");
 

@@ -24,6 +24,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 mod accounts;
 mod callbacks;
 mod catalog;
+mod chain;
 mod credentials;
 mod disputes;
 mod ledger;

@@ -27,7 +27,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_request_log.sql")),
     (19, include_str!("../migrations/0019_dashboard_sessions.sql")),
     (20, include_str!("../migrations/0020_cache_epoch.sql")),
+    (21, include_str!("../migrations/0021_statement_chain.sql")),
 ];
+/// The migration that adds the statement chains; entries written before it
+/// are chained right after it, in the same transaction.
+const CHAIN_VERSION: i64 = 21;
 /// Serializes migrations of nodes starting together.
 const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;
 
@@ -63,6 +67,9 @@ async fn apply_missing(c: &Client) -> Result<()> {
     for (version, sql) in MIGRATIONS {
         if !applied.contains(version) {
             c.batch_execute(sql).await.map_err(err)?;
+            if *version == CHAIN_VERSION {
+                crate::chain::backfill(c).await?;
+            }
             c.execute(
                 "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, (extract(epoch from now()) * 1000)::bigint)",
                 &[version],

@@ -1,5 +1,6 @@
 //! Reports on PostgreSQL: transaction listings with totals, wallet statements, movement sums and the daily summary.
 
+use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::{
     order_columns, rows, statement_columns, ActivityRow, BoxFuture, CostOfGoodsRow, Movements, OrderQuery, OrderRow,
@@ -136,6 +137,32 @@ impl ReportStore for PgStore {
                  WHERE a.outcome = 'delivered' AND o.status = 20 AND a.sent_at_ms >= $1 AND a.sent_at_ms < $2
                  GROUP BY o.product, a.provider_id ORDER BY o.product COLLATE \"C\", a.provider_id";
             all(&self.query(SQL, &[&from_ms, &to_ms]).await?, rows::cost_of_goods)
+        })
+    }
+
+    fn chain_heads<'a>(
+        &'a self,
+        wallet_id: AccountId,
+        before_ms: &'a [i64],
+    ) -> BoxFuture<'a, Result<Vec<Option<Head>>>> {
+        Box::pin(async move {
+            // A wallet's last chain entry dated before each time: entries are
+            // dated in the order of their numbers, so the index on (wallet,
+            // time) finds it.
+            const SQL: &str = "SELECT b.before, h.wallet_seq, h.wallet_hash FROM unnest($2::bigint[]) AS b(before)
+                 LEFT JOIN LATERAL (SELECT wallet_seq, wallet_hash FROM transfers
+                     WHERE wallet_account = $1 AND created_at_ms < b.before AND wallet_seq IS NOT NULL
+                     ORDER BY created_at_ms DESC, id DESC LIMIT 1) h ON true";
+            let rows = self.query(SQL, &[&wallet_id.get(), &before_ms]).await?;
+            let found: std::collections::HashMap<i64, Head> = rows
+                .iter()
+                .filter_map(|r| {
+                    let seq: Option<i64> = r.get(1);
+                    let hash: Option<Vec<u8>> = r.get(2);
+                    Some((r.get(0), Head { seq: seq? as u64, hash: hash?.try_into().unwrap_or([0xff; 32]) }))
+                })
+                .collect();
+            Ok(before_ms.iter().map(|b| found.get(b).copied()).collect())
         })
     }
 

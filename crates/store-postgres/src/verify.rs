@@ -111,5 +111,6 @@ pub(crate) async fn run(client: &Client) -> Result<Vec<Check>> {
         let rows = client.query(rule.violations, &[]).await.map_err(err)?;
         checks.push(Check::from_rule(rule, examined as u64, rows.iter().map(|r| r.get(0))));
     }
+    checks.push(crate::chain::verify(client).await?);
     Ok(checks)
 }

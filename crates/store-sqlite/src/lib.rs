@@ -14,6 +14,7 @@ use tambah_store::{ready, rows, BoxFuture, Claim, Result, Store, StoreError, Wri
 mod accounts;
 mod callbacks;
 mod catalog;
+mod chain;
 mod credentials;
 mod disputes;
 mod ledger;

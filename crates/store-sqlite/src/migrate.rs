@@ -6,7 +6,7 @@ use tambah_store::Result;
 
 use crate::err;
 
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_merchant_settings.sql")),
     (3, include_str!("../migrations/0003_order_leases.sql")),
@@ -27,7 +27,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_request_log.sql")),
     (19, include_str!("../migrations/0019_dashboard_sessions.sql")),
     (20, include_str!("../migrations/0020_cache_epoch.sql")),
+    (21, include_str!("../migrations/0021_statement_chain.sql")),
 ];
+
+/// The migration that adds the statement chains; entries written before it
+/// are chained right after it, in the same transaction.
+const CHAIN_VERSION: i64 = 21;
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
     apply(conn, MIGRATIONS)
@@ -38,7 +43,7 @@ pub(crate) fn run(conn: &mut Connection) -> Result<()> {
 /// later one was applied would be skipped for ever). A database that
 /// recorded versions this binary does not know was migrated by a newer one;
 /// migrations only add, so it is used as it is.
-fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
+pub(crate) fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
     )
@@ -52,6 +57,9 @@ fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     for (version, sql) in migrations {
         if !applied.contains(version) {
             tx.execute_batch(sql).map_err(err)?;
+            if *version == CHAIN_VERSION {
+                crate::chain::backfill(&tx).map_err(err)?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, strftime('%s','now') * 1000)",
                 [version],

@@ -2,7 +2,8 @@
 //! statements, movement sums and the daily summary.
 
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter};
+use rusqlite::{params, params_from_iter, OptionalExtension};
+use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, MerchantId, OrderId};
 use tambah_store::rows::{self, FilterValue};
 use tambah_store::{
@@ -43,6 +44,12 @@ fn value(v: FilterValue) -> Value {
 }
 
 /// `WHERE` clauses and parameters of a statement page.
+/// A wallet's last chain entry dated before a time: entries are dated in
+/// the order of their numbers, so the index on (wallet, time) finds it.
+const CHAIN_HEAD: &str = "SELECT wallet_seq, wallet_hash FROM transfers
+    WHERE wallet_account = ?1 AND created_at_ms < ?2 AND wallet_seq IS NOT NULL
+    ORDER BY created_at_ms DESC, id DESC LIMIT 1";
+
 fn statement_filter(q: &StatementQuery) -> (String, Vec<Value>) {
     let mut clauses = vec!["t.wallet_account = ?".to_owned()];
     let mut values = vec![Value::Integer(q.wallet_id.get())];
@@ -200,6 +207,27 @@ impl ReportStore for SqliteStore {
             )?;
             let rows = stmt.query_map(params![from_ms, to_ms], |r| rows::cost_of_goods(&Cols::new(r)))?;
             rows.collect()
+        }))
+    }
+
+    fn chain_heads<'a>(
+        &'a self,
+        wallet_id: AccountId,
+        before_ms: &'a [i64],
+    ) -> BoxFuture<'a, Result<Vec<Option<Head>>>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(CHAIN_HEAD)?;
+            let mut out = Vec::with_capacity(before_ms.len());
+            for before in before_ms {
+                let head = stmt
+                    .query_row(params![wallet_id.get(), before], |r| {
+                        let hash: Vec<u8> = r.get(1)?;
+                        Ok(Head { seq: r.get::<_, i64>(0)? as u64, hash: hash.try_into().unwrap_or([0xff; 32]) })
+                    })
+                    .optional()?;
+                out.push(head);
+            }
+            Ok(out)
         }))
     }
 

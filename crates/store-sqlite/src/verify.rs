@@ -108,5 +108,6 @@ pub(crate) fn run(conn: &Connection) -> rusqlite::Result<Vec<Check>> {
         let violations = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
         checks.push(Check::from_rule(rule, examined, violations));
     }
+    checks.push(crate::chain::verify(conn)?);
     Ok(checks)
 }

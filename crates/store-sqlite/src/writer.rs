@@ -2,13 +2,14 @@
 //! every order, ledger and outbox write inside its `BEGIN IMMEDIATE` batch.
 
 use rusqlite::{params, Connection, OptionalExtension};
+use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
-    order_insert_columns, AttemptAnswer, AttemptRow, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer,
-    OrderCallbacks, OrderRow, OrderUpdate, Result, StoreError, Writer,
+    order_insert_columns, AccountState, AttemptAnswer, AttemptRow, LowBalanceWatch, NewAttempt, NewCallback,
+    NewTransfer, OrderCallbacks, OrderRow, OrderUpdate, Result, StoreError, Writer,
 };
 
-use crate::{callbacks, err, ledger, orders, providers};
+use crate::{callbacks, err, orders, providers};
 
 /// A write session on its own connection. Transactions are opened with
 /// `BEGIN IMMEDIATE`, so the batch holds SQLite's write lock from the start.
@@ -174,19 +175,42 @@ impl Writer for SqliteWriter {
         self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd").map_err(err)
     }
 
-    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, Amount)>> {
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, AccountState)>> {
         debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
-        let mut stmt = self.conn.prepare_cached(ledger::BALANCE).map_err(err)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT balance_minor, chain_seq, chain_hash, chain_at_ms FROM ledger_accounts WHERE id = ?1",
+            )
+            .map_err(err)?;
         sorted_ids
             .iter()
-            .map(|&id| stmt.query_row([id.get()], |r| r.get(0)).map(|b| (id, Amount::from_minor(b))).map_err(err))
+            .map(|&id| {
+                stmt.query_row([id.get()], |r| {
+                    let hash: Vec<u8> = r.get(2)?;
+                    let head = Head { seq: r.get::<_, i64>(1)? as u64, hash: hash.try_into().unwrap_or([0xff; 32]) };
+                    Ok((id, AccountState { balance: Amount::from_minor(r.get(0)?), head, head_at_ms: r.get(3)? }))
+                })
+                .map_err(err)
+            })
             .collect()
     }
 
-    fn set_balance(&mut self, account_id: AccountId, balance: Amount) -> Result<()> {
+    fn set_balance(&mut self, account_id: AccountId, state: &AccountState) -> Result<()> {
         self.conn
-            .prepare_cached("UPDATE ledger_accounts SET balance_minor = ?1 WHERE id = ?2")
-            .and_then(|mut s| s.execute(params![balance.minor(), account_id.get()]))
+            .prepare_cached(
+                "UPDATE ledger_accounts SET balance_minor = ?1, chain_seq = ?2, chain_hash = ?3, chain_at_ms = ?4
+                 WHERE id = ?5",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    state.balance.minor(),
+                    state.head.seq as i64,
+                    state.head.hash.as_slice(),
+                    state.head_at_ms,
+                    account_id.get()
+                ])
+            })
             .map(|_| ())
             .map_err(err)
     }
@@ -279,8 +303,8 @@ impl Writer for SqliteWriter {
         self.conn
             .prepare_cached(
                 "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
-                   created_at_ms, wallet_account, wallet_balance_after_minor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                   created_at_ms, wallet_account, wallet_balance_after_minor, wallet_seq, wallet_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -293,7 +317,9 @@ impl Writer for SqliteWriter {
                     t.remarks,
                     t.created_at_ms,
                     t.wallet_account().map(AccountId::get),
-                    t.wallet_balance_after.map(Amount::minor)
+                    t.wallet_balance_after.map(Amount::minor),
+                    t.chain.map(|h| h.seq as i64),
+                    t.chain.as_ref().map(|h| h.hash.as_slice())
                 ])
             })
             .map_err(err)?;

@@ -1,6 +1,7 @@
 //! The ledger as stored: transfers between accounts, the system accounts of
 //! each environment, and the invariant checks of `verify`.
 
+use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, Environment, OrderId, TransferId};
 
 use crate::{BoxFuture, Result};
@@ -53,6 +54,9 @@ pub struct NewTransfer {
     /// it (`None` for POST, which moves no wallet). Set by the writer's
     /// ledger; statements read it.
     pub wallet_balance_after: Option<Amount>,
+    /// The wallet's statement chain right after this transfer: the entry's
+    /// number and hash (`None` for a POST). Set by the writer's ledger.
+    pub chain: Option<Head>,
 }
 
 impl NewTransfer {
@@ -64,6 +68,24 @@ impl NewTransfer {
             TransferKind::Post => None,
             TransferKind::Deposit | TransferKind::Void | TransferKind::Refund => Some(self.credit_account),
         }
+    }
+}
+
+/// A ledger account as the writer locks it: its balance and where its
+/// statement chain stands (the chain of a system account stays empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountState {
+    pub balance: Amount,
+    pub head: Head,
+    /// The time of the chain's last entry: a wallet's entries are dated in
+    /// the order of their numbers (the writer never dates one earlier).
+    pub head_at_ms: i64,
+}
+
+impl AccountState {
+    /// An account with this balance and no chain entries.
+    pub fn unchained(balance: Amount) -> AccountState {
+        AccountState { balance, head: Head::EMPTY, head_at_ms: 0 }
     }
 }
 

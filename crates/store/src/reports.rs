@@ -1,6 +1,7 @@
 //! Reports: transaction listings with totals, wallet statements, movement
 //! sums and the daily summary.
 
+use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, MerchantId, OrderId, ProviderId, TransferId};
 
 use crate::{BoxFuture, OrderRow, Result, TransferKind};
@@ -62,6 +63,8 @@ pub struct StatementEntry {
     pub remarks: String,
     pub refid: Option<String>,
     pub product: Option<String>,
+    /// The entry's number in the wallet's statement chain and its hash.
+    pub chain: Option<Head>,
 }
 
 /// Which movements a statement lists.
@@ -208,4 +211,11 @@ pub trait ReportStore {
     /// `order_ids` that have one (an order refused before anything was held
     /// has none), in no particular order.
     fn hold_balances<'a>(&'a self, order_ids: &'a [OrderId]) -> BoxFuture<'a, Result<Vec<(OrderId, Amount)>>>;
+    /// Where a wallet's statement chain stood at each of `before_ms`: its
+    /// last entry dated before that time (`None`: no entry yet).
+    fn chain_heads<'a>(
+        &'a self,
+        wallet_id: AccountId,
+        before_ms: &'a [i64],
+    ) -> BoxFuture<'a, Result<Vec<Option<Head>>>>;
 }

@@ -14,6 +14,7 @@ use crate::{
     ProviderKind, ProviderRow, RequestLogRow, RouteRow, StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow,
     TransferKind, UserRow,
 };
+use tambah_domain::chain::Head;
 use tambah_domain::{
     AccountId, Amount, CallbackId, DisputeId, Environment, MerchantId, OrderId, ProviderId, Role, StatusCode,
     TransferId, UserId,
@@ -420,7 +421,7 @@ pub fn dispute<R: Columns>(r: &R) -> Result<DisputeRow, R::Error> {
 macro_rules! statement_columns {
     () => {
         "t.id, t.created_at_ms, t.kind, CASE WHEN t.kind = 'HOLD' THEN -t.amount_minor ELSE t.amount_minor END, \
-         t.wallet_balance_after_minor, t.remarks, o.refid, o.product"
+         t.wallet_balance_after_minor, t.remarks, o.refid, o.product, t.wallet_seq, t.wallet_hash"
     };
 }
 
@@ -434,6 +435,10 @@ pub fn statement_entry<R: Columns>(r: &R) -> Result<StatementEntry, R::Error> {
         remarks: r.text(5)?,
         refid: r.opt_text(6)?,
         product: r.opt_text(7)?,
+        chain: match r.opt_int(8)? {
+            Some(seq) => Some(Head { seq: seq as u64, hash: r.bytes(9)?.try_into().unwrap_or([0xff; 32]) }),
+            None => None,
+        },
     })
 }
 

@@ -4,8 +4,8 @@
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 
 use crate::{
-    AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer, OrderCallbacks,
-    OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
+    AccountState, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer,
+    OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
 };
 
 /// One open write session (a connection owned by one thread). All primitives
@@ -21,8 +21,9 @@ pub trait Writer: Send {
 
     /// Reads (and on backends that need it, locks) accounts; callers pass ids
     /// sorted ascending so that concurrent writers never deadlock.
-    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, Amount)>>;
-    fn set_balance(&mut self, account_id: AccountId, balance: Amount) -> Result<()>;
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, AccountState)>>;
+    /// Writes an account's balance and chain head.
+    fn set_balance(&mut self, account_id: AccountId, state: &AccountState) -> Result<()>;
 
     fn find_order(&mut self, merchant_id: MerchantId, refid: &str) -> Result<Option<OrderRow>>;
     fn get_order(&mut self, order_id: OrderId) -> Result<Option<OrderRow>>;

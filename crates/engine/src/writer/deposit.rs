@@ -38,8 +38,9 @@ impl Apply for Deposit {
             remarks: self.remarks.clone(),
             created_at_ms: self.now_ms,
             wallet_balance_after: None,
+            chain: None,
         };
-        b.ledger.transfer(b.w, &deposit).map_err(|e| e.into_store("deposit"))?;
+        b.ledger.transfer(b.w, &deposit, "").map_err(|e| e.into_store("deposit"))?;
         Ok(b.ledger.balance(self.wallet_id))
     }
 

@@ -75,6 +75,47 @@ pub(crate) fn same_request(
         && same_choice(&existing.extras_json, extras_json)
 }
 
+/// What differs between the order a refid names and a request that reuses
+/// it with other parameters, in order of precedence (the first is the one
+/// an answer names, as TigerBeetle's transfer results do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Difference {
+    Product,
+    Account,
+    Amount,
+    /// The plan or biller (`subproduct_code`, `biller_code`).
+    Extras,
+}
+
+impl Difference {
+    /// The name an answer gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Difference::Product => "exists_with_different_product",
+            Difference::Account => "exists_with_different_account",
+            Difference::Amount => "exists_with_different_amount",
+            Difference::Extras => "exists_with_different_extras",
+        }
+    }
+}
+
+/// Everything that differs, in order of precedence; empty for the same request.
+pub(crate) fn differences(
+    existing: &OrderRow,
+    product: &str,
+    account: &str,
+    amount: Amount,
+    extras_json: &str,
+) -> Vec<Difference> {
+    let all = [
+        (existing.product != product, Difference::Product),
+        (existing.account != account, Difference::Account),
+        (existing.amount != amount, Difference::Amount),
+        (!same_choice(&existing.extras_json, extras_json), Difference::Extras),
+    ];
+    all.into_iter().filter(|(differs, _)| *differs).map(|(_, d)| d).collect()
+}
+
 /// The extras that choose what is bought.
 const CHOICES: [&str; 2] = ["subproduct_code", "biller_code"];
 
@@ -212,7 +253,7 @@ impl Place {
     ) -> Result<Option<Route>, StoreError> {
         let systems = b.ledger.system(self.environment);
         let mut hold = order_transfer(TransferKind::Hold, self.wallet_id, systems.holds, self.cost, self.now_ms);
-        b.ledger.stage(&mut hold).map_err(|e| e.into_store("hold"))?;
+        b.ledger.stage(&mut hold, &self.refid).map_err(|e| e.into_store("hold"))?;
         transfers.hold = Some(hold);
         let (provider, outcome) = match &self.verdict {
             Verdict::InsufficientCredit => unreachable!("refused before the hold"),
@@ -228,7 +269,7 @@ impl Place {
             LedgerEffect::None | LedgerEffect::RefundPosted => return Ok(None),
         };
         let mut resolution = order_transfer(kind, debit, credit, self.cost, self.now_ms);
-        b.ledger.stage(&mut resolution).map_err(|e| e.into_store(kind.as_str()))?;
+        b.ledger.stage(&mut resolution, &self.refid).map_err(|e| e.into_store(kind.as_str()))?;
         transfers.resolution = Some(resolution);
         Ok(None)
     }

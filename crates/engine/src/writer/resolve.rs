@@ -88,8 +88,9 @@ impl Resolve {
             remarks: String::new(),
             created_at_ms: self.now_ms,
             wallet_balance_after: None,
+            chain: None,
         };
-        b.ledger.transfer(b.w, &transfer).map(|_| ()).map_err(|e| e.into_store(kind.as_str()))
+        b.ledger.transfer(b.w, &transfer, &order.refid).map(|_| ()).map_err(|e| e.into_store(kind.as_str()))
     }
 }
 

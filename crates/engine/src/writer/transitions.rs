@@ -97,6 +97,7 @@ pub(super) fn order_transfer(
         remarks: String::new(),
         created_at_ms: now_ms,
         wallet_balance_after: None,
+        chain: None,
     }
 }
 

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tambah_domain::{chain, time, AccountId};
 use tambah_store::{Movements, StatementEntry, StatementQuery, TransferKind};
 
 use crate::wire;
 use crate::wire::query::{self, date_range, PAGE_DEFAULT, PAGE_MAX};
+use crate::wire::ApiVersion;
 use crate::{ApiError, AppState, Authed, Shared};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -107,15 +109,49 @@ fn page(q: &str) -> Result<Page, ApiError> {
     Ok(Page { number, size })
 }
 
-fn entry(e: &StatementEntry) -> Value {
-    json!({
+fn entry(e: &StatementEntry, chained: bool) -> Value {
+    let mut row = json!({
         "id": e.transfer_id.get(),
         "date": wire::myt(e.at_ms).millis_text(),
         "amount": wire::money(e.amount),
         "balance": wire::money(e.balance_after),
         "remarks": remarks(e),
         "type": statement_type(e.kind),
-    })
+    });
+    if chained {
+        // What the entry's hash covers, exactly, and the hash.
+        row["chain"] = match &e.chain {
+            Some(head) => json!({
+                "seq": head.seq,
+                "time_ms": e.at_ms,
+                "kind": e.kind.as_str(),
+                "amount_minor": e.amount.minor(),
+                "balance_minor": e.balance_after.minor(),
+                "refid": e.refid.as_deref().unwrap_or(""),
+                "hash": chain::to_hex(&head.hash),
+            }),
+            None => Value::Null,
+        };
+    }
+    row
+}
+
+/// For each Malaysia-time day of the page's entries, where the wallet's
+/// chain stood at the day's end: how many entries, and the last one's hash.
+async fn day_heads(state: &Shared, wallet_id: AccountId, entries: &[StatementEntry]) -> Result<Value, ApiError> {
+    let mut days: Vec<i64> = entries.iter().map(|e| time::day_of(e.at_ms)).collect();
+    days.dedup();
+    let ends: Vec<i64> = days.iter().map(|&d| time::day_start_ms(d + 1)).collect();
+    let heads = state.engine.reports().chain_heads(wallet_id, &ends).await?;
+    let rows: Vec<Value> = days
+        .iter()
+        .zip(heads)
+        .filter_map(|(&day, head)| {
+            let head = head?;
+            Some(json!({"date": time::date_text(day), "entries": head.seq, "head": chain::to_hex(&head.hash)}))
+        })
+        .collect();
+    Ok(Value::Array(rows))
 }
 
 fn summary(sums: &Movements) -> Value {
@@ -150,7 +186,11 @@ async fn statement(state: Shared, req: Authed, v1: bool) -> Result<Json<Value>, 
         None => state.engine.reports().empty_statement(&query).await?,
     };
     let (entries, total, sums) = (statement.entries, statement.total, statement.sums);
-    let mut data: Vec<Value> = entries.iter().map(entry).collect();
+    // The chain is shown in the current version only (the seed's format
+    // stays as it was).
+    let chained =
+        !v1 && ApiVersion::for_request(&req.headers, &req.caller.merchant.api_version)? == ApiVersion::Current;
+    let mut data: Vec<Value> = entries.iter().map(|e| entry(e, chained)).collect();
     if v1 {
         for (row, e) in data.iter_mut().zip(&entries) {
             row["time"] = json!(wire::myt(e.at_ms).millis_text());
@@ -158,7 +198,11 @@ async fn statement(state: Shared, req: Authed, v1: bool) -> Result<Json<Value>, 
     }
     let path = format!("{}{}", state.config.public_url, req.uri.path());
     let (links, meta) = pages(q, &path, &page, total, query.offset, data.len() as u64);
-    Ok(Json(json!({"data": data, "links": links, "meta": meta, "summary": summary(&sums)})))
+    let mut body = json!({"data": data, "links": links, "meta": meta, "summary": summary(&sums)});
+    if chained {
+        body["chain"] = json!({"days": day_heads(&state, wallet_id, &entries).await?});
+    }
+    Ok(Json(body))
 }
 
 /// The `links` and `meta` blocks of a page of `shown` rows from `offset`.

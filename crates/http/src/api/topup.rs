@@ -72,8 +72,8 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
         // A body that does not parse still gets a topup envelope.
         Err(ApiError::BadRequest { message, .. }) => {
             let balance = state.engine.balance(&req.caller.merchant).await.unwrap_or(Amount::ZERO);
-            let refusal =
-                Refusal { code: StatusCode::INVALID_FORMAT, reason: &message, balance, http: Http::BAD_REQUEST };
+            let (code, http) = (StatusCode::INVALID_FORMAT, Http::BAD_REQUEST);
+            let refusal = Refusal { code, reason: &message, balance, http, conflict: None };
             return Ok(refusal.render(shape, &TopupInput::default(), &state));
         }
         Err(e) => return Err(e),
@@ -90,7 +90,8 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
         Err(TopupError::Rejected(r)) => {
             let http = http_status(r.kind);
             let balance = r.balance;
-            Ok(Refusal { code: r.code, reason: &r.reason, balance, http }.render(shape, &input, &state))
+            Ok(Refusal { code: r.code, reason: &r.reason, balance, http, conflict: r.conflict }
+                .render(shape, &input, &state))
         }
         Err(TopupError::Unavailable(m)) => Err(ApiError::Unavailable(m)),
         Err(TopupError::Database(e)) => Err(ApiError::Store(e)),
@@ -143,6 +144,7 @@ struct Refusal<'a> {
     reason: &'a str,
     balance: Amount,
     http: Http,
+    conflict: Option<&'static str>,
 }
 
 impl Refusal<'_> {
@@ -169,6 +171,7 @@ impl Refusal<'_> {
             timestamp_ms: state.engine.now_ms(),
             note: String::new(),
             voucherlink: String::new(),
+            conflict: self.conflict,
         };
         (self.http, Json(envelope.body(shape))).into_response()
     }

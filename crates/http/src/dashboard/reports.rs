@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use tambah_domain::chain::to_hex;
 use tambah_domain::{time, Amount};
 use tambah_engine::reports::{Invoice, ProductSales, Summary};
 use tambah_store::{StatementEntry, StatementQuery};
@@ -19,6 +20,11 @@ use crate::api::reports::{INVOICE_COLUMNS, SUMMARY_COLUMNS};
 use crate::api::statement::{remarks, statement_type};
 use crate::wire::query::first_value;
 use crate::AppState;
+
+/// The statement CSV's header: the API statement's fields, then the chain's
+/// (docs/ledger.md; `tambah statement check` reads them by name).
+pub(crate) const STATEMENT_COLUMNS: &str =
+    "id,date,amount,balance,remarks,type,seq,time_ms,kind,amount_minor,balance_minor,refid,hash\n";
 
 /// Movements read per store query while a statement CSV is built.
 const STATEMENT_BATCH: u32 = 500;
@@ -84,9 +90,9 @@ pub(super) async fn statement_csv(State(state): State<Arc<AppState>>, s: Session
         Ok(entries) => entries,
         Err(answer) => return answer,
     };
-    let mut out = String::from("id,date,amount,balance,remarks,type\n");
+    let mut out = String::from(STATEMENT_COLUMNS);
     for e in &entries {
-        let fields = [
+        let mut fields = vec![
             e.transfer_id.get().to_string(),
             crate::wire::myt(e.at_ms).millis_text(),
             e.amount.to_cents(),
@@ -94,6 +100,18 @@ pub(super) async fn statement_csv(State(state): State<Arc<AppState>>, s: Session
             csv_field(&remarks(e)),
             statement_type(e.kind).to_owned(),
         ];
+        // What the entry's hash covers, exactly as hashed (a refid is only
+        // letters, digits, '-', '_' and '.', so it goes unquoted), and the hash.
+        let (seq, hash) = e.chain.map_or((String::new(), String::new()), |h| (h.seq.to_string(), to_hex(&h.hash)));
+        fields.extend([
+            seq,
+            e.at_ms.to_string(),
+            e.kind.as_str().to_owned(),
+            e.amount.minor().to_string(),
+            e.balance_after.minor().to_string(),
+            e.refid.clone().unwrap_or_default(),
+            hash,
+        ]);
         push_fields(&mut out, &fields);
     }
     csv_file(out, "statement.csv")

@@ -205,6 +205,11 @@ pub struct TopupData20250520 {
     timestamp: String,
     note: String,
     voucherlink: String,
+    /// Only on a 409 (code 54, a refid reused with other parameters): what
+    /// differs first, `exists_with_different_product`, `_account`, `_amount`
+    /// or `_extras`.
+    #[schema(nullable = false)]
+    conflict: Option<String>,
 }
 
 /// Version `2025-05-20`: under `data`, amounts as numbers.
@@ -449,6 +454,46 @@ pub struct StatementEntry {
     /// v1 only: the same moment as `date`.
     #[schema(nullable = false)]
     time: Option<String>,
+    /// Current version (`2025-05-20`) only: the entry in the wallet's
+    /// statement chain (docs/ledger.md).
+    #[schema(nullable = false)]
+    chain: Option<ChainEntry>,
+}
+
+/// What one statement entry's hash covers, and the hash.
+#[derive(Serialize, ToSchema)]
+pub struct ChainEntry {
+    /// The entry's number in the wallet's statement, from 1.
+    seq: u64,
+    /// Milliseconds since the Unix epoch.
+    time_ms: i64,
+    /// `DEPOSIT`, `HOLD`, `VOID` or `REFUND`.
+    kind: String,
+    /// The wallet's signed change in minor units (1 RM = 10,000).
+    amount_minor: i64,
+    /// The balance right after, in minor units.
+    balance_minor: i64,
+    /// The order's refid; empty for a deposit.
+    refid: String,
+    /// SHA-256 of the previous hash and `seq|time_ms|kind|amount_minor|balance_minor|refid`, hex.
+    hash: String,
+}
+
+/// Where the wallet's chain stood at the end of one Malaysia-time day.
+#[derive(Serialize, ToSchema)]
+pub struct ChainDay {
+    /// `yyyy-MM-dd`.
+    date: String,
+    /// How many entries the wallet's statement had.
+    entries: u64,
+    /// The last entry's hash, hex.
+    head: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChainDays {
+    /// One per day of the page's rows.
+    days: Vec<ChainDay>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -491,6 +536,9 @@ pub struct Statement {
     links: PageLinks,
     meta: PageMeta,
     summary: StatementSummary,
+    /// Current version (`2025-05-20`) only: each day's chain head.
+    #[schema(nullable = false)]
+    chain: Option<ChainDays>,
 }
 
 #[derive(Serialize, ToSchema)]

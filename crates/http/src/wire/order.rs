@@ -36,6 +36,10 @@ pub(crate) struct Envelope {
     pub timestamp_ms: i64,
     pub note: String,
     pub voucherlink: String,
+    /// A refused reuse of a refid: what differs first. Shown in the current
+    /// shape only (the seed's and v1's stay as the SDKs parse them; their
+    /// `remarks` start with the same name).
+    pub conflict: Option<&'static str>,
 }
 
 /// Links the server stores as paths (the e-SIM QR code) are served absolute.
@@ -83,6 +87,7 @@ impl Envelope {
             timestamp_ms: o.created_at_ms,
             note: o.note.clone(),
             voucherlink: o.voucherlink.clone(),
+            conflict: None,
         }
     }
 
@@ -144,6 +149,7 @@ impl Envelope {
             timestamp: self.timestamp(),
             note: &self.note,
             voucherlink: &self.voucherlink,
+            conflict: self.conflict,
         }
     }
 
@@ -221,6 +227,8 @@ pub(crate) struct Current<'a> {
     timestamp: String,
     note: &'a str,
     voucherlink: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conflict: Option<&'a str>,
 }
 
 #[derive(Serialize)]

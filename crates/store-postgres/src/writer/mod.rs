@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 
+use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
-    order_columns, rows, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer,
-    OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError, Writer,
+    order_columns, rows, AccountState, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback,
+    NewTransfer, OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError, Writer,
 };
 use tokio::runtime::Runtime;
 use tokio_postgres::Row;
@@ -225,7 +226,7 @@ impl Writer for PgWriter {
         self.batch("ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd")
     }
 
-    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, Amount)>> {
+    fn lock_balances(&mut self, sorted_ids: &[AccountId]) -> Result<Vec<(AccountId, AccountState)>> {
         debug_assert!(sorted_ids.windows(2).all(|w| w[0] < w[1]));
         if sorted_ids.is_empty() {
             return Ok(Vec::new());
@@ -234,25 +235,35 @@ impl Writer for PgWriter {
         // same order on every node: batches on different nodes never deadlock.
         let ids: Vec<i64> = sorted_ids.iter().map(|id| id.get()).collect();
         let rows = self.query(
-            "SELECT id, balance_minor FROM ledger_accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            "SELECT id, balance_minor, chain_seq, chain_hash, chain_at_ms FROM ledger_accounts
+             WHERE id = ANY($1) ORDER BY id FOR UPDATE",
             &[&ids],
         )?;
-        let found: HashMap<i64, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let found: HashMap<i64, AccountState> = rows
+            .iter()
+            .map(|r| {
+                let hash: Vec<u8> = r.get(3);
+                let head = Head { seq: r.get::<_, i64>(2) as u64, hash: hash.try_into().unwrap_or([0xff; 32]) };
+                (r.get(0), AccountState { balance: Amount::from_minor(r.get(1)), head, head_at_ms: r.get(4) })
+            })
+            .collect();
         sorted_ids
             .iter()
             .map(|id| {
                 found
                     .get(&id.get())
-                    .map(|&b| (*id, Amount::from_minor(b)))
+                    .map(|state| (*id, *state))
                     .ok_or_else(|| StoreError::Other(format!("no ledger account {id}")))
             })
             .collect()
     }
 
-    fn set_balance(&mut self, account_id: AccountId, balance: Amount) -> Result<()> {
+    fn set_balance(&mut self, account_id: AccountId, state: &AccountState) -> Result<()> {
+        let (seq, hash) = (state.head.seq as i64, state.head.hash.as_slice());
         self.execute(
-            "UPDATE ledger_accounts SET balance_minor = $1 WHERE id = $2",
-            &[&balance.minor(), &account_id.get()],
+            "UPDATE ledger_accounts SET balance_minor = $1, chain_seq = $2, chain_hash = $3, chain_at_ms = $4
+             WHERE id = $5",
+            &[&state.balance.minor(), &seq, &hash, &state.head_at_ms, &account_id.get()],
         )
         .map(|_| ())
     }
@@ -334,8 +345,8 @@ impl Writer for PgWriter {
     fn insert_transfer(&mut self, t: &NewTransfer) -> Result<TransferId> {
         let row = self.query_opt(
             "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
-               created_at_ms, wallet_account, wallet_balance_after_minor)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+               created_at_ms, wallet_account, wallet_balance_after_minor, wallet_seq, wallet_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             &[
                 &t.kind.as_str(),
                 &t.debit_account.get(),
@@ -347,6 +358,8 @@ impl Writer for PgWriter {
                 &t.created_at_ms,
                 &t.wallet_account().map(AccountId::get),
                 &t.wallet_balance_after.map(Amount::minor),
+                &t.chain.map(|h| h.seq as i64),
+                &t.chain.as_ref().map(|h| h.hash.as_slice()),
             ],
         )?;
         row.map(|r| TransferId::new(r.get(0))).ok_or_else(|| StoreError::Other("transfer insert returned no id".into()))

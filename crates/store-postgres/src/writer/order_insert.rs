@@ -77,6 +77,8 @@ pub(super) struct TransferColumns<'a> {
     at: Option<i64>,
     wallet: Option<i64>,
     balance_after: Option<i64>,
+    seq: Option<i64>,
+    hash: Option<&'a [u8]>,
 }
 
 impl<'a> TransferColumns<'a> {
@@ -90,12 +92,14 @@ impl<'a> TransferColumns<'a> {
             at: t.map(|t| t.created_at_ms),
             wallet: t.and_then(NewTransfer::wallet_account).map(AccountId::get),
             balance_after: t.and_then(|t| t.wallet_balance_after).map(Amount::minor),
+            seq: t.and_then(|t| t.chain).map(|h| h.seq as i64),
+            hash: t.and_then(|t| t.chain.as_ref()).map(|h| h.hash.as_slice()),
         }
     }
 }
 
-/// `$19..$34` of [`INSERT_ORDER_WITH_TRANSFERS`], after the order's 18.
-pub(super) fn transfer_values<'a>(h: &'a TransferColumns, r: &'a TransferColumns) -> [&'a (dyn ToSql + Sync); 16] {
+/// `$19..$38` of [`INSERT_ORDER_WITH_TRANSFERS`], after the order's 18.
+pub(super) fn transfer_values<'a>(h: &'a TransferColumns, r: &'a TransferColumns) -> [&'a (dyn ToSql + Sync); 20] {
     [
         &h.kind,
         &h.debit,
@@ -113,6 +117,10 @@ pub(super) fn transfer_values<'a>(h: &'a TransferColumns, r: &'a TransferColumns
         &h.balance_after,
         &r.wallet,
         &r.balance_after,
+        &h.seq,
+        &h.hash,
+        &r.seq,
+        &r.hash,
     ]
 }
 
@@ -124,15 +132,15 @@ pub(super) const INSERT_ORDER_WITH_TRANSFERS: &str = concat!(
     " ON CONFLICT (merchant_id, refid) DO NOTHING RETURNING id),
      h AS (
          INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, remarks, created_at_ms,
-           wallet_account, wallet_balance_after_minor)
+           wallet_account, wallet_balance_after_minor, wallet_seq, wallet_hash)
          SELECT $19::text, $20::bigint, $21::bigint, $22::bigint, o.id, $23::text, $24::bigint, $31::bigint,
-           $32::bigint
+           $32::bigint, $35::bigint, $36::bytea
          FROM o WHERE $19::text IS NOT NULL RETURNING id, order_id),
      r AS (
          INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, order_id, pending_id, remarks,
-           created_at_ms, wallet_account, wallet_balance_after_minor)
+           created_at_ms, wallet_account, wallet_balance_after_minor, wallet_seq, wallet_hash)
          SELECT $25::text, $26::bigint, $27::bigint, $28::bigint, h.order_id, h.id, $29::text, $30::bigint,
-           $33::bigint, $34::bigint
+           $33::bigint, $34::bigint, $37::bigint, $38::bytea
          FROM h WHERE $25::text IS NOT NULL RETURNING id)
      SELECT (SELECT id FROM o), (SELECT id FROM h)"
 );

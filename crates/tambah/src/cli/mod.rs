@@ -16,6 +16,7 @@ mod reconcile;
 mod report;
 mod route;
 mod sign;
+mod statement;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,10 @@ pub enum Command {
     Key(key::KeyCommand),
     /// Check every ledger invariant; exits non-zero on any violation.
     Verify,
+    /// A merchant's downloaded statement: recompute its hash chain and check
+    /// it against a head kept earlier. Needs no database.
+    #[command(subcommand)]
+    Statement(statement::StatementCommand),
     /// Print a signed curl command (HMAC v1) for trying the API by hand.
     Sign(sign::SignArgs),
     /// Orders.
@@ -90,6 +95,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         Command::Key(c) => key::run(db, c).await,
         Command::Verify => verify::run(db).await,
         Command::Sign(a) => sign::run(a),
+        Command::Statement(c) => statement::run(c),
         Command::Order(c) => order::run(db, c).await,
         Command::Callbacks(c) => callbacks::run(db, c).await,
         Command::Dispute(c) => dispute::run(db, c).await,

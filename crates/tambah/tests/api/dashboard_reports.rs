@@ -73,7 +73,10 @@ async fn the_statement_csv_has_the_api_statements_rows_and_balances() {
         assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
         assert!(csv.headers["content-disposition"].to_str().unwrap().contains("statement.csv"));
         let mut lines = csv.body.lines();
-        assert_eq!(lines.next(), Some("id,date,amount,balance,remarks,type"));
+        assert_eq!(
+            lines.next(),
+            Some("id,date,amount,balance,remarks,type,seq,time_ms,kind,amount_minor,balance_minor,refid,hash")
+        );
         let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
         assert_eq!(rows.len(), listed.len(), "{}", csv.body);
         for (row, e) in rows.iter().zip(listed) {
@@ -94,7 +97,10 @@ async fn the_statement_csv_has_the_api_statements_rows_and_balances() {
     let day = b.get(&format!("/dashboard/statement.csv?date={today}")).await;
     assert_eq!(day.body.lines().count(), listed.len() + 1);
     let empty = b.get("/dashboard/statement.csv?date=2001-01-01").await;
-    assert_eq!(empty.body, "id,date,amount,balance,remarks,type\n");
+    assert_eq!(
+        empty.body,
+        "id,date,amount,balance,remarks,type,seq,time_ms,kind,amount_minor,balance_minor,refid,hash\n"
+    );
     let bad = b.get("/dashboard/statement.csv?date=yesterday").await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("not a date"), "{}", bad.body);

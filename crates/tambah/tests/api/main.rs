@@ -18,6 +18,7 @@ mod delivery;
 mod docs;
 mod families;
 mod harness;
+mod ledger_chain;
 mod limits;
 mod multinode;
 mod receiver;

@@ -130,16 +130,35 @@ async fn reused_refid_with_other_parameters_is_409_and_changes_nothing() {
     let c = Client::new(&s, &m);
     let first = c.topup(buy("DUP-1", "D", "0123456789", "10")).await;
     assert_eq!(first.code(), "20");
-    for body in [
-        buy("DUP-1", "D", "0123456789", "20"),
-        buy("DUP-1", "D", "0123456780", "10"),
-        buy("DUP-1", "C", "0123456789", "10"),
+    // Each answer names what differs (the first, by precedence: product,
+    // account, amount, extras) at the start of its remarks, and lists it all.
+    for (body, named, said) in [
+        (buy("DUP-1", "D", "0123456789", "20"), "exists_with_different_amount", "amount 10 (this request: 20)"),
+        (buy("DUP-1", "D", "0123456780", "10"), "exists_with_different_account", "account 0123456789"),
+        (buy("DUP-1", "C", "0123456789", "10"), "exists_with_different_product", "product D (this request: C)"),
+        (buy("DUP-1", "C", "0123456789", "30"), "exists_with_different_product", "amount 10 (this request: 30)"),
     ] {
         let r = c.topup(body.clone()).await;
         assert_eq!(r.status, 409, "{body}: {:?}", r.json);
         assert_eq!(r.json["statuscode"], "54");
         assert_eq!(r.json["status"], "Failed");
+        let remarks = r.json["remarks"].as_str().unwrap();
+        assert!(remarks.starts_with(named) && remarks.contains(said), "{body}: {remarks}");
+        // The seed shape has no field of its own for it (SDKs parse it as is).
+        assert!(r.json.get("conflict").is_none(), "{:?}", r.json);
     }
+    // The current shape names it in a field too.
+    let current = c
+        .signed_raw(
+            "POST",
+            "/v2/topup",
+            "application/json",
+            buy("DUP-1", "D", "0123456789", "20").to_string().as_bytes(),
+            &[("X-Api-Version", "2025-05-20")],
+        )
+        .await;
+    assert_eq!(current.status, 409);
+    assert_eq!(current.json["data"]["conflict"], "exists_with_different_amount", "{:?}", current.json);
     let again = c.topup(buy("DUP-1", "D", "0123456789", "10")).await;
     assert_eq!((again.code(), &again.json["sn"]), ("20".to_string(), &first.json["sn"]));
     assert_eq!(c.balance().await, "90.3");
