@@ -2,7 +2,7 @@
 //! API key), keys, deposits and balances.
 
 use tambah_domain::{Amount, Environment};
-use tambah_store::{ApiKeyRow, MerchantRow, MerchantSettings, NewMerchant, StoreError};
+use tambah_store::{ApiKeyRow, MerchantRow, MerchantSettings, NewMerchant, SpendingCaps, StoreError};
 
 use crate::auth::check_password_rules;
 use crate::credentials::{hash_password, new_api_secret, random_alnum};
@@ -38,6 +38,10 @@ pub struct MerchantChanges {
     pub email: Option<String>,
     /// The merchant's own rate limit (`Some(None)`: back to the default).
     pub rate_limit_per_s: Option<Option<u32>>,
+    /// The daily spending cap on the wallet's spend (`Some(None)`: none).
+    pub daily_cap_amount: Option<Option<Amount>>,
+    /// The daily cap on the number of orders (`Some(None)`: none).
+    pub daily_cap_count: Option<Option<u32>>,
 }
 
 /// A new merchant and the credentials shown exactly once.
@@ -132,7 +136,14 @@ impl Engine {
             require_api_key_for_topup: changes.require_api_key_for_topup.unwrap_or(m.require_api_key_for_topup),
             email: changes.email.clone().unwrap_or(m.email.clone()),
             rate_limit_per_s: changes.rate_limit_per_s.unwrap_or(m.rate_limit_per_s),
+            caps: SpendingCaps {
+                amount: changes.daily_cap_amount.unwrap_or(m.caps.amount),
+                count: changes.daily_cap_count.unwrap_or(m.caps.count),
+            },
         };
+        if settings.caps.amount.is_some_and(|a| a <= Amount::ZERO) || settings.caps.count == Some(0) {
+            return Err(AdminError::Invalid("a daily cap is more than zero (or none)".into()));
+        }
         if settings.rate_limit_per_s == Some(0) {
             return Err(AdminError::Invalid("a rate limit is at least 1 request per second".into()));
         }

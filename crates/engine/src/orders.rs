@@ -399,6 +399,7 @@ impl Engine {
                 track_stock: valid.product.family.delivers_pin(),
                 monthly_limit: crate::bills::monthly_limit(&valid.product.code)
                     .map(|limit| (crate::bills::month_of(now_ms), limit)),
+                daily_caps: merchant.caps.any().then(|| Box::new((tambah_domain::time::day_of(now_ms), merchant.caps))),
             })
             .await;
         match placed {

@@ -234,6 +234,7 @@ pub fn change_epoch(store: &dyn Store) {
         require_api_key_for_topup: false,
         email: String::new(),
         rate_limit_per_s: None,
+        caps: settings.caps,
     };
     must("update_merchant", block(store.update_merchant(m.id, &update)));
     steps.push(("a merchant suspended", epoch()));

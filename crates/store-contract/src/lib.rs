@@ -63,6 +63,7 @@ macro_rules! contract_tests {
         $crate::contract_tests! { @each [$($how)*]
             merchants::merchants
             merchants::merchant_settings
+            merchants::daily_spend
             credentials::api_keys
             credentials::users_and_tokens
             credentials::nonces

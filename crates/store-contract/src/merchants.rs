@@ -2,9 +2,9 @@
 //! operator's settings.
 
 use tambah_domain::{Amount, Environment, MerchantId, Role};
-use tambah_store::{MerchantRow, MerchantSettings, Store, UserRow};
+use tambah_store::{MerchantRow, MerchantSettings, SpendingCaps, Store, UserRow};
 
-use crate::fixtures::{balance, block, create, expect_unique, must, new_merchant, systems};
+use crate::fixtures::{balance, block, create, expect_unique, must, new_merchant, systems, writer};
 
 /// create_merchant, the merchant and user look-ups, and username uniqueness.
 pub fn merchants(store: &dyn Store) {
@@ -132,6 +132,7 @@ pub fn merchant_settings(store: &dyn Store) {
         require_api_key_for_topup: true,
         email: "ops@kedai.my".into(),
         rate_limit_per_s: Some(5_000),
+        caps: SpendingCaps { amount: Some(Amount::from_minor(5_000_000)), count: Some(100) },
     };
     assert!(block(store.update_merchant(m.id, &settings)).expect("update_merchant"), "existing merchant updated");
     let after = block(store.merchant(m.id)).expect("merchant").expect("still there");
@@ -148,6 +149,7 @@ pub fn merchant_settings(store: &dyn Store) {
         "settings read back"
     );
     assert_eq!(after.email, "ops@kedai.my", "the e-mail setting reads back");
+    assert_eq!(after.caps, settings.caps, "the daily caps read back");
     assert_eq!(after.rate_limit_per_s, Some(5_000), "the rate limit reads back");
     assert_eq!(
         (after.callback_url.as_str(), after.callback_method.as_str(), after.low_balance_threshold),
@@ -163,4 +165,35 @@ pub fn merchant_settings(store: &dyn Store) {
         !block(store.update_merchant(MerchantId::new(m.id.get() + 1000), &settings)).expect("update_merchant"),
         "unknown merchant reported"
     );
+}
+
+/// The writer counts a capped merchant's spend per day up to its caps, per
+/// merchant and per day; an order past a cap counts nothing, and a
+/// rolled-back savepoint takes its count back.
+pub fn daily_spend(store: &dyn Store) {
+    let a = create(store, Environment::Staging, "spend-a");
+    let b = create(store, Environment::Staging, "spend-b");
+    let caps = SpendingCaps { amount: Some(Amount::from_minor(250_000)), count: Some(3) };
+    let mut w = writer(store);
+    must("begin", w.begin());
+    let mut spend = |m: MerchantId, day: i64, minor: i64, caps: &SpendingCaps| {
+        must("count_spend", w.count_spend(m, day, Amount::from_minor(minor), caps))
+    };
+    assert!(spend(a.id, 1, 100_000, &caps));
+    assert!(spend(a.id, 1, 100_000, &caps));
+    assert!(!spend(a.id, 1, 60_000, &caps), "past the amount cap");
+    assert!(spend(a.id, 1, 50_000, &caps), "up to the amount cap exactly");
+    assert!(!spend(a.id, 1, 1, &SpendingCaps { amount: None, count: Some(3) }), "past the count cap");
+    assert!(spend(a.id, 2, 250_000, &caps), "a new day");
+    assert!(!spend(b.id, 1, 250_001, &caps), "a day's first order past the cap");
+    assert!(spend(b.id, 1, 250_000, &caps), "another merchant's day");
+    assert!(spend(b.id, 1, 1, &SpendingCaps { amount: None, count: Some(2) }), "the count alone");
+    must("commit", w.commit());
+    // Inside a savepoint rolled back, the count goes with it.
+    must("begin", w.begin());
+    must("savepoint", w.savepoint());
+    assert!(must("count_spend", w.count_spend(a.id, 3, Amount::from_minor(250_000), &caps)));
+    must("rollback_to_savepoint", w.rollback_to_savepoint());
+    assert!(must("count_spend", w.count_spend(a.id, 3, Amount::from_minor(250_000), &caps)), "taken back");
+    must("commit", w.commit());
 }

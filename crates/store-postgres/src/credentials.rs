@@ -22,13 +22,13 @@ macro_rules! merchant_subquery {
             merchant_select!(),
             ") q (id, account, name, environment, level, access, suspended, api_version, require_api_key_for_topup,
                wallet_id, created_at_ms, email, callback_url, callback_method, low_balance_threshold_minor,
-               rate_limit_per_s, ip_allowlist)"
+               rate_limit_per_s, ip_allowlist, daily_cap_amount_minor, daily_cap_count)"
         )
     };
 }
 
 /// Where the credential's columns start in a `q.*, <credential>` row: after
-/// the merchant's 17.
+/// the merchant's 19.
 const AFTER_MERCHANT: usize = rows::MERCHANT_COLUMN_COUNT;
 
 impl CredentialStore for PgStore {

@@ -1,6 +1,6 @@
 //! Merchants on PostgreSQL: creating one with its wallet and first user, look-ups, and settings.
 
-use tambah_domain::MerchantId;
+use tambah_domain::{Amount, MerchantId};
 use tambah_store::{
     merchant_select, rows, BoxFuture, MerchantRow, MerchantSettings, MerchantStore, NewMerchant, Result, StoreError,
 };
@@ -58,7 +58,8 @@ impl MerchantStore for PgStore {
             let n = self
                 .execute(
                     "UPDATE merchants SET name = $2, level = $3, access = $4, suspended = $5, api_version = $6,
-                       require_api_key_for_topup = $7, email = $8, rate_limit_per_s = $9 WHERE id = $1",
+                       require_api_key_for_topup = $7, email = $8, rate_limit_per_s = $9,
+                       daily_cap_amount_minor = $10, daily_cap_count = $11 WHERE id = $1",
                     &[
                         &merchant_id.get(),
                         &m.name,
@@ -69,6 +70,8 @@ impl MerchantStore for PgStore {
                         &m.require_api_key_for_topup,
                         &m.email,
                         &m.rate_limit_per_s.map(i64::from),
+                        &m.caps.amount.map(Amount::minor),
+                        &m.caps.count.map(i64::from),
                     ],
                 )
                 .await?;

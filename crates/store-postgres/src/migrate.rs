@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_dashboard_sessions.sql")),
     (20, include_str!("../migrations/0020_cache_epoch.sql")),
     (21, include_str!("../migrations/0021_statement_chain.sql")),
+    (22, include_str!("../migrations/0022_spending_caps.sql")),
 ];
 /// The migration that adds the statement chains; entries written before it
 /// are chained right after it, in the same transaction.

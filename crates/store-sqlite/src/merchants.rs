@@ -2,7 +2,7 @@
 //! them, and the operator-editable settings.
 
 use rusqlite::{params, OptionalExtension};
-use tambah_domain::MerchantId;
+use tambah_domain::{Amount, MerchantId};
 use tambah_store::{
     merchant_select, ready, rows, BoxFuture, MerchantRow, MerchantSettings, MerchantStore, NewMerchant, Result,
     StoreError,
@@ -31,7 +31,8 @@ impl SqliteStore {
         self.write(|tx| {
             tx.execute(
                 "UPDATE merchants SET name = ?2, level = ?3, access = ?4, suspended = ?5, api_version = ?6,
-                   require_api_key_for_topup = ?7, email = ?8, rate_limit_per_s = ?9 WHERE id = ?1",
+                   require_api_key_for_topup = ?7, email = ?8, rate_limit_per_s = ?9,
+                   daily_cap_amount_minor = ?10, daily_cap_count = ?11 WHERE id = ?1",
                 params![
                     merchant_id.get(),
                     m.name,
@@ -41,7 +42,9 @@ impl SqliteStore {
                     m.api_version,
                     m.require_api_key_for_topup,
                     m.email,
-                    m.rate_limit_per_s
+                    m.rate_limit_per_s,
+                    m.caps.amount.map(Amount::minor),
+                    m.caps.count
                 ],
             )
             .map(|n| n == 1)

@@ -6,7 +6,7 @@ use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_insert_columns, AccountState, AttemptAnswer, AttemptRow, LowBalanceWatch, NewAttempt, NewCallback,
-    NewTransfer, OrderCallbacks, OrderRow, OrderUpdate, Result, StoreError, Writer,
+    NewTransfer, OrderCallbacks, OrderRow, OrderUpdate, Result, SpendingCaps, StoreError, Writer,
 };
 
 use crate::{callbacks, err, orders, providers};
@@ -136,6 +136,22 @@ impl Writer for SqliteWriter {
                  ON CONFLICT (product, account, month) DO UPDATE SET count = count + 1 WHERE count < ?4",
             )
             .and_then(|mut s| s.execute(params![product, account, month, limit]))
+            .map_err(err)?;
+        Ok(counted == 1)
+    }
+
+    fn count_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount, caps: &SpendingCaps) -> Result<bool> {
+        let counted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO spend_days (merchant_id, day, count, amount_minor)
+                   SELECT ?1, ?2, 1, ?3 WHERE (?4 IS NULL OR 1 <= ?4) AND (?5 IS NULL OR ?3 <= ?5)
+                 ON CONFLICT (merchant_id, day) DO UPDATE SET count = count + 1, amount_minor = amount_minor + ?3
+                   WHERE (?4 IS NULL OR count + 1 <= ?4) AND (?5 IS NULL OR amount_minor + ?3 <= ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![merchant_id.get(), day, cost.minor(), caps.count, caps.amount.map(Amount::minor)])
+            })
             .map_err(err)?;
         Ok(counted == 1)
     }

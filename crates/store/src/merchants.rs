@@ -35,6 +35,22 @@ pub struct MerchantRow {
     /// The addresses and CIDR ranges its API requests may come from,
     /// comma-separated (empty: any).
     pub ip_allowlist: String,
+    /// The operator's daily spending caps.
+    pub caps: SpendingCaps,
+}
+
+/// At most this much spent (orders' cost held) and this many orders per
+/// Malaysia-time day; `None`: no cap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpendingCaps {
+    pub amount: Option<Amount>,
+    pub count: Option<u32>,
+}
+
+impl SpendingCaps {
+    pub fn any(&self) -> bool {
+        self.amount.is_some() || self.count.is_some()
+    }
 }
 
 /// The operator-editable settings of a merchant (`tambah merchant update`).
@@ -48,6 +64,7 @@ pub struct MerchantSettings {
     pub require_api_key_for_topup: bool,
     pub email: String,
     pub rate_limit_per_s: Option<u32>,
+    pub caps: SpendingCaps,
 }
 
 #[derive(Clone, Debug)]

@@ -11,8 +11,8 @@
 use crate::{
     ApiKeyListing, ApiKeyRow, AttemptOutcome, AttemptRow, AuditRow, CallbackAttempt, CallbackKind, CallbackRow,
     CostOfGoodsRow, DisputeRow, LiveAccessRow, MerchantRow, OperatorRow, OrderQuery, OrderRow, OrderTotals,
-    ProviderKind, ProviderRow, RequestLogRow, RouteRow, StatementEntry, StatusGroup, SummaryRow, TokenKind, TokenRow,
-    TransferKind, UserRow,
+    ProviderKind, ProviderRow, RequestLogRow, RouteRow, SpendingCaps, StatementEntry, StatusGroup, SummaryRow,
+    TokenKind, TokenRow, TransferKind, UserRow,
 };
 use tambah_domain::chain::Head;
 use tambah_domain::{
@@ -39,7 +39,7 @@ pub trait Columns {
 
 /// How many columns [`merchant_columns!`] lists: where a joined row's next
 /// part starts.
-pub const MERCHANT_COLUMN_COUNT: usize = 17;
+pub const MERCHANT_COLUMN_COUNT: usize = 19;
 
 /// The columns of [`merchant`], from `merchants m JOIN ledger_accounts a ON a.merchant_id = m.id`.
 #[macro_export]
@@ -47,7 +47,8 @@ macro_rules! merchant_columns {
     () => {
         "m.id, m.account, m.name, m.environment, m.level, m.access, m.suspended, m.api_version, \
          m.require_api_key_for_topup, a.id, m.created_at_ms, m.email, m.callback_url, m.callback_method, \
-         m.low_balance_threshold_minor, m.rate_limit_per_s, m.ip_allowlist"
+         m.low_balance_threshold_minor, m.rate_limit_per_s, m.ip_allowlist, m.daily_cap_amount_minor, \
+         m.daily_cap_count"
     };
 }
 
@@ -82,6 +83,10 @@ pub fn merchant<R: Columns>(r: &R) -> Result<MerchantRow, R::Error> {
         low_balance_threshold: Amount::from_minor(r.int(14)?),
         rate_limit_per_s: r.opt_int(15)?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         ip_allowlist: r.text(16)?,
+        caps: SpendingCaps {
+            amount: r.opt_int(17)?.map(Amount::from_minor),
+            count: r.opt_int(18)?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        },
     })
 }
 

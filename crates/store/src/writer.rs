@@ -5,7 +5,7 @@ use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, Transfer
 
 use crate::{
     AccountState, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback, NewTransfer,
-    OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError,
+    OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, SpendingCaps, StoreError,
 };
 
 /// One open write session (a connection owned by one thread). All primitives
@@ -50,6 +50,9 @@ pub trait Writer: Send {
     fn answer_attempt(&mut self, answer: &AttemptAnswer) -> Result<()>;
     /// The order's latest attempt.
     fn last_attempt(&mut self, order_id: OrderId) -> Result<Option<AttemptRow>>;
+    /// Counts an order of `cost` in a capped merchant's Malaysia-time `day`
+    /// unless that would pass a cap; false when it would (nothing counted).
+    fn count_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount, caps: &SpendingCaps) -> Result<bool>;
     /// Takes one unit of a product's stock: `None` when the product has no
     /// stock limit, `Some(false)` when it is out of stock.
     fn take_stock(&mut self, product: &str) -> Result<Option<bool>>;

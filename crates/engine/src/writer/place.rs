@@ -5,7 +5,7 @@
 
 use tambah_domain::order::LedgerEffect;
 use tambah_domain::{AccountId, Amount, Environment, MerchantId, OrderId, StatusCode};
-use tambah_store::{Inserted, OrderRow, OrderTransfers, StoreError, TransferKind};
+use tambah_store::{Inserted, OrderRow, OrderTransfers, SpendingCaps, StoreError, TransferKind};
 
 use super::command::{Apply, Batch, Call, Command};
 use super::transitions::{order_callback, order_transfer, plan};
@@ -43,6 +43,10 @@ pub(crate) struct Place {
     pub track_stock: bool,
     /// The biller's per-account limit: (month as yyyymm, payments allowed).
     pub monthly_limit: Option<(i64, u32)>,
+    /// The merchant's daily spending caps, and the Malaysia-time day of the
+    /// order (`None`: no cap; boxed, as few merchants have caps and every
+    /// command is as large as the largest).
+    pub daily_caps: Option<Box<(i64, SpendingCaps)>>,
 }
 
 #[derive(Debug)]
@@ -116,6 +120,18 @@ pub(crate) fn differences(
     all.into_iter().filter(|(differs, _)| *differs).map(|(_, d)| d).collect()
 }
 
+/// Why an order beyond the merchant's daily caps was refused.
+fn cap_reached(caps: &SpendingCaps) -> String {
+    let mut limits = Vec::new();
+    if let Some(amount) = caps.amount {
+        limits.push(format!("RM {} spent", amount.to_cents()));
+    }
+    if let Some(count) = caps.count {
+        limits.push(format!("{count} orders"));
+    }
+    format!("daily spending cap reached: at most {} per day (Malaysia time); nothing was charged", limits.join(" and "))
+}
+
 /// The extras that choose what is bought.
 const CHOICES: [&str; 2] = ["subproduct_code", "biller_code"];
 
@@ -152,9 +168,15 @@ impl Apply for Place {
         let mut transfers = OrderTransfers::default();
         let mut dispatch_to = None;
         let (refused, counted) = self.refusal(b)?;
-        if let Some(code) = refused {
+        if let Some((code, why)) = &refused {
             // Final at once, nothing held.
-            row.status = code;
+            row.status = *code;
+            if !why.is_empty() {
+                row.note = why.clone();
+                if row.remarks.is_empty() {
+                    row.remarks = why.clone();
+                }
+            }
         } else {
             dispatch_to = self.hold_and_resolve(b, &mut row, &mut transfers)?;
         }
@@ -214,29 +236,36 @@ impl Place {
         }
     }
 
-    /// Refused before anything is held: no credit (43), no stock (45), the
-    /// biller's monthly count for the account reached (54). Stock and counts
+    /// Refused before anything is held: no credit (43), the merchant's daily
+    /// spending cap reached (54), no stock (45), the biller's monthly count
+    /// for the account reached (54). Stock and counts
     /// are taken only for orders that are not already known to fail; the
     /// second value tells whether they were (written in this transaction).
-    fn refusal(&self, b: &mut Batch<'_>) -> Result<(Option<StatusCode>, bool), StoreError> {
+    fn refusal(&self, b: &mut Batch<'_>) -> Result<(Option<(StatusCode, String)>, bool), StoreError> {
         let insufficient =
             matches!(self.verdict, Verdict::InsufficientCredit) || b.ledger.balance(self.wallet_id) < self.cost;
         if insufficient {
-            return Ok((Some(StatusCode::INSUFFICIENT_CREDIT), false));
+            return Ok((Some((StatusCode::INSUFFICIENT_CREDIT, String::new())), false));
         }
         let known_to_fail = matches!(&self.verdict, Verdict::Decided { outcome, .. }
             if !matches!(outcome, Outcome::Delivered(_) | Outcome::Pending { .. }));
         if known_to_fail {
             return Ok((None, false));
         }
-        let counted = self.track_stock || self.monthly_limit.is_some();
+        if let Some(capped) = &self.daily_caps {
+            let (day, caps) = &**capped;
+            if !b.w.count_spend(self.merchant_id, *day, self.cost, caps)? {
+                return Ok((Some((StatusCode::DUPLICATE, cap_reached(caps))), false));
+            }
+        }
+        let counted = self.track_stock || self.monthly_limit.is_some() || self.daily_caps.is_some();
         let mut refused = None;
         if self.track_stock && b.w.take_stock(&self.product)? == Some(false) {
-            refused = Some(StatusCode::OUT_OF_STOCK);
+            refused = Some((StatusCode::OUT_OF_STOCK, String::new()));
         }
         if let Some((month, limit)) = self.monthly_limit {
             if !b.w.count_bill_payment(&self.product, &self.account, month, limit)? {
-                refused = Some(StatusCode::DUPLICATE);
+                refused = Some((StatusCode::DUPLICATE, String::new()));
             }
         }
         Ok((refused, counted))

@@ -6,7 +6,7 @@ use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_columns, rows, AccountState, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback,
-    NewTransfer, OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError, Writer,
+    NewTransfer, OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, SpendingCaps, StoreError, Writer,
 };
 use tokio::runtime::Runtime;
 use tokio_postgres::Row;
@@ -194,6 +194,18 @@ impl Writer for PgWriter {
             "INSERT INTO bill_counts AS b (product, account, month, count) VALUES ($1, $2, $3, 1)
              ON CONFLICT (product, account, month) DO UPDATE SET count = b.count + 1 WHERE b.count < $4",
             &[&product, &account, &month, &limit],
+        )?;
+        Ok(counted == 1)
+    }
+
+    fn count_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount, caps: &SpendingCaps) -> Result<bool> {
+        let (count, amount) = (caps.count.map(i64::from), caps.amount.map(Amount::minor));
+        let counted = self.execute(
+            "INSERT INTO spend_days AS s (merchant_id, day, count, amount_minor)
+               SELECT $1, $2, 1, $3 WHERE ($4::bigint IS NULL OR 1 <= $4) AND ($5::bigint IS NULL OR $3 <= $5)
+             ON CONFLICT (merchant_id, day) DO UPDATE SET count = s.count + 1, amount_minor = s.amount_minor + $3
+               WHERE ($4::bigint IS NULL OR s.count + 1 <= $4) AND ($5::bigint IS NULL OR s.amount_minor + $3 <= $5)",
+            &[&merchant_id.get(), &day, &cost.minor(), &count, &amount],
         )?;
         Ok(counted == 1)
     }

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use serde_json::json;
-use tambah_domain::Environment;
+use tambah_domain::{Amount, Environment};
 use tambah_engine::merchants::{CreatedMerchant, MerchantChanges, MerchantSpec};
 use tambah_engine::Engine;
 use tambah_store::MerchantRow;
@@ -58,6 +58,13 @@ pub enum MerchantCommand {
         /// TAMBAH_RATE_STAGING_PER_S).
         #[arg(long)]
         rate_limit: Option<String>,
+        /// At most this much of the wallet spent per Malaysia-time day (RM),
+        /// or "none"; an order beyond it is refused (54) before any hold.
+        #[arg(long)]
+        daily_cap_amount: Option<String>,
+        /// At most this many orders per Malaysia-time day, or "none".
+        #[arg(long)]
+        daily_cap_count: Option<String>,
     },
     /// Print a merchant's settings and balance as JSON.
     Show {
@@ -89,6 +96,8 @@ pub async fn run(db: &DbArgs, command: MerchantCommand) -> Result<(), String> {
             require_api_key_for_topup,
             email,
             rate_limit,
+            daily_cap_amount,
+            daily_cap_count,
         } => {
             let rate_limit_per_s = match rate_limit.as_deref() {
                 None => None,
@@ -96,6 +105,26 @@ pub async fn run(db: &DbArgs, command: MerchantCommand) -> Result<(), String> {
                 Some(n) => Some(Some(n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
                     format!("--rate-limit {n:?}: a whole number of requests per second, or default")
                 })?)),
+            };
+            let daily_cap_amount = match daily_cap_amount.as_deref() {
+                None => None,
+                Some("none") => Some(None),
+                Some(a) => Some(Some(
+                    Amount::parse_canonical(a, 2)
+                        .ok()
+                        .filter(|a| *a > Amount::ZERO)
+                        .ok_or_else(|| format!("--daily-cap-amount {a:?}: an amount in RM (e.g. 500), or none"))?,
+                )),
+            };
+            let daily_cap_count = match daily_cap_count.as_deref() {
+                None => None,
+                Some("none") => Some(None),
+                Some(n) => Some(Some(
+                    n.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("--daily-cap-count {n:?}: a whole number of orders, or none"))?,
+                )),
             };
             let changes = MerchantChanges {
                 name,
@@ -106,10 +135,12 @@ pub async fn run(db: &DbArgs, command: MerchantCommand) -> Result<(), String> {
                 require_api_key_for_topup,
                 email,
                 rate_limit_per_s,
+                daily_cap_amount,
+                daily_cap_count,
             };
             if changes == MerchantChanges::default() {
                 return Err("nothing to change: give one of --name, --level, --access, --suspended, --api-version, \
-                            --require-api-key-for-topup, --email, --rate-limit (tambah merchant show prints the settings)"
+                            --require-api-key-for-topup, --email, --rate-limit, --daily-cap-amount, --daily-cap-count (tambah merchant show prints the settings)"
                     .into());
             }
             update(db, account, changes).await
@@ -185,6 +216,8 @@ async fn merchant_json(engine: &Engine, m: &MerchantRow) -> Result<serde_json::V
         "api_version": m.api_version,
         "require_api_key_for_topup": m.require_api_key_for_topup,
         "rate_limit_per_s": m.rate_limit_per_s,
+        "daily_cap_amount": m.caps.amount.map(|a| a.to_cents()),
+        "daily_cap_count": m.caps.count,
         "balance": balance.to_cents(),
     }))
 }

@@ -518,3 +518,51 @@ async fn past_max_in_flight_requests_get_503_with_retry_after() {
     // The refused request changed nothing: the refid is free.
     assert_eq!(c.topup(buy("SLOT-2", "D", "0123456789", "10")).await.code(), "20");
 }
+
+/// The operator's daily caps: an order past the amount or the count is
+/// refused with 54 and says why, before anything is held; concurrent orders
+/// against a count cap get exactly that many through; removing the caps lets
+/// orders through again.
+#[tokio::test]
+async fn daily_spending_caps_refuse_orders_past_them_before_any_hold() {
+    let s = Server::start(&[]);
+    let m = s.merchant(&[], "100");
+    let c = Client::new(&s, &m);
+    let shown = s.cli_change(&["merchant", "update", "--account", &m.account, "--daily-cap-amount", "25"]);
+    assert!(shown.contains("\"daily_cap_amount\":\"25.00\""), "{shown}");
+    // RM 10 of D costs 9.70: two fit in RM 25, a third does not.
+    for i in 0..2 {
+        assert_eq!(c.topup(buy(&format!("CAP-{i}"), "D", "0123456789", "10")).await.code(), "20");
+    }
+    let third = c.topup(buy("CAP-2", "D", "0123456789", "10")).await;
+    assert_eq!((third.status, third.code()), (200, "54".to_string()), "{:?}", third.json);
+    let remarks = third.json["remarks"].as_str().unwrap();
+    assert!(remarks.contains("daily spending cap reached: at most RM 25.00 spent per day"), "{remarks}");
+    assert_eq!(third.json["cost"], "0.00");
+    assert_eq!(c.balance().await, "80.6", "nothing held for the refused order");
+    // Final: asking again gives the same answer, and a smaller order still fits.
+    assert_eq!(c.topup(buy("CAP-2", "D", "0123456789", "10")).await.code(), "54");
+    assert_eq!(c.topup(buy("CAP-3", "D", "0123456789", "5")).await.code(), "20");
+
+    // A count cap with concurrent orders: exactly that many get through.
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--daily-cap-amount", "none"]);
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--daily-cap-count", "6"]);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move { c.topup(buy(&format!("CNT-{i}"), "D", "0123456789", "5")).await.code() })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes.sort();
+    // Three placed already today (CAP-0, CAP-1, CAP-3): three more fit in six.
+    assert_eq!(codes, ["20", "20", "20", "54", "54", "54", "54", "54"], "{codes:?}");
+    s.cli_change(&["merchant", "update", "--account", &m.account, "--daily-cap-count", "none"]);
+    assert_eq!(c.topup(buy("FREE-1", "D", "0123456789", "5")).await.code(), "20");
+    let (ok, _, err) = cli_status(&s.db, &["merchant", "update", "--account", &m.account, "--daily-cap-amount", "0"]);
+    assert!(!ok && err.contains("--daily-cap-amount"), "{err}");
+    assert_verified(&s.db);
+}

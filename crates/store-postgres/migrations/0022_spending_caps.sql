@@ -1,0 +1,15 @@
+-- (PostgreSQL twin of the SQLite migration of the same number.)
+-- Spending caps a merchant's operator may set: at most this much of the
+-- wallet spent (orders' cost held), and at most this many orders, per
+-- Malaysia-time day (none: no cap). An order beyond them is refused (54)
+-- before anything is held. What a capped merchant spent each day is counted
+-- by the writer in the order's own transaction.
+ALTER TABLE merchants ADD COLUMN daily_cap_amount_minor BIGINT CHECK (daily_cap_amount_minor > 0);
+ALTER TABLE merchants ADD COLUMN daily_cap_count BIGINT CHECK (daily_cap_count > 0);
+CREATE TABLE spend_days (
+    merchant_id  BIGINT NOT NULL REFERENCES merchants(id),
+    day          BIGINT NOT NULL,
+    count        BIGINT NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    PRIMARY KEY (merchant_id, day)
+);
