@@ -40,14 +40,20 @@ const MIGRATION_LOCK: i64 = 0x7461_6d62_6168;
 /// under an advisory lock (nodes starting together take turns; the later
 /// ones find nothing left to do).
 pub(crate) async fn run(c: &Client) -> Result<()> {
-    // Two nodes creating the table at once: the loser's CREATE fails on the
-    // catalog's unique index, and the table exists.
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
-    )
-    .await
-    .or_else(|e| if e.code() == Some(&SqlState::UNIQUE_VIOLATION) { Ok(()) } else { Err(e) })
-    .map_err(err)?;
+    // Only when missing: the application's role (below) may not create
+    // tables, and PostgreSQL checks that before it sees the table exists.
+    let exists: bool =
+        c.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await.map_err(err)?.get(0);
+    if !exists {
+        // Two nodes creating the table at once: the loser's CREATE fails on
+        // the catalog's unique index, and the table exists.
+        c.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+        )
+        .await
+        .or_else(|e| if e.code() == Some(&SqlState::UNIQUE_VIOLATION) { Ok(()) } else { Err(e) })
+        .map_err(err)?;
+    }
     c.batch_execute("BEGIN").await.map_err(err)?;
     match apply_missing(c).await {
         Ok(()) => c.batch_execute("COMMIT").await.map_err(err),
@@ -65,8 +71,10 @@ async fn apply_missing(c: &Client) -> Result<()> {
     // merged after a later one was applied would otherwise be skipped.
     let rows = c.query("SELECT version FROM schema_migrations", &[]).await.map_err(err)?;
     let applied: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut changed = false;
     for (version, sql) in MIGRATIONS {
         if !applied.contains(version) {
+            changed = true;
             c.batch_execute(sql).await.map_err(err)?;
             if *version == CHAIN_VERSION {
                 crate::chain::backfill(c).await?;
@@ -79,5 +87,28 @@ async fn apply_missing(c: &Client) -> Result<()> {
             .map_err(err)?;
         }
     }
+    if changed {
+        c.batch_execute(APP_ROLE).await.map_err(err)?;
+    }
     Ok(())
 }
+
+/// The role nodes run as (docs/deploy.md), granted again after every
+/// migration: everything it needs on every table and sequence, but on the
+/// ledger's entries (`transfers`) only INSERT and SELECT, so a node — or
+/// whoever holds its credentials — cannot rewrite history. It owns the
+/// account rows it updates anyway, so that its hot-row vacuum may run
+/// (VACUUM needs the owner before PostgreSQL 17). Roles are shared by the
+/// cluster's databases: a role made meanwhile for another one is fine.
+const APP_ROLE: &str = "DO $$ BEGIN
+        CREATE ROLE tambah_app NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END $$;
+    DO $$ BEGIN
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO tambah_app', current_database());
+    END $$;
+    GRANT USAGE ON SCHEMA public TO tambah_app;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO tambah_app;
+    REVOKE UPDATE, DELETE, TRUNCATE ON transfers FROM tambah_app;
+    GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO tambah_app;
+    ALTER TABLE ledger_accounts OWNER TO tambah_app;";

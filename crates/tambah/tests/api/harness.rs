@@ -204,6 +204,14 @@ impl Server {
         Server { base, db: db.url.clone(), child, args, log, _db: Some(db) }
     }
 
+    /// A server on `db` reached through another URL (another role).
+    pub fn start_on_url(db: std::sync::Arc<Db>, url: &str, args: &[&str]) -> Server {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let log = db.log_path();
+        let (child, base) = spawn(url, &args, &log);
+        Server { base, db: url.to_owned(), child, args, log, _db: Some(db) }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

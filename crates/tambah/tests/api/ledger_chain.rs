@@ -204,3 +204,78 @@ async fn verify_names_the_entry_of_each_tampering() {
         assert!(chain_check.starts_with("FAIL") && chain_check.contains(named), "{what}: expected {named:?}:\n{out}");
     }
 }
+
+/// Runs one statement on PostgreSQL at `url` (off the test's runtime).
+fn pg_execute(url: &str, sql: &str) -> Result<u64, String> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (client, conn) =
+                tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            client.execute(&sql, &[]).await.map_err(|e| format!("{e}: {:?}", e.as_db_error().map(|d| d.message())))
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// The application cannot rewrite the ledger: on SQLite its triggers refuse
+/// an UPDATE or DELETE of an entry; on PostgreSQL the node and the CLI run
+/// as a login role in `tambah_app` (docs/deploy.md), which may only INSERT
+/// and SELECT entries, and serve everything that way. An entry edited by
+/// the database's superuser is caught by `verify` and by the merchant's
+/// checker against the head they kept.
+#[tokio::test]
+async fn the_application_cannot_rewrite_the_ledger() {
+    let db = std::sync::Arc::new(Db::fresh("approle"));
+    cli(&db.url, &["migrate"]);
+    let role = format!("tambah_node_{}", std::process::id());
+    let url = if db.is_postgres() {
+        pg_execute(&db.url, &format!("DROP ROLE IF EXISTS {role}")).unwrap();
+        pg_execute(&db.url, &format!("CREATE ROLE {role} LOGIN IN ROLE tambah_app")).unwrap();
+        db.url.replacen("postgres@", &format!("{role}@"), 1)
+    } else {
+        db.url.clone()
+    };
+    let s = Server::start_on_url(db.clone(), &url, &[]);
+    let m = s.merchant(&["--api-version", CURRENT], "500");
+    let c = Client::new(&s, &m);
+    history(&c, "R").await;
+    let kept = c.signed("GET", "/v2/balance-statement", None).await.json["chain"]["days"][0]["head"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_verified(&url);
+    for sql in ["UPDATE transfers SET amount_minor = amount_minor + 1", "DELETE FROM transfers"] {
+        let refused = if db.is_postgres() {
+            pg_execute(&url, sql).expect_err("the application's role may not change entries")
+        } else {
+            rusqlite::Connection::open(&url).unwrap().execute(sql, []).expect_err("the triggers refuse").to_string()
+        };
+        assert!(refused.contains("permission denied") || refused.contains("append-only"), "{sql}: {refused}");
+    }
+    // The superuser (the file's owner) edits entry 2; verify and the merchant's checker catch it.
+    tamper(
+        &db,
+        &format!(
+            "UPDATE transfers SET amount_minor = amount_minor + 100 WHERE wallet_account = {} AND wallet_seq = 2",
+            wallet_of(&m.account)
+        ),
+    );
+    let (ok, out, _) = cli_status(&url, &["verify"]);
+    assert!(!ok && out.contains("entry 2 (transfer"), "{out}");
+    let mut b = Browser::new(&s);
+    b.log_in_ok(&m).await;
+    let csv = b.get("/dashboard/statement.csv").await.body;
+    let dir = TempDir::new("approle");
+    let file = dir.path().join("statement.csv");
+    std::fs::write(&file, csv).unwrap();
+    let (ok, _, err) = cli_status(&url, &["statement", "check", file.to_str().unwrap(), "--head", &kept]);
+    assert!(!ok && err.contains("entry 2"), "{err}");
+    drop(s);
+    if db.is_postgres() {
+        let _ = pg_execute(&db.url, &format!("DROP ROLE IF EXISTS {role}"));
+    }
+}
