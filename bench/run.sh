@@ -4,6 +4,7 @@
 #   TAMBAH_BENCH_LARGE=1 bench/run.sh   # also: the same topups with 10,000,000 orders stored
 #   TAMBAH_BENCH_ONLY=ceilings|sqlite|postgres|large   # one part only
 #   TAMBAH_BENCH_SECONDS=10 (per run), TAMBAH_BENCH_CONNECTIONS=64,
+#   SKIP_UNCHAINED=1 (no topups run on a build without the statement chain, which measures its cost),
 #   SKIP_OVERLOAD=1 (no overload section: open loop at 50/80/150% of the capacity measured with its own client,
 #   log-in flood, 5,000 idle connections),
 #   TAMBAH_BENCH_RATE=10000 (open loop on SQLite), TAMBAH_BENCH_PG_RATE=2500 (open loop on PostgreSQL,
@@ -22,6 +23,13 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo build --release -q -p tambah -p tambah-bench
 BIN=target/release/tambah
+# The same code without the statement chain (feature bench-unchained: no entry
+# numbers, hashes or heads), in a target directory of its own so that the
+# normal build stays as it is. Its databases fail `verify` by design.
+if [[ -z "${SKIP_UNCHAINED:-}" ]]; then
+  cargo build --release -q -p tambah --features bench-unchained --target-dir target/unchained
+fi
+BIN_UNCHAINED=target/unchained/release/tambah
 TOOL=target/release/tambah-bench
 WORK=$(mktemp -d)
 PIDS=()
@@ -56,20 +64,36 @@ wrk_row "ceiling: axum + bare SQLite group-commit writer" "2 INSERTs per request
 kill "${PIDS[@]}" 2>/dev/null || true; PIDS=()
 fi
 
-# node DATABASE LABEL RATE: one tambah node on DATABASE, every workload.
-node() {
-  local database=$1 label=$2 RATE=$3
+# start_node BINARY DATABASE: a merchant with a deep wallet on DATABASE and one
+# node of BINARY serving it on 127.0.0.1:18403; sets pid, account, TAMBAH_TOKEN.
+start_node() {
+  local binary=$1 database=$2
   export TAMBAH_DATABASE=$database TAMBAH_LOG=warn TAMBAH_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
   local user=bench$RANDOM
-  $BIN merchant create --name Bench --username "$user" --password bench-password --json > "$WORK/m.json"
-  local account; account=$(sed -E 's/.*"account":"([^"]+)".*/\1/' "$WORK/m.json")
-  $BIN deposit --account "$account" --amount 90000000 > /dev/null
+  $binary merchant create --name Bench --username "$user" --password bench-password --json > "$WORK/m.json"
+  account=$(sed -E 's/.*"account":"([^"]+)".*/\1/' "$WORK/m.json")
+  $binary deposit --account "$account" --amount 90000000 > /dev/null
   # The benchmark merchant gets its own rate limit, far above what one node serves.
-  $BIN merchant update --account "$account" --rate-limit 10000000 > /dev/null
+  $binary merchant update --account "$account" --rate-limit 10000000 > /dev/null
   if [[ -n "${PRELOAD:-}" ]]; then $PRELOAD "$database" "$account"; fi
-  $BIN serve --listen 127.0.0.1:18403 > "$WORK/node" 2>&1 & local pid=$!; PIDS+=($pid); wait_listening "$WORK/node"
+  $binary serve --listen 127.0.0.1:18403 > "$WORK/node" 2>&1 & pid=$!; PIDS+=($pid); wait_listening "$WORK/node"
   export TAMBAH_TOKEN; TAMBAH_TOKEN=$(curl -s -X POST http://127.0.0.1:18403/v2/token -d username="$user" -d password=bench-password | sed -E 's/.*"IdToken":"([^"]+)".*/\1/')
   export TAMBAH_RUN=r$RANDOM
+}
+
+# unchained DATABASE LABEL: the closed-loop topups on the build without the
+# statement chain, on a database of its own (not verified: it has no chain).
+unchained() {
+  local pid account
+  start_node "$BIN_UNCHAINED" "$1"
+  TAMBAH_MODE=new wrk_row "$2: topups, closed loop, without the statement chain" "bench-unchained build: no entry hashes or heads" -- -s bench/topup.lua http://127.0.0.1:18403
+  kill "$pid"; PIDS=()
+}
+
+# node DATABASE LABEL RATE: one tambah node on DATABASE, every workload.
+node() {
+  local database=$1 label=$2 RATE=$3 pid account
+  start_node "$BIN" "$database"
   for i in $(seq 0 999); do
     curl -s -o /dev/null -H "Authorization: Bearer $TAMBAH_TOKEN" http://127.0.0.1:18403/v2/topup -d refid=$TAMBAH_RUN-seed-$i -d product=D -d account=0123456789 -d amount=10
   done
@@ -166,12 +190,14 @@ overload() {
 if [[ -z $ONLY || $ONLY == sqlite ]]; then
   echo "== SQLite"
   node "$WORK/bench.db" "SQLite" "$SQLITE_RATE"
+  if [[ -z "${SKIP_UNCHAINED:-}" ]]; then unchained "$WORK/unchained.db" "SQLite"; fi
 fi
 if [[ -n $ONLY && $ONLY != postgres ]]; then
   :
 elif pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "== PostgreSQL"
   node "${PG%/}/tambah_bench_$$" "PostgreSQL" "$PG_RATE"
+  if [[ -z "${SKIP_UNCHAINED:-}" ]]; then unchained "${PG%/}/tambah_bench_unchained_$$" "PostgreSQL"; fi
 else
   echo "== PostgreSQL: not answering on 127.0.0.1:5432, skipped"
 fi
@@ -192,4 +218,7 @@ ratio "PostgreSQL: status checks" "ceiling: axum, trivial route"
 echo "   beside the goals: status checks against axum answering the same wrk script with a canned answer"
 ratio "SQLite: status checks" "ceiling: axum, canned status answer, the status checks' wrk script"
 ratio "PostgreSQL: status checks" "ceiling: axum, canned status answer, the status checks' wrk script"
+echo "   the statement chain's cost: topups with it against the same code built without it"
+ratio "SQLite: topups, closed loop" "SQLite: topups, closed loop, without the statement chain"
+ratio "PostgreSQL: topups, closed loop" "PostgreSQL: topups, closed loop, without the statement chain"
 if [[ -f "$WORK/notes.txt" ]]; then echo; cat "$WORK/notes.txt"; fi
