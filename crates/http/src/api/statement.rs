@@ -136,22 +136,35 @@ fn entry(e: &StatementEntry, chained: bool) -> Value {
     row
 }
 
-/// For each Malaysia-time day of the page's entries, where the wallet's
-/// chain stood at the day's end: how many entries, and the last one's hash.
-async fn day_heads(state: &Shared, wallet_id: AccountId, entries: &[StatementEntry]) -> Result<Value, ApiError> {
+/// Where a wallet's chain stood at the end of one Malaysia-time day.
+pub(crate) struct DayHead {
+    /// `yyyy-MM-dd`.
+    pub date: String,
+    pub entries: u64,
+    /// Hex.
+    pub head: String,
+}
+
+/// For each Malaysia-time day of these entries, where the wallet's chain
+/// stood at the day's end: how many entries, and the last one's hash.
+pub(crate) async fn day_heads(
+    state: &AppState,
+    wallet_id: AccountId,
+    entries: &[StatementEntry],
+) -> Result<Vec<DayHead>, ApiError> {
     let mut days: Vec<i64> = entries.iter().map(|e| time::day_of(e.at_ms)).collect();
+    days.sort_unstable();
     days.dedup();
     let ends: Vec<i64> = days.iter().map(|&d| time::day_start_ms(d + 1)).collect();
     let heads = state.engine.reports().chain_heads(wallet_id, &ends).await?;
-    let rows: Vec<Value> = days
+    Ok(days
         .iter()
         .zip(heads)
         .filter_map(|(&day, head)| {
             let head = head?;
-            Some(json!({"date": time::date_text(day), "entries": head.seq, "head": chain::to_hex(&head.hash)}))
+            Some(DayHead { date: time::date_text(day), entries: head.seq, head: chain::to_hex(&head.hash) })
         })
-        .collect();
-    Ok(Value::Array(rows))
+        .collect())
 }
 
 fn summary(sums: &Movements) -> Value {
@@ -200,7 +213,12 @@ async fn statement(state: Shared, req: Authed, v1: bool) -> Result<Json<Value>, 
     let (links, meta) = pages(q, &path, &page, total, query.offset, data.len() as u64);
     let mut body = json!({"data": data, "links": links, "meta": meta, "summary": summary(&sums)});
     if chained {
-        body["chain"] = json!({"days": day_heads(&state, wallet_id, &entries).await?});
+        let days: Vec<Value> = day_heads(&state, wallet_id, &entries)
+            .await?
+            .into_iter()
+            .map(|d| json!({"date": d.date, "entries": d.entries, "head": d.head}))
+            .collect();
+        body["chain"] = json!({ "days": days });
     }
     Ok(Json(body))
 }

@@ -379,6 +379,8 @@ struct StatementPage {
     holds: String,
     refunds: String,
     entries: Vec<EntryLine>,
+    /// Where the statement chain stood at the end of each day shown.
+    heads: Vec<crate::api::statement::DayHead>,
     prev: Option<String>,
     next: Option<String>,
 }
@@ -406,6 +408,7 @@ pub(super) async fn statement(
         holds: "0.00".into(),
         refunds: "0.00".into(),
         entries: Vec::new(),
+        heads: Vec::new(),
         prev: None,
         next: None,
     };
@@ -455,5 +458,6 @@ pub(super) async fn statement(
             balance: e.balance_after.to_cents(),
         })
         .collect();
+    page.heads = crate::api::statement::day_heads(&state, s.member.merchant.wallet_id, &st.entries).await?;
     Ok(html(StatusCode::OK, page))
 }

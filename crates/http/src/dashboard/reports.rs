@@ -160,14 +160,21 @@ pub(super) async fn statement_pdf(State(state): State<Arc<AppState>>, s: Session
         ("Amount", 13, true),
         ("Balance", 14, true),
     ];
+    let heads = match crate::api::statement::day_heads(&state, s.member.merchant.wallet_id, &entries).await {
+        Ok(heads) => heads,
+        Err(e) => return e.into_response(),
+    };
     let doc = crate::pdf::Document {
         title: "Balance statement".into(),
         lines: document_lines(&s, period),
-        tables: vec![crate::pdf::Table {
-            heading: format!("{} movements, newest first", entries.len()),
-            columns,
-            rows,
-        }],
+        tables: vec![
+            crate::pdf::Table { heading: format!("{} movements, newest first", entries.len()), columns, rows },
+            crate::pdf::Table {
+                heading: "Statement chain: where it stood at the end of each day (keep a head to check later)".into(),
+                columns: vec![("End of day", 10, false), ("Entries", 9, true), ("Head (SHA-256)", 64, false)],
+                rows: heads.into_iter().map(|h| vec![h.date, h.entries.to_string(), h.head]).collect(),
+            },
+        ],
     };
     pdf_file(crate::pdf::render(&doc), "statement.pdf")
 }

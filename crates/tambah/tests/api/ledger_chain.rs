@@ -80,6 +80,12 @@ async fn a_merchant_checks_a_downloaded_statement_against_a_kept_head() {
     let script = python_checker(dir.path());
     let (ok, said) = python(&script, &file, &kept);
     assert!(ok && said.contains("ok: 13 entries"), "{said}");
+    // The dashboard's page and PDF show today's head: the last entry's hash.
+    let last = said.trim().rsplit(' ').next().unwrap().to_owned();
+    let page = b.get("/dashboard/statement").await.body;
+    assert!(page.contains("id=\"heads\"") && page.contains(&format!("<code>{last}</code>")), "{page}");
+    let pdf = b.get("/dashboard/statement.pdf").await.body;
+    assert!(pdf.contains(&last) && pdf.contains("Statement chain"), "the head in the PDF");
 
     // One sen more on entry 3 of the file: both checkers refuse, naming it.
     let mut lines: Vec<String> = csv.body.lines().map(str::to_owned).collect();
