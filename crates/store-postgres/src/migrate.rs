@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_cache_epoch.sql")),
     (21, include_str!("../migrations/0021_statement_chain.sql")),
     (22, include_str!("../migrations/0022_spending_caps.sql")),
+    (23, include_str!("../migrations/0023_chained_entries.sql")),
 ];
 /// The migration that adds the statement chains; entries written before it
 /// are chained right after it, in the same transaction.
@@ -94,12 +95,14 @@ async fn apply_missing(c: &Client) -> Result<()> {
 }
 
 /// The role nodes run as (docs/deploy.md), granted again after every
-/// migration: everything it needs on every table and sequence, but on the
-/// ledger's entries (`transfers`) only INSERT and SELECT, so a node — or
-/// whoever holds its credentials — cannot rewrite history. It owns the
-/// account rows it updates anyway, so that its hot-row vacuum may run
-/// (VACUUM needs the owner before PostgreSQL 17). Roles are shared by the
-/// cluster's databases: a role made meanwhile for another one is fine.
+/// migration: what it needs on every table, but on the ledger's entries
+/// (`transfers`) and the audit log only INSERT and SELECT, so a node — or
+/// whoever holds its credentials — cannot rewrite history; the migrations'
+/// record it may only read, and sequences only draw from (no `setval`). From
+/// PostgreSQL 17 it may VACUUM the hot account rows (`MAINTAIN`); before,
+/// only the owner may, and a node's hot-row vacuum is skipped (autovacuum
+/// remains). Roles are shared by the cluster's databases: a role made
+/// meanwhile for another one is fine.
 const APP_ROLE: &str = "DO $$ BEGIN
         CREATE ROLE tambah_app NOLOGIN;
     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
@@ -109,6 +112,12 @@ const APP_ROLE: &str = "DO $$ BEGIN
     END $$;
     GRANT USAGE ON SCHEMA public TO tambah_app;
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO tambah_app;
-    REVOKE UPDATE, DELETE, TRUNCATE ON transfers FROM tambah_app;
-    GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO tambah_app;
-    ALTER TABLE ledger_accounts OWNER TO tambah_app;";
+    REVOKE UPDATE, DELETE, TRUNCATE ON transfers, audit_log FROM tambah_app;
+    REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM tambah_app;
+    REVOKE UPDATE ON ALL SEQUENCES IN SCHEMA public FROM tambah_app;
+    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO tambah_app;
+    DO $$ BEGIN
+        IF current_setting('server_version_num')::int >= 170000 THEN
+            EXECUTE 'GRANT MAINTAIN ON ledger_accounts TO tambah_app';
+        END IF;
+    END $$;";
