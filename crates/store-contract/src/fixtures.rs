@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use tambah_domain::chain::Entry;
+use tambah_domain::chain::{Entry, Head};
 use tambah_domain::{AccountId, Amount, Environment, MerchantId, OrderId, StatusCode, TransferId};
 use tambah_store::{
     AccountState, Check, MerchantRow, NewMerchant, NewTransfer, OrderRow, OrderUpdate, Result, Store, StoreError,
@@ -153,7 +153,10 @@ pub(crate) fn new_transfer(
         remarks: format!("contract {}", kind.as_str()),
         created_at_ms: T0,
         wallet_balance_after: None,
-        chain: None,
+        // A wallet entry must carry a chain entry (the store refuses one
+        // without); checks that write one directly get a placeholder, and
+        // `Books::transfer` the real one.
+        chain: (kind != TransferKind::Post).then_some(Head::EMPTY),
     }
 }
 

@@ -166,6 +166,16 @@ pub fn ledger_constraints(store: &dyn Store) {
         );
         must("rollback_to_savepoint", w.rollback_to_savepoint());
     }
+    // A wallet entry without its chain entry (a node older than the chain).
+    must("savepoint", w.savepoint());
+    expect_constraint(
+        "a wallet entry without its chain number and hash",
+        w.insert_transfer(&NewTransfer {
+            chain: None,
+            ..new_transfer(TransferKind::Deposit, s.funding, m.wallet_id, Amount::from_minor(5), None, None)
+        }),
+    );
+    must("rollback_to_savepoint", w.rollback_to_savepoint());
     must("commit", w.commit());
 
     let before: Vec<(AccountId, Amount)> =

@@ -29,6 +29,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_cache_epoch.sql")),
     (21, include_str!("../migrations/0021_statement_chain.sql")),
     (22, include_str!("../migrations/0022_spending_caps.sql")),
+    (23, include_str!("../migrations/0023_chained_entries.sql")),
 ];
 
 /// The migration that adds the statement chains; entries written before it
