@@ -6,7 +6,7 @@ use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_insert_columns, AccountState, AttemptAnswer, AttemptRow, LowBalanceWatch, NewAttempt, NewCallback,
-    NewTransfer, OrderCallbacks, OrderRow, OrderUpdate, Result, SpendingCaps, StoreError, Writer,
+    NewTransfer, OrderCallbacks, OrderRow, OrderUpdate, Result, StoreError, Writer,
 };
 
 use crate::{callbacks, err, orders, providers};
@@ -140,20 +140,28 @@ impl Writer for SqliteWriter {
         Ok(counted == 1)
     }
 
-    fn count_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount, caps: &SpendingCaps) -> Result<bool> {
-        let counted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO spend_days (merchant_id, day, count, amount_minor)
-                   SELECT ?1, ?2, 1, ?3 WHERE (?4 IS NULL OR 1 <= ?4) AND (?5 IS NULL OR ?3 <= ?5)
-                 ON CONFLICT (merchant_id, day) DO UPDATE SET count = count + 1, amount_minor = amount_minor + ?3
-                   WHERE (?4 IS NULL OR count + 1 <= ?4) AND (?5 IS NULL OR amount_minor + ?3 <= ?5)",
-            )
+    fn spend_of(&mut self, merchant_id: MerchantId, day: i64) -> Result<(u64, Amount)> {
+        self.conn
+            .prepare_cached("SELECT count, amount_minor FROM spend_days WHERE merchant_id = ?1 AND day = ?2")
             .and_then(|mut s| {
-                s.execute(params![merchant_id.get(), day, cost.minor(), caps.count, caps.amount.map(Amount::minor)])
+                s.query_row(params![merchant_id.get(), day], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, Amount::from_minor(r.get(1)?)))
+                })
+                .optional()
             })
-            .map_err(err)?;
-        Ok(counted == 1)
+            .map(|found| found.unwrap_or((0, Amount::ZERO)))
+            .map_err(err)
+    }
+
+    fn add_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO spend_days (merchant_id, day, count, amount_minor) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (merchant_id, day) DO UPDATE SET count = count + 1, amount_minor = amount_minor + ?3",
+            )
+            .and_then(|mut s| s.execute(params![merchant_id.get(), day, cost.minor()]))
+            .map(|_| ())
+            .map_err(err)
     }
 
     fn set_low_balance_notified(&mut self, merchant_id: MerchantId, notified: bool) -> Result<()> {

@@ -50,9 +50,18 @@ pub trait Writer: Send {
     fn answer_attempt(&mut self, answer: &AttemptAnswer) -> Result<()>;
     /// The order's latest attempt.
     fn last_attempt(&mut self, order_id: OrderId) -> Result<Option<AttemptRow>>;
-    /// Counts an order of `cost` in a capped merchant's Malaysia-time `day`
-    /// unless that would pass a cap; false when it would (nothing counted).
-    fn count_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount, caps: &SpendingCaps) -> Result<bool>;
+    /// Whether one more order of `cost` stays within a capped merchant's
+    /// caps for its Malaysia-time `day` (read under the batch's wallet lock).
+    fn spend_fits(&mut self, merchant_id: MerchantId, day: i64, cost: Amount, caps: &SpendingCaps) -> Result<bool> {
+        let (count, spent) = self.spend_of(merchant_id, day)?;
+        let count_fits = caps.count.is_none_or(|cap| count < u64::from(cap));
+        let amount_fits = caps.amount.is_none_or(|cap| spent.checked_add(cost).is_some_and(|after| after <= cap));
+        Ok(count_fits && amount_fits)
+    }
+    /// A merchant's orders counted and their cost on a day.
+    fn spend_of(&mut self, merchant_id: MerchantId, day: i64) -> Result<(u64, Amount)>;
+    /// Counts an accepted order of `cost` in its merchant's `day`.
+    fn add_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount) -> Result<()>;
     /// Takes one unit of a product's stock: `None` when the product has no
     /// stock limit, `Some(false)` when it is out of stock.
     fn take_stock(&mut self, product: &str) -> Result<Option<bool>>;

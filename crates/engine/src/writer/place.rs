@@ -252,9 +252,12 @@ impl Place {
         if known_to_fail {
             return Ok((None, false));
         }
+        // Read first (nothing taken if the cap refuses), counted last (only
+        // for an order nothing else refused); the batch's wallet lock keeps
+        // the two together.
         if let Some(capped) = &self.daily_caps {
             let (day, caps) = &**capped;
-            if !b.w.count_spend(self.merchant_id, *day, self.cost, caps)? {
+            if !b.w.spend_fits(self.merchant_id, *day, self.cost, caps)? {
                 return Ok((Some((StatusCode::DUPLICATE, cap_reached(caps))), false));
             }
         }
@@ -267,6 +270,9 @@ impl Place {
             if !b.w.count_bill_payment(&self.product, &self.account, month, limit)? {
                 refused = Some((StatusCode::DUPLICATE, String::new()));
             }
+        }
+        if let (None, Some(capped)) = (&refused, &self.daily_caps) {
+            b.w.add_spend(self.merchant_id, capped.0, self.cost)?;
         }
         Ok((refused, counted))
     }

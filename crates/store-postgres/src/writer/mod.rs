@@ -6,7 +6,7 @@ use tambah_domain::chain::Head;
 use tambah_domain::{AccountId, Amount, CallbackId, MerchantId, OrderId, TransferId};
 use tambah_store::{
     order_columns, rows, AccountState, AttemptAnswer, AttemptRow, Inserted, LowBalanceWatch, NewAttempt, NewCallback,
-    NewTransfer, OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, SpendingCaps, StoreError, Writer,
+    NewTransfer, OrderCallbacks, OrderRow, OrderTransfers, OrderUpdate, Result, StoreError, Writer,
 };
 use tokio::runtime::Runtime;
 use tokio_postgres::Row;
@@ -198,16 +198,21 @@ impl Writer for PgWriter {
         Ok(counted == 1)
     }
 
-    fn count_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount, caps: &SpendingCaps) -> Result<bool> {
-        let (count, amount) = (caps.count.map(i64::from), caps.amount.map(Amount::minor));
-        let counted = self.execute(
-            "INSERT INTO spend_days AS s (merchant_id, day, count, amount_minor)
-               SELECT $1, $2, 1, $3 WHERE ($4::bigint IS NULL OR 1 <= $4) AND ($5::bigint IS NULL OR $3 <= $5)
-             ON CONFLICT (merchant_id, day) DO UPDATE SET count = s.count + 1, amount_minor = s.amount_minor + $3
-               WHERE ($4::bigint IS NULL OR s.count + 1 <= $4) AND ($5::bigint IS NULL OR s.amount_minor + $3 <= $5)",
-            &[&merchant_id.get(), &day, &cost.minor(), &count, &amount],
+    fn spend_of(&mut self, merchant_id: MerchantId, day: i64) -> Result<(u64, Amount)> {
+        let row = self.query_opt(
+            "SELECT count, amount_minor FROM spend_days WHERE merchant_id = $1 AND day = $2",
+            &[&merchant_id.get(), &day],
         )?;
-        Ok(counted == 1)
+        Ok(row.map_or((0, Amount::ZERO), |r| (r.get::<_, i64>(0) as u64, Amount::from_minor(r.get(1)))))
+    }
+
+    fn add_spend(&mut self, merchant_id: MerchantId, day: i64, cost: Amount) -> Result<()> {
+        self.execute(
+            "INSERT INTO spend_days AS s (merchant_id, day, count, amount_minor) VALUES ($1, $2, 1, $3)
+             ON CONFLICT (merchant_id, day) DO UPDATE SET count = s.count + 1, amount_minor = s.amount_minor + $3",
+            &[&merchant_id.get(), &day, &cost.minor()],
+        )
+        .map(|_| ())
     }
 
     fn set_low_balance_notified(&mut self, merchant_id: MerchantId, notified: bool) -> Result<()> {
