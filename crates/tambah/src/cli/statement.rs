@@ -5,6 +5,7 @@
 
 use clap::{Args as ClapArgs, Subcommand};
 use tambah_domain::chain::{from_hex, to_hex, Entry, Head};
+use tambah_domain::Amount;
 
 #[derive(Subcommand, Debug)]
 pub enum StatementCommand {
@@ -46,6 +47,9 @@ struct Row {
 fn read(path: &std::path::Path) -> Result<Vec<Row>, String> {
     let mut file = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let headers = file.headers().map_err(|e| e.to_string())?.clone();
+    if let Some((_, twice)) = headers.iter().enumerate().find(|(i, h)| headers.iter().skip(i + 1).any(|o| o == *h)) {
+        return Err(format!("the column {twice:?} appears twice"));
+    }
     let column =
         |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| format!("the file has no {name:?} column"));
     let at = [
@@ -57,11 +61,28 @@ fn read(path: &std::path::Path) -> Result<Vec<Row>, String> {
         column("refid")?,
         column("hash")?,
     ];
+    // The columns people read, checked against the chained ones.
+    let shown = [(headers.iter().position(|h| h == "amount"), 3), (headers.iter().position(|h| h == "balance"), 4)];
     let mut rows = Vec::new();
     for (line, record) in file.records().enumerate() {
         let record = record.map_err(|e| e.to_string())?;
         let field = |i: usize| record.get(at[i]).unwrap_or("");
         let bad = |what: &str| format!("line {}: {what} is not valid: {:?}", line + 2, field(0));
+        for (shown_at, chained) in shown {
+            let Some(shown_at) = shown_at else { continue };
+            let said = field(chained)
+                .parse::<i64>()
+                .map(|m| Amount::from_minor(m).to_cents())
+                .map_err(|_| bad("a minor amount"))?;
+            let column = headers.get(shown_at).unwrap_or_default();
+            if record.get(shown_at) != Some(said.as_str()) {
+                return Err(format!(
+                    "entry {}: the {column} column says {:?}, its chained entry {said}",
+                    field(0),
+                    record.get(shown_at).unwrap_or_default()
+                ));
+            }
+        }
         rows.push(Row {
             seq: field(0).parse().map_err(|_| bad("seq"))?,
             at_ms: field(1).parse().map_err(|_| bad("time_ms"))?,
@@ -76,7 +97,9 @@ fn read(path: &std::path::Path) -> Result<Vec<Row>, String> {
 }
 
 /// Every entry's hash recomputed from its fields after the entry before it;
-/// answers the head the file ends at.
+/// answers the head the file ends at. A file that starts after entry 1
+/// continues from its first row's hash, which is taken as given (an anchor:
+/// its own fields cannot be checked without the entry before it).
 fn recompute(rows: &[Row]) -> Result<Head, String> {
     let first = rows.first().ok_or("the file has no entries")?;
     // A file that starts after entry 1 continues a chain whose earlier
@@ -119,7 +142,13 @@ fn check(a: &CheckArgs) -> Result<(), String> {
     println!("ends at entry {last} with head {}", to_hex(&end.hash));
     let Some(kept) = &a.head else { return Ok(()) };
     let kept_hash = from_hex(kept.trim()).ok_or("--head is not 64 hexadecimal digits")?;
+    let anchor = (first != 1).then_some(first);
     match rows.iter().find(|r| r.hash == kept_hash) {
+        Some(r) if Some(r.seq) == anchor => Err(format!(
+            "the kept head is this file's first entry ({}), which it cannot check without the entry before it: \
+             download a statement that starts earlier",
+            r.seq
+        )),
         Some(r) if a.entries.is_some_and(|n| n != r.seq) => Err(format!(
             "the head is entry {} of this file, not entry {}: the history before it changed",
             r.seq,

@@ -91,16 +91,39 @@ async fn a_merchant_checks_a_downloaded_statement_against_a_kept_head() {
     let mut lines: Vec<String> = csv.body.lines().map(str::to_owned).collect();
     let header: Vec<&str> = lines[0].split(',').collect();
     let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (seq_at, amount_at) = (at("seq"), at("amount_minor"));
+    let (seq_at, amount_at, shown_amount_at) = (at("seq"), at("amount_minor"), at("amount"));
     let third = lines.iter().position(|l| l.split(',').nth(seq_at) == Some("3")).unwrap();
     let mut fields: Vec<String> = lines[third].split(',').map(str::to_owned).collect();
-    fields[amount_at] = (fields[amount_at].parse::<i64>().unwrap() - 100).to_string();
+    // The chained amount and the one people read, edited together.
+    let edited = fields[amount_at].parse::<i64>().unwrap() - 100;
+    fields[amount_at] = edited.to_string();
+    fields[shown_amount_at] = format!("{:.2}", edited as f64 / 10_000.0);
     lines[third] = fields.join(",");
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
     let (ok, out, err) = cli_status(&s.db, &["statement", "check", path, "--head", &kept]);
     assert!(!ok && err.contains("entry 3: its hash does not match"), "{out}{err}");
     let (ok, said) = python(&script, &file, &kept);
     assert!(!ok && said.contains("entry 3"), "{said}");
+    // A forged one-row file claiming the kept head at entry 7: the first row
+    // of a file that starts after entry 1 is an anchor nothing checks, so a
+    // kept head must be a later row. Both checkers refuse it.
+    let seventh = csv.body.lines().find(|l| l.split(',').nth(seq_at) == Some("7")).unwrap();
+    let mut forged: Vec<String> = seventh.split(',').map(str::to_owned).collect();
+    (forged[amount_at], forged[shown_amount_at]) = ("-10000".into(), "-1.00".into());
+    std::fs::write(&file, format!("{}\n{}\n", lines[0], forged.join(","))).unwrap();
+    let (ok, _, err) = cli_status(&s.db, &["statement", "check", path, "--head", &kept, "--entries", "7"]);
+    assert!(!ok && err.contains("first entry"), "{err}");
+    let (ok, said) = python(&script, &file, &kept);
+    assert!(!ok && said.contains("not among"), "{said}");
+    // The amount people read edited alone (the chained columns intact).
+    let mut shown = csv.body.lines().map(str::to_owned).collect::<Vec<_>>();
+    let row = shown.iter().position(|l| l.split(',').nth(seq_at) == Some("2")).unwrap();
+    let mut fields: Vec<String> = shown[row].split(',').map(str::to_owned).collect();
+    fields[shown_amount_at] = "-0.97".into();
+    shown[row] = fields.join(",");
+    std::fs::write(&file, shown.join("\n") + "\n").unwrap();
+    let (ok, _, err) = cli_status(&s.db, &["statement", "check", path]);
+    assert!(!ok && err.contains("entry 2: the amount column says"), "{err}");
     // A head the history never had is refused.
     std::fs::write(&file, &csv.body).unwrap();
     let (ok, _, err) = cli_status(&s.db, &["statement", "check", path, "--head", &"ab".repeat(32)]);
