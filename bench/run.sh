@@ -6,7 +6,7 @@
 #   TAMBAH_BENCH_SECONDS=10 (per run), TAMBAH_BENCH_CONNECTIONS=64,
 #   SKIP_UNCHAINED=1 (no topups run on a build without the statement chain, which measures its cost),
 #   SKIP_OVERLOAD=1 (no overload section: open loop at 50/80/150% of the capacity measured with its own client,
-#   log-in flood, 5,000 idle connections),
+#   log-in flood, 5,000 idle connections; TAMBAH_BENCH_OVERLOAD_CONNECTIONS=2048 the open loop's connections there),
 #   TAMBAH_BENCH_RATE=10000 (open loop on SQLite), TAMBAH_BENCH_PG_RATE=2500 (open loop on PostgreSQL,
 #   below its closed-loop capacity here: past capacity the node sheds load with 503s)
 # Needs wrk (apt-get install wrk) and python3. Everything runs on this machine:
@@ -18,6 +18,7 @@ CONNECTIONS=${TAMBAH_BENCH_CONNECTIONS:-64}
 SQLITE_RATE=${TAMBAH_BENCH_RATE:-10000}
 PG_RATE=${TAMBAH_BENCH_PG_RATE:-2500}
 PG=${TAMBAH_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+OVERLOAD_CONNECTIONS=${TAMBAH_BENCH_OVERLOAD_CONNECTIONS:-2048}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 # 5,000 idle connections and the open loop's own need file descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -150,7 +151,7 @@ open_row() {
   local label=$1 rate=$2 pid=$3
   # A short prefix: refids are at most 25 characters, and i runs to 7 digits.
   OPEN_RUNS=$((OPEN_RUNS + 1))
-  $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$rate" "$SECONDS_PER_RUN" "${TAMBAH_RUN}o$OPEN_RUNS" > "$WORK/o.txt"
+  $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$rate" "$SECONDS_PER_RUN" "${TAMBAH_RUN}o$OPEN_RUNS" "$OVERLOAD_CONNECTIONS" > "$WORK/o.txt"
   local served shed other rss
   served=$(awk '/^served:/ {printf "%d answers 20: p50 %sms p99 %sms p99.9 %sms max %sms", $2, $4, $6, $10, $8}' "$WORK/o.txt")
   shed=$(awk '/^shed:/ {printf "%d shed (503): p99 %sms max %sms", $2, $6, $8}' "$WORK/o.txt")
@@ -161,10 +162,12 @@ open_row() {
 }
 
 # overload LABEL PID: the capacity with the open loop's own client (a closed
-# loop on the same 256 connections: this client costs more CPU than wrk, and
-# shares the cores), then the open loop at 50%, 80% and 150% of it, then at
-# 50% beside a log-in flood and beside 5,000 idle connections. p50/p99/max
-# are those of the served answers.
+# loop on 256 connections; the client costs about what wrk does, and shares
+# the cores), then the open loop at 50%, 80% and 150% of it on up to
+# OVERLOAD_CONNECTIONS connections — many clients, so that the excess reaches
+# the server (a pool of 256 would queue it in the client, where no server can
+# shed it) — then at 50% beside a log-in flood and beside 5,000 idle
+# connections. p50/p99/max are those of the served answers.
 overload() {
   local label=$1 pid=$2
   $TOOL closed-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" 256 "$SECONDS_PER_RUN" "$TAMBAH_RUN-cap" > "$WORK/cap.txt"
