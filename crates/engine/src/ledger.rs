@@ -34,6 +34,10 @@ impl From<StoreError> for LedgerError {
     }
 }
 
+/// A wallet's last entry dated this far ahead of the clock is worth a
+/// warning: a node's clock is ahead, and later entries take its date.
+const CLOCK_AHEAD_WARN_MS: i64 = 5_000;
+
 pub(crate) struct BatchLedger {
     /// Balances and chain heads as the batch's kept commands left them.
     accounts: HashMap<AccountId, AccountState>,
@@ -122,6 +126,15 @@ impl BatchLedger {
                 return Ok(());
             }
             let (previous, previous_at_ms) = self.head(wallet);
+            if previous_at_ms > t.created_at_ms + CLOCK_AHEAD_WARN_MS {
+                // Another node (or the CLI's host) dated the wallet's last
+                // entry ahead of this clock: this one takes that date.
+                tracing::warn!(
+                    wallet = %wallet,
+                    ahead_ms = previous_at_ms - t.created_at_ms,
+                    "a wallet entry is dated after its wallet's last entry, which is ahead of this node's clock"
+                );
+            }
             t.created_at_ms = t.created_at_ms.max(previous_at_ms);
             let signed = if wallet == t.debit_account { debit } else { t.amount };
             let entry = Entry {

@@ -306,7 +306,7 @@ impl WriterHandle {
 
 #[cfg(test)]
 mod tests {
-    use tambah_store::{LedgerStore, MerchantStore, NewMerchant, Store};
+    use tambah_store::{LedgerStore, MerchantStore, NewMerchant, ReportStore, Store};
     use tambah_store_sqlite::SqliteStore;
     use tokio::sync::oneshot;
 
@@ -394,6 +394,28 @@ mod tests {
         assert!(rx_bad.blocking_recv().unwrap().is_err());
         assert_eq!(rx_c.blocking_recv().unwrap().unwrap(), Amount::from_minor(160));
         assert_eq!(block(store.balance(m.wallet_id)).unwrap(), Amount::from_minor(160));
+        for check in block(store.verify()).unwrap() {
+            assert!(check.violations.is_empty(), "{}: {:?}", check.name, check.violations);
+        }
+
+        // A command from a clock behind the wallet's last entry is dated at
+        // that entry, so the wallet's entries stay in order by time and by number.
+        for now_ms in [10_000, 5_000] {
+            let (call, rx) = Call::new(Deposit {
+                wallet_id: m.wallet_id,
+                environment: Environment::Staging,
+                amount: Amount::from_minor(1),
+                remarks: String::new(),
+                now_ms,
+            });
+            run_batch(w.as_mut(), &systems, vec![Command::Deposit(call)], None);
+            rx.blocking_recv().unwrap().unwrap();
+        }
+        let query = tambah_store::StatementQuery { wallet_id: m.wallet_id, limit: 100, ..Default::default() };
+        let (entries, _) = block(store.statement(&query)).unwrap();
+        let last: Vec<(i64, u64)> =
+            entries.iter().rev().take(2).map(|e| (e.at_ms, e.chain.expect("chained").seq)).collect();
+        assert_eq!(last, [(10_000, 6), (10_000, 5)], "the later command is dated at the wallet's last entry");
         for check in block(store.verify()).unwrap() {
             assert!(check.violations.is_empty(), "{}: {:?}", check.name, check.violations);
         }
