@@ -3,38 +3,21 @@
 //! existed (once, inside the migration's transaction), and reading every
 //! chain back for `verify`.
 
-use tambah_domain::{chain::Head, AccountId, Amount, TransferId};
-use tambah_store::{chain_unchained, ChainCheck, ChainRow, Check, Result, StoreError, TransferKind};
+use tambah_domain::{chain::Head, AccountId};
+use tambah_store::{chain_select, chain_unchained, rows, ChainCheck, ChainRow, Check, Result};
 use tokio_postgres::{Client, Row};
 
-use crate::err;
-
-/// Every wallet entry with what its hash covers.
-const ROWS: &str = "SELECT t.id, t.wallet_account, t.wallet_seq, t.wallet_hash, t.created_at_ms, t.kind,
-        t.amount_minor, t.wallet_balance_after_minor, COALESCE(o.refid, '')
-    FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
-    WHERE t.wallet_account IS NOT NULL";
+use crate::{err, Cols};
 
 fn chain_row(r: &Row) -> Result<ChainRow> {
-    let kind: String = r.get(5);
-    Ok(ChainRow {
-        transfer_id: TransferId::new(r.get(0)),
-        wallet: AccountId::new(r.get(1)),
-        seq: r.get(2),
-        hash: r.get(3),
-        at_ms: r.get(4),
-        kind: TransferKind::parse(&kind).ok_or_else(|| StoreError::Other(format!("transfer kind {kind}")))?,
-        amount: Amount::from_minor(r.get(6)),
-        balance_after: Amount::from_minor(r.get::<_, Option<i64>>(7).unwrap_or(0)),
-        refid: r.get(8),
-    })
+    rows::chain_row(&Cols::new(r)).map_err(err)
 }
 
 /// Chains the wallet entries that have no number yet, in id order (the
 /// append-only guard is lifted for these updates and put back).
 pub(crate) async fn backfill(c: &Client) -> Result<()> {
-    let sql = format!("{ROWS} AND t.wallet_seq IS NULL ORDER BY t.wallet_account, t.id");
-    let rows = c.query(&sql, &[]).await.map_err(err)?.iter().map(chain_row).collect::<Result<Vec<_>>>()?;
+    const SQL: &str = concat!(chain_select!(), " AND t.wallet_seq IS NULL ORDER BY t.wallet_account, t.id");
+    let rows = c.query(SQL, &[]).await.map_err(err)?.iter().map(chain_row).collect::<Result<Vec<_>>>()?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -57,8 +40,8 @@ pub(crate) async fn backfill(c: &Client) -> Result<()> {
 /// Recomputes every wallet's chain and compares it with the recorded heads.
 pub(crate) async fn verify(c: &Client) -> Result<Check> {
     let mut check = ChainCheck::default();
-    let sql = format!("{ROWS} ORDER BY t.wallet_account, t.wallet_seq, t.id");
-    for r in c.query(&sql, &[]).await.map_err(err)? {
+    const SQL: &str = concat!(chain_select!(), " ORDER BY t.wallet_account, t.wallet_seq, t.id");
+    for r in c.query(SQL, &[]).await.map_err(err)? {
         check.entry(&chain_row(&r)?);
     }
     for r in c

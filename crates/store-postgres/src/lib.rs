@@ -165,6 +165,10 @@ impl Columns for Cols<'_> {
         self.row.try_get(self.from + i)
     }
 
+    fn opt_bytes(&self, i: usize) -> std::result::Result<Option<Vec<u8>>, Self::Error> {
+        self.row.try_get(self.from + i)
+    }
+
     fn status(&self, i: usize) -> std::result::Result<StatusCode, Self::Error> {
         self.row.try_get::<_, StoredCode>(self.from + i).map(|c| c.0)
     }

@@ -3,37 +3,21 @@
 //! reading every chain back for `verify`.
 
 use rusqlite::{params, Connection, Row};
-use tambah_domain::{chain::Head, AccountId, Amount, TransferId};
-use tambah_store::{chain_unchained, ChainCheck, ChainRow, Check, TransferKind};
+use tambah_domain::{chain::Head, AccountId};
+use tambah_store::{chain_select, chain_unchained, rows, ChainCheck, ChainRow, Check};
 
-/// Every wallet entry with what its hash covers, ordered by `order`.
-const ROWS: &str = "SELECT t.id, t.wallet_account, t.wallet_seq, t.wallet_hash, t.created_at_ms, t.kind,
-        t.amount_minor, t.wallet_balance_after_minor, COALESCE(o.refid, '')
-    FROM transfers t LEFT JOIN orders o ON o.id = t.order_id
-    WHERE t.wallet_account IS NOT NULL";
+use crate::Cols;
 
 fn chain_row(r: &Row) -> rusqlite::Result<ChainRow> {
-    let kind: String = r.get(5)?;
-    Ok(ChainRow {
-        transfer_id: TransferId::new(r.get(0)?),
-        wallet: AccountId::new(r.get(1)?),
-        seq: r.get(2)?,
-        hash: r.get(3)?,
-        at_ms: r.get(4)?,
-        kind: TransferKind::parse(&kind).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, format!("kind {kind}").into())
-        })?,
-        amount: Amount::from_minor(r.get(6)?),
-        balance_after: Amount::from_minor(r.get::<_, Option<i64>>(7)?.unwrap_or(0)),
-        refid: r.get(8)?,
-    })
+    rows::chain_row(&Cols::new(r))
 }
 
 /// Chains the wallet entries that have no number yet, in id order (the
 /// append-only guard is lifted for these updates and put back).
 pub(crate) fn backfill(conn: &Connection) -> rusqlite::Result<()> {
     let rows = {
-        let mut stmt = conn.prepare(&format!("{ROWS} AND t.wallet_seq IS NULL ORDER BY t.wallet_account, t.id"))?;
+        let mut stmt =
+            conn.prepare(concat!(chain_select!(), " AND t.wallet_seq IS NULL ORDER BY t.wallet_account, t.id"))?;
         let rows = stmt.query_map([], chain_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         rows
     };
@@ -62,7 +46,7 @@ pub(crate) fn backfill(conn: &Connection) -> rusqlite::Result<()> {
 /// Recomputes every wallet's chain and compares it with the recorded heads.
 pub(crate) fn verify(conn: &Connection) -> rusqlite::Result<Check> {
     let mut check = ChainCheck::default();
-    let mut stmt = conn.prepare(&format!("{ROWS} ORDER BY t.wallet_account, t.wallet_seq, t.id"))?;
+    let mut stmt = conn.prepare(concat!(chain_select!(), " ORDER BY t.wallet_account, t.wallet_seq, t.id"))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         check.entry(&chain_row(r)?);

@@ -254,6 +254,10 @@ impl rows::Columns for Cols<'_, '_> {
         self.row.get(self.at + i)
     }
 
+    fn opt_bytes(&self, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.row.get(self.at + i)
+    }
+
     fn status(&self, i: usize) -> rusqlite::Result<StatusCode> {
         self.row.get::<_, StoredCode>(self.at + i).map(|c| c.0)
     }

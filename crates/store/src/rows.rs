@@ -10,7 +10,7 @@
 
 use crate::{
     ApiKeyListing, ApiKeyRow, AttemptOutcome, AttemptRow, AuditRow, CallbackAttempt, CallbackKind, CallbackRow,
-    CostOfGoodsRow, DisputeRow, LiveAccessRow, MerchantRow, OperatorRow, OrderQuery, OrderRow, OrderTotals,
+    ChainRow, CostOfGoodsRow, DisputeRow, LiveAccessRow, MerchantRow, OperatorRow, OrderQuery, OrderRow, OrderTotals,
     ProviderKind, ProviderRow, RequestLogRow, RouteRow, SpendingCaps, StatementEntry, StatusGroup, SummaryRow,
     TokenKind, TokenRow, TransferKind, UserRow,
 };
@@ -31,6 +31,7 @@ pub trait Columns {
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
     fn flag(&self, i: usize) -> Result<bool, Self::Error>;
     fn bytes(&self, i: usize) -> Result<Vec<u8>, Self::Error>;
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Self::Error>;
     /// A status code; a number the contract does not define is a conversion
     /// error of the backend (the request fails), never a panic.
     fn status(&self, i: usize) -> Result<StatusCode, Self::Error>;
@@ -444,6 +445,31 @@ pub fn statement_entry<R: Columns>(r: &R) -> Result<StatementEntry, R::Error> {
             Some(seq) => Some(Head { seq: seq as u64, hash: r.bytes(9)?.try_into().unwrap_or([0xff; 32]) }),
             None => None,
         },
+    })
+}
+
+/// `SELECT` of [`chain_row`] rows (every wallet entry with what its hash
+/// covers); append `AND …` and an `ORDER BY`.
+#[macro_export]
+macro_rules! chain_select {
+    () => {
+        "SELECT t.id, t.wallet_account, t.wallet_seq, t.wallet_hash, t.created_at_ms, t.kind, t.amount_minor, \
+         t.wallet_balance_after_minor, COALESCE(o.refid, '') \
+         FROM transfers t LEFT JOIN orders o ON o.id = t.order_id WHERE t.wallet_account IS NOT NULL"
+    };
+}
+
+pub fn chain_row<R: Columns>(r: &R) -> Result<ChainRow, R::Error> {
+    Ok(ChainRow {
+        transfer_id: TransferId::new(r.int(0)?),
+        wallet: AccountId::new(r.int(1)?),
+        seq: r.opt_int(2)?,
+        hash: r.opt_bytes(3)?,
+        at_ms: r.int(4)?,
+        kind: TransferKind::parse(&r.text(5)?).expect("kind constrained by CHECK"),
+        amount: Amount::from_minor(r.int(6)?),
+        balance_after: Amount::from_minor(r.opt_int(7)?.unwrap_or(0)),
+        refid: r.text(8)?,
     })
 }
 
