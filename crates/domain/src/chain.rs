@@ -29,6 +29,13 @@ pub struct Head {
 impl Head {
     /// A wallet with no entries yet.
     pub const EMPTY: Head = Head { seq: 0, hash: GENESIS };
+
+    /// A head as a database stores it. A hash that is not 32 bytes (a
+    /// broken row) reads as all ones, which no entry hashes to: `verify`
+    /// then names it.
+    pub fn stored(seq: i64, hash: Vec<u8>) -> Head {
+        Head { seq: u64::try_from(seq).unwrap_or(u64::MAX), hash: hash.try_into().unwrap_or([0xff; 32]) }
+    }
 }
 
 /// The fields of one entry that its hash covers.

@@ -50,7 +50,7 @@ pub(crate) async fn verify(c: &Client) -> Result<Check> {
         .map_err(err)?
     {
         let hash: Vec<u8> = r.get(2);
-        let head = Head { seq: r.get::<_, i64>(1) as u64, hash: hash.try_into().unwrap_or([0xff; 32]) };
+        let head = Head::stored(r.get::<_, i64>(1), hash);
         check.head(AccountId::new(r.get(0)), head);
     }
     Ok(check.finish())

@@ -159,7 +159,7 @@ impl ReportStore for PgStore {
                 .filter_map(|r| {
                     let seq: Option<i64> = r.get(1);
                     let hash: Option<Vec<u8>> = r.get(2);
-                    Some((r.get(0), Head { seq: seq? as u64, hash: hash?.try_into().unwrap_or([0xff; 32]) }))
+                    Some((r.get(0), Head::stored(seq?, hash?)))
                 })
                 .collect();
             Ok(before_ms.iter().map(|b| found.get(b).copied()).collect())

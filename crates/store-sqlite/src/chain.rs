@@ -55,7 +55,7 @@ pub(crate) fn verify(conn: &Connection) -> rusqlite::Result<Check> {
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let hash: Vec<u8> = r.get(2)?;
-        let head = Head { seq: r.get::<_, i64>(1)? as u64, hash: hash.try_into().unwrap_or([0xff; 32]) };
+        let head = Head::stored(r.get::<_, i64>(1)?, hash);
         check.head(AccountId::new(r.get(0)?), head);
     }
     Ok(check.finish())

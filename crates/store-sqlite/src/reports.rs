@@ -222,7 +222,7 @@ impl ReportStore for SqliteStore {
                 let head = stmt
                     .query_row(params![wallet_id.get(), before], |r| {
                         let hash: Vec<u8> = r.get(1)?;
-                        Ok(Head { seq: r.get::<_, i64>(0)? as u64, hash: hash.try_into().unwrap_or([0xff; 32]) })
+                        Ok(Head::stored(r.get::<_, i64>(0)?, hash))
                     })
                     .optional()?;
                 out.push(head);

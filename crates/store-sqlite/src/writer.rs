@@ -212,7 +212,7 @@ impl Writer for SqliteWriter {
             .map(|&id| {
                 stmt.query_row([id.get()], |r| {
                     let hash: Vec<u8> = r.get(2)?;
-                    let head = Head { seq: r.get::<_, i64>(1)? as u64, hash: hash.try_into().unwrap_or([0xff; 32]) };
+                    let head = Head::stored(r.get::<_, i64>(1)?, hash);
                     Ok((id, AccountState { balance: Amount::from_minor(r.get(0)?), head, head_at_ms: r.get(3)? }))
                 })
                 .map_err(err)

@@ -442,7 +442,7 @@ pub fn statement_entry<R: Columns>(r: &R) -> Result<StatementEntry, R::Error> {
         refid: r.opt_text(6)?,
         product: r.opt_text(7)?,
         chain: match r.opt_int(8)? {
-            Some(seq) => Some(Head { seq: seq as u64, hash: r.bytes(9)?.try_into().unwrap_or([0xff; 32]) }),
+            Some(seq) => Some(Head::stored(seq, r.bytes(9)?)),
             None => None,
         },
     })

@@ -260,7 +260,7 @@ impl Writer for PgWriter {
             .iter()
             .map(|r| {
                 let hash: Vec<u8> = r.get(3);
-                let head = Head { seq: r.get::<_, i64>(2) as u64, hash: hash.try_into().unwrap_or([0xff; 32]) };
+                let head = Head::stored(r.get::<_, i64>(2), hash);
                 (r.get(0), AccountState { balance: Amount::from_minor(r.get(1)), head, head_at_ms: r.get(4) })
             })
             .collect();
