@@ -18,6 +18,7 @@ pub mod merchants;
 pub mod operators;
 pub mod orders;
 pub mod outbox;
+pub mod parking;
 pub mod passwords;
 pub mod providers;
 pub mod reports;

@@ -434,6 +434,8 @@ impl Engine {
             return Ok(OrderView { order, product_name, balance });
         };
         let order_id = order.id;
+        // From here the request waits on the provider, not on the node.
+        crate::parking::park();
         let order = match tokio::time::timeout(Duration::from_millis(wait), woken).await {
             Ok(Ok(final_order)) => final_order,
             _ => {

@@ -8,6 +8,7 @@
 //! SSRF check of callback URLs, used here when a merchant sets the URL and by
 //! the delivery crate before each send.
 
+mod admission;
 mod api;
 mod auth;
 mod dashboard;
@@ -78,6 +79,10 @@ pub struct HttpConfig {
     /// New requests are answered 503 at once while the runtime's lag has
     /// stood above this for 100 ms (`lag`); zero: never.
     pub shed_lag: std::time::Duration,
+    /// New requests past what the node's measured throughput drains within
+    /// this are answered 503 at once while such a queue stands 100 ms
+    /// (`admission`); zero: never.
+    pub shed_in_flight: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` names the client (limits by address
     /// key on the client, not on the proxy).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -96,6 +101,7 @@ impl Default for HttpConfig {
             rates: limits::RateConfig::default(),
             trusted_proxies: Vec::new(),
             shed_lag: std::time::Duration::from_millis(10),
+            shed_in_flight: std::time::Duration::from_millis(20),
             mail: None,
         }
     }

@@ -1,10 +1,11 @@
 //! The whole API as one `Router`: one router per resource merged, the
 //! fallback 404, and the front door every request passes, in order: request
 //! id and access log; panics contained; every error answered as JSON; the
-//! client's address and block mode; shedding on lag; the body read whole
-//! within its size limit and timeout; a known API version; a query string
-//! naming a parameter twice refused; then an in-flight permit (load
-//! shedding), so that a request only holds one once it is complete.
+//! client's address and block mode; shedding on lag and on work in flight;
+//! the body read whole within its size limit and timeout; a known API
+//! version; a query string naming a parameter twice refused; then an
+//! in-flight permit and a place among the requests the node works on (load
+//! shedding), so that a request only holds them once it is complete.
 
 // A front-door step answers a request it refuses as `Err(Response)`: rare,
 // and `?` reads better than boxing every refusal.
@@ -54,7 +55,12 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let reading = BodyRead { limit: body_limit, timeout: state.config.body_timeout };
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.max_in_flight.max(1)));
-    let shedding = Shedding { permits, lag: crate::lag::Lag::start(), target: state.config.shed_lag };
+    let shedding = Shedding {
+        permits,
+        lag: crate::lag::Lag::start(),
+        target: state.config.shed_lag,
+        admission: crate::admission::Admission::start(state.config.shed_in_flight),
+    };
     // The front's steps are plain functions called in order by one
     // middleware: a layer per step costs a boxed service cloned and a boxed
     // future per request each (a tenth of a status check's CPU with nine).
@@ -78,9 +84,10 @@ struct Front {
 
 /// Every request, outermost first: an id and the access log line; a panic
 /// in what follows contained; every error answered as JSON; the client's
-/// address (and IIMMPACT's block mode); shedding on the runtime's lag; the
-/// body read whole; a known `X-Api-Version`; a single-valued query string;
-/// an in-flight permit; then the route.
+/// address (and IIMMPACT's block mode); shedding on the runtime's lag and on
+/// the work in flight; the body read whole; a known `X-Api-Version`; a
+/// single-valued query string; an in-flight permit and a place among the
+/// requests worked on (given up if the handler parks); then the route.
 async fn front_door(State(front): State<Arc<Front>>, mut req: Request, next: Next) -> Response {
     use futures_util::FutureExt;
     let started = std::time::Instant::now();
@@ -102,16 +109,22 @@ async fn guarded(front: &Front, method: &Method, path: &str, req: Request, next:
 }
 
 /// Each step passes the request on or answers it (`Err`): the client's
-/// address and the node's lag before the body is read; the body; the version
-/// header and the query string; an in-flight permit; then the route.
+/// address, the node's lag and its work in flight before the body is read;
+/// the body; the version header and the query string; an in-flight permit
+/// and a place among the requests worked on; then the route.
 async fn steps(front: &Front, mut req: Request, next: Next) -> Result<Response, Response> {
     client_address(&front.state, &mut req)?;
-    shed_on_lag(&front.shedding, &req)?;
+    let exempt = req.uri().path() == "/health";
+    shed_before_reading(&front.shedding, exempt)?;
     let req = read_body(front.reading, req).await?;
     known_api_version(&req)?;
     single_valued_query(&req)?;
     let _permit = front.shedding.permits.try_acquire().map_err(|_| too_many_in_flight())?;
-    Ok(next.run(req).await)
+    if exempt {
+        return Ok(next.run(req).await);
+    }
+    let working = front.shedding.admission.enter().ok_or_else(overloaded)?;
+    Ok(tambah_engine::parking::scope(Box::new(working), next.run(req)).await)
 }
 
 /// Resolves the client's address once (through the operator's trusted
@@ -252,23 +265,39 @@ async fn json_errors(method: &Method, path: &str, res: Response) -> Response {
     Response::from_parts(parts, Body::from(body.to_string()))
 }
 
-/// What sheds load: the in-flight cap and the runtime's standing lag.
+/// What sheds load: the in-flight cap, the runtime's standing lag and the
+/// work in flight (`admission`).
 #[derive(Clone)]
 struct Shedding {
     permits: Arc<tokio::sync::Semaphore>,
     lag: Arc<crate::lag::Lag>,
     target: std::time::Duration,
+    admission: Arc<crate::admission::Admission>,
 }
 
 /// Before the body is read: while the runtime's lag stands above its
-/// target the node is past what its cores can do, and a new request is
-/// answered 503 at once (`/health` excepted: a busy node is not a dead one).
-fn shed_on_lag(shedding: &Shedding, req: &Request) -> Result<(), Response> {
-    let lagging = !shedding.target.is_zero() && shedding.lag.standing() > shedding.target;
-    if lagging && req.uri().path() != "/health" {
+/// target the node is past what its cores can do, and while the work in
+/// flight stands past what it drains within its target the node is past
+/// what it can do in time; either way a new request is answered 503 at once
+/// (`/health` excepted: a busy node is not a dead one).
+fn shed_before_reading(shedding: &Shedding, exempt: bool) -> Result<(), Response> {
+    if exempt {
+        return Ok(());
+    }
+    if !shedding.target.is_zero() && shedding.lag.standing() > shedding.target {
         return Err(ApiError::Unavailable("overloaded: the runtime lags".into()).into_response());
     }
+    if shedding.admission.full() {
+        return Err(overloaded());
+    }
     Ok(())
+}
+
+/// Past what the node drains within its target: come back shortly.
+fn overloaded() -> Response {
+    let mut res = ApiError::Unavailable("overloaded: too much work in flight".into()).into_response();
+    res.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+    res
 }
 
 /// Past `max_in_flight` requests: a fast 503 beats a queue that grows until

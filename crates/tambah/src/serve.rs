@@ -107,6 +107,14 @@ pub struct ServeArgs {
     /// above this for 100 ms. 0: never.
     #[arg(long, global = true, env = "TAMBAH_SHED_LAG_MS", default_value_t = 10)]
     pub shed_lag_ms: u64,
+    /// Once even the quickest request of 100 ms took longer than this many
+    /// ms (a standing queue in the node), the requests it works on at once
+    /// are limited to what its best throughput drains in this time, and new
+    /// ones past that are answered 503 at once, before their body is read
+    /// (requests waiting on a provider do not count). Default: 20 on SQLite,
+    /// 50 on PostgreSQL (whose commit alone takes 5–20 ms under load). 0: never.
+    #[arg(long, global = true, env = "TAMBAH_SHED_IN_FLIGHT_MS")]
+    pub shed_in_flight_ms: Option<u64>,
     /// Interval of the order reconciler, in ms.
     #[arg(long, global = true, env = "TAMBAH_RECONCILE_INTERVAL_MS", default_value_t = 500)]
     pub reconcile_interval_ms: u64,
@@ -210,8 +218,9 @@ impl ServeArgs {
         Ok(tambah_delivery::alerts::AlertConfig { webhook: self.alert_webhook.clone(), email })
     }
 
-    /// `base` is the address actually bound: the public URL unless one is given.
-    fn http_config(&self, base: &str) -> HttpConfig {
+    /// `base` is the address actually bound: the public URL unless one is
+    /// given; `postgres`: the node runs on PostgreSQL.
+    fn http_config(&self, base: &str, postgres: bool) -> HttpConfig {
         HttpConfig {
             body_limit_bytes: self.body_limit_bytes,
             public_url: self.public_url.clone().unwrap_or_else(|| base.to_owned()),
@@ -226,6 +235,7 @@ impl ServeArgs {
                 .and_then(|url| SmtpConfig::parse(url, &self.smtp_from).ok())
                 .map(|smtp| tambah_http::Mail(Arc::new(SmtpMailer(smtp)) as Arc<dyn tambah_http::Mailer>)),
             shed_lag: Duration::from_millis(self.shed_lag_ms),
+            shed_in_flight: Duration::from_millis(self.shed_in_flight_ms.unwrap_or(if postgres { 50 } else { 20 })),
         }
     }
 
@@ -290,7 +300,8 @@ pub async fn run(db: &DbArgs, args: ServeArgs) -> Result<(), String> {
         create_demo(&engine, &base).await?;
     }
     let workers = Workers::start(&engine, &args, &base)?;
-    serve_api(listener, &engine, (args.http_config(&base), args.serve_limits()), &base, db).await;
+    let postgres = matches!(crate::database::Database::parse(&db.database), Ok(crate::database::Database::Postgres(_)));
+    serve_api(listener, &engine, (args.http_config(&base, postgres), args.serve_limits()), &base, db).await;
 
     tracing::info!("shutting down: in-flight requests done; stopping workers and writer");
     workers.stop().await;

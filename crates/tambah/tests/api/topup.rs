@@ -519,6 +519,34 @@ async fn past_max_in_flight_requests_get_503_with_retry_after() {
     assert_eq!(c.topup(buy("SLOT-2", "D", "0123456789", "10")).await.code(), "20");
 }
 
+/// A topup waiting on its provider's outcome is not work the node is doing:
+/// a wave of them, each waiting a second, neither trips the shedding of work
+/// in flight nor holds a place that the next wave would be refused for
+/// (without parking, the first wave's second-long requests read as a
+/// standing queue and the second wave gets 503s past the floor of 16).
+#[tokio::test]
+async fn topups_waiting_on_their_provider_do_not_count_as_work_in_flight() {
+    let s = Server::start(&["--shed-in-flight-ms", "10", "--rate-staging-per-s", "1000"]);
+    let m = s.merchant(&[], "1000");
+    let c = Client::new(&s, &m);
+    for wave in 0..2 {
+        let sent: Vec<_> = (0..32)
+            .map(|i| {
+                let c = c.clone();
+                tokio::spawn(async move { c.topup(buy(&format!("WAIT-{wave}-{i}"), "D", "60123450101", "10")).await })
+            })
+            .collect();
+        for r in sent {
+            let r = r.await.unwrap();
+            assert_eq!(r.status, 200, "wave {wave}: {:?}", r.json);
+            assert_eq!(r.code(), "20", "wave {wave}: {:?}", r.json);
+        }
+        // The node decides every 100 ms: the next wave comes after that.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(!s.log_text().contains("load shedding"), "{}", s.log_text());
+}
+
 /// The operator's daily caps: an order past the amount or the count is
 /// refused with 54 and says why, before anything is held; concurrent orders
 /// against a count cap get exactly that many through; removing the caps lets
