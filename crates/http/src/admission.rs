@@ -153,9 +153,13 @@ struct State {
 impl State {
     fn next(self, seen: Seen, target: Duration) -> State {
         // Too few finished (an idle node, a connection storm's first
-        // moment, one slow request such as a log-in): nothing learnt.
+        // moment, one slow request such as a log-in): nothing learnt about
+        // queueing — but a limited node that refused nothing is calm.
         if seen.finished < FLOOR as u64 {
-            return self;
+            return match self.limit {
+                Some(_) if seen.refused == 0 => self.calmer(),
+                _ => self,
+            };
         }
         // The best throughput fades only while limited, to follow a node
         // that got slower; an idle spell does not make it forget.
@@ -167,14 +171,23 @@ impl State {
         let Some(limit) = self.limit else {
             return State { limit: queued.then_some(drains), calm: 0, best_per_s };
         };
-        let calm = if roomy && seen.refused == 0 { self.calm + 1 } else { 0 };
+        if roomy && seen.refused == 0 {
+            let calmer = self.calmer();
+            let limit = calmer.limit.map(|l| l + l / 4 + 1);
+            return State { limit, best_per_s, ..calmer };
+        }
         let limit = match () {
-            () if calm >= CALM => None,
-            () if queued => Some(limit.min(drains)),
-            () if roomy => Some(limit + limit / 4 + 1),
-            () => Some(limit),
+            () if queued => limit.min(drains),
+            () if roomy => limit + limit / 4 + 1,
+            () => limit,
         };
-        State { limit, calm: calm % CALM, best_per_s }
+        State { limit: Some(limit), calm: 0, best_per_s }
+    }
+
+    /// One more calm interval: the overload ends after CALM in a row.
+    fn calmer(self) -> State {
+        let calm = self.calm + 1;
+        State { limit: self.limit.filter(|_| calm < CALM), calm: calm % CALM, ..self }
     }
 }
 
@@ -230,10 +243,17 @@ mod tests {
         let interrupted = s.next(seen(2, 1_000, 1), t);
         assert_eq!(interrupted.calm, 0, "one refusal: demand still past the limit");
         assert_eq!(s.next(seen(2, 1_000, 0), t).limit, None);
-        // An interval in which too few finished says nothing.
+        // An interval in which too few finished says nothing about queues…
         assert_eq!(State::default().next(seen(90, 15, 0), t).limit, None);
         let limited = State { limit: Some(50), calm: 2, best_per_s: 0.0 };
-        assert_eq!(limited.next(seen(0, 0, 0), t), limited);
+        assert_eq!(limited.next(seen(0, 0, 3), t), limited);
+        // …but with nothing refused it is calm: a node whose traffic fell
+        // away is not left limited.
+        let mut s = limited;
+        for _ in 2..CALM {
+            s = s.next(seen(0, 3, 0), t);
+        }
+        assert_eq!(s.limit, None);
         // A slow node's first limit is the floor.
         assert_eq!(State::default().next(seen(100, 16, 0), t).limit, Some(FLOOR));
     }
