@@ -119,7 +119,8 @@ impl Admission {
         let mut state = self.state.lock().expect("admission state");
         let next = state.next(seen, self.target);
         if next.limit.is_some() != state.limit.is_some() {
-            let (quickest_ms, limit) = (quickest.as_millis(), next.limit.unwrap_or(0));
+            let quickest_ms = if finished > 0 { quickest.as_millis() } else { 0 };
+            let limit = next.limit.unwrap_or(0);
             let overloaded = next.limit.is_some();
             tracing::warn!(overloaded, limit, quickest_ms, working, finished, "load shedding by work in flight");
         }

@@ -521,16 +521,18 @@ async fn past_max_in_flight_requests_get_503_with_retry_after() {
 
 /// A topup waiting on its provider's outcome is not work the node is doing:
 /// a wave of them, each waiting a second, neither trips the shedding of work
-/// in flight nor holds a place that the next wave would be refused for
-/// (without parking, the first wave's second-long requests read as a
-/// standing queue and the second wave gets 503s past the floor of 16).
+/// in flight nor holds a place that the next wave would be refused for.
 #[tokio::test]
 async fn topups_waiting_on_their_provider_do_not_count_as_work_in_flight() {
-    let s = Server::start(&["--shed-in-flight-ms", "10", "--rate-staging-per-s", "1000"]);
-    let m = s.merchant(&[], "1000");
+    // A target far above the work of placing an order (a debug build on
+    // PostgreSQL under 32 callers takes ~25 ms), far below the provider's second.
+    let s = Server::start(&["--shed-in-flight-ms", "200", "--rate-staging-per-s", "1000"]);
+    let m = s.merchant(&[], "2000");
     let c = Client::new(&s, &m);
-    for wave in 0..2 {
-        let sent: Vec<_> = (0..32)
+    // Without parking, the first wave reads as a standing queue and the
+    // limit (its throughput × 200 ms, 64 at most) refuses part of the second.
+    for (wave, size) in [(0, 32), (1, 80)] {
+        let sent: Vec<_> = (0..size)
             .map(|i| {
                 let c = c.clone();
                 tokio::spawn(async move { c.topup(buy(&format!("WAIT-{wave}-{i}"), "D", "60123450101", "10")).await })
