@@ -24,7 +24,7 @@
 //! parked or not.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A queue that stands this long is not a burst.
@@ -49,7 +49,6 @@ pub(crate) struct Admission {
     refused: AtomicU64,
     /// How many may be worked on at once now (`usize::MAX`: not overloaded).
     limit: AtomicUsize,
-    state: Mutex<State>,
     /// Requests that took longer than this is a queue; zero: never shed.
     target: Duration,
 }
@@ -81,7 +80,6 @@ impl Admission {
             finished: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             limit: AtomicUsize::new(usize::MAX),
-            state: Mutex::new(State::default()),
             target,
         });
         if let (Ok(runtime), false) = (tokio::runtime::Handle::try_current(), target.is_zero()) {
@@ -110,13 +108,13 @@ impl Admission {
         entered.ok().map(|_| Working { admission: self.clone(), since: Instant::now() })
     }
 
-    /// One interval's measure: the next state from what it saw.
-    fn update(&self, elapsed: Duration) {
+    /// One interval's measure: the next state (kept by the tick) from what
+    /// it saw.
+    fn update(&self, state: &mut State, elapsed: Duration) {
         let finished = self.finished.swap(0, Ordering::Relaxed);
         let quickest = Duration::from_micros(self.quickest_us.swap(u64::MAX, Ordering::Relaxed));
         let working = self.working.load(Ordering::Relaxed);
         let seen = Seen { quickest, finished, refused: self.refused.swap(0, Ordering::Relaxed), elapsed };
-        let mut state = self.state.lock().expect("admission state");
         let next = state.next(seen, self.target);
         if next.limit.is_some() != state.limit.is_some() {
             let quickest_ms = if finished > 0 { quickest.as_millis() } else { 0 };
@@ -195,12 +193,12 @@ impl State {
 async fn tick(admission: std::sync::Weak<Admission>) {
     let mut every = tokio::time::interval(INTERVAL);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = Instant::now();
+    let (mut last, mut state) = (Instant::now(), State::default());
     loop {
         every.tick().await;
         let Some(admission) = admission.upgrade() else { return };
         let now = Instant::now();
-        admission.update(now.duration_since(last));
+        admission.update(&mut state, now.duration_since(last));
         last = now;
     }
 }

@@ -295,15 +295,18 @@ fn shed_before_reading(shedding: &Shedding, exempt: bool) -> Result<(), Response
 
 /// Past what the node drains within its target: come back shortly.
 fn overloaded() -> Response {
-    let mut res = ApiError::Unavailable("overloaded: too much work in flight".into()).into_response();
-    res.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
-    res
+    come_back_shortly("overloaded: too much work in flight")
 }
 
 /// Past `max_in_flight` requests: a fast 503 beats a queue that grows until
 /// memory runs out.
 fn too_many_in_flight() -> Response {
-    let mut res = ApiError::Unavailable("too many requests in flight".into()).into_response();
+    come_back_shortly("too many requests in flight")
+}
+
+/// 503 with `Retry-After: 1`.
+fn come_back_shortly(why: &str) -> Response {
+    let mut res = ApiError::Unavailable(why.into()).into_response();
     res.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
     res
 }
