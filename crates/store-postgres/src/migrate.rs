@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_statement_chain.sql")),
     (22, include_str!("../migrations/0022_spending_caps.sql")),
     (23, include_str!("../migrations/0023_chained_entries.sql")),
+    (24, include_str!("../migrations/0024_lean_transfers.sql")),
 ];
 /// The migration that adds the statement chains; entries written before it
 /// are chained right after it, in the same transaction.

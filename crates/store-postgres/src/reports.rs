@@ -61,31 +61,25 @@ impl ReportStore for PgStore {
         Box::pin(async move {
             let from = from_ms.unwrap_or(i64::MIN);
             let to = to_ms.unwrap_or(i64::MAX);
-            // One grouped scan per side, each on its (account, time, kind,
-            // amount) index.
-            let mut sides = Vec::new();
-            for (credit, sql) in [
+            // One grouped scan of the wallet's index (kind, amount and the
+            // credited account are in it): a deposit, a void or a refund
+            // credits the wallet, a hold debits it.
+            let rows = self
+                .query(
+                    "SELECT credit_account = $1, kind, created_at_ms >= $2, SUM(amount_minor)::bigint, COUNT(*)
+                     FROM transfers WHERE wallet_account = $1 AND created_at_ms < $3 GROUP BY 1, 2, 3",
+                    &[&wallet_id.get(), &from, &to],
+                )
+                .await?;
+            let sides = rows.iter().map(|r| {
                 (
-                    true,
-                    "SELECT kind, created_at_ms >= $2, SUM(amount_minor)::bigint, COUNT(*) FROM transfers
-                     WHERE credit_account = $1 AND created_at_ms < $3 GROUP BY 1, 2",
-                ),
-                (
-                    false,
-                    "SELECT kind, created_at_ms >= $2, SUM(amount_minor)::bigint, COUNT(*) FROM transfers
-                     WHERE debit_account = $1 AND created_at_ms < $3 GROUP BY 1, 2",
-                ),
-            ] {
-                for r in self.query(sql, &[&wallet_id.get(), &from, &to]).await? {
-                    sides.push((
-                        credit,
-                        r.get::<_, String>(0),
-                        r.get::<_, bool>(1),
-                        r.get::<_, i64>(2),
-                        r.get::<_, i64>(3) as u64,
-                    ));
-                }
-            }
+                    r.get::<_, bool>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, bool>(2),
+                    r.get::<_, i64>(3),
+                    r.get::<_, i64>(4) as u64,
+                )
+            });
             Ok(Movements::fold(sides))
         })
     }

@@ -37,11 +37,15 @@ const RULES: &[Rule] = &[
     Rule {
         name: "each account's balance equals the sum of its entries",
         examined: "SELECT COUNT(*) FROM ledger_accounts",
-        violations: "WITH s AS (
-                SELECT a.id, a.kind, a.balance_minor,
-                    COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE credit_account = a.id), 0)
-                  - COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE debit_account = a.id), 0) AS entries
-                FROM ledger_accounts a)
+        // One grouped pass over every entry (each side), not a scan per account.
+        violations: "WITH sums AS (
+                SELECT account, SUM(delta) AS total FROM (
+                    SELECT credit_account AS account, amount_minor AS delta FROM transfers
+                    UNION ALL SELECT debit_account, -amount_minor FROM transfers) d
+                GROUP BY account),
+            s AS (
+                SELECT a.id, a.kind, a.balance_minor, COALESCE(t.total, 0) AS entries
+                FROM ledger_accounts a LEFT JOIN sums t ON t.account = a.id)
             SELECT 'account ' || id || ' (' || kind || ') holds ' || balance_minor || ' but its entries sum to ' || entries
             FROM s WHERE balance_minor <> entries",
     },

@@ -111,7 +111,15 @@ mod tests {
         }
         .hash(&tambah_domain::chain::GENESIS);
         assert_eq!(first, expected);
-        // The append-only guard is back.
+        // The append-only guard is back, and the table (rebuilt by migration
+        // 24) refuses a wallet entry outside the chain.
         assert!(conn.execute("UPDATE transfers SET amount_minor = 1 WHERE id = 1", []).is_err());
+        assert!(conn.execute("DELETE FROM transfers WHERE id = 4", []).is_err());
+        let unchained = conn.execute(
+            "INSERT INTO transfers (kind, debit_account, credit_account, amount_minor, created_at_ms, wallet_account,
+                 wallet_balance_after_minor) VALUES ('DEPOSIT', 1, 101, 5, 30, 101, 500005)",
+            [],
+        );
+        assert!(unchained.unwrap_err().to_string().contains("wallet_entry_chained"));
     }
 }

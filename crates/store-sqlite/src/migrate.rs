@@ -1,5 +1,6 @@
 //! The schema's migrations, in order, and the runner that applies the ones a
-//! database has not recorded yet (in one immediate transaction).
+//! database has not recorded yet (in one immediate transaction, with foreign
+//! keys checked once before it commits).
 
 use rusqlite::Connection;
 use tambah_store::Result;
@@ -30,6 +31,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_statement_chain.sql")),
     (22, include_str!("../migrations/0022_spending_caps.sql")),
     (23, include_str!("../migrations/0023_chained_entries.sql")),
+    (24, include_str!("../migrations/0024_lean_transfers.sql")),
 ];
 
 /// The migration that adds the statement chains; entries written before it
@@ -45,19 +47,37 @@ pub(crate) fn run(conn: &mut Connection) -> Result<()> {
 /// later one was applied would be skipped for ever). A database that
 /// recorded versions this binary does not know was migrated by a newer one;
 /// migrations only add, so it is used as it is.
+///
+/// Foreign keys are off while they run, as SQLite's procedure for rebuilding
+/// a table asks (a `DROP TABLE` would otherwise delete every row first, and
+/// fail on the rows that refer to it), and `PRAGMA foreign_key_check` must
+/// find nothing before the transaction commits (checked only when a
+/// migration ran: it reads every table).
 pub(crate) fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
     )
     .map_err(err)?;
+    let keys_were_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).map_err(err)?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(err)?;
+    let applied = apply_in_transaction(conn, migrations);
+    if keys_were_on {
+        conn.execute_batch("PRAGMA foreign_keys = ON").map_err(err)?;
+    }
+    applied
+}
+
+fn apply_in_transaction(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
     let applied: std::collections::HashSet<i64> = {
         let mut stmt = tx.prepare("SELECT version FROM schema_migrations").map_err(err)?;
         let versions = stmt.query_map([], |r| r.get(0)).map_err(err)?;
         versions.collect::<rusqlite::Result<_>>().map_err(err)?
     };
+    let mut ran = false;
     for (version, sql) in migrations {
         if !applied.contains(version) {
+            ran = true;
             tx.execute_batch(sql).map_err(err)?;
             if *version == CHAIN_VERSION {
                 crate::chain::backfill(&tx).map_err(err)?;
@@ -69,7 +89,28 @@ pub(crate) fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result
             .map_err(err)?;
         }
     }
+    if ran {
+        foreign_keys_hold(&tx)?;
+    }
     tx.commit().map_err(err)
+}
+
+/// `PRAGMA foreign_key_check` finds nothing.
+fn foreign_keys_hold(conn: &Connection) -> Result<()> {
+    let broken: Vec<(String, Option<i64>, String)> = {
+        let mut stmt = conn.prepare("PRAGMA foreign_key_check").map_err(err)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(err)?;
+        rows.take(5).collect::<rusqlite::Result<_>>().map_err(err)?
+    };
+    if !broken.is_empty() {
+        let rows: Vec<String> =
+            broken.iter().map(|(t, id, parent)| format!("{t} row {} (-> {parent})", id.unwrap_or_default())).collect();
+        return Err(tambah_store::StoreError::Other(format!(
+            "the migrations left rows whose foreign keys point nowhere: {}; nothing was changed",
+            rows.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

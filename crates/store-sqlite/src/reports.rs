@@ -21,20 +21,11 @@ const TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0), COALESCE(
        COALESCE(SUM(CASE WHEN status = 20 THEN cost_minor END), 0)
      FROM orders WHERE ";
 
-/// One grouped scan per side, each on its (account, time, kind, amount)
-/// index: no table rows are read.
-const MOVEMENTS: [(bool, &str); 2] = [
-    (
-        true,
-        "SELECT kind, created_at_ms >= ?2, SUM(amount_minor), COUNT(*) FROM transfers
-            WHERE credit_account = ?1 AND created_at_ms < ?3 GROUP BY 1, 2",
-    ),
-    (
-        false,
-        "SELECT kind, created_at_ms >= ?2, SUM(amount_minor), COUNT(*) FROM transfers
-             WHERE debit_account = ?1 AND created_at_ms < ?3 GROUP BY 1, 2",
-    ),
-];
+/// One grouped scan of the wallet's index (kind, amount and the credited
+/// account are in it): no table rows are read. The wallet is credited by a
+/// deposit, a void or a refund and debited by a hold.
+const MOVEMENTS: &str = "SELECT credit_account = ?1, kind, created_at_ms >= ?2, SUM(amount_minor), COUNT(*)
+    FROM transfers WHERE wallet_account = ?1 AND created_at_ms < ?3 GROUP BY 1, 2, 3";
 
 fn value(v: FilterValue) -> Value {
     match v {
@@ -127,16 +118,12 @@ impl SqliteStore {
         let from = from_ms.unwrap_or(i64::MIN);
         let to = to_ms.unwrap_or(i64::MAX);
         self.read(|c| {
-            let mut sides = Vec::new();
-            for (credit, sql) in MOVEMENTS {
-                let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt.query_map(params![wallet_id.get(), from, to], |r| {
-                    Ok((credit, r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, u64>(3)?))
-                })?;
-                for row in rows {
-                    sides.push(row?);
-                }
-            }
+            let mut stmt = c.prepare_cached(MOVEMENTS)?;
+            let sides = stmt
+                .query_map(params![wallet_id.get(), from, to], |r| {
+                    Ok((r.get::<_, bool>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(Movements::fold(sides))
         })
     }

@@ -34,13 +34,16 @@ const RULES: &[Rule] = &[
     Rule {
         name: "each account's balance equals the sum of its entries",
         examined: "SELECT COUNT(*) FROM ledger_accounts",
-        violations: "SELECT 'account ' || a.id || ' (' || a.kind || ') holds ' || a.balance_minor || ' but its entries sum to ' ||
-                (COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE credit_account = a.id), 0)
-               - COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE debit_account = a.id), 0))
-            FROM ledger_accounts a
-            WHERE a.balance_minor <>
-                COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE credit_account = a.id), 0)
-              - COALESCE((SELECT SUM(amount_minor) FROM transfers WHERE debit_account = a.id), 0)",
+        // One grouped pass over every entry (each side), not a scan per account.
+        violations: "WITH sums AS (
+                SELECT account, SUM(delta) AS total FROM (
+                    SELECT credit_account AS account, amount_minor AS delta FROM transfers
+                    UNION ALL SELECT debit_account, -amount_minor FROM transfers)
+                GROUP BY account)
+            SELECT 'account ' || a.id || ' (' || a.kind || ') holds ' || a.balance_minor || ' but its entries sum to ' ||
+                COALESCE(s.total, 0)
+            FROM ledger_accounts a LEFT JOIN sums s ON s.account = a.id
+            WHERE a.balance_minor <> COALESCE(s.total, 0)",
     },
     Rule {
         name: "no wallet (or holds or revenue account) is negative",
