@@ -15,6 +15,7 @@ mod accounts;
 mod callbacks;
 mod catalog;
 mod chain;
+mod checkpoint;
 mod credentials;
 mod disputes;
 mod ledger;
@@ -41,6 +42,8 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     /// Signature nonces, written on a connection of their own.
     nonces: nonces::Nonces,
+    /// Declared last: stopped after every connection above is closed.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -108,11 +111,21 @@ fn open_with_cache(path: &Path, cache_kib: i64) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = 0;",
     )
     .map_err(err)?;
     conn.pragma_update(None, "cache_size", -cache_kib).map_err(err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// The writer's connection: its own page cache, and the automatic
+/// checkpoint that ends each cycle of the log (`checkpoint`), at
+/// `autocheckpoint` pages.
+fn open_writer(path: &Path, autocheckpoint: i64) -> Result<Connection> {
+    let conn = open_with_cache(path, WRITER_CACHE_KIB)?;
+    conn.pragma_update(None, "wal_autocheckpoint", autocheckpoint).map_err(err)?;
     Ok(conn)
 }
 
@@ -145,7 +158,8 @@ impl SqliteStore {
         let mut conn = open(&path)?;
         migrate::run(&mut conn)?;
         let nonces = nonces::Nonces::open(&path)?;
-        Ok(SqliteStore { path, readers: Mutex::new(vec![conn]), nonces })
+        let _checkpointer = checkpoint::Checkpointer::start(&path)?;
+        Ok(SqliteStore { path, readers: Mutex::new(vec![conn]), nonces, _checkpointer })
     }
 
     pub fn path(&self) -> &Path {
@@ -284,7 +298,7 @@ impl rusqlite::types::FromSql for StoredCode {
 
 impl Store for SqliteStore {
     fn writer(&self) -> Result<Box<dyn Writer>> {
-        Ok(Box::new(SqliteWriter::new(open_with_cache(&self.path, WRITER_CACHE_KIB)?)))
+        Ok(Box::new(SqliteWriter::new(open_writer(&self.path, checkpoint::WRITER_AUTOCHECKPOINT)?)))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
