@@ -8,14 +8,15 @@
 //! a runtime worker when a request's own write crossed the threshold.
 //!
 //! Here a thread of its own copies the log every 50 ms (a passive checkpoint:
-//! it never blocks the writer). It cannot end a log cycle on its own, though:
+//! it never blocks a writer). It cannot end a log cycle on its own, though:
 //! SQLite starts the log over only when a write begins with every frame
 //! copied, and under steady writes new frames always arrive in between. So
-//! the writer's connection keeps an automatic checkpoint at a much higher
-//! threshold ([`WRITER_AUTOCHECKPOINT`]), which then finds only the last
-//! few milliseconds' frames left to copy and lets the next batch start the
-//! log over; every other connection has none. When the last connection
-//! closes, SQLite checkpoints and removes the log as always.
+//! every connection keeps its automatic checkpoint, at a much higher
+//! threshold ([`AUTOCHECKPOINT_PAGES`]): whichever commits past it (the
+//! writer's batch, a nonce, an operator's change) finds only the last
+//! milliseconds' frames left to copy, and the next write starts the log
+//! over. When the last connection closes, SQLite checkpoints and removes the
+//! log as always.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -27,9 +28,9 @@ use tambah_store::{Result, StoreError};
 /// How often the thread copies the log.
 const EVERY: Duration = Duration::from_millis(50);
 
-/// The writer's threshold, in pages: the log grows to about 40 MB before a
-/// batch ends its cycle.
-pub(crate) const WRITER_AUTOCHECKPOINT: i64 = 10_000;
+/// The connections' threshold, in pages: the log grows to about 40 MB before
+/// a commit ends its cycle.
+pub(crate) const AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 pub(crate) struct Checkpointer {
     stop: Option<mpsc::Sender<()>>,
@@ -81,16 +82,16 @@ mod tests {
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
     }
 
-    /// No connection checkpoints on its own commits below the writer's
-    /// threshold, so the pages a fresh database's migrations wrote reach the
-    /// database file only through the thread.
+    /// No connection checkpoints on its own commits below the threshold, so
+    /// the pages a fresh database's migrations wrote reach the database file
+    /// only through the thread.
     #[test]
     fn the_log_is_copied_back_while_the_store_is_open() {
         let path = scratch("copied");
         let store = SqliteStore::open(&path).unwrap();
         let conn = crate::open(&path).unwrap();
         let auto: i64 = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
-        assert_eq!(auto, 0, "connections leave checkpoints to the thread");
+        assert_eq!(auto, super::AUTOCHECKPOINT_PAGES, "connections leave checkpoints to the thread");
         let (pages, size): (u64, u64) = conn
             .query_row(
                 "SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)",
@@ -111,13 +112,14 @@ mod tests {
 
     /// Under steady writes the thread alone would let the log grow for ever
     /// (a cycle ends only when a write begins with every frame copied); the
-    /// writer's own threshold ends each cycle. With a threshold of 100 pages
-    /// and 600 commits of a page each, the log stays near 100 pages.
+    /// writing connection's own threshold ends each cycle. With a threshold
+    /// of 100 pages and 600 commits of a page each, the log stays near 100
+    /// pages.
     #[test]
-    fn steady_writes_keep_the_log_near_the_writers_threshold() {
+    fn steady_writes_keep_the_log_near_the_threshold() {
         let path = scratch("steady");
         let store = SqliteStore::open(&path).unwrap();
-        let writer = crate::open_writer(&path, 100).unwrap();
+        let writer = crate::open_with(&path, 1_000, 100).unwrap();
         writer.execute_batch("CREATE TABLE scratch (b BLOB)").unwrap();
         let page = vec![7u8; 4000];
         let wal = PathBuf::from(format!("{}-wal", path.display()));

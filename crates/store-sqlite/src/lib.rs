@@ -102,6 +102,12 @@ fn open(path: &Path) -> Result<Connection> {
 }
 
 fn open_with_cache(path: &Path, cache_kib: i64) -> Result<Connection> {
+    open_with(path, cache_kib, checkpoint::AUTOCHECKPOINT_PAGES)
+}
+
+/// A connection with its page cache and the log size, in pages, past which
+/// its own commits end the log's cycle (`checkpoint`).
+fn open_with(path: &Path, cache_kib: i64, autocheckpoint: i64) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -111,21 +117,12 @@ fn open_with_cache(path: &Path, cache_kib: i64) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA wal_autocheckpoint = 0;",
+         PRAGMA foreign_keys = ON;",
     )
     .map_err(err)?;
+    conn.pragma_update(None, "wal_autocheckpoint", autocheckpoint).map_err(err)?;
     conn.pragma_update(None, "cache_size", -cache_kib).map_err(err)?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
-/// The writer's connection: its own page cache, and the automatic
-/// checkpoint that ends each cycle of the log (`checkpoint`), at
-/// `autocheckpoint` pages.
-fn open_writer(path: &Path, autocheckpoint: i64) -> Result<Connection> {
-    let conn = open_with_cache(path, WRITER_CACHE_KIB)?;
-    conn.pragma_update(None, "wal_autocheckpoint", autocheckpoint).map_err(err)?;
     Ok(conn)
 }
 
@@ -298,7 +295,7 @@ impl rusqlite::types::FromSql for StoredCode {
 
 impl Store for SqliteStore {
     fn writer(&self) -> Result<Box<dyn Writer>> {
-        Ok(Box::new(SqliteWriter::new(open_writer(&self.path, checkpoint::WRITER_AUTOCHECKPOINT)?)))
+        Ok(Box::new(SqliteWriter::new(open_with_cache(&self.path, WRITER_CACHE_KIB)?)))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
