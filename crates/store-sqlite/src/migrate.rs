@@ -46,7 +46,8 @@ pub(crate) fn run(conn: &mut Connection) -> Result<()> {
 /// in order: not only those above its highest (a migration merged after a
 /// later one was applied would be skipped for ever). A database that
 /// recorded versions this binary does not know was migrated by a newer one;
-/// migrations only add, so it is used as it is.
+/// migrations keep what older binaries read (24 drops only indexes they can
+/// do without), so it is used as it is.
 ///
 /// Foreign keys are off while they run, as SQLite's procedure for rebuilding
 /// a table asks (a `DROP TABLE` would otherwise delete every row first, and
