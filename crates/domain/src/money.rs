@@ -183,19 +183,25 @@ impl Amount {
     }
 
     fn format(self, min_decimals: usize) -> String {
-        let sign = if self.0 < 0 { "-" } else { "" };
+        // In every answer, several times: built without the formatting
+        // machinery's allocations.
         let abs = self.0.unsigned_abs();
-        let whole = abs / MINOR_PER_RM as u64;
-        let frac = abs % MINOR_PER_RM as u64;
-        let mut digits = format!("{frac:04}");
-        while digits.len() > min_decimals && digits.ends_with('0') {
-            digits.pop();
+        let (whole, frac) = (abs / MINOR_PER_RM as u64, abs % MINOR_PER_RM as u64);
+        let mut text = String::with_capacity(24);
+        if self.0 < 0 {
+            text.push('-');
         }
-        if digits.is_empty() {
-            format!("{sign}{whole}")
-        } else {
-            format!("{sign}{whole}.{digits}")
+        let _ = fmt::Write::write_fmt(&mut text, format_args!("{whole}"));
+        let digits = [frac / 1000, frac / 100 % 10, frac / 10 % 10, frac % 10];
+        let mut kept = digits.len();
+        while kept > min_decimals && digits[kept - 1] == 0 {
+            kept -= 1;
         }
+        if kept > 0 {
+            text.push('.');
+            text.extend(digits[..kept].iter().map(|&d| char::from(b'0' + d as u8)));
+        }
+        text
     }
 }
 
@@ -289,5 +295,29 @@ mod tests {
         assert_eq!(Amount::from_minor(-5).to_plain(), "-0.0005");
         assert_eq!(format_percent_bp(250), "2.5%");
         assert_eq!(parse_percent_bp("3.5").unwrap(), 350);
+    }
+
+    #[test]
+    fn formats_as_the_formatting_machinery_did() {
+        fn reference(minor: i64, min_decimals: usize) -> String {
+            let sign = if minor < 0 { "-" } else { "" };
+            let (whole, frac) = (minor.unsigned_abs() / 10_000, minor.unsigned_abs() % 10_000);
+            let mut digits = format!("{frac:04}");
+            while digits.len() > min_decimals && digits.ends_with('0') {
+                digits.pop();
+            }
+            if digits.is_empty() {
+                format!("{sign}{whole}")
+            } else {
+                format!("{sign}{whole}.{digits}")
+            }
+        }
+        let edges = [0, 1, 9, 10, 99, 100, 999, 1_000, 9_999, 10_000, 10_001, 97_000, 486_333, MAX_MINOR, i64::MAX];
+        let samples = (-30_000..30_000).chain(edges).chain(edges.map(|e| -e)).chain([i64::MIN]);
+        for minor in samples {
+            let a = Amount::from_minor(minor);
+            assert_eq!(a.to_plain(), reference(minor, 0), "{minor}");
+            assert_eq!(a.to_cents(), reference(minor, 2), "{minor}");
+        }
     }
 }

@@ -36,10 +36,24 @@ impl MytDateTime {
 
     /// `yyyy-MM-dd HH:mm:ss` (topup responses).
     pub fn seconds_text(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        // Every topup answer carries one: written digit by digit, without
+        // the formatting machinery (a year outside 0..=9999 takes it).
+        let Ok(year @ 0..=9999) = u32::try_from(self.year) else {
+            return format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                self.year, self.month, self.day, self.hour, self.minute, self.second
+            );
+        };
+        let mut text = String::with_capacity(19);
+        let parts = [(year, 4, '-'), (self.month, 2, '-'), (self.day, 2, ' ')];
+        let parts = parts.into_iter().chain([(self.hour, 2, ':'), (self.minute, 2, ':'), (self.second, 2, '\0')]);
+        for (value, width, then) in parts {
+            push_padded(&mut text, value, width);
+            if then != '\0' {
+                text.push(then);
+            }
+        }
+        text
     }
 
     /// `yyyy-MM-dd HH:mm:ss.fff` (transactions, statements).
@@ -154,6 +168,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `value` in decimal, zero-padded to `width` digits (more if it needs them).
+fn push_padded(text: &mut String, value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let (mut v, mut at) = (value, digits.len());
+    while v > 0 || at == digits.len() {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let from = at.min(digits.len() - width.min(digits.len()));
+    text.extend(digits[from..].iter().map(|&d| char::from(d)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +221,20 @@ mod tests {
         assert_eq!(day_of(from - 1), day_of(from) - 1);
         let (m0, m1) = parse_month("2023-12").unwrap();
         assert_eq!((date_text(day_of(m0)), date_text(day_of(m1))), ("2023-12-01".into(), "2024-01-01".into()));
+    }
+
+    #[test]
+    fn seconds_text_is_what_the_formatting_machinery_wrote() {
+        let reference = |t: MytDateTime| {
+            format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second)
+        };
+        let mut ms = -70_000_000_000_000_i64;
+        while ms < 300_000_000_000_000 {
+            let t = MytDateTime::from_unix_millis(ms);
+            assert_eq!(t.seconds_text(), reference(t), "{ms}");
+            ms += 3_999_999_937;
+        }
+        let far = MytDateTime { year: 12_345, month: 1, day: 2, hour: 3, minute: 4, second: 5, millis: 0 };
+        assert_eq!(far.seconds_text(), "12345-01-02 03:04:05");
     }
 }

@@ -361,9 +361,24 @@ fn request_id(headers: &axum::http::HeaderMap) -> HeaderValue {
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned();
     given.unwrap_or_else(|| {
+        // `{pid:08x}-{n:012x}`, written by hand: this runs on every request,
+        // and `process::id` is a system call each time.
+        static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let pid = *PID.get_or_init(std::process::id);
         let n = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:08x}-{n:012x}", std::process::id())).expect("hex is a valid header")
+        let mut id = [b'-'; 21];
+        hex_into(&mut id[..8], u64::from(pid));
+        hex_into(&mut id[9..], n);
+        HeaderValue::from_bytes(&id).expect("hex is a valid header")
     })
+}
+
+/// `value`'s lowest hex digits, as many as `out` holds, zero-padded.
+fn hex_into(out: &mut [u8], mut value: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(value & 15) as usize];
+        value >>= 4;
+    }
 }
 
 /// The answer's rate and id headers, the merchant's request log for a
@@ -449,10 +464,14 @@ fn rate_headers(note: &AccessNote, res: &mut Response) {
     if res.headers().contains_key("ratelimit") {
         return; // a 429 already says it
     }
-    let full_again_s = u32::from(a.remaining < a.quota);
-    let policy = format!("\"merchant\";q={};w=1", a.quota);
-    let left = format!("\"merchant\";r={};t={full_again_s}", a.remaining);
-    if let (Ok(policy), Ok(left)) = (HeaderValue::from_str(&policy), HeaderValue::from_str(&left)) {
+    // On every authenticated answer: put together without the formatting
+    // machinery.
+    let full_again_s = if a.remaining < a.quota { ";t=1" } else { ";t=0" };
+    let mut numbers = (itoa::Buffer::new(), itoa::Buffer::new());
+    let policy = [r#""merchant";q="#, numbers.0.format(a.quota), ";w=1"].concat();
+    let left = [r#""merchant";r="#, numbers.1.format(a.remaining), full_again_s].concat();
+    let header = |text: String| HeaderValue::from_maybe_shared(axum::body::Bytes::from(text));
+    if let (Ok(policy), Ok(left)) = (header(policy), header(left)) {
         res.headers_mut().insert("ratelimit-policy", policy);
         res.headers_mut().insert("ratelimit", left);
     }
@@ -505,5 +524,22 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["error"], "internal_error", "{json}");
         assert_eq!(call("/ok").await.status(), 200);
+    }
+
+    #[test]
+    fn a_request_id_is_the_process_and_a_sequence_number_in_hex() {
+        let empty = axum::http::HeaderMap::new();
+        let (a, b) = (super::request_id(&empty), super::request_id(&empty));
+        let pid = format!("{:08x}-", std::process::id());
+        for id in [&a, &b] {
+            let text = id.to_str().unwrap();
+            assert!(text.starts_with(&pid) && text.len() == 21, "{text}");
+            assert!(text[9..].bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{text}");
+        }
+        let seq = |id: &axum::http::HeaderValue| u64::from_str_radix(&id.to_str().unwrap()[9..], 16).unwrap();
+        assert!(seq(&b) > seq(&a));
+        let mut given = axum::http::HeaderMap::new();
+        given.insert("x-request-id", "trace-abc".parse().unwrap());
+        assert_eq!(super::request_id(&given), "trace-abc");
     }
 }
