@@ -311,6 +311,12 @@ fn come_back_shortly(why: &str) -> Response {
     res
 }
 
+// Header names set on every answer, made once rather than parsed from text
+// each time.
+const RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
+const RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
+const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// What the access log line says about a request beyond its method, path,
@@ -410,7 +416,7 @@ async fn log_answer(
             refid = ?fields.refid.as_deref().unwrap_or("-"),
         );
     }
-    res.headers_mut().insert("x-request-id", id);
+    res.headers_mut().insert(X_REQUEST_ID, id);
     res
 }
 
@@ -461,7 +467,7 @@ async fn log_failed_request(
 /// itself before it meets a 429 (which says the same with `r=0`).
 fn rate_headers(note: &AccessNote, res: &mut Response) {
     let Some(a) = note.0.lock().expect("access note").allowance else { return };
-    if res.headers().contains_key("ratelimit") {
+    if res.headers().contains_key(RATELIMIT) {
         return; // a 429 already says it
     }
     // On every authenticated answer: put together without the formatting
@@ -472,8 +478,8 @@ fn rate_headers(note: &AccessNote, res: &mut Response) {
     let left = [r#""merchant";r="#, numbers.1.format(a.remaining), full_again_s].concat();
     let header = |text: String| HeaderValue::from_maybe_shared(axum::body::Bytes::from(text));
     if let (Ok(policy), Ok(left)) = (header(policy), header(left)) {
-        res.headers_mut().insert("ratelimit-policy", policy);
-        res.headers_mut().insert("ratelimit", left);
+        res.headers_mut().insert(RATELIMIT_POLICY, policy);
+        res.headers_mut().insert(RATELIMIT, left);
     }
 }
 

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use axum::http::HeaderMap;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -85,12 +86,20 @@ fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
     {
         return Err(duplicate(&path));
     }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
+    // Valid JSON (the pass above read it whole) is an object when it opens
+    // with a brace.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(invalid_json("the body must be a JSON object"));
-    };
-    for (k, v) in map {
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let fields = TopFields.deserialize(&mut de).and_then(|fields| de.end().map(|()| fields));
+    let fields = fields.map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?;
+    for (k, v) in fields {
+        let v = match v {
+            Field::Text(s) => Value::String(s),
+            Field::Other(v) => v,
+        };
+        let k = k.into_owned();
         match v {
             _ if k == "extras" => add_json_extras(p, v)?,
             Value::String(s) => drop(p.fields.insert(k, s)),
@@ -118,6 +127,99 @@ fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// A top-level field's value: text as it is (the common case, read without
+/// building a `Value`), anything else as a `Value`.
+enum Field {
+    Text(String),
+    Other(Value),
+}
+
+/// The top-level object's fields, in order, keys borrowed from the body
+/// where they have no escapes: a body is read once into these rather than
+/// into a `Value` whose map is then taken apart.
+struct TopFields;
+
+impl<'de> DeserializeSeed<'de> for TopFields {
+    type Value = Vec<(Cow<'de, str>, Field)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopFields {
+    type Value = Vec<(Cow<'de, str>, Field)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            fields.push((key, map.next_value_seed(FieldSeed)?));
+        }
+        Ok(fields)
+    }
+}
+
+/// One field's value (`Field`).
+struct FieldSeed;
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+        Ok(Field::Text(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Field, E> {
+        Ok(Field::Text(v))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Field, E> {
+        Ok(Field::Other(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Field, E> {
+        Ok(Field::Other(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Field, E> {
+        Ok(Field::Other(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Field, E> {
+        Ok(Field::Other(Value::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Field, E> {
+        Ok(Field::Other(Value::Null))
+    }
+
+    // Objects and lists, and numbers (which serde_json's arbitrary
+    // precision hands over as a map), are read by `Value` itself.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Field::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Field, A::Error> {
+        Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Field::Other)
+    }
 }
 
 /// The fields the handlers read from a JSON body: these must have their
@@ -343,6 +445,28 @@ mod tests {
             .unwrap();
         assert_eq!(p.get("amount").unwrap(), "10.10");
         assert_eq!(p.extras["subproduct_code"], "K");
+        let huge = br#" {"amount": 123456789012345678901234567890.50, "re\u0066id": "a\"b", "n": -1e400} "#;
+        let p = parse(&HeaderMap::new(), "", huge).unwrap();
+        assert_eq!(p.get("amount").unwrap(), "123456789012345678901234567890.50");
+        assert_eq!(p.get("refid").unwrap(), "a\"b");
+        assert_eq!(parse(&HeaderMap::new(), "", br#"{"amount": true}"#).unwrap().get("amount").unwrap(), "true");
+    }
+
+    #[test]
+    fn a_json_body_is_an_object() {
+        let mut h = HeaderMap::new();
+        h.insert(axum::http::header::CONTENT_TYPE, "application/json".parse().unwrap());
+        for body in [&b"123"[..], b"\"refid\"", b"null", b"true", b" [ ] ", b"1.5e3"] {
+            match parse(&h, "", body) {
+                Err(ApiError::BadRequest { code: "invalid_json", message }) => {
+                    assert!(message.contains("must be a JSON object"), "{message}")
+                }
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        for body in [&b"{} x"[..], b"{\"a\": 1,}", b"{\"a\" 1}"] {
+            assert!(matches!(parse(&h, "", body), Err(ApiError::BadRequest { code: "invalid_json", .. })));
+        }
     }
 
     #[test]
