@@ -68,7 +68,8 @@ pub struct Rejection {
 /// An order as the merchant sees it.
 #[derive(Clone, Debug)]
 pub struct OrderView {
-    pub order: OrderRow,
+    /// Shared with the cache of final orders when answered from it.
+    pub order: Arc<OrderRow>,
     pub product_name: String,
     pub balance: Amount,
 }
@@ -229,7 +230,7 @@ impl Engine {
             same_request(&existing, &trimmed(&input.product), &trimmed(&input.account), a, &extras_json)
         }) {
             let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();
-            return Ok(Some(OrderView { order: existing, product_name, balance }));
+            return Ok(Some(OrderView { order: Arc::new(existing), product_name, balance }));
         }
         let valid = self.validate(input).map_err(TopupError::Rejected)?;
         self.view_of_existing(existing, balance, &valid).map(Some)
@@ -266,7 +267,7 @@ impl Engine {
         }
         let balance = self.wallet_balance(merchant.wallet_id).await?;
         let product_name = self.catalog().get(&order.product).map(|p| p.name.clone()).unwrap_or_default();
-        Ok(Some(OrderView { order: Arc::unwrap_or_clone(order), product_name, balance }))
+        Ok(Some(OrderView { order, product_name, balance }))
     }
 
     /// A wallet's balance for an answer: known to this node within a second
@@ -331,7 +332,7 @@ impl Engine {
                 let product_name = valid.product.name.clone();
                 if order.status.is_final() {
                     self.caches.fill_order(ticket, &order);
-                    return Ok(OrderView { order, product_name, balance });
+                    return Ok(OrderView { order: Arc::new(order), product_name, balance });
                 }
                 self.dispatch_and_wait(merchant, order, balance, dispatch_to, product_name).await
             }
@@ -431,7 +432,7 @@ impl Engine {
             tokio::spawn(async move { engine.dispatch(order, route).await });
         }
         let Some(woken) = woken else {
-            return Ok(OrderView { order, product_name, balance });
+            return Ok(OrderView { order: Arc::new(order), product_name, balance });
         };
         let order_id = order.id;
         // From here the request waits on the provider, not on the node.
@@ -444,7 +445,7 @@ impl Engine {
             }
         };
         let balance = self.wallet_balance(merchant.wallet_id).await?;
-        Ok(OrderView { order, product_name, balance })
+        Ok(OrderView { order: Arc::new(order), product_name, balance })
     }
 
     async fn existing_view(
@@ -477,7 +478,7 @@ impl Engine {
             }));
         }
         let product_name = self.catalog().get(&existing.product).map(|p| p.name.clone()).unwrap_or_default();
-        Ok(OrderView { order: existing, product_name, balance })
+        Ok(OrderView { order: Arc::new(existing), product_name, balance })
     }
 
     /// Sends an accepted order to its provider and records the answer.

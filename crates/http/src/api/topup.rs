@@ -1,6 +1,7 @@
 //! `POST /v2/topup` and `/v1/topup`: buy, or (same refid) read the status.
 //! The body is the order body of `wire::order` in the request's shape.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::http::StatusCode as Http;
@@ -84,7 +85,9 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
     }
     match state.engine.topup(&req.caller, &input).await {
         Ok(mut view) => {
-            absolutize(&mut view.order.voucherlink, &state.config.public_url);
+            if view.order.voucherlink.starts_with('/') {
+                absolutize(&mut Arc::make_mut(&mut view.order).voucherlink, &state.config.public_url);
+            }
             Ok((Http::OK, Json(Envelope::from_view(&view).body(shape))).into_response())
         }
         Err(TopupError::Rejected(r)) => {
@@ -151,26 +154,26 @@ impl Refusal<'_> {
     /// The topup envelope of a refusal: status Failed, the code, cost 0, the
     /// reason in `remarks`.
     fn render(&self, shape: Shape, input: &TopupInput, state: &Shared) -> Response {
-        let product = input.product.clone().unwrap_or_default();
-        let product_name = state.engine.catalog().get(&product).map(|p| p.name.clone()).unwrap_or_default();
-        let amount_text = input.amount.clone().unwrap_or_default();
+        let product = input.product.as_deref().unwrap_or_default();
+        let product_name = state.engine.catalog().get(product).map(|p| p.name.clone()).unwrap_or_default();
+        let amount_text = input.amount.as_deref().unwrap_or_default();
         let envelope = Envelope {
             code: self.code,
-            account: input.account.clone().unwrap_or_default(),
-            product,
-            product_name,
-            amount: Amount::parse_canonical(&amount_text, 2).ok(),
-            amount_text,
-            sn: String::new(),
-            pin: String::new(),
-            expiry: String::new(),
+            account: Cow::Borrowed(input.account.as_deref().unwrap_or_default()),
+            product: Cow::Borrowed(product),
+            product_name: Cow::Owned(product_name),
+            amount: Amount::parse_canonical(amount_text, 2).ok(),
+            amount_text: Cow::Borrowed(amount_text),
+            sn: Cow::Borrowed(""),
+            pin: Cow::Borrowed(""),
+            expiry: Cow::Borrowed(""),
             cost: Amount::ZERO,
             balance: self.balance,
-            remarks: self.reason.to_owned(),
-            refid: input.refid.clone().unwrap_or_default(),
+            remarks: Cow::Borrowed(self.reason),
+            refid: Cow::Borrowed(input.refid.as_deref().unwrap_or_default()),
             timestamp_ms: state.engine.now_ms(),
-            note: String::new(),
-            voucherlink: String::new(),
+            note: Cow::Borrowed(""),
+            voucherlink: Cow::Borrowed(""),
             conflict: self.conflict,
         };
         (self.http, Json(envelope.body(shape))).into_response()

@@ -2,6 +2,8 @@
 //! seed (`2023-10-01`), current (`2025-05-20`) and v1 shapes. Callbacks carry
 //! the same body, rendered in the merchant's version.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Number, Value};
 use tambah_domain::{Amount, StatusCode};
@@ -18,24 +20,25 @@ pub enum Shape {
 }
 
 /// One response, whatever produced it (a stored order or a rejection).
-pub(crate) struct Envelope {
+/// Its texts borrow from the order it shows where there is one.
+pub(crate) struct Envelope<'a> {
     pub code: StatusCode,
-    pub account: String,
-    pub product: String,
-    pub product_name: String,
+    pub account: Cow<'a, str>,
+    pub product: Cow<'a, str>,
+    pub product_name: Cow<'a, str>,
     /// Exact text for seed (`"10"`), number for current.
     pub amount: Option<Amount>,
-    pub amount_text: String,
-    pub sn: String,
-    pub pin: String,
-    pub expiry: String,
+    pub amount_text: Cow<'a, str>,
+    pub sn: Cow<'a, str>,
+    pub pin: Cow<'a, str>,
+    pub expiry: Cow<'a, str>,
     pub cost: Amount,
     pub balance: Amount,
-    pub remarks: String,
-    pub refid: String,
+    pub remarks: Cow<'a, str>,
+    pub refid: Cow<'a, str>,
     pub timestamp_ms: i64,
-    pub note: String,
-    pub voucherlink: String,
+    pub note: Cow<'a, str>,
+    pub voucherlink: Cow<'a, str>,
     /// A refused reuse of a refid: what differs first. Shown in the current
     /// shape only (the seed's and v1's stay as the SDKs parse them; their
     /// `remarks` start with the same name).
@@ -52,41 +55,41 @@ pub fn absolutize(link: &mut String, public_url: &str) {
 /// An order's topup response body as `status` and `balance` were at an
 /// event (a callback announces the status it was queued with).
 pub fn order_body(order: &OrderRow, product_name: &str, status: StatusCode, balance: Amount, shape: Shape) -> Value {
-    let view = OrderView { order: order.clone(), product_name: product_name.to_owned(), balance };
+    let view = OrderView { order: std::sync::Arc::new(order.clone()), product_name: product_name.to_owned(), balance };
     let mut envelope = Envelope::from_view(&view);
     envelope.code = status;
     envelope.render(shape)
 }
 
-impl Envelope {
+impl Envelope<'_> {
     /// A failed order shows cost 0 (its hold was released: nothing was
     /// charged) and, when it has no remarks of its own, why it failed.
-    pub(crate) fn from_view(v: &OrderView) -> Envelope {
+    pub(crate) fn from_view(v: &OrderView) -> Envelope<'_> {
         let o = &v.order;
         let amount = o.amount;
         let failed = o.status.is_failure();
         let remarks = if failed && o.remarks.is_empty() {
-            format!("{}; nothing was charged", o.status.meaning())
+            Cow::Owned(format!("{}; nothing was charged", o.status.meaning()))
         } else {
-            o.remarks.clone()
+            Cow::Borrowed(o.remarks.as_str())
         };
         Envelope {
             code: o.status,
-            account: o.account.clone(),
-            product: o.product.clone(),
-            product_name: v.product_name.clone(),
+            account: Cow::Borrowed(&o.account),
+            product: Cow::Borrowed(&o.product),
+            product_name: Cow::Borrowed(&v.product_name),
             amount: Some(amount),
-            amount_text: amount.to_plain(),
-            sn: o.sn.clone(),
-            pin: o.pin.clone(),
-            expiry: o.expiry.clone(),
+            amount_text: Cow::Owned(amount.to_plain()),
+            sn: Cow::Borrowed(&o.sn),
+            pin: Cow::Borrowed(&o.pin),
+            expiry: Cow::Borrowed(&o.expiry),
             cost: if failed { Amount::ZERO } else { o.cost },
             balance: v.balance,
             remarks,
-            refid: o.refid.clone(),
+            refid: Cow::Borrowed(&o.refid),
             timestamp_ms: o.created_at_ms,
-            note: o.note.clone(),
-            voucherlink: o.voucherlink.clone(),
+            note: Cow::Borrowed(&o.note),
+            voucherlink: Cow::Borrowed(&o.voucherlink),
             conflict: None,
         }
     }
