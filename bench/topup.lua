@@ -4,6 +4,10 @@
 local token = os.getenv("TAMBAH_TOKEN")
 local run = os.getenv("TAMBAH_RUN") or "R"
 local mode = os.getenv("TAMBAH_MODE") or "new"
+-- New refids carry the second this script was loaded (mod 100,000): two runs against one
+-- node (closed-loop topups, then the mixed run) would otherwise send the same refids, and
+-- the second run's "new topups" would be status checks of the first run's orders.
+local stamp = os.time() % 100000
 local threads = {}
 local next_id = 0
 
@@ -32,7 +36,7 @@ function request()
     -- Resubmit one of 1000 refids created beforehand: a status check.
     refid = string.format("%s-seed-%d", run, counter % 1000)
   else
-    refid = string.format("%s-%d-%d", run, tid, counter)
+    refid = string.format("%s-%d-%d-%d", run, stamp, tid, counter)
   end
   local body = string.format('{"refid":"%s","product":"D","account":"0123456789","amount":"10"}', refid)
   return wrk.format("POST", "/v2/topup",
