@@ -50,7 +50,9 @@ wrk_row() {
   p50=$(awk '$1=="50%" {print $2}' "$WORK/wrk.txt"); p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")
   max=$(awk '$1=="Latency" {print $4}' "$WORK/wrk.txt")
   bad=$(grep -c unexpected "$WORK/wrk.txt" || true)
-  [[ $bad -gt 0 ]] && notes="$notes; UNEXPECTED ANSWERS: $(grep unexpected "$WORK/wrk.txt" | head -1)"
+  # wrk counts answers other than 2xx itself; the script names the first few of any kind.
+  local non2xx; non2xx=$(awk '/Non-2xx or 3xx responses/ {print $NF}' "$WORK/wrk.txt")
+  [[ $bad -gt 0 ]] && notes="$notes; UNEXPECTED ANSWERS (${non2xx:-0} not 2xx): $(grep unexpected "$WORK/wrk.txt" | head -1)"
   echo "| $label | $rps | $p50 | $p99 | $max | $notes |" | tee -a "$RESULTS"
 }
 
