@@ -211,8 +211,9 @@ impl<'de> Visitor<'de> for FieldSeed {
         Ok(Field::Other(Value::Null))
     }
 
-    // Objects and lists, and numbers (which serde_json's arbitrary
-    // precision hands over as a map), are read by `Value` itself.
+    // Objects and lists, and the numbers that serde_json's arbitrary
+    // precision hands over as a map (those past i64/u64), are read by
+    // `Value` itself.
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field, A::Error> {
         Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Field::Other)
     }
@@ -306,7 +307,7 @@ pub(crate) fn duplicated(form: &[u8], repeatable: &[&str]) -> Option<String> {
 fn duplicate_json_key(body: &[u8]) -> Result<Option<String>, serde_json::Error> {
     let found = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(body);
-    let read = DuplicateKeys { at: None, found: &found }.deserialize(&mut de).and_then(|()| de.end());
+    let read = DuplicateKeys { at: None, found: &found, body }.deserialize(&mut de).and_then(|()| de.end());
     match (found.into_inner(), read) {
         (Some(path), _) => Ok(Some(path)),
         (None, Ok(())) => Ok(None),
@@ -340,6 +341,8 @@ impl Place<'_> {
 struct DuplicateKeys<'a> {
     at: Option<&'a Place<'a>>,
     found: &'a RefCell<Option<String>>,
+    /// The document, to tell its keys from serde_json's own (below).
+    body: &'a [u8],
 }
 
 impl<'de> DeserializeSeed<'de> for DuplicateKeys<'_> {
@@ -385,7 +388,8 @@ impl<'de> Visitor<'de> for DuplicateKeys<'_> {
         let mut i = 0;
         loop {
             let place = Place::Index(self.at, i);
-            if seq.next_element_seed(DuplicateKeys { at: Some(&place), found: self.found })?.is_none() {
+            if seq.next_element_seed(DuplicateKeys { at: Some(&place), found: self.found, body: self.body })?.is_none()
+            {
                 return Ok(());
             }
             i += 1;
@@ -396,17 +400,40 @@ impl<'de> Visitor<'de> for DuplicateKeys<'_> {
         // Bodies have a handful of keys: a list beats hashing them.
         let mut seen: Vec<Cow<'de, str>> = Vec::new();
         while let Some(key) = map.next_key_seed(Key)? {
+            // serde_json's `Value` reads an object whose first key is one of
+            // its private markers as something else (`RawValue` parses the
+            // string that follows as JSON, past this pass): never a field.
+            // serde_json hands every number over as such a one-key map too,
+            // its key a constant of its own rather than text of the body.
+            let borrowed = match &key {
+                Cow::Borrowed(key) => Some(*key),
+                Cow::Owned(_) => None,
+            };
+            if key.starts_with(SERDE_JSON_PRIVATE) && in_document(borrowed, self.body) {
+                return Err(de::Error::custom(format_args!(
+                    "keys starting with {SERDE_JSON_PRIVATE:?} are not accepted"
+                )));
+            }
             if seen.contains(&key) {
                 *self.found.borrow_mut() = Some(Place::Key(self.at, &key).path());
                 return Err(de::Error::custom("a key is given twice"));
             }
             let place = Place::Key(self.at, &key);
-            map.next_value_seed(DuplicateKeys { at: Some(&place), found: self.found })?;
+            map.next_value_seed(DuplicateKeys { at: Some(&place), found: self.found, body: self.body })?;
             seen.push(key);
         }
         Ok(())
     }
 }
+
+/// Whether a key was read from `body` (an owned key was unescaped from it;
+/// a borrowed one points into it) rather than given by serde_json itself.
+fn in_document(key: Option<&str>, body: &[u8]) -> bool {
+    key.is_none_or(|borrowed| body.as_ptr_range().contains(&borrowed.as_ptr()))
+}
+
+/// The prefix of serde_json's private marker keys (`…Number`, `…RawValue`).
+const SERDE_JSON_PRIVATE: &str = "$serde_json::private::";
 
 /// An object's key, borrowed from the body unless it has escapes.
 struct Key;
@@ -450,6 +477,24 @@ mod tests {
         assert_eq!(p.get("amount").unwrap(), "123456789012345678901234567890.50");
         assert_eq!(p.get("refid").unwrap(), "a\"b");
         assert_eq!(parse(&HeaderMap::new(), "", br#"{"amount": true}"#).unwrap().get("amount").unwrap(), "true");
+    }
+
+    /// Found by review: serde_json's `Value` reads `{"$serde_json::private::RawValue": "…"}`
+    /// by parsing the string as JSON, which the duplicate-key pass never saw; its number
+    /// marker turned an object into a number.
+    #[test]
+    fn serde_json_private_markers_are_refused_at_any_depth() {
+        for body in [
+            &br#"{"$serde_json::private::RawValue":"{\"refid\":\"a\",\"refid\":\"b\"}"}"#[..],
+            br#"{"extras":{"$serde_json::private::RawValue":"{\"a\":\"1\",\"a\":\"2\"}"}}"#,
+            br#"{"amount":{"$serde_json::private::Number":"10.10"}}"#,
+            br#"{"refid":"A","other":[{"$serde_json::private::Number":"1"}]}"#,
+            br#"{"\u0024serde_json::private::Number":"5"}"#,
+        ] {
+            let (code, message) = refusal("", body);
+            assert_eq!(code, "invalid_json", "{message}");
+            assert!(message.contains("are not accepted"), "{message}");
+        }
     }
 
     #[test]
