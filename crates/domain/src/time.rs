@@ -45,13 +45,12 @@ impl MytDateTime {
             );
         };
         let mut text = String::with_capacity(19);
-        let parts = [(year, 4, '-'), (self.month, 2, '-'), (self.day, 2, ' ')];
-        let parts = parts.into_iter().chain([(self.hour, 2, ':'), (self.minute, 2, ':'), (self.second, 2, '\0')]);
-        for (value, width, then) in parts {
-            push_padded(&mut text, value, width);
-            if then != '\0' {
-                text.push(then);
-            }
+        let parts =
+            [("", year), ("-", self.month), ("-", self.day), (" ", self.hour), (":", self.minute), (":", self.second)];
+        for (before, value) in parts {
+            // The year (first, nothing before it) has four digits.
+            text.push_str(before);
+            push_padded(&mut text, value, if before.is_empty() { 4 } else { 2 });
         }
         text
     }

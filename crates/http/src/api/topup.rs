@@ -85,6 +85,7 @@ async fn topup(state: Shared, req: Authed, shape: Shape) -> Result<Response, Api
     }
     match state.engine.topup(&req.caller, &input).await {
         Ok(mut view) => {
+            // Only then is the order (maybe shared with the cache) copied.
             if view.order.voucherlink.starts_with('/') {
                 absolutize(&mut Arc::make_mut(&mut view.order).voucherlink, &state.config.public_url);
             }

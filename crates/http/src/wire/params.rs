@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, HashSet};
 
 use axum::http::HeaderMap;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -40,6 +39,11 @@ fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
     if content_type.starts_with("application/x-www-form-urlencoded") {
         return false;
     }
+    opens_an_object(body)
+}
+
+/// Whether the first byte past whitespace is `{`.
+fn opens_an_object(body: &[u8]) -> bool {
     body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
@@ -68,6 +72,10 @@ fn invalid_json(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_json", message)
 }
 
+fn not_json(e: serde_json::Error) -> ApiError {
+    invalid_json(format!("the body is not valid JSON: {e}"))
+}
+
 /// The 400 for a name given more than once.
 pub(crate) fn duplicate(name: &str) -> ApiError {
     ApiError::bad_request(
@@ -81,24 +89,18 @@ fn invalid_extras(message: impl Into<String>) -> ApiError {
 }
 
 fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
-    if let Some(path) =
-        duplicate_json_key(body).map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?
-    {
+    if let Some(path) = duplicate_json_key(body).map_err(not_json)? {
         return Err(duplicate(&path));
     }
     // Valid JSON (the pass above read it whole) is an object when it opens
     // with a brace.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if !opens_an_object(body) {
         return Err(invalid_json("the body must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let fields = TopFields.deserialize(&mut de).and_then(|fields| de.end().map(|()| fields));
-    let fields = fields.map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?;
+    let fields = fields.map_err(not_json)?;
     for (k, v) in fields {
-        let v = match v {
-            Field::Text(s) => Value::String(s),
-            Field::Other(v) => v,
-        };
         let k = k.into_owned();
         match v {
             _ if k == "extras" => add_json_extras(p, v)?,
@@ -129,20 +131,13 @@ fn add_json(p: &mut Params, body: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A top-level field's value: text as it is (the common case, read without
-/// building a `Value`), anything else as a `Value`.
-enum Field {
-    Text(String),
-    Other(Value),
-}
-
 /// The top-level object's fields, in order, keys borrowed from the body
-/// where they have no escapes: a body is read once into these rather than
-/// into a `Value` whose map is then taken apart.
+/// where they have no escapes, each value a `Value`: a body is read once
+/// into these rather than into a `Value` whose map is then taken apart.
 struct TopFields;
 
 impl<'de> DeserializeSeed<'de> for TopFields {
-    type Value = Vec<(Cow<'de, str>, Field)>;
+    type Value = Vec<(Cow<'de, str>, Value)>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -150,7 +145,7 @@ impl<'de> DeserializeSeed<'de> for TopFields {
 }
 
 impl<'de> Visitor<'de> for TopFields {
-    type Value = Vec<(Cow<'de, str>, Field)>;
+    type Value = Vec<(Cow<'de, str>, Value)>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON object")
@@ -159,67 +154,9 @@ impl<'de> Visitor<'de> for TopFields {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = Vec::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            fields.push((key, map.next_value_seed(FieldSeed)?));
+            fields.push((key, map.next_value::<Value>()?));
         }
         Ok(fields)
-    }
-}
-
-/// One field's value (`Field`).
-struct FieldSeed;
-
-impl<'de> DeserializeSeed<'de> for FieldSeed {
-    type Value = Field;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FieldSeed {
-    type Value = Field;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
-        Ok(Field::Text(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Field, E> {
-        Ok(Field::Text(v))
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Field, E> {
-        Ok(Field::Other(Value::Bool(v)))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Field, E> {
-        Ok(Field::Other(Value::from(v)))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Field, E> {
-        Ok(Field::Other(Value::from(v)))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Field, E> {
-        Ok(Field::Other(Value::from(v)))
-    }
-
-    fn visit_unit<E>(self) -> Result<Field, E> {
-        Ok(Field::Other(Value::Null))
-    }
-
-    // Objects and lists, and the numbers that serde_json's arbitrary
-    // precision hands over as a map (those past i64/u64), are read by
-    // `Value` itself.
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field, A::Error> {
-        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Field::Other)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Field, A::Error> {
-        Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Field::Other)
     }
 }
 
