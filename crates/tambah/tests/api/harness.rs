@@ -218,8 +218,17 @@ impl Server {
 
     /// The server process's peak resident memory so far, in KiB (VmHWM).
     pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    /// The node's resident memory now.
+    pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc status");
+        let line = status.lines().find(|l| l.starts_with(field)).expect("the field in /proc status");
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
