@@ -221,6 +221,11 @@ impl Server {
         self.status_kib("VmHWM:")
     }
 
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The node's resident memory now.
     pub fn rss_kib(&self) -> u64 {
         self.status_kib("VmRSS:")
