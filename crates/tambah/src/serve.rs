@@ -64,6 +64,12 @@ pub struct ServeArgs {
     /// Time a client has to send a request's body, in ms (408 beyond).
     #[arg(long, global = true, env = "TAMBAH_BODY_TIMEOUT_MS", default_value_t = 15_000)]
     pub body_timeout_ms: u64,
+    /// Time an answer may wait for the client to read it, in ms: a
+    /// connection whose answer makes no progress that long is closed (a
+    /// client that sends requests and never reads their answers would hold
+    /// its connection, and the kernel's buffers, forever).
+    #[arg(long, global = true, env = "TAMBAH_WRITE_TIMEOUT_MS", default_value_t = 15_000)]
+    pub write_timeout_ms: u64,
     /// Connections open at once at most (one more is answered 503 and
     /// closed); default: what the open-file limit allows, less a reserve
     /// for the database, callbacks and providers, at most 16384.
@@ -268,6 +274,7 @@ impl ServeArgs {
         ServeLimits {
             max_connections,
             header_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
+            write_timeout: Duration::from_millis(self.write_timeout_ms.max(1)),
             drain_timeout: DRAIN_TIMEOUT,
         }
     }

@@ -111,6 +111,35 @@ async fn idle_connections_cost_little_memory() {
     drop(idle);
 }
 
+/// A client that sends requests and never reads the answers does not hold
+/// its connection: once the answers make no progress for the write timeout
+/// the node closes it (it stayed open before, megabytes held in the
+/// kernel's buffers, long past the header timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_is_closed() {
+    let server = Server::start(&["--write-timeout-ms", "1000"]);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(1024).unwrap();
+    let mut tcp = socket.connect(address(&server).parse().unwrap()).await.unwrap();
+    let request = b"GET /health HTTP/1.1\r\nhost: tambah\r\n\r\n";
+    // Requests until a write fails: the node reset the connection. Without
+    // a write timeout the writes only stop, and this waits out its patience.
+    let sending = async {
+        loop {
+            if let Err(e) = tcp.write_all(request).await {
+                return e;
+            }
+        }
+    };
+    let failed = tokio::time::timeout(Duration::from_secs(10), sending).await;
+    let e = failed.expect("the connection is still open after 10 s");
+    assert!(
+        matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe),
+        "closed by the node: {e}"
+    );
+    assert_eq!(health(&server).await, 200);
+}
+
 /// The allocator does not ask for transparent huge pages (`madvise`): with
 /// them, every sparsely used 2 MB of heap was resident (34 MB of a fresh
 /// node's 55 MB, and 50 MB more of its peak under overload).
