@@ -148,11 +148,14 @@ OPEN_RUNS=0
 answered_rate() { grep -m1 -oE '\([0-9]+/s\)' "$1" | tr -d '()/s'; }
 
 # open_row LABEL RATE PID: an open loop of topups at RATE/s; one row for the
-# served (20) answers, one for the shed (503) ones, with the node's peak RSS.
+# served (20) answers, one for the shed (503) ones, with the node's peak RSS
+# during that row.
 open_row() {
   local label=$1 rate=$2 pid=$3
   # A short prefix: refids are at most 25 characters, and i runs to 7 digits.
   OPEN_RUNS=$((OPEN_RUNS + 1))
+  # Each row's peak RSS is its own: the kernel's high-water mark is reset first.
+  echo 5 > /proc/"$pid"/clear_refs 2>/dev/null || true
   $TOOL open-loop http://127.0.0.1:18403 "$TAMBAH_TOKEN" "$rate" "$SECONDS_PER_RUN" "${TAMBAH_RUN}o$OPEN_RUNS" "$OVERLOAD_CONNECTIONS" > "$WORK/o.txt"
   local served shed other rss
   served=$(awk '/^served:/ {printf "%d answers 20: p50 %sms p99 %sms p99.9 %sms max %sms", $2, $4, $6, $10, $8}' "$WORK/o.txt")
